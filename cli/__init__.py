@@ -1,0 +1,1 @@
+"""The ``countersign`` command line: a thin shell over :mod:`core.service`."""

@@ -1,0 +1,356 @@
+"""Entry point of the ``countersign`` command.
+
+Exit codes (see :mod:`core.errors`): 0 ok; 1 a check failed; 2 bad usage or input (nothing written); 3 not
+authenticated or not permitted (only the refusal event written); 4 database unavailable (nothing written).
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from cli.output import emit_json, error, stdin_is_tty, table
+from core.errors import BadInput, CheckFailed, CountersignError, NotAuthenticated
+from core.identity import Session
+from core.roles import ALL_ROLES
+from core.service import Countersign
+
+
+class _State:
+    def __init__(self) -> None:
+        self.db: str | None = None
+        self.user: str | None = None
+
+
+def _db_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--db", "db", default=None, metavar="PATH",
+        help="Database file (default: $COUNTERSIGN_DB, else ~/.local/share/countersign/countersign.duckdb).",
+    )(fn)
+
+
+def _json_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON output.")(fn)
+
+
+def _as_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--as", "as_user", default=None, metavar="USER",
+                        help="Acting user (default: $COUNTERSIGN_USER).")(fn)
+
+
+def command(group: click.Group, name: str, *, auth: bool = False, **kwargs: Any) -> Callable[..., Any]:  # noqa: ANN401
+    """Register a command with the common ``--db`` / ``--json`` (and ``--as``) options."""
+
+    def wrap(fn: Callable[..., Any]) -> Callable[..., Any]:
+        decorated = _json_option(_db_option(fn))
+        if auth:
+            decorated = _as_option(decorated)
+        return group.command(name, **kwargs)(click.pass_obj(decorated))
+
+    return wrap
+
+
+def _service(state: _State, db: str | None) -> Countersign:
+    return Countersign(db or state.db)
+
+
+def _password(prompt: str = "Password: ") -> str:
+    password = os.environ.get("COUNTERSIGN_PASSWORD")
+    if password:
+        return password
+    if stdin_is_tty():
+        return getpass.getpass(prompt)
+    raise NotAuthenticated("no password given: set COUNTERSIGN_PASSWORD or run interactively")
+
+
+def _login(state: _State, cs: Countersign, as_user: str | None) -> Session:
+    user = as_user or state.user or os.environ.get("COUNTERSIGN_USER")
+    if not user:
+        raise NotAuthenticated("no acting user: pass --as USER or set COUNTERSIGN_USER")
+    return cs.login(user, _password(f"Password for {user}: "))
+
+
+def _new_password(from_stdin: bool, what: str) -> str:
+    if from_stdin:
+        line = sys.stdin.readline()
+        if not line:
+            raise BadInput(f"--password-stdin given but standard input is empty ({what})")
+        return line.rstrip("\r\n")
+    if not stdin_is_tty():
+        raise BadInput(f"no password for {what}: pass --password-stdin and pipe it in")
+    first = getpass.getpass(f"New password for {what}: ")
+    if getpass.getpass("Repeat: ") != first:
+        raise BadInput("the two passwords differ")
+    return first
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--db", default=None, metavar="PATH", help="Database file (also per command).")
+@click.option("--as", "as_user", default=None, metavar="USER", help="Acting user (also per command).")
+@click.version_option(package_name="countersign")
+@click.pass_context
+def cli(ctx: click.Context, db: str | None, as_user: str | None) -> None:
+    """Countersign: model governance with a signed, tamper-evident audit ledger."""
+    state = ctx.ensure_object(_State)
+    state.db, state.user = db, as_user
+
+
+# ------------------------------------------------------------------------------------------------- init
+@command(cli, "init")
+@click.option("--admin", required=True, metavar="NAME", help="Name of the first administrator.")
+@click.option("--origin", default=None, help="Log origin named in checkpoints (default: countersign.local/<random>).")
+@click.option("--checkpoint-interval", default=1000, show_default=True, type=int,
+              help="Write a signed checkpoint every N entries.")
+def init_cmd(state: _State, db: str | None, as_json: bool, admin: str, origin: str | None,
+             checkpoint_interval: int) -> None:
+    """Create a new database, its service key and the first admin (password from COUNTERSIGN_PASSWORD)."""
+    password = os.environ.get("COUNTERSIGN_PASSWORD") or (
+        _new_password(False, admin) if stdin_is_tty() else ""
+    )
+    if not password:
+        raise BadInput("set COUNTERSIGN_PASSWORD to the first admin's password")
+    cs = Countersign.init(db or state.db, admin=admin, password=password, origin=origin,
+                          checkpoint_interval=checkpoint_interval)
+    keys = cs.keys()
+    result = {"database": str(cs.path), "origin": cs.origin, "admin": admin,
+              "service_verifier_key": keys["service"]["verifier_key"]}
+    if as_json:
+        emit_json(result)
+    else:
+        click.echo(f"Created {cs.path}\n  origin: {cs.origin}\n  admin: {admin}\n"
+                   f"  service key: {result['service_verifier_key']}")
+
+
+# ------------------------------------------------------------------------------------------------- users
+@cli.group("user")
+def user_group() -> None:
+    """Manage users, roles, passwords and keys."""
+
+
+@command(user_group, "add", auth=True)
+@click.argument("name")
+@click.option("--role", "roles", multiple=True, type=click.Choice(ALL_ROLES), required=True,
+              help="Role to grant (repeatable).")
+@click.option("--password-stdin", is_flag=True, help="Read the new user's password from standard input.")
+def user_add(state: _State, db: str | None, as_json: bool, as_user: str | None, name: str,
+             roles: tuple[str, ...], password_stdin: bool) -> None:
+    """Add a user with one or more roles (admin only)."""
+    cs = _service(state, db)
+    new_password = _new_password(password_stdin, name)
+    session = _login(state, cs, as_user)
+    result = cs.add_user(session, name, list(roles), new_password)
+    emit_json(result) if as_json else click.echo(
+        f"Added {name} ({', '.join(result['roles'])}), key {result['key_id']}, ledger seq {result['seq']}")
+
+
+@command(user_group, "list", auth=True)
+def user_list(state: _State, db: str | None, as_json: bool, as_user: str | None) -> None:
+    """List users and their roles."""
+    cs = _service(state, db)
+    users = cs.users(_login(state, cs, as_user))
+    emit_json(users) if as_json else table(users, ["name", "roles", "key_id", "created_at"])
+
+
+@command(user_group, "grant", auth=True)
+@click.argument("name")
+@click.argument("role", type=click.Choice(ALL_ROLES))
+def user_grant(state: _State, db: str | None, as_json: bool, as_user: str | None, name: str, role: str) -> None:
+    """Grant ROLE to NAME (admin only)."""
+    cs = _service(state, db)
+    result = cs.grant(_login(state, cs, as_user), name, role)
+    emit_json(result) if as_json else click.echo(f"{name} now holds: {', '.join(result['roles'])}")
+
+
+@command(user_group, "revoke", auth=True)
+@click.argument("name")
+@click.argument("role", type=click.Choice(ALL_ROLES))
+def user_revoke(state: _State, db: str | None, as_json: bool, as_user: str | None, name: str, role: str) -> None:
+    """Revoke ROLE from NAME (admin only)."""
+    cs = _service(state, db)
+    result = cs.revoke(_login(state, cs, as_user), name, role)
+    emit_json(result) if as_json else click.echo(f"{name} now holds: {', '.join(result['roles']) or 'no role'}")
+
+
+@command(user_group, "passwd", auth=True)
+@click.option("--password-stdin", is_flag=True, help="Read the new password from standard input.")
+def user_passwd(state: _State, db: str | None, as_json: bool, as_user: str | None, password_stdin: bool) -> None:
+    """Change your own password (current one from COUNTERSIGN_PASSWORD or a prompt)."""
+    cs = _service(state, db)
+    session = _login(state, cs, as_user)
+    result = cs.change_password(session, _new_password(password_stdin, session.name))
+    emit_json(result) if as_json else click.echo(f"Password changed for {session.name}")
+
+
+@command(user_group, "rotate-key", auth=True)
+def user_rotate_key(state: _State, db: str | None, as_json: bool, as_user: str | None) -> None:
+    """Replace your signing key (the old key signs the handover)."""
+    cs = _service(state, db)
+    password = _password()
+    user = as_user or state.user or os.environ.get("COUNTERSIGN_USER") or ""
+    session = cs.login(user, password) if user else _login(state, cs, as_user)
+    _, result = cs.rotate_key(session, password)
+    emit_json(result) if as_json else click.echo(
+        f"New key {result['key_id']} for {session.name} (replaces {result['previous_key_id']})")
+
+
+# ------------------------------------------------------------------------------------------------- ledger
+@command(cli, "log", auth=True)
+@click.option("--limit", default=50, show_default=True, type=int)
+@click.option("--offset", default=0, type=int)
+@click.option("--actor", default=None, help="Only entries by this user.")
+@click.option("--action", default=None, help="Only this action (a trailing * matches a prefix, e.g. 'user.*').")
+@click.option("--subject", default=None, help="Only this subject (trailing * for a prefix).")
+@click.option("--since", default=None, help="Only entries at or after this UTC time (ISO 8601).")
+@click.option("--until", default=None, help="Only entries at or before this UTC time.")
+def log_cmd(state: _State, db: str | None, as_json: bool, as_user: str | None, limit: int, offset: int,
+            actor: str | None, action: str | None, subject: str | None, since: str | None,
+            until: str | None) -> None:
+    """Show ledger entries, newest first."""
+    cs = _service(state, db)
+    rows = cs.log(_login(state, cs, as_user), limit=limit, offset=offset, actor=actor, action=action,
+                  subject=subject, since=since, until=until)
+    if as_json:
+        emit_json(rows)
+    else:
+        table([{**r, "key": r["key_id"][:8]} for r in rows],
+              ["seq", "ts", "actor", "role", "action", "subject", "key"])
+
+
+@command(cli, "checkpoint", auth=True)
+def checkpoint_cmd(state: _State, db: str | None, as_json: bool, as_user: str | None) -> None:
+    """Write a fresh signed checkpoint and print the signed note (save it outside the database)."""
+    cs = _service(state, db)
+    cp = cs.checkpoint(_login(state, cs, as_user))
+    if as_json:
+        emit_json({"size": cp["size"], "root": cp["root"], "note": cp["note"]})
+    else:
+        click.echo(cp["note"], nl=False)
+
+
+@command(cli, "keys")
+def keys_cmd(state: _State, db: str | None, as_json: bool) -> None:
+    """Public keys: the service's C2SP verifier key and every user's key."""
+    keys = _service(state, db).keys()
+    if as_json:
+        emit_json(keys)
+        return
+    click.echo(f"service  {keys['service']['verifier_key']}")
+    table(keys["users"], ["owner", "key_id", "public_key", "valid_from_seq"])
+
+
+@command(cli, "verify")
+@click.option("--checkpoint", "checkpoint_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="A checkpoint saved earlier, outside the database: prove the log only grew since.")
+@click.option("--jobs", type=int, default=None, help="Worker processes for signature checks (default: cores).")
+def verify_cmd(state: _State, db: str | None, as_json: bool, checkpoint_file: Path | None,
+               jobs: int | None) -> None:
+    """Recompute every hash, link, signature and checkpoint; exit 1 naming the first bad entry."""
+    note = None
+    if checkpoint_file is not None:
+        try:
+            note = checkpoint_file.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise BadInput(f"cannot read checkpoint file {checkpoint_file}: {exc.strerror}") from None
+    report = _service(state, db).verify(note, jobs=jobs)
+    if as_json:
+        emit_json(report.to_dict())
+    elif report.ok:
+        extra = ""
+        if report.external_checkpoint:
+            extra = f"; append-only since the saved checkpoint at size {report.external_checkpoint['size']}"
+        click.echo(f"OK: {report.size} entries intact, root {report.root}, "
+                   f"{report.checkpoints_verified} checkpoints verified{extra}")
+    else:
+        click.echo(f"FAILED: {report.first_problem}", err=True)
+        for problem in report.problems[1:20]:
+            click.echo(f"  also: {problem}", err=True)
+    if not report.ok:
+        raise CheckFailed(str(report.first_problem)) if not as_json else _Quiet(1)
+
+
+# ------------------------------------------------------------------------------------------------- app
+@command(cli, "app")
+@click.option("--port", default=8501, show_default=True, type=int)
+@click.option("--address", default="127.0.0.1", show_default=True)
+def app_cmd(state: _State, db: str | None, as_json: bool, port: int, address: str) -> None:
+    """Start the Streamlit app on the database."""
+    _serve(Countersign(db or state.db).path, port, address)
+
+
+@command(cli, "demo")
+@click.option("--port", default=8501, show_default=True, type=int)
+@click.option("--address", default="127.0.0.1", show_default=True)
+@click.option("--no-serve", is_flag=True, help="Only seed the demo database.")
+def demo_cmd(state: _State, db: str | None, as_json: bool, port: int, address: str, no_serve: bool) -> None:
+    """Seed a demo database from real data (if it does not exist yet) and start the app on it."""
+    from core.demo import DEMO_USERS, seed_demo
+
+    cs = Countersign(db or state.db)
+    seeded = False
+    if not cs.path.exists():
+        cs = seed_demo(cs.path)
+        seeded = True
+    users = [{"name": u.name, "roles": list(u.roles), "password": u.password} for u in DEMO_USERS]
+    if as_json:
+        emit_json({"database": str(cs.path), "seeded": seeded, "url": f"http://{address}:{port}",
+                   "users": users})
+    else:
+        click.echo(f"Demo database: {cs.path} ({'seeded now' if seeded else 'already there'})")
+        click.echo("Demo users (one per role):")
+        table(users, ["name", "roles", "password"])
+    if not no_serve:
+        _serve(cs.path, port, address)
+
+
+def _serve(db_path: Path, port: int, address: str) -> None:
+    import app
+
+    script = Path(app.__file__).parent / "main.py"
+    env = {**os.environ, "COUNTERSIGN_DB": str(db_path)}
+    click.echo(f"Countersign app: http://{address}:{port}  (database {db_path}; Ctrl-C stops it)")
+    sys.stdout.flush()
+    args = [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port),
+            "--server.address", address, "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+    os.chdir(script.parent)
+    os.execve(sys.executable, args, env)
+
+
+class _Quiet(Exception):
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point: maps errors to exit codes and never shows a traceback for user mistakes."""
+    as_json = "--json" in (argv if argv is not None else sys.argv[1:])
+    try:
+        cli.main(args=argv, prog_name="countersign", standalone_mode=False)
+    except click.exceptions.UsageError as exc:
+        exc.show()
+        sys.exit(2)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except _Quiet as exc:
+        sys.exit(exc.code)
+    except CheckFailed as exc:
+        if as_json:
+            error(exc.message, exc.exit_code, as_json)
+        sys.exit(exc.exit_code)
+    except CountersignError as exc:
+        error(exc.message, exc.exit_code, as_json)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    sys.exit(0)
+
+

@@ -1,0 +1,64 @@
+"""Error types that carry the CLI exit code they map to.
+
+Exit codes, everywhere (CLI and scripts):
+
+* 0 — ok
+* 1 — a check failed (ledger verification failed; later: a policy failed)
+* 2 — bad usage or bad input; nothing was written
+* 3 — not authenticated or not permitted; nothing but the refusal event was written
+* 4 — the database could not be used (busy beyond the lock timeout, or unreadable); nothing was written
+"""
+
+from __future__ import annotations
+
+
+class CountersignError(Exception):
+    """Base class: a user-facing error with a clear message and an exit code."""
+
+    exit_code = 2
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class BadInput(CountersignError):
+    """The request itself is wrong (unknown user, malformed value, existing database...)."""
+
+    exit_code = 2
+
+
+class NotFound(BadInput):
+    """A referenced object does not exist."""
+
+
+class NotAuthenticated(CountersignError):
+    """Unknown user or wrong password."""
+
+    exit_code = 3
+
+
+class PermissionDenied(CountersignError):
+    """The authenticated user lacks the role an action needs."""
+
+    exit_code = 3
+
+    def __init__(self, message: str, needed_roles: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.needed_roles = needed_roles
+
+
+class CheckFailed(CountersignError):
+    """A verification or policy check failed."""
+
+    exit_code = 1
+
+
+class StoreUnavailable(CountersignError):
+    """The database is locked by another process beyond the wait limit, or cannot be opened."""
+
+    exit_code = 4
+
+
+class SchemaTooNew(StoreUnavailable):
+    """The database was written by a newer Countersign than this one."""

@@ -1,0 +1,159 @@
+"""The append-only, hash-chained, signed audit ledger.
+
+Entry format (version 1). The *canonical entry* is the RFC 8785 serialization of::
+
+    {"v": 1, "seq": int, "ts": "YYYY-MM-DDTHH:MM:SS.ffffffZ", "actor": str, "role": str | null,
+     "action": str, "subject": str, "payload": {...}, "prev": hex, "key_id": hex}
+
+* ``prev`` is the leaf hash of entry ``seq - 1`` (64 zeros for ``seq`` 0), chaining every entry to its history;
+* the leaf hash is RFC 6962 ``SHA-256(0x00 || canonical entry)`` and the whole log is the RFC 6962 Merkle tree
+  over the leaf hashes (see :mod:`core.merkle`), summarised by signed checkpoints (:mod:`core.checkpoints`);
+* ``signature`` is Ed25519 over the canonical entry bytes by the key ``key_id``: the acting user's own key, or the
+  service key for events no user can sign (genesis, schema upgrades, refused logins and refused actions).
+
+The ``ledger`` table stores the canonical entry verbatim (column ``entry``) beside queryable copies of its fields;
+:mod:`core.verify` checks that the copies agree with the entry. Rows are only ever inserted.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from core.canonical import canonical_bytes
+from core.merkle import leaf_hash
+from core.storage.duckdb_store import LedgerRow, Tx
+
+ENTRY_VERSION = 1
+ZERO_HASH = "0" * 64
+
+#: Actions signed by the service key rather than by a user.
+SERVICE_ACTIONS = frozenset({"ledger.initialized", "schema.upgraded", "auth.failed", "access.denied"})
+
+
+def utc_now() -> str:
+    """Current UTC time, ISO 8601 with microseconds and ``Z`` (fixed width, so it sorts as text)."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@dataclass(frozen=True)
+class Signer:
+    """A key that signs ledger entries: a user's unlocked key or the service key."""
+
+    key_id: str
+    private_key: Ed25519PrivateKey
+
+    def sign(self, message: bytes) -> bytes:
+        return self.private_key.sign(message)
+
+
+@dataclass(frozen=True)
+class Event:
+    """What happened, before it is sealed into an entry."""
+
+    action: str
+    subject: str
+    payload: dict[str, Any]
+
+
+def seal(
+    *,
+    seq: int,
+    ts: str,
+    actor: str,
+    role: str | None,
+    event: Event,
+    prev: str,
+    signer: Signer,
+) -> LedgerRow:
+    """Build, hash and sign one entry."""
+    body = {
+        "v": ENTRY_VERSION,
+        "seq": seq,
+        "ts": ts,
+        "actor": actor,
+        "role": role,
+        "action": event.action,
+        "subject": event.subject,
+        "payload": event.payload,
+        "prev": prev,
+        "key_id": signer.key_id,
+    }
+    entry = canonical_bytes(body)
+    return LedgerRow(
+        seq=seq,
+        ts=ts,
+        actor=actor,
+        role=role,
+        action=event.action,
+        subject=event.subject,
+        payload=canonical_bytes(event.payload).decode("utf-8"),
+        prev_hash=prev,
+        leaf_hash=leaf_hash(entry).hex(),
+        key_id=signer.key_id,
+        signature=base64.b64encode(signer.sign(entry)).decode("ascii"),
+        entry=entry.decode("utf-8"),
+    )
+
+
+class Ledger:
+    """Appends entries inside the caller's transaction; writes a checkpoint every ``checkpoint_interval``."""
+
+    def __init__(self, checkpointer: Callable[[Tx], Any] | None = None, checkpoint_interval: int = 1000) -> None:
+        self._checkpointer = checkpointer
+        self.checkpoint_interval = max(1, int(checkpoint_interval))
+
+    def append(
+        self, tx: Tx, *, signer: Signer, actor: str, role: str | None, event: Event
+    ) -> LedgerRow:
+        """Append one event in ``tx`` (the same transaction as the state change it records)."""
+        return self.append_many(tx, signer=signer, actor=actor, role=role, events=[event])[0]
+
+    def append_many(
+        self, tx: Tx, *, signer: Signer, actor: str, role: str | None, events: Iterable[Event]
+    ) -> list[LedgerRow]:
+        """Append several events by one actor in one transaction (bulk import)."""
+        head = tx.ledger_head()
+        seq, prev, last_ts = (0, ZERO_HASH, "") if head is None else (head[0] + 1, head[1], head[2])
+        rows: list[LedgerRow] = []
+        for event in events:
+            ts = max(utc_now(), last_ts)  # never earlier than its predecessor, whatever the clocks say
+            row = seal(seq=seq, ts=ts, actor=actor, role=role, event=event, prev=prev, signer=signer)
+            rows.append(row)
+            seq, prev, last_ts = seq + 1, row.leaf_hash, ts
+        if not rows:
+            return rows
+        tx.insert_ledger_rows(rows)
+        first_size, new_size = rows[0].seq + 1, seq
+        interval = self.checkpoint_interval
+        if self._checkpointer is not None and (new_size // interval) > ((first_size - 1) // interval):
+            self._checkpointer(tx)
+        return rows
+
+
+def decode_row(row: LedgerRow) -> dict[str, Any]:
+    """A ledger row as a plain dict with the payload parsed (for display and JSON output)."""
+    return {
+        "seq": row.seq,
+        "ts": row.ts,
+        "actor": row.actor,
+        "role": row.role,
+        "action": row.action,
+        "subject": row.subject,
+        "payload": json.loads(row.payload),
+        "prev_hash": row.prev_hash,
+        "leaf_hash": row.leaf_hash,
+        "key_id": row.key_id,
+        "signature": row.signature,
+    }
+
+
+def payload_of(rows: Sequence[LedgerRow]) -> list[dict[str, Any]]:
+    """Parsed payloads of several rows."""
+    return [json.loads(r.payload) for r in rows]

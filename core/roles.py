@@ -1,0 +1,58 @@
+"""Roles and the permission table: which roles may perform which action.
+
+Roles (issue 2):
+
+* ``admin`` — manages users and roles; approves nothing;
+* ``data_scientist`` — registers data and models, runs evaluations, requests promotions;
+* ``ml_lead`` and ``compliance_officer`` — approve or reject promotions; compliance officers also manage policies
+  and waivers;
+* ``auditor`` — reads and exports everything, changes nothing.
+
+Every permission is checked in :mod:`core.service`, whatever a front end shows or hides.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    DATA_SCIENTIST = "data_scientist"
+    ML_LEAD = "ml_lead"
+    COMPLIANCE_OFFICER = "compliance_officer"
+    AUDITOR = "auditor"
+
+
+ALL_ROLES: tuple[str, ...] = tuple(r.value for r in Role)
+
+
+class Permission(StrEnum):
+    USER_MANAGE = "user.manage"
+    READ = "read"
+    CHECKPOINT = "ledger.checkpoint"
+
+
+#: Roles allowed for each permission, in the order used to pick the role an actor "acts in".
+PERMISSIONS: dict[Permission, tuple[str, ...]] = {
+    Permission.USER_MANAGE: (Role.ADMIN,),
+    Permission.READ: ALL_ROLES,
+    Permission.CHECKPOINT: ALL_ROLES,
+}
+
+
+def parse_role(text: str) -> str:
+    """Validate a role name; raise :class:`core.errors.BadInput` naming the valid ones."""
+    from core.errors import BadInput
+
+    if text not in ALL_ROLES:
+        raise BadInput(f"unknown role {text!r}; roles are: {', '.join(ALL_ROLES)}")
+    return text
+
+
+def acting_role(held: tuple[str, ...] | list[str], permission: Permission) -> str | None:
+    """The role under which a holder of ``held`` may exercise ``permission`` (``None`` if none)."""
+    for role in PERMISSIONS[permission]:
+        if role in held:
+            return role
+    return None

@@ -1,0 +1,432 @@
+"""The public API of Countersign: every operation the CLI and the app perform goes through :class:`Countersign`.
+
+Each state-changing method authorises the acting :class:`~core.identity.Session` against the permission table in
+:mod:`core.roles` *inside* the transaction that makes the change, and appends the ledger entry in that same
+transaction. A refusal rolls the change back and records only an ``access.denied`` event (signed by the service key);
+a failed login records only ``auth.failed``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from core import config, identity
+from core.checkpoints import write_checkpoint
+from core.errors import BadInput, NotAuthenticated, PermissionDenied
+from core.identity import Session
+from core.ledger import Event, Ledger, Signer, decode_row, utc_now
+from core.roles import PERMISSIONS, Permission, Role, acting_role, parse_role
+from core.service_key import (
+    SERVICE_OWNER,
+    create_service_key,
+    load_service_signer,
+    provision_secret,
+    secret_file_for,
+    service_public_key,
+    service_verifier_key,
+)
+from core.storage.duckdb_store import DuckDBStore, NeedsUpgrade, Tx
+from core.storage.migrations import HEAD_VERSION, MIGRATIONS, Migration
+
+T = TypeVar("T")
+
+DEFAULT_CHECKPOINT_INTERVAL = 1000
+
+
+class _Refused(Exception):
+    def __init__(self, permission: Permission, needed: tuple[str, ...], held: list[str], subject: str) -> None:
+        super().__init__(permission)
+        self.permission, self.needed, self.held, self.subject = permission, needed, held, subject
+
+
+class Countersign:
+    """One Countersign database, opened per operation (safe to share a file among processes)."""
+
+    def __init__(self, db: str | os.PathLike[str] | None = None, *, lock_timeout: float | None = None) -> None:
+        self.path = config.resolve_db_path(db)
+        self.store = DuckDBStore(self.path, config.lock_timeout() if lock_timeout is None else lock_timeout)
+        self._settings: dict[str, str] | None = None
+        self._ledger: Ledger | None = None
+
+    # ---------------------------------------------------------------------------------------------- plumbing
+    def _write(self, fn: Callable[[Tx], T]) -> T:
+        try:
+            with self.store.transaction() as tx:
+                return fn(tx)
+        except NeedsUpgrade:
+            self.upgrade()
+            with self.store.transaction() as tx:
+                return fn(tx)
+
+    def _read(self, fn: Callable[[Tx], T]) -> T:
+        try:
+            with self.store.reader() as tx:
+                return fn(tx)
+        except NeedsUpgrade:
+            self.upgrade()
+            with self.store.reader() as tx:
+                return fn(tx)
+
+    def settings(self) -> dict[str, str]:
+        if self._settings is None:
+            self._settings = self._read(
+                lambda tx: {k: tx.get_setting(k) or "" for k in ("origin", "checkpoint_interval", "created_at")}
+            )
+        return self._settings
+
+    @property
+    def origin(self) -> str:
+        return self.settings()["origin"]
+
+    def ledger(self) -> Ledger:
+        if self._ledger is None:
+            interval = int(self.settings().get("checkpoint_interval") or DEFAULT_CHECKPOINT_INTERVAL)
+            self._ledger = Ledger(self._checkpoint_in, interval)
+        return self._ledger
+
+    def _checkpoint_in(self, tx: Tx) -> dict[str, Any]:
+        return write_checkpoint(tx, self.path, tx.get_setting("origin") or "")
+
+    def _authorize(self, tx: Tx, session: Session, permission: Permission, subject: str) -> str:
+        held = tx.user_roles(session.name)
+        role = acting_role(held, permission)
+        if role is None:
+            raise _Refused(permission, PERMISSIONS[permission], held, subject)
+        return role
+
+    def _service_event(self, actor: str, event: Event) -> None:
+        def record(tx: Tx) -> None:
+            signer = load_service_signer(tx, self.path)
+            self.ledger().append(tx, signer=signer, actor=actor, role=None, event=event)
+
+        self._write(record)
+
+    def _act(
+        self, session: Session, permission: Permission, subject: str, fn: Callable[[Tx, str], T]
+    ) -> T:
+        """Run ``fn(tx, acting_role)`` if ``session`` holds a role for ``permission``; record refusals."""
+        try:
+            return self._write(lambda tx: fn(tx, self._authorize(tx, session, permission, subject)))
+        except _Refused as refused:
+            needed = " or ".join(refused.needed)
+            self._service_event(
+                session.name,
+                Event(
+                    "access.denied",
+                    subject,
+                    {
+                        "permission": str(refused.permission),
+                        "needed_roles": list(refused.needed),
+                        "held_roles": refused.held,
+                    },
+                ),
+            )
+            raise PermissionDenied(
+                f"{session.name} may not {refused.permission} ({subject}): the role {needed} is needed; "
+                f"{session.name} holds {', '.join(refused.held) or 'no role'}",
+                refused.needed,
+            ) from None
+
+    # ---------------------------------------------------------------------------------------------- lifecycle
+    @classmethod
+    def init(
+        cls,
+        db: str | os.PathLike[str] | None,
+        *,
+        admin: str,
+        password: str,
+        origin: str | None = None,
+        checkpoint_interval: int = DEFAULT_CHECKPOINT_INTERVAL,
+        lock_timeout: float | None = None,
+    ) -> Countersign:
+        """Create a new database with its service key and first admin. Refuses an existing database."""
+        cs = cls(db, lock_timeout=lock_timeout)
+        identity.validate_username(admin)
+        identity.validate_password(password)
+        if checkpoint_interval < 1:
+            raise BadInput("checkpoint interval must be at least 1")
+        if cs.path.exists():
+            raise BadInput(f"a database already exists at {cs.path}; 'countersign init' never touches one")
+        origin = origin or f"countersign.local/{os.urandom(6).hex()}"
+        secret_existed = secret_file_for(cs.path).exists()
+        admin_key = identity.new_key(admin, password)
+        try:
+            secret = provision_secret(cs.path)
+            with cs.store.transaction(create=True) as tx:
+                now = utc_now()
+                for migration in MIGRATIONS:
+                    tx.apply_migration(migration, now)
+                tx.put_setting("origin", origin)
+                tx.put_setting("checkpoint_interval", str(checkpoint_interval))
+                tx.put_setting("created_at", now)
+                service = create_service_key(tx, secret)
+                service_pub = service_public_key(tx)[1]
+                ledger = Ledger(lambda t: write_checkpoint(t, cs.path, origin), checkpoint_interval)
+                genesis = ledger.append(
+                    tx,
+                    signer=service,
+                    actor=SERVICE_OWNER,
+                    role=None,
+                    event=Event(
+                        "ledger.initialized",
+                        f"ledger:{origin}",
+                        {
+                            "origin": origin,
+                            "schema_version": HEAD_VERSION,
+                            "checkpoint_interval": checkpoint_interval,
+                            "service_key_id": service.key_id,
+                            "service_public_key": _b64(service_pub),
+                            "service_verifier_key": service_verifier_key(origin, service_pub),
+                            "bootstrap_admin": admin,
+                        },
+                    ),
+                )
+                tx.insert_public_key(service.key_id, SERVICE_OWNER, service_pub, genesis.seq)
+                admin_signer = Signer(admin_key.key_id, admin_key.private_key)
+                row = ledger.append(
+                    tx,
+                    signer=admin_signer,
+                    actor=admin,
+                    role=Role.ADMIN,
+                    event=Event("user.added", f"user:{admin}", {
+                        "name": admin, "roles": [Role.ADMIN.value], **admin_key.payload(admin),
+                    }),
+                )
+                _store_user(tx, admin, [Role.ADMIN.value], admin_key, row.seq, row.ts, valid_from=row.seq)
+                write_checkpoint(tx, cs.path, origin)
+        except BaseException:
+            for leftover in (cs.path, cs.path.with_name(cs.path.name + ".wal")):
+                leftover.unlink(missing_ok=True)
+            if not secret_existed:
+                secret_file_for(cs.path).unlink(missing_ok=True)
+            raise
+        return cs
+
+    def upgrade(self) -> bool:
+        """Apply pending schema migrations, recorded as one ``schema.upgraded`` ledger event."""
+
+        def record(tx: Tx, old: int, new: int, applied: list[Migration]) -> None:
+            signer = load_service_signer(tx, self.path)
+            origin = tx.get_setting("origin") or ""
+            interval = int(tx.get_setting("checkpoint_interval") or DEFAULT_CHECKPOINT_INTERVAL)
+            Ledger(lambda t: write_checkpoint(t, self.path, origin), interval).append(
+                tx,
+                signer=signer,
+                actor=SERVICE_OWNER,
+                role=None,
+                event=Event(
+                    "schema.upgraded",
+                    f"schema:{new}",
+                    {
+                        "from_version": old,
+                        "to_version": new,
+                        "migrations": [{"version": m.version, "description": m.description} for m in applied],
+                    },
+                ),
+            )
+
+        return self.store.upgrade(record, utc_now)
+
+    # ---------------------------------------------------------------------------------------------- identity
+    def login(self, name: str, password: str) -> Session:
+        """Authenticate; a failure is recorded as ``auth.failed`` and raises :class:`NotAuthenticated`."""
+
+        def fetch(tx: Tx) -> tuple[dict[str, Any] | None, list[str]]:
+            if not tx.user_exists(name):
+                return None, []
+            return tx.get_credentials(name), tx.user_roles(name)
+
+        cred, roles = self._read(fetch)
+        session = identity.open_session(name, cred, roles, password) if cred else None
+        if session is None:
+            reason = "wrong password" if cred else "unknown user"
+            self._service_event(name, Event("auth.failed", f"user:{name}", {"reason": reason}))
+            raise NotAuthenticated(f"authentication failed for {name!r}: unknown user or wrong password")
+        return session
+
+    def add_user(self, session: Session, name: str, roles: list[str], password: str) -> dict[str, Any]:
+        identity.validate_username(name)
+        roles = identity.validate_roles(roles)
+        identity.validate_password(password)
+        key = identity.new_key(name, password)
+
+        def add(tx: Tx, role: str) -> dict[str, Any]:
+            if tx.user_exists(name):
+                raise BadInput(f"user {name!r} already exists")
+            row = self.ledger().append(
+                tx,
+                signer=session.signer,
+                actor=session.name,
+                role=role,
+                event=Event("user.added", f"user:{name}", {"name": name, "roles": roles, **key.payload(name)}),
+            )
+            _store_user(tx, name, roles, key, row.seq, row.ts, valid_from=row.seq + 1)
+            return {"name": name, "roles": roles, "key_id": key.key_id, "seq": row.seq}
+
+        return self._act(session, Permission.USER_MANAGE, f"user:{name}", add)
+
+    def grant(self, session: Session, name: str, role: str) -> dict[str, Any]:
+        role = parse_role(role)
+
+        def grant(tx: Tx, acting: str) -> dict[str, Any]:
+            held = _existing_roles(tx, name)
+            if role in held:
+                raise BadInput(f"user {name!r} already has the role {role}")
+            row = self.ledger().append(
+                tx, signer=session.signer, actor=session.name, role=acting,
+                event=Event("user.role_granted", f"user:{name}", {"name": name, "role": role}),
+            )
+            tx.add_role(name, role)
+            return {"name": name, "roles": sorted([*held, role]), "seq": row.seq}
+
+        return self._act(session, Permission.USER_MANAGE, f"user:{name}", grant)
+
+    def revoke(self, session: Session, name: str, role: str) -> dict[str, Any]:
+        role = parse_role(role)
+
+        def revoke(tx: Tx, acting: str) -> dict[str, Any]:
+            held = _existing_roles(tx, name)
+            if role not in held:
+                raise BadInput(f"user {name!r} does not have the role {role}")
+            if role == Role.ADMIN and sum(Role.ADMIN in u["roles"] for u in tx.list_users()) == 1:
+                raise BadInput(f"{name!r} is the last admin; grant admin to someone else first")
+            row = self.ledger().append(
+                tx, signer=session.signer, actor=session.name, role=acting,
+                event=Event("user.role_revoked", f"user:{name}", {"name": name, "role": role}),
+            )
+            tx.remove_role(name, role)
+            return {"name": name, "roles": [r for r in held if r != role], "seq": row.seq}
+
+        return self._act(session, Permission.USER_MANAGE, f"user:{name}", revoke)
+
+    def change_password(self, session: Session, new_password: str) -> dict[str, Any]:
+        """Re-seal the caller's own key under a new password (the key itself is unchanged)."""
+        identity.validate_password(new_password)
+        cred = identity.reseal(session.name, session.signer.private_key, new_password)
+
+        def change(tx: Tx) -> dict[str, Any]:
+            _existing_roles(tx, session.name)
+            row = self.ledger().append(
+                tx, signer=session.signer, actor=session.name, role=None,
+                event=Event("user.password_changed", f"user:{session.name}",
+                            {"name": session.name, "key_id": session.signer.key_id}),
+            )
+            tx.put_credentials(session.name, cred)
+            return {"name": session.name, "seq": row.seq}
+
+        return self._write(change)
+
+    def rotate_key(self, session: Session, password: str) -> tuple[Session, dict[str, Any]]:
+        """Replace the caller's key pair; the rotation entry is signed by the old key and proves the new one."""
+        key = identity.new_key(session.name, password)
+
+        def rotate(tx: Tx) -> dict[str, Any]:
+            _existing_roles(tx, session.name)
+            row = self.ledger().append(
+                tx, signer=session.signer, actor=session.name, role=None,
+                event=Event("user.key_rotated", f"user:{session.name}",
+                            {"name": session.name, "previous_key_id": session.signer.key_id,
+                             **key.payload(session.name)}),
+            )
+            tx.put_credentials(session.name, key.credentials)
+            tx.insert_public_key(key.key_id, session.name, key.public_key, row.seq + 1)
+            return {"name": session.name, "key_id": key.key_id, "previous_key_id": session.signer.key_id,
+                    "seq": row.seq}
+
+        result = self._write(rotate)
+        return Session(session.name, session.roles, Signer(key.key_id, key.private_key)), result
+
+    def users(self, session: Session) -> list[dict[str, Any]]:
+        return self._act(session, Permission.READ, "users", lambda tx, _role: tx.list_users())
+
+    # ---------------------------------------------------------------------------------------------- ledger
+    def log(
+        self,
+        session: Session,
+        *,
+        limit: int = 50,
+        offset: int = 0,
+        actor: str | None = None,
+        action: str | None = None,
+        subject: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+    ) -> list[dict[str, Any]]:
+        if limit < 1:
+            raise BadInput("--limit must be at least 1")
+
+        def page(tx: Tx, _role: str) -> list[dict[str, Any]]:
+            rows = tx.ledger_page(limit=limit, offset=offset, actor=actor, action=action, subject=subject,
+                                  since=since, until=until)
+            return [decode_row(r) for r in rows]
+
+        return self._act(session, Permission.READ, "ledger", page)
+
+    def checkpoint(self, session: Session) -> dict[str, Any]:
+        """Write (or return the existing) signed checkpoint at the current ledger size."""
+        return self._act(
+            session, Permission.CHECKPOINT, "ledger",
+            lambda tx, _role: write_checkpoint(tx, self.path, self.origin),
+        )
+
+    def latest_checkpoint(self) -> dict[str, Any] | None:
+        return self._read(lambda tx: tx.latest_checkpoint())
+
+    def keys(self) -> dict[str, Any]:
+        """Public verification material: the service's C2SP verifier key and every user key ever registered."""
+
+        def collect(tx: Tx) -> dict[str, Any]:
+            origin = tx.get_setting("origin") or ""
+            key_id, pub = service_public_key(tx)
+            users = [
+                {"owner": k["owner"], "key_id": k["key_id"], "public_key": _b64(k["public_key"]),
+                 "valid_from_seq": k["valid_from_seq"]}
+                for k in tx.public_keys() if k["owner"] != SERVICE_OWNER
+            ]
+            return {
+                "origin": origin,
+                "service": {"key_id": key_id, "public_key": _b64(pub),
+                            "verifier_key": service_verifier_key(origin, pub)},
+                "users": users,
+            }
+
+        return self._read(collect)
+
+    def verify(self, checkpoint_note: str | None = None, jobs: int | None = None) -> Any:  # noqa: ANN401
+        """Full verification of the ledger (see :mod:`core.verify`)."""
+        from core.verify import verify_ledger
+
+        def load(tx: Tx) -> tuple[dict[str, list[Any]], list[dict[str, Any]], str]:
+            return tx.ledger_columns(), tx.checkpoints(), tx.get_setting("origin") or ""
+
+        columns, checkpoints, origin = self._read(load)
+        return verify_ledger(columns, checkpoints, origin, external_checkpoint=checkpoint_note, jobs=jobs)
+
+
+def _b64(raw: bytes) -> str:
+    import base64
+
+    return base64.b64encode(raw).decode("ascii")
+
+
+def _existing_roles(tx: Tx, name: str) -> list[str]:
+    if not tx.user_exists(name):
+        raise BadInput(f"no user named {name!r}")
+    return tx.user_roles(name)
+
+
+def _store_user(
+    tx: Tx, name: str, roles: list[str], key: identity.NewKey, seq: int, ts: str, *, valid_from: int
+) -> None:
+    tx.insert_user(name, ts, seq)
+    for role in roles:
+        tx.add_role(name, role)
+    tx.put_credentials(name, key.credentials)
+    tx.insert_public_key(key.key_id, name, key.public_key, valid_from)
+
+
+def database_path(db: str | os.PathLike[str] | None) -> Path:
+    return config.resolve_db_path(db)

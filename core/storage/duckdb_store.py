@@ -1,0 +1,390 @@
+"""DuckDB implementation of the store: one embedded file shared by several processes.
+
+DuckDB lets only one process hold a database file open at a time (a second one gets ``Could not set lock on
+file``). Countersign therefore never keeps the file open between operations: every operation connects, works in
+one transaction and disconnects. A connect that meets another process's lock is retried with jittered backoff until
+the configured wait (``COUNTERSIGN_LOCK_TIMEOUT``) runs out, and only then fails with :class:`StoreUnavailable`.
+Inside one process, write transactions are serialised by a lock so that threads (Streamlit sessions) never race
+for the ledger head.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from core.errors import BadInput, SchemaTooNew, StoreUnavailable
+from core.storage.migrations import HEAD_VERSION, MIGRATIONS, Migration
+
+_DUCKDB_CONFIG = {
+    # Never reach for the network: built-in extensions only (json is built in).
+    "autoinstall_known_extensions": "false",
+    "autoload_known_extensions": "false",
+}
+
+_process_write_locks: dict[str, threading.RLock] = {}
+_process_write_locks_guard = threading.Lock()
+
+
+def _write_lock(path: Path) -> threading.RLock:
+    key = str(path.resolve())
+    with _process_write_locks_guard:
+        lock = _process_write_locks.get(key)
+        if lock is None:
+            lock = _process_write_locks[key] = threading.RLock()
+        return lock
+
+
+def _is_lock_conflict(exc: BaseException) -> bool:
+    text = str(exc)
+    return "Could not set lock" in text or "Conflicting lock" in text
+
+
+@dataclass(frozen=True)
+class LedgerRow:
+    seq: int
+    ts: str
+    actor: str
+    role: str | None
+    action: str
+    subject: str
+    payload: str
+    prev_hash: str
+    leaf_hash: str
+    key_id: str
+    signature: str
+    entry: str
+
+
+LEDGER_COLUMNS = tuple(LedgerRow.__dataclass_fields__)
+
+
+class Tx:
+    """Repository methods bound to one open DuckDB connection inside one transaction."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con = con
+
+    # -- generic -----------------------------------------------------------------------------------------------
+    def _one(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
+        return self.con.execute(sql, list(params)).fetchone()
+
+    def _all(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return self.con.execute(sql, list(params)).fetchall()
+
+    # -- schema and settings -----------------------------------------------------------------------------------
+    def schema_version(self) -> int:
+        exists = self._one(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_migrations'"
+        )
+        if not exists or not exists[0]:
+            return 0
+        row = self._one("SELECT max(version) FROM schema_migrations")
+        return int(row[0]) if row and row[0] is not None else 0
+
+    def apply_migration(self, migration: Migration, applied_at: str) -> None:
+        for statement in migration.statements:
+            self.con.execute(statement)
+        self.con.execute(
+            "INSERT INTO schema_migrations VALUES (?, ?, ?)",
+            [migration.version, migration.description, applied_at],
+        )
+
+    def get_setting(self, key: str) -> str | None:
+        row = self._one("SELECT value FROM settings WHERE key = ?", [key])
+        return None if row is None else str(row[0])
+
+    def put_setting(self, key: str, value: str) -> None:
+        self.con.execute("INSERT OR REPLACE INTO settings VALUES (?, ?)", [key, value])
+
+    # -- users, roles, credentials -----------------------------------------------------------------------------
+    def user_exists(self, name: str) -> bool:
+        return self._one("SELECT 1 FROM users WHERE name = ?", [name]) is not None
+
+    def insert_user(self, name: str, created_at: str, created_seq: int) -> None:
+        self.con.execute("INSERT INTO users VALUES (?, ?, ?)", [name, created_at, created_seq])
+
+    def user_roles(self, name: str) -> list[str]:
+        return [r[0] for r in self._all("SELECT role FROM user_roles WHERE name = ? ORDER BY role", [name])]
+
+    def add_role(self, name: str, role: str) -> None:
+        self.con.execute("INSERT INTO user_roles VALUES (?, ?)", [name, role])
+
+    def remove_role(self, name: str, role: str) -> None:
+        self.con.execute("DELETE FROM user_roles WHERE name = ? AND role = ?", [name, role])
+
+    def list_users(self) -> list[dict[str, Any]]:
+        rows = self._all(
+            """SELECT u.name, u.created_at, c.key_id,
+                      coalesce(list(r.role ORDER BY r.role) FILTER (WHERE r.role IS NOT NULL), [])
+               FROM users u
+               LEFT JOIN credentials c ON c.owner = u.name
+               LEFT JOIN user_roles r ON r.name = u.name
+               GROUP BY u.name, u.created_at, c.key_id ORDER BY u.name"""
+        )
+        return [{"name": n, "created_at": t, "key_id": k, "roles": list(roles)} for n, t, k, roles in rows]
+
+    def get_credentials(self, owner: str) -> dict[str, Any] | None:
+        row = self._one(
+            "SELECT kdf, salt, verifier, nonce, ciphertext, public_key, key_id FROM credentials WHERE owner = ?",
+            [owner],
+        )
+        if row is None:
+            return None
+        keys = ("kdf", "salt", "verifier", "nonce", "ciphertext", "public_key", "key_id")
+        return dict(zip(keys, row, strict=True))
+
+    def put_credentials(self, owner: str, cred: dict[str, Any]) -> None:
+        self.con.execute(
+            "INSERT OR REPLACE INTO credentials VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                owner,
+                cred["kdf"],
+                cred["salt"],
+                cred["verifier"],
+                cred["nonce"],
+                cred["ciphertext"],
+                cred["public_key"],
+                cred["key_id"],
+            ],
+        )
+
+    def insert_public_key(self, key_id: str, owner: str, public_key: bytes, valid_from_seq: int) -> None:
+        self.con.execute(
+            "INSERT INTO public_keys VALUES (?, ?, ?, ?)", [key_id, owner, public_key, valid_from_seq]
+        )
+
+    def public_keys(self) -> list[dict[str, Any]]:
+        rows = self._all(
+            "SELECT key_id, owner, public_key, valid_from_seq FROM public_keys ORDER BY valid_from_seq, key_id"
+        )
+        return [{"key_id": k, "owner": o, "public_key": bytes(p), "valid_from_seq": s} for k, o, p, s in rows]
+
+    # -- ledger ------------------------------------------------------------------------------------------------
+    def ledger_head(self) -> tuple[int, str, str] | None:
+        """``(seq, leaf_hash, ts)`` of the newest entry, or ``None`` for an empty ledger."""
+        row = self._one("SELECT seq, leaf_hash, ts FROM ledger ORDER BY seq DESC LIMIT 1")
+        return None if row is None else (int(row[0]), str(row[1]), str(row[2]))
+
+    def insert_ledger_rows(self, rows: Sequence[LedgerRow]) -> None:
+        if len(rows) == 1:
+            r = rows[0]
+            self.con.execute(
+                "INSERT INTO ledger VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [getattr(r, c) for c in LEDGER_COLUMNS],
+            )
+            return
+        import pyarrow as pa
+
+        table = pa.table({c: [getattr(r, c) for r in rows] for c in LEDGER_COLUMNS})
+        self.con.register("_ledger_batch", table)
+        try:
+            self.con.execute("INSERT INTO ledger SELECT * FROM _ledger_batch")
+        finally:
+            self.con.unregister("_ledger_batch")
+
+    def ledger_size(self) -> int:
+        row = self._one("SELECT count(*) FROM ledger")
+        return int(row[0]) if row else 0
+
+    def ledger_page(
+        self,
+        *,
+        limit: int,
+        offset: int = 0,
+        actor: str | None = None,
+        action: str | None = None,
+        subject: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        newest_first: bool = True,
+    ) -> list[LedgerRow]:
+        where, params = [], []
+        for column, value in (("actor", actor), ("action", action), ("subject", subject)):
+            if value is not None:
+                if value.endswith("*"):
+                    where.append(f"{column} LIKE ?")
+                    params.append(value[:-1].replace("%", r"\%").replace("_", r"\_") + "%")
+                else:
+                    where.append(f"{column} = ?")
+                    params.append(value)
+        if since is not None:
+            where.append("ts >= ?")
+            params.append(since)
+        if until is not None:
+            where.append("ts <= ?")
+            params.append(until)
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        order = "DESC" if newest_first else "ASC"
+        rows = self._all(
+            f"SELECT {', '.join(LEDGER_COLUMNS)} FROM ledger {clause} ORDER BY seq {order} LIMIT ? OFFSET ?",
+            [*params, int(limit), int(offset)],
+        )
+        return [LedgerRow(*r) for r in rows]
+
+    def ledger_entries(self, seqs: Sequence[int]) -> list[LedgerRow]:
+        if not seqs:
+            return []
+        rows = self._all(
+            f"SELECT {', '.join(LEDGER_COLUMNS)} FROM ledger WHERE seq IN (SELECT unnest(?)) ORDER BY seq",
+            [list(seqs)],
+        )
+        return [LedgerRow(*r) for r in rows]
+
+    def ledger_leaf_hashes(self, start: int = 0, end: int | None = None) -> list[str]:
+        sql = "SELECT leaf_hash FROM ledger WHERE seq >= ?"
+        params: list[Any] = [start]
+        if end is not None:
+            sql += " AND seq < ?"
+            params.append(end)
+        return self.con.sql(sql + " ORDER BY seq", params=params).to_arrow_table().column(0).to_pylist()
+
+    def ledger_columns(self) -> dict[str, list[Any]]:
+        """Every ledger column, in seq order, as Python lists (for full verification)."""
+        table = self.con.sql(f"SELECT {', '.join(LEDGER_COLUMNS)} FROM ledger ORDER BY seq").to_arrow_table()
+        return {c: table.column(c).to_pylist() for c in LEDGER_COLUMNS}
+
+    # -- checkpoints -------------------------------------------------------------------------------------------
+    def insert_checkpoint(self, size: int, root: str, note: str, frontier: list[str], created_at: str) -> None:
+        self.con.execute(
+            "INSERT OR IGNORE INTO checkpoints VALUES (?, ?, ?, ?, ?)",
+            [size, root, note, json.dumps(frontier), created_at],
+        )
+
+    def latest_checkpoint(self) -> dict[str, Any] | None:
+        row = self._one("SELECT size, root, note, frontier, created_at FROM checkpoints ORDER BY size DESC LIMIT 1")
+        if row is None:
+            return None
+        return {"size": row[0], "root": row[1], "note": row[2], "frontier": json.loads(row[3]), "created_at": row[4]}
+
+    def checkpoints(self) -> list[dict[str, Any]]:
+        rows = self._all("SELECT size, root, note, created_at FROM checkpoints ORDER BY size")
+        return [{"size": s, "root": r, "note": n, "created_at": t} for s, r, n, t in rows]
+
+
+class DuckDBStore:
+    """One DuckDB database file, opened per operation with bounded waiting for other processes."""
+
+    def __init__(self, path: str | Path, lock_timeout: float = 60.0) -> None:
+        self.path = Path(path)
+        self.lock_timeout = lock_timeout
+        self._version_ok = False
+
+    def exists(self) -> bool:
+        return self.path.exists()
+
+    @contextmanager
+    def _connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        deadline = time.monotonic() + self.lock_timeout
+        delay = 0.005
+        while True:
+            try:
+                con = duckdb.connect(str(self.path), config=dict(_DUCKDB_CONFIG))
+                break
+            except duckdb.IOException as exc:
+                if not _is_lock_conflict(exc):
+                    raise StoreUnavailable(f"cannot open database {self.path}: {exc}") from None
+                if time.monotonic() >= deadline:
+                    raise StoreUnavailable(
+                        f"database {self.path} is held by another process and was not released within "
+                        f"{self.lock_timeout:g} s (COUNTERSIGN_LOCK_TIMEOUT); nothing was written. Details: {exc}"
+                    ) from None
+                time.sleep(delay * (0.5 + random.random()))
+                delay = min(delay * 1.6, 0.1)
+            except duckdb.Error as exc:
+                raise StoreUnavailable(f"cannot open database {self.path}: {exc}") from None
+        try:
+            yield con
+        finally:
+            con.close()
+
+    @contextmanager
+    def transaction(self, *, create: bool = False) -> Iterator[Tx]:
+        """A read-write transaction; committed when the block exits normally, rolled back otherwise."""
+        if not create and not self.path.exists():
+            raise BadInput(f"no Countersign database at {self.path}; create one with 'countersign init'")
+        if create:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        with _write_lock(self.path), self._connect() as con:
+            con.begin()
+            tx = Tx(con)
+            try:
+                if not create:
+                    self._check_version(tx)
+                yield tx
+            except BaseException:
+                con.rollback()
+                raise
+            con.commit()
+
+    @contextmanager
+    def reader(self) -> Iterator[Tx]:
+        """A read-only view (still one short connection; nothing is written)."""
+        if not self.path.exists():
+            raise BadInput(f"no Countersign database at {self.path}; create one with 'countersign init'")
+        with self._connect() as con:
+            con.begin()
+            tx = Tx(con)
+            try:
+                self._check_version(tx)
+                yield tx
+            finally:
+                con.rollback()
+
+    def _check_version(self, tx: Tx) -> None:
+        if self._version_ok:
+            return
+        version = tx.schema_version()
+        if version > HEAD_VERSION:
+            raise SchemaTooNew(
+                f"database {self.path} has schema version {version}, but this Countersign understands only up to "
+                f"version {HEAD_VERSION}; upgrade Countersign to open it (nothing was changed)"
+            )
+        if version < HEAD_VERSION:
+            raise _NeedsUpgrade(version)
+        self._version_ok = True
+
+    def upgrade(self, on_upgrade: Callable[[Tx, int, int, list[Migration]], None], now: Callable[[], str]) -> bool:
+        """Apply pending migrations in one transaction; ``on_upgrade`` records the ledger event in it.
+
+        Returns whether anything was applied.
+        """
+        with _write_lock(self.path), self._connect() as con:
+            con.begin()
+            tx = Tx(con)
+            try:
+                version = tx.schema_version()
+                if version > HEAD_VERSION:
+                    self._check_version(tx)
+                pending = [m for m in MIGRATIONS if m.version > version]
+                if not pending:
+                    con.rollback()
+                    return False
+                for migration in pending:
+                    tx.apply_migration(migration, now())
+                on_upgrade(tx, version, HEAD_VERSION, pending)
+            except BaseException:
+                con.rollback()
+                raise
+            con.commit()
+            return True
+
+
+class _NeedsUpgrade(Exception):
+    """Internal signal: the schema is older than this code; :mod:`core.service` upgrades and retries."""
+
+    def __init__(self, version: int) -> None:
+        super().__init__(version)
+        self.version = version
+
+
+NeedsUpgrade = _NeedsUpgrade
