@@ -186,9 +186,7 @@ class CompactRange:
         size = _check_int(size, "size")
         checked = [_check_hash(h, f"frontier hash {i}") for i, h in enumerate(hashes)]
         if len(checked) != size.bit_count():
-            raise ValueError(
-                f"a compact range of size {size} has {size.bit_count()} hashes, got {len(checked)}"
-            )
+            raise ValueError(f"a compact range of size {size} has {size.bit_count()} hashes, got {len(checked)}")
         cr = cls()
         cr._hashes = checked
         cr._size = size
@@ -366,8 +364,10 @@ def _inclusion_proof_size(index: int, size: int) -> tuple[int, int]:
     return inner, border
 
 
-def _roots_equal(a: bytes, b: bytes) -> bool:
-    return hmac.compare_digest(bytes(a), bytes(b))
+def _roots_equal(computed: bytes, expected: bytes) -> bool:
+    if not isinstance(expected, bytes | bytearray | memoryview):
+        raise ProofError(f"root must be bytes, got {type(expected).__name__}")
+    return hmac.compare_digest(computed, bytes(expected))
 
 
 def root_from_inclusion_proof(index: int, size: int, leaf_hash: bytes, proof: Sequence[bytes]) -> bytes:
@@ -384,9 +384,7 @@ def root_from_inclusion_proof(index: int, size: int, leaf_hash: bytes, proof: Se
     path = _check_proof(proof)
     want = sum(_inclusion_proof_size(index, size))
     if len(path) != want:
-        raise ProofError(
-            f"inclusion proof has {len(path)} hashes, a leaf at {index} in size {size} needs {want}"
-        )
+        raise ProofError(f"inclusion proof has {len(path)} hashes, a leaf at {index} in size {size} needs {want}")
 
     fn, sn = index, size - 1  # step 2
     for p in path:  # step 4
@@ -394,10 +392,9 @@ def root_from_inclusion_proof(index: int, size: int, leaf_hash: bytes, proof: Se
             raise ProofError("inclusion proof is longer than the tree is deep")
         if fn & 1 or fn == sn:  # 4b
             r = node_hash(p, r)
-            if not fn & 1:
-                while fn and not fn & 1:
-                    fn >>= 1
-                    sn >>= 1
+            while fn and not fn & 1:  # if LSB(fn) is not set, shift until it is or fn == 0
+                fn >>= 1
+                sn >>= 1
         else:
             r = node_hash(r, p)
         fn >>= 1  # 4c
@@ -438,6 +435,8 @@ def root_from_consistency_proof(size1: int, size2: int, root1: bytes, proof: Seq
         raise ProofError(f"size1 {size1} is greater than size2 {size2}")
     if size1 == 0:
         raise ProofError("consistency proof from the empty tree (size1 == 0) is meaningless")
+    if not isinstance(root1, bytes | bytearray | memoryview):
+        raise ProofError(f"root1 must be bytes, got {type(root1).__name__}")
     if size1 == size2:
         if path:
             raise ProofError(f"size1 == size2 == {size1} but the consistency proof is not empty")
@@ -465,10 +464,9 @@ def root_from_consistency_proof(size1: int, size2: int, root1: bytes, proof: Seq
         if fn & 1 or fn == sn:  # 6b
             fr = node_hash(c, fr)
             sr = node_hash(c, sr)
-            if not fn & 1:
-                while fn and not fn & 1:
-                    fn >>= 1
-                    sn >>= 1
+            while fn and not fn & 1:  # if LSB(fn) is not set, shift until it is or fn == 0
+                fn >>= 1
+                sn >>= 1
         else:
             sr = node_hash(sr, c)
         fn >>= 1  # 6c
@@ -490,6 +488,4 @@ def verify_consistency(size1: int, size2: int, root1: bytes, root2: bytes, proof
     if not _roots_equal(computed, root2):
         if size1 == size2:
             raise ProofError(f"size1 == size2 == {size1} but root1 != root2")
-        raise ProofError(
-            f"consistency proof {size1} -> {size2} does not lead to root2 (computed {computed.hex()})"
-        )
+        raise ProofError(f"consistency proof {size1} -> {size2} does not lead to root2 (computed {computed.hex()})")

@@ -18,7 +18,7 @@ import binascii
 import hashlib
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -105,6 +105,13 @@ def _b64encode(raw: bytes) -> str:
     return base64.b64encode(raw).decode("ascii")
 
 
+def _load_public_key(raw: bytes) -> Ed25519PublicKey:
+    try:
+        return Ed25519PublicKey.from_public_bytes(raw)
+    except ValueError as exc:
+        raise NoteError(f"invalid Ed25519 public key: {exc}") from None
+
+
 def _public_key_bytes(public_key: bytes | Ed25519PublicKey) -> bytes:
     if isinstance(public_key, Ed25519PublicKey):
         return public_key.public_bytes(Encoding.Raw, PublicFormat.Raw)
@@ -141,7 +148,6 @@ class Verifier:
     name: str
     key_id: bytes
     public_key: bytes
-    _key: Ed25519PublicKey = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         """Validate the name, key and key ID, and load the public key."""
@@ -151,13 +157,9 @@ class Verifier:
             raise NoteError(
                 f"key ID {bytes(self.key_id).hex()} does not match {expected.hex()} derived from name and key"
             )
-        try:
-            loaded = Ed25519PublicKey.from_public_bytes(raw)
-        except ValueError as exc:
-            raise NoteError(f"invalid Ed25519 public key: {exc}") from None
+        _load_public_key(raw)
         object.__setattr__(self, "public_key", raw)
         object.__setattr__(self, "key_id", expected)
-        object.__setattr__(self, "_key", loaded)
 
     @classmethod
     def from_public_key(cls, name: str, public_key: bytes | Ed25519PublicKey) -> Verifier:
@@ -170,8 +172,8 @@ class Verifier:
         if len(signature) != ED25519_SIGNATURE_SIZE:
             return False
         try:
-            self._key.verify(bytes(signature), bytes(message))
-        except InvalidSignature:
+            _load_public_key(self.public_key).verify(bytes(signature), bytes(message))
+        except (InvalidSignature, NoteError):
             return False
         return True
 

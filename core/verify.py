@@ -337,7 +337,7 @@ def _check_checkpoints(
             problems.append(Problem(where, f"Merkle root of the first {size} entries differs from the signed "
                                            f"checkpoint at size {size}: history before it was altered"))
             continue
-        if previous is not None:
+        if previous is not None and previous[0] > 0:
             try:
                 verify_consistency(previous[0], size, previous[1], body.root,
                                    tree.consistency_proof(previous[0], size))
@@ -390,18 +390,19 @@ def verify_ledger(
     *,
     external_checkpoint: str | None = None,
     jobs: int | None = None,
+    parallel_threshold: int = _PARALLEL_THRESHOLD,
 ) -> VerifyReport:
     """Verify a whole ledger given its columns (as loaded by ``Tx.ledger_columns``) and stored checkpoints."""
     n = len(cols["seq"])
     problems: list[Problem] = []
     keymap = _prescan_keys(cols)
     jobs = max(1, jobs or os.cpu_count() or 1)
-    if n < _PARALLEL_THRESHOLD or jobs == 1:
+    if n < parallel_threshold or jobs == 1:
         registry = _replay(cols, problems)
         leaves, row_problems = _check_rows(0, cols, keymap)
         problems.extend(row_problems)
     else:
-        chunk = max(5_000, -(-n // (jobs * 8)))
+        chunk = max(1, min(50_000, -(-n // (jobs * 4))))
         with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
             futures = [
                 pool.submit(_check_rows, start, {c: v[start:start + chunk] for c, v in cols.items()}, keymap)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,11 +35,34 @@ def db_path(tmp_path: Path) -> Path:
     return tmp_path / "ledger.duckdb"
 
 
+def _copy_db(template: Path, target: Path) -> Countersign:
+    """Copy a template database and its service secret (each scrypt derivation costs ~0.1 s; build once)."""
+    for suffix in ("", ".service-secret"):
+        shutil.copyfile(template.with_name(template.name + suffix), target.with_name(target.name + suffix))
+    return Countersign(target)
+
+
+@pytest.fixture(scope="session")
+def _admin_only_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template-admin") / "ledger.duckdb"
+    Countersign.init(path, admin=ADMIN, password=ADMIN_PW, origin="test.example/log", checkpoint_interval=8)
+    return path
+
+
+@pytest.fixture(scope="session")
+def _populated_template(tmp_path_factory: pytest.TempPathFactory, _admin_only_template: Path) -> Path:
+    path = tmp_path_factory.mktemp("template-populated") / "ledger.duckdb"
+    cs = _copy_db(_admin_only_template, path)
+    admin = cs.login(ADMIN, ADMIN_PW)
+    for name, (roles, password) in USERS.items():
+        cs.add_user(admin, name, roles, password)
+    return path
+
+
 @pytest.fixture
-def cs(db_path: Path) -> Countersign:
-    """A fresh database with an admin only."""
-    return Countersign.init(db_path, admin=ADMIN, password=ADMIN_PW, origin="test.example/log",
-                            checkpoint_interval=8)
+def cs(db_path: Path, _admin_only_template: Path) -> Countersign:
+    """A fresh database (its own file) with an admin only."""
+    return _copy_db(_admin_only_template, db_path)
 
 
 @pytest.fixture
@@ -47,11 +71,9 @@ def admin(cs: Countersign) -> Session:
 
 
 @pytest.fixture
-def populated(cs: Countersign, admin: Session) -> Countersign:
-    """Admin plus one user per other role."""
-    for name, (roles, password) in USERS.items():
-        cs.add_user(admin, name, roles, password)
-    return cs
+def populated(db_path: Path, _populated_template: Path) -> Countersign:
+    """A fresh database (its own file) with the admin plus one user per other role."""
+    return _copy_db(_populated_template, db_path)
 
 
 @pytest.fixture

@@ -76,7 +76,8 @@ class Tx:
 
     # -- generic -----------------------------------------------------------------------------------------------
     def _one(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
-        return self.con.execute(sql, list(params)).fetchone()
+        rows = self.con.execute(sql, list(params)).fetchall()
+        return rows[0] if rows else None
 
     def _all(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return self.con.execute(sql, list(params)).fetchall()

@@ -37,8 +37,7 @@ def _load_vectors(kind: str) -> list[Any]:
     if not files:
         raise RuntimeError(f"no {kind} test vectors found under {VECTOR_DIR / kind}")
     return [
-        pytest.param(json.loads(f.read_text(encoding="utf-8")), id=f.relative_to(VECTOR_DIR).as_posix())
-        for f in files
+        pytest.param(json.loads(f.read_text(encoding="utf-8")), id=f.relative_to(VECTOR_DIR).as_posix()) for f in files
     ]
 
 
@@ -223,9 +222,7 @@ def big_tree(leaves: list[bytes]) -> MerkleTree:
 
 def _sizes() -> list[int]:
     rng = random.Random(RNG_SEED + 1)
-    return (
-        list(range(1, 40)) + [64, 127, 128, 129, 255, 256, 257, MAX_SIZE] + rng.sample(range(40, MAX_SIZE), 6)
-    )
+    return list(range(1, 40)) + [64, 127, 128, 129, 255, 256, 257, MAX_SIZE] + rng.sample(range(40, MAX_SIZE), 6)
 
 
 def _flip(b: bytes, bit: int) -> bytes:
@@ -249,9 +246,7 @@ def test_roots_agree_at_every_size(leaves: list[bytes], big_tree: MerkleTree) ->
 
 
 @pytest.mark.parametrize("size", _sizes())
-def test_inclusion_proofs_verify_and_detect_tampering(
-    size: int, leaves: list[bytes], big_tree: MerkleTree
-) -> None:
+def test_inclusion_proofs_verify_and_detect_tampering(size: int, leaves: list[bytes], big_tree: MerkleTree) -> None:
     rng = random.Random(size)
     own_tree = MerkleTree(leaves[:size])
     head = own_tree.root()
@@ -290,9 +285,7 @@ def test_inclusion_proofs_verify_and_detect_tampering(
 
 
 @pytest.mark.parametrize("size2", _sizes())
-def test_consistency_proofs_verify_and_detect_tampering(
-    size2: int, leaves: list[bytes], big_tree: MerkleTree
-) -> None:
+def test_consistency_proofs_verify_and_detect_tampering(size2: int, leaves: list[bytes], big_tree: MerkleTree) -> None:
     rng = random.Random(-size2)
     root2 = big_tree.root_at(size2)
     for size1 in range(1, size2 + 1):
@@ -329,9 +322,7 @@ def test_every_bit_of_selected_proofs(big_tree: MerkleTree, leaves: list[bytes])
     """Exhaustively flip every bit of every element of a few non-trivial proofs and of the roots."""
     for index, size in [(5, 13), (0, 300), (299, 300), (128, 257)]:
         proof, head = big_tree.inclusion_proof(index, size), big_tree.root_at(size)
-        for j, bit in [(j, bit) for j in range(len(proof)) for bit in range(256)] + [
-            (-1, b) for b in range(256)
-        ]:
+        for j, bit in [(j, bit) for j in range(len(proof)) for bit in range(256)] + [(-1, b) for b in range(256)]:
             bad, bad_head = list(proof), head
             if j >= 0:
                 bad[j] = _flip(bad[j], bit)
@@ -406,6 +397,10 @@ def test_inclusion_edge_cases(big_tree: MerkleTree, leaves: list[bytes]) -> None
         verify_inclusion(True, 2, leaves[1], big_tree.inclusion_proof(1, 2), big_tree.root_at(2))
     with pytest.raises(ProofError, match="needs"):
         verify_inclusion(0, 2, leaves[0], [], big_tree.root_at(2))
+    with pytest.raises(ProofError, match="root must be bytes"):
+        verify_inclusion(0, 1, leaves[0], [], None)  # type: ignore[arg-type]
+    with pytest.raises(ProofError, match="root1 must be bytes"):
+        verify_consistency(1, 1, None, r1, [])  # type: ignore[arg-type]
 
 
 def test_huge_sizes_are_rejected_cleanly(leaves: list[bytes]) -> None:
