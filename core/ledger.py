@@ -11,8 +11,9 @@ Entry format (version 1). The *canonical entry* is the RFC 8785 serialization of
 * ``signature`` is Ed25519 over the canonical entry bytes by the key ``key_id``: the acting user's own key, or the
   service key for events no user can sign (genesis, schema upgrades, refused logins and refused actions).
 
-The ``ledger`` table stores the canonical entry verbatim (column ``entry``) beside queryable copies of its fields;
-:mod:`core.verify` checks that the copies agree with the entry. Rows are only ever inserted.
+The ``ledger`` table stores the canonical entry verbatim (column ``entry``) beside queryable copies of its fields
+(``payload`` is a compact JSON copy for SQL filters); :mod:`core.verify` checks that every copy agrees with the
+signed entry. Rows are only ever inserted.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from core.canonical import canonical_bytes
+from core.canonical import ledger_entry_bytes
 from core.merkle import leaf_hash
 from core.storage.duckdb_store import LedgerRow, Tx
 
@@ -73,19 +74,10 @@ def seal(
     signer: Signer,
 ) -> LedgerRow:
     """Build, hash and sign one entry."""
-    body = {
-        "v": ENTRY_VERSION,
-        "seq": seq,
-        "ts": ts,
-        "actor": actor,
-        "role": role,
-        "action": event.action,
-        "subject": event.subject,
-        "payload": event.payload,
-        "prev": prev,
-        "key_id": signer.key_id,
-    }
-    entry = canonical_bytes(body)
+    entry = ledger_entry_bytes(
+        action=event.action, actor=actor, key_id=signer.key_id, payload=event.payload, prev=prev, role=role,
+        seq=seq, subject=event.subject, ts=ts, version=ENTRY_VERSION,
+    )
     return LedgerRow(
         seq=seq,
         ts=ts,
@@ -93,7 +85,7 @@ def seal(
         role=role,
         action=event.action,
         subject=event.subject,
-        payload=canonical_bytes(event.payload).decode("utf-8"),
+        payload=json.dumps(event.payload, sort_keys=True, ensure_ascii=False, separators=(",", ":")),
         prev_hash=prev,
         leaf_hash=leaf_hash(entry).hex(),
         key_id=signer.key_id,

@@ -141,6 +141,10 @@ def test_concurrent_appends_from_many_processes(cs: Countersign, admin: Session,
     # Every append each worker was told about is in the ledger exactly once, with nothing else beside them.
     reported = sorted(seq for seqs in results.values() for seq in seqs)
     assert reported == list(range(initial, n)), "workers' acknowledged seqs are not exactly the new entries"
+    # The race really happened: appends interleave (running one worker after another would switch WORKERS-1 times).
+    owners = [r[5] for r in rows[initial:]]
+    switches = sum(a != b for a, b in zip(owners, owners[1:], strict=False))
+    assert switches >= WORKERS, f"workers did not run concurrently ({switches} switches)"
     by_seq = {r[0]: r for r in rows}
     for name, seqs in results.items():
         assert len(seqs) == K

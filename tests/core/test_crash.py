@@ -50,7 +50,9 @@ while time.monotonic() < stop:
         first = False
 """
 
-LEDGER_SQL = "SELECT seq, prev_hash, leaf_hash, actor, action, subject, payload, signature, entry FROM ledger ORDER BY seq"
+LEDGER_SQL = (
+    "SELECT seq, prev_hash, leaf_hash, actor, action, subject, payload, signature, entry FROM ledger ORDER BY seq"
+)
 
 
 def read_db(db_path: Path) -> tuple[list[tuple], dict[str, list[str]]]:
