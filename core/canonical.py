@@ -14,6 +14,7 @@ adversarial strings — at a third of the cost, which matters when appending ten
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import rfc8785
@@ -26,9 +27,14 @@ def canonical_bytes(value: Any) -> bytes:  # noqa: ANN401 - any JSON value
     return rfc8785.dumps(value)
 
 
+_PLAIN = re.compile(r'[ !#-\[\]-~]*')  # printable ASCII except '"' and '\\': serialised as-is
+
+
 def _string(value: str) -> str:
     if not isinstance(value, str):
         raise TypeError(f"expected a string, got {type(value).__name__}")
+    if _PLAIN.fullmatch(value):
+        return '"' + value + '"'
     return json.dumps(value, ensure_ascii=False)
 
 

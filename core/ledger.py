@@ -20,16 +20,18 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import time
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from core.canonical import ledger_entry_bytes
 from core.merkle import leaf_hash
-from core.storage.duckdb_store import LedgerRow, Tx
+from core.storage.duckdb_store import LEDGER_COLUMNS, LedgerRow, Tx
 
 ENTRY_VERSION = 1
 ZERO_HASH = "0" * 64
@@ -38,9 +40,18 @@ ZERO_HASH = "0" * 64
 SERVICE_ACTIONS = frozenset({"ledger.initialized", "schema.upgraded", "auth.failed", "access.denied"})
 
 
+_second_prefix: tuple[int, str] = (-1, "")
+
+
 def utc_now() -> str:
     """Current UTC time, ISO 8601 with microseconds and ``Z`` (fixed width, so it sorts as text)."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    global _second_prefix
+    second, micro = divmod(time.time_ns() // 1000, 1_000_000)
+    cached_second, prefix = _second_prefix
+    if cached_second != second:
+        prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        _second_prefix = (second, prefix)
+    return f"{prefix}.{micro:06d}Z"
 
 
 @dataclass(frozen=True)
@@ -74,24 +85,43 @@ def seal(
     signer: Signer,
 ) -> LedgerRow:
     """Build, hash and sign one entry."""
+    values, entry = _unsigned(seq=seq, ts=ts, actor=actor, role=role, event=event, prev=prev, key_id=signer.key_id)
+    values[_SIGNATURE] = base64.b64encode(signer.sign(entry)).decode("ascii")
+    return LedgerRow(*values)
+
+
+_SIGNATURE = LEDGER_COLUMNS.index("signature")
+
+
+def _unsigned(
+    *, seq: int, ts: str, actor: str, role: str | None, event: Event, prev: str, key_id: str
+) -> tuple[list[Any], bytes]:
+    """The column values of an entry (in ``LEDGER_COLUMNS`` order, signature still empty) and its bytes."""
     entry = ledger_entry_bytes(
-        action=event.action, actor=actor, key_id=signer.key_id, payload=event.payload, prev=prev, role=role,
+        action=event.action, actor=actor, key_id=key_id, payload=event.payload, prev=prev, role=role,
         seq=seq, subject=event.subject, ts=ts, version=ENTRY_VERSION,
     )
-    return LedgerRow(
-        seq=seq,
-        ts=ts,
-        actor=actor,
-        role=role,
-        action=event.action,
-        subject=event.subject,
-        payload=json.dumps(event.payload, sort_keys=True, ensure_ascii=False, separators=(",", ":")),
-        prev_hash=prev,
-        leaf_hash=leaf_hash(entry).hex(),
-        key_id=signer.key_id,
-        signature=base64.b64encode(signer.sign(entry)).decode("ascii"),
-        entry=entry.decode("utf-8"),
-    )
+    payload = json.dumps(event.payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    leaf = leaf_hash(entry).hex()
+    return [seq, ts, actor, role, event.action, event.subject, payload, prev, leaf, key_id, "", entry.decode()], entry
+
+
+def _sign_all(signer: Signer, entries: list[bytes]) -> list[bytes]:
+    """Sign many entries; large batches use a thread per core (``cryptography`` releases the GIL while signing).
+
+    Signing happens after the whole batch is sequenced: the chain links leaf hashes, which do not cover signatures.
+    """
+    if len(entries) < _PARALLEL_SIGNING_MIN:
+        return [signer.sign(e) for e in entries]
+    workers = max(1, os.cpu_count() or 1)
+    size = -(-len(entries) // workers)
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ledger-sign") as pool:
+        parts = pool.map(lambda start: [signer.sign(e) for e in entries[start:start + size]],
+                         range(0, len(entries), size))
+        return [sig for part in parts for sig in part]
+
+
+_PARALLEL_SIGNING_MIN = 512
 
 
 class Ledger:
@@ -113,15 +143,22 @@ class Ledger:
         """Append several events by one actor in one transaction (bulk import)."""
         head = tx.ledger_head()
         seq, prev, last_ts = (0, ZERO_HASH, "") if head is None else (head[0] + 1, head[1], head[2])
-        rows: list[LedgerRow] = []
+        unsigned: list[list[Any]] = []
+        entries: list[bytes] = []
+        leaf_index = LEDGER_COLUMNS.index("leaf_hash")
         for event in events:
             ts = max(utc_now(), last_ts)  # never earlier than its predecessor, whatever the clocks say
-            row = seal(seq=seq, ts=ts, actor=actor, role=role, event=event, prev=prev, signer=signer)
-            rows.append(row)
-            seq, prev, last_ts = seq + 1, row.leaf_hash, ts
-        if not rows:
-            return rows
-        tx.insert_ledger_rows(rows)
+            values, entry = _unsigned(seq=seq, ts=ts, actor=actor, role=role, event=event, prev=prev,
+                                      key_id=signer.key_id)
+            unsigned.append(values)
+            entries.append(entry)
+            seq, prev, last_ts = seq + 1, values[leaf_index], ts
+        if not unsigned:
+            return []
+        for values, signature in zip(unsigned, _sign_all(signer, entries), strict=True):
+            values[_SIGNATURE] = base64.b64encode(signature).decode("ascii")
+        tx.insert_ledger_values(unsigned)
+        rows = [LedgerRow(*values) for values in unsigned]
         first_size, new_size = rows[0].seq + 1, seq
         interval = self.checkpoint_interval
         if self._checkpointer is not None and (new_size // interval) > ((first_size - 1) // interval):

@@ -1,6 +1,6 @@
 """Full verification of the ledger, to the standard of a Certificate Transparency monitor.
 
-For every entry (in parallel worker processes):
+For every entry (signature checks in a thread pool — ``cryptography`` releases the GIL while verifying):
 
 * the stored canonical entry parses and every queryable column agrees with it;
 * its leaf hash is recomputed as RFC 6962 ``SHA-256(0x00 || entry)`` and matches the stored one;
@@ -26,9 +26,8 @@ import hashlib
 import json
 import os
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from multiprocessing import get_context
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -93,55 +92,66 @@ class VerifyReport:
 
 
 # ---------------------------------------------------------------------------------------------- per entry
-def _check_rows(start: int, cols: dict[str, list[Any]], keymap: dict[str, bytes]) -> tuple[bytes, list[Problem]]:
-    """Worker: parse, hash and signature-check rows ``start .. start+len``; return recomputed leaf hashes."""
+def _check_rows(cols: dict[str, list[Any]]) -> tuple[list[bytes], list[Problem]]:
+    """Parse and hash every row, compare its columns with the signed entry; return recomputed leaf hashes."""
     problems: list[Problem] = []
-    leaves = bytearray()
-    keys: dict[str, Ed25519PublicKey] = {}
-    sha256 = hashlib.sha256
-    for offset, entry in enumerate(cols["entry"]):
-        i = start + offset
-        seq = cols["seq"][offset]
-        raw = entry.encode("utf-8")
-        leaf = sha256(b"\x00" + raw).digest()
-        leaves += leaf
+    leaves: list[bytes] = []
+    sha256, loads = hashlib.sha256, json.loads
+    column_lists = [(f, cols[_COLUMN_OF.get(f, f)], _COLUMN_OF.get(f, f)) for f in _FIELDS]
+    for i, entry in enumerate(cols["entry"]):
+        leaf = sha256(b"\x00" + entry.encode("utf-8")).digest()
+        leaves.append(leaf)
         if len(problems) >= MAX_PROBLEMS:
             continue
+        seq = cols["seq"][i]
         name = seq if seq is not None else i
-        if leaf.hex() != cols["leaf_hash"][offset]:
+        if leaf.hex() != cols["leaf_hash"][i]:
             problems.append(Problem(name, "stored leaf hash does not match SHA-256(0x00 || entry)"))
         try:
-            obj = json.loads(entry)
+            obj = loads(entry)
         except ValueError:
             problems.append(Problem(name, "stored entry is not valid JSON"))
             continue
         if not isinstance(obj, dict) or obj.get("v") != 1:
             problems.append(Problem(name, "stored entry is not a version-1 ledger entry"))
             continue
-        for fname in _FIELDS:
-            column = _COLUMN_OF.get(fname, fname)
-            if obj.get(fname) != cols[column][offset]:
+        for fname, values, column in column_lists:
+            if obj.get(fname) != values[i]:
                 problems.append(Problem(
-                    name, f"column {column!r} holds {cols[column][offset]!r} but the signed entry says "
-                          f"{obj.get(fname)!r}"))
+                    name, f"column {column!r} holds {values[i]!r} but the signed entry says {obj.get(fname)!r}"))
         try:
-            payload = json.loads(cols["payload"][offset])
+            payload = loads(cols["payload"][i])
         except ValueError:
             payload = None
         if payload != obj.get("payload"):
             problems.append(Problem(name, "column 'payload' does not match the signed entry"))
-        key_id = cols["key_id"][offset]
+    return leaves, problems
+
+
+def _check_signatures(
+    start: int, entries: list[str], signatures: list[str], key_ids: list[str], seqs: list[int],
+    keymap: dict[str, bytes],
+) -> list[Problem]:
+    """Verify the Ed25519 signature of rows ``start..``; ``cryptography`` releases the GIL, so threads scale."""
+    problems: list[Problem] = []
+    keys: dict[str, Ed25519PublicKey] = {}
+    for i in range(start, start + len(entries)):
+        offset = i - start
+        key_id = key_ids[offset]
         key = keys.get(key_id)
         if key is None and key_id in keymap:
             key = keys[key_id] = Ed25519PublicKey.from_public_bytes(keymap[key_id])
+        name = seqs[offset] if seqs[offset] is not None else i
         if key is None:
             problems.append(Problem(name, f"signed by unknown key {key_id!r}"))
             continue
         try:
-            key.verify(base64.b64decode(cols["signature"][offset], validate=True), raw)
+            key.verify(base64.b64decode(signatures[offset], validate=True), entries[offset].encode("utf-8"))
         except (InvalidSignature, binascii.Error, ValueError):
             problems.append(Problem(name, f"signature does not verify under key {key_id}"))
-    return bytes(leaves), problems
+        if len(problems) >= MAX_PROBLEMS:
+            break
+    return problems
 
 
 # ---------------------------------------------------------------------------------------------- replay
@@ -397,23 +407,20 @@ def verify_ledger(
     problems: list[Problem] = []
     keymap = _prescan_keys(cols)
     jobs = max(1, jobs or os.cpu_count() or 1)
-    if n < parallel_threshold or jobs == 1:
+    chunk = n if (n < parallel_threshold or jobs == 1) else max(1, -(-n // (jobs * 4)))
+    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="verify") as pool:
+        futures = [
+            pool.submit(_check_signatures, start, cols["entry"][start:start + chunk],
+                        cols["signature"][start:start + chunk], cols["key_id"][start:start + chunk],
+                        cols["seq"][start:start + chunk], keymap)
+            for start in range(0, n, max(chunk, 1))
+        ]
+        leaves, row_problems = _check_rows(cols)
         registry = _replay(cols, problems)
-        leaves, row_problems = _check_rows(0, cols, keymap)
         problems.extend(row_problems)
-    else:
-        chunk = max(1, min(50_000, -(-n // (jobs * 4))))
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
-            futures = [
-                pool.submit(_check_rows, start, {c: v[start:start + chunk] for c, v in cols.items()}, keymap)
-                for start in range(0, n, chunk)
-            ]
-            registry = _replay(cols, problems)
-            parts = [f.result() for f in futures]
-        leaves = b"".join(p[0] for p in parts)
-        for part in parts:
-            problems.extend(part[1])
-    tree = MerkleTree([leaves[i:i + 32] for i in range(0, len(leaves), 32)])
+        for future in futures:
+            problems.extend(future.result())
+    tree = MerkleTree(leaves)
     verified = _check_checkpoints(tree, sorted(checkpoints, key=lambda c: c["size"]), origin, registry, problems)
     external = None
     if external_checkpoint is not None:

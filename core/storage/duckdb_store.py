@@ -176,17 +176,15 @@ class Tx:
         row = self._one("SELECT seq, leaf_hash, ts FROM ledger ORDER BY seq DESC LIMIT 1")
         return None if row is None else (int(row[0]), str(row[1]), str(row[2]))
 
-    def insert_ledger_rows(self, rows: Sequence[LedgerRow]) -> None:
+    def insert_ledger_values(self, rows: Sequence[Sequence[Any]]) -> None:
+        """Insert ledger rows given as value sequences in ``LEDGER_COLUMNS`` order."""
         if len(rows) == 1:
-            r = rows[0]
-            self.con.execute(
-                "INSERT INTO ledger VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [getattr(r, c) for c in LEDGER_COLUMNS],
-            )
+            self.con.execute("INSERT INTO ledger VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", list(rows[0]))
             return
         import pyarrow as pa
 
-        table = pa.table({c: [getattr(r, c) for r in rows] for c in LEDGER_COLUMNS})
+        columns = list(zip(*rows, strict=True))
+        table = pa.table({name: list(values) for name, values in zip(LEDGER_COLUMNS, columns, strict=True)})
         self.con.register("_ledger_batch", table)
         try:
             self.con.execute("INSERT INTO ledger SELECT * FROM _ledger_batch")
@@ -337,14 +335,22 @@ class DuckDBStore:
 
     @contextmanager
     def transaction(self, *, create: bool = False) -> Iterator[Tx]:
-        """A read-write transaction; committed when the block exits normally, rolled back otherwise."""
+        """A read-write transaction; committed when the block exits normally, rolled back otherwise.
+
+        Inside an open transaction of the same thread (possible under :meth:`held`), it joins that transaction.
+        """
         if not create and not self.path.exists():
             raise BadInput(f"no Countersign database at {self.path}; create one with 'countersign init'")
         if create:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+        outer = getattr(self._held, "tx", None)
+        if outer is not None:
+            yield outer
+            return
         with _write_lock(self.path), self._connect() as con:
             con.begin()
             tx = Tx(con)
+            self._held.tx = tx
             try:
                 if not create:
                     self._check_version(tx)
@@ -352,20 +358,29 @@ class DuckDBStore:
             except BaseException:
                 con.rollback()
                 raise
-            con.commit()
+            else:
+                con.commit()
+            finally:
+                self._held.tx = None
 
     @contextmanager
     def reader(self) -> Iterator[Tx]:
         """A read-only view (still one short connection; nothing is written)."""
         if not self.path.exists():
             raise BadInput(f"no Countersign database at {self.path}; create one with 'countersign init'")
+        outer = getattr(self._held, "tx", None)
+        if outer is not None:
+            yield outer
+            return
         with self._connect() as con:
             con.begin()
             tx = Tx(con)
+            self._held.tx = tx
             try:
                 self._check_version(tx)
                 yield tx
             finally:
+                self._held.tx = None
                 con.rollback()
 
     def _check_version(self, tx: Tx) -> None:
