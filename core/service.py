@@ -9,7 +9,7 @@ a failed login records only ``auth.failed``.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -30,10 +30,12 @@ from core.service_key import (
 )
 from core.storage.duckdb_store import DuckDBStore, NeedsUpgrade, Tx
 from core.storage.migrations import HEAD_VERSION, MIGRATIONS, Migration
+from core.verify import VerifyReport, verify_ledger
 
 T = TypeVar("T")
 
 DEFAULT_CHECKPOINT_INTERVAL = 1000
+VERIFY_CHUNK = 100_000
 
 
 class _Refused(Exception):
@@ -395,15 +397,30 @@ class Countersign:
 
         return self._read(collect)
 
-    def verify(self, checkpoint_note: str | None = None, jobs: int | None = None) -> Any:  # noqa: ANN401
-        """Full verification of the ledger (see :mod:`core.verify`)."""
-        from core.verify import verify_ledger
+    def verify(self, checkpoint_note: str | None = None, jobs: int | None = None,
+               chunk_size: int = VERIFY_CHUNK) -> VerifyReport:
+        """Full verification of the ledger (see :mod:`core.verify`).
 
-        def load(tx: Tx) -> tuple[dict[str, list[Any]], list[dict[str, Any]], str]:
-            return tx.ledger_columns(), tx.checkpoints(), tx.get_setting("origin") or ""
+        Reads a consistent snapshot (the size and checkpoints as of the start) in chunks of ``chunk_size`` rows,
+        each in its own short read, so other processes can keep writing while a large ledger is verified.
+        """
+        def start(tx: Tx) -> tuple[int | None, list[dict[str, Any]], str]:
+            return tx.ledger_max_seq(), tx.checkpoints(), tx.get_setting("origin") or ""
 
-        columns, checkpoints, origin = self._read(load)
-        return verify_ledger(columns, checkpoints, origin, external_checkpoint=checkpoint_note, jobs=jobs)
+        upto, checkpoints, origin = self._read(start)
+
+        def chunks() -> Iterator[dict[str, list[Any]]]:
+            after: int | None = None
+            while upto is not None:
+                cols = self._read(lambda tx, after=after: tx.ledger_chunk(after, upto, chunk_size))
+                if not cols["seq"]:
+                    return
+                yield cols
+                after = cols["seq"][-1]
+                if after >= upto or len(cols["seq"]) < chunk_size:
+                    return
+
+        return verify_ledger(chunks(), checkpoints, origin, external_checkpoint=checkpoint_note, jobs=jobs)
 
 
 def _b64(raw: bytes) -> str:

@@ -25,7 +25,7 @@ import binascii
 import hashlib
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -92,7 +92,7 @@ class VerifyReport:
 
 
 # ---------------------------------------------------------------------------------------------- per entry
-def _check_rows(cols: dict[str, list[Any]]) -> tuple[list[bytes], list[Problem]]:
+def _check_rows(cols: dict[str, list[Any]], base: int = 0) -> tuple[list[bytes], list[Problem]]:
     """Parse and hash every row, compare its columns with the signed entry; return recomputed leaf hashes."""
     problems: list[Problem] = []
     leaves: list[bytes] = []
@@ -104,7 +104,7 @@ def _check_rows(cols: dict[str, list[Any]]) -> tuple[list[bytes], list[Problem]]
         if len(problems) >= MAX_PROBLEMS:
             continue
         seq = cols["seq"][i]
-        name = seq if seq is not None else i
+        name = seq if seq is not None else base + i
         if leaf.hex() != cols["leaf_hash"][i]:
             problems.append(Problem(name, "stored leaf hash does not match SHA-256(0x00 || entry)"))
         try:
@@ -262,60 +262,65 @@ def _prescan_keys(cols: dict[str, list[Any]]) -> dict[str, bytes]:
     return keymap
 
 
-def _replay(cols: dict[str, list[Any]], problems: list[Problem]) -> _Registry:
-    """Sequential checks: gapless seq, chain links, time order, key validity, key owner and role."""
-    registry = _Registry()
-    prev_leaf, last_ts = ZERO_HASH, ""
-    n = len(cols["seq"])
-    seqs, prevs, leaves, tss = cols["seq"], cols["prev_hash"], cols["leaf_hash"], cols["ts"]
-    actors, roles, actions, key_ids = cols["actor"], cols["role"], cols["action"], cols["key_id"]
-    for i in range(n):
-        if len(problems) >= MAX_PROBLEMS:
-            break
-        seq = seqs[i]
-        if seq != i:
-            if seq > i:
-                problems.append(Problem(i, f"entry seq {i} is missing (the entry after seq {i - 1} is seq {seq})"))
+class _Replayer:
+    """Sequential checks, fed chunk by chunk: gapless seq, chain links, time order, key validity, owner and role."""
+
+    def __init__(self) -> None:
+        self.registry = _Registry()
+        self.prev_leaf, self.last_ts, self.position = ZERO_HASH, "", 0
+
+    def feed(self, cols: dict[str, list[Any]], problems: list[Problem]) -> None:
+        registry = self.registry
+        seqs, prevs, leaves, tss = cols["seq"], cols["prev_hash"], cols["leaf_hash"], cols["ts"]
+        actors, roles, actions, key_ids = cols["actor"], cols["role"], cols["action"], cols["key_id"]
+        for k in range(len(seqs)):
+            i = self.position
+            self.position += 1
+            if len(problems) >= MAX_PROBLEMS:
+                continue
+            seq = seqs[k]
+            if seq != i:
+                if seq > i:
+                    problems.append(Problem(i, f"entry seq {i} is missing (the entry after seq {i - 1} is seq {seq})"))
+                else:
+                    problems.append(Problem(seq, f"entry seq {seq} appears out of order, at position {i}"))
+            if prevs[k] != self.prev_leaf:
+                problems.append(Problem(seq, "prev_hash does not equal the leaf hash of the entry before it"))
+            self.prev_leaf = leaves[k]
+            if tss[k] < self.last_ts:
+                problems.append(Problem(seq, f"time runs backwards: {tss[k]} is earlier than {self.last_ts} "
+                                             "(back-dated)"))
+            self.last_ts = max(self.last_ts, tss[k])
+            action, actor = actions[k], actors[k]
+            if i == 0 and action != "ledger.initialized":
+                problems.append(Problem(seq, "the first entry is not the ledger genesis (ledger.initialized)"))
+            if action in _REGISTRY_ACTIONS:
+                try:
+                    payload = json.loads(cols["entry"][k]).get("payload") or {}
+                except (ValueError, AttributeError):
+                    payload = {}
+                problem = registry.apply(seq, action, actor, payload)
+                if problem:
+                    problems.append(Problem(seq, problem))
+            key = registry.keys.get(key_ids[k])
+            if key is None:
+                problems.append(Problem(seq, f"signed by key {key_ids[k]!r}, which no earlier ledger entry "
+                                             "registered"))
+                continue
+            if not (key.valid_from <= i and (key.valid_to is None or i <= key.valid_to)):
+                problems.append(Problem(seq, f"signed by key {key_ids[k]} outside its validity (seq "
+                                             f"{key.valid_from}..{'' if key.valid_to is None else key.valid_to})"))
+            if key.owner == SERVICE_OWNER:
+                if action not in SERVICE_ACTIONS:
+                    problems.append(Problem(seq, f"action {action!r} is signed by the service key, not by its actor"))
             else:
-                problems.append(Problem(seq, f"entry seq {seq} appears out of order, at position {i}"))
-        if prevs[i] != prev_leaf:
-            problems.append(Problem(seq, "prev_hash does not equal the leaf hash of the entry before it"))
-        prev_leaf = leaves[i]
-        if tss[i] < last_ts:
-            problems.append(Problem(seq, f"time runs backwards: {tss[i]} is earlier than {last_ts} (back-dated)"))
-        last_ts = max(last_ts, tss[i])
-        action, actor = actions[i], actors[i]
-        key = registry.keys.get(key_ids[i])
-        if i == 0 and action != "ledger.initialized":
-            problems.append(Problem(seq, "the first entry is not the ledger genesis (ledger.initialized)"))
-        if action in _REGISTRY_ACTIONS:
-            try:
-                payload = json.loads(cols["entry"][i]).get("payload") or {}
-            except (ValueError, AttributeError):
-                payload = {}
-            problem = registry.apply(seq, action, actor, payload)
-            if problem:
-                problems.append(Problem(seq, problem))
-            key = registry.keys.get(key_ids[i])
-        if key is None:
-            problems.append(Problem(seq, f"signed by key {key_ids[i]!r}, which no earlier ledger entry registered"))
-            continue
-        if not (key.valid_from <= i and (key.valid_to is None or i <= key.valid_to)):
-            problems.append(Problem(seq, f"signed by key {key_ids[i]} outside its validity (seq {key.valid_from}"
-                                         f"..{'' if key.valid_to is None else key.valid_to})"))
-        if key.owner == SERVICE_OWNER:
-            if action not in SERVICE_ACTIONS:
-                problems.append(Problem(seq, f"action {action!r} is signed by the service key, not by its actor"))
-        else:
-            if key.owner != actor:
-                problems.append(Problem(seq, f"entry by {actor!r} is signed with {key.owner!r}'s key"))
-            if action in SERVICE_ACTIONS:
-                problems.append(Problem(seq, f"service action {action!r} signed by a user key"))
-            role = roles[i]
-            held = registry.roles.get(actor, set())
-            if role is not None and role not in held and action != "user.added":
-                problems.append(Problem(seq, f"{actor!r} acted as {role!r} without holding that role"))
-    return registry
+                if key.owner != actor:
+                    problems.append(Problem(seq, f"entry by {actor!r} is signed with {key.owner!r}'s key"))
+                if action in SERVICE_ACTIONS:
+                    problems.append(Problem(seq, f"service action {action!r} signed by a user key"))
+                role = roles[k]
+                if role is not None and role not in registry.roles.get(actor, set()) and action != "user.added":
+                    problems.append(Problem(seq, f"{actor!r} acted as {role!r} without holding that role"))
 
 
 # ---------------------------------------------------------------------------------------------- checkpoints
@@ -394,7 +399,7 @@ def _check_external(
 
 # ---------------------------------------------------------------------------------------------- entry point
 def verify_ledger(
-    cols: dict[str, list[Any]],
+    source: dict[str, list[Any]] | Iterable[dict[str, list[Any]]],
     checkpoints: Sequence[dict[str, Any]],
     origin: str,
     *,
@@ -402,31 +407,41 @@ def verify_ledger(
     jobs: int | None = None,
     parallel_threshold: int = _PARALLEL_THRESHOLD,
 ) -> VerifyReport:
-    """Verify a whole ledger given its columns (as loaded by ``Tx.ledger_columns``) and stored checkpoints."""
-    n = len(cols["seq"])
+    """Verify a whole ledger from its columns, given whole or as chunks in seq order, and its stored checkpoints.
+
+    Memory stays bounded by the chunk size: of each chunk only the recomputed leaf hashes are kept (for the tree).
+    """
+    chunks = [source] if isinstance(source, dict) else source
     problems: list[Problem] = []
-    keymap = _prescan_keys(cols)
+    keymap: dict[str, bytes] = {}
+    replayer = _Replayer()
+    leaves: list[bytes] = []
     jobs = max(1, jobs or os.cpu_count() or 1)
-    chunk = n if (n < parallel_threshold or jobs == 1) else max(1, -(-n // (jobs * 4)))
     with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="verify") as pool:
-        futures = [
-            pool.submit(_check_signatures, start, cols["entry"][start:start + chunk],
-                        cols["signature"][start:start + chunk], cols["key_id"][start:start + chunk],
-                        cols["seq"][start:start + chunk], keymap)
-            for start in range(0, n, max(chunk, 1))
-        ]
-        leaves, row_problems = _check_rows(cols)
-        registry = _replay(cols, problems)
-        problems.extend(row_problems)
-        for future in futures:
-            problems.extend(future.result())
+        for cols in chunks:
+            n, base = len(cols["seq"]), len(leaves)
+            keymap.update(_prescan_keys(cols))
+            step = n if (n < parallel_threshold or jobs == 1) else max(1, -(-n // (jobs * 2)))
+            futures = [
+                pool.submit(_check_signatures, base + start, cols["entry"][start:start + step],
+                            cols["signature"][start:start + step], cols["key_id"][start:start + step],
+                            cols["seq"][start:start + step], dict(keymap))
+                for start in range(0, n, max(step, 1))
+            ]
+            chunk_leaves, row_problems = _check_rows(cols, base)
+            replayer.feed(cols, problems)
+            problems.extend(row_problems)
+            for future in futures:
+                problems.extend(future.result())
+            leaves.extend(chunk_leaves)
     tree = MerkleTree(leaves)
+    registry = replayer.registry
     verified = _check_checkpoints(tree, sorted(checkpoints, key=lambda c: c["size"]), origin, registry, problems)
     external = None
     if external_checkpoint is not None:
         external = _check_external(tree, external_checkpoint, origin, registry, problems)
     problems = sorted(set(problems), key=lambda p: (p.seq is None, p.seq or 0, p.what))
     return VerifyReport(
-        ok=not problems, size=n, root=tree.root().hex(), checkpoints_verified=verified,
+        ok=not problems, size=tree.size, root=tree.root().hex(), checkpoints_verified=verified,
         problems=problems, external_checkpoint=external,
     )

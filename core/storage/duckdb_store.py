@@ -280,6 +280,20 @@ class Tx:
             params.append(end)
         return self.con.sql(sql + " ORDER BY seq", params=params).to_arrow_table().column(0).to_pylist()
 
+    def ledger_max_seq(self) -> int | None:
+        row = self._one("SELECT max(seq) FROM ledger")
+        return None if row is None or row[0] is None else int(row[0])
+
+    def ledger_chunk(self, after_seq: int | None, upto_seq: int, limit: int) -> dict[str, list[Any]]:
+        """Up to ``limit`` rows with ``after_seq < seq <= upto_seq`` in seq order, column by column."""
+        where = "seq <= ?" if after_seq is None else "seq > ? AND seq <= ?"
+        params = [upto_seq] if after_seq is None else [after_seq, upto_seq]
+        table = self.con.sql(
+            f"SELECT {', '.join(LEDGER_COLUMNS)} FROM ledger WHERE {where} ORDER BY seq LIMIT {int(limit)}",
+            params=params,
+        ).to_arrow_table()
+        return {c: table.column(c).to_pylist() for c in LEDGER_COLUMNS}
+
     def ledger_columns(self) -> dict[str, list[Any]]:
         """Every ledger column, in seq order, as Python lists (for full verification)."""
         table = self.con.sql(f"SELECT {', '.join(LEDGER_COLUMNS)} FROM ledger ORDER BY seq").to_arrow_table()

@@ -206,3 +206,13 @@ def test_parallel_and_serial_verification_agree(ledger_db: Path, populated: Coun
     cols["actor"][7] = "mallory"
     bad = verify_ledger(cols, checkpoints, "test.example/log", jobs=2, parallel_threshold=1)
     assert not bad.ok and bad.first_bad_seq == 7
+
+
+@pytest.mark.parametrize("chunk_size", [1, 2, 5])
+def test_chunked_reading_finds_the_same_problems(ledger_db: Path, chunk_size: int) -> None:
+    assert Countersign(ledger_db).verify(chunk_size=chunk_size).ok
+    _sql(ledger_db, "DELETE FROM ledger WHERE seq = 4")
+    whole = Countersign(ledger_db).verify(chunk_size=1000)
+    chunked = Countersign(ledger_db).verify(chunk_size=chunk_size)
+    assert not chunked.ok and chunked.first_bad_seq == whole.first_bad_seq == 4
+    assert chunked.root == whole.root
