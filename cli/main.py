@@ -274,6 +274,213 @@ def verify_cmd(state: _State, db: str | None, as_json: bool, checkpoint_file: Pa
         raise CheckFailed(str(report.first_problem)) if not as_json else _Quiet(1)
 
 
+# ------------------------------------------------------------------------------------------------- datasets
+@cli.group("dataset")
+def dataset_group() -> None:
+    """Register and inspect datasets (content-addressed, immutable NAME@VERSION)."""
+
+
+@command(dataset_group, "register", auth=True)
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--name", required=True)
+@click.option("--version", "version", required=True)
+@click.option("--datasheet", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="YAML datasheet (Gebru et al.'s seven sections).")
+@click.option("--derived-from", "derived_from", multiple=True, metavar="REF", help="Parent dataset (repeatable).")
+@click.option("--source-uri", default=None, help="Where the data came from (default: the file's URI).")
+def dataset_register(state: _State, db: str | None, as_json: bool, as_user: str | None, path: Path, name: str,
+                     version: str, datasheet: Path | None, derived_from: tuple[str, ...],
+                     source_uri: str | None) -> None:
+    """Register a CSV file, a Parquet file or a folder of Parquet files."""
+    cs = _service(state, db)
+    result = cs.register_dataset(_login(state, cs, as_user), path, name=name, version=version, datasheet=datasheet,
+                                 derived_from=derived_from, source_uri=source_uri)
+    if as_json:
+        emit_json(result)
+    else:
+        verb = "Registered" if result["created"] else "Already registered (same content)"
+        click.echo(f"{verb} {result['ref']}: {result['rows']} rows, sha256 {result['digest']}")
+
+
+@command(dataset_group, "show", auth=True)
+@click.argument("ref")
+def dataset_show(state: _State, db: str | None, as_json: bool, as_user: str | None, ref: str) -> None:
+    """Show a dataset: digest, schema, profile, datasheet and its history."""
+    cs = _service(state, db)
+    info = cs.dataset(_login(state, cs, as_user), ref)
+    if as_json:
+        emit_json(info)
+        return
+    click.echo(f"{info['ref']}  sha256 {info['digest']}\n  {info['format']}, {info['rows']} rows, "
+               f"{info['size_bytes']} bytes, registered by {info['registered_by']} at {info['registered_at']}")
+    click.echo(f"  source: {info['source_uri']}")
+    if info["derived_from"]:
+        click.echo(f"  derived from: {', '.join(info['derived_from'])}")
+    table([{"column": k, **v} for k, v in info["profile"]["columns"].items()],
+          ["column", "type", "nulls", "distinct_approx", "min", "max", "mean", "top"])
+    if info["datasheet"]:
+        click.echo(f"Datasheet (revision {info['datasheet_history'][-1]['revision']}):")
+        for section, text in info["datasheet"].items():
+            click.echo(f"  {section}: {text}")
+
+
+@command(dataset_group, "list", auth=True)
+def dataset_list(state: _State, db: str | None, as_json: bool, as_user: str | None) -> None:
+    """List registered datasets."""
+    cs = _service(state, db)
+    rows = cs.datasets(_login(state, cs, as_user))
+    emit_json(rows) if as_json else table(rows, ["ref", "format", "rows", "digest", "registered_by"])
+
+
+@command(dataset_group, "datasheet", auth=True)
+@click.argument("ref")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def dataset_datasheet(state: _State, db: str | None, as_json: bool, as_user: str | None, ref: str,
+                      file: Path) -> None:
+    """Replace a dataset's datasheet with FILE (a new revision; history kept)."""
+    cs = _service(state, db)
+    result = cs.edit_datasheet(_login(state, cs, as_user), ref, file)
+    emit_json(result) if as_json else click.echo(
+        f"Datasheet of {ref} is now revision {result['revision']} (changed: {', '.join(result['sections_changed'])})")
+
+
+@command(dataset_group, "check", auth=True)
+@click.argument("ref")
+def dataset_check(state: _State, db: str | None, as_json: bool, as_user: str | None, ref: str) -> None:
+    """Re-hash a registered dataset's file; exit 2 if it changed since registration."""
+    cs = _service(state, db)
+    record, path = cs.use_dataset(_login(state, cs, as_user), ref)
+    emit_json({"ref": ref, "path": str(path), "digest": record["digest"], "unchanged": True}) if as_json else \
+        click.echo(f"{ref}: {path} unchanged (sha256 {record['digest']})")
+
+
+# ------------------------------------------------------------------------------------------------- models
+@cli.group("model")
+def model_group() -> None:
+    """Register and inspect model versions."""
+
+
+@command(model_group, "register", auth=True)
+@click.argument("artifact", required=False, type=click.Path(path_type=Path))
+@click.option("--name", required=True)
+@click.option("--version", "version", required=True)
+@click.option("--trained-on", "trained_on", multiple=True, required=True, metavar="DATASET_REF")
+@click.option("--card", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="YAML model card (Mitchell et al.'s sections).")
+@click.option("--code-ref", default=None, metavar="URL@COMMIT")
+@click.option("--risk-tier", type=click.Choice(["high", "medium", "low"]), default=None)
+@click.option("--external", is_flag=True, help="A model known only through its predictions (no artifact).")
+@click.option("--feature", "features", multiple=True, help="Input feature of an external model (repeatable).")
+@click.option("--trust-pickle", is_flag=True,
+              help="Load a pickle/joblib artifact although it can run code (recorded in the ledger).")
+def model_register(state: _State, db: str | None, as_json: bool, as_user: str | None, artifact: Path | None,
+                   name: str, version: str, trained_on: tuple[str, ...], card: Path | None, code_ref: str | None,
+                   risk_tier: str | None, external: bool, features: tuple[str, ...], trust_pickle: bool) -> None:
+    """Register a model artifact (.skops) or an --external model."""
+    cs = _service(state, db)
+    session = _login(state, cs, as_user)
+    result = cs.register_model(session, artifact, name=name, version=version, trained_on=trained_on, card=card,
+                               code_ref=code_ref, risk_tier=risk_tier, external=external,
+                               trust_pickle=trust_pickle, features=features)
+    if as_json:
+        emit_json(result)
+    else:
+        verb = "Registered" if result["created"] else "Already registered"
+        trust = "  [TRUSTED PICKLE]" if result["trusted_pickle"] else ""
+        click.echo(f"{verb} {result['ref']}: {result['estimator'] or 'external'}, "
+                   f"artifact sha256 {result['artifact_digest']}{trust}")
+
+
+@command(model_group, "show", auth=True)
+@click.argument("ref")
+def model_show(state: _State, db: str | None, as_json: bool, as_user: str | None, ref: str) -> None:
+    """Show a model version: artifact, estimator, features, training data and card."""
+    cs = _service(state, db)
+    info = cs.model(_login(state, cs, as_user), ref)
+    if as_json:
+        emit_json(info)
+        return
+    trust = "\n  WARNING: pickle artifact loaded on the registrant's explicit trust" if info["trusted_pickle"] else ""
+    click.echo(f"{info['ref']}  {'external model' if info['external'] else info['estimator']}{trust}\n"
+               f"  artifact sha256 {info['artifact_digest']}\n  framework {info['framework']}, risk tier "
+               f"{info['risk_tier'] or '-'}, owner {info['owner']}, code {info['code_ref'] or '-'}\n"
+               f"  trained on {', '.join(info['trained_on'])}")
+    table(info["features"], ["name", "type"])
+    if info["card"]:
+        click.echo(f"Model card (revision {info['card_history'][-1]['revision']}):")
+        for section, text in info["card"].items():
+            click.echo(f"  {section}: {text}")
+
+
+@command(model_group, "list", auth=True)
+def model_list(state: _State, db: str | None, as_json: bool, as_user: str | None) -> None:
+    """List model versions."""
+    cs = _service(state, db)
+    rows = cs.models(_login(state, cs, as_user))
+    emit_json(rows) if as_json else table(rows, ["ref", "estimator", "risk_tier", "owner", "trusted_pickle"])
+
+
+@command(model_group, "card", auth=True)
+@click.argument("ref")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def model_card(state: _State, db: str | None, as_json: bool, as_user: str | None, ref: str, file: Path) -> None:
+    """Replace a model's card with FILE (a new revision; history kept)."""
+    cs = _service(state, db)
+    result = cs.edit_card(_login(state, cs, as_user), ref, file)
+    emit_json(result) if as_json else click.echo(
+        f"Card of {ref} is now revision {result['revision']} (changed: {', '.join(result['sections_changed'])})")
+
+
+# ------------------------------------------------------------------------------------------------- lineage
+class _LineageGroup(click.Group):
+    """``lineage REF`` shows a graph; ``lineage import FILE`` imports OpenLineage events."""
+
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> Any:  # noqa: ANN401
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            args.insert(0, "show")
+        return super().resolve_command(ctx, args)
+
+
+@cli.group("lineage", cls=_LineageGroup)
+def lineage_group() -> None:
+    """Lineage graphs (lineage REF) and OpenLineage import (lineage import FILE.jsonl)."""
+
+
+@command(lineage_group, "show", auth=True)
+@click.argument("ref")
+@click.option("--upstream", "direction", flag_value="upstream", help="Only what REF came from.")
+@click.option("--downstream", "direction", flag_value="downstream", help="Only what came from REF.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "dot"]), default="text")
+def lineage_show(state: _State, db: str | None, as_json: bool, as_user: str | None, ref: str,
+                 direction: str | None, fmt: str) -> None:
+    """The lineage graph around REF (a dataset or model NAME@VERSION), every node with its digest."""
+    cs = _service(state, db)
+    graph = cs.lineage(_login(state, cs, as_user), ref, direction or "both")
+    if as_json or fmt == "json":
+        emit_json(graph)
+    elif fmt == "dot":
+        from core.lineage import to_dot
+
+        click.echo(to_dot(graph), nl=False)
+    else:
+        for node in graph["nodes"]:
+            click.echo(f"{node['id']}  sha256:{node['digest']}")
+        for edge in graph["edges"]:
+            click.echo(f"  {edge['from']} --{edge['kind']}--> {edge['to']}")
+
+
+@command(lineage_group, "import", auth=True)
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def lineage_import(state: _State, db: str | None, as_json: bool, as_user: str | None, file: Path) -> None:
+    """Import OpenLineage RunEvents from a JSON-lines file (all or nothing)."""
+    cs = _service(state, db)
+    result = cs.import_openlineage(_login(state, cs, as_user), file)
+    emit_json(result) if as_json else click.echo(
+        f"Imported {result['events']} events: {len(result['runs'])} runs, {len(result['jobs'])} jobs, "
+        f"{len(result['datasets'])} datasets ({result['nodes_created']} new nodes, {result['edges_created']} new "
+        "edges)")
+
+
 # ------------------------------------------------------------------------------------------------- app
 @command(cli, "app")
 @click.option("--port", default=8501, show_default=True, type=int)

@@ -31,6 +31,11 @@ class Permission(StrEnum):
     USER_MANAGE = "user.manage"
     READ = "read"
     CHECKPOINT = "ledger.checkpoint"
+    DATA_REGISTER = "dataset.register"
+    MODEL_REGISTER = "model.register"
+    DATASHEET_EDIT = "dataset.datasheet.edit"
+    CARD_EDIT = "model.card.edit"
+    LINEAGE_IMPORT = "lineage.import"
 
 
 #: Roles allowed for each permission, in the order used to pick the role an actor "acts in".
@@ -38,6 +43,11 @@ PERMISSIONS: dict[Permission, tuple[str, ...]] = {
     Permission.USER_MANAGE: (Role.ADMIN,),
     Permission.READ: ALL_ROLES,
     Permission.CHECKPOINT: ALL_ROLES,
+    Permission.DATA_REGISTER: (Role.DATA_SCIENTIST,),
+    Permission.MODEL_REGISTER: (Role.DATA_SCIENTIST,),
+    Permission.DATASHEET_EDIT: (Role.DATA_SCIENTIST, Role.COMPLIANCE_OFFICER),
+    Permission.CARD_EDIT: (Role.DATA_SCIENTIST, Role.ML_LEAD, Role.COMPLIANCE_OFFICER),
+    Permission.LINEAGE_IMPORT: (Role.DATA_SCIENTIST,),
 }
 
 

@@ -18,6 +18,8 @@ from core.checkpoints import write_checkpoint
 from core.errors import BadInput, NotAuthenticated, PermissionDenied
 from core.identity import Session
 from core.ledger import Event, Ledger, Signer, decode_row, utc_now
+from core.lineage import LineageAPI
+from core.registry import RegistryAPI
 from core.roles import PERMISSIONS, Permission, Role, acting_role, parse_role
 from core.service_key import (
     SERVICE_OWNER,
@@ -44,7 +46,7 @@ class _Refused(Exception):
         self.permission, self.needed, self.held, self.subject = permission, needed, held, subject
 
 
-class Countersign:
+class Countersign(RegistryAPI, LineageAPI):
     """One Countersign database, opened per operation (safe to share a file among processes)."""
 
     def __init__(self, db: str | os.PathLike[str] | None = None, *, lock_timeout: float | None = None) -> None:

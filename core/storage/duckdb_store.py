@@ -299,6 +299,85 @@ class Tx:
         table = self.con.sql(f"SELECT {', '.join(LEDGER_COLUMNS)} FROM ledger ORDER BY seq").to_arrow_table()
         return {c: table.column(c).to_pylist() for c in LEDGER_COLUMNS}
 
+    # -- datasets, models, documents ---------------------------------------------------------------------------
+    def get_dataset(self, name: str, version: str) -> dict[str, Any] | None:
+        rows = self._records("SELECT * FROM datasets WHERE name = ? AND version = ?", [name, version])
+        return rows[0] if rows else None
+
+    def insert_dataset(self, record: dict[str, Any]) -> None:
+        self._insert("datasets", record)
+
+    def list_datasets(self) -> list[dict[str, Any]]:
+        return self._records(
+            "SELECT name, version, digest, format, row_count, size_bytes, registered_by, registered_at "
+            "FROM datasets ORDER BY name, version"
+        )
+
+    def get_model(self, name: str, version: str) -> dict[str, Any] | None:
+        rows = self._records("SELECT * FROM models WHERE name = ? AND version = ?", [name, version])
+        return rows[0] if rows else None
+
+    def insert_model(self, record: dict[str, Any]) -> None:
+        self._insert("models", record)
+
+    def list_models(self) -> list[dict[str, Any]]:
+        return self._records(
+            "SELECT name, version, external, artifact_digest, estimator, risk_tier, owner, trusted_pickle, "
+            "registered_at FROM models ORDER BY name, version"
+        )
+
+    def latest_document(self, kind: str, subject: str) -> dict[str, Any] | None:
+        rows = self._records(
+            "SELECT * FROM documents WHERE kind = ? AND subject = ? ORDER BY revision DESC LIMIT 1", [kind, subject]
+        )
+        return rows[0] if rows else None
+
+    def document_history(self, kind: str, subject: str) -> list[dict[str, Any]]:
+        return self._records(
+            "SELECT * FROM documents WHERE kind = ? AND subject = ? ORDER BY revision", [kind, subject]
+        )
+
+    def insert_document(self, record: dict[str, Any]) -> None:
+        self._insert("documents", record)
+
+    # -- lineage -----------------------------------------------------------------------------------------------
+    def upsert_lineage_node(self, node: dict[str, Any]) -> bool:
+        """Insert a node unless one with that id exists; return whether it was inserted."""
+        if self._one("SELECT 1 FROM lineage_nodes WHERE id = ?", [node["id"]]) is not None:
+            return False
+        self._insert("lineage_nodes", node)
+        return True
+
+    def insert_lineage_edge(self, src: str, dst: str, kind: str, seq: int) -> bool:
+        if self._one("SELECT 1 FROM lineage_edges WHERE src = ? AND dst = ? AND kind = ?", [src, dst, kind]):
+            return False
+        self.con.execute("INSERT INTO lineage_edges VALUES (?, ?, ?, ?)", [src, dst, kind, seq])
+        return True
+
+    def lineage_nodes(self, ids: Sequence[str]) -> list[dict[str, Any]]:
+        if not ids:
+            return []
+        return self._records("SELECT * FROM lineage_nodes WHERE id IN (SELECT unnest(?)) ORDER BY id", [list(ids)])
+
+    def lineage_edges_touching(self, ids: Sequence[str], direction: str) -> list[dict[str, Any]]:
+        column = "dst" if direction == "upstream" else "src"
+        return self._records(
+            f"SELECT src, dst, kind, seq FROM lineage_edges WHERE {column} IN (SELECT unnest(?)) ORDER BY seq",
+            [list(ids)],
+        )
+
+    def _records(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        cursor = self.con.execute(sql, list(params))
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    def _insert(self, table: str, record: dict[str, Any]) -> None:
+        columns = list(record)
+        self.con.execute(
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})",
+            [record[c] for c in columns],
+        )
+
     # -- checkpoints -------------------------------------------------------------------------------------------
     def insert_checkpoint(self, size: int, root: str, note: str, frontier: list[str], created_at: str) -> None:
         self.con.execute(

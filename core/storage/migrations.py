@@ -79,4 +79,72 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
 )
 
+MIGRATIONS = (
+    *MIGRATIONS,
+    Migration(
+        3,
+        "lineage registry: datasets, models, documents (datasheets, model cards) and the lineage graph",
+        (
+            """CREATE TABLE datasets (
+                   name VARCHAR NOT NULL,
+                   version VARCHAR NOT NULL,
+                   digest VARCHAR NOT NULL,
+                   format VARCHAR NOT NULL,
+                   path VARCHAR NOT NULL,
+                   source_uri VARCHAR NOT NULL,
+                   size_bytes BIGINT NOT NULL,
+                   row_count BIGINT NOT NULL,
+                   schema VARCHAR NOT NULL,
+                   profile VARCHAR NOT NULL,
+                   files VARCHAR NOT NULL,
+                   registered_by VARCHAR NOT NULL,
+                   registered_at VARCHAR NOT NULL,
+                   registered_seq BIGINT NOT NULL,
+                   PRIMARY KEY (name, version))""",
+            """CREATE TABLE models (
+                   name VARCHAR NOT NULL,
+                   version VARCHAR NOT NULL,
+                   external BOOLEAN NOT NULL,
+                   artifact_digest VARCHAR,
+                   artifact_format VARCHAR,
+                   artifact_file VARCHAR,
+                   trusted_pickle BOOLEAN NOT NULL,
+                   framework VARCHAR,
+                   estimator VARCHAR,
+                   hyperparameters VARCHAR NOT NULL,
+                   features VARCHAR NOT NULL,
+                   trained_on VARCHAR NOT NULL,
+                   code_ref VARCHAR,
+                   risk_tier VARCHAR,
+                   owner VARCHAR NOT NULL,
+                   registered_at VARCHAR NOT NULL,
+                   registered_seq BIGINT NOT NULL,
+                   PRIMARY KEY (name, version))""",
+            """CREATE TABLE documents (
+                   kind VARCHAR NOT NULL,
+                   subject VARCHAR NOT NULL,
+                   revision INTEGER NOT NULL,
+                   content VARCHAR NOT NULL,
+                   digest VARCHAR NOT NULL,
+                   author VARCHAR NOT NULL,
+                   created_at VARCHAR NOT NULL,
+                   seq BIGINT NOT NULL,
+                   PRIMARY KEY (kind, subject, revision))""",
+            """CREATE TABLE lineage_nodes (
+                   id VARCHAR PRIMARY KEY,
+                   kind VARCHAR NOT NULL,
+                   label VARCHAR NOT NULL,
+                   digest VARCHAR,
+                   attributes VARCHAR NOT NULL,
+                   seq BIGINT NOT NULL)""",
+            """CREATE TABLE lineage_edges (
+                   src VARCHAR NOT NULL,
+                   dst VARCHAR NOT NULL,
+                   kind VARCHAR NOT NULL,
+                   seq BIGINT NOT NULL,
+                   PRIMARY KEY (src, dst, kind))""",
+        ),
+    ),
+)
+
 HEAD_VERSION: int = MIGRATIONS[-1].version

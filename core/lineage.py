@@ -1,0 +1,227 @@
+"""The lineage graph: datasets, models, runs and (later) evaluations and releases, joined by typed edges.
+
+Nodes are identified as ``dataset:NAME@VERSION``, ``model:NAME@VERSION``, ``ol-dataset:NAMESPACE/NAME``,
+``job:NAMESPACE/NAME`` and ``run:RUN_ID``; edges point downstream (from what was used to what was produced) and carry
+a kind: ``derived_from``, ``trained_on``, ``input_to``, ``produced``, ``ran`` — later issues add their own.
+
+OpenLineage import reads RunEvents (https://openlineage.io/spec/2-0-2/OpenLineage.json, the format Airflow, Spark,
+dbt and Flink emit) from a JSON-lines file: every line is validated first and a malformed one is reported with its
+line number; then the whole file is recorded in one transaction with one ledger entry, or not at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from core.canonical import canonical_bytes
+from core.errors import BadInput, NotFound
+from core.identity import Session
+from core.ledger import Event, Ledger
+from core.roles import Permission
+from core.storage.duckdb_store import Tx
+
+EVENT_TYPES = ("START", "RUNNING", "COMPLETE", "ABORT", "FAIL", "OTHER")
+MAX_ERRORS_SHOWN = 20
+
+
+def _sha(value: Any) -> str:  # noqa: ANN401
+    return hashlib.sha256(canonical_bytes(value)).hexdigest()
+
+
+def resolve_node(tx: Tx, ref: str) -> str:
+    """A node id from ``dataset:…``, ``model:…``, ``job:…``, ``run:…`` or a bare ``NAME@VERSION``."""
+    if ":" in ref.split("@", 1)[0]:
+        candidates = [ref]
+    else:
+        candidates = [f"dataset:{ref}", f"model:{ref}"]
+    found = [c for c in candidates if tx.lineage_nodes([c])]
+    if not found:
+        raise NotFound(f"no lineage node {ref!r} (try dataset:NAME@VERSION or model:NAME@VERSION)")
+    if len(found) > 1:
+        raise BadInput(f"{ref!r} is both a dataset and a model; prefix it with dataset: or model:")
+    return found[0]
+
+
+def walk(tx: Tx, start: str, direction: str, depth: int = 50) -> dict[str, Any]:
+    """Nodes and edges reachable from ``start`` upstream, downstream or both (breadth first)."""
+    directions = ("upstream", "downstream") if direction == "both" else (direction,)
+    seen = {start}
+    edges: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for d in directions:
+        frontier = [start]
+        for _ in range(depth):
+            if not frontier:
+                break
+            found = tx.lineage_edges_touching(frontier, d)
+            frontier = []
+            for edge in found:
+                edges[(edge["src"], edge["dst"], edge["kind"])] = edge
+                nxt = edge["src"] if d == "upstream" else edge["dst"]
+                if nxt not in seen:
+                    seen.add(nxt)
+                    frontier.append(nxt)
+    nodes = tx.lineage_nodes(sorted(seen))
+    return {
+        "root": start,
+        "direction": direction,
+        "nodes": [{"id": n["id"], "kind": n["kind"], "label": n["label"], "digest": n["digest"],
+                   "attributes": json.loads(n["attributes"]), "seq": n["seq"]} for n in nodes],
+        "edges": [{"from": e["src"], "to": e["dst"], "kind": e["kind"], "seq": e["seq"]}
+                  for e in sorted(edges.values(), key=lambda e: (e["seq"], e["src"], e["dst"]))],
+    }
+
+
+_SHAPES = {"dataset": "cylinder", "ol-dataset": "cylinder", "model": "box3d", "job": "component", "run": "ellipse",
+           "evaluation": "note", "release": "house"}
+
+
+def to_dot(graph: dict[str, Any]) -> str:
+    """Graphviz DOT with every node's digest on its label."""
+
+    def q(text: str) -> str:
+        return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+    lines = ["digraph lineage {", "  rankdir=LR;", '  node [fontname="Helvetica", fontsize=10];']
+    for n in graph["nodes"]:
+        digest = (n["digest"] or "")[:12]
+        label = f"{n['kind']}\\n{n['label']}" + (f"\\nsha256:{digest}…" if digest else "")
+        style = ', style="bold"' if n["id"] == graph["root"] else ""
+        lines.append(f"  {q(n['id'])} [label={q(label)}, shape={_SHAPES.get(n['kind'], 'box')}{style}];")
+    for e in graph["edges"]:
+        lines.append(f"  {q(e['from'])} -> {q(e['to'])} [label={q(e['kind'])}];")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------------------------------------- OpenLineage
+def _problem(event: Any) -> str | None:  # noqa: ANN401, C901
+    """Why an object is not a valid OpenLineage RunEvent (``None`` if it is)."""
+    if not isinstance(event, dict):
+        return "not a JSON object"
+    for key in ("eventTime", "run", "job", "producer", "schemaURL"):
+        if key not in event:
+            return f"missing required field {key!r}"
+    if "eventType" in event and event["eventType"] not in EVENT_TYPES:
+        return f"eventType {event['eventType']!r} is not one of {', '.join(EVENT_TYPES)}"
+    try:
+        datetime.fromisoformat(str(event["eventTime"]).replace("Z", "+00:00"))
+    except ValueError:
+        return f"eventTime {event['eventTime']!r} is not an ISO 8601 date-time"
+    run, job = event["run"], event["job"]
+    if not isinstance(run, dict) or not isinstance(run.get("runId"), str) or not run["runId"]:
+        return "run.runId must be a non-empty string (a UUID)"
+    if not isinstance(job, dict) or not all(isinstance(job.get(k), str) and job[k] for k in ("namespace", "name")):
+        return "job.namespace and job.name must be non-empty strings"
+    for side in ("inputs", "outputs"):
+        items = event.get(side, [])
+        if not isinstance(items, list):
+            return f"{side} must be a list"
+        for i, ds in enumerate(items):
+            if not isinstance(ds, dict) or not all(isinstance(ds.get(k), str) and ds[k] for k in ("namespace", "name")):
+                return f"{side}[{i}] needs non-empty string namespace and name"
+            facets = ds.get("facets", {})
+            if not isinstance(facets, dict):
+                return f"{side}[{i}].facets must be an object"
+            schema = facets.get("schema")
+            if schema is not None and not (isinstance(schema, dict) and isinstance(schema.get("fields"), list)):
+                return f"{side}[{i}].facets.schema.fields must be a list"
+    return None
+
+
+def parse_openlineage(path: Path) -> tuple[list[dict[str, Any]], str]:
+    """All RunEvents of a JSON-lines file, or :class:`BadInput` listing every malformed line."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise BadInput(f"cannot read {path}: {exc.strerror}") from None
+    events, errors = [], []
+    for number, line in enumerate(raw.decode("utf-8", errors="replace").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            event = json.loads(line)
+        except ValueError as exc:
+            errors.append(f"{path}:{number}: invalid JSON ({exc.msg})")
+            continue
+        problem = _problem(event)
+        if problem:
+            errors.append(f"{path}:{number}: {problem}")
+        else:
+            events.append(event)
+    if errors:
+        shown = errors[:MAX_ERRORS_SHOWN]
+        more = f"\n… and {len(errors) - len(shown)} more" if len(errors) > len(shown) else ""
+        raise BadInput(f"{len(errors)} malformed OpenLineage line(s); nothing was imported:\n" + "\n".join(shown)
+                       + more)
+    if not events:
+        raise BadInput(f"{path}: no OpenLineage events")
+    return events, hashlib.sha256(raw).hexdigest()
+
+
+def _schema_fields(ds: dict[str, Any]) -> list[dict[str, Any]]:
+    schema = (ds.get("facets") or {}).get("schema") or {}
+    return [{"name": f.get("name"), "type": f.get("type")} for f in schema.get("fields", []) if isinstance(f, dict)]
+
+
+class LineageAPI:
+    """Lineage queries and OpenLineage import (mixed into :class:`core.service.Countersign`)."""
+
+    _act: Callable[..., Any]
+    ledger: Callable[[], Ledger]
+
+    def lineage(self, session: Session, ref: str, direction: str = "both", depth: int = 50) -> dict[str, Any]:
+        if direction not in ("upstream", "downstream", "both"):
+            raise BadInput("direction must be upstream, downstream or both")
+        return self._act(session, Permission.READ, f"lineage:{ref}",
+                         lambda tx, _r: walk(tx, resolve_node(tx, ref), direction, depth))
+
+    def import_openlineage(self, session: Session, path: str | Path) -> dict[str, Any]:
+        events, file_sha = parse_openlineage(Path(path))
+
+        def record(tx: Tx, role: str) -> dict[str, Any]:
+            nodes: dict[str, dict[str, Any]] = {}
+            edges: set[tuple[str, str, str]] = set()
+            for event in events:
+                job, run = event["job"], event["run"]
+                job_id = f"job:{job['namespace']}/{job['name']}"
+                run_id = f"run:{run['runId']}"
+                nodes[job_id] = {"kind": "job", "label": f"{job['namespace']}/{job['name']}",
+                                 "attributes": {"namespace": job["namespace"], "name": job["name"]}}
+                run_attrs = nodes.get(run_id, {}).get("attributes", {"events": []})
+                run_attrs["events"].append({"eventType": event.get("eventType"), "eventTime": event["eventTime"]})
+                nodes[run_id] = {"kind": "run", "label": run["runId"], "attributes": run_attrs}
+                edges.add((job_id, run_id, "ran"))
+                for side, kind in (("inputs", "input_to"), ("outputs", "produced")):
+                    for ds in event.get(side, []):
+                        ds_id = f"ol-dataset:{ds['namespace']}/{ds['name']}"
+                        fields = _schema_fields(ds)
+                        previous = nodes.get(ds_id, {}).get("attributes", {})
+                        attrs = {"namespace": ds["namespace"], "name": ds["name"],
+                                 "schema": fields or previous.get("schema", [])}
+                        nodes[ds_id] = {"kind": "ol-dataset", "label": f"{ds['namespace']}/{ds['name']}",
+                                        "attributes": attrs}
+                        edges.add((ds_id, run_id, kind) if side == "inputs" else (run_id, ds_id, kind))
+            summary = {
+                "file_sha256": file_sha, "events": len(events),
+                "jobs": sorted(k for k, n in nodes.items() if n["kind"] == "job"),
+                "runs": sorted(k for k, n in nodes.items() if n["kind"] == "run"),
+                "datasets": sorted(k for k, n in nodes.items() if n["kind"] == "ol-dataset"),
+                "edges": len(edges),
+            }
+            row = self.ledger().append(tx, signer=session.signer, actor=session.name, role=role,
+                                       event=Event("lineage.imported", f"openlineage:{file_sha}", summary))
+            created = 0
+            for node_id, node in sorted(nodes.items()):
+                attrs = node["attributes"]
+                created += tx.upsert_lineage_node({"id": node_id, "kind": node["kind"], "label": node["label"],
+                                                   "digest": _sha(attrs), "attributes": json.dumps(attrs),
+                                                   "seq": row.seq})
+            new_edges = sum(tx.insert_lineage_edge(src, dst, kind, row.seq) for src, dst, kind in sorted(edges))
+            return {**summary, "nodes_created": created, "edges_created": new_edges, "seq": row.seq}
+
+        return self._act(session, Permission.LINEAGE_IMPORT, f"openlineage:{file_sha}", record)
