@@ -481,6 +481,158 @@ def lineage_import(state: _State, db: str | None, as_json: bool, as_user: str | 
         "edges)")
 
 
+# ------------------------------------------------------------------------------------------------- policies
+@cli.group("policy")
+def policy_group() -> None:
+    """Validate, store and compare policy files."""
+
+
+@command(policy_group, "check")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def policy_check(state: _State, db: str | None, as_json: bool, file: Path) -> None:
+    """Validate a policy file; every error names the file, line and field (exit 2)."""
+    from core.policy import load_policy_file
+
+    policy, _text, sha = load_policy_file(file)
+    summary = {"file": str(file), "policy": policy.policy, "version": policy.version, "sha256": sha,
+               "checks": [{"id": c.id, "kind": type(c).__name__.removesuffix("Check").lower()} for c in policy.checks]}
+    emit_json(summary) if as_json else click.echo(
+        f"OK: {file} is policy {policy.ref} with {len(policy.checks)} checks (sha256 {sha})")
+
+
+@command(policy_group, "schema")
+def policy_schema(state: _State, db: str | None, as_json: bool) -> None:
+    """Print the policy JSON Schema (for editors)."""
+    from core.policy import schema_text
+
+    click.echo(schema_text())
+
+
+@command(policy_group, "add", auth=True)
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def policy_add(state: _State, db: str | None, as_json: bool, as_user: str | None, file: Path) -> None:
+    """Store an immutable policy version (compliance officers)."""
+    cs = _service(state, db)
+    result = cs.add_policy(_login(state, cs, as_user), file)
+    emit_json(result) if as_json else click.echo(
+        f"{'Added' if result['created'] else 'Already present'} policy {result['name']}@{result['version']} "
+        f"(sha256 {result['sha256']})")
+
+
+@command(policy_group, "list", auth=True)
+def policy_list(state: _State, db: str | None, as_json: bool, as_user: str | None) -> None:
+    """List stored policy versions."""
+    cs = _service(state, db)
+    rows = cs.policies(_login(state, cs, as_user))
+    emit_json(rows) if as_json else table(rows, ["name", "version", "sha256", "added_by", "added_at"])
+
+
+@command(policy_group, "show", auth=True)
+@click.argument("spec", metavar="NAME[@VERSION]")
+def policy_show(state: _State, db: str | None, as_json: bool, as_user: str | None, spec: str) -> None:
+    """Show a stored policy version (latest if no version)."""
+    cs = _service(state, db)
+    record = cs.policy(_login(state, cs, as_user), spec)
+    if as_json:
+        emit_json(record)
+    else:
+        click.echo(f"# {record['name']}@{record['version']}  sha256 {record['sha256']}  added by {record['added_by']} "
+                   f"at {record['added_at']}")
+        click.echo(record["text"], nl=False)
+
+
+@command(policy_group, "diff", auth=True)
+@click.argument("left", metavar="NAME@V1")
+@click.argument("right", metavar="NAME@V2")
+def policy_diff(state: _State, db: str | None, as_json: bool, as_user: str | None, left: str, right: str) -> None:
+    """Unified diff between two stored policy versions."""
+    cs = _service(state, db)
+    diff = cs.policy_diff(_login(state, cs, as_user), left, right)
+    emit_json({"left": left, "right": right, "diff": diff}) if as_json else click.echo(diff or "(identical)",
+                                                                                       nl=bool(not diff))
+
+
+# ------------------------------------------------------------------------------------------------- evaluation
+@command(cli, "evaluate", auth=True)
+@click.argument("model_ref")
+@click.option("--data", "data", required=True, metavar="DATASET_REF")
+@click.option("--policy", "policy", required=True, metavar="NAME[@V]|FILE")
+@click.option("--reference", default=None, metavar="DATASET_REF", help="Drift reference (default: training data).")
+@click.option("--label", default=None, help="Label column (default: a column named label, target or y).")
+@click.option("--prediction-column", default=None)
+@click.option("--score-column", default=None)
+@click.option("--positive-label", default=None, help="Value of the positive class (default: the policy's, 1).")
+def evaluate_cmd(state: _State, db: str | None, as_json: bool, as_user: str | None, model_ref: str, data: str,
+                 policy: str, reference: str | None, label: str | None, prediction_column: str | None,
+                 score_column: str | None, positive_label: str | None) -> None:
+    """Evaluate a model against a policy: exit 0 if every block check passes, 1 if any fails, 2 on bad input."""
+    cs = _service(state, db)
+    result = cs.evaluate(_login(state, cs, as_user), model_ref, data=data, policy=policy, reference=reference,
+                         label=label, prediction_column=prediction_column, score_column=score_column,
+                         positive_label=positive_label)
+    if as_json:
+        emit_json(result)
+    else:
+        _print_evaluation(result)
+    if not result["passed"]:
+        raise _Quiet(1)
+
+
+def _print_evaluation(result: dict[str, Any]) -> None:
+    policy = result["policy"]
+    click.echo(f"Evaluation {result['id']}: {result['model']['ref']} on {result['data']['ref']} "
+               f"({result['data']['rows']} rows) under {policy['name']}@{policy['version']} "
+               f"(sha256 {policy['sha256'][:12]}…)")
+    for check in result["checks"]:
+        mark = "PASS" if check["passed"] else ("FAIL" if check["severity"] == "block" else "WARN")
+        value = check["value"]
+        shown = f"{value:.4f}" if isinstance(value, float) else str(value)
+        reason = check["details"].get("reason") if isinstance(check["details"], dict) else None
+        extra = f" — {reason}" if reason else ""
+        if check["kind"] == "explain" and check["details"].get("violations"):
+            extra = f" — top features include {', '.join(check['details']['violations'])}"
+        if check["kind"] == "drift" and check["details"].get("drifted_columns"):
+            extra = f" — drifted: {', '.join(check['details']['drifted_columns'])}"
+        if check["kind"] == "documentation" and check["details"].get("missing"):
+            extra = f" — missing: {', '.join(check['details']['missing'])}"
+        click.echo(f"  {mark:4}  {check['id']:<20} {check['metric']:<34} {shown:>10} {check['operator'] or ''} "
+                   f"{check['threshold'] if check['threshold'] is not None else ''}{extra}")
+    click.echo(f"Verdict: {result['verdict'].upper()}" + (
+        f" (blocking: {', '.join(result['failed_block_checks'])})" if result["failed_block_checks"] else ""))
+
+
+@cli.group("evaluation")
+def evaluation_group() -> None:
+    """Stored evaluation results."""
+
+
+@command(evaluation_group, "show", auth=True)
+@click.argument("evaluation_id")
+def evaluation_show(state: _State, db: str | None, as_json: bool, as_user: str | None, evaluation_id: str) -> None:
+    """Show a stored evaluation (and whether it still matches its ledgered digest)."""
+    cs = _service(state, db)
+    result = cs.evaluation(_login(state, cs, as_user), evaluation_id)
+    if as_json:
+        emit_json(result)
+        return
+    _print_evaluation(result)
+    click.echo(f"Recorded by {result['evaluated_by']} at {result['evaluated_at']} (ledger seq {result['seq']}); "
+               f"result sha256 {result['result_sha256']} {'intact' if result['result_intact'] else 'ALTERED'}")
+
+
+@command(evaluation_group, "list", auth=True)
+@click.argument("model", required=False)
+def evaluation_list(state: _State, db: str | None, as_json: bool, as_user: str | None, model: str | None) -> None:
+    """List evaluations, newest first (optionally of one MODEL or MODEL@VERSION)."""
+    cs = _service(state, db)
+    rows = cs.evaluations(_login(state, cs, as_user), model)
+    emit_json(rows) if as_json else table(
+        [{**r, "model": f"{r['model_name']}@{r['model_version']}",
+          "policy": f"{r['policy_name']}@{r['policy_version']}", "verdict": "pass" if r["passed"] else "fail"}
+         for r in rows],
+        ["id", "model", "dataset_ref", "policy", "verdict", "evaluated_by", "evaluated_at"])
+
+
 # ------------------------------------------------------------------------------------------------- app
 @command(cli, "app")
 @click.option("--port", default=8501, show_default=True, type=int)

@@ -36,6 +36,8 @@ class Permission(StrEnum):
     DATASHEET_EDIT = "dataset.datasheet.edit"
     CARD_EDIT = "model.card.edit"
     LINEAGE_IMPORT = "lineage.import"
+    POLICY_MANAGE = "policy.manage"
+    EVALUATE = "model.evaluate"
 
 
 #: Roles allowed for each permission, in the order used to pick the role an actor "acts in".
@@ -48,6 +50,8 @@ PERMISSIONS: dict[Permission, tuple[str, ...]] = {
     Permission.DATASHEET_EDIT: (Role.DATA_SCIENTIST, Role.COMPLIANCE_OFFICER),
     Permission.CARD_EDIT: (Role.DATA_SCIENTIST, Role.ML_LEAD, Role.COMPLIANCE_OFFICER),
     Permission.LINEAGE_IMPORT: (Role.DATA_SCIENTIST,),
+    Permission.POLICY_MANAGE: (Role.COMPLIANCE_OFFICER,),
+    Permission.EVALUATE: (Role.DATA_SCIENTIST, Role.ML_LEAD),
 }
 
 

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from core import config, identity
 from core.checkpoints import write_checkpoint
 from core.errors import BadInput, NotAuthenticated, PermissionDenied
+from core.governance import GovernanceAPI
 from core.identity import Session
 from core.ledger import Event, Ledger, Signer, decode_row, utc_now
 from core.lineage import LineageAPI
@@ -46,7 +47,7 @@ class _Refused(Exception):
         self.permission, self.needed, self.held, self.subject = permission, needed, held, subject
 
 
-class Countersign(RegistryAPI, LineageAPI):
+class Countersign(RegistryAPI, LineageAPI, GovernanceAPI):
     """One Countersign database, opened per operation (safe to share a file among processes)."""
 
     def __init__(self, db: str | os.PathLike[str] | None = None, *, lock_timeout: float | None = None) -> None:

@@ -74,8 +74,12 @@ def parse_yaml(text: str, source: str) -> tuple[Any, _Located]:
         raise BadInput(f"{source}:{exc.message}") from None
 
 
-def validate(model: type[M], data: Any, located: _Located, source: str) -> M:  # noqa: ANN401
-    """Validate parsed YAML against a pydantic model; every error names file, line and field."""
+def validate(model: type[M], data: Any, located: _Located, source: str,  # noqa: ANN401
+             ignore_loc: set[str] | frozenset[str] = frozenset()) -> M:
+    """Validate parsed YAML against a pydantic model; every error names file, line and field.
+
+    ``ignore_loc`` lists union tags pydantic inserts into error locations that are not keys of the document.
+    """
     if not isinstance(data, dict):
         raise BadInput(f"{source}:1: expected a mapping at the top level")
     try:
@@ -83,17 +87,61 @@ def validate(model: type[M], data: Any, located: _Located, source: str) -> M:  #
     except ValidationError as exc:
         problems = []
         for error in exc.errors():
-            loc = tuple(p for p in error["loc"] if not (isinstance(p, str) and p in _UNION_TAGS))
+            loc = _document_path(data, error["loc"], ignore_loc)
+            message = str(error["msg"]).removeprefix("Value error, ")
+            node = _node_at(data, loc)
+            if isinstance(node, dict):  # an error about a whole item: point at the key the message names
+                named = [k for k in node if isinstance(k, str) and f"'{k}'" in message]
+                if named:
+                    loc = (*loc, named[0])
             line = located.line_of(tuple(loc)) or 1
             field = ".".join(str(p) for p in loc) or "(document)"
-            message = error["msg"]
+            if len(loc) >= 2 and isinstance(loc[1], int) and isinstance(data.get(loc[0]), list):
+                item = data[loc[0]][loc[1]] if loc[1] < len(data[loc[0]]) else None
+                if isinstance(item, dict) and isinstance(item.get("id"), str):
+                    field += f" (id {item['id']})"
             if error["type"] == "extra_forbidden":
                 message = "unknown field"
             problems.append(f"{source}:{line}: {field}: {message}")
         raise BadInput("\n".join(problems)) from None
 
 
-_UNION_TAGS: frozenset[str] = frozenset({"str", "dict[str,str]", "list[str]", "function-after", "function-before"})
+_UNION_TAGS: frozenset[str] = frozenset({"str", "dict[str,str]", "list[str]", "function-after", "function-before",
+                                         "int", "float", "bool", "tuple[float, float]", "literal['all']"})
+
+
+def _node_at(data: Any, loc: tuple[Any, ...]) -> Any:  # noqa: ANN401
+    node = data
+    for part in loc:
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return node
+
+
+def _document_path(data: Any, loc: tuple[Any, ...], ignore: set[str] | frozenset[str]) -> tuple[Any, ...]:  # noqa: ANN401
+    """Drop union tags from a pydantic error location, keeping the keys that exist in the document."""
+    path: list[Any] = []
+    node = data
+    previous: Any = None
+    for part in loc:
+        after_index, previous = isinstance(previous, int), part
+        if after_index and isinstance(part, str) and part in ignore:
+            continue  # a discriminated union's tag, placed right after the list index
+        if isinstance(node, dict) and part in node:
+            path.append(part)
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            path.append(part)
+            node = node[part]
+        elif isinstance(part, str) and (part in ignore or part in _UNION_TAGS or part.startswith(("function-",
+                                                                                                  "list[", "dict["))):
+            continue
+        else:
+            path.append(part)
+            node = None
+    return tuple(path)
 
 
 def load_model_file(model: type[M], path: str | Path) -> tuple[M, str]:

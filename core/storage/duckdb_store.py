@@ -340,6 +340,44 @@ class Tx:
     def insert_document(self, record: dict[str, Any]) -> None:
         self._insert("documents", record)
 
+    # -- policies and evaluations -----------------------------------------------------------------------------
+    def get_policy(self, name: str, version: int | None = None) -> dict[str, Any] | None:
+        if version is None:
+            rows = self._records("SELECT * FROM policies WHERE name = ? ORDER BY version DESC LIMIT 1", [name])
+        else:
+            rows = self._records("SELECT * FROM policies WHERE name = ? AND version = ?", [name, version])
+        return rows[0] if rows else None
+
+    def insert_policy(self, record: dict[str, Any]) -> None:
+        self._insert("policies", record)
+
+    def list_policies(self) -> list[dict[str, Any]]:
+        return self._records(
+            "SELECT name, version, sha256, description, added_by, added_at, seq FROM policies ORDER BY name, version"
+        )
+
+    def insert_evaluation(self, record: dict[str, Any]) -> None:
+        self._insert("evaluations", record)
+
+    def get_evaluation(self, evaluation_id: str) -> dict[str, Any] | None:
+        rows = self._records("SELECT * FROM evaluations WHERE id = ?", [evaluation_id])
+        return rows[0] if rows else None
+
+    def list_evaluations(self, model_name: str | None = None, model_version: str | None = None,
+                         limit: int = 100) -> list[dict[str, Any]]:
+        where, params = [], []
+        if model_name is not None:
+            where.append("model_name = ?")
+            params.append(model_name)
+        if model_version is not None:
+            where.append("model_version = ?")
+            params.append(model_version)
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        return self._records(
+            "SELECT id, model_name, model_version, artifact_digest, dataset_ref, policy_name, policy_version, "
+            f"policy_sha256, passed, result_sha256, evaluated_by, evaluated_at, seq FROM evaluations {clause} "
+            "ORDER BY seq DESC LIMIT ?", [*params, limit])
+
     # -- lineage -----------------------------------------------------------------------------------------------
     def upsert_lineage_node(self, node: dict[str, Any]) -> bool:
         """Insert a node unless one with that id exists; return whether it was inserted."""

@@ -147,4 +147,43 @@ MIGRATIONS = (
     ),
 )
 
+MIGRATIONS = (
+    *MIGRATIONS,
+    Migration(
+        4,
+        "policies and evaluations",
+        (
+            """CREATE TABLE policies (
+                   name VARCHAR NOT NULL,
+                   version INTEGER NOT NULL,
+                   sha256 VARCHAR NOT NULL,
+                   text VARCHAR NOT NULL,
+                   description VARCHAR,
+                   added_by VARCHAR NOT NULL,
+                   added_at VARCHAR NOT NULL,
+                   seq BIGINT NOT NULL,
+                   PRIMARY KEY (name, version))""",
+            """CREATE TABLE evaluations (
+                   id VARCHAR PRIMARY KEY,
+                   model_name VARCHAR NOT NULL,
+                   model_version VARCHAR NOT NULL,
+                   artifact_digest VARCHAR,
+                   dataset_ref VARCHAR NOT NULL,
+                   dataset_digest VARCHAR NOT NULL,
+                   reference_ref VARCHAR,
+                   reference_digest VARCHAR,
+                   policy_name VARCHAR NOT NULL,
+                   policy_version INTEGER NOT NULL,
+                   policy_sha256 VARCHAR NOT NULL,
+                   policy_registered BOOLEAN NOT NULL,
+                   passed BOOLEAN NOT NULL,
+                   result VARCHAR NOT NULL,
+                   result_sha256 VARCHAR NOT NULL,
+                   evaluated_by VARCHAR NOT NULL,
+                   evaluated_at VARCHAR NOT NULL,
+                   seq BIGINT NOT NULL)""",
+        ),
+    ),
+)
+
 HEAD_VERSION: int = MIGRATIONS[-1].version

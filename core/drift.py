@@ -1,0 +1,157 @@
+"""Distribution drift between a reference sample and current data, per column.
+
+Statistics are scipy's own functions (so they agree with ``scipy.stats`` to the last bit):
+
+* ``ks`` — two-sample Kolmogorov-Smirnov (``scipy.stats.ks_2samp``): statistic and p-value; drift when p < threshold.
+* ``wasserstein`` — normed Wasserstein distance: ``scipy.stats.wasserstein_distance(ref, cur) / max(std(ref), 0.001)``
+  (Evidently's ``wasserstein`` test); drift when ≥ threshold.
+* ``jensenshannon`` — ``scipy.spatial.distance.jensenshannon`` (natural log) between category frequencies, or between
+  the frequencies of the reference-quantile bins for numeric columns; drift when ≥ threshold.
+* ``chisquare`` — ``scipy.stats.chisquare`` of current category counts against reference proportions scaled to the
+  current size, over the union of categories (a category absent from the reference makes the statistic infinite
+  and p = 0, as in Evidently); drift when p < threshold.
+* ``z`` — two-sided two-proportion z-test for binary columns (pooled variance); drift when p < threshold.
+* ``psi`` — Population Stability Index ``Σ (c − r) ln(c / r)`` over bins. Numeric bins are the reference's
+  quantiles (``bins`` equal-frequency bins, default 10, edges from ``numpy.quantile``; duplicate edges merged; values
+  above/below the reference range fall in the outer bins); categorical bins are the categories. Empty bins get
+  proportion ε = 0.0001 on either side so the logarithm stays finite. Drift when ≥ threshold (0.2 by default).
+* ``auto`` — Evidently's documented defaults: with ≤ 1000 reference rows, KS for numeric columns with more than 5
+  distinct values, chi-square for categorical ones, a z-test for binary ones, all at p < 0.05; with more reference
+  rows, normed Wasserstein for numeric columns and Jensen-Shannon for categorical ones, both at 0.1.
+
+The method and threshold actually applied to each column are returned with its result.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+PSI_EPSILON = 1e-4
+AUTO_SMALL_REFERENCE = 1000
+
+
+@dataclass(frozen=True)
+class ColumnData:
+    """One column of reference and current data: numeric arrays, or category counts."""
+
+    name: str
+    numeric: bool
+    reference: np.ndarray | None = None
+    current: np.ndarray | None = None
+    ref_counts: dict[str, int] | None = None
+    cur_counts: dict[str, int] | None = None
+
+    @property
+    def ref_size(self) -> int:
+        return int(self.reference.size) if self.numeric else sum(self.ref_counts.values())
+
+    @property
+    def distinct(self) -> int:
+        if self.numeric:
+            return int(np.unique(self.reference).size)
+        return len(self.ref_counts)
+
+
+def _counts_aligned(ref: dict[str, int], cur: dict[str, int]) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    keys = sorted(set(ref) | set(cur))
+    return (np.array([ref.get(k, 0) for k in keys], dtype=float), np.array([cur.get(k, 0) for k in keys], dtype=float),
+            keys)
+
+
+def quantile_edges(reference: np.ndarray, bins: int) -> np.ndarray:
+    """Inner edges of ``bins`` equal-frequency bins of the reference (duplicates merged)."""
+    edges = np.unique(np.quantile(reference, np.linspace(0, 1, bins + 1)))
+    return edges[1:-1]
+
+
+def binned(reference: np.ndarray, current: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray]:
+    inner = quantile_edges(reference, bins)
+    k = inner.size + 1
+    ref = np.bincount(np.searchsorted(inner, reference, side="right"), minlength=k).astype(float)
+    cur = np.bincount(np.searchsorted(inner, current, side="right"), minlength=k).astype(float)
+    return ref, cur
+
+
+def psi(ref_counts: np.ndarray, cur_counts: np.ndarray, epsilon: float = PSI_EPSILON) -> float:
+    r = ref_counts / ref_counts.sum()
+    c = cur_counts / cur_counts.sum()
+    r = np.where(r == 0, epsilon, r)
+    c = np.where(c == 0, epsilon, c)
+    return float(np.sum((c - r) * np.log(c / r)))
+
+
+def z_test(ref: dict[str, int], cur: dict[str, int]) -> tuple[float, float]:
+    from scipy.stats import norm
+
+    keys = sorted(set(ref) | set(cur))
+    first = keys[0]
+    n1, n2 = sum(ref.values()), sum(cur.values())
+    p1, p2 = ref.get(first, 0) / n1, cur.get(first, 0) / n2
+    pooled = (ref.get(first, 0) + cur.get(first, 0)) / (n1 + n2)
+    se = np.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
+    if se == 0:
+        return 0.0, 1.0
+    z = (p1 - p2) / se
+    return float(z), float(2 * norm.sf(abs(z)))
+
+
+def resolve_auto(col: ColumnData) -> tuple[str, float]:
+    """Evidently's default method and threshold for a column."""
+    binary = col.distinct <= 2
+    numeric = col.numeric and col.distinct > 5
+    if col.ref_size <= AUTO_SMALL_REFERENCE:
+        if numeric:
+            return "ks", 0.05
+        return ("z", 0.05) if binary else ("chisquare", 0.05)
+    return ("wasserstein", 0.1) if numeric else ("jensenshannon", 0.1)
+
+
+def statistic(col: ColumnData, method: str, bins: int = 10) -> dict[str, Any]:
+    """The drift statistic of one column by ``method``; p-value methods also report the statistic."""
+    from scipy.spatial.distance import jensenshannon
+    from scipy.stats import chisquare, ks_2samp, wasserstein_distance
+
+    if method == "ks":
+        if not col.numeric:
+            raise ValueError(f"ks needs a numeric column; {col.name} is categorical")
+        result = ks_2samp(col.reference, col.current)
+        return {"statistic": float(result.statistic), "p_value": float(result.pvalue)}
+    if method == "wasserstein":
+        if not col.numeric:
+            raise ValueError(f"wasserstein needs a numeric column; {col.name} is categorical")
+        norm = max(float(np.std(col.reference)), 0.001)
+        return {"statistic": float(wasserstein_distance(col.reference, col.current)) / norm}
+    if method == "psi":
+        if col.numeric:
+            ref, cur = binned(col.reference, col.current, bins)
+        else:
+            ref, cur, _ = _counts_aligned(col.ref_counts, col.cur_counts)
+        return {"statistic": psi(ref, cur), "bins": int(ref.size)}
+    if method == "jensenshannon":
+        if col.numeric:
+            ref, cur = binned(col.reference, col.current, bins)
+        else:
+            ref, cur, _ = _counts_aligned(col.ref_counts, col.cur_counts)
+        return {"statistic": float(jensenshannon(ref / ref.sum(), cur / cur.sum()))}
+    if method == "chisquare":
+        if col.numeric:
+            raise ValueError(f"chisquare needs a categorical column; {col.name} is numeric")
+        ref, cur, _ = _counts_aligned(col.ref_counts, col.cur_counts)
+        expected = ref / ref.sum() * cur.sum()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            result = chisquare(cur, expected)
+        statistic_value = float(result.statistic)
+        p_value = float(result.pvalue) if np.isfinite(statistic_value) else 0.0
+        return {"statistic": statistic_value, "p_value": p_value}
+    if method == "z":
+        if col.numeric:
+            ref = {str(k): int(v) for k, v in zip(*np.unique(col.reference, return_counts=True), strict=True)}
+            cur = {str(k): int(v) for k, v in zip(*np.unique(col.current, return_counts=True), strict=True)}
+        else:
+            ref, cur = col.ref_counts, col.cur_counts
+        z, p = z_test(ref, cur)
+        return {"statistic": z, "p_value": p}
+    raise ValueError(f"unknown drift method {method!r}")

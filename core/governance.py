@@ -1,0 +1,248 @@
+"""Policies and evaluations through the service: policy versions, evaluating a model, showing a result.
+
+Mixed into :class:`core.service.Countersign`. An evaluation reads everything first (authorising the caller, then
+re-checking every dataset's digest and the model artifact's), runs the engine outside any database lock, and then
+stores the full result and its RFC 8785 digest with one ``evaluation.recorded`` ledger entry — whether it passed or
+failed: a failed evaluation is evidence too.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import os
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from core import artifacts, datasets
+from core.canonical import canonical_bytes
+from core.datasets import parse_ref
+from core.errors import BadInput, NotFound
+from core.evaluation import EvalInputs, Evaluator
+from core.identity import Session
+from core.ledger import Event, Ledger
+from core.policy import Policy, load_policy_file, parse_policy
+from core.registry import dataset_node, model_node
+from core.roles import Permission
+from core.storage.duckdb_store import Tx
+
+
+def result_digest(result: dict[str, Any]) -> str:
+    return hashlib.sha256(canonical_bytes(result)).hexdigest()
+
+
+def policy_node(name: str, version: int) -> str:
+    return f"policy:{name}@{version}"
+
+
+class GovernanceAPI:
+    """Policies and evaluations (see :mod:`core.governance`)."""
+
+    path: Path
+    _act: Callable[..., Any]
+    ledger: Callable[[], Ledger]
+
+    # ------------------------------------------------------------------------------------------- policies
+    def add_policy(self, session: Session, file: str | Path) -> dict[str, Any]:
+        """Store an immutable policy version (compliance officers)."""
+        policy, text, sha = load_policy_file(file)
+
+        def add(tx: Tx, role: str) -> dict[str, Any]:
+            existing = tx.get_policy(policy.policy, policy.version)
+            if existing is not None:
+                if existing["sha256"] == sha:
+                    return {"name": policy.policy, "version": policy.version, "sha256": sha, "created": False}
+                raise BadInput(f"policy {policy.ref} already exists with SHA-256 {existing['sha256']} (this file: "
+                               f"{sha}); policy versions are immutable: bump 'version'")
+            row = self.ledger().append(tx, signer=session.signer, actor=session.name, role=role, event=Event(
+                "policy.added", policy_node(policy.policy, policy.version),
+                {"name": policy.policy, "version": policy.version, "sha256": sha,
+                 "checks": [c.id for c in policy.checks], "approvals": policy.approvals.model_dump(exclude_none=True)}))
+            tx.insert_policy({"name": policy.policy, "version": policy.version, "sha256": sha, "text": text,
+                              "description": policy.description, "added_by": session.name, "added_at": row.ts,
+                              "seq": row.seq})
+            tx.upsert_lineage_node({"id": policy_node(policy.policy, policy.version), "kind": "policy",
+                                    "label": policy.ref, "digest": sha, "attributes": json.dumps(
+                                        {"checks": len(policy.checks)}), "seq": row.seq})
+            return {"name": policy.policy, "version": policy.version, "sha256": sha, "created": True, "seq": row.seq}
+
+        return self._act(session, Permission.POLICY_MANAGE, f"policy:{policy.ref}", add)
+
+    def policies(self, session: Session) -> list[dict[str, Any]]:
+        return self._act(session, Permission.READ, "policies", lambda tx, _r: tx.list_policies())
+
+    def policy(self, session: Session, spec: str) -> dict[str, Any]:
+        name, version = _policy_spec(spec)
+
+        def show(tx: Tx, _role: str) -> dict[str, Any]:
+            record = tx.get_policy(name, version)
+            if record is None:
+                raise NotFound(f"no policy {spec}")
+            parsed = parse_policy(record["text"], f"{name}@{record['version']}")
+            return {**record, "parsed": parsed.model_dump(mode="json", exclude_none=True)}
+
+        return self._act(session, Permission.READ, f"policy:{spec}", show)
+
+    def policy_diff(self, session: Session, a: str, b: str) -> str:
+        left, right = self.policy(session, a), self.policy(session, b)
+        return "".join(difflib.unified_diff(
+            left["text"].splitlines(keepends=True), right["text"].splitlines(keepends=True),
+            fromfile=f"{left['name']}@{left['version']}", tofile=f"{right['name']}@{right['version']}"))
+
+    # ------------------------------------------------------------------------------------------- evaluations
+    def evaluate(
+        self,
+        session: Session,
+        model_ref: str,
+        *,
+        data: str,
+        policy: str,
+        reference: str | None = None,
+        label: str | None = None,
+        prediction_column: str | None = None,
+        score_column: str | None = None,
+        positive_label: str | None = None,
+    ) -> dict[str, Any]:
+        """Evaluate a model version against a policy on a registered dataset; store and ledger the result."""
+        mref = parse_ref(model_ref, "model reference")
+        dref = parse_ref(data, "--data dataset reference")
+        rref = parse_ref(reference, "--reference dataset reference") if reference else None
+        policy_obj, policy_text, policy_sha, registered = self._resolve_policy(session, policy)
+
+        def gather(tx: Tx, _role: str) -> dict[str, Any]:
+            model = tx.get_model(mref.name, mref.version)
+            if model is None:
+                raise NotFound(f"no model {mref}")
+            data_record = tx.get_dataset(dref.name, dref.version)
+            if data_record is None:
+                raise NotFound(f"no dataset {dref}")
+            trained_on = json.loads(model["trained_on"])
+            ref_spec = rref or (parse_ref(trained_on[0]) if trained_on else None)
+            ref_record = tx.get_dataset(ref_spec.name, ref_spec.version) if ref_spec else None
+            if rref is not None and ref_record is None:
+                raise NotFound(f"no dataset {rref}")
+            card = tx.latest_document("model_card", model_node(mref))
+            first = parse_ref(trained_on[0]) if trained_on else None
+            training = tx.get_dataset(first.name, first.version) if first else None
+            return {"model": model, "data": data_record, "reference": ref_record,
+                    "card": json.loads(card["content"]) if card else None,
+                    "training_schema": json.loads(training["schema"]) if training else None}
+
+        found = self._act(session, Permission.EVALUATE, model_node(mref), gather)
+        model_record, data_record, ref_record = found["model"], found["data"], found["reference"]
+        data_path = datasets.check_at_use(data_record)
+        ref_path = datasets.check_at_use(ref_record) if ref_record else None
+        model_obj = None if model_record["external"] else artifacts.load_stored(self.path, model_record)
+        features = [f["name"] for f in json.loads(model_record["features"])]
+        label = label or _default_label(data_record)
+        engine = Evaluator(EvalInputs(
+            policy=policy_obj, data_path=data_path, data_format=data_record["format"], label=label,
+            reference_path=ref_path, reference_format=ref_record["format"] if ref_record else None,
+            model=model_obj, feature_names=features, card=found["card"], training_schema=found["training_schema"],
+            prediction_column=prediction_column, score_column=score_column, positive_label=positive_label))
+        outcome = engine.run()
+        evaluation_id = f"ev-{uuid.uuid4().hex[:12]}"
+        result = {
+            "id": evaluation_id,
+            "policy": {"name": policy_obj.policy, "version": policy_obj.version, "sha256": policy_sha,
+                       "registered": registered, "text": policy_text},
+            "model": {"ref": str(mref), "artifact_sha256": model_record["artifact_digest"],
+                      "external": bool(model_record["external"])},
+            "data": {"ref": str(dref), "sha256": data_record["digest"], "rows": outcome["rows"]},
+            "reference": ({"ref": f"{ref_record['name']}@{ref_record['version']}", "sha256": ref_record["digest"]}
+                          if ref_record else None),
+            "label": label, "prediction_column": prediction_column, "score_column": score_column,
+            "positive_label": positive_label if positive_label is not None else policy_obj.positive_label,
+            "checks": outcome["checks"],
+            "passed": outcome["passed"],
+            "verdict": "pass" if outcome["passed"] else "fail",
+            "failed_block_checks": outcome["failed_block_checks"],
+            "failed_warn_checks": outcome["failed_warn_checks"],
+            "seconds": outcome["seconds"],
+        }
+
+        def store(tx: Tx, role: str) -> dict[str, Any]:
+            row = self.ledger().append(tx, signer=session.signer, actor=session.name, role=role, event=Event(
+                "evaluation.recorded", f"evaluation:{evaluation_id}",
+                {"id": evaluation_id, "model": str(mref), "artifact_sha256": model_record["artifact_digest"],
+                 "data": {"ref": str(dref), "sha256": data_record["digest"]},
+                 "reference": result["reference"],
+                 "policy": {"name": policy_obj.policy, "version": policy_obj.version, "sha256": policy_sha,
+                            "registered": registered},
+                 "verdict": result["verdict"], "failed_block_checks": result["failed_block_checks"],
+                 "failed_warn_checks": result["failed_warn_checks"], "result_sha256": digest}))
+            result["evaluated_at"], result["evaluated_by"], result["seq"] = row.ts, session.name, row.seq
+            tx.insert_evaluation({
+                "id": evaluation_id, "model_name": mref.name, "model_version": mref.version,
+                "artifact_digest": model_record["artifact_digest"], "dataset_ref": str(dref),
+                "dataset_digest": data_record["digest"],
+                "reference_ref": result["reference"]["ref"] if result["reference"] else None,
+                "reference_digest": result["reference"]["sha256"] if result["reference"] else None,
+                "policy_name": policy_obj.policy, "policy_version": policy_obj.version, "policy_sha256": policy_sha,
+                "policy_registered": registered, "passed": result["passed"], "result": stored_json,
+                "result_sha256": digest, "evaluated_by": session.name, "evaluated_at": row.ts, "seq": row.seq})
+            node = f"evaluation:{evaluation_id}"
+            tx.upsert_lineage_node({"id": node, "kind": "evaluation", "label": f"{evaluation_id} ({result['verdict']})",
+                                    "digest": digest, "attributes": json.dumps(
+                                        {"verdict": result["verdict"], "policy": f"{policy_obj.ref}"}), "seq": row.seq})
+            tx.insert_lineage_edge(model_node(mref), node, "evaluated", row.seq)
+            tx.insert_lineage_edge(dataset_node(dref), node, "evaluated_on", row.seq)
+            if registered:
+                tx.insert_lineage_edge(policy_node(policy_obj.policy, policy_obj.version), node,
+                                       "evaluated_under_policy", row.seq)
+            return result
+
+        digest = result_digest(result)
+        stored_json = json.dumps(result, sort_keys=True)
+        return self._act(session, Permission.EVALUATE, f"evaluation:{evaluation_id}", store)
+
+    def evaluation(self, session: Session, evaluation_id: str) -> dict[str, Any]:
+        def show(tx: Tx, _role: str) -> dict[str, Any]:
+            record = tx.get_evaluation(evaluation_id)
+            if record is None:
+                raise NotFound(f"no evaluation {evaluation_id}")
+            result = json.loads(record["result"])
+            intact = result_digest(result) == record["result_sha256"]
+            return {**result, "evaluated_at": record["evaluated_at"], "evaluated_by": record["evaluated_by"],
+                    "seq": record["seq"], "result_sha256": record["result_sha256"], "result_intact": intact}
+
+        return self._act(session, Permission.READ, f"evaluation:{evaluation_id}", show)
+
+    def evaluations(self, session: Session, model_ref: str | None = None) -> list[dict[str, Any]]:
+        name = version = None
+        if model_ref:
+            if "@" in model_ref:
+                r = parse_ref(model_ref, "model reference")
+                name, version = r.name, r.version
+            else:
+                name = model_ref
+        return self._act(session, Permission.READ, "evaluations",
+                         lambda tx, _r: tx.list_evaluations(name, version))
+
+    def _resolve_policy(self, session: Session, spec: str) -> tuple[Policy, str, str, bool]:
+        """A registered ``NAME[@V]`` or a policy file path (its hash and text are recorded)."""
+        if os.path.exists(spec) or spec.endswith((".yaml", ".yml")):
+            policy, text, sha = load_policy_file(spec)
+            return policy, text, sha, False
+        record = self.policy(session, spec)
+        return parse_policy(record["text"], spec), record["text"], record["sha256"], True
+
+
+def _policy_spec(spec: str) -> tuple[str, int | None]:
+    name, _, version = spec.partition("@")
+    if not version:
+        return name, None
+    if not version.isdigit():
+        raise BadInput(f"policy version must be a number: {spec!r}")
+    return name, int(version)
+
+
+def _default_label(record: dict[str, Any]) -> str:
+    names = [c["name"] for c in json.loads(record["schema"])]
+    for candidate in ("label", "target", "y"):
+        if candidate in names:
+            return candidate
+    raise BadInput(f"which column is the label? pass --label (columns: {', '.join(names)})")

@@ -1,0 +1,129 @@
+"""Performance and group-fairness metrics from sufficient statistics.
+
+Classification metrics follow scikit-learn's definitions (a zero denominator gives 0, as with
+``zero_division=0``); fairness metrics follow fairlearn's (``MetricFrame.difference(method="between_groups")`` is
+max minus min over groups, ``ratio`` is min over max; ``equalized_odds_*`` take the worse of the true- and
+false-positive-rate disparities; ``equal_opportunity_*`` is the true-positive-rate disparity). All of them are
+computed from per-group confusion counts, which DuckDB produces in one ``GROUP BY`` pass over any number of rows.
+
+Score metrics are exact, computed from per-distinct-score counts (so ties are handled as scikit-learn does):
+
+* ROC AUC — the Mann-Whitney statistic: P(score of a positive > score of a negative) + ½ P(tie);
+* average precision — ``Σ (R_k − R_{k−1}) P_k`` over descending distinct thresholds (scikit-learn's definition);
+* log loss — mean of ``−[y ln p + (1−y) ln(1−p)]`` with ``p`` clipped to ``[ε, 1−ε]``, ``ε`` = float64 machine epsilon;
+* Brier score — mean of ``(p − y)²``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+EPS = 2.220446049250313e-16
+
+
+@dataclass(frozen=True)
+class Counts:
+    """Confusion counts of one group (or of everything)."""
+
+    tp: int
+    fp: int
+    tn: int
+    fn: int
+
+    @property
+    def n(self) -> int:
+        return self.tp + self.fp + self.tn + self.fn
+
+
+def _div(a: float, b: float) -> float:
+    return a / b if b else 0.0
+
+
+def rates(c: Counts) -> dict[str, float]:
+    """Every confusion-derived rate of one group, by fairlearn / scikit-learn name."""
+    tpr, tnr = _div(c.tp, c.tp + c.fn), _div(c.tn, c.tn + c.fp)
+    positives_present, negatives_present = (c.tp + c.fn) > 0, (c.tn + c.fp) > 0
+    present = [r for r, ok in ((tpr, positives_present), (tnr, negatives_present)) if ok]
+    return {
+        "selection_rate": _div(c.tp + c.fp, c.n),
+        "accuracy": _div(c.tp + c.tn, c.n),
+        "balanced_accuracy": sum(present) / len(present) if present else 0.0,
+        "precision": _div(c.tp, c.tp + c.fp),
+        "recall": tpr,
+        "f1": _div(2 * c.tp, 2 * c.tp + c.fp + c.fn),
+        "true_positive_rate": tpr,
+        "false_positive_rate": _div(c.fp, c.fp + c.tn),
+        "true_negative_rate": tnr,
+        "false_negative_rate": _div(c.fn, c.fn + c.tp),
+    }
+
+
+#: fairness metric -> the group rates whose disparity it measures, and how (difference or ratio).
+NAMED: dict[str, tuple[tuple[str, ...], str]] = {
+    "demographic_parity_difference": (("selection_rate",), "difference"),
+    "demographic_parity_ratio": (("selection_rate",), "ratio"),
+    "equalized_odds_difference": (("true_positive_rate", "false_positive_rate"), "difference"),
+    "equalized_odds_ratio": (("true_positive_rate", "false_positive_rate"), "ratio"),
+    "equal_opportunity_difference": (("true_positive_rate",), "difference"),
+    "equal_opportunity_ratio": (("true_positive_rate",), "ratio"),
+    "false_positive_rate_difference": (("false_positive_rate",), "difference"),
+    "false_negative_rate_difference": (("false_negative_rate",), "difference"),
+}
+
+
+def fairness_definition(name: str) -> tuple[tuple[str, ...], str]:
+    if name in NAMED:
+        return NAMED[name]
+    rate, _, kind = name.rpartition("_")
+    return (rate,), kind
+
+
+def disparity(values: list[float], kind: str) -> float:
+    """fairlearn's between-groups aggregation of one rate: max − min, or min / max."""
+    hi, lo = max(values), min(values)
+    if kind == "difference":
+        return hi - lo
+    return lo / hi if hi else math.nan
+
+
+def fairness_value(name: str, group_rates: dict[str, dict[str, float]]) -> float:
+    """The fairness metric over the given groups (equalized odds: worst of its two rates)."""
+    metrics, kind = fairness_definition(name)
+    parts = [disparity([r[m] for r in group_rates.values()], kind) for m in metrics]
+    return max(parts) if kind == "difference" else min(parts)
+
+
+def score_metrics(by_score: list[tuple[float, int, int]]) -> dict[str, float]:
+    """ROC AUC and average precision from ``(score, positives, negatives)`` per distinct score."""
+    total_pos = sum(p for _, p, _ in by_score)
+    total_neg = sum(n for _, _, n in by_score)
+    result: dict[str, float] = {}
+    # ROC AUC: ascending scores; each positive beats every negative with a lower score, ties count half.
+    neg_below = 0
+    wins = 0.0
+    for _, pos, neg in sorted(by_score):
+        wins += pos * neg_below + 0.5 * pos * neg
+        neg_below += neg
+    result["roc_auc"] = wins / (total_pos * total_neg) if total_pos and total_neg else math.nan
+    # Average precision: descending thresholds.
+    tp = fp = 0
+    ap = 0.0
+    prev_recall = 0.0
+    for _, pos, neg in sorted(by_score, reverse=True):
+        tp += pos
+        fp += neg
+        recall = tp / total_pos if total_pos else 0.0
+        precision = tp / (tp + fp) if tp + fp else 0.0
+        ap += (recall - prev_recall) * precision
+        prev_recall = recall
+    result["average_precision"] = ap if total_pos else math.nan
+    return result
+
+
+def finite(value: Any) -> Any:  # noqa: ANN401
+    """JSON-safe: NaN and infinities become ``None``."""
+    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
+        return None
+    return value

@@ -1,0 +1,323 @@
+"""Policy files: the written rules a model is evaluated against.
+
+A policy is YAML validated by the pydantic models below; ``countersign policy schema`` prints the JSON Schema so
+editors can validate policies as they are written. Unknown keys, wrong types, unknown metrics and impossible
+thresholds are errors naming the file, line and field — never silently ignored.
+
+Operators follow Evidently's vocabulary: ``gt``, ``gte``, ``lt``, ``lte``, ``eq``, ``between: [a, b]``; when several
+are given, all must hold. ``severity`` is ``block`` (default; fails the gate) or ``warn``. ``references`` cite the
+rule's regulatory source and travel into results and reports.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
+
+from core.documents import MODEL_CARD_SECTIONS
+from core.errors import BadInput
+from core.roles import ALL_ROLES
+from core.yamlfile import parse_yaml, validate
+
+#: Performance metrics and the closed range of values each can take.
+CLASSIFICATION_METRICS: dict[str, tuple[float, float]] = {
+    "accuracy": (0, 1), "balanced_accuracy": (0, 1), "precision": (0, 1), "recall": (0, 1), "f1": (0, 1),
+    "roc_auc": (0, 1), "average_precision": (0, 1), "log_loss": (0, math.inf), "brier": (0, 1),
+}
+REGRESSION_METRICS: dict[str, tuple[float, float]] = {"rmse": (0, math.inf), "mae": (0, math.inf),
+                                                      "r2": (-math.inf, 1)}
+PERFORMANCE_METRICS = {**CLASSIFICATION_METRICS, **REGRESSION_METRICS}
+#: Rates computable per group from confusion counts (fairlearn's names).
+GROUP_RATES = ("selection_rate", "accuracy", "balanced_accuracy", "precision", "recall", "f1",
+               "true_positive_rate", "false_positive_rate", "true_negative_rate", "false_negative_rate")
+NAMED_FAIRNESS = ("demographic_parity_difference", "demographic_parity_ratio", "equalized_odds_difference",
+                  "equalized_odds_ratio", "equal_opportunity_difference", "equal_opportunity_ratio",
+                  "false_positive_rate_difference", "false_negative_rate_difference")
+FAIRNESS_METRICS = NAMED_FAIRNESS + tuple(f"{r}_{k}" for r in GROUP_RATES for k in ("difference", "ratio")
+                                          if f"{r}_{k}" not in NAMED_FAIRNESS)
+DRIFT_METHODS = ("psi", "ks", "wasserstein", "jensenshannon", "chisquare", "auto")
+#: Drift methods whose compared value is a p-value (drift when it is small) rather than a distance.
+P_VALUE_METHODS = ("ks", "chisquare")
+DEFAULT_DRIFT_THRESHOLDS = {"psi": 0.2, "wasserstein": 0.1, "jensenshannon": 0.1, "ks": 0.05, "chisquare": 0.05}
+
+OPERATORS = ("gt", "gte", "lt", "lte", "eq", "between")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _Thresholds(_Strict):
+    gt: float | None = None
+    gte: float | None = None
+    lt: float | None = None
+    lte: float | None = None
+    eq: float | None = None
+    between: tuple[float, float] | None = None
+
+    def operators(self) -> dict[str, Any]:
+        return {op: getattr(self, op) for op in OPERATORS if getattr(self, op) is not None}
+
+    def _check_feasible(self, lo: float, hi: float, what: str) -> None:
+        ops = self.operators()
+        low, high = -math.inf, math.inf
+        for op, value in ops.items():
+            if op == "between":
+                a, b = value
+                if a > b:
+                    raise ValueError(f"between [{a}, {b}]: the lower bound is above the upper bound")
+                low, high = max(low, a), min(high, b)
+            elif op in ("gt", "gte"):
+                low = max(low, value)
+            elif op in ("lt", "lte"):
+                high = min(high, value)
+            else:
+                low, high = max(low, value), min(high, value)
+        if low > high or ("gt" in ops and "lt" in ops and ops["gt"] >= ops["lt"]):
+            raise ValueError(f"the thresholds {ops} cannot all hold at once")
+        if high < lo or low > hi or (low == hi == hi and "gt" in ops) or (high == lo and "lt" in ops):
+            raise ValueError(f"impossible threshold for {what}: values lie in [{lo}, {hi}], the check asks {ops}")
+
+
+class _CheckBase(_Thresholds):
+    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=64)
+    severity: Literal["block", "warn"] = "block"
+    references: list[str] = Field(default_factory=list)
+    description: str | None = None
+
+
+class MetricCheck(_CheckBase):
+    """A performance metric compared with a threshold."""
+
+    metric: str
+    decision_threshold: float | None = Field(default=None, ge=0, le=1,
+                                             description="score >= threshold predicts the positive class")
+
+    @field_validator("metric")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        if value not in PERFORMANCE_METRICS:
+            raise ValueError(f"unknown metric {value!r}; known: {', '.join(PERFORMANCE_METRICS)}")
+        return value
+
+    @model_validator(mode="after")
+    def _thresholds(self) -> MetricCheck:
+        if not self.operators():
+            raise ValueError("a metric check needs an operator (gt, gte, lt, lte, eq or between)")
+        self._check_feasible(*PERFORMANCE_METRICS[self.metric], self.metric)
+        return self
+
+
+class FairnessCheck(_CheckBase):
+    """A between-group disparity (fairlearn's definitions) over one or more sensitive features."""
+
+    fairness: str
+    sensitive_feature: str | list[str]
+    min_group_size: int = Field(default=30, ge=1)
+
+    @field_validator("fairness")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        if value not in FAIRNESS_METRICS:
+            raise ValueError(f"unknown fairness metric {value!r}; known: {', '.join(NAMED_FAIRNESS)}, or "
+                             "<rate>_difference / <rate>_ratio for a rate in " + ", ".join(GROUP_RATES))
+        return value
+
+    @field_validator("sensitive_feature")
+    @classmethod
+    def _nonempty(cls, value: str | list[str]) -> str | list[str]:
+        if isinstance(value, list) and (not value or len(set(value)) != len(value)):
+            raise ValueError("sensitive_feature list must be non-empty and without repeats")
+        return value
+
+    @model_validator(mode="after")
+    def _thresholds(self) -> FairnessCheck:
+        if not self.operators():
+            raise ValueError("a fairness check needs an operator (gt, gte, lt, lte, eq or between)")
+        self._check_feasible(0, 1, self.fairness)
+        return self
+
+    @property
+    def features(self) -> list[str]:
+        return [self.sensitive_feature] if isinstance(self.sensitive_feature, str) else list(self.sensitive_feature)
+
+
+class DriftCheck(_CheckBase):
+    """Per-column distribution drift between the evaluation data and a reference."""
+
+    drift: Literal["psi", "ks", "wasserstein", "jensenshannon", "chisquare", "auto"]
+    columns: Literal["all"] | list[str] = "all"
+    max_drifted_share: float = Field(default=0.5, ge=0, le=1)
+    bins: int = Field(default=10, ge=2, le=1000, description="PSI: number of reference-quantile bins")
+
+    @model_validator(mode="after")
+    def _thresholds(self) -> DriftCheck:
+        if self.drift == "auto":
+            if self.operators():
+                raise ValueError("drift: auto chooses each column's method and threshold (Evidently's defaults); "
+                                 "remove the operator or name a method")
+            return self
+        upper = 1.0 if self.drift in ("ks", "chisquare", "jensenshannon") else math.inf
+        self._check_feasible(0, upper, f"drift {self.drift}")
+        return self
+
+
+class ExplainCheck(_Strict):
+    """Global SHAP importance: the top features must not include the named ones."""
+
+    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=64)
+    severity: Literal["block", "warn"] = "block"
+    references: list[str] = Field(default_factory=list)
+    description: str | None = None
+    explain: Literal["shap_top_features"]
+    top_k: int = Field(default=5, ge=1, le=100)
+    must_not_include: list[str] = Field(default_factory=list)
+    sample_size: int = Field(default=500, ge=10, le=10_000)
+
+
+class DocumentationCheck(_Strict):
+    """Required model-card sections must be present and non-empty."""
+
+    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=64)
+    severity: Literal["block", "warn"] = "block"
+    references: list[str] = Field(default_factory=list)
+    description: str | None = None
+    documentation: Literal["model_card"]
+    required: list[str] = Field(min_length=1)
+
+    @field_validator("required")
+    @classmethod
+    def _sections(cls, value: list[str]) -> list[str]:
+        unknown = [v for v in value if v not in MODEL_CARD_SECTIONS]
+        if unknown:
+            raise ValueError(f"unknown model-card section(s) {unknown}; sections: {', '.join(MODEL_CARD_SECTIONS)}")
+        return value
+
+
+class DataQualityCheck(_CheckBase):
+    """Optional data checks: per-column missing rate, or the evaluation data's schema matching the training data."""
+
+    data_quality: Literal["missing_rate", "schema_match"]
+    columns: Literal["all"] | list[str] = "all"
+
+    @model_validator(mode="after")
+    def _thresholds(self) -> DataQualityCheck:
+        if self.data_quality == "missing_rate":
+            if not self.operators():
+                raise ValueError("a missing_rate check needs an operator, e.g. lte: 0.05")
+            self._check_feasible(0, 1, "missing_rate")
+        elif self.operators():
+            raise ValueError("schema_match takes no operator")
+        return self
+
+
+_KINDS = ("metric", "fairness", "drift", "explain", "documentation", "data_quality")
+
+
+def _kind(value: Any) -> str | None:  # noqa: ANN401
+    if isinstance(value, BaseModel):
+        return next(k for k in _KINDS if hasattr(value, k))
+    if not isinstance(value, dict):
+        return None
+    present = [k for k in _KINDS if k in value]
+    return present[0] if len(present) == 1 else None
+
+
+Check = Annotated[
+    Annotated[MetricCheck, Tag("metric")]
+    | Annotated[FairnessCheck, Tag("fairness")]
+    | Annotated[DriftCheck, Tag("drift")]
+    | Annotated[ExplainCheck, Tag("explain")]
+    | Annotated[DocumentationCheck, Tag("documentation")]
+    | Annotated[DataQualityCheck, Tag("data_quality")],
+    Discriminator(_kind, custom_error_type="check_kind",
+                  custom_error_message="each check needs exactly one of: " + ", ".join(_KINDS)),
+]
+
+
+class StageApproval(_Strict):
+    roles: list[str] = Field(min_length=1)
+
+    @field_validator("roles")
+    @classmethod
+    def _roles(cls, value: list[str]) -> list[str]:
+        for role in value:
+            if role not in ("ml_lead", "compliance_officer"):
+                known = "ml_lead, compliance_officer" if role in ALL_ROLES else ", ".join(ALL_ROLES)
+                raise ValueError(f"role {role!r} cannot approve promotions (approving roles: {known})")
+        if len(set(value)) != len(value):
+            raise ValueError("each approving role is listed once")
+        return value
+
+
+class Approvals(_Strict):
+    staging: StageApproval | None = None
+    production: StageApproval | None = None
+
+
+class Policy(_Strict):
+    """A versioned policy: checks a model must pass and the approvals its promotions need."""
+
+    policy: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$", description="policy name")
+    version: int = Field(ge=1)
+    description: str | None = None
+    checks: list[Check] = Field(min_length=1)
+    approvals: Approvals = Field(default_factory=Approvals)
+    max_evaluation_age_days: int | None = Field(default=None, ge=1)
+    max_waiver_days: int | None = Field(default=None, ge=1)
+    positive_label: str | int | bool = 1
+    decision_threshold: float = Field(default=0.5, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> Policy:
+        seen: set[str] = set()
+        for check in self.checks:
+            if check.id in seen:
+                raise ValueError(f"check id {check.id!r} is used twice")
+            seen.add(check.id)
+        return self
+
+    @property
+    def ref(self) -> str:
+        return f"{self.policy}@{self.version}"
+
+
+def kind_of(check: Any) -> str:  # noqa: ANN401
+    return _kind(check) or "unknown"
+
+
+def parse_policy(text: str, source: str) -> Policy:
+    """Parse and validate policy text; errors name ``source``, the line and the field."""
+    data, located = parse_yaml(text, source)
+    return validate(Policy, data, located, source, ignore_loc=set(_KINDS))
+
+
+def load_policy_file(path: str | Path) -> tuple[Policy, str, str]:
+    """``(policy, text, sha256 of the file's bytes)``."""
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except OSError as exc:
+        raise BadInput(f"cannot read policy file {p}: {exc.strerror}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadInput(f"{p}: policy file is not UTF-8 text") from None
+    return parse_policy(text, str(p)), text, hashlib.sha256(raw).hexdigest()
+
+
+def json_schema() -> dict[str, Any]:
+    schema = Policy.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = "https://countersign.dev/schemas/policy.schema.json"
+    schema["title"] = "Countersign policy"
+    return schema
+
+
+def schema_text() -> str:
+    return json.dumps(json_schema(), indent=2)
