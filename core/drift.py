@@ -55,6 +55,15 @@ class ColumnData:
         return len(self.ref_counts)
 
 
+def category_counts(col: ColumnData) -> tuple[dict[str, int], dict[str, int]]:
+    """Reference and current counts per category (numeric columns count their distinct values)."""
+    if not col.numeric:
+        return col.ref_counts, col.cur_counts
+    ref = {str(k): int(v) for k, v in zip(*np.unique(col.reference, return_counts=True), strict=True)}
+    cur = {str(k): int(v) for k, v in zip(*np.unique(col.current, return_counts=True), strict=True)}
+    return ref, cur
+
+
 def _counts_aligned(ref: dict[str, int], cur: dict[str, int]) -> tuple[np.ndarray, np.ndarray, list[str]]:
     keys = sorted(set(ref) | set(cur))
     return (np.array([ref.get(k, 0) for k in keys], dtype=float), np.array([cur.get(k, 0) for k in keys], dtype=float),
@@ -131,15 +140,15 @@ def statistic(col: ColumnData, method: str, bins: int = 10) -> dict[str, Any]:
             ref, cur, _ = _counts_aligned(col.ref_counts, col.cur_counts)
         return {"statistic": psi(ref, cur), "bins": int(ref.size)}
     if method == "jensenshannon":
-        if col.numeric:
+        if col.numeric and col.distinct > 5:
             ref, cur = binned(col.reference, col.current, bins)
+        elif col.numeric:
+            ref, cur, _ = _counts_aligned(*category_counts(col))
         else:
             ref, cur, _ = _counts_aligned(col.ref_counts, col.cur_counts)
         return {"statistic": float(jensenshannon(ref / ref.sum(), cur / cur.sum()))}
     if method == "chisquare":
-        if col.numeric:
-            raise ValueError(f"chisquare needs a categorical column; {col.name} is numeric")
-        ref, cur, _ = _counts_aligned(col.ref_counts, col.cur_counts)
+        ref, cur, _ = _counts_aligned(*category_counts(col))
         expected = ref / ref.sum() * cur.sum()
         with np.errstate(divide="ignore", invalid="ignore"):
             result = chisquare(cur, expected)
@@ -147,11 +156,6 @@ def statistic(col: ColumnData, method: str, bins: int = 10) -> dict[str, Any]:
         p_value = float(result.pvalue) if np.isfinite(statistic_value) else 0.0
         return {"statistic": statistic_value, "p_value": p_value}
     if method == "z":
-        if col.numeric:
-            ref = {str(k): int(v) for k, v in zip(*np.unique(col.reference, return_counts=True), strict=True)}
-            cur = {str(k): int(v) for k, v in zip(*np.unique(col.current, return_counts=True), strict=True)}
-        else:
-            ref, cur = col.ref_counts, col.cur_counts
-        z, p = z_test(ref, cur)
+        z, p = z_test(*category_counts(col))
         return {"statistic": z, "p_value": p}
     raise ValueError(f"unknown drift method {method!r}")

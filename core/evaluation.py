@@ -303,8 +303,6 @@ class Evaluator:
                 method = check.drift
                 if not data.numeric and method in _CATEGORICAL_STANDIN:
                     method = _CATEGORICAL_STANDIN[method]  # ks/wasserstein need numbers: use the categorical analogue
-                elif data.numeric and method == "chisquare":
-                    method = "ks"
                 default = DEFAULT_DRIFT_THRESHOLDS.get(method, 0.05)
                 fallback = {"gte": default} if method in P_VALUE_METHODS else {"lte": default}
                 ops = check.operators() if (check.operators() and method == check.drift) else fallback
