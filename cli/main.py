@@ -373,15 +373,17 @@ def model_group() -> None:
 @click.option("--feature", "features", multiple=True, help="Input feature of an external model (repeatable).")
 @click.option("--trust-pickle", is_flag=True,
               help="Load a pickle/joblib artifact although it can run code (recorded in the ledger).")
+@click.option("--policy", "policy", default=None, metavar="NAME", help="Governing policy of this model name.")
 def model_register(state: _State, db: str | None, as_json: bool, as_user: str | None, artifact: Path | None,
                    name: str, version: str, trained_on: tuple[str, ...], card: Path | None, code_ref: str | None,
-                   risk_tier: str | None, external: bool, features: tuple[str, ...], trust_pickle: bool) -> None:
+                   risk_tier: str | None, external: bool, features: tuple[str, ...], trust_pickle: bool,
+                   policy: str | None) -> None:
     """Register a model artifact (.skops) or an --external model."""
     cs = _service(state, db)
     session = _login(state, cs, as_user)
     result = cs.register_model(session, artifact, name=name, version=version, trained_on=trained_on, card=card,
                                code_ref=code_ref, risk_tier=risk_tier, external=external,
-                               trust_pickle=trust_pickle, features=features)
+                               trust_pickle=trust_pickle, features=features, policy=policy)
     if as_json:
         emit_json(result)
     else:
@@ -550,6 +552,196 @@ def policy_diff(state: _State, db: str | None, as_json: bool, as_user: str | Non
     diff = cs.policy_diff(_login(state, cs, as_user), left, right)
     emit_json({"left": left, "right": right, "diff": diff}) if as_json else click.echo(diff or "(identical)",
                                                                                        nl=bool(not diff))
+
+
+@command(policy_group, "assign", auth=True)
+@click.argument("model_name")
+@click.argument("policy_name")
+def policy_assign(state: _State, db: str | None, as_json: bool, as_user: str | None, model_name: str,
+                  policy_name: str) -> None:
+    """Make POLICY_NAME govern MODEL_NAME (compliance officers)."""
+    cs = _service(state, db)
+    result = cs.assign_policy(_login(state, cs, as_user), model_name, policy_name)
+    emit_json(result) if as_json else click.echo(
+        f"{model_name} is governed by {policy_name}" + ("" if result["changed"] else " (unchanged)"))
+
+
+# ------------------------------------------------------------------------------------------------- releases
+@command(cli, "promote", auth=True)
+@click.argument("model_ref")
+@click.option("--to", "to", required=True, type=click.Choice(["staging", "production"]))
+@click.option("--reason", required=True)
+def promote_cmd(state: _State, db: str | None, as_json: bool, as_user: str | None, model_ref: str, to: str,
+                reason: str) -> None:
+    """Request a promotion; refused (exit 1, with every reason) unless the policy gate allows it."""
+    cs = _service(state, db)
+    try:
+        result = cs.promote(_login(state, cs, as_user), model_ref, to=to, reason=reason)
+    except CheckFailed as exc:
+        if as_json:
+            emit_json({"refused": True, "reasons": getattr(exc, "reasons", [exc.message])})
+            raise _Quiet(1) from None
+        raise
+    emit_json(result) if as_json else click.echo(
+        f"Request {result['request_id']}: {model_ref} → {to}, awaiting {', '.join(result['required_roles'])}"
+        + (f" (waivers used: {', '.join(w['check'] for w in result['waivers'])})" if result["waivers"] else ""))
+
+
+@command(cli, "reinstate", auth=True)
+@click.argument("model_ref")
+@click.option("--reason", required=True)
+def reinstate_cmd(state: _State, db: str | None, as_json: bool, as_user: str | None, model_ref: str,
+                  reason: str) -> None:
+    """Request that a suspended version return to production (a new approval round)."""
+    cs = _service(state, db)
+    result = cs.reinstate(_login(state, cs, as_user), model_ref, reason=reason)
+    emit_json(result) if as_json else click.echo(
+        f"Request {result['request_id']}: reinstate {model_ref}, awaiting {', '.join(result['required_roles'])}")
+
+
+def _decision_cmd(decision: str) -> Callable[..., None]:
+    def run(state: _State, db: str | None, as_json: bool, as_user: str | None, request_id: str, comment: str) -> None:
+        cs = _service(state, db)
+        session = _login(state, cs, as_user)
+        act = cs.approve if decision == "approve" else cs.reject
+        result = act(session, request_id, comment=comment)
+        if as_json:
+            emit_json(result)
+        elif result["status"] == "approved":
+            click.echo(f"Approved as {result['role']}: {result['model']} promoted")
+        elif result["status"] == "rejected":
+            click.echo(f"Rejected as {result['role']}: request {request_id} closed")
+        else:
+            click.echo(f"Approved as {result['role']}; still awaiting {', '.join(result['remaining_roles'])}")
+
+    return run
+
+
+for _name, _help in (("approve", "Approve a promotion request (signed with your key)."),
+                     ("reject", "Reject a promotion request (closes it).")):
+    _fn = _decision_cmd(_name)
+    _fn.__doc__ = _help
+    _fn = click.option("--comment", required=True, help="Why (required).")(click.argument("request_id")(_fn))
+    command(cli, _name, auth=True)(_fn)
+
+
+@command(cli, "requests", auth=True)
+@click.option("--pending", is_flag=True, help="Only open requests.")
+@click.option("--mine", is_flag=True, help="Only requests I made or can decide.")
+def requests_cmd(state: _State, db: str | None, as_json: bool, as_user: str | None, pending: bool,
+                 mine: bool) -> None:
+    """List promotion requests, newest first."""
+    cs = _service(state, db)
+    rows = cs.requests(_login(state, cs, as_user), pending=pending, mine=mine)
+    if as_json:
+        emit_json(rows)
+        return
+    table([{**r, "model": f"{r['model_name']}@{r['model_version']}", "awaiting": ",".join(r["open_roles"]),
+            "approved_by": ",".join(f"{d['approver']}({d['role']})" for d in r["decisions"]
+                                    if d["decision"] == "approve")} for r in rows],
+          ["id", "model", "target_stage", "status", "requested_by", "awaiting", "approved_by", "awaiting_me"])
+
+
+@command(cli, "waive", auth=True)
+@click.argument("model_ref")
+@click.option("--check", "check", required=True, help="Id of the policy check to waive.")
+@click.option("--until", "until", required=True, metavar="YYYY-MM-DD")
+@click.option("--justification", required=True)
+def waive_cmd(state: _State, db: str | None, as_json: bool, as_user: str | None, model_ref: str, check: str,
+              until: str, justification: str) -> None:
+    """Waive a failing check for a model version until a date (compliance officers)."""
+    cs = _service(state, db)
+    result = cs.waive(_login(state, cs, as_user), model_ref, check=check, until=until, justification=justification)
+    emit_json(result) if as_json else click.echo(f"Waiver {result['id']}: {check} on {model_ref} until {until}")
+
+
+@cli.group("waiver")
+def waiver_group() -> None:
+    """List and revoke waivers."""
+
+
+@command(waiver_group, "list", auth=True)
+@click.argument("model", required=False)
+def waiver_list(state: _State, db: str | None, as_json: bool, as_user: str | None, model: str | None) -> None:
+    """List waivers (optionally of MODEL or MODEL@VERSION)."""
+    cs = _service(state, db)
+    rows = cs.waivers(_login(state, cs, as_user), model)
+    emit_json(rows) if as_json else table(
+        [{**w, "model": f"{w['model_name']}@{w['model_version']}"} for w in rows],
+        ["id", "model", "check_id", "until", "active", "granted_by", "justification"])
+
+
+@command(waiver_group, "revoke", auth=True)
+@click.argument("waiver_id")
+@click.option("--reason", required=True)
+def waiver_revoke(state: _State, db: str | None, as_json: bool, as_user: str | None, waiver_id: str,
+                  reason: str) -> None:
+    """Revoke a waiver (compliance officers)."""
+    cs = _service(state, db)
+    result = cs.revoke_waiver(_login(state, cs, as_user), waiver_id, reason=reason)
+    emit_json(result) if as_json else click.echo(f"Waiver {waiver_id} revoked")
+
+
+@command(cli, "suspend", auth=True)
+@click.argument("model_ref")
+@click.option("--reason", required=True)
+def suspend_cmd(state: _State, db: str | None, as_json: bool, as_user: str | None, model_ref: str,
+                reason: str) -> None:
+    """Take a production version out of service at once (EU AI Act Art. 14)."""
+    cs = _service(state, db)
+    result = cs.suspend(_login(state, cs, as_user), model_ref, reason=reason)
+    emit_json(result) if as_json else click.echo(f"{model_ref} suspended")
+
+
+@command(cli, "monitor", auth=True)
+@click.argument("model_ref")
+@click.option("--data", "data", required=True, metavar="DATASET_REF")
+@click.option("--label", default=None)
+@click.option("--prediction-column", default=None)
+@click.option("--score-column", default=None)
+@click.option("--reference", default=None, metavar="DATASET_REF")
+def monitor_cmd(state: _State, db: str | None, as_json: bool, as_user: str | None, model_ref: str, data: str,
+                label: str | None, prediction_column: str | None, score_column: str | None,
+                reference: str | None) -> None:
+    """Run the governing policy's drift and performance checks on production data (exit 1 if a block check fails)."""
+    cs = _service(state, db)
+    result = cs.monitor(_login(state, cs, as_user), model_ref, data=data, label=label,
+                        prediction_column=prediction_column, score_column=score_column, reference=reference)
+    if as_json:
+        emit_json(result)
+    else:
+        _print_evaluation(result)
+        if result.get("revalidation_required"):
+            click.echo(f"{model_ref} is flagged revalidation_required")
+    if not result["passed"]:
+        raise _Quiet(1)
+
+
+@command(cli, "history", auth=True)
+@click.argument("model_name")
+@click.option("--at", "at", default=None, metavar="TIMESTAMP", help="Show the state at this moment (ISO 8601).")
+def history_cmd(state: _State, db: str | None, as_json: bool, as_user: str | None, model_name: str,
+                at: str | None) -> None:
+    """Which version held which stage, who requested and approved it, on what evidence (from the ledger)."""
+    cs = _service(state, db)
+    result = cs.history(_login(state, cs, as_user), model_name, at)
+    if as_json:
+        emit_json(result)
+        return
+    click.echo(f"{model_name}" + (f" at {result['at']}" if result["at"] else "") +
+               f": production = {result['production'] or 'none'}")
+    for version, s in result["versions"].items():
+        approvers = ", ".join(f"{a['name']} ({a['role']})" for a in s.get("approvers") or [])
+        click.echo(f"  {version}: {s['stage']} since {s['since']}"
+                   + (f", requested by {s['requested_by']}" if s.get("requested_by") else "")
+                   + (f", approved by {approvers}" if approvers else "")
+                   + (f", evaluation {s['evaluation_id']}" if s.get("evaluation_id") else "")
+                   + (f" under {s['policy']['name']}@{s['policy']['version']}" if s.get("policy") else ""))
+    if not at:
+        click.echo("Timeline:")
+        for t in result["timeline"]:
+            click.echo(f"  seq {t['seq']} {t['ts']}  {t['version']}: {t['from_stage']} → {t['to_stage']}  by "
+                       f"{t['actor']}  ({t.get('reason') or ''})")
 
 
 # ------------------------------------------------------------------------------------------------- evaluation

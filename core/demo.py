@@ -93,5 +93,60 @@ def _seed(db: Path) -> Countersign:
     cs.register_model(dana, artifacts["german-logreg"], name="german-credit-scorer", version="1",
                       trained_on=["german-credit@1"], card=cards / "german-credit.yaml", code_ref=CODE_REF,
                       risk_tier="high")
+    cs.register_model(dana, artifacts["german-logreg-l1"], name="german-credit-scorer", version="2",
+                      trained_on=["german-credit@1"], card=cards / "german-credit.yaml", code_ref=CODE_REF,
+                      risk_tier="high")
+    _releases(cs)
     cs.checkpoint(session)
     return cs
+
+
+def _releases(cs: Countersign) -> None:
+    """Policies, evaluations that pass and fail, a refused promotion, a waiver, a production history with two
+    versions, a suspension and rollback, and a promotion waiting for the compliance officer."""
+    from datetime import UTC, datetime, timedelta
+
+    dana, lee = cs.login("dana", "dana-demo-pass"), cs.login("lee", "lee-demo-pass")
+    chloe = cs.login("chloe", "chloe-demo-pass")
+    policies = demo_data.DATA_DIR.parent / "policies"
+    cs.add_policy(chloe, policies / "default.yaml")
+    cs.add_policy(chloe, policies / "credit-scoring.yaml")
+    cs.assign_policy(chloe, "adult-income", "default")
+    cs.assign_policy(chloe, "german-credit-scorer", "default")
+
+    def evaluate(model: str, data: str, label: str) -> dict:
+        return cs.evaluate(dana, model, data=data, policy="default", label=label)
+
+    def approve_all(request: dict, *approvers: object) -> None:
+        for who in approvers:
+            cs.approve(who, request["request_id"], comment="Evidence reviewed: evaluation passes the gate.")
+
+    # Adult: fails the selection-parity check; promotion refused; a time-boxed waiver lets v2 reach staging.
+    evaluate("adult-income@1", "adult-test@1", "income_over_50k")
+    cs.evaluate(dana, "adult-income@1", data="adult-test@1", policy=str(policies / "credit-scoring.yaml"),
+                label="income_over_50k")
+    try:
+        cs.promote(dana, "adult-income@1", to="staging", reason="First Adult model for the pilot.")
+    except Exception:  # noqa: BLE001 - the refusal is the point: it is recorded in the ledger
+        pass
+    until = (datetime.now(UTC) + timedelta(days=60)).date().isoformat()
+    cs.waive(chloe, "adult-income@2", check="selection-parity-sex", until=until,
+             justification="Pilot limited to aggregate statistics; no individual decisions. Mitigation planned.")
+    evaluate("adult-income@2", "adult-test@1", "income_over_50k")
+    request = cs.promote(dana, "adult-income@2", to="staging", reason="Pilot under waiver.")
+    approve_all(request, lee)
+
+    # German credit: v1 and then v2 to production; v2 suspended, v1 rolled back.
+    evaluate("german-credit-scorer@1", "german-credit@1", "good_credit")
+    approve_all(cs.promote(dana, "german-credit-scorer@1", to="staging", reason="Candidate scorer."), lee)
+    approve_all(cs.promote(dana, "german-credit-scorer@1", to="production", reason="Passed staging review."),
+                lee, chloe)
+    evaluate("german-credit-scorer@2", "german-credit@1", "good_credit")
+    approve_all(cs.promote(dana, "german-credit-scorer@2", to="staging", reason="Sparser model."), lee)
+    approve_all(cs.promote(dana, "german-credit-scorer@2", to="production", reason="Replaces v1."), lee, chloe)
+    cs.suspend(chloe, "german-credit-scorer@2", reason="Complaint review: unexplained declines in one branch.")
+    approve_all(cs.promote(dana, "german-credit-scorer@1", to="production", reason="Roll back to v1."), lee, chloe)
+
+    # Waiting for the compliance officer: Adult v2 to production, approved by the ML lead.
+    request = cs.promote(dana, "adult-income@2", to="production", reason="Extend the pilot to production.")
+    approve_all(request, lee)

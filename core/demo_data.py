@@ -117,6 +117,8 @@ def train_models(prepared: dict[str, Path], out_dir: Path) -> dict[str, Path]:
                       ADULT_LABEL, HistGradientBoostingClassifier(max_iter=200, random_state=0)),
         "german-logreg": (german, GERMAN_NUMERIC, GERMAN_CATEGORICAL, GERMAN_LABEL,
                           LogisticRegression(max_iter=2000)),
+        "german-logreg-l1": (german, GERMAN_NUMERIC, GERMAN_CATEGORICAL, GERMAN_LABEL,
+                             LogisticRegression(max_iter=2000, C=0.5, solver="liblinear", l1_ratio=1.0)),
     }
     paths = {}
     for key, (frame, numeric, categorical, label, estimator) in specs.items():

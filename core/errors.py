@@ -62,3 +62,7 @@ class StoreUnavailable(CountersignError):
 
 class SchemaTooNew(StoreUnavailable):
     """The database was written by a newer Countersign than this one."""
+
+
+class SeparationOfDuties(PermissionDenied):
+    """The user holds a suitable role but a separation-of-duties rule forbids this action (recorded as a refusal)."""

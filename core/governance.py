@@ -44,6 +44,8 @@ class GovernanceAPI:
     path: Path
     _act: Callable[..., Any]
     ledger: Callable[[], Ledger]
+    flag_after_policy_activation: Callable[..., list[str]]
+    _flag: Callable[..., int]
 
     # ------------------------------------------------------------------------------------------- policies
     def add_policy(self, session: Session, file: str | Path) -> dict[str, Any]:
@@ -64,10 +66,12 @@ class GovernanceAPI:
             tx.insert_policy({"name": policy.policy, "version": policy.version, "sha256": sha, "text": text,
                               "description": policy.description, "added_by": session.name, "added_at": row.ts,
                               "seq": row.seq})
+            flagged = self.flag_after_policy_activation(tx, session, role, policy.policy, policy.version)
             tx.upsert_lineage_node({"id": policy_node(policy.policy, policy.version), "kind": "policy",
                                     "label": policy.ref, "digest": sha, "attributes": json.dumps(
                                         {"checks": len(policy.checks)}), "seq": row.seq})
-            return {"name": policy.policy, "version": policy.version, "sha256": sha, "created": True, "seq": row.seq}
+            return {"name": policy.policy, "version": policy.version, "sha256": sha, "created": True, "seq": row.seq,
+                    "flagged_for_revalidation": flagged}
 
         return self._act(session, Permission.POLICY_MANAGE, f"policy:{policy.ref}", add)
 
@@ -105,12 +109,27 @@ class GovernanceAPI:
         prediction_column: str | None = None,
         score_column: str | None = None,
         positive_label: str | None = None,
+        purpose: str = "evaluation",
+        kinds: tuple[str, ...] | None = None,
+        permission: Permission = Permission.EVALUATE,
+        after_store: Callable[[Tx, str, dict[str, Any]], None] | None = None,
     ) -> dict[str, Any]:
-        """Evaluate a model version against a policy on a registered dataset; store and ledger the result."""
+        """Evaluate a model version against a policy on a registered dataset; store and ledger the result.
+
+        ``purpose="monitoring"`` (with ``kinds`` restricting the policy to some check kinds) records a monitoring run
+        on production data instead; monitoring results never satisfy the promotion gate.
+        """
         mref = parse_ref(model_ref, "model reference")
         dref = parse_ref(data, "--data dataset reference")
         rref = parse_ref(reference, "--reference dataset reference") if reference else None
         policy_obj, policy_text, policy_sha, registered = self._resolve_policy(session, policy)
+        if kinds is not None:
+            from core.policy import kind_of
+
+            selected = [c for c in policy_obj.checks if kind_of(c) in kinds]
+            if not selected:
+                raise BadInput(f"policy {policy_obj.ref} has no {' or '.join(kinds)} checks to run")
+            policy_obj = policy_obj.model_copy(update={"checks": selected})
 
         def gather(tx: Tx, _role: str) -> dict[str, Any]:
             model = tx.get_model(mref.name, mref.version)
@@ -131,7 +150,7 @@ class GovernanceAPI:
                     "card": json.loads(card["content"]) if card else None,
                     "training_schema": json.loads(training["schema"]) if training else None}
 
-        found = self._act(session, Permission.EVALUATE, model_node(mref), gather)
+        found = self._act(session, permission, model_node(mref), gather)
         model_record, data_record, ref_record = found["model"], found["data"], found["reference"]
         data_path = datasets.check_at_use(data_record)
         ref_path = datasets.check_at_use(ref_record) if ref_record else None
@@ -147,6 +166,7 @@ class GovernanceAPI:
         evaluation_id = f"ev-{uuid.uuid4().hex[:12]}"
         result = {
             "id": evaluation_id,
+            "purpose": purpose,
             "policy": {"name": policy_obj.policy, "version": policy_obj.version, "sha256": policy_sha,
                        "registered": registered, "text": policy_text},
             "model": {"ref": str(mref), "artifact_sha256": model_record["artifact_digest"],
@@ -166,7 +186,8 @@ class GovernanceAPI:
 
         def store(tx: Tx, role: str) -> dict[str, Any]:
             row = self.ledger().append(tx, signer=session.signer, actor=session.name, role=role, event=Event(
-                "evaluation.recorded", f"evaluation:{evaluation_id}",
+                "evaluation.recorded" if purpose == "evaluation" else "monitoring.recorded",
+                f"evaluation:{evaluation_id}",
                 {"id": evaluation_id, "model": str(mref), "artifact_sha256": model_record["artifact_digest"],
                  "data": {"ref": str(dref), "sha256": data_record["digest"]},
                  "reference": result["reference"],
@@ -183,21 +204,49 @@ class GovernanceAPI:
                 "reference_digest": result["reference"]["sha256"] if result["reference"] else None,
                 "policy_name": policy_obj.policy, "policy_version": policy_obj.version, "policy_sha256": policy_sha,
                 "policy_registered": registered, "passed": result["passed"], "result": stored_json,
-                "result_sha256": digest, "evaluated_by": session.name, "evaluated_at": row.ts, "seq": row.seq})
+                "result_sha256": digest, "evaluated_by": session.name, "evaluated_at": row.ts, "seq": row.seq,
+                "purpose": purpose})
             node = f"evaluation:{evaluation_id}"
             tx.upsert_lineage_node({"id": node, "kind": "evaluation", "label": f"{evaluation_id} ({result['verdict']})",
                                     "digest": digest, "attributes": json.dumps(
                                         {"verdict": result["verdict"], "policy": f"{policy_obj.ref}"}), "seq": row.seq})
-            tx.insert_lineage_edge(model_node(mref), node, "evaluated", row.seq)
+            tx.insert_lineage_edge(model_node(mref), node, "evaluated" if purpose == "evaluation" else "monitored",
+                                   row.seq)
             tx.insert_lineage_edge(dataset_node(dref), node, "evaluated_on", row.seq)
             if registered:
                 tx.insert_lineage_edge(policy_node(policy_obj.policy, policy_obj.version), node,
                                        "evaluated_under_policy", row.seq)
+            if after_store is not None:
+                after_store(tx, role, result)
             return result
 
         digest = result_digest(result)
         stored_json = json.dumps(result, sort_keys=True)
-        return self._act(session, Permission.EVALUATE, f"evaluation:{evaluation_id}", store)
+        return self._act(session, permission, f"evaluation:{evaluation_id}", store)
+
+    def monitor(self, session: Session, model_ref: str, *, data: str, label: str | None = None,
+                prediction_column: str | None = None, score_column: str | None = None,
+                reference: str | None = None) -> dict[str, Any]:
+        """Run the governing policy's drift and performance checks on production data; a failing block check flags
+        the version ``revalidation_required`` (ledgered)."""
+        mref = parse_ref(model_ref, "model reference")
+        assignment = self._act(session, Permission.MONITOR, model_node(mref),
+                               lambda tx, _r: tx.governing_policy(mref.name))
+        if assignment is None:
+            raise BadInput(f"model {mref.name} has no governing policy to monitor against")
+
+        def flag(tx: Tx, role: str, result: dict[str, Any]) -> None:
+            stage = tx.stage_of(mref.name, mref.version)
+            if result["failed_block_checks"] and stage is not None and stage["stage"] in ("production", "staging"):
+                seq = self._flag(tx, session, role, mref.name, mref.version,
+                                 f"monitoring {result['id']} failed {', '.join(result['failed_block_checks'])}")
+                result["revalidation_required"] = True
+                result["revalidation_seq"] = seq
+
+        return self.evaluate(session, model_ref, data=data, policy=assignment["policy_name"], reference=reference,
+                             label=label, prediction_column=prediction_column, score_column=score_column,
+                             purpose="monitoring", kinds=("metric", "drift"), permission=Permission.MONITOR,
+                             after_store=flag)
 
     def evaluation(self, session: Session, evaluation_id: str) -> dict[str, Any]:
         def show(tx: Tx, _role: str) -> dict[str, Any]:

@@ -130,6 +130,10 @@ def _problem(event: Any) -> str | None:  # noqa: ANN401, C901
             schema = facets.get("schema")
             if schema is not None and not (isinstance(schema, dict) and isinstance(schema.get("fields"), list)):
                 return f"{side}[{i}].facets.schema.fields must be a list"
+            for j, fld in enumerate((schema or {}).get("fields", [])):
+                if not (isinstance(fld, dict) and isinstance(fld.get("name"), str) and fld["name"]
+                        and isinstance(fld.get("type", ""), str)):
+                    return f"{side}[{i}].facets.schema.fields[{j}] needs a string name (and type)"
     return None
 
 
@@ -140,7 +144,13 @@ def parse_openlineage(path: Path) -> tuple[list[dict[str, Any]], str]:
     except OSError as exc:
         raise BadInput(f"cannot read {path}: {exc.strerror}") from None
     events, errors = [], []
-    for number, line in enumerate(raw.decode("utf-8", errors="replace").splitlines(), start=1):
+    # Split on "\n" only: U+2028 and friends are legal inside JSON strings and must not end a line.
+    for number, raw_line in enumerate(raw.split(b"\n"), start=1):
+        try:
+            line = raw_line.rstrip(b"\r").decode("utf-8")
+        except UnicodeDecodeError as exc:
+            errors.append(f"{path}:{number}: not valid UTF-8 (byte {exc.start})")
+            continue
         if not line.strip():
             continue
         try:

@@ -49,6 +49,7 @@ class RegistryAPI:
     _act: Callable[..., Any]
     _read: Callable[..., Any]
     ledger: Callable[[], Ledger]
+    _assign_in: Callable[..., dict[str, Any]]
 
     # ------------------------------------------------------------------------------------------- datasets
     def register_dataset(
@@ -170,6 +171,7 @@ class RegistryAPI:
         external: bool = False,
         trust_pickle: bool = False,
         features: Sequence[str] = (),
+        policy: str | None = None,
     ) -> dict[str, Any]:
         """Register a model version (an artifact, or ``external`` for a model known only by its predictions)."""
         ref = datasets.validate_name(name, version)
@@ -251,7 +253,9 @@ class RegistryAPI:
                                         {"estimator": info["estimator"], "external": external}), "seq": row.seq})
             for t in training:
                 tx.insert_lineage_edge(dataset_node(t), model_node(ref), "trained_on", row.seq)
-            return {**_model_summary(record), "created": True, "seq": row.seq}
+            if policy is not None:
+                self._assign_in(tx, session, role, ref.name, policy, override=False)
+            return {**_model_summary(record), "created": True, "seq": row.seq, "policy": policy}
 
         return self._act(session, Permission.MODEL_REGISTER, model_node(ref), register)
 

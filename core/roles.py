@@ -38,6 +38,12 @@ class Permission(StrEnum):
     LINEAGE_IMPORT = "lineage.import"
     POLICY_MANAGE = "policy.manage"
     EVALUATE = "model.evaluate"
+    PROMOTE_REQUEST = "model.promote.request"
+    APPROVE = "promotion.decide"
+    WAIVE = "waiver.manage"
+    SUSPEND = "model.suspend"
+    POLICY_ASSIGN = "policy.assign"
+    MONITOR = "model.monitor"
 
 
 #: Roles allowed for each permission, in the order used to pick the role an actor "acts in".
@@ -52,6 +58,12 @@ PERMISSIONS: dict[Permission, tuple[str, ...]] = {
     Permission.LINEAGE_IMPORT: (Role.DATA_SCIENTIST,),
     Permission.POLICY_MANAGE: (Role.COMPLIANCE_OFFICER,),
     Permission.EVALUATE: (Role.DATA_SCIENTIST, Role.ML_LEAD),
+    Permission.PROMOTE_REQUEST: (Role.DATA_SCIENTIST, Role.ML_LEAD),
+    Permission.APPROVE: (Role.ML_LEAD, Role.COMPLIANCE_OFFICER),
+    Permission.WAIVE: (Role.COMPLIANCE_OFFICER,),
+    Permission.SUSPEND: (Role.COMPLIANCE_OFFICER, Role.ML_LEAD),
+    Permission.POLICY_ASSIGN: (Role.COMPLIANCE_OFFICER,),
+    Permission.MONITOR: (Role.DATA_SCIENTIST, Role.ML_LEAD),
 }
 
 

@@ -15,12 +15,13 @@ from typing import Any, TypeVar
 
 from core import config, identity
 from core.checkpoints import write_checkpoint
-from core.errors import BadInput, NotAuthenticated, PermissionDenied
+from core.errors import BadInput, NotAuthenticated, PermissionDenied, SeparationOfDuties
 from core.governance import GovernanceAPI
 from core.identity import Session
 from core.ledger import Event, Ledger, Signer, decode_row, utc_now
 from core.lineage import LineageAPI
 from core.registry import RegistryAPI
+from core.releases import ReleasesAPI
 from core.roles import PERMISSIONS, Permission, Role, acting_role, parse_role
 from core.service_key import (
     SERVICE_OWNER,
@@ -47,7 +48,7 @@ class _Refused(Exception):
         self.permission, self.needed, self.held, self.subject = permission, needed, held, subject
 
 
-class Countersign(RegistryAPI, LineageAPI, GovernanceAPI):
+class Countersign(RegistryAPI, LineageAPI, GovernanceAPI, ReleasesAPI):
     """One Countersign database, opened per operation (safe to share a file among processes)."""
 
     def __init__(self, db: str | os.PathLike[str] | None = None, *, lock_timeout: float | None = None) -> None:
@@ -115,6 +116,10 @@ class Countersign(RegistryAPI, LineageAPI, GovernanceAPI):
         """Run ``fn(tx, acting_role)`` if ``session`` holds a role for ``permission``; record refusals."""
         try:
             return self._write(lambda tx: fn(tx, self._authorize(tx, session, permission, subject)))
+        except SeparationOfDuties as refused:
+            self._service_event(session.name, Event("access.denied", subject, {
+                "permission": str(permission), "rule": refused.message}))
+            raise
         except _Refused as refused:
             needed = " or ".join(refused.needed)
             self._service_event(

@@ -244,7 +244,7 @@ class Tx:
         for column, value in (("actor", actor), ("action", action), ("subject", subject)):
             if value is not None:
                 if value.endswith("*"):
-                    where.append(f"{column} LIKE ?")
+                    where.append(f"{column} LIKE ? ESCAPE '\\'")
                     params.append(value[:-1].replace("%", r"\%").replace("_", r"\_") + "%")
                 else:
                     where.append(f"{column} = ?")
@@ -377,6 +377,110 @@ class Tx:
             "SELECT id, model_name, model_version, artifact_digest, dataset_ref, policy_name, policy_version, "
             f"policy_sha256, passed, result_sha256, evaluated_by, evaluated_at, seq FROM evaluations {clause} "
             "ORDER BY seq DESC LIMIT ?", [*params, limit])
+
+    # -- releases ----------------------------------------------------------------------------------------------
+    def governing_policy(self, model_name: str) -> dict[str, Any] | None:
+        rows = self._records("SELECT * FROM policy_assignments WHERE model_name = ?", [model_name])
+        return rows[0] if rows else None
+
+    def assign_policy(self, record: dict[str, Any]) -> None:
+        self.con.execute("DELETE FROM policy_assignments WHERE model_name = ?", [record["model_name"]])
+        self._insert("policy_assignments", record)
+
+    def models_governed_by(self, policy_name: str) -> list[str]:
+        return [r[0] for r in self._all("SELECT model_name FROM policy_assignments WHERE policy_name = ?",
+                                        [policy_name])]
+
+    def stage_of(self, model_name: str, model_version: str) -> dict[str, Any] | None:
+        rows = self._records("SELECT * FROM model_stages WHERE model_name = ? AND model_version = ?",
+                             [model_name, model_version])
+        return rows[0] if rows else None
+
+    def versions_in_stage(self, model_name: str, stage: str) -> list[dict[str, Any]]:
+        return self._records("SELECT * FROM model_stages WHERE model_name = ? AND stage = ? ORDER BY model_version",
+                             [model_name, stage])
+
+    def set_stage(self, record: dict[str, Any]) -> None:
+        self.con.execute("DELETE FROM model_stages WHERE model_name = ? AND model_version = ?",
+                         [record["model_name"], record["model_version"]])
+        self._insert("model_stages", record)
+
+    def flag_revalidation(self, model_name: str, model_version: str, reason: str) -> None:
+        self.con.execute("UPDATE model_stages SET revalidation_required = true, revalidation_reason = ? "
+                         "WHERE model_name = ? AND model_version = ?", [reason, model_name, model_version])
+
+    def all_stages(self) -> list[dict[str, Any]]:
+        return self._records("SELECT * FROM model_stages ORDER BY model_name, model_version")
+
+    def latest_gate_evaluation(self, model_name: str, model_version: str) -> dict[str, Any] | None:
+        rows = self._records(
+            "SELECT * FROM evaluations WHERE model_name = ? AND model_version = ? AND purpose = 'evaluation' "
+            "ORDER BY seq DESC LIMIT 1", [model_name, model_version])
+        return rows[0] if rows else None
+
+    def insert_request(self, record: dict[str, Any]) -> None:
+        self._insert("promotion_requests", record)
+
+    def get_request(self, request_id: str) -> dict[str, Any] | None:
+        rows = self._records("SELECT * FROM promotion_requests WHERE id = ?", [request_id])
+        return rows[0] if rows else None
+
+    def close_request(self, request_id: str, status: str, closed_at: str) -> None:
+        self.con.execute("UPDATE promotion_requests SET status = ?, closed_at = ? WHERE id = ?",
+                         [status, closed_at, request_id])
+
+    def list_requests(self, pending_only: bool = False) -> list[dict[str, Any]]:
+        where = "WHERE status = 'pending'" if pending_only else ""
+        return self._records(f"SELECT * FROM promotion_requests {where} ORDER BY seq DESC")
+
+    def pending_request_for(self, model_name: str, model_version: str, target: str) -> dict[str, Any] | None:
+        rows = self._records("SELECT * FROM promotion_requests WHERE model_name = ? AND model_version = ? AND "
+                             "target_stage = ? AND status = 'pending'", [model_name, model_version, target])
+        return rows[0] if rows else None
+
+    def decisions(self, request_id: str) -> list[dict[str, Any]]:
+        return self._records("SELECT * FROM decisions WHERE request_id = ? ORDER BY seq", [request_id])
+
+    def insert_decision(self, record: dict[str, Any]) -> None:
+        self._insert("decisions", record)
+
+    def insert_waiver(self, record: dict[str, Any]) -> None:
+        self._insert("waivers", record)
+
+    def get_waiver(self, waiver_id: str) -> dict[str, Any] | None:
+        rows = self._records("SELECT * FROM waivers WHERE id = ?", [waiver_id])
+        return rows[0] if rows else None
+
+    def revoke_waiver(self, waiver_id: str, by: str, at: str) -> None:
+        self.con.execute("UPDATE waivers SET revoked_by = ?, revoked_at = ? WHERE id = ?", [by, at, waiver_id])
+
+    def waivers_for(self, model_name: str | None = None, model_version: str | None = None) -> list[dict[str, Any]]:
+        where, params = [], []
+        if model_name:
+            where.append("model_name = ?")
+            params.append(model_name)
+        if model_version:
+            where.append("model_version = ?")
+            params.append(model_version)
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        return self._records(f"SELECT * FROM waivers {clause} ORDER BY seq", params)
+
+    def enqueue_webhook(self, record: dict[str, Any]) -> None:
+        self._insert("webhook_outbox", record)
+
+    def undelivered_webhooks(self, limit: int = 100) -> list[dict[str, Any]]:
+        return self._records("SELECT * FROM webhook_outbox WHERE delivered_at IS NULL ORDER BY seq LIMIT ?", [limit])
+
+    def mark_webhook(self, webhook_id: str, delivered_at: str | None, error: str | None) -> None:
+        self.con.execute("UPDATE webhook_outbox SET attempts = attempts + 1, delivered_at = ?, last_error = ? "
+                         "WHERE id = ?", [delivered_at, error, webhook_id])
+
+    def ledger_for_subject_prefix(self, prefix: str, actions: Sequence[str]) -> list[LedgerRow]:
+        rows = self._all(
+            f"SELECT {', '.join(LEDGER_COLUMNS)} FROM ledger WHERE subject LIKE ? ESCAPE '\\' "
+            "AND action IN (SELECT unnest(?)) ORDER BY seq",
+            [prefix.replace("%", r"\%").replace("_", r"\_") + "%", list(actions)])
+        return [LedgerRow(*r) for r in rows]
 
     # -- lineage -----------------------------------------------------------------------------------------------
     def upsert_lineage_node(self, node: dict[str, Any]) -> bool:

@@ -1,0 +1,467 @@
+"""Releases: governing policies, promotion requests behind a policy gate, role-based approvals with separation of
+duties, waivers, suspension, monitoring, and the production history.
+
+Stages: ``registered`` → ``staging`` → ``production`` → ``retired``, plus ``suspended``. A model name has at most one
+version in production; promoting a new one retires the previous one in the same transaction. Every transition is a
+``model.stage_changed`` ledger entry carrying who requested it, who approved it in which role, and the evaluation and
+policy version it rested on — :meth:`ReleasesAPI.history` rebuilds the timeline from those entries alone.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from core import webhooks
+from core.datasets import parse_ref
+from core.errors import BadInput, CheckFailed, NotFound, SeparationOfDuties
+from core.identity import Session
+from core.ledger import Event, Ledger, decode_row
+from core.policy import Policy, parse_policy
+from core.registry import model_node
+from core.roles import Permission, Role
+from core.storage.duckdb_store import Tx
+
+STAGES = ("registered", "staging", "production", "retired", "suspended")
+#: target stage -> stages a version may be promoted from
+ALLOWED_FROM = {"staging": ("registered",), "production": ("staging", "retired", "suspended")}
+DEFAULT_APPROVERS = {"staging": [Role.ML_LEAD.value], "production": [Role.ML_LEAD.value, Role.COMPLIANCE_OFFICER.value]}
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _parse_ts(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+class GateRefused(CheckFailed):
+    """A promotion the policy gate does not allow (exit 1), with every reason."""
+
+    def __init__(self, reasons: list[str]) -> None:
+        super().__init__("promotion refused:\n  - " + "\n  - ".join(reasons))
+        self.reasons = reasons
+
+
+class ReleasesAPI:
+    """Promotions, approvals, waivers, suspension, monitoring and history (see :mod:`core.releases`)."""
+
+    path: Path
+    _act: Callable[..., Any]
+    _read: Callable[..., Any]
+    _write: Callable[..., Any]
+    ledger: Callable[[], Ledger]
+
+    # ------------------------------------------------------------------------------------------- policy assignment
+    def assign_policy(self, session: Session, model_name: str, policy_name: str,
+                      permission: Permission = Permission.POLICY_ASSIGN) -> dict[str, Any]:
+        def assign(tx: Tx, role: str) -> dict[str, Any]:
+            return self._assign_in(tx, session, role, model_name, policy_name, override=True)
+
+        return self._act(session, permission, f"model:{model_name}", assign)
+
+    def _assign_in(self, tx: Tx, session: Session, role: str, model_name: str, policy_name: str,
+                   override: bool) -> dict[str, Any]:
+        policy = tx.get_policy(policy_name)
+        if policy is None:
+            raise NotFound(f"no policy named {policy_name!r}; a compliance officer adds it with 'policy add'")
+        current = tx.governing_policy(model_name)
+        if current is not None and current["policy_name"] == policy_name:
+            return {"model": model_name, "policy": policy_name, "changed": False}
+        if current is not None and not override:
+            raise BadInput(f"model {model_name} is governed by policy {current['policy_name']!r}; only a compliance "
+                           "officer can reassign it ('policy assign')")
+        row = self.ledger().append(tx, signer=session.signer, actor=session.name, role=role, event=Event(
+            "policy.assigned", f"model:{model_name}",
+            {"model": model_name, "policy": policy_name, "previous_policy": current["policy_name"] if current else None,
+             "active_version": policy["version"]}))
+        tx.assign_policy({"model_name": model_name, "policy_name": policy_name, "assigned_by": session.name,
+                          "assigned_at": row.ts, "seq": row.seq})
+        return {"model": model_name, "policy": policy_name, "changed": True, "seq": row.seq}
+
+    # ------------------------------------------------------------------------------------------- the gate
+    def _gate(self, tx: Tx, name: str, version: str, target: str) -> tuple[dict[str, Any], Policy, dict[str, Any],
+                                                                           list[dict[str, Any]], list[str]]:
+        """``(model, active policy record, evaluation, waivers used, reasons refused)`` for a promotion."""
+        reasons: list[str] = []
+        model = tx.get_model(name, version)
+        if model is None:
+            raise NotFound(f"no model {name}@{version}")
+        assignment = tx.governing_policy(name)
+        if assignment is None:
+            raise GateRefused([f"model {name} has no governing policy (model register --policy, or policy assign)"])
+        record = tx.get_policy(assignment["policy_name"])
+        policy = parse_policy(record["text"], f"{record['name']}@{record['version']}")
+        current = tx.stage_of(name, version)
+        stage = current["stage"] if current else "registered"
+        if stage not in ALLOWED_FROM[target]:
+            reasons.append(f"{name}@{version} is in stage {stage!r}; promotion to {target} needs one of "
+                           f"{', '.join(ALLOWED_FROM[target])}")
+        evaluation = tx.latest_gate_evaluation(name, version)
+        used_waivers: list[dict[str, Any]] = []
+        if evaluation is None:
+            reasons.append(f"{name}@{version} has no evaluation; run 'countersign evaluate'")
+            return model, policy, {}, used_waivers, reasons
+        result = json.loads(evaluation["result"])
+        if evaluation["artifact_digest"] != model["artifact_digest"]:
+            reasons.append(f"evaluation {evaluation['id']} ran on artifact {evaluation['artifact_digest']}, not "
+                           f"{model['artifact_digest']}")
+        if evaluation["policy_name"] != record["name"] or evaluation["policy_version"] != record["version"] or \
+                evaluation["policy_sha256"] != record["sha256"]:
+            reasons.append(f"evaluation {evaluation['id']} was made under {evaluation['policy_name']}@"
+                           f"{evaluation['policy_version']}; the active policy is {record['name']}@{record['version']}"
+                           f" — evaluate again")
+        if policy.max_evaluation_age_days is not None:
+            age = _now() - _parse_ts(evaluation["evaluated_at"])
+            if age > timedelta(days=policy.max_evaluation_age_days):
+                reasons.append(f"evaluation {evaluation['id']} is {age.days} days old; the policy allows "
+                               f"{policy.max_evaluation_age_days}")
+        active = {w["check_id"]: w for w in self._active_waivers(tx, name, version)}
+        for check_id in result.get("failed_block_checks", []):
+            if check_id in active:
+                used_waivers.append(active[check_id])
+            else:
+                check = next((c for c in result["checks"] if c["id"] == check_id), {})
+                reasons.append(f"block check {check_id!r} failed ({check.get('metric')} = {check.get('value')}, "
+                               f"needs {check.get('operator')} {check.get('threshold')}) and has no active waiver")
+        return model, policy, dict(evaluation, result=result), used_waivers, reasons
+
+    def _active_waivers(self, tx: Tx, name: str, version: str) -> list[dict[str, Any]]:
+        today = _now().date().isoformat()
+        return [w for w in tx.waivers_for(name, version) if w["revoked_at"] is None and w["until"] >= today]
+
+    # ------------------------------------------------------------------------------------------- requests
+    def promote(self, session: Session, model_ref: str, *, to: str, reason: str) -> dict[str, Any]:
+        """Open a promotion request (refused with every reason when the gate does not allow it)."""
+        ref = parse_ref(model_ref, "model reference")
+        if to not in ALLOWED_FROM:
+            raise BadInput("--to must be staging or production")
+        if not reason or not reason.strip():
+            raise BadInput("--reason is required")
+        refused: list[str] = []
+
+        def open_request(tx: Tx, role: str) -> dict[str, Any]:
+            try:
+                model, policy, evaluation, waivers_used, reasons = self._gate(tx, ref.name, ref.version, to)
+            except GateRefused as exc:
+                refused.extend(exc.reasons)
+                raise
+            if tx.pending_request_for(ref.name, ref.version, to):
+                raise BadInput(f"a promotion of {ref} to {to} is already pending")
+            if reasons:
+                refused.extend(reasons)
+                raise GateRefused(reasons)
+            approvals = getattr(policy.approvals, to)
+            required = list(approvals.roles) if approvals else DEFAULT_APPROVERS[to]
+            stage = tx.stage_of(ref.name, ref.version)
+            request_id = f"pr-{uuid.uuid4().hex[:10]}"
+            payload = {"request_id": request_id, "model": str(ref), "from_stage": stage["stage"] if stage else
+                       "registered", "to_stage": to, "reason": reason, "evaluation_id": evaluation["id"],
+                       "evaluation_result_sha256": evaluation["result_sha256"],
+                       "policy": {"name": policy.policy, "version": policy.version},
+                       "required_roles": required,
+                       "waivers": [{"id": w["id"], "check": w["check_id"], "until": w["until"]} for w in waivers_used]}
+            row = self.ledger().append(tx, signer=session.signer, actor=session.name, role=role,
+                                       event=Event("promotion.requested", model_node(ref), payload))
+            tx.insert_request({"id": request_id, "model_name": ref.name, "model_version": ref.version,
+                               "from_stage": payload["from_stage"], "target_stage": to, "reason": reason,
+                               "requested_by": session.name, "requested_at": row.ts, "evaluation_id": evaluation["id"],
+                               "policy_name": policy.policy, "policy_version": policy.version,
+                               "required_roles": json.dumps(required), "waivers": json.dumps(payload["waivers"]),
+                               "status": "pending", "seq": row.seq})
+            webhooks.enqueue(tx, "promotion.requested", payload, row.seq)
+            return {**payload, "status": "pending", "seq": row.seq}
+
+        try:
+            result = self._act(session, Permission.PROMOTE_REQUEST, model_node(ref), open_request)
+        except GateRefused:
+            self._record_refusal(session, ref, to, refused)
+            raise
+        self._flush_webhooks()
+        return result
+
+    def reinstate(self, session: Session, model_ref: str, *, reason: str) -> dict[str, Any]:
+        """Bring a suspended version back: a new promotion request to production, with its own approvals."""
+        return self.promote(session, model_ref, to="production", reason=reason)
+
+    def _record_refusal(self, session: Session, ref: Any, to: str, reasons: list[str]) -> None:  # noqa: ANN401
+        def record(tx: Tx, role: str) -> None:
+            self.ledger().append(tx, signer=session.signer, actor=session.name, role=role, event=Event(
+                "promotion.refused", model_node(ref), {"model": str(ref), "to_stage": to, "reasons": reasons}))
+
+        self._act(session, Permission.PROMOTE_REQUEST, model_node(ref), record)
+
+    def _decide(self, session: Session, request_id: str, comment: str, decision: str) -> dict[str, Any]:
+        if not comment or not comment.strip():
+            raise BadInput("--comment is required: every decision is explained")
+
+        def decide(tx: Tx, _role: str) -> dict[str, Any]:
+            request = tx.get_request(request_id)
+            if request is None:
+                raise NotFound(f"no promotion request {request_id}")
+            if request["status"] != "pending":
+                raise BadInput(f"request {request_id} is already {request['status']}")
+            model = tx.get_model(request["model_name"], request["model_version"])
+            required = json.loads(request["required_roles"])
+            decisions = tx.decisions(request_id)
+            held = tx.user_roles(session.name)
+            if session.name == request["requested_by"]:
+                raise SeparationOfDuties(f"{session.name} requested this promotion and may not decide it "
+                                         "(separation of duties)")
+            if session.name == model["owner"]:
+                raise SeparationOfDuties(f"{session.name} registered {request['model_name']}@"
+                                         f"{request['model_version']} and may not decide its promotion "
+                                         "(separation of duties)")
+            if any(d["approver"] == session.name for d in decisions):
+                raise SeparationOfDuties(f"{session.name} has already decided on request {request_id}")
+            filled = {d["role"] for d in decisions if d["decision"] == "approve"}
+            open_roles = [r for r in required if r not in filled]
+            acting = next((r for r in open_roles if r in held), None)
+            if acting is None:
+                needed = " or ".join(open_roles) or "none (all roles are filled)"
+                raise SeparationOfDuties(f"request {request_id} needs a decision by {needed}; {session.name} holds "
+                                         f"{', '.join(held) or 'no role'}")
+            ref = f"{request['model_name']}@{request['model_version']}"
+            row = self.ledger().append(tx, signer=session.signer, actor=session.name, role=acting, event=Event(
+                f"promotion.{'approved' if decision == 'approve' else 'rejected'}", f"model:{ref}",
+                {"request_id": request_id, "model": ref, "to_stage": request["target_stage"], "decision": decision,
+                 "role": acting, "comment": comment, "evaluation_id": request["evaluation_id"]}))
+            tx.insert_decision({"request_id": request_id, "approver": session.name, "role": acting,
+                                "decision": decision, "comment": comment, "decided_at": row.ts, "seq": row.seq})
+            outcome = {"request_id": request_id, "model": ref, "decision": decision, "role": acting, "seq": row.seq,
+                       "status": "pending", "remaining_roles": [r for r in open_roles if r != acting]}
+            if decision == "reject":
+                tx.close_request(request_id, "rejected", row.ts)
+                outcome["status"] = "rejected"
+                webhooks.enqueue(tx, "promotion.rejected", outcome, row.seq)
+            elif not outcome["remaining_roles"]:
+                approvers = [{"name": d["approver"], "role": d["role"], "seq": d["seq"]} for d in decisions
+                             if d["decision"] == "approve"] + [{"name": session.name, "role": acting, "seq": row.seq}]
+                self._transition(tx, session, acting, request, approvers)
+                tx.close_request(request_id, "approved", row.ts)
+                outcome["status"] = "approved"
+                webhooks.enqueue(tx, "promotion.approved", outcome, row.seq)
+            return outcome
+
+        result = self._act(session, Permission.APPROVE, f"request:{request_id}", decide)
+        self._flush_webhooks()
+        return result
+
+    def approve(self, session: Session, request_id: str, *, comment: str) -> dict[str, Any]:
+        return self._decide(session, request_id, comment, "approve")
+
+    def reject(self, session: Session, request_id: str, *, comment: str) -> dict[str, Any]:
+        return self._decide(session, request_id, comment, "reject")
+
+    def _transition(self, tx: Tx, session: Session, role: str, request: dict[str, Any],
+                    approvers: list[dict[str, Any]]) -> None:
+        name, version, target = request["model_name"], request["model_version"], request["target_stage"]
+        if target == "production":
+            for previous in tx.versions_in_stage(name, "production"):
+                if previous["model_version"] != version:
+                    self._set_stage(tx, session, role, name, previous["model_version"], "retired", {
+                        "reason": f"replaced by {name}@{version}", "request_id": request["id"]})
+        self._set_stage(tx, session, role, name, version, target, {
+            "reason": request["reason"], "request_id": request["id"], "requested_by": request["requested_by"],
+            "approvers": approvers, "evaluation_id": request["evaluation_id"],
+            "policy": {"name": request["policy_name"], "version": request["policy_version"]},
+            "waivers": json.loads(request["waivers"])}, request=request)
+
+    def _set_stage(self, tx: Tx, session: Session, role: str | None, name: str, version: str, stage: str,
+                   details: dict[str, Any], request: dict[str, Any] | None = None) -> int:
+        current = tx.stage_of(name, version)
+        row = self.ledger().append(tx, signer=session.signer, actor=session.name, role=role, event=Event(
+            "model.stage_changed", f"model:{name}@{version}",
+            {"model": f"{name}@{version}", "name": name, "version": version,
+             "from_stage": current["stage"] if current else "registered", "to_stage": stage, **details}))
+        tx.set_stage({"model_name": name, "model_version": version, "stage": stage, "since": row.ts,
+                      "request_id": request["id"] if request else (current or {}).get("request_id"),
+                      "evaluation_id": request["evaluation_id"] if request else (current or {}).get("evaluation_id"),
+                      "policy_name": request["policy_name"] if request else (current or {}).get("policy_name"),
+                      "policy_version": request["policy_version"] if request else (current or {}).get(
+                          "policy_version"),
+                      "revalidation_required": False, "revalidation_reason": None, "seq": row.seq})
+        return row.seq
+
+    def requests(self, session: Session, *, pending: bool = False, mine: bool = False) -> list[dict[str, Any]]:
+        def listing(tx: Tx, _role: str) -> list[dict[str, Any]]:
+            held = set(tx.user_roles(session.name))
+            out = []
+            for r in tx.list_requests(pending_only=pending):
+                decisions = tx.decisions(r["id"])
+                required = json.loads(r["required_roles"])
+                filled = {d["role"] for d in decisions if d["decision"] == "approve"}
+                open_roles = [x for x in required if x not in filled]
+                item = {**r, "required_roles": required, "waivers": json.loads(r["waivers"]), "decisions": decisions,
+                        "open_roles": open_roles if r["status"] == "pending" else []}
+                can_decide = (r["status"] == "pending" and session.name not in (r["requested_by"],)
+                              and not any(d["approver"] == session.name for d in decisions)
+                              and bool(held & set(item["open_roles"])))
+                item["awaiting_me"] = can_decide
+                if mine and not (r["requested_by"] == session.name or can_decide):
+                    continue
+                out.append(item)
+            return out
+
+        return self._act(session, Permission.READ, "requests", listing)
+
+    # ------------------------------------------------------------------------------------------- waivers
+    def waive(self, session: Session, model_ref: str, *, check: str, until: str, justification: str) -> dict[str, Any]:
+        ref = parse_ref(model_ref, "model reference")
+        try:
+            until_date = date.fromisoformat(until)
+        except ValueError:
+            raise BadInput(f"--until {until!r}: expected a date YYYY-MM-DD") from None
+        if until_date <= _now().date():
+            raise BadInput(f"--until {until} is not in the future")
+        if not justification or not justification.strip():
+            raise BadInput("--justification is required")
+
+        def grant(tx: Tx, role: str) -> dict[str, Any]:
+            if tx.get_model(ref.name, ref.version) is None:
+                raise NotFound(f"no model {ref}")
+            assignment = tx.governing_policy(ref.name)
+            if assignment is None:
+                raise BadInput(f"model {ref.name} has no governing policy to waive a check of")
+            record = tx.get_policy(assignment["policy_name"])
+            policy = parse_policy(record["text"], assignment["policy_name"])
+            if check not in {c.id for c in policy.checks}:
+                raise BadInput(f"policy {policy.ref} has no check {check!r} (checks: "
+                               f"{', '.join(c.id for c in policy.checks)})")
+            if policy.max_waiver_days is not None and (until_date - _now().date()).days > policy.max_waiver_days:
+                raise BadInput(f"policy {policy.ref} caps waivers at {policy.max_waiver_days} days")
+            waiver_id = f"wv-{uuid.uuid4().hex[:10]}"
+            row = self.ledger().append(tx, signer=session.signer, actor=session.name, role=role, event=Event(
+                "waiver.granted", model_node(ref), {"id": waiver_id, "model": str(ref), "check": check,
+                                                     "until": until_date.isoformat(), "justification": justification,
+                                                     "policy": policy.ref}))
+            tx.insert_waiver({"id": waiver_id, "model_name": ref.name, "model_version": ref.version, "check_id": check,
+                              "until": until_date.isoformat(), "justification": justification,
+                              "granted_by": session.name, "granted_at": row.ts, "seq": row.seq})
+            return {"id": waiver_id, "model": str(ref), "check": check, "until": until_date.isoformat(),
+                    "seq": row.seq}
+
+        return self._act(session, Permission.WAIVE, model_node(ref), grant)
+
+    def revoke_waiver(self, session: Session, waiver_id: str, *, reason: str) -> dict[str, Any]:
+        def revoke(tx: Tx, role: str) -> dict[str, Any]:
+            waiver = tx.get_waiver(waiver_id)
+            if waiver is None:
+                raise NotFound(f"no waiver {waiver_id}")
+            if waiver["revoked_at"]:
+                raise BadInput(f"waiver {waiver_id} was already revoked")
+            ref = f"{waiver['model_name']}@{waiver['model_version']}"
+            row = self.ledger().append(tx, signer=session.signer, actor=session.name, role=role, event=Event(
+                "waiver.revoked", f"model:{ref}", {"id": waiver_id, "model": ref, "check": waiver["check_id"],
+                                                  "reason": reason}))
+            tx.revoke_waiver(waiver_id, session.name, row.ts)
+            return {"id": waiver_id, "revoked": True, "seq": row.seq}
+
+        return self._act(session, Permission.WAIVE, f"waiver:{waiver_id}", revoke)
+
+    def waivers(self, session: Session, model_ref: str | None = None) -> list[dict[str, Any]]:
+        name = version = None
+        if model_ref:
+            name, _, version = model_ref.partition("@")
+        today = _now().date().isoformat()
+
+        def listing(tx: Tx, _role: str) -> list[dict[str, Any]]:
+            return [{**w, "active": w["revoked_at"] is None and w["until"] >= today}
+                    for w in tx.waivers_for(name or None, version or None)]
+
+        return self._act(session, Permission.READ, "waivers", listing)
+
+    # ------------------------------------------------------------------------------------------- suspension
+    def suspend(self, session: Session, model_ref: str, *, reason: str) -> dict[str, Any]:
+        ref = parse_ref(model_ref, "model reference")
+        if not reason or not reason.strip():
+            raise BadInput("--reason is required")
+
+        def stop(tx: Tx, role: str) -> dict[str, Any]:
+            current = tx.stage_of(ref.name, ref.version)
+            if current is None or current["stage"] != "production":
+                raise BadInput(f"{ref} is not in production (stage: {current['stage'] if current else 'registered'})")
+            seq = self._set_stage(tx, session, role, ref.name, ref.version, "suspended",
+                                  {"reason": reason, "suspended_by": session.name})
+            self.ledger().append(tx, signer=session.signer, actor=session.name, role=role, event=Event(
+                "model.suspended", model_node(ref), {"model": str(ref), "reason": reason, "stage_change_seq": seq}))
+            webhooks.enqueue(tx, "model.suspended", {"model": str(ref), "reason": reason, "by": session.name}, seq)
+            return {"model": str(ref), "stage": "suspended", "seq": seq}
+
+        result = self._act(session, Permission.SUSPEND, model_node(ref), stop)
+        self._flush_webhooks()
+        return result
+
+    def stages(self, session: Session) -> list[dict[str, Any]]:
+        return self._act(session, Permission.READ, "stages", lambda tx, _r: tx.all_stages())
+
+    # ------------------------------------------------------------------------------------------- revalidation
+    def _flag(self, tx: Tx, session: Session, role: str | None, name: str, version: str, reason: str,
+              seq_hint: int | None = None) -> int:
+        row = self.ledger().append(tx, signer=session.signer, actor=session.name, role=role, event=Event(
+            "model.revalidation_required", f"model:{name}@{version}", {"model": f"{name}@{version}",
+                                                                       "reason": reason}))
+        tx.flag_revalidation(name, version, reason)
+        webhooks.enqueue(tx, "model.revalidation_required", {"model": f"{name}@{version}", "reason": reason},
+                         row.seq)
+        return row.seq
+
+    def flag_after_policy_activation(self, tx: Tx, session: Session, role: str, policy_name: str,
+                                     version: int) -> list[str]:
+        """Flag released versions approved under an older version of a newly activated policy."""
+        flagged = []
+        for model_name in tx.models_governed_by(policy_name):
+            for stage in ("staging", "production"):
+                for entry in tx.versions_in_stage(model_name, stage):
+                    if entry["policy_name"] == policy_name and (entry["policy_version"] or 0) < version:
+                        self._flag(tx, session, role, model_name, entry["model_version"],
+                                   f"policy {policy_name}@{version} replaced @{entry['policy_version']} under which "
+                                   "it was approved")
+                        flagged.append(f"{model_name}@{entry['model_version']}")
+        return flagged
+
+    # ------------------------------------------------------------------------------------------- history
+    def history(self, session: Session, model_name: str, at: str | None = None) -> dict[str, Any]:
+        """Which version held which stage, when, on whose request and approval, under which evidence.
+
+        Reconstructed from ``model.stage_changed`` ledger entries only, so it cannot disagree with the ledger.
+        """
+        moment = None
+        if at:
+            try:
+                moment = _parse_ts(at if ("T" in at or " " in at) else f"{at}T23:59:59.999999+00:00")
+            except ValueError:
+                raise BadInput(f"--at {at!r}: expected an ISO 8601 date or time") from None
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=UTC)
+
+        def build(tx: Tx, _role: str) -> dict[str, Any]:
+            rows = tx.ledger_for_subject_prefix(f"model:{model_name}@", ["model.stage_changed"])
+            events = [decode_row(r) for r in rows if json.loads(r.payload).get("name") == model_name]
+            timeline = [{"seq": e["seq"], "ts": e["ts"], "actor": e["actor"], "role": e["role"],
+                         **{k: v for k, v in e["payload"].items() if k not in ("name",)}} for e in events]
+            if moment is not None:
+                timeline = [t for t in timeline if _parse_ts(t["ts"]) <= moment]
+            state: dict[str, dict[str, Any]] = {}
+            for t in timeline:
+                state[t["version"]] = t
+            current = {v: {"stage": t["to_stage"], "since": t["ts"], "seq": t["seq"],
+                           "requested_by": t.get("requested_by"), "approvers": t.get("approvers", []),
+                           "evaluation_id": t.get("evaluation_id"), "policy": t.get("policy"),
+                           "reason": t.get("reason")}
+                       for v, t in sorted(state.items())}
+            production = [v for v, s in current.items() if s["stage"] == "production"]
+            return {"model": model_name, "at": moment.isoformat() if moment else None,
+                    "production": production[0] if production else None, "versions": current,
+                    "timeline": timeline}
+
+        return self._act(session, Permission.READ, f"model:{model_name}", build)
+
+    def _flush_webhooks(self) -> None:
+        webhooks.deliver_in_background(self.store, wait=float(__import__("os").environ.get(
+            "COUNTERSIGN_WEBHOOK_WAIT", "2")))
