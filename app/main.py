@@ -1,4 +1,4 @@
-"""Entrypoint: routes to the pages the signed-in user's roles allow (``st.navigation``)."""
+"""Entrypoint: routes to the pages the signed-in user's roles allow (``st.navigation``). Layout only."""
 
 from __future__ import annotations
 
@@ -8,19 +8,36 @@ import streamlit as st
 
 from app import session
 
-PAGES = Path(__file__).parent / "app_pages"
+PAGES = Path(__file__).resolve().parent / "app_pages"
+
+#: page file, title, icon, roles that see it (None: everyone signed in)
+NAVIGATION = [
+    ("inventory.py", "Inventory", ":material/inventory_2:", None),
+    ("model_card.py", "Model card", ":material/description:", None),
+    ("lineage.py", "Lineage", ":material/account_tree:", None),
+    ("approvals.py", "Approvals", ":material/approval:", {"data_scientist", "ml_lead", "compliance_officer"}),
+    ("policies.py", "Policies", ":material/policy:", None),
+    ("audit_log.py", "Audit log", ":material/receipt_long:", None),
+    ("reports.py", "Reports", ":material/summarize:", {"auditor", "compliance_officer"}),
+    ("users.py", "Users", ":material/group:", {"admin"}),
+]
 
 st.set_page_config(page_title="Countersign", page_icon=":material/verified:", layout="wide")
 
-user = session.current()
+with session.service().store.held():
+    user = session.current()
+    roles = set(session.roles()) if user is not None else set()
 if user is None:
     pages = [st.Page(PAGES / "sign_in.py", title="Sign in", icon=":material/login:", default=True)]
 else:
     with st.sidebar:
-        st.markdown(f"**{user.name}**  \n{', '.join(user.roles)}")
-        if st.button("Sign out", icon=":material/logout:"):
+        st.markdown(f"**{user.name}**  \n{', '.join(sorted(roles)) or 'no role'}")
+        if st.button("Sign out", icon=":material/logout:", key="nav_sign_out"):
             session.sign_out()
             st.rerun()
-    pages = [st.Page(PAGES / "audit_log.py", title="Audit log", icon=":material/receipt_long:", default=True)]
+    pages = [st.Page(PAGES / file, title=title, icon=icon, default=(file == "inventory.py"))
+             for file, title, icon, allowed in NAVIGATION if allowed is None or roles & allowed]
 
-st.navigation(pages).run()
+# One database connection for the whole render (each core call would otherwise open the file anew).
+with session.service().store.held():
+    st.navigation(pages).run()

@@ -33,6 +33,26 @@ def current() -> Session | None:
     return session
 
 
+def roles() -> tuple[str, ...]:
+    """The signed-in user's roles as the database has them now (a revoked role disappears at once)."""
+    user = current()
+    if user is None:
+        return ()
+    try:
+        listed = service().users(user)
+    except CountersignError:
+        return ()
+    return tuple(next((u["roles"] for u in listed if u["name"] == user.name), ()))
+
+
+def require() -> Session:
+    """The signed-in session, or stop the page (the router only shows pages to signed-in users)."""
+    user = current()
+    if user is None:
+        st.stop()
+    return user
+
+
 def sign_in(name: str, password: str) -> str | None:
     """Authenticate through core; return an error message or ``None``."""
     try:

@@ -18,6 +18,7 @@ from core.checkpoints import write_checkpoint
 from core.errors import BadInput, NotAuthenticated, PermissionDenied, SeparationOfDuties
 from core.governance import GovernanceAPI
 from core.identity import Session
+from core.inventory import InventoryAPI
 from core.ledger import Event, Ledger, Signer, decode_row, utc_now
 from core.lineage import LineageAPI
 from core.registry import RegistryAPI
@@ -48,7 +49,7 @@ class _Refused(Exception):
         self.permission, self.needed, self.held, self.subject = permission, needed, held, subject
 
 
-class Countersign(RegistryAPI, LineageAPI, GovernanceAPI, ReleasesAPI):
+class Countersign(RegistryAPI, LineageAPI, GovernanceAPI, ReleasesAPI, InventoryAPI):
     """One Countersign database, opened per operation (safe to share a file among processes)."""
 
     def __init__(self, db: str | os.PathLike[str] | None = None, *, lock_timeout: float | None = None) -> None:

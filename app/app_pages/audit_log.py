@@ -1,5 +1,7 @@
 """The audit ledger, paginated in SQL, with a "Verify ledger" action."""
 
+import json
+
 import pandas as pd
 import streamlit as st
 
@@ -7,24 +9,27 @@ from app import session
 from core.errors import CountersignError
 
 cs = session.service()
-user = session.current()
+user = session.require()
 PAGE_SIZE = 50
 
 st.title("Audit log")
-cols = st.columns(4)
+cols = st.columns(6)
 actor = cols[0].text_input("Actor", key="audit_actor") or None
 action = cols[1].text_input("Action (prefix*)", key="audit_action") or None
 subject = cols[2].text_input("Subject (prefix*)", key="audit_subject") or None
-page = cols[3].number_input("Page", min_value=1, value=1, step=1, key="audit_page")
+since = cols[3].text_input("Since (UTC)", key="audit_since", placeholder="2026-11-01") or None
+until = cols[4].text_input("Until (UTC)", key="audit_until", placeholder="2026-12-31T23:59") or None
+page = cols[5].number_input("Page", min_value=1, value=1, step=1, key="audit_page")
 
 try:
     rows = cs.log(user, limit=PAGE_SIZE, offset=(int(page) - 1) * PAGE_SIZE, actor=actor, action=action,
-                  subject=subject)
+                  subject=subject, since=since, until=until)
 except CountersignError as exc:
     st.error(exc.message)
     rows = []
 if rows:
     frame = pd.DataFrame(rows)[["seq", "ts", "actor", "role", "action", "subject", "payload", "key_id"]]
+    frame["payload"] = frame["payload"].map(lambda p: json.dumps(p, sort_keys=True))
     st.dataframe(frame, hide_index=True, width="stretch")
 else:
     st.info("No entries match.")

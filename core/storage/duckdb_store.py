@@ -482,6 +482,33 @@ class Tx:
             [prefix.replace("%", r"\%").replace("_", r"\_") + "%", list(actions)])
         return [LedgerRow(*r) for r in rows]
 
+    def inventory_rows(self) -> list[dict[str, Any]]:
+        """One row per model version with its stage, governance and latest evidence."""
+        return self._records("""
+            WITH latest_eval AS (
+                SELECT model_name, model_version, id, passed, evaluated_at,
+                       row_number() OVER (PARTITION BY model_name, model_version ORDER BY seq DESC) AS rn
+                FROM evaluations WHERE purpose = 'evaluation'),
+            pending AS (
+                SELECT model_name, model_version, count(*) AS n FROM promotion_requests WHERE status = 'pending'
+                GROUP BY ALL),
+            active_waivers AS (
+                SELECT model_name, model_version, count(*) AS n FROM waivers
+                WHERE revoked_at IS NULL AND until >= strftime(current_date, '%Y-%m-%d') GROUP BY ALL)
+            SELECT m.name, m.version, coalesce(s.stage, 'registered') AS stage, m.risk_tier, m.owner,
+                   a.policy_name AS policy, e.id AS latest_evaluation,
+                   CASE WHEN e.passed IS NULL THEN NULL WHEN e.passed THEN 'pass' ELSE 'fail' END AS verdict,
+                   e.evaluated_at, coalesce(p.n, 0) AS pending_requests, coalesce(w.n, 0) AS active_waivers,
+                   coalesce(s.revalidation_required, false) AS revalidation_required, m.external,
+                   m.trusted_pickle, m.estimator, m.registered_at
+            FROM models m
+            LEFT JOIN model_stages s ON s.model_name = m.name AND s.model_version = m.version
+            LEFT JOIN policy_assignments a ON a.model_name = m.name
+            LEFT JOIN latest_eval e ON e.model_name = m.name AND e.model_version = m.version AND e.rn = 1
+            LEFT JOIN pending p ON p.model_name = m.name AND p.model_version = m.version
+            LEFT JOIN active_waivers w ON w.model_name = m.name AND w.model_version = m.version
+            ORDER BY m.name, m.version""")
+
     # -- lineage -----------------------------------------------------------------------------------------------
     def upsert_lineage_node(self, node: dict[str, Any]) -> bool:
         """Insert a node unless one with that id exists; return whether it was inserted."""

@@ -1,0 +1,92 @@
+"""Approvals: my queue; each request shows the gate, every check, and the candidate beside production. Decisions
+need a comment, are confirmed in a dialog, and are signed with the signed-in user's own key."""
+
+import pandas as pd
+import streamlit as st
+
+from app import session
+from core.errors import CountersignError
+
+cs = session.service()
+user = session.require()
+roles = set(session.roles())
+can_decide = bool(roles & {"ml_lead", "compliance_officer"})
+can_request = bool(roles & {"data_scientist", "ml_lead"})
+
+st.title("Approvals")
+
+
+@st.dialog("Confirm decision")
+def confirm(request_id: str, decision: str) -> None:
+    st.write(f"{decision.capitalize()} request **{request_id}**? Your key signs this decision.")
+    comment = st.text_area("Comment (required)", key="appr_comment")
+    if st.button(f"Confirm {decision}", type="primary", key="appr_confirm", disabled=not comment.strip()):
+        try:
+            act = cs.approve if decision == "approve" else cs.reject
+            outcome = act(user, request_id, comment=comment)
+            st.session_state["appr_flash"] = (f"{decision.capitalize()}d as {outcome['role']}: request "
+                                              f"{request_id} is {outcome['status']}")
+        except CountersignError as exc:
+            st.session_state["appr_flash_error"] = exc.message
+        st.session_state.pop("appr_dialog", None)
+        st.rerun()
+
+
+if flash := st.session_state.pop("appr_flash", None):
+    st.success(flash)
+if flash_error := st.session_state.pop("appr_flash_error", None):
+    st.error(flash_error)
+
+requests = cs.requests(user, pending=True)
+mine = [r for r in requests if r["awaiting_me"]]
+st.subheader(f"Awaiting my decision ({len(mine)})" if can_decide else "Open requests")
+shown = mine if can_decide else requests
+if not shown:
+    st.caption("Nothing waiting." if can_decide else "No open requests.")
+for request in shown:
+    ref = f"{request['model_name']}@{request['model_version']}"
+    with st.container(border=True):
+        st.markdown(f"### {ref} → {request['target_stage']}")
+        st.caption(f"Request {request['id']} by {request['requested_by']} at {request['requested_at']}: "
+                   f"{request['reason']}")
+        detail = cs.request_detail(user, request["id"])
+        done = [f"{d['approver']} ({d['role']})" for d in detail["decisions"] if d["decision"] == "approve"]
+        st.write(f"Needs: {', '.join(detail['required_roles'])} · approved so far: {', '.join(done) or 'nobody'} · "
+                 f"policy {detail['policy_name']}@{detail['policy_version']}")
+        if detail["waivers"]:
+            st.warning("Waivers used: " + ", ".join(f"{w['check']} (until {w['until']})" for w in detail["waivers"]))
+        candidate = detail["evaluation"] or {"checks": []}
+        current = (detail["current_production"] or {}).get("evaluation") or {"checks": []}
+        other = {c["id"]: c for c in current["checks"]}
+        rows = [{"check": c["id"], "metric": c["metric"], "candidate": c["value"],
+                 "candidate passed": c["passed"], "rule": f"{c['operator'] or ''} {c['threshold'] or ''}",
+                 "production": other.get(c["id"], {}).get("value"), "severity": c["severity"]}
+                for c in candidate["checks"]]
+        label = f"Gate evidence: evaluation {detail['evaluation_id']}"
+        if detail["current_production"]:
+            label += f" beside production v{detail['current_production']['version']}"
+        st.markdown(f"**{label}**")
+        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+        if can_decide and request["awaiting_me"]:
+            a, b = st.columns(2)
+            if a.button("Approve", key=f"appr_approve_{request['id']}", type="primary"):
+                st.session_state["appr_dialog"] = (request["id"], "approve")
+            if b.button("Reject", key=f"appr_reject_{request['id']}"):
+                st.session_state["appr_dialog"] = (request["id"], "reject")
+
+if dialog := st.session_state.get("appr_dialog"):
+    confirm(*dialog)
+
+if can_request:
+    st.subheader("Request a promotion")
+    with st.form("appr_request_form"):
+        models = [f"{r['name']}@{r['version']}" for r in cs.inventory(user)]
+        model = st.selectbox("Model version", models, key="appr_req_model")
+        target = st.radio("To", ["staging", "production"], horizontal=True, key="appr_req_target")
+        reason = st.text_input("Reason", key="appr_req_reason")
+        if st.form_submit_button("Request promotion"):
+            try:
+                opened = cs.promote(user, model, to=target, reason=reason)
+                st.success(f"Request {opened['request_id']} opened; awaiting {', '.join(opened['required_roles'])}")
+            except CountersignError as exc:
+                st.error(exc.message)

@@ -1,0 +1,176 @@
+"""Model card (Mitchell et al.'s sections) assembled from the records: details, use, factors, metrics and
+fairness charts with the policy's thresholds, data and datasheets, SHAP importance, drift, waivers, stage history and
+a diff against another version."""
+
+import json
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from app import session
+from core.documents import MODEL_CARD_SECTIONS
+
+cs = session.service()
+user = session.require()
+
+st.title("Model card")
+inventory = cs.inventory(user)
+if not inventory:
+    st.info("No models are registered yet.")
+    st.stop()
+refs = [f"{r['name']}@{r['version']}" for r in inventory]
+ref = st.selectbox("Model version", refs, key="card_ref")
+model = cs.model(user, ref)
+row = next(r for r in inventory if f"{r['name']}@{r['version']}" == ref)
+card = model["card"] or {}
+
+header = st.columns(4)
+header[0].metric("Stage", row["stage"])
+header[1].metric("Risk tier", row["risk_tier"] or "—")
+header[2].metric("Latest verdict", row["verdict"] or "none")
+header[3].metric("Governing policy", row["policy"] or "none")
+if model["trusted_pickle"]:
+    st.warning("This model's artifact is a pickle loaded on its registrant's explicit trust (recorded in the ledger).")
+if row["revalidation_required"]:
+    st.error("Revalidation required: monitoring or a new policy version flagged this version.")
+
+
+def section(title: str, key: str) -> None:
+    st.subheader(title)
+    value = card.get(key)
+    if value is None:
+        st.caption("Not documented.")
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            st.markdown(f"**{k.replace('_', ' ')}** — {v}")
+    elif isinstance(value, list):
+        st.markdown("\n".join(f"- {v}" for v in value))
+    else:
+        st.write(value)
+
+
+section("Model details", "model_details")
+st.caption(f"{model['estimator'] or 'external model'} · {model['framework'] or ''} · owner {model['owner']} · "
+           f"artifact sha256 `{model['artifact_digest']}` · code {model['code_ref'] or '—'}")
+section("Intended use", "intended_use")
+section("Out-of-scope uses", "out_of_scope_uses")
+section("Factors", "factors")
+
+evaluations = cs.evaluations(user, ref)
+st.subheader("Metrics")
+if not evaluations:
+    st.caption("No evaluation yet.")
+    result = None
+else:
+    chosen = st.selectbox("Evaluation", [e["id"] for e in evaluations], key="card_eval",
+                          format_func=lambda i: next(f"{i} · {e['policy_name']}@{e['policy_version']} · "
+                                                     f"{'pass' if e['passed'] else 'fail'} · {e['evaluated_at']}"
+                                                     for e in evaluations if e["id"] == i))
+    result = cs.evaluation(user, chosen)
+    def rule(c: dict) -> str:
+        return f"{c['operator'] or ''} {json.dumps(c['threshold']) if c['threshold'] is not None else ''}"
+
+    checks = pd.DataFrame([{"check": c["id"], "kind": c["kind"], "metric": c["metric"], "value": c["value"],
+                            "rule": rule(c),
+                            "severity": c["severity"], "passed": c["passed"],
+                            "references": "; ".join(c["references"])} for c in result["checks"]])
+    st.dataframe(checks, hide_index=True, width="stretch")
+    perf = [c for c in result["checks"] if c["kind"] == "metric" and c["value"] is not None]
+    if perf:
+        data = pd.DataFrame([{"metric": c["metric"], "value": c["value"],
+                              "threshold": c["threshold"] if isinstance(c["threshold"], int | float) else None}
+                             for c in perf])
+        bars = alt.Chart(data).mark_bar().encode(x=alt.X("metric:N", title=None), y=alt.Y("value:Q"))
+        rules = alt.Chart(data.dropna()).mark_tick(color="red", thickness=3, size=40).encode(x="metric:N",
+                                                                                          y="threshold:Q")
+        st.altair_chart(bars + rules, width="stretch")
+
+st.subheader("Evaluation data")
+st.write(card.get("evaluation_data") or (result["data"]["ref"] if result else "—"))
+st.subheader("Training data")
+st.write(card.get("training_data") or "—")
+for dataset_ref in model["trained_on"]:
+    with st.expander(f"Datasheet of {dataset_ref}"):
+        info = cs.dataset(user, dataset_ref)
+        st.caption(f"sha256 `{info['digest']}` · {info['rows']} rows · {info['format']}")
+        for key, value in (info["datasheet"] or {}).items():
+            st.markdown(f"**{key.replace('_', ' ')}** — {value}")
+
+st.subheader("Quantitative analyses")
+if result:
+    for check in [c for c in result["checks"] if c["kind"] == "fairness"]:
+        details = check["details"]
+        rates = details.get("rates", [])
+        groups = pd.DataFrame([{"group": g, "count": v["count"], "included": v["included"],
+                                **{r: v.get(r) for r in rates}} for g, v in details.get("groups", {}).items()])
+        st.markdown(f"**{check['id']}** — {check['metric']} = {check['value']} "
+                    f"({'pass' if check['passed'] else 'fail'}; rule {check['operator']} {check['threshold']})")
+        if not groups.empty and rates:
+            long = groups.melt(id_vars=["group", "count", "included"], value_vars=rates, var_name="rate")
+            chart = alt.Chart(long).mark_bar().encode(x=alt.X("group:N"), y=alt.Y("value:Q"), color="rate:N",
+                                                      xOffset="rate:N", tooltip=["group", "rate", "value", "count"])
+            st.altair_chart(chart, width="stretch")
+            st.dataframe(groups, hide_index=True, width="stretch")
+        if details.get("reason"):
+            st.warning(details["reason"])
+    for check in [c for c in result["checks"] if c["kind"] == "explain"]:
+        importance = check["details"].get("importance") or {}
+        if importance:
+            st.markdown(f"**SHAP importance** ({check['details'].get('explainer')} explainer, "
+                        f"{check['details'].get('sample_size')} rows)")
+            data = pd.DataFrame({"feature": list(importance), "mean |SHAP|": list(importance.values())})
+            st.altair_chart(alt.Chart(data).mark_bar().encode(x="mean |SHAP|:Q", y=alt.Y("feature:N", sort="-x")),
+                            width="stretch")
+    for check in [c for c in result["checks"] if c["kind"] == "drift"]:
+        st.markdown(f"**Drift per feature** ({check['id']}; drifted share {check['value']})")
+        st.dataframe(pd.DataFrame([{"feature": k, **v} for k, v in check["details"]["columns"].items()]),
+                     hide_index=True, width="stretch")
+else:
+    st.caption("No evaluation yet.")
+
+section("Ethical considerations", "ethical_considerations")
+section("Caveats and recommendations", "caveats_and_recommendations")
+section("Limitations", "limitations")
+
+st.subheader("Waivers")
+waivers = cs.waivers(user, ref)
+if waivers:
+    st.dataframe(pd.DataFrame(waivers), hide_index=True, width="stretch")
+else:
+    st.caption("None.")
+
+st.subheader("Stage history")
+history = cs.history(user, row["name"])
+timeline = [t for t in history["timeline"] if t["version"] == row["version"]]
+if timeline:
+    st.dataframe(pd.DataFrame([{"seq": t["seq"], "when": t["ts"], "from": t["from_stage"], "to": t["to_stage"],
+                                "by": t["actor"], "requested by": t.get("requested_by"),
+                                "approvers": ", ".join(f"{a['name']} ({a['role']})" for a in t.get("approvers", [])),
+                                "reason": t.get("reason")} for t in timeline]), hide_index=True, width="stretch")
+else:
+    st.caption("Never promoted.")
+
+st.subheader("Compare with another version")
+others = [r for r in refs if r.split("@")[0] == row["name"] and r != ref]
+if others:
+    other_ref = st.selectbox("Other version", others, key="card_other")
+    other = cs.model(user, other_ref)
+    diff = []
+    for key in MODEL_CARD_SECTIONS:
+        a, b = card.get(key), (other["card"] or {}).get(key)
+        if a != b:
+            diff.append({"field": f"card.{key}", ref: a, other_ref: b})
+    for key in sorted(set(model["hyperparameters"]) | set(other["hyperparameters"])):
+        a, b = model["hyperparameters"].get(key), other["hyperparameters"].get(key)
+        if a != b:
+            diff.append({"field": f"hyperparameter.{key}", ref: a, other_ref: b})
+    for key in ("estimator", "artifact_digest", "trained_on", "risk_tier"):
+        if model[key] != other[key]:
+            diff.append({"field": key, ref: model[key], other_ref: other[key]})
+    if diff:
+        st.dataframe(pd.DataFrame(diff).astype(str), hide_index=True, width="stretch")
+    else:
+        st.caption("No differences.")
+else:
+    st.caption("This is the only version of the model.")

@@ -1,0 +1,42 @@
+"""Users: administrators add users and grant or revoke roles."""
+
+import pandas as pd
+import streamlit as st
+
+from app import session
+from core.errors import CountersignError
+from core.roles import ALL_ROLES
+
+cs = session.service()
+user = session.require()
+
+st.title("Users")
+st.dataframe(pd.DataFrame(cs.users(user)), hide_index=True, width="stretch")
+with st.form("users_add"):
+    st.markdown("**Add a user**")
+    name = st.text_input("Name", key="users_name")
+    roles = st.multiselect("Roles", ALL_ROLES, key="users_roles")
+    password = st.text_input("Initial password", type="password", key="users_pw")
+    if st.form_submit_button("Add user"):
+        try:
+            added = cs.add_user(user, name, roles, password)
+            st.success(f"Added {added['name']} with key {added['key_id']}")
+        except CountersignError as exc:
+            st.error(exc.message)
+with st.form("users_grant"):
+    st.markdown("**Grant or revoke a role**")
+    target = st.selectbox("User", [u["name"] for u in cs.users(user)], key="users_target")
+    role = st.selectbox("Role", ALL_ROLES, key="users_role")
+    grant, revoke = st.columns(2)
+    if grant.form_submit_button("Grant"):
+        try:
+            cs.grant(user, target, role)
+            st.success(f"Granted {role} to {target}")
+        except CountersignError as exc:
+            st.error(exc.message)
+    if revoke.form_submit_button("Revoke"):
+        try:
+            cs.revoke(user, target, role)
+            st.success(f"Revoked {role} from {target}")
+        except CountersignError as exc:
+            st.error(exc.message)
