@@ -39,7 +39,7 @@ class Ref:
 
 def parse_ref(text: str, what: str = "reference") -> Ref:
     """``NAME@VERSION`` → :class:`Ref`; a clear error otherwise."""
-    match = REF_RE.match(text or "")
+    match = REF_RE.fullmatch(text or "")
     if not match:
         raise BadInput(f"invalid {what} {text!r}: expected NAME@VERSION (letters, digits, '.', '_', '-')")
     return Ref(match["name"], match["version"])

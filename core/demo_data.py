@@ -114,7 +114,7 @@ def train_models(prepared: dict[str, Path], out_dir: Path) -> dict[str, Path]:
         "adult-logreg": (adult, ADULT_NUMERIC, ADULT_CATEGORICAL, ADULT_LABEL,
                          LogisticRegression(max_iter=1000)),
         "adult-hgb": (adult, ADULT_NUMERIC, ["workclass", "marital_status", "occupation", "relationship"],
-                      ADULT_LABEL, HistGradientBoostingClassifier(max_iter=200, random_state=0)),
+                      ADULT_LABEL, HistGradientBoostingClassifier(max_iter=80, random_state=0)),
         "german-logreg": (german, GERMAN_NUMERIC, GERMAN_CATEGORICAL, GERMAN_LABEL,
                           LogisticRegression(max_iter=2000)),
         "german-logreg-l1": (german, GERMAN_NUMERIC, GERMAN_CATEGORICAL, GERMAN_LABEL,

@@ -2,8 +2,10 @@
 
 * A file's digest is SHA-256 of its bytes, read in 4 MiB blocks (constant memory for a 10 GB file).
 * A folder of Parquet files is identified by the SHA-256 of its manifest: one ``<hex digest>  <relative path>\\n``
-  line per ``*.parquet`` file, sorted by relative POSIX path — exactly ``sha256sum`` output, so an outsider can
-  reproduce it with ``cd DIR && find * -name '*.parquet' | LC_ALL=C sort | xargs sha256sum | sha256sum``.
+  line per ``*.parquet`` file (hidden ones included), sorted bytewise by relative POSIX path — ``sha256sum`` output,
+  so an outsider can reproduce it with ``cd DIR && find . -type f -name '*.parquet' | sed 's|^\\./||' | LC_ALL=C sort
+  | while IFS= read -r f; do sha256sum "$f"; done | sha256sum`` (for names without backslashes or newlines, which
+  ``sha256sum`` escapes).
   The files are hashed on parallel threads (``hashlib`` releases the GIL on large blocks).
 """
 

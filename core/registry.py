@@ -78,6 +78,14 @@ class RegistryAPI:
                         f"dataset {ref} is already registered with SHA-256 {existing['digest']}; {facts.path} has "
                         f"{facts.digest}. A reference is immutable: register the new content as a new version"
                     )
+                stored_sheet = tx.latest_document("datasheet", dataset_node(ref))
+                if sheet is not None and (stored_sheet is None or json.loads(stored_sheet["content"]) != sheet):
+                    raise BadInput(f"dataset {ref} is already registered with another datasheet; change it with "
+                                   f"'countersign dataset datasheet {ref} FILE' (a ledgered edit)")
+                parents_now = sorted(e["src"] for e in tx.lineage_edges_touching([dataset_node(ref)], "upstream")
+                                     if e["kind"] == "derived_from")
+                if parents and sorted(dataset_node(p) for p in parents) != parents_now:
+                    raise BadInput(f"dataset {ref} is already registered with other --derived-from parents")
                 return {**_dataset_summary(existing), "created": False}
             for parent in parents:
                 if tx.get_dataset(parent.name, parent.version) is None:
@@ -197,6 +205,8 @@ class RegistryAPI:
             if not source.is_file():
                 raise BadInput(f"no such artifact file: {source}")
             fmt = artifacts.detect_format(source)
+            # Authorise before anything is loaded: a trusted pickle runs code when it is read.
+            self._act(session, Permission.MODEL_REGISTER, model_node(ref), lambda _tx, _role: None)
             if fmt != "skops" and not trust_pickle:
                 raise BadInput(
                     f"{source} is a {fmt} file, which runs code when loaded: refused (nothing was loaded or "
@@ -210,6 +220,10 @@ class RegistryAPI:
             existing = tx.get_model(ref.name, ref.version)
             if existing is not None:
                 if existing["artifact_digest"] == digest and bool(existing["external"]) == external:
+                    stored_card = tx.latest_document("model_card", model_node(ref))
+                    if card_doc is not None and (stored_card is None or json.loads(stored_card["content"]) != card_doc):
+                        raise BadInput(f"model {ref} is already registered with another card; change it with "
+                                       f"'countersign model card {ref} FILE' (a ledgered edit)")
                     return {**_model_summary(existing), "created": False}
                 raise BadInput(f"model {ref} is already registered (artifact SHA-256 {existing['artifact_digest']}); "
                                "a reference is immutable: register a new version")
@@ -227,7 +241,8 @@ class RegistryAPI:
                 "artifact_format": fmt, "framework": info["framework"], "estimator": info["estimator"],
                 "hyperparameters_sha256": _sha(info["hyperparameters"]), "features": feature_list,
                 "trained_on": [str(t) for t in training], "code_ref": code_ref, "risk_tier": risk_tier,
-                "card_sha256": _sha(card_doc) if card_doc is not None else None, "trusted_pickle": trust_pickle,
+                "card_sha256": _sha(card_doc) if card_doc is not None else None,
+                "trusted_pickle": bool(trust_pickle and fmt not in (None, "skops")),
             }
             row = self.ledger().append(tx, signer=session.signer, actor=session.name, role=role,
                                        event=Event("model.registered", model_node(ref), payload))

@@ -18,6 +18,7 @@ from core.hashing import digest_path, sha256_file
 
 ROOT = Path(__file__).resolve().parents[2]
 ADULT = ROOT / "data" / "adult" / "adult.data"
+GERMAN = ROOT / "data" / "german-credit" / "german.data"
 
 SMALL_CSV = (
     "id,name,score,city,joined\n"
@@ -83,6 +84,15 @@ def test_inspect_the_real_adult_data() -> None:
     assert len(facts.schema) == 15
     age = facts.profile["columns"][facts.schema[0]["name"]]
     assert age["nulls"] == 0 and age["min"] == 17 and age["max"] == 90
+
+
+@pytest.mark.xfail(strict=True, reason="DuckDB's sniffer reads the space-separated, headerless german.data as one "
+                                       "VARCHAR column whose name is the first record (999 rows); inspect() offers "
+                                       "no delimiter/header override")
+def test_inspect_the_real_german_credit_data() -> None:
+    facts = inspect(GERMAN)
+    assert facts.digest == sha256_file(GERMAN)  # the digest is right whatever the parsing
+    assert facts.row_count == 1000 and len(facts.schema) == 21
 
 
 def test_inspect_parquet_file(tmp_path: Path) -> None:
@@ -159,8 +169,7 @@ def test_parse_ref_accepts(text: str, expected: Ref) -> None:
 @pytest.mark.parametrize("text", [
     "", "adult", "adult@", "@1", "adult@1@2", "-adult@1", "adult@-1", ".hidden@1", "a b@1", "adult@1 ",
     "adult@v/1", "X" * 129 + "@1", "x@" + "9" * 65, "adult;drop@1",
-    pytest.param("adult@1\n", marks=pytest.mark.xfail(
-        strict=True, reason="core.datasets.REF_RE ends in '$', which also matches before a trailing newline")),
+    "adult@1\n",
 ])
 def test_parse_ref_refuses(text: str) -> None:
     with pytest.raises(BadInput, match="expected NAME@VERSION") as info:

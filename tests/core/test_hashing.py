@@ -15,7 +15,8 @@ from core.hashing import BLOCK, digest_path, manifest_digest, parquet_files, sha
 
 ROOT = Path(__file__).resolve().parents[2]
 ADULT = ROOT / "data" / "adult" / "adult.data"
-PIPELINE = "find * -name '*.parquet' | LC_ALL=C sort | xargs sha256sum | sha256sum"
+PIPELINE = ("find . -type f -name '*.parquet' | sed 's|^\\./||' | LC_ALL=C sort "
+            "| while IFS= read -r f; do sha256sum \"$f\"; done | sha256sum")
 
 
 def sha256sum(path: Path) -> str:
@@ -121,3 +122,11 @@ def test_file_digest_changes_with_one_flipped_byte(tmp_path: Path) -> None:
     flip_byte(path, 12345)
     after = sha256_file(path)
     assert after != before and after == sha256sum(path)
+
+
+@pytest.mark.parametrize("rel", [".staged.parquet", "with space.parquet"])
+def test_shell_pipeline_agrees_for_awkward_names(parquet_folder: Path, rel: str) -> None:
+    shutil.copyfile(parquet_folder / "Zeta.parquet", parquet_folder / rel)
+    digest, entries = digest_path(parquet_folder)
+    assert rel in [e.path for e in entries]
+    assert digest == shell_manifest_digest(parquet_folder)
