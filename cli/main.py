@@ -271,7 +271,7 @@ def verify_cmd(state: _State, db: str | None, as_json: bool, checkpoint_file: Pa
         for problem in report.problems[1:20]:
             click.echo(f"  also: {problem}", err=True)
     if not report.ok:
-        raise CheckFailed(str(report.first_problem)) if not as_json else _Quiet(1)
+        raise _Quiet(1)
 
 
 # ------------------------------------------------------------------------------------------------- datasets
@@ -493,11 +493,11 @@ def policy_group() -> None:
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 def policy_check(state: _State, db: str | None, as_json: bool, file: Path) -> None:
     """Validate a policy file; every error names the file, line and field (exit 2)."""
-    from core.policy import load_policy_file
+    from core.policy import kind_of, load_policy_file
 
     policy, _text, sha = load_policy_file(file)
     summary = {"file": str(file), "policy": policy.policy, "version": policy.version, "sha256": sha,
-               "checks": [{"id": c.id, "kind": type(c).__name__.removesuffix("Check").lower()} for c in policy.checks]}
+               "checks": [{"id": c.id, "kind": kind_of(c)} for c in policy.checks]}
     emit_json(summary) if as_json else click.echo(
         f"OK: {file} is policy {policy.ref} with {len(policy.checks)} checks (sha256 {sha})")
 
@@ -825,6 +825,42 @@ def evaluation_list(state: _State, db: str | None, as_json: bool, as_user: str |
         ["id", "model", "dataset_ref", "policy", "verdict", "evaluated_by", "evaluated_at"])
 
 
+# ------------------------------------------------------------------------------------------------- reports
+@command(cli, "report", auth=True)
+@click.argument("model", metavar="MODEL_NAME[@VERSION]")
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--from", "since", default=None, metavar="DATE")
+@click.option("--to", "until", default=None, metavar="DATE")
+@click.option("--since-checkpoint", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="A checkpoint from an earlier export: add the consistency proof from it.")
+def report_cmd(state: _State, db: str | None, as_json: bool, as_user: str | None, model: str, out: Path,
+               since: str | None, until: str | None, since_checkpoint: Path | None) -> None:
+    """Write report.pdf, report.html, an evidence/ bundle and verify.py (auditors, compliance officers)."""
+    cs = _service(state, db)
+    result = cs.report(_login(state, cs, as_user), model, out=out, since=since, until=until,
+                       since_checkpoint=str(since_checkpoint) if since_checkpoint else None)
+    emit_json(result) if as_json else click.echo(
+        f"Wrote {out}: report.pdf, report.html, verify.py and evidence/ ({result['entries']} ledger entries, "
+        f"{result['statements']} signed statements, checkpoint size {result['checkpoint_size']}).\n"
+        f"Verify anywhere with: python {out}/verify.py {out}")
+
+
+@command(cli, "verify-bundle")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--trusted-key", default=None, help="Pin the log's service verifier key (name+keyid+base64).")
+def verify_bundle_cmd(state: _State, db: str | None, as_json: bool, directory: Path, trusted_key: str | None) -> None:
+    """Verify an exported evidence bundle offline (the same checks as its verify.py)."""
+    from core.bundle_verify import BundleError, verify_bundle
+
+    try:
+        summary = verify_bundle(directory, trusted_key)
+    except BundleError as exc:
+        raise CheckFailed(f"FAILED: {exc}") from None
+    emit_json(summary) if as_json else click.echo(
+        f"OK: {summary['files']} files, {summary['entries']} entries, {summary['statements']} statements verified "
+        f"against checkpoint size {summary['tree_size']}")
+
+
 # ------------------------------------------------------------------------------------------------- app
 @command(cli, "app")
 @click.option("--port", default=8501, show_default=True, type=int)
@@ -894,8 +930,7 @@ def main(argv: list[str] | None = None) -> None:
     except _Quiet as exc:
         sys.exit(exc.code)
     except CheckFailed as exc:
-        if as_json:
-            error(exc.message, exc.exit_code, as_json)
+        error(exc.message.removeprefix("FAILED: "), exc.exit_code, as_json)
         sys.exit(exc.exit_code)
     except CountersignError as exc:
         error(exc.message, exc.exit_code, as_json)

@@ -13,7 +13,8 @@ Statistics are scipy's own functions (so they agree with ``scipy.stats`` to the 
 * ``z`` — two-sided two-proportion z-test for binary columns (pooled variance); drift when p < threshold.
 * ``psi`` — Population Stability Index ``Σ (c − r) ln(c / r)`` over bins. Numeric bins are the reference's
   quantiles (``bins`` equal-frequency bins, default 10, edges from ``numpy.quantile``; duplicate edges merged; values
-  above/below the reference range fall in the outer bins); categorical bins are the categories. Empty bins get
+  above/below the reference range fall in the outer bins) — unless the column has no more distinct reference values
+  than bins, in which case every value is its own bin, as are the categories of categorical columns. Empty bins get
   proportion ε = 0.0001 on either side so the logarithm stays finite. Drift when ≥ threshold (0.2 by default).
 * ``auto`` — Evidently's documented defaults: with ≤ 1000 reference rows, KS for numeric columns with more than 5
   distinct values, chi-square for categorical ones, a z-test for binary ones, all at p < 0.05; with more reference
@@ -134,8 +135,10 @@ def statistic(col: ColumnData, method: str, bins: int = 10) -> dict[str, Any]:
         norm = max(float(np.std(col.reference)), 0.001)
         return {"statistic": float(wasserstein_distance(col.reference, col.current)) / norm}
     if method == "psi":
-        if col.numeric:
+        if col.numeric and col.distinct > bins:
             ref, cur = binned(col.reference, col.current, bins)
+        elif col.numeric:  # few distinct values: quantile bins would merge them; bin by value instead
+            ref, cur, _ = _counts_aligned(*category_counts(col))
         else:
             ref, cur, _ = _counts_aligned(col.ref_counts, col.cur_counts)
         return {"statistic": psi(ref, cur), "bins": int(ref.size)}

@@ -111,6 +111,7 @@ class Evaluator:
         self.positive = _literal(self.policy.positive_label if inputs.positive_label is None
                                  else inputs.positive_label)
         self._prepare_predictions()
+        self._types = {r[0]: r[1] for r in self.con.execute("DESCRIBE ev").fetchall()}
         self.rows = int(self.con.execute("SELECT count(*) FROM ev").fetchall()[0][0])
         self._importance: dict[str, Any] | None = None
 
@@ -164,17 +165,35 @@ class Evaluator:
         self.con.execute("CREATE VIEW ev AS SELECT * FROM scored")
         self.has_prediction, self.has_score = True, has_proba
 
+    def _threshold(self, threshold: float | None) -> float | None:
+        """The decision threshold in force: the check's, else the policy's, else none (use the predictions)."""
+        return threshold if threshold is not None else self.policy.decision_threshold
+
     def _positive_expr(self, threshold: float | None) -> str:
-        """SQL for 'predicted positive': from the score at a threshold, or from the prediction column."""
-        if self.has_score and (threshold is not None or not self.has_prediction):
-            t = self.policy.decision_threshold if threshold is None else threshold
-            return f"({SCORE} >= {float(t)!r})"
+        """SQL for 'predicted positive': the score at the threshold in force, or the prediction itself."""
+        t = self._threshold(threshold)
+        if self.has_score and (t is not None or not self.has_prediction):
+            return f"({SCORE} >= {float(0.5 if t is None else t)!r})"
         if not self.has_prediction:
             raise BadInput("no prediction or score is available for this check")
-        return f"(CAST({PRED} AS VARCHAR) = '{self.positive}')"
+        return self._equals_positive(PRED)
 
     def _actual_expr(self) -> str:
-        return f"(CAST({_quote(self.inputs.label)} AS VARCHAR) = '{self.positive}')"
+        return self._equals_positive(_quote(self.inputs.label), self.inputs.label)
+
+    def _equals_positive(self, column_sql: str, column: str | None = None) -> str:
+        """``column = positive label``, numerically for numeric columns (so 1, 1.0 and '1' agree)."""
+        kind = self._types.get(column or PRED, "VARCHAR").split("(")[0]
+        try:
+            number = float(self.positive)
+        except ValueError:
+            number = None
+        if kind in NUMERIC and number is not None:
+            return f"(CAST({column_sql} AS DOUBLE) = {number!r})"
+        if kind == "BOOLEAN":
+            truthy = self.positive.lower() in ("1", "true", "yes")
+            return f"({column_sql} = {'true' if truthy else 'false'})"
+        return f"(CAST({column_sql} AS VARCHAR) = '{self.positive.replace(chr(39), chr(39) * 2)}')"
 
     def _counts(self, group_by: list[str], threshold: float | None) -> list[tuple[tuple[Any, ...], m.Counts]]:
         y, p = self._actual_expr(), self._positive_expr(threshold)
@@ -227,9 +246,10 @@ class Evaluator:
             value = m.rates(counts)[name]
             details = {"n": counts.n, "confusion": {"tp": counts.tp, "fp": counts.fp, "tn": counts.tn,
                                                     "fn": counts.fn}}
-        if check.decision_threshold is not None or (self.has_score and name in CLASSIFICATION_METRICS):
-            details["decision_threshold"] = (check.decision_threshold if check.decision_threshold is not None
-                                             else self.policy.decision_threshold)
+        if name in CLASSIFICATION_METRICS and name not in ("roc_auc", "average_precision", "log_loss", "brier"):
+            t = self._threshold(check.decision_threshold)
+            details["decision"] = (f"score >= {t}" if self.has_score and (t is not None or not self.has_prediction)
+                                   else "the model's predictions")
         return self._result(check, name, value, check.operators(), details)
 
     def _fairness(self, check: FairnessCheck) -> dict[str, Any]:

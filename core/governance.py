@@ -8,6 +8,7 @@ failed: a failed evaluation is evidence too.
 
 from __future__ import annotations
 
+import base64
 import difflib
 import hashlib
 import json
@@ -17,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from core import artifacts, datasets
+from core import artifacts, attest, datasets
 from core.canonical import canonical_bytes
 from core.datasets import parse_ref
 from core.errors import BadInput, NotFound
@@ -46,6 +47,7 @@ class GovernanceAPI:
     ledger: Callable[[], Ledger]
     flag_after_policy_activation: Callable[..., list[str]]
     _flag: Callable[..., int]
+    _flush_webhooks: Callable[[], None]
 
     # ------------------------------------------------------------------------------------------- policies
     def add_policy(self, session: Session, file: str | Path) -> dict[str, Any]:
@@ -73,7 +75,10 @@ class GovernanceAPI:
             return {"name": policy.policy, "version": policy.version, "sha256": sha, "created": True, "seq": row.seq,
                     "flagged_for_revalidation": flagged}
 
-        return self._act(session, Permission.POLICY_MANAGE, f"policy:{policy.ref}", add)
+        result = self._act(session, Permission.POLICY_MANAGE, f"policy:{policy.ref}", add)
+        if result.get("flagged_for_revalidation"):
+            self._flush_webhooks()
+        return result
 
     def policies(self, session: Session) -> list[dict[str, Any]]:
         return self._act(session, Permission.READ, "policies", lambda tx, _r: tx.list_policies())
@@ -184,7 +189,20 @@ class GovernanceAPI:
             "seconds": outcome["seconds"],
         }
 
+        subject_sha = model_record["artifact_digest"] or hashlib.sha256(
+            canonical_bytes({"external_model": str(mref)})).hexdigest()
+        predicate = {
+            "evaluation_id": evaluation_id, "purpose": purpose, "verdict": result["verdict"],
+            "policy": {k: result["policy"][k] for k in ("name", "version", "sha256", "registered")},
+            "data": result["data"], "reference": result["reference"], "result_sha256": None,
+            "checks": [{k: c[k] for k in ("id", "kind", "metric", "value", "operator", "threshold", "severity",
+                                          "passed")} for c in result["checks"]],
+        }
+
         def store(tx: Tx, role: str) -> dict[str, Any]:
+            predicate["result_sha256"] = digest
+            env = attest.envelope(attest.statement(f"model:{mref}", subject_sha, attest.EVALUATION_PREDICATE,
+                                                   predicate), session.signer)
             row = self.ledger().append(tx, signer=session.signer, actor=session.name, role=role, event=Event(
                 "evaluation.recorded" if purpose == "evaluation" else "monitoring.recorded",
                 f"evaluation:{evaluation_id}",
@@ -194,7 +212,11 @@ class GovernanceAPI:
                  "policy": {"name": policy_obj.policy, "version": policy_obj.version, "sha256": policy_sha,
                             "registered": registered},
                  "verdict": result["verdict"], "failed_block_checks": result["failed_block_checks"],
-                 "failed_warn_checks": result["failed_warn_checks"], "result_sha256": digest}))
+                 "failed_warn_checks": result["failed_warn_checks"], "result_sha256": digest,
+                 "attestation_sha256": hashlib.sha256(base64.b64decode(env["payload"])).hexdigest()}))
+            tx.insert_attestation({"id": f"at-{evaluation_id}", "kind": "evaluation", "model_name": mref.name,
+                                   "model_version": mref.version, "envelope": json.dumps(env),
+                                   "signer": session.name, "seq": row.seq})
             result["evaluated_at"], result["evaluated_by"], result["seq"] = row.ts, session.name, row.seq
             tx.insert_evaluation({
                 "id": evaluation_id, "model_name": mref.name, "model_version": mref.version,
@@ -243,10 +265,13 @@ class GovernanceAPI:
                 result["revalidation_required"] = True
                 result["revalidation_seq"] = seq
 
-        return self.evaluate(session, model_ref, data=data, policy=assignment["policy_name"], reference=reference,
-                             label=label, prediction_column=prediction_column, score_column=score_column,
-                             purpose="monitoring", kinds=("metric", "drift"), permission=Permission.MONITOR,
-                             after_store=flag)
+        result = self.evaluate(session, model_ref, data=data, policy=assignment["policy_name"], reference=reference,
+                               label=label, prediction_column=prediction_column, score_column=score_column,
+                               purpose="monitoring", kinds=("metric", "drift"), permission=Permission.MONITOR,
+                               after_store=flag)
+        if result.get("revalidation_required"):
+            self._flush_webhooks()
+        return result
 
     def evaluation(self, session: Session, evaluation_id: str) -> dict[str, Any]:
         def show(tx: Tx, _role: str) -> dict[str, Any]:

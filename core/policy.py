@@ -64,24 +64,40 @@ class _Thresholds(_Strict):
         return {op: getattr(self, op) for op in OPERATORS if getattr(self, op) is not None}
 
     def _check_feasible(self, lo: float, hi: float, what: str) -> None:
+        """Refuse thresholds no value can meet, counting strict bounds (``gt``/``lt``) exactly."""
         ops = self.operators()
-        low, high = -math.inf, math.inf
+        low, low_strict, high, high_strict = -math.inf, False, math.inf, False
+
+        def raise_low(value: float, strict: bool) -> None:
+            nonlocal low, low_strict
+            if value > low or (value == low and strict):
+                low, low_strict = value, strict
+
+        def lower_high(value: float, strict: bool) -> None:
+            nonlocal high, high_strict
+            if value < high or (value == high and strict):
+                high, high_strict = value, strict
+
         for op, value in ops.items():
             if op == "between":
                 a, b = value
                 if a > b:
-                    raise ValueError(f"between [{a}, {b}]: the lower bound is above the upper bound")
-                low, high = max(low, a), min(high, b)
+                    raise ValueError(f"'between' [{a}, {b}]: the lower bound is above the upper bound")
+                raise_low(a, False)
+                lower_high(b, False)
             elif op in ("gt", "gte"):
-                low = max(low, value)
+                raise_low(value, op == "gt")
             elif op in ("lt", "lte"):
-                high = min(high, value)
+                lower_high(value, op == "lt")
             else:
-                low, high = max(low, value), min(high, value)
-        if low > high or ("gt" in ops and "lt" in ops and ops["gt"] >= ops["lt"]):
-            raise ValueError(f"the thresholds {ops} cannot all hold at once")
-        if high < lo or low > hi or (low == hi == hi and "gt" in ops) or (high == lo and "lt" in ops):
-            raise ValueError(f"impossible threshold for {what}: values lie in [{lo}, {hi}], the check asks {ops}")
+                raise_low(value, False)
+                lower_high(value, False)
+        named = ", ".join(f"'{op}'" for op in ops)
+        if low > high or (low == high and (low_strict or high_strict)):
+            raise ValueError(f"the thresholds {named} cannot all hold at once ({ops})")
+        if high < lo or (high == lo and high_strict) or low > hi or (low == hi and low_strict):
+            raise ValueError(f"impossible threshold {named} for {what}: values lie in [{lo}, {hi}], the check asks "
+                             f"{ops}")
 
 
 class _CheckBase(_Thresholds):
@@ -159,8 +175,9 @@ class DriftCheck(_CheckBase):
     def _thresholds(self) -> DriftCheck:
         if self.drift == "auto":
             if self.operators():
-                raise ValueError("drift: auto chooses each column's method and threshold (Evidently's defaults); "
-                                 "remove the operator or name a method")
+                named = ", ".join(f"'{op}'" for op in self.operators())
+                raise ValueError(f"drift: auto chooses each column's method and threshold (Evidently's defaults); "
+                                 f"remove the operator {named} or name a method")
             return self
         upper = 1.0 if self.drift in ("ks", "chisquare", "jensenshannon") else math.inf
         self._check_feasible(0, upper, f"drift {self.drift}")
@@ -271,7 +288,10 @@ class Policy(_Strict):
     max_evaluation_age_days: int | None = Field(default=None, ge=1)
     max_waiver_days: int | None = Field(default=None, ge=1)
     positive_label: str | int | bool = 1
-    decision_threshold: float = Field(default=0.5, ge=0, le=1)
+    decision_threshold: float | None = Field(
+        default=None, ge=0, le=1,
+        description="score >= threshold predicts the positive class; unset: the model's own predictions are used "
+                    "(or 0.5 when only scores exist)")
 
     @model_validator(mode="after")
     def _unique_ids(self) -> Policy:
@@ -294,6 +314,15 @@ def kind_of(check: Any) -> str:  # noqa: ANN401
 def parse_policy(text: str, source: str) -> Policy:
     """Parse and validate policy text; errors name ``source``, the line and the field."""
     data, located = parse_yaml(text, source)
+    if isinstance(data, dict) and isinstance(data.get("checks"), list):
+        seen: dict[Any, int] = {}
+        for index, check in enumerate(data["checks"]):
+            if isinstance(check, dict) and "id" in check:
+                if check["id"] in seen:
+                    line = located.line_of(("checks", index, "id"))
+                    raise BadInput(f"{source}:{line}: checks.{index}.id: check id {check['id']!r} is used twice "
+                                   f"(first by checks.{seen[check['id']]})")
+                seen[check["id"]] = index
     return validate(Policy, data, located, source, ignore_loc=set(_KINDS))
 
 

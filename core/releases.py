@@ -9,6 +9,8 @@ policy version it rested on — :meth:`ReleasesAPI.history` rebuilds the timelin
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import uuid
 from collections.abc import Callable
@@ -16,7 +18,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from core import webhooks
+from core import attest, webhooks
+from core.canonical import canonical_bytes
 from core.datasets import parse_ref
 from core.errors import BadInput, CheckFailed, NotFound, SeparationOfDuties
 from core.identity import Session
@@ -187,6 +190,12 @@ class ReleasesAPI:
 
     def reinstate(self, session: Session, model_ref: str, *, reason: str) -> dict[str, Any]:
         """Bring a suspended version back: a new promotion request to production, with its own approvals."""
+        ref = parse_ref(model_ref, "model reference")
+        stage = self._act(session, Permission.PROMOTE_REQUEST, model_node(ref),
+                          lambda tx, _r: tx.stage_of(ref.name, ref.version))
+        if stage is None or stage["stage"] != "suspended":
+            raise BadInput(f"{ref} is not suspended (stage: {stage['stage'] if stage else 'registered'}); use "
+                           "'promote' for an ordinary promotion")
         return self.promote(session, model_ref, to="production", reason=reason)
 
     def _record_refusal(self, session: Session, ref: Any, to: str, reasons: list[str]) -> None:  # noqa: ANN401
@@ -227,10 +236,22 @@ class ReleasesAPI:
                 raise SeparationOfDuties(f"request {request_id} needs a decision by {needed}; {session.name} holds "
                                          f"{', '.join(held) or 'no role'}")
             ref = f"{request['model_name']}@{request['model_version']}"
+            subject_sha = model["artifact_digest"] or hashlib.sha256(
+                canonical_bytes({"external_model": ref})).hexdigest()
+            predicate = {"request_id": request_id, "decision": decision, "role": acting, "approver": session.name,
+                         "comment": comment, "from_stage": request["from_stage"], "to_stage": request["target_stage"],
+                         "evaluation_id": request["evaluation_id"],
+                         "policy": {"name": request["policy_name"], "version": request["policy_version"]}}
+            env = attest.envelope(attest.statement(f"model:{ref}", subject_sha, attest.DECISION_PREDICATE,
+                                                   predicate), session.signer)
             row = self.ledger().append(tx, signer=session.signer, actor=session.name, role=acting, event=Event(
                 f"promotion.{'approved' if decision == 'approve' else 'rejected'}", f"model:{ref}",
                 {"request_id": request_id, "model": ref, "to_stage": request["target_stage"], "decision": decision,
-                 "role": acting, "comment": comment, "evaluation_id": request["evaluation_id"]}))
+                 "role": acting, "comment": comment, "evaluation_id": request["evaluation_id"],
+                 "attestation_sha256": hashlib.sha256(base64.b64decode(env["payload"])).hexdigest()}))
+            tx.insert_attestation({"id": f"at-{request_id}-{session.name}", "kind": "decision",
+                                   "model_name": request["model_name"], "model_version": request["model_version"],
+                                   "envelope": json.dumps(env), "signer": session.name, "seq": row.seq})
             tx.insert_decision({"request_id": request_id, "approver": session.name, "role": acting,
                                 "decision": decision, "comment": comment, "decided_at": row.ts, "seq": row.seq})
             outcome = {"request_id": request_id, "model": ref, "decision": decision, "role": acting, "seq": row.seq,
@@ -292,14 +313,18 @@ class ReleasesAPI:
         def listing(tx: Tx, _role: str) -> list[dict[str, Any]]:
             held = set(tx.user_roles(session.name))
             out = []
+            owners: dict[tuple[str, str], str] = {}
             for r in tx.list_requests(pending_only=pending):
+                key = (r["model_name"], r["model_version"])
+                if key not in owners:
+                    owners[key] = (tx.get_model(*key) or {}).get("owner", "")
                 decisions = tx.decisions(r["id"])
                 required = json.loads(r["required_roles"])
                 filled = {d["role"] for d in decisions if d["decision"] == "approve"}
                 open_roles = [x for x in required if x not in filled]
                 item = {**r, "required_roles": required, "waivers": json.loads(r["waivers"]), "decisions": decisions,
                         "open_roles": open_roles if r["status"] == "pending" else []}
-                can_decide = (r["status"] == "pending" and session.name not in (r["requested_by"],)
+                can_decide = (r["status"] == "pending" and session.name not in (r["requested_by"], owners[key])
                               and not any(d["approver"] == session.name for d in decisions)
                               and bool(held & set(item["open_roles"])))
                 item["awaiting_me"] = can_decide

@@ -44,6 +44,7 @@ class Permission(StrEnum):
     SUSPEND = "model.suspend"
     POLICY_ASSIGN = "policy.assign"
     MONITOR = "model.monitor"
+    REPORT = "report.export"
 
 
 #: Roles allowed for each permission, in the order used to pick the role an actor "acts in".
@@ -64,6 +65,7 @@ PERMISSIONS: dict[Permission, tuple[str, ...]] = {
     Permission.SUSPEND: (Role.COMPLIANCE_OFFICER, Role.ML_LEAD),
     Permission.POLICY_ASSIGN: (Role.COMPLIANCE_OFFICER,),
     Permission.MONITOR: (Role.DATA_SCIENTIST, Role.ML_LEAD),
+    Permission.REPORT: (Role.AUDITOR, Role.COMPLIANCE_OFFICER),
 }
 
 

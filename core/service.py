@@ -23,6 +23,7 @@ from core.ledger import Event, Ledger, Signer, decode_row, utc_now
 from core.lineage import LineageAPI
 from core.registry import RegistryAPI
 from core.releases import ReleasesAPI
+from core.report import ReportAPI
 from core.roles import PERMISSIONS, Permission, Role, acting_role, parse_role
 from core.service_key import (
     SERVICE_OWNER,
@@ -49,7 +50,7 @@ class _Refused(Exception):
         self.permission, self.needed, self.held, self.subject = permission, needed, held, subject
 
 
-class Countersign(RegistryAPI, LineageAPI, GovernanceAPI, ReleasesAPI, InventoryAPI):
+class Countersign(RegistryAPI, LineageAPI, GovernanceAPI, ReleasesAPI, InventoryAPI, ReportAPI):
     """One Countersign database, opened per operation (safe to share a file among processes)."""
 
     def __init__(self, db: str | os.PathLike[str] | None = None, *, lock_timeout: float | None = None) -> None:

@@ -29,7 +29,7 @@ from core.storage.duckdb_store import DuckDBStore, Tx
 
 EVENTS = ("promotion.requested", "promotion.approved", "promotion.rejected", "model.suspended",
           "model.revalidation_required")
-MAX_ATTEMPTS = 8
+MAX_ATTEMPTS = 1000  # delivery rounds before a notification is abandoned (each round retries with backoff)
 
 
 def urls() -> list[str]:

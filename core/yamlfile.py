@@ -31,7 +31,7 @@ class _Located:
                 key = yaml.safe_load(yaml.serialize(key_node)) if not isinstance(key_node, yaml.ScalarNode) else (
                     _scalar(key_node))
                 if key in result:
-                    raise BadInput(f"line {key_node.start_mark.line + 1}: duplicate key {key!r}")
+                    raise BadInput(f"{key_node.start_mark.line + 1}: duplicate key {key!r}")
                 self.lines[(*path, key)] = key_node.start_mark.line + 1
                 result[key] = self.build(value_node, (*path, key))
             return result

@@ -509,6 +509,22 @@ class Tx:
             LEFT JOIN active_waivers w ON w.model_name = m.name AND w.model_version = m.version
             ORDER BY m.name, m.version""")
 
+    def insert_attestation(self, record: dict[str, Any]) -> None:
+        self._insert("attestations", record)
+
+    def attestations_for(self, model_name: str, model_version: str | None = None) -> list[dict[str, Any]]:
+        if model_version is None:
+            return self._records("SELECT * FROM attestations WHERE model_name = ? ORDER BY seq", [model_name])
+        return self._records("SELECT * FROM attestations WHERE model_name = ? AND model_version = ? ORDER BY seq",
+                             [model_name, model_version])
+
+    def ledger_rows_for(self, subjects: Sequence[str], actions: Sequence[str], upto: int) -> list[LedgerRow]:
+        """Rows about any of ``subjects`` or with any of ``actions``, below ``upto`` (exclusive), in seq order."""
+        rows = self._all(
+            f"SELECT {', '.join(LEDGER_COLUMNS)} FROM ledger WHERE seq < ? AND (subject IN (SELECT unnest(?)) OR "
+            "action IN (SELECT unnest(?))) ORDER BY seq", [upto, list(subjects), list(actions)])
+        return [LedgerRow(*r) for r in rows]
+
     # -- lineage -----------------------------------------------------------------------------------------------
     def upsert_lineage_node(self, node: dict[str, Any]) -> bool:
         """Insert a node unless one with that id exists; return whether it was inserted."""

@@ -263,4 +263,22 @@ MIGRATIONS = (
     ),
 )
 
+MIGRATIONS = (
+    *MIGRATIONS,
+    Migration(
+        6,
+        "attestations: DSSE envelopes of evaluations and promotion decisions",
+        (
+            """CREATE TABLE attestations (
+                   id VARCHAR PRIMARY KEY,
+                   kind VARCHAR NOT NULL,
+                   model_name VARCHAR NOT NULL,
+                   model_version VARCHAR NOT NULL,
+                   envelope VARCHAR NOT NULL,
+                   signer VARCHAR NOT NULL,
+                   seq BIGINT NOT NULL)""",
+        ),
+    ),
+)
+
 HEAD_VERSION: int = MIGRATIONS[-1].version

@@ -1,0 +1,327 @@
+"""Regulator export: ``report.pdf``, ``report.html`` (self-contained), an ``evidence/`` bundle and ``verify.py``.
+
+The bundle holds every ledger entry the report relies on with its RFC 6962 inclusion proof against a signed
+checkpoint written for the export, the verifier keys, the DSSE/in-toto statements of evaluations and approval
+decisions, an optional consistency proof from an earlier checkpoint, and a manifest of every file's SHA-256 that the
+exporting user signs (DSSE, in-toto Statement whose subjects are the files). ``verify.py`` — stand-alone, standard
+library plus ``cryptography`` — checks it all (see :mod:`core.bundle_verify`). Generating a report is a ledger event.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from core import attest, bundle_verify, merkle, signed_note
+from core.canonical import canonical_bytes
+from core.datasets import parse_ref
+from core.errors import BadInput, NotFound
+from core.identity import Session
+from core.ledger import Event, Ledger
+from core.merkle import MerkleTree
+from core.regulatory import INDEX
+from core.render import bar_chart, to_html, to_pdf
+from core.roles import Permission
+from core.signed_note import NoteError, open_note, parse_checkpoint, parse_verifier_key
+from core.storage.duckdb_store import Tx
+
+KEY_ACTIONS = ("ledger.initialized", "user.added", "user.key_rotated")
+MANIFEST_PREDICATE = "https://countersign.dev/attestations/report-manifest/v1"
+
+
+def standalone_verifier() -> str:
+    """The source of ``verify.py``: :mod:`core.bundle_verify` with the Merkle and signed-note modules inlined."""
+    source = Path(bundle_verify.__file__).read_text(encoding="utf-8")
+    inlined = []
+    for module in (merkle, signed_note):
+        text = Path(module.__file__).read_text(encoding="utf-8")
+        text = text.replace("from __future__ import annotations\n", "")
+        text = re.sub(r"(?ms)^__all__ = \[.*?\]\n", "", text)
+        text = re.sub(r'(?s)^""".*?"""\n', "", text, count=1)
+        inlined.append(f"# ---- {module.__name__} (inlined) ----\n{text}")
+    start = source.index("# --- inline: core.merkle, core.signed_note ---")
+    end = source.index("# --- end inline ---")
+    header = ("#!/usr/bin/env python3\n# Countersign evidence-bundle verifier. Needs only Python 3.11+ and the "
+              "'cryptography' package.\n# Usage: python verify.py BUNDLE_DIR [--trusted-key VERIFIER_KEY]\n")
+    return header + source[:start] + "\n".join(inlined) + source[end + len("# --- end inline ---"):]
+
+
+def _in_range(ts: str | None, since: str | None, until: str | None) -> bool:
+    if ts is None:
+        return True
+    return (since is None or ts >= since) and (until is None or ts <= until)
+
+
+def _day(text: str | None, end: bool) -> str | None:
+    if not text:
+        return None
+    if "T" in text:
+        return text
+    return f"{text}T23:59:59.999999Z" if end else f"{text}T00:00:00.000000Z"
+
+
+class ReportAPI:
+    """``countersign report`` (mixed into :class:`core.service.Countersign`)."""
+
+    path: Path
+    _act: Callable[..., Any]
+    ledger: Callable[[], Ledger]
+    store: Any
+
+    def report(self, session: Session, model: str, *, out: str | Path, since: str | None = None,
+               until: str | None = None, since_checkpoint: str | None = None) -> dict[str, Any]:
+        name, _, only_version = model.partition("@")
+        if only_version:
+            parse_ref(model, "model reference")
+        since, until = _day(since, False), _day(until, True)
+        out_dir = Path(out)
+        if out_dir.exists() and any(out_dir.iterdir()):
+            raise BadInput(f"--out {out_dir} exists and is not empty")
+        old_checkpoint = None
+        if since_checkpoint is not None:
+            try:
+                old_text = Path(since_checkpoint).read_text(encoding="utf-8")
+            except OSError as exc:
+                raise BadInput(f"cannot read --since-checkpoint {since_checkpoint}: {exc.strerror}") from None
+            old_checkpoint = old_text
+        with self.store.held():
+            facts = self._gather(session, name, only_version or None, since, until)
+            event = self._act(session, Permission.REPORT, f"model:{model}", lambda tx, role: self.ledger().append(
+                tx, signer=session.signer, actor=session.name, role=role, event=Event(
+                    "report.generated", f"model:{model}",
+                    {"model": model, "versions": facts["versions"], "from": since, "to": until,
+                     "evaluations": [e["id"] for e in facts["evaluations"]],
+                     "since_checkpoint": bool(since_checkpoint)})))
+            checkpoint = self.checkpoint(session)
+            evidence = self._act(session, Permission.REPORT, f"model:{model}",
+                                 lambda tx, _r: self._evidence(tx, facts, checkpoint, event.seq))
+        size = checkpoint["size"]
+        consistency = None
+        if old_checkpoint is not None:
+            consistency = self._consistency(old_checkpoint, evidence["tree"], size)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        files = self._write_bundle(out_dir, session, facts, checkpoint, evidence, consistency, event)
+        return {"out": str(out_dir), "model": model, "versions": facts["versions"], "files": sorted(files),
+                "entries": len(evidence["entries"]), "statements": len(evidence["statements"]),
+                "checkpoint_size": size, "report_seq": event.seq}
+
+    # ------------------------------------------------------------------------------------------- gather
+    def _gather(self, session: Session, name: str, version: str | None, since: str | None,
+                until: str | None) -> dict[str, Any]:
+        inventory = [r for r in self.inventory(session) if r["name"] == name and (version is None or
+                                                                                 r["version"] == version)]
+        if not inventory:
+            raise NotFound(f"no model {name}{'@' + version if version else ''}")
+        versions = [r["version"] for r in inventory]
+        models = {v: self.model(session, f"{name}@{v}") for v in versions}
+        evaluations = []
+        for v in versions:
+            for e in reversed(self.evaluations(session, f"{name}@{v}")):
+                if _in_range(e["evaluated_at"], since, until):
+                    evaluations.append(self.evaluation(session, e["id"]))
+        requests = [r for r in self.requests(session) if r["model_name"] == name and r["model_version"] in versions
+                    and _in_range(r["requested_at"], since, until)]
+        waivers = [w for w in self.waivers(session, name) if w["model_version"] in versions]
+        history = self.history(session, name)
+        timeline = [t for t in history["timeline"] if _in_range(t["ts"], since, until)]
+        lineage = {v: self.lineage(session, f"model:{name}@{v}", "upstream") for v in versions}
+        datasets = sorted({n["label"] for g in lineage.values() for n in g["nodes"] if n["kind"] == "dataset"} |
+                          {e["data"]["ref"] for e in evaluations})
+        return {"name": name, "versions": versions, "inventory": inventory, "models": models,
+                "evaluations": evaluations, "requests": requests, "waivers": waivers, "timeline": timeline,
+                "lineage": lineage, "datasets": datasets, "since": since, "until": until,
+                "generated_by": session.name, "generated_at": datetime.now(UTC).isoformat()}
+
+    def _evidence(self, tx: Tx, facts: dict[str, Any], checkpoint: dict[str, Any], report_seq: int) -> dict[str, Any]:
+        name = facts["name"]
+        size = int(checkpoint["size"])
+        subjects = {f"model:{name}"} | {f"model:{name}@{v}" for v in facts["versions"]}
+        subjects |= {f"evaluation:{e['id']}" for e in facts["evaluations"]}
+        subjects |= {f"dataset:{d}" for d in facts["datasets"]}
+        subjects |= {f"policy:{e['policy']['name']}@{e['policy']['version']}" for e in facts["evaluations"]
+                     if e["policy"].get("registered")}
+        rows = tx.ledger_rows_for(sorted(subjects), KEY_ACTIONS, size)
+        leaves = [bytes.fromhex(h) for h in tx.ledger_leaf_hashes(0, size)]
+        tree = MerkleTree(leaves)
+        if tree.root().hex() != checkpoint["root"]:
+            raise BadInput("the ledger does not match the checkpoint just written; run 'countersign verify'")
+        entries = [{"seq": r.seq, "entry": r.entry, "leaf_hash": r.leaf_hash, "key_id": r.key_id,
+                    "signature": r.signature, "tree_size": size,
+                    "inclusion_proof": [base64.b64encode(h).decode() for h in tree.inclusion_proof(r.seq, size)]}
+                   for r in rows]
+        evaluation_ids = {e["id"] for e in facts["evaluations"]}
+        request_ids = {r["id"] for r in facts["requests"]}
+        statements = []
+        for version in facts["versions"]:
+            for a in tx.attestations_for(name, version):
+                keep = (a["kind"] == "evaluation" and a["id"].removeprefix("at-") in evaluation_ids) or (
+                    a["kind"] == "decision" and any(a["id"].startswith(f"at-{rid}-") for rid in request_ids))
+                if keep:
+                    statements.append(a)
+        keys = {"origin": tx.get_setting("origin"), "users": [
+            {"owner": k["owner"], "key_id": k["key_id"], "public_key": base64.b64encode(k["public_key"]).decode()}
+            for k in tx.public_keys()]}
+        return {"entries": entries, "statements": statements, "tree": tree, "keys": keys}
+
+    def _consistency(self, old_note: str, tree: MerkleTree, size: int) -> dict[str, Any]:
+        try:
+            verifiers = [parse_verifier_key(self.keys()["service"]["verifier_key"])]
+            old = parse_checkpoint(open_note(old_note, verifiers)[0])
+        except (NoteError, ValueError) as exc:
+            raise BadInput(f"--since-checkpoint is not a checkpoint signed by this ledger ({exc})") from None
+        if old.size > size or tree.root_at(old.size) != old.root:
+            raise BadInput("the ledger is not an append-only extension of --since-checkpoint: run 'countersign verify "
+                           "--checkpoint' to find where it differs")
+        proof = tree.consistency_proof(old.size, size) if 0 < old.size < size else []
+        return {"old_checkpoint": old_note, "from_size": old.size, "to_size": size,
+                "proof": [base64.b64encode(h).decode() for h in proof]}
+
+    # ------------------------------------------------------------------------------------------- write
+    def _write_bundle(self, out: Path, session: Session, facts: dict[str, Any], checkpoint: dict[str, Any],
+                      evidence: dict[str, Any], consistency: dict[str, Any] | None, event: Any) -> list[str]:  # noqa: ANN401
+        ev = out / "evidence"
+        (ev / "statements").mkdir(parents=True, exist_ok=True)
+        (ev / "checkpoint.txt").write_text(checkpoint["note"], encoding="utf-8")
+        service = self.keys()["service"]
+        (ev / "keys.json").write_text(json.dumps({"service": service, **evidence["keys"]}, indent=2),
+                                      encoding="utf-8")
+        (ev / "entries.jsonl").write_text("".join(json.dumps(e, sort_keys=True) + "\n" for e in evidence["entries"]),
+                                          encoding="utf-8")
+        for statement in evidence["statements"]:
+            (ev / "statements" / f"{statement['id']}.json").write_text(statement["envelope"], encoding="utf-8")
+        if consistency is not None:
+            (ev / "consistency.json").write_text(json.dumps(consistency, indent=2), encoding="utf-8")
+        (out / "verify.py").write_text(standalone_verifier(), encoding="utf-8")
+        title = f"Countersign audit report — {facts['name']}"
+        blocks = self._blocks(facts, checkpoint, evidence, consistency, event)
+        (out / "report.html").write_text(to_html(title, blocks), encoding="utf-8")
+        (out / "report.pdf").write_bytes(to_pdf(title, blocks))
+        files = {p.relative_to(out).as_posix(): _sha(p.read_bytes()) for p in sorted(out.rglob("*")) if p.is_file()}
+        manifest = attest.statement(f"report:{facts['name']}", _sha(canonical_bytes(files)), MANIFEST_PREDICATE, {
+            "files": files, "model": facts["name"], "versions": facts["versions"], "exported_by": session.name,
+            "report_seq": event.seq, "checkpoint_size": checkpoint["size"]})
+        manifest["subject"] = [{"name": n, "digest": {"sha256": d}} for n, d in files.items()]
+        body = canonical_bytes(manifest)
+        (ev / "manifest.json").write_bytes(body)
+        envelope = attest.envelope(manifest, session.signer)
+        (ev / "manifest.dsse.json").write_text(json.dumps(envelope, indent=2), encoding="utf-8")
+        return [*files, "evidence/manifest.json", "evidence/manifest.dsse.json"]
+
+    def _blocks(self, facts: dict[str, Any], checkpoint: dict[str, Any], evidence: dict[str, Any],
+                consistency: dict[str, Any] | None, event: Any) -> list[tuple[Any, ...]]:  # noqa: ANN401
+        name = facts["name"]
+        b: list[tuple[Any, ...]] = [("h1", f"Audit report: {name}"), ("p", (
+            f"Generated by {facts['generated_by']} at {facts['generated_at']} (ledger entry {event.seq}). Period: "
+            f"{facts['since'] or 'beginning'} to {facts['until'] or 'now'}. Every statement below is backed by a "
+            "ledger entry in evidence/entries.jsonl with its inclusion proof; run 'python verify.py .' to check."))]
+        b += [("h2", "Regulatory index"), ("table", ["Section", "Evidence for"],
+                                           [[k, "; ".join(v)] for k, v in INDEX.items()])]
+        b += [("h2", "Inventory entry"), ("table", ["Version", "Stage", "Risk tier", "Owner", "Policy", "Verdict",
+                                                    "Pending", "Waivers", "Revalidation"],
+                                          [[r["version"], r["stage"], r["risk_tier"], r["owner"], r["policy"],
+                                            r["verdict"], r["pending_requests"], r["active_waivers"],
+                                            r["revalidation_required"]] for r in facts["inventory"]])]
+        b.append(("h2", "Model card"))
+        for version, model in facts["models"].items():
+            b.append(("h3", f"{name}@{version}"))
+            b.append(("table", ["Field", "Value"], [
+                ["Estimator", model["estimator"]], ["Framework", model["framework"]],
+                ["Artifact SHA-256", model["artifact_digest"]], ["Trusted pickle", model["trusted_pickle"]],
+                ["Code", model["code_ref"]], ["Trained on", model["trained_on"]],
+                ["Features", [f["name"] for f in model["features"]]]]
+                + [[k.replace("_", " ").capitalize(), json.dumps(v) if not isinstance(v, str) else v]
+                   for k, v in (model["card"] or {}).items()]))
+        b.append(("h2", "Lineage and data"))
+        nodes = {n["id"]: n for g in facts["lineage"].values() for n in g["nodes"]}
+        edges = {(e["from"], e["kind"], e["to"]) for g in facts["lineage"].values() for e in g["edges"]}
+        b.append(("table", ["Node", "Kind", "SHA-256"], [[n["id"], n["kind"], n["digest"]] for n in nodes.values()]))
+        b.append(("table", ["From", "Relation", "To"], sorted(list(e) for e in edges)))
+        b.append(("h2", "Evaluations"))
+        if not facts["evaluations"]:
+            b.append(("p", "No evaluation in the period."))
+        for result in facts["evaluations"]:
+            policy = result["policy"]
+            b.append(("h3", f"{result['id']} — {result['model']['ref']} — {result['verdict'].upper()}"))
+            b.append(("p", f"{result.get('purpose', 'evaluation').capitalize()} by {result['evaluated_by']} at "
+                           f"{result['evaluated_at']} on {result['data']['ref']} (sha256 {result['data']['sha256']}, "
+                           f"{result['data']['rows']} rows) under policy {policy['name']}@{policy['version']} "
+                           f"(sha256 {policy['sha256']}). Result sha256 {result['result_sha256']}."))
+            b.append(("table", ["Check", "Kind", "Metric", "Value", "Rule", "Severity", "Passed", "References"],
+                      [[c["id"], c["kind"], c["metric"], c["value"], f"{c['operator'] or ''} {c['threshold']}",
+                        c["severity"], c["passed"], c["references"]] for c in result["checks"]]))
+            for c in result["checks"]:
+                d = c["details"]
+                if c["kind"] == "fairness" and d.get("groups"):
+                    rates = d.get("rates", [])
+                    b.append(("table", ["Group", "Count", "Included", *rates],
+                              [[g, v["count"], v["included"], *[v.get(r) for r in rates]] for g, v in
+                               d["groups"].items()]))
+                    if rates:
+                        b.append(("image", bar_chart(list(d["groups"]), [v.get(rates[0]) or 0 for v in
+                                                                        d["groups"].values()],
+                                                     f"{c['id']}: {rates[0]} by group"),
+                                  f"{c['id']}: {rates[0]} per group ({c['metric']} = {c['value']})"))
+                if c["kind"] == "drift":
+                    b.append(("table", ["Column", "Method", "Statistic", "p-value", "Rule", "Drifted"],
+                              [[k, v.get("method"), v.get("statistic"), v.get("p_value"),
+                                f"{v.get('operator') or ''} {v.get('threshold') or ''}", v.get("drifted")]
+                               for k, v in d["columns"].items()]))
+                if c["kind"] == "explain" and d.get("importance"):
+                    imp = d["importance"]
+                    b.append(("image", bar_chart(list(imp)[:15], list(imp.values())[:15],
+                                                 f"{c['id']}: mean |SHAP| ({d.get('explainer')})"),
+                              f"SHAP importance, {d.get('sample_size')} rows, {d.get('explainer')} explainer"))
+            b.append(("pre", policy.get("text", "")))
+        b.append(("h2", "Approvals"))
+        keys = {k["key_id"]: base64.b64decode(k["public_key"]) for k in evidence["keys"]["users"]}
+        status = {}
+        for s in evidence["statements"]:
+            try:
+                attest.open_envelope(json.loads(s["envelope"]), keys)
+                status[s["id"]] = "signature verified"
+            except ValueError as exc:
+                status[s["id"]] = f"INVALID: {exc}"
+        rows = []
+        for r in facts["requests"]:
+            for d in r["decisions"]:
+                rows.append([r["id"], f"{r['model_name']}@{r['model_version']} → {r['target_stage']}", d["approver"],
+                             d["role"], d["decided_at"], d["decision"], d["comment"],
+                             status.get(f"at-{r['id']}-{d['approver']}", "no statement")])
+            if not r["decisions"]:
+                rows.append([r["id"], f"{r['model_name']}@{r['model_version']} → {r['target_stage']}", "—", "—",
+                             r["requested_at"], r["status"], r["reason"], "—"])
+        b.append(("table", ["Request", "Promotion", "Who", "Role", "When", "Decision", "Comment", "Signature"], rows))
+        b += [("h2", "Waivers"), ("table", ["Waiver", "Version", "Check", "Until", "Granted by", "Justification",
+                                             "Revoked"],
+                                  [[w["id"], w["model_version"], w["check_id"], w["until"], w["granted_by"],
+                                    w["justification"], w["revoked_at"]] for w in facts["waivers"]])]
+        suspensions = [t for t in facts["timeline"] if t["to_stage"] == "suspended"]
+        b += [("h2", "Suspensions"), ("table", ["When", "Version", "By", "Reason"],
+                                      [[t["ts"], t["version"], t["actor"], t.get("reason")] for t in suspensions])]
+        b += [("h2", "Production history"), ("table", ["Seq", "When", "Version", "From", "To", "Requested by",
+                                                        "Approved by", "Evaluation", "Policy"],
+                                             [[t["seq"], t["ts"], t["version"], t["from_stage"], t["to_stage"],
+                                               t.get("requested_by"), [f"{a['name']} ({a['role']})" for a in
+                                                                       t.get("approvers", [])],
+                                               t.get("evaluation_id"), (t.get("policy") or {}).get("name")]
+                                              for t in facts["timeline"]])]
+        statement = (f"This report rests on {len(evidence['entries'])} entries of the append-only Countersign "
+                     f"ledger '{evidence['keys']['origin']}', each included (RFC 6962 inclusion proof) in the signed "
+                     f"checkpoint below, of tree size {checkpoint['size']} and root {checkpoint['root']}.")
+        if consistency:
+            statement += (f" The ledger at that size is a proven append-only extension of the earlier checkpoint of "
+                          f"size {consistency['from_size']} (RFC 9162 consistency proof in evidence/consistency.json).")
+        b += [("h2", "Ledger integrity"), ("p", statement), ("pre", checkpoint["note"]),
+              ("p", f"Service verifier key: {self.keys()['service']['verifier_key']}")]
+        return b
+
+
+def _sha(data: bytes) -> str:
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()
