@@ -845,6 +845,22 @@ def report_cmd(state: _State, db: str | None, as_json: bool, as_user: str | None
         f"Verify anywhere with: python {out}/verify.py {out}")
 
 
+@command(cli, "card", auth=True)
+@click.argument("model_ref")
+@click.option("--format", "fmt", type=click.Choice(["md", "json", "html"]), default="md", show_default=True)
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=None)
+def card_cmd(state: _State, db: str | None, as_json: bool, as_user: str | None, model_ref: str, fmt: str,
+             out: Path | None) -> None:
+    """Export a model card: Markdown (Hugging Face front matter), JSON (Model Card Toolkit v0.0.2) or HTML."""
+    cs = _service(state, db)
+    text = cs.export_card(_login(state, cs, as_user), model_ref, "json" if as_json else fmt)
+    if out is not None:
+        out.write_text(text, encoding="utf-8")
+        click.echo(f"Wrote {out}")
+    else:
+        click.echo(text)
+
+
 @command(cli, "verify-bundle")
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--trusted-key", default=None, help="Pin the log's service verifier key (name+keyid+base64).")

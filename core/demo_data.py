@@ -100,15 +100,15 @@ def _pipeline(numeric: list[str], categorical: list[str], estimator: Any) -> Any
     return Pipeline([("preprocess", pre), ("model", estimator)])
 
 
-def train_models(prepared: dict[str, Path], out_dir: Path) -> dict[str, Path]:
-    """Train the demo models and save them with skops; return artifact paths by model key."""
+def train_models(prepared: dict[str, Path], out_dir: Path, only: set[str] | None = None) -> dict[str, Path]:
+    """Train the demo models (or ``only`` some of them) and save them with skops; return artifact paths by key."""
     import pandas as pd
     import skops.io as sio
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.linear_model import LogisticRegression
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    adult = pd.read_csv(prepared["adult-train"])
+    adult = pd.read_csv(prepared["adult-train"]) if "adult-train" in prepared else None
     german = pd.read_csv(prepared["german-credit"])
     specs = {
         "adult-logreg": (adult, ADULT_NUMERIC, ADULT_CATEGORICAL, ADULT_LABEL,
@@ -122,6 +122,8 @@ def train_models(prepared: dict[str, Path], out_dir: Path) -> dict[str, Path]:
     }
     paths = {}
     for key, (frame, numeric, categorical, label, estimator) in specs.items():
+        if only is not None and key not in only:
+            continue
         model = _pipeline(numeric, categorical, estimator).fit(frame[numeric + categorical], frame[label])
         paths[key] = out_dir / f"{key}.skops"
         sio.dump(model, paths[key])

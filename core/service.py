@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from core import config, identity
+from core.card_export import CardExportAPI
 from core.checkpoints import write_checkpoint
 from core.errors import BadInput, NotAuthenticated, PermissionDenied, SeparationOfDuties
 from core.governance import GovernanceAPI
@@ -50,7 +51,8 @@ class _Refused(Exception):
         self.permission, self.needed, self.held, self.subject = permission, needed, held, subject
 
 
-class Countersign(RegistryAPI, LineageAPI, GovernanceAPI, ReleasesAPI, InventoryAPI, ReportAPI):
+class Countersign(RegistryAPI, LineageAPI, GovernanceAPI, ReleasesAPI, InventoryAPI, ReportAPI,
+                  CardExportAPI):
     """One Countersign database, opened per operation (safe to share a file among processes)."""
 
     def __init__(self, db: str | os.PathLike[str] | None = None, *, lock_timeout: float | None = None) -> None:
