@@ -273,13 +273,15 @@ class GovernanceAPI:
             self._flush_webhooks()
         return result
 
-    def evaluation(self, session: Session, evaluation_id: str) -> dict[str, Any]:
+    def evaluation(self, session: Session, evaluation_id: str, *, check_digest: bool = True) -> dict[str, Any]:
+        """A stored result; ``result_intact`` re-checks it against its ledgered RFC 8785 digest (skippable)."""
+
         def show(tx: Tx, _role: str) -> dict[str, Any]:
             record = tx.get_evaluation(evaluation_id)
             if record is None:
                 raise NotFound(f"no evaluation {evaluation_id}")
             result = json.loads(record["result"])
-            intact = result_digest(result) == record["result_sha256"]
+            intact = result_digest(result) == record["result_sha256"] if check_digest else None
             return {**result, "evaluated_at": record["evaluated_at"], "evaluated_by": record["evaluated_by"],
                     "seq": record["seq"], "result_sha256": record["result_sha256"], "result_intact": intact}
 

@@ -8,6 +8,7 @@ Tables wrap every cell (long digests included) to the page width, so nothing is 
 from __future__ import annotations
 
 import base64
+import functools
 import html
 import io
 from typing import Any
@@ -24,13 +25,19 @@ img{max-width:100%}.caption{font-size:.85em;color:#555}"""
 
 def bar_chart(labels: list[str], values: list[float], title: str, threshold: float | None = None,
               xlabel: str = "") -> bytes:
-    """A horizontal bar chart as PNG bytes (matplotlib, Agg backend)."""
+    """A horizontal bar chart as PNG bytes (matplotlib, Agg backend); identical charts are drawn once."""
+    return _bar_chart(tuple(labels), tuple(float(v) for v in values), title, threshold, xlabel)
+
+
+@functools.lru_cache(maxsize=256)
+def _bar_chart(labels: tuple[str, ...], values: tuple[float, ...], title: str, threshold: float | None,
+               xlabel: str) -> bytes:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, max(1.8, 0.35 * len(labels) + 1)), dpi=110)
+    fig, ax = plt.subplots(figsize=(7, max(1.8, 0.35 * len(labels) + 1)), dpi=90)
     ax.barh(labels[::-1], values[::-1], color="#1d4e89")
     if threshold is not None:
         ax.axvline(threshold, color="#c0392b", linestyle="--", label=f"threshold {threshold}")
