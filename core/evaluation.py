@@ -227,11 +227,12 @@ class Evaluator:
                 raise BadInput(f"{name} needs scores: pass --score-column (or evaluate a model with predict_proba)")
             y = self._actual_expr()
             if name in ("roc_auc", "average_precision"):
-                rows = self.con.execute(
-                    f"SELECT {SCORE}, count(*) FILTER (WHERE {y}), count(*) FILTER (WHERE NOT {y}) FROM ev "
-                    f"WHERE {SCORE} IS NOT NULL AND {label} IS NOT NULL GROUP BY {SCORE}").fetchall()
-                value = m.score_metrics([(float(s), int(p), int(q)) for s, p, q in rows])[name]
-                details = {"n": sum(int(p) + int(q) for _, p, q in rows), "positives": sum(int(p) for _, p, _ in rows)}
+                counts = self.con.execute(
+                    f"SELECT count(*) FILTER (WHERE {y}) AS pos, count(*) FILTER (WHERE NOT {y}) AS neg FROM ev "
+                    f"WHERE {SCORE} IS NOT NULL AND {label} IS NOT NULL GROUP BY {SCORE} ORDER BY {SCORE}"
+                ).fetchnumpy()
+                value = m.score_metrics_sorted(counts["pos"], counts["neg"])[name]
+                details = {"n": int(counts["pos"].sum() + counts["neg"].sum()), "positives": int(counts["pos"].sum())}
             else:
                 p = f"least(greatest({SCORE}, {m.EPS!r}), {1 - m.EPS!r})"
                 expr = (f"-(CASE WHEN {y} THEN ln({p}) ELSE ln(1 - {p}) END)" if name == "log_loss"

@@ -97,28 +97,39 @@ def fairness_value(name: str, group_rates: dict[str, dict[str, float]]) -> float
 
 def score_metrics(by_score: list[tuple[float, int, int]]) -> dict[str, float]:
     """ROC AUC and average precision from ``(score, positives, negatives)`` per distinct score."""
-    total_pos = sum(p for _, p, _ in by_score)
-    total_neg = sum(n for _, _, n in by_score)
+    import numpy as np
+
+    ordered = sorted(by_score)
+    positives = np.array([p for _, p, _ in ordered], dtype=np.int64)
+    negatives = np.array([n for _, _, n in ordered], dtype=np.int64)
+    return score_metrics_sorted(positives, negatives)
+
+
+def score_metrics_sorted(positives: Any, negatives: Any) -> dict[str, float]:  # noqa: ANN401
+    """ROC AUC and average precision from per-distinct-score counts in ascending score order (NumPy int arrays).
+
+    AUC = (Σ 2·pos·neg_below + Σ pos·neg_tied) / (2·P·N), exact in integers (Σ pos·neg_below ≤ P·N fits int64);
+    average precision = Σ pos_k / P · precision_k over descending thresholds.
+    """
+    import numpy as np
+
+    pos = np.asarray(positives, dtype=np.int64)
+    neg = np.asarray(negatives, dtype=np.int64)
+    total_pos, total_neg = int(pos.sum()), int(neg.sum())
     result: dict[str, float] = {}
-    # ROC AUC: ascending scores; each positive beats every negative with a lower score, ties count half.
-    neg_below = 0
-    wins = 0.0
-    for _, pos, neg in sorted(by_score):
-        wins += pos * neg_below + 0.5 * pos * neg
-        neg_below += neg
-    result["roc_auc"] = wins / (total_pos * total_neg) if total_pos and total_neg else math.nan
-    # Average precision: descending thresholds.
-    tp = fp = 0
-    ap = 0.0
-    prev_recall = 0.0
-    for _, pos, neg in sorted(by_score, reverse=True):
-        tp += pos
-        fp += neg
-        recall = tp / total_pos if total_pos else 0.0
-        precision = tp / (tp + fp) if tp + fp else 0.0
-        ap += (recall - prev_recall) * precision
-        prev_recall = recall
-    result["average_precision"] = ap if total_pos else math.nan
+    if total_pos and total_neg:
+        below = np.cumsum(neg) - neg
+        twice_wins = 2 * int(np.dot(pos, below)) + int(np.dot(pos, neg))
+        result["roc_auc"] = twice_wins / (2 * total_pos * total_neg)
+    else:
+        result["roc_auc"] = math.nan
+    if total_pos:
+        tp = np.cumsum(pos[::-1])
+        fp = np.cumsum(neg[::-1])
+        precision = tp / (tp + fp)
+        result["average_precision"] = float(np.sum(pos[::-1] / total_pos * precision))
+    else:
+        result["average_precision"] = math.nan
     return result
 
 
