@@ -84,12 +84,13 @@ def to_dot(graph: dict[str, Any]) -> str:
     """Graphviz DOT with every node's digest on its label."""
 
     def q(text: str) -> str:
-        return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+        return '"' + escaped + '"'
 
     lines = ["digraph lineage {", "  rankdir=LR;", '  node [fontname="Helvetica", fontsize=10];']
     for n in graph["nodes"]:
         digest = (n["digest"] or "")[:12]
-        label = f"{n['kind']}\\n{n['label']}" + (f"\\nsha256:{digest}…" if digest else "")
+        label = f"{n['kind']}\n{n['label']}" + (f"\nsha256:{digest}…" if digest else "")
         style = ', style="bold"' if n["id"] == graph["root"] else ""
         lines.append(f"  {q(n['id'])} [label={q(label)}, shape={_SHAPES.get(n['kind'], 'box')}{style}];")
     for e in graph["edges"]:

@@ -118,8 +118,9 @@ class Countersign(RegistryAPI, LineageAPI, GovernanceAPI, ReleasesAPI, Inventory
         self, session: Session, permission: Permission, subject: str, fn: Callable[[Tx, str], T]
     ) -> T:
         """Run ``fn(tx, acting_role)`` if ``session`` holds a role for ``permission``; record refusals."""
+        run = self._read if permission is Permission.READ else self._write  # reads take no write lock
         try:
-            return self._write(lambda tx: fn(tx, self._authorize(tx, session, permission, subject)))
+            return run(lambda tx: fn(tx, self._authorize(tx, session, permission, subject)))
         except SeparationOfDuties as refused:
             self._service_event(session.name, Event("access.denied", subject, {
                 "permission": str(permission), "rule": refused.message}))

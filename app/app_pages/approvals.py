@@ -12,23 +12,47 @@ user = session.require()
 roles = set(session.roles())
 can_decide = bool(roles & {"ml_lead", "compliance_officer"})
 can_request = bool(roles & {"data_scientist", "ml_lead"})
+PAGE_SIZE = 5  # requests shown with their full gate evidence per render
 
 st.title("Approvals")
 
 
-@st.dialog("Confirm decision")
+def close_dialog() -> None:
+    """Forget the open dialog (also when the user dismisses it with X, Esc or a click outside)."""
+    st.session_state.pop("appr_dialog", None)
+    st.session_state.pop("appr_comment", None)
+
+
+@st.dialog("Confirm decision", on_dismiss=close_dialog)
 def confirm(request_id: str, decision: str) -> None:
-    st.write(f"{decision.capitalize()} request **{request_id}**? Your key signs this decision.")
-    comment = st.text_area("Comment (required)", key="appr_comment")
-    if st.button(f"Confirm {decision}", type="primary", key="appr_confirm", disabled=not comment.strip()):
+    try:
+        request = cs.request_detail(user, request_id)
+        what = f"{request['model_name']}@{request['model_version']} → {request['target_stage']}"
+    except CountersignError as exc:
+        request, what = None, exc.message
+    st.write(f"{decision.capitalize()} request **{request_id}** ({what})? Your key signs this decision.")
+    comment = st.text_area("Comment (required)", key="appr_comment",
+                           placeholder="What did you review, and why this decision?")
+    ok, cancel = st.columns(2)
+    cancelled = cancel.button("Cancel", key="appr_cancel")
+    # A blank comment can never be confirmed: the button stays disabled, and a forged click is ignored as well.
+    if ok.button(f"Confirm {decision}", type="primary", key="appr_confirm", disabled=not comment.strip()) \
+            and comment.strip():
         try:
             act = cs.approve if decision == "approve" else cs.reject
             outcome = act(user, request_id, comment=comment)
-            st.session_state["appr_flash"] = (f"{decision.capitalize()}d as {outcome['role']}: request "
-                                              f"{request_id} is {outcome['status']}")
+            flash = f"{decision.capitalize()}d as {outcome['role']}: request {request_id} is {outcome['status']}"
+            if outcome["status"] == "approved" and request is not None:
+                flash += f"; {outcome['model']} is now in {request['target_stage']}"
+            elif outcome.get("remaining_roles"):
+                flash += f"; still needs {', '.join(outcome['remaining_roles'])}"
+            st.session_state["appr_flash"] = flash
         except CountersignError as exc:
             st.session_state["appr_flash_error"] = exc.message
-        st.session_state.pop("appr_dialog", None)
+        close_dialog()
+        st.rerun()
+    if cancelled:
+        close_dialog()
         st.rerun()
 
 
@@ -43,6 +67,18 @@ st.subheader(f"Awaiting my decision ({len(mine)})" if can_decide else "Open requ
 shown = mine if can_decide else requests
 if not shown:
     st.caption("Nothing waiting." if can_decide else "No open requests.")
+elif len(shown) > PAGE_SIZE:
+    # A long queue: one compact table of all of it, and the full evidence for one page of requests at a time.
+    st.dataframe(pd.DataFrame([{"request": r["id"], "model": f"{r['model_name']}@{r['model_version']}",
+                                "to": r["target_stage"], "requested by": r["requested_by"],
+                                "requested at": r["requested_at"], "needs": ", ".join(r["open_roles"])}
+                               for r in shown]), hide_index=True, width="stretch")
+    pages = -(-len(shown) // PAGE_SIZE)
+    page = int(st.number_input(f"Page (of {pages})", min_value=1, max_value=pages, value=1, step=1,
+                               key="appr_page"))
+    start = (min(page, pages) - 1) * PAGE_SIZE
+    st.caption(f"Requests {start + 1}–{min(start + PAGE_SIZE, len(shown))} of {len(shown)}")
+    shown = shown[start:start + PAGE_SIZE]
 for request in shown:
     ref = f"{request['model_name']}@{request['model_version']}"
     with st.container(border=True):

@@ -39,5 +39,9 @@ st.dataframe(
     frame[["name", "version", "stage", "risk_tier", "owner", "policy", "verdict", "pending_requests",
            "active_waivers", "revalidation_required", "trusted_pickle", "latest_evaluation"]],
     hide_index=True, width="stretch",
-    column_config={"verdict": st.column_config.TextColumn("Latest verdict"),
-                   "trusted_pickle": st.column_config.CheckboxColumn("Pickle trusted")})
+    column_config={"name": "Model", "version": "Version", "stage": "Stage", "risk_tier": "Risk tier", "owner": "Owner",
+                   "policy": "Policy", "verdict": st.column_config.TextColumn("Latest verdict"),
+                   "pending_requests": "Pending requests", "active_waivers": "Active waivers",
+                   "revalidation_required": st.column_config.CheckboxColumn("Revalidation required"),
+                   "trusted_pickle": st.column_config.CheckboxColumn("Pickle trusted"),
+                   "latest_evaluation": "Latest evaluation"})

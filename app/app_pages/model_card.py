@@ -1,6 +1,9 @@
 """Model card (Mitchell et al.'s sections) assembled from the records: details, use, factors, metrics and
 fairness charts with the policy's thresholds, data and datasheets, SHAP importance, drift, waivers, stage history and
-a diff against another version."""
+a diff against another version.
+
+The sections sit in tabs that render lazily (only the open tab's queries and charts run), so a render stays fast
+however many evaluations, charts and stage changes a model has."""
 
 import json
 
@@ -50,30 +53,34 @@ def section(title: str, key: str) -> None:
         st.write(value)
 
 
-section("Model details", "model_details")
-st.caption(f"{model['estimator'] or 'external model'} · {model['framework'] or ''} · owner {model['owner']} · "
-           f"artifact sha256 `{model['artifact_digest']}` · code {model['code_ref'] or '—'}")
-section("Intended use", "intended_use")
-section("Out-of-scope uses", "out_of_scope_uses")
-section("Factors", "factors")
+def card_tab() -> None:
+    section("Model details", "model_details")
+    st.caption(f"{model['estimator'] or 'external model'} · {model['framework'] or ''} · owner {model['owner']} · "
+               f"artifact sha256 `{model['artifact_digest']}` · code {model['code_ref'] or '—'}")
+    section("Intended use", "intended_use")
+    section("Out-of-scope uses", "out_of_scope_uses")
+    section("Factors", "factors")
+    section("Ethical considerations", "ethical_considerations")
+    section("Caveats and recommendations", "caveats_and_recommendations")
+    section("Limitations", "limitations")
 
-evaluations = cs.evaluations(user, ref)
-st.subheader("Metrics")
-if not evaluations:
-    st.caption("No evaluation yet.")
-    result = None
-else:
-    chosen = st.selectbox("Evaluation", [e["id"] for e in evaluations], key="card_eval",
-                          format_func=lambda i: next(f"{i} · {e['policy_name']}@{e['policy_version']} · "
-                                                     f"{'pass' if e['passed'] else 'fail'} · {e['evaluated_at']}"
-                                                     for e in evaluations if e["id"] == i))
+
+def rule(c: dict) -> str:
+    return f"{c['operator'] or ''} {json.dumps(c['threshold']) if c['threshold'] is not None else ''}"
+
+
+def metrics_tab() -> None:
+    evaluations = cs.evaluations(user, ref)
+    st.subheader("Metrics")
+    if not evaluations:
+        st.caption("No evaluation yet.")
+        return
+    labels = {e["id"]: f"{e['id']} · {e['policy_name']}@{e['policy_version']} · "
+                       f"{'pass' if e['passed'] else 'fail'} · {e['evaluated_at']}" for e in evaluations}
+    chosen = st.selectbox("Evaluation", list(labels), key="card_eval", format_func=labels.__getitem__)
     result = cs.evaluation(user, chosen)
-    def rule(c: dict) -> str:
-        return f"{c['operator'] or ''} {json.dumps(c['threshold']) if c['threshold'] is not None else ''}"
-
     checks = pd.DataFrame([{"check": c["id"], "kind": c["kind"], "metric": c["metric"], "value": c["value"],
-                            "rule": rule(c),
-                            "severity": c["severity"], "passed": c["passed"],
+                            "rule": rule(c), "severity": c["severity"], "passed": c["passed"],
                             "references": "; ".join(c["references"])} for c in result["checks"]])
     st.dataframe(checks, hide_index=True, width="stretch")
     perf = [c for c in result["checks"] if c["kind"] == "metric" and c["value"] is not None]
@@ -86,19 +93,7 @@ else:
                                                                                           y="threshold:Q")
         st.altair_chart(bars + rules, width="stretch")
 
-st.subheader("Evaluation data")
-st.write(card.get("evaluation_data") or (result["data"]["ref"] if result else "—"))
-st.subheader("Training data")
-st.write(card.get("training_data") or "—")
-for dataset_ref in model["trained_on"]:
-    with st.expander(f"Datasheet of {dataset_ref}"):
-        info = cs.dataset(user, dataset_ref)
-        st.caption(f"sha256 `{info['digest']}` · {info['rows']} rows · {info['format']}")
-        for key, value in (info["datasheet"] or {}).items():
-            st.markdown(f"**{key.replace('_', ' ')}** — {value}")
-
-st.subheader("Quantitative analyses")
-if result:
+    st.subheader("Quantitative analyses")
     for check in [c for c in result["checks"] if c["kind"] == "fairness"]:
         details = check["details"]
         rates = details.get("rates", [])
@@ -126,34 +121,49 @@ if result:
         st.markdown(f"**Drift per feature** ({check['id']}; drifted share {check['value']})")
         st.dataframe(pd.DataFrame([{"feature": k, **v} for k, v in check["details"]["columns"].items()]),
                      hide_index=True, width="stretch")
-else:
-    st.caption("No evaluation yet.")
 
-section("Ethical considerations", "ethical_considerations")
-section("Caveats and recommendations", "caveats_and_recommendations")
-section("Limitations", "limitations")
 
-st.subheader("Waivers")
-waivers = cs.waivers(user, ref)
-if waivers:
-    st.dataframe(pd.DataFrame(waivers), hide_index=True, width="stretch")
-else:
-    st.caption("None.")
+def data_tab() -> None:
+    st.subheader("Evaluation data")
+    evaluated_on = sorted({e["dataset_ref"] for e in cs.evaluations(user, ref)})
+    st.write(card.get("evaluation_data") or "—")
+    if evaluated_on:
+        st.caption(f"Evaluated on: {', '.join(evaluated_on)}")
+    st.subheader("Training data")
+    st.write(card.get("training_data") or "—")
+    for dataset_ref in model["trained_on"]:
+        with st.expander(f"Datasheet of {dataset_ref}"):
+            info = cs.dataset(user, dataset_ref)
+            st.caption(f"sha256 `{info['digest']}` · {info['rows']} rows · {info['format']}")
+            for key, value in (info["datasheet"] or {}).items():
+                st.markdown(f"**{key.replace('_', ' ')}** — {value}")
 
-st.subheader("Stage history")
-history = cs.history(user, row["name"])
-timeline = [t for t in history["timeline"] if t["version"] == row["version"]]
-if timeline:
-    st.dataframe(pd.DataFrame([{"seq": t["seq"], "when": t["ts"], "from": t["from_stage"], "to": t["to_stage"],
-                                "by": t["actor"], "requested by": t.get("requested_by"),
-                                "approvers": ", ".join(f"{a['name']} ({a['role']})" for a in t.get("approvers", [])),
-                                "reason": t.get("reason")} for t in timeline]), hide_index=True, width="stretch")
-else:
-    st.caption("Never promoted.")
 
-st.subheader("Compare with another version")
-others = [r for r in refs if r.split("@")[0] == row["name"] and r != ref]
-if others:
+def governance_tab() -> None:
+    st.subheader("Waivers")
+    waivers = cs.waivers(user, ref)
+    if waivers:
+        st.dataframe(pd.DataFrame(waivers), hide_index=True, width="stretch")
+    else:
+        st.caption("None.")
+
+    st.subheader("Stage history")
+    history = cs.history(user, row["name"])
+    timeline = [t for t in history["timeline"] if t["version"] == row["version"]]
+    if timeline:
+        st.dataframe(pd.DataFrame([{"seq": t["seq"], "when": t["ts"], "from": t["from_stage"], "to": t["to_stage"],
+                                    "by": t["actor"], "requested by": t.get("requested_by"),
+                                    "approvers": ", ".join(f"{a['name']} ({a['role']})"
+                                                           for a in t.get("approvers", [])),
+                                    "reason": t.get("reason")} for t in timeline]), hide_index=True, width="stretch")
+    else:
+        st.caption("Never promoted.")
+
+    st.subheader("Compare with another version")
+    others = [r for r in refs if r.split("@")[0] == row["name"] and r != ref]
+    if not others:
+        st.caption("This is the only version of the model.")
+        return
     other_ref = st.selectbox("Other version", others, key="card_other")
     other = cs.model(user, other_ref)
     diff = []
@@ -172,5 +182,11 @@ if others:
         st.dataframe(pd.DataFrame(diff).astype(str), hide_index=True, width="stretch")
     else:
         st.caption("No differences.")
-else:
-    st.caption("This is the only version of the model.")
+
+
+TABS = {"Card": card_tab, "Metrics and fairness": metrics_tab, "Data": data_tab,
+        "Waivers, history and diff": governance_tab}
+for container, render in zip(st.tabs(list(TABS), key="card_tab", on_change="rerun"), TABS.values(), strict=True):
+    if container.open:
+        with container:
+            render()

@@ -1,5 +1,5 @@
 """Policies: versions, checks with their regulatory references, diffs; compliance officers add policies and manage
-waivers."""
+waivers. Tabs and the policy text render lazily (only what is open runs)."""
 
 import tempfile
 from pathlib import Path
@@ -15,54 +15,64 @@ user = session.require()
 is_compliance = "compliance_officer" in session.roles()
 
 st.title("Policies")
-policies = cs.policies(user)
-if policies:
-    versions = [f"{p['name']}@{p['version']}" for p in policies]
-    chosen = st.selectbox("Policy version", versions, index=len(versions) - 1, key="pol_choice")
-    record = cs.policy(user, chosen)
-    parsed = record["parsed"]
-    st.caption(f"sha256 `{record['sha256']}` · added by {record['added_by']} at {record['added_at']}")
-    if parsed.get("description"):
-        st.write(parsed["description"])
-    rows = []
-    for check in parsed["checks"]:
-        kind = next(k for k in ("metric", "fairness", "drift", "explain", "documentation", "data_quality")
-                    if k in check)
-        rule = ", ".join(f"{op} {check[op]}" for op in ("gt", "gte", "lt", "lte", "eq", "between") if op in check)
-        rows.append({"id": check["id"], "kind": kind, "what": check[kind], "rule": rule,
-                     "severity": check.get("severity", "block"), "references": "; ".join(check.get("references", []))})
-    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
-    approvals = parsed.get("approvals") or {}
-    st.write("Approvals: " + "; ".join(f"{stage}: {', '.join(v['roles'])}" for stage, v in approvals.items() if v))
-    same = [v for v in versions if v.split("@")[0] == chosen.split("@")[0] and v != chosen]
-    if same:
-        other = st.selectbox("Diff against", same, key="pol_diff")
-        st.code(cs.policy_diff(user, other, chosen) or "(identical)", language="diff")
-    with st.expander("Policy text"):
-        st.code(record["text"], language="yaml")
-else:
-    st.info("No policies yet.")
+KINDS = ("metric", "fairness", "drift", "explain", "documentation", "data_quality")
+OPERATORS = ("gt", "gte", "lt", "lte", "eq", "between")
 
-if is_compliance:
-    st.subheader("Add a policy version")
-    upload = st.file_uploader("Policy file (YAML)", type=["yaml", "yml"], key="pol_upload")
-    if upload is not None and st.button("Add policy", key="pol_add"):
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / upload.name
-            path.write_bytes(upload.getvalue())
-            try:
-                added = cs.add_policy(user, path)
-                st.success(f"Added {added['name']}@{added['version']}")
-            except CountersignError as exc:
-                st.error(exc.message)
 
-st.subheader("Waivers")
-waivers = cs.waivers(user)
-if waivers:
-    st.dataframe(pd.DataFrame(waivers), hide_index=True, width="stretch")
-else:
-    st.caption("None.")
-if is_compliance:
+def policies_tab() -> None:
+    policies = cs.policies(user)
+    if not policies:
+        st.info("No policies yet.")
+    else:
+        versions = [f"{p['name']}@{p['version']}" for p in policies]
+        chosen = st.selectbox("Policy version", versions, index=len(versions) - 1, key="pol_choice")
+        record = cs.policy(user, chosen)
+        parsed = record["parsed"]
+        st.caption(f"sha256 `{record['sha256']}` · added by {record['added_by']} at {record['added_at']}")
+        if parsed.get("description"):
+            st.write(parsed["description"])
+        rows = []
+        for check in parsed["checks"]:
+            kind = next((k for k in KINDS if k in check), "?")
+            rule = ", ".join(f"{op} {check[op]}" for op in OPERATORS if op in check)
+            rows.append({"id": check["id"], "kind": kind, "what": check.get(kind), "rule": rule,
+                         "severity": check.get("severity", "block"),
+                         "references": "; ".join(check.get("references", []))})
+        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+        approvals = parsed.get("approvals") or {}
+        st.write("Approvals: " + "; ".join(f"{stage}: {', '.join(v['roles'])}" for stage, v in approvals.items()
+                                           if v))
+        same = [v for v in versions if v.split("@")[0] == chosen.split("@")[0] and v != chosen]
+        if same:
+            other = st.selectbox("Diff against", same, key="pol_diff")
+            st.code(cs.policy_diff(user, other, chosen) or "(identical)", language="diff")
+        text = st.expander("Policy text", key="pol_text", on_change="rerun")
+        if text.open:
+            with text:
+                st.code(record["text"], language="yaml")
+
+    if is_compliance:
+        st.subheader("Add a policy version")
+        upload = st.file_uploader("Policy file (YAML)", type=["yaml", "yml"], key="pol_upload")
+        if upload is not None and st.button("Add policy", key="pol_add"):
+            with tempfile.TemporaryDirectory() as tmp:
+                path = Path(tmp) / upload.name
+                path.write_bytes(upload.getvalue())
+                try:
+                    added = cs.add_policy(user, path)
+                    st.success(f"Added {added['name']}@{added['version']}")
+                except CountersignError as exc:
+                    st.error(exc.message)
+
+
+def waivers_tab() -> None:
+    waivers = cs.waivers(user)
+    if waivers:
+        st.dataframe(pd.DataFrame(waivers), hide_index=True, width="stretch")
+    else:
+        st.caption("No waivers.")
+    if not is_compliance:
+        return
     with st.form("pol_waive_form"):
         st.markdown("**Grant a waiver**")
         models = [f"{r['name']}@{r['version']}" for r in cs.inventory(user)]
@@ -88,3 +98,10 @@ if is_compliance:
                     st.success(f"Waiver {waiver} revoked")
                 except CountersignError as exc:
                     st.error(exc.message)
+
+
+TABS = {"Policy versions": policies_tab, "Waivers": waivers_tab}
+for container, render in zip(st.tabs(list(TABS), key="pol_tab", on_change="rerun"), TABS.values(), strict=True):
+    if container.open:
+        with container:
+            render()

@@ -46,6 +46,9 @@ def test_wrong_password_is_refused(app: AppTest) -> None:
 def test_signed_in_user_sees_the_ledger_and_can_verify_it(app: AppTest) -> None:
     at = _sign_in(app, "aude", USERS["aude"][1])
     assert not at.exception
+    assert at.title[0].value == "Model inventory"  # the landing page
+    at.switch_page("app_pages/audit_log.py")
+    at = at.run()
     assert at.title[0].value == "Audit log"
     frame = at.dataframe[0].value
     assert {"user.added", "ledger.initialized"} <= set(frame["action"])
