@@ -32,5 +32,36 @@ def evidence() -> str:
 
 st.download_button("Download evidence (JSON)", evidence, file_name=f"{ref.replace('@', '-')}-evidence.json",
                    mime="application/json", key="rep_download", on_click="ignore")
-st.caption("The signed PDF/HTML audit report with an offline-verifiable evidence bundle is produced by "
-           "`countersign report` (regulator export).")
+st.subheader("Regulator export")
+st.caption("report.pdf, report.html, the evidence bundle (ledger entries with inclusion proofs against a fresh signed "
+           "checkpoint, signed statements, verifier keys) and verify.py — the same as `countersign report`. "
+           "Generating it is a ledger event.")
+scope = st.radio("Scope", [ref, ref.split("@")[0] + " (all versions)"], horizontal=True, key="rep_scope")
+if st.button("Generate regulator export", type="primary", key="rep_generate"):
+    import io
+    import tempfile
+    import zipfile
+    from pathlib import Path
+
+    from core.errors import CountersignError
+
+    target = ref if scope == ref else ref.split("@")[0]
+    with st.spinner("Building the report and its evidence bundle…"), tempfile.TemporaryDirectory() as tmp:
+        try:
+            result = cs.report(user, target, out=Path(tmp) / "export")
+        except CountersignError as exc:
+            st.error(exc.message)
+        else:
+            buffer = io.BytesIO()
+            with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+                for path in sorted((Path(tmp) / "export").rglob("*")):
+                    if path.is_file():
+                        archive.write(path, path.relative_to(Path(tmp) / "export").as_posix())
+            st.session_state["rep_zip"] = (f"{target.replace('@', '-')}-regulator-export.zip", buffer.getvalue(),
+                                           result["entries"], result["statements"])
+if export := st.session_state.get("rep_zip"):
+    name, data, entries, statements = export
+    st.success(f"Export ready: {entries} ledger entries with inclusion proofs, {statements} signed statements. "
+               "Unzip it anywhere and run `python verify.py .`")
+    st.download_button("Download regulator export (zip)", data, file_name=name, mime="application/zip",
+                       key="rep_zip_download")

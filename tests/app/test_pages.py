@@ -301,3 +301,25 @@ def test_session_expiry_returns_to_the_sign_in_form(open_app: OpenApp, shared_de
     assert [t.label for t in at.text_input] == ["Username", "Password"]
     assert any("session expired" in i.value for i in at.info)
     assert "auth_session" not in at.session_state
+
+
+def test_auditor_generates_a_verifiable_regulator_export(open_app: OpenApp, demo_db: Path,
+                                                         demo_sessions: dict[str, Session], tmp_path: Path) -> None:
+    import io
+    import zipfile
+
+    from core.bundle_verify import verify_bundle
+
+    at = _page(open_app(demo_db, "aude"), "reports.py")
+    at.selectbox(key="rep_model").select("german-credit-scorer@1")
+    at = at.run()
+    _button(at, "Generate regulator export").click()
+    at = at.run()
+    assert not at.exception, [str(e.value) for e in at.exception]
+    assert any("Export ready" in s.value for s in at.success)
+    name, data, entries, statements = at.session_state["rep_zip"]
+    assert name == "german-credit-scorer-1-regulator-export.zip" and entries > 0 and statements > 0
+    zipfile.ZipFile(io.BytesIO(data)).extractall(tmp_path / "export")
+    assert verify_bundle(tmp_path / "export")["ok"]
+    cs = Countersign(demo_db)
+    assert cs.log(demo_sessions["aude"], action="report.generated", limit=1)[0]["actor"] == "aude"
