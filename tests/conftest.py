@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -86,3 +87,15 @@ def cli_env(db_path: Path) -> Iterator[dict[str, str]]:
 def countersign_exe() -> list[str]:
     """Run the CLI as a user would, in a real subprocess."""
     return [sys.executable, "-m", "cli"]
+
+
+def run_cli(env: dict[str, str], *args: str, stdin: str | None = None, user: str | None = None,
+            password: str | None = None) -> subprocess.CompletedProcess[str]:
+    """Run ``countersign ARGS`` in a subprocess as ``user`` (password through the environment, as CI would)."""
+    env = dict(env)
+    if user:
+        env["COUNTERSIGN_USER"] = user
+    if password:
+        env["COUNTERSIGN_PASSWORD"] = password
+    return subprocess.run([*countersign_exe(), *args], input=stdin if stdin is not None else "", env=env,
+                          capture_output=True, text=True, timeout=120)

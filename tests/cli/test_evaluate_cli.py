@@ -15,21 +15,13 @@ from sklearn.linear_model import LogisticRegression
 
 from core import demo_data
 from core.service import Countersign
-from tests.conftest import USERS, countersign_exe
+from tests.conftest import USERS, run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "policies"
 
 
-def run(env: dict[str, str], *args: str, stdin: str | None = None, user: str | None = None,
-        password: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = dict(env)
-    if user:
-        env["COUNTERSIGN_USER"] = user
-    if password:
-        env["COUNTERSIGN_PASSWORD"] = password
-    return subprocess.run([*countersign_exe(), *args], input=stdin if stdin is not None else "", env=env,
-                          capture_output=True, text=True, timeout=120)
+run = run_cli
 
 
 def as_dana(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

@@ -3,24 +3,14 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from tests.conftest import countersign_exe
+from tests.conftest import run_cli
 
-
-def run(env: dict[str, str], *args: str, stdin: str | None = None, user: str | None = None,
-        password: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = dict(env)
-    if user:
-        env["COUNTERSIGN_USER"] = user
-    if password:
-        env["COUNTERSIGN_PASSWORD"] = password
-    return subprocess.run([*countersign_exe(), *args], input=stdin if stdin is not None else "", env=env,
-                          capture_output=True, text=True, timeout=120)
+run = run_cli
 
 
 @pytest.fixture

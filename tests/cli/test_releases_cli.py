@@ -15,7 +15,7 @@ import pytest
 
 from core.identity import Session
 from core.service import Countersign
-from tests.conftest import USERS, countersign_exe
+from tests.conftest import USERS, run_cli
 from tests.core.test_releases import (
     EXTRA_USERS,
     GERMAN_CARD,
@@ -33,15 +33,7 @@ from tests.core.test_releases import (
 PASSWORDS = {name: password for name, (_roles, password) in {**USERS, **EXTRA_USERS}.items()}
 
 
-def run(env: dict[str, str], *args: str, stdin: str | None = None, user: str | None = None,
-        password: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = dict(env)
-    if user:
-        env["COUNTERSIGN_USER"] = user
-    if password:
-        env["COUNTERSIGN_PASSWORD"] = password
-    return subprocess.run([*countersign_exe(), *args], input=stdin if stdin is not None else "", env=env,
-                          capture_output=True, text=True, timeout=120)
+run = run_cli
 
 
 def as_(env: dict[str, str], user: str, *args: str) -> subprocess.CompletedProcess[str]:
