@@ -17,6 +17,22 @@ from core.documents import MODEL_CARD_SECTIONS
 cs = session.service()
 user = session.require()
 
+
+def fairness_limit(check: dict, included: pd.DataFrame, rate: str) -> tuple[float, str] | None:
+    """Where the policy's threshold falls on the per-group chart of ``rate``: for a difference (lte t), the lowest
+    group's rate + t; for a ratio (gte t), the highest group's rate × t."""
+    threshold = check.get("threshold")
+    if included.empty or not isinstance(threshold, int | float):
+        return None
+    values = included[rate].dropna()
+    if values.empty:
+        return None
+    if check["metric"].endswith("_difference") and check["operator"] in ("lte", "lt"):
+        return float(values.min()) + threshold, f"lowest {rate} + {threshold} (no group may exceed it)"
+    if check["metric"].endswith("_ratio") and check["operator"] in ("gte", "gt"):
+        return float(values.max()) * threshold, f"highest {rate} × {threshold} (no group may fall below it)"
+    return None
+
 st.title("Model card")
 inventory = cs.inventory(user)
 if not inventory:
@@ -105,6 +121,13 @@ def metrics_tab() -> None:
             long = groups.melt(id_vars=["group", "count", "included"], value_vars=rates, var_name="rate")
             chart = alt.Chart(long).mark_bar().encode(x=alt.X("group:N"), y=alt.Y("value:Q"), color="rate:N",
                                                       xOffset="rate:N", tooltip=["group", "rate", "value", "count"])
+            limit = fairness_limit(check, groups[groups["included"]], rates[0])
+            if limit is not None:  # the policy's threshold, drawn where a group's rate would breach it
+                value, label = limit
+                limit_line = alt.Chart(pd.DataFrame({"limit": [value], "label": [label]})).mark_rule(
+                    color="red", strokeDash=[6, 3], size=2).encode(y="limit:Q", tooltip=["label"])
+                chart = chart + limit_line
+                st.caption(f"Red line: {label}")
             st.altair_chart(chart, width="stretch")
             st.dataframe(groups, hide_index=True, width="stretch")
         if details.get("reason"):
