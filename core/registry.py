@@ -213,6 +213,14 @@ class RegistryAPI:
                     "written). Save the model with skops (skops.io.dump), or, if you trust this exact file, pass "
                     "--trust-pickle (the trust is recorded in the ledger)")
             digest = sha256_file(source)
+            if fmt != "skops":
+                # The trust is recorded before the file is unpickled: whatever the file does, the ledger says who
+                # vouched for exactly these bytes.
+                self._act(session, Permission.MODEL_REGISTER, model_node(ref), lambda tx, role: self.ledger().append(
+                    tx, signer=session.signer, actor=session.name, role=role, event=Event(
+                        "model.pickle_trusted", model_node(ref),
+                        {"artifact_sha256": digest, "format": fmt,
+                         "statement": f"{session.name} trusts this {fmt} file to run code when loaded"})))
             model = artifacts.load_artifact(source, fmt, trusted_pickle=trust_pickle)
             info = artifacts.describe(model)
 
@@ -246,11 +254,6 @@ class RegistryAPI:
             }
             row = self.ledger().append(tx, signer=session.signer, actor=session.name, role=role,
                                        event=Event("model.registered", model_node(ref), payload))
-            if trust_pickle and fmt != "skops":
-                self.ledger().append(tx, signer=session.signer, actor=session.name, role=role, event=Event(
-                    "model.pickle_trusted", model_node(ref),
-                    {"artifact_sha256": digest, "format": fmt,
-                     "statement": f"{session.name} trusts this {fmt} file to run code when loaded"}))
             record = {
                 "name": ref.name, "version": ref.version, "external": external, "artifact_digest": digest,
                 "artifact_format": fmt, "artifact_file": stored.name if stored else None,

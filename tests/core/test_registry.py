@@ -521,10 +521,11 @@ def test_trusted_pickle_is_registered_flagged_and_ledgered(
     assert populated.model(dana, "income@1")["trusted_pickle"] is True
     assert [m["trusted_pickle"] for m in populated.models(dana)] == [True]
     entries = ledger_actions(db_path)[-2:]
-    assert [(e[1], e[2], e[3]) for e in entries] == [("dana", "model.registered", "model:income@1"),
-                                                    ("dana", "model.pickle_trusted", "model:income@1")]
-    assert entries[0][4]["trusted_pickle"] is True and entries[0][4]["artifact_format"] == "pickle"
-    assert entries[1][4]["artifact_sha256"] == sha256sum(artifact) and "dana trusts" in entries[1][4]["statement"]
+    # the trust is ledgered before the file is unpickled, then the registration
+    assert [(e[1], e[2], e[3]) for e in entries] == [("dana", "model.pickle_trusted", "model:income@1"),
+                                                    ("dana", "model.registered", "model:income@1")]
+    assert entries[1][4]["trusted_pickle"] is True and entries[1][4]["artifact_format"] == "pickle"
+    assert entries[0][4]["artifact_sha256"] == sha256sum(artifact) and "dana trusts" in entries[0][4]["statement"]
     assert stored_files(db_path) == [f"{sha256sum(artifact)}.pickle"]
     _, model = populated.load_model(dana, "income@1")
     X_test = trained["X_test"]
