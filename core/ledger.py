@@ -23,13 +23,16 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any
 
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from core.canonical import ledger_entry_bytes
+from core import parallel
+from core.canonical import EntryTemplate
+from core.ed25519 import SIGNATURE_SIZE, SigningKey, sign_many
 from core.merkle import leaf_hash
 from core.storage.duckdb_store import LEDGER_COLUMNS, LedgerRow, Tx
 
@@ -60,9 +63,21 @@ class Signer:
 
     key_id: str
     private_key: Ed25519PrivateKey
+    _fast: SigningKey = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        seed = self.private_key.private_bytes(
+            serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption())
+        object.__setattr__(self, "_fast", SigningKey(seed))
 
     def sign(self, message: bytes) -> bytes:
-        return self.private_key.sign(message)
+        """Ed25519 signature of ``message`` (libsodium; byte-identical to ``private_key.sign``)."""
+        return self._fast.sign(message)
+
+    @property
+    def seed(self) -> bytes:
+        """The private seed, for handing this key to a signing worker process."""
+        return self._fast.seed
 
 
 @dataclass(frozen=True)
@@ -85,7 +100,9 @@ def seal(
     signer: Signer,
 ) -> LedgerRow:
     """Build, hash and sign one entry."""
-    values, entry = _unsigned(seq=seq, ts=ts, actor=actor, role=role, event=event, prev=prev, key_id=signer.key_id)
+    template = EntryTemplate(actor=actor, key_id=signer.key_id, role=role, version=ENTRY_VERSION)
+    values, entry = _unsigned(template, seq=seq, ts=ts, actor=actor, role=role, event=event, prev=prev,
+                              key_id=signer.key_id)
     values[_SIGNATURE] = base64.b64encode(signer.sign(entry)).decode("ascii")
     return LedgerRow(*values)
 
@@ -94,23 +111,21 @@ _SIGNATURE = LEDGER_COLUMNS.index("signature")
 
 
 def _unsigned(
-    *, seq: int, ts: str, actor: str, role: str | None, event: Event, prev: str, key_id: str
+    template: EntryTemplate, *, seq: int, ts: str, actor: str, role: str | None, event: Event, prev: str,
+    key_id: str,
 ) -> tuple[list[Any], bytes]:
-    """The column values of an entry (in ``LEDGER_COLUMNS`` order, signature still empty) and its bytes."""
-    entry = ledger_entry_bytes(
-        action=event.action, actor=actor, key_id=key_id, payload=event.payload, prev=prev, role=role,
-        seq=seq, subject=event.subject, ts=ts, version=ENTRY_VERSION,
-    )
-    payload = json.dumps(event.payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    leaf = leaf_hash(entry).hex()
-    return [seq, ts, actor, role, event.action, event.subject, payload, prev, leaf, key_id, "", entry.decode()], entry
+    """The column values of an entry (in ``LEDGER_COLUMNS`` order, signature still empty) and its bytes.
 
-
-def _sign_all(signer: Signer, entries: list[bytes]) -> list[bytes]:
-    """Sign many entries; large batches use a thread per core (``cryptography`` releases the GIL while signing).
-
-    Signing happens after the whole batch is sequenced: the chain links leaf hashes, which do not cover signatures.
+    ``template`` must have been made for the same ``actor``, ``role`` and ``key_id``.
     """
+    entry, payload = template.parts(action=event.action, payload=event.payload, prev=prev, seq=seq,
+                                    subject=event.subject, ts=ts)
+    return [seq, ts, actor, role, event.action, event.subject, payload.decode(), prev, leaf_hash(entry).hex(),
+            key_id, "", entry.decode()], entry
+
+
+def _sign_local(signer: Signer, entries: list[bytes]) -> list[bytes]:
+    """Sign entries in this process; large batches on a thread per core (libsodium releases the GIL)."""
     if len(entries) < _PARALLEL_SIGNING_MIN:
         return [signer.sign(e) for e in entries]
     workers = max(1, os.cpu_count() or 1)
@@ -121,7 +136,54 @@ def _sign_all(signer: Signer, entries: list[bytes]) -> list[bytes]:
         return [sig for part in parts for sig in part]
 
 
+def _split_signatures(blob: bytes) -> list[bytes]:
+    return [blob[i:i + SIGNATURE_SIZE] for i in range(0, len(blob), SIGNATURE_SIZE)]
+
+
+class _BatchSigner:
+    """Signs a bulk append while it is still being sequenced.
+
+    Every full chunk of :data:`SIGN_CHUNK` entries goes to the worker processes (:mod:`core.parallel`) as soon as
+    it is sequenced, so signing on the other core overlaps canonicalisation on this one — once the workers are
+    running, or once a batch proves at least :data:`PROCESS_SIGNING_MIN` entries long (worth starting them for).
+    Small batches in a process without workers never start one.
+    Signing may lag sequencing because the chain links leaf hashes, which do not cover signatures.
+    """
+
+    def __init__(self, signer: Signer) -> None:
+        self.signer = signer
+        self.pending: list[bytes] = []
+        self.chunks: list[tuple[list[bytes], Future[bytes] | None]] = []
+        self.total = 0
+
+    def add(self, entry: bytes) -> None:
+        self.pending.append(entry)
+        self.total += 1
+        if len(self.pending) >= SIGN_CHUNK and (self.total >= PROCESS_SIGNING_MIN or parallel.running()):
+            self._ship()
+
+    def _ship(self) -> None:
+        chunk, self.pending = self.pending, []
+        self.chunks.append((chunk, parallel.submit("sign_many", self.signer.seed, chunk)))
+
+    def signatures(self) -> list[bytes]:
+        if not self.chunks:
+            return _sign_local(self.signer, self.pending)
+        if self.pending:
+            self._ship()
+        out: list[bytes] = []
+        for chunk, future in self.chunks:
+            if future is None:
+                out.extend(_sign_local(self.signer, chunk))
+            else:
+                out.extend(_split_signatures(parallel.result_or_run(future, sign_many, self.signer.seed, chunk)))
+        return out
+
+
 _PARALLEL_SIGNING_MIN = 512
+#: Bulk appends at least this long are signed by worker processes, in chunks of ``SIGN_CHUNK`` entries.
+PROCESS_SIGNING_MIN = 8192
+SIGN_CHUNK = 1024
 
 
 class Ledger:
@@ -144,19 +206,21 @@ class Ledger:
         head = tx.ledger_head()
         seq, prev, last_ts = (0, ZERO_HASH, "") if head is None else (head[0] + 1, head[1], head[2])
         unsigned: list[list[Any]] = []
-        entries: list[bytes] = []
+        batch = _BatchSigner(signer)
+        template = EntryTemplate(actor=actor, key_id=signer.key_id, role=role, version=ENTRY_VERSION)
         leaf_index = LEDGER_COLUMNS.index("leaf_hash")
         for event in events:
             ts = max(utc_now(), last_ts)  # never earlier than its predecessor, whatever the clocks say
-            values, entry = _unsigned(seq=seq, ts=ts, actor=actor, role=role, event=event, prev=prev,
+            values, entry = _unsigned(template, seq=seq, ts=ts, actor=actor, role=role, event=event, prev=prev,
                                       key_id=signer.key_id)
             unsigned.append(values)
-            entries.append(entry)
+            batch.add(entry)
             seq, prev, last_ts = seq + 1, values[leaf_index], ts
         if not unsigned:
             return []
-        for values, signature in zip(unsigned, _sign_all(signer, entries), strict=True):
-            values[_SIGNATURE] = base64.b64encode(signature).decode("ascii")
+        b64encode = base64.b64encode
+        for values, signature in zip(unsigned, batch.signatures(), strict=True):
+            values[_SIGNATURE] = b64encode(signature).decode("ascii")
         tx.insert_ledger_values(unsigned)
         rows = [LedgerRow(*values) for values in unsigned]
         first_size, new_size = rows[0].seq + 1, seq

@@ -1,10 +1,10 @@
 """Full verification of the ledger, to the standard of a Certificate Transparency monitor.
 
-For every entry (signature checks in a thread pool — ``cryptography`` releases the GIL while verifying):
+For every entry (:mod:`core.verify_entries`; large ledgers in slices on worker processes, one per core):
 
 * the stored canonical entry parses and every queryable column agrees with it;
 * its leaf hash is recomputed as RFC 6962 ``SHA-256(0x00 || entry)`` and matches the stored one;
-* its Ed25519 signature verifies under the key it names.
+* its Ed25519 signature verifies under the key it names (libsodium, :mod:`core.ed25519`).
 
 Across entries (sequentially, replaying the ledger from genesis):
 
@@ -25,24 +25,22 @@ import binascii
 import hashlib
 import json
 import os
+from collections import deque
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
+from core import ed25519, parallel
 from core.identity import POSSESSION_CONTEXT
 from core.ledger import SERVICE_ACTIONS, ZERO_HASH
 from core.merkle import MerkleTree, ProofError, verify_consistency
 from core.signed_note import NoteError, open_note, parse_checkpoint, parse_verifier_key
+from core.verify_entries import COLUMNS as ENTRY_COLUMNS
+from core.verify_entries import MAX_PROBLEMS, check_entries
 
 SERVICE_OWNER = "@service"
-MAX_PROBLEMS = 1000
 _PARALLEL_THRESHOLD = 20_000
-_FIELDS = ("seq", "ts", "actor", "role", "action", "subject", "prev", "key_id")
-_COLUMN_OF = {"prev": "prev_hash"}
 
 
 @dataclass(frozen=True)
@@ -91,69 +89,6 @@ class VerifyReport:
         }
 
 
-# ---------------------------------------------------------------------------------------------- per entry
-def _check_rows(cols: dict[str, list[Any]], base: int = 0) -> tuple[list[bytes], list[Problem]]:
-    """Parse and hash every row, compare its columns with the signed entry; return recomputed leaf hashes."""
-    problems: list[Problem] = []
-    leaves: list[bytes] = []
-    sha256, loads = hashlib.sha256, json.loads
-    column_lists = [(f, cols[_COLUMN_OF.get(f, f)], _COLUMN_OF.get(f, f)) for f in _FIELDS]
-    for i, entry in enumerate(cols["entry"]):
-        leaf = sha256(b"\x00" + entry.encode("utf-8")).digest()
-        leaves.append(leaf)
-        if len(problems) >= MAX_PROBLEMS:
-            continue
-        seq = cols["seq"][i]
-        name = seq if seq is not None else base + i
-        if leaf.hex() != cols["leaf_hash"][i]:
-            problems.append(Problem(name, "stored leaf hash does not match SHA-256(0x00 || entry)"))
-        try:
-            obj = loads(entry)
-        except ValueError:
-            problems.append(Problem(name, "stored entry is not valid JSON"))
-            continue
-        if not isinstance(obj, dict) or obj.get("v") != 1:
-            problems.append(Problem(name, "stored entry is not a version-1 ledger entry"))
-            continue
-        for fname, values, column in column_lists:
-            if obj.get(fname) != values[i]:
-                problems.append(Problem(
-                    name, f"column {column!r} holds {values[i]!r} but the signed entry says {obj.get(fname)!r}"))
-        try:
-            payload = loads(cols["payload"][i])
-        except ValueError:
-            payload = None
-        if payload != obj.get("payload"):
-            problems.append(Problem(name, "column 'payload' does not match the signed entry"))
-    return leaves, problems
-
-
-def _check_signatures(
-    start: int, entries: list[str], signatures: list[str], key_ids: list[str], seqs: list[int],
-    keymap: dict[str, bytes],
-) -> list[Problem]:
-    """Verify the Ed25519 signature of rows ``start..``; ``cryptography`` releases the GIL, so threads scale."""
-    problems: list[Problem] = []
-    keys: dict[str, Ed25519PublicKey] = {}
-    for i in range(start, start + len(entries)):
-        offset = i - start
-        key_id = key_ids[offset]
-        key = keys.get(key_id)
-        if key is None and key_id in keymap:
-            key = keys[key_id] = Ed25519PublicKey.from_public_bytes(keymap[key_id])
-        name = seqs[offset] if seqs[offset] is not None else i
-        if key is None:
-            problems.append(Problem(name, f"signed by unknown key {key_id!r}"))
-            continue
-        try:
-            key.verify(base64.b64decode(signatures[offset], validate=True), entries[offset].encode("utf-8"))
-        except (InvalidSignature, binascii.Error, ValueError):
-            problems.append(Problem(name, f"signature does not verify under key {key_id}"))
-        if len(problems) >= MAX_PROBLEMS:
-            break
-    return problems
-
-
 # ---------------------------------------------------------------------------------------------- replay
 @dataclass
 class _Key:
@@ -188,10 +123,11 @@ class _Registry:
             key_id = payload["key_id"]
             public_key = base64.b64decode(payload["public_key"], validate=True)
             proof = base64.b64decode(payload["possession"], validate=True)
-            Ed25519PublicKey.from_public_bytes(public_key).verify(
-                proof, POSSESSION_CONTEXT + owner.encode("utf-8") + b"\n" + key_id.encode()
-            )
-        except (KeyError, TypeError, ValueError, binascii.Error, InvalidSignature):
+            possessed = ed25519.verify(
+                public_key, proof, POSSESSION_CONTEXT + owner.encode("utf-8") + b"\n" + key_id.encode())
+        except (KeyError, TypeError, ValueError, binascii.Error):
+            possessed = False
+        if not possessed:
             return "key registration lacks a valid public key and proof of possession"
         if hashlib.sha256(public_key).hexdigest()[:32] != key_id:
             return "registered key id does not match its public key"
@@ -409,7 +345,10 @@ def verify_ledger(
 ) -> VerifyReport:
     """Verify a whole ledger from its columns, given whole or as chunks in seq order, and its stored checkpoints.
 
-    Memory stays bounded by the chunk size: of each chunk only the recomputed leaf hashes are kept (for the tree).
+    Per-entry checks (:mod:`core.verify_entries`) of chunks of at least ``parallel_threshold`` rows go in slices to
+    the worker processes of :mod:`core.parallel` (or to threads when there are none), while this process replays
+    the ledger in order and reads the next chunk. ``jobs=1`` does everything here. Memory stays bounded by the
+    chunk size: of each chunk only the recomputed leaf hashes are kept (for the tree).
     """
     chunks = [source] if isinstance(source, dict) else source
     problems: list[Problem] = []
@@ -417,23 +356,35 @@ def verify_ledger(
     replayer = _Replayer()
     leaves: list[bytes] = []
     jobs = max(1, jobs or os.cpu_count() or 1)
-    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="verify") as pool:
+    in_flight: deque[tuple[int, dict[str, list[Any]], dict[str, bytes], Future[Any] | None]] = deque()
+
+    def settle(keep: int) -> None:
+        while len(in_flight) > keep:
+            base, part, keys, future = in_flight.popleft()
+            blob, found = parallel.result_or_run(future, check_entries, base, part, keys)
+            leaves.extend(blob[i:i + 32] for i in range(0, len(blob), 32))
+            problems.extend(Problem(seq, what) for seq, what in found)
+
+    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="verify") as threads:
+        seen = 0
         for cols in chunks:
-            n, base = len(cols["seq"]), len(leaves)
+            n = len(cols["seq"])
             keymap.update(_prescan_keys(cols))
-            step = n if (n < parallel_threshold or jobs == 1) else max(1, -(-n // (jobs * 2)))
-            futures = [
-                pool.submit(_check_signatures, base + start, cols["entry"][start:start + step],
-                            cols["signature"][start:start + step], cols["key_id"][start:start + step],
-                            cols["seq"][start:start + step], dict(keymap))
-                for start in range(0, n, max(step, 1))
-            ]
-            chunk_leaves, row_problems = _check_rows(cols, base)
+            keys = dict(keymap)
+            split = n >= parallel_threshold and jobs > 1
+            step = max(1, -(-n // (jobs * 2))) if split else max(n, 1)
+            for start in range(0, n, step):
+                part = {c: cols[c][start:start + step] for c in ENTRY_COLUMNS} if split else cols
+                future = None
+                if split:
+                    future = parallel.submit("check_entries", seen + start, part, keys)
+                    if future is None:
+                        future = threads.submit(check_entries, seen + start, part, keys)
+                in_flight.append((seen + start, part, keys, future))
             replayer.feed(cols, problems)
-            problems.extend(row_problems)
-            for future in futures:
-                problems.extend(future.result())
-            leaves.extend(chunk_leaves)
+            seen += n
+            settle(keep=len(range(0, n, step)))  # the previous chunk's results, while this chunk is checked
+        settle(keep=0)
     tree = MerkleTree(leaves)
     registry = replayer.registry
     verified = _check_checkpoints(tree, sorted(checkpoints, key=lambda c: c["size"]), origin, registry, problems)
