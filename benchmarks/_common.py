@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import platform
 import resource
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -72,6 +74,45 @@ def bulk_append(cs: Countersign, session: Session, count: int, batch: int = 10_0
                 cs.ledger().append_many(tx, signer=session.signer, actor=session.name, role="admin",
                                         events=(bench_event(done + k) for k in range(n)))
             done += n
+
+
+def _sign_part(seed: bytes, messages: list[bytes]) -> int:
+    from core.ed25519 import SigningKey
+
+    key = SigningKey(seed)
+    for message in messages:
+        key.sign(message)
+    return len(messages)
+
+
+def _verify_part(items: list[tuple[bytes, bytes, bytes]]) -> int:
+    from core.ed25519 import verify
+
+    return sum(verify(public_key, signature, message) for message, signature, public_key in items)
+
+
+def raw_libsodium_signs_per_s(seed: bytes, messages: list[bytes], processes: int) -> float:
+    """Bare libsodium signing of ``messages`` split over ``processes`` processes (1 = this process)."""
+    if processes <= 1:
+        elapsed, _ = timed(lambda: _sign_part(seed, messages))
+        return len(messages) / elapsed
+    size = -(-len(messages) // processes)
+    parts = [messages[i:i + size] for i in range(0, len(messages), size)]
+    with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn")) as pool:
+        list(pool.map(_sign_part, [seed] * processes, [parts[0][:10]] * processes))  # start them first
+        elapsed, _ = timed(lambda: list(pool.map(_sign_part, [seed] * len(parts), parts)))
+    return len(messages) / elapsed
+
+
+def raw_libsodium_verifies_per_s(items: list[tuple[bytes, bytes, bytes]], processes: int) -> float:
+    """Bare libsodium verification of ``(message, signature, public key)`` items on ``processes`` processes."""
+    size = -(-len(items) // processes)
+    parts = [items[i:i + size] for i in range(0, len(items), size)]
+    with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn")) as pool:
+        list(pool.map(_verify_part, [parts[0][:10]] * processes))
+        elapsed, good = timed(lambda: sum(pool.map(_verify_part, parts)))
+    assert good == len(items)
+    return len(items) / elapsed
 
 
 def report(name: str, results: dict[str, Any]) -> None:

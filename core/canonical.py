@@ -84,7 +84,8 @@ def canonical_payload(value: Any) -> bytes:  # noqa: ANN401 - any JSON value
 _PLAIN = re.compile(r'[ !#-\[\]-~]*')  # printable ASCII except '"' and '\\': serialised as-is
 
 
-def _string(value: str) -> str:
+def json_string(value: str) -> str:
+    """RFC 8785 §3.2.2.2 serialisation of a string (as ECMAScript ``JSON.stringify`` writes it)."""
     if not isinstance(value, str):
         raise TypeError(f"expected a string, got {type(value).__name__}")
     if _PLAIN.fullmatch(value):
@@ -140,8 +141,9 @@ class EntryTemplate:
     __slots__ = ("_after_action", "_after_prev", "_end", "_actions")
 
     def __init__(self, *, actor: str, key_id: str, role: str | None, version: int = 1) -> None:
-        self._after_action = _utf8(',"actor":' + _string(actor) + ',"key_id":' + _string(key_id) + ',"payload":')
-        self._after_prev = ',"role":' + ("null" if role is None else _string(role)) + ',"seq":'
+        self._after_action = _utf8(
+            ',"actor":' + json_string(actor) + ',"key_id":' + json_string(key_id) + ',"payload":')
+        self._after_prev = ',"role":' + ("null" if role is None else json_string(role)) + ',"seq":'
         self._end = ',"v":' + _integer(version) + "}"
         self._actions: dict[str, bytes] = {}
 
@@ -151,12 +153,12 @@ class EntryTemplate:
         """The canonical entry and its canonical payload."""
         head = self._actions.get(action) if type(action) is str else None
         if head is None:
-            head = _utf8('{"action":' + _string(action)) + self._after_action
+            head = _utf8('{"action":' + json_string(action)) + self._after_action
             if len(self._actions) < 256:
                 self._actions[action] = head
         tail = (
-            ',"prev":' + _string(prev) + self._after_prev + _integer(seq)
-            + ',"subject":' + _string(subject) + ',"ts":' + _string(ts) + self._end
+            ',"prev":' + json_string(prev) + self._after_prev + _integer(seq)
+            + ',"subject":' + json_string(subject) + ',"ts":' + json_string(ts) + self._end
         )
         body = canonical_payload(payload)
         return head + body + _utf8(tail), body
