@@ -423,15 +423,23 @@ class Countersign(RegistryAPI, LineageAPI, GovernanceAPI, ReleasesAPI, Inventory
         upto, checkpoints, origin = self._read(start)
 
         def chunks() -> Iterator[dict[str, list[Any]]]:
+            """Consecutive seq ranges of ``chunk_size`` up to ``upto``; a gap (deleted rows) is stepped over."""
+            if upto is None:
+                return
             after: int | None = None
-            while upto is not None:
-                cols = self._read(lambda tx, after=after: tx.ledger_chunk(after, upto, chunk_size))
+            while True:
+                end = min(upto, (-1 if after is None else after) + chunk_size)
+                cols = self._read(lambda tx, after=after, end=end: tx.ledger_chunk(after, end))
+                if cols["seq"]:
+                    yield cols
+                if end >= upto:
+                    return
+                after = end
                 if not cols["seq"]:
-                    return
-                yield cols
-                after = cols["seq"][-1]
-                if after >= upto or len(cols["seq"]) < chunk_size:
-                    return
+                    following = self._read(lambda tx, after=after: tx.ledger_next_seq(after, upto))
+                    if following is None:
+                        return
+                    after = following - 1
 
         return verify_ledger(chunks(), checkpoints, origin, external_checkpoint=checkpoint_note, jobs=jobs)
 

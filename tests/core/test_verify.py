@@ -216,3 +216,11 @@ def test_chunked_reading_finds_the_same_problems(ledger_db: Path, chunk_size: in
     chunked = Countersign(ledger_db).verify(chunk_size=chunk_size)
     assert not chunked.ok and chunked.first_bad_seq == whole.first_bad_seq == 4
     assert chunked.root == whole.root
+
+
+def test_a_row_moved_far_past_the_end_is_reached_without_walking_the_gap(ledger_db: Path) -> None:
+    """Chunks are seq ranges; a forged seq of 10**15 must not make verify step through 10**14 empty ranges."""
+    _sql(ledger_db, "UPDATE ledger SET seq = 1000000000000000 WHERE seq = 3")
+    report = Countersign(ledger_db).verify(chunk_size=10)
+    assert not report.ok and report.first_bad_seq == 3
+    assert any(p.seq == 10**15 for p in report.problems)
