@@ -13,8 +13,8 @@ length. Only functions listed in :data:`core.worker.TASKS` can be called.
 
 The pool starts lazily, holds one process per core and lives as long as this process. Callers use it only for
 batches large enough to repay the hand-off (thousands of entries), and redo a task in-process — identical result,
-slower — when no worker can be started or one fails. ``COUNTERSIGN_WORKERS=0`` turns the pool off; a positive
-number sets its size.
+slower — when no worker can be started or one fails; after :data:`MAX_RESTARTS` replaced pools this process stops
+using workers. ``COUNTERSIGN_WORKERS=0`` turns the pool off; a positive number sets its size.
 
 What crosses to a worker: entry bytes and, for signing, the signer's 32-byte seed for the duration of the task,
 through an anonymous pipe between two processes of the same user — never through a file.
@@ -165,17 +165,23 @@ class WorkerPool:
 _lock = threading.Lock()
 _pool: WorkerPool | None = None
 _disabled = False
+_restarts = 0
+#: A pool that had to be replaced this many times (workers that die on start, say) is given up for good.
+MAX_RESTARTS = 3
 
 
 def pool() -> WorkerPool | None:
     """The shared pool, started on first use; ``None`` when workers are turned off or cannot start."""
-    global _pool, _disabled
+    global _pool, _disabled, _restarts
     with _lock:
         if _pool is not None and _pool.alive:
             return _pool
-        if _pool is not None:  # a worker died: start afresh
+        if _pool is not None:  # a worker died: start afresh, a bounded number of times
             stale, _pool = _pool, None
             stale.shutdown()
+            _restarts += 1
+            if _restarts >= MAX_RESTARTS:
+                _disabled = True
         count = worker_count()
         if _disabled or count < 1:
             return None
@@ -211,9 +217,10 @@ def result_or_run(future: Future[T] | None, fn: Callable[..., T], *args: Any) ->
 
 @atexit.register
 def shutdown() -> None:
-    """Stop the workers (also run at interpreter exit)."""
-    global _pool
+    """Stop the workers (also run at interpreter exit); the next :func:`pool` call may start afresh."""
+    global _pool, _disabled, _restarts
     with _lock:
         executor, _pool = _pool, None
+        _disabled, _restarts = False, 0
     if executor is not None:
         executor.shutdown()

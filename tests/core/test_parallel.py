@@ -61,6 +61,19 @@ def test_a_killed_worker_is_replaced_and_its_task_redone_here(fresh_pool: None) 
     assert again is not None and again.result(timeout=60) == key.sign(b"y")
 
 
+def test_workers_that_keep_dying_are_given_up(fresh_pool: None) -> None:
+    for _ in range(parallel.MAX_RESTARTS):
+        pool = parallel.pool()
+        assert pool is not None
+        for worker in pool.workers:
+            worker.process.kill()
+            worker.process.wait()
+    assert parallel.pool() is None  # no endless respawning: the work is done in-process from now on
+    assert parallel.result_or_run(parallel.submit("sign_many", bytes(32), [b"m"]), lambda: "here") == "here"
+    parallel.shutdown()
+    assert parallel.pool() is not None  # an explicit shutdown starts over
+
+
 def test_workers_can_be_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:
     parallel.shutdown()
     monkeypatch.setenv("COUNTERSIGN_WORKERS", "0")
