@@ -113,30 +113,12 @@ def ledger_entry_bytes(
     version: int = 1,
 ) -> bytes:
     """RFC 8785 bytes of ``{"action", "actor", "key_id", "payload", "prev", "role", "seq", "subject", "ts", "v"}``."""
-    return ledger_entry_parts(action=action, actor=actor, key_id=key_id, payload=payload, prev=prev, role=role,
-                              seq=seq, subject=subject, ts=ts, version=version)[0]
-
-
-def ledger_entry_parts(
-    *,
-    action: str,
-    actor: str,
-    key_id: str,
-    payload: dict[str, Any],
-    prev: str,
-    role: str | None,
-    seq: int,
-    subject: str,
-    ts: str,
-    version: int = 1,
-) -> tuple[bytes, bytes]:
-    """The canonical entry (as :func:`ledger_entry_bytes`) and, within it, the canonical payload."""
-    return EntryTemplate(actor=actor, key_id=key_id, role=role, version=version).parts(
-        action=action, payload=payload, prev=prev, seq=seq, subject=subject, ts=ts)
+    template = EntryTemplate(actor=actor, key_id=key_id, role=role, version=version)
+    return template.parts(action=action, payload=payload, prev=prev, seq=seq, subject=subject, ts=ts)[0]
 
 
 class EntryTemplate:
-    """:func:`ledger_entry_parts` for many entries by one actor: the members every entry shares are escaped once."""
+    """:func:`ledger_entry_bytes` for many entries by one actor: the members every entry shares are escaped once."""
 
     __slots__ = ("_after_action", "_after_prev", "_end", "_actions")
 
