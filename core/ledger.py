@@ -163,8 +163,10 @@ class _BatchSigner:
             self._ship()
 
     def _ship(self) -> None:
-        chunk, self.pending = self.pending, []
-        self.chunks.append((chunk, parallel.submit("sign_many", self.signer.seed, chunk)))
+        pending, self.pending = self.pending, []
+        for start in range(0, len(pending), SIGN_CHUNK):  # chunk-sized tasks, so every worker gets a share
+            chunk = pending[start:start + SIGN_CHUNK]
+            self.chunks.append((chunk, parallel.submit("sign_many", self.signer.seed, chunk)))
 
     def signatures(self) -> list[bytes]:
         if not self.chunks:

@@ -40,6 +40,7 @@ def test_worker_signatures_equal_in_process_signatures(admin: Session, small_chu
     for message in messages:
         batch.add(message)
     assert batch.chunks and all(future is not None for _, future in batch.chunks)  # really shipped
+    assert all(len(chunk) == ledger.SIGN_CHUNK for chunk, _ in batch.chunks)  # in shares, not one big task
     assert batch.signatures() == [admin.signer.sign(m) for m in messages]
     assert parallel.running()
 
