@@ -247,7 +247,9 @@ def keys_cmd(state: _State, db: str | None, as_json: bool) -> None:
 @command(cli, "verify")
 @click.option("--checkpoint", "checkpoint_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="A checkpoint saved earlier, outside the database: prove the log only grew since.")
-@click.option("--jobs", type=int, default=None, help="Worker processes for signature checks (default: cores).")
+@click.option("--jobs", type=int, default=None,
+              help="Parallel slices for the per-entry checks; 1 checks everything in this process "
+                   "(default: cores; how many worker processes run them is COUNTERSIGN_WORKERS).")
 def verify_cmd(state: _State, db: str | None, as_json: bool, checkpoint_file: Path | None,
                jobs: int | None) -> None:
     """Recompute every hash, link, signature and checkpoint; exit 1 naming the first bad entry."""
