@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from cli.output import emit_json, error, stdin_is_tty, table
+from core.datasets import CsvDialect
 from core.errors import BadInput, CheckFailed, CountersignError, NotAuthenticated
 from core.identity import Session
 from core.roles import ALL_ROLES
@@ -290,13 +291,21 @@ def dataset_group() -> None:
               help="YAML datasheet (Gebru et al.'s seven sections).")
 @click.option("--derived-from", "derived_from", multiple=True, metavar="REF", help="Parent dataset (repeatable).")
 @click.option("--source-uri", default=None, help="Where the data came from (default: the file's URI).")
+@click.option("--delimiter", default=None, metavar="CHAR",
+              help="CSV field delimiter instead of DuckDB's guess ('tab' and 'space' accepted).")
+@click.option("--header/--no-header", default=None, help="Whether the CSV's first line holds column names.")
+@click.option("--columns", default=None, metavar="A,B,...", help="CSV column names, in order (comma-separated).")
 def dataset_register(state: _State, db: str | None, as_json: bool, as_user: str | None, path: Path, name: str,
                      version: str, datasheet: Path | None, derived_from: tuple[str, ...],
-                     source_uri: str | None) -> None:
+                     source_uri: str | None, delimiter: str | None, header: bool | None,
+                     columns: str | None) -> None:
     """Register a CSV file, a Parquet file or a folder of Parquet files."""
+    delimiter = {"tab": "\t", "\\t": "\t", "space": " "}.get(delimiter or "", delimiter)
+    names = tuple(c.strip() for c in columns.split(",")) if columns is not None else ()
+    csv = CsvDialect(delimiter, header, names)
     cs = _service(state, db)
     result = cs.register_dataset(_login(state, cs, as_user), path, name=name, version=version, datasheet=datasheet,
-                                 derived_from=derived_from, source_uri=source_uri)
+                                 derived_from=derived_from, source_uri=source_uri, csv=csv)
     if as_json:
         emit_json(result)
     else:
@@ -316,6 +325,8 @@ def dataset_show(state: _State, db: str | None, as_json: bool, as_user: str | No
     click.echo(f"{info['ref']}  sha256 {info['digest']}\n  {info['format']}, {info['rows']} rows, "
                f"{info['size_bytes']} bytes, registered by {info['registered_by']} at {info['registered_at']}")
     click.echo(f"  source: {info['source_uri']}")
+    if info.get("csv"):
+        click.echo("  read as CSV with: " + ", ".join(f"{k}={v!r}" for k, v in info["csv"].items()))
     if info["derived_from"]:
         click.echo(f"  derived from: {', '.join(info['derived_from'])}")
     table([{"column": k, **v} for k, v in info["profile"]["columns"].items()],

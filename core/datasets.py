@@ -1,6 +1,9 @@
 """Datasets: content digests, schema and profile, immutable ``NAME@VERSION`` references, and the check at use.
 
-Formats: a CSV file, a Parquet file, or a folder of Parquet files (digest rules in :mod:`core.hashing`). Row count,
+Formats: a CSV file, a Parquet file, or a folder of Parquet files (digest rules in :mod:`core.hashing`). A CSV file's
+dialect is sniffed by DuckDB unless a :class:`CsvDialect` says otherwise (delimiter, header row, column names — for
+files such as UCI's space-separated, headerless ``german.data``); a given dialect is recorded with the dataset and
+used wherever it is read again. Row count,
 schema and profile are computed by an in-memory DuckDB that streams the file under a memory limit, so a 10 GB file
 is profiled without being loaded. The profile holds, per column: nulls, approximate distinct count
 (HyperLogLog), min/max (and mean for numeric columns), and for text columns the top categories (space-saving
@@ -11,6 +14,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import decimal
+import json
 import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -49,6 +53,65 @@ def validate_name(name: str, version: str) -> Ref:
     return parse_ref(f"{name}@{version}", "name/version")
 
 
+_UNSAFE_DELIMITERS = frozenset('"\r\n\x00')
+
+
+@dataclass(frozen=True)
+class CsvDialect:
+    """How to read a CSV file instead of letting DuckDB's sniffer guess (each part optional)."""
+
+    delimiter: str | None = None
+    header: bool | None = None
+    columns: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.delimiter is not None and (len(self.delimiter) != 1 or self.delimiter in _UNSAFE_DELIMITERS):
+            raise BadInput(f"CSV delimiter must be one character other than a quote or line break, "
+                           f"not {self.delimiter!r}")
+        names = list(self.columns)
+        if any(not isinstance(n, str) or not n.strip() for n in names):
+            raise BadInput("CSV column names must be non-empty")
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise BadInput(f"CSV column names repeat: {', '.join(repeated)}")
+
+    @property
+    def empty(self) -> bool:
+        return self.delimiter is None and self.header is None and not self.columns
+
+    def to_dict(self) -> dict[str, Any]:
+        """The parts that were set (recorded in the ledger and with the dataset)."""
+        out: dict[str, Any] = {}
+        if self.delimiter is not None:
+            out["delimiter"] = self.delimiter
+        if self.header is not None:
+            out["header"] = self.header
+        if self.columns:
+            out["columns"] = list(self.columns)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> CsvDialect | None:
+        if not data:
+            return None
+        return cls(data.get("delimiter"), data.get("header"), tuple(data.get("columns") or ()))
+
+    def read_csv_options(self) -> str:
+        """``read_csv`` named parameters, as SQL (every value quoted as a SQL literal)."""
+        parts = []
+        if self.delimiter is not None:
+            parts.append(f"delim = {_literal(self.delimiter)}")
+        if self.header is not None:
+            parts.append(f"header = {'true' if self.header else 'false'}")
+        if self.columns:
+            parts.append(f"names = [{', '.join(_literal(c) for c in self.columns)}]")
+        return "".join(", " + part for part in parts)
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
 @dataclass
 class DatasetFacts:
     """What inspection of a dataset at a path found."""
@@ -79,10 +142,10 @@ def detect_format(path: Path) -> str:
     return "csv"
 
 
-def _scan(path: Path, fmt: str) -> str:
-    literal = "'" + str(path).replace("'", "''") + "'"
+def _scan(path: Path, fmt: str, dialect: CsvDialect | None = None) -> str:
+    literal = _literal(str(path))
     if fmt == "csv":
-        return f"read_csv({literal})"
+        return f"read_csv({literal}{dialect.read_csv_options() if dialect else ''})"
     if fmt == "parquet-dir":
         glob = "'" + str(path / "**" / "*.parquet").replace("'", "''") + "'"
         return f"read_parquet({glob})"
@@ -107,12 +170,14 @@ def _jsonable(value: Any) -> Any:  # noqa: ANN401
     return value
 
 
-def profile(path: Path, fmt: str) -> tuple[int, list[dict[str, str]], dict[str, Any]]:
+def profile(
+    path: Path, fmt: str, dialect: CsvDialect | None = None
+) -> tuple[int, list[dict[str, str]], dict[str, Any]]:
     """Row count, schema and per-column profile, streamed by DuckDB under a memory limit."""
     con = duckdb.connect(config={"memory_limit": PROFILE_MEMORY, "threads": 2,
                                  "autoinstall_known_extensions": "false"})
     try:
-        scan = _scan(path, fmt)
+        scan = _scan(path, fmt, dialect)
         try:
             described = con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()
         except duckdb.Error as exc:
@@ -147,18 +212,26 @@ def profile(path: Path, fmt: str) -> tuple[int, list[dict[str, str]], dict[str, 
     return rows, schema, {"rows": rows, "columns": columns}
 
 
-def inspect(path: str | Path) -> DatasetFacts:
+def inspect(path: str | Path, dialect: CsvDialect | None = None) -> DatasetFacts:
     """Digest (streamed) and profile a dataset, on two threads at once (both release the GIL)."""
     p = Path(path).expanduser()
     if not p.exists():
         raise BadInput(f"no such file or folder: {p}")
     fmt = detect_format(p)
+    if dialect is not None and not dialect.empty and fmt != "csv":
+        raise BadInput(f"{p} is {fmt}, not CSV: delimiter, header and column options apply to CSV files only")
     with ThreadPoolExecutor(max_workers=2) as pool:
         digesting = pool.submit(digest_path, p)
-        rows, schema, prof = profile(p, fmt)
+        rows, schema, prof = profile(p, fmt, dialect)
         digest, files = digesting.result()
     size = sum(f.size for f in files) if files else p.stat().st_size
     return DatasetFacts(p.resolve(), fmt, digest, size, rows, schema, prof, files)
+
+
+def dialect_of(record: dict[str, Any]) -> CsvDialect | None:
+    """The CSV dialect a registered dataset was read with (``None``: DuckDB's sniffer)."""
+    options = record.get("read_options")
+    return CsvDialect.from_dict(json.loads(options)) if options else None
 
 
 def check_at_use(record: dict[str, Any]) -> Path:

@@ -19,7 +19,7 @@ import numpy as np
 
 from core import drift as driftlib
 from core import metrics as m
-from core.datasets import NUMERIC, _quote, _scan
+from core.datasets import NUMERIC, CsvDialect, _quote, _scan
 from core.documents import present
 from core.errors import BadInput
 from core.policy import (
@@ -53,6 +53,8 @@ class EvalInputs:
     label: str
     reference_path: Path | None = None
     reference_format: str | None = None
+    data_dialect: CsvDialect | None = None
+    reference_dialect: CsvDialect | None = None
     model: Any = None
     feature_names: list[str] = field(default_factory=list)
     card: dict[str, Any] | None = None
@@ -98,11 +100,12 @@ class Evaluator:
         self.policy = inputs.policy
         self.con = duckdb.connect(config={"memory_limit": MEMORY_LIMIT, "threads": 2,
                                           "autoinstall_known_extensions": "false"})
-        self.con.execute(f"CREATE VIEW cur_file AS SELECT * FROM {_scan(inputs.data_path, inputs.data_format)}")
+        scan = _scan(inputs.data_path, inputs.data_format, inputs.data_dialect)
+        self.con.execute(f"CREATE VIEW cur_file AS SELECT * FROM {scan}")
         self.columns = {r[0]: r[1] for r in self.con.execute("DESCRIBE cur_file").fetchall()}
         self.ref_columns: dict[str, str] = {}
         if inputs.reference_path is not None:
-            scan = _scan(inputs.reference_path, inputs.reference_format or "csv")
+            scan = _scan(inputs.reference_path, inputs.reference_format or "csv", inputs.reference_dialect)
             self.con.execute(f"CREATE VIEW ref_file AS SELECT * FROM {scan}")
             self.ref_columns = {r[0]: r[1] for r in self.con.execute("DESCRIBE ref_file").fetchall()}
         if inputs.label not in self.columns:

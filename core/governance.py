@@ -164,7 +164,9 @@ class GovernanceAPI:
         label = label or _default_label(data_record)
         engine = Evaluator(EvalInputs(
             policy=policy_obj, data_path=data_path, data_format=data_record["format"], label=label,
+            data_dialect=datasets.dialect_of(data_record),
             reference_path=ref_path, reference_format=ref_record["format"] if ref_record else None,
+            reference_dialect=datasets.dialect_of(ref_record) if ref_record else None,
             model=model_obj, feature_names=features, card=found["card"], training_schema=found["training_schema"],
             prediction_column=prediction_column, score_column=score_column, positive_label=positive_label))
         outcome = engine.run()

@@ -62,12 +62,17 @@ class RegistryAPI:
         datasheet: str | Path | None = None,
         derived_from: Sequence[str] = (),
         source_uri: str | None = None,
+        csv: datasets.CsvDialect | None = None,
     ) -> dict[str, Any]:
-        """Register ``path`` as ``name@version``; the same content again is a no-op, other content is refused."""
+        """Register ``path`` as ``name@version``; the same content again is a no-op, other content is refused.
+
+        ``csv`` overrides DuckDB's dialect sniffing; it is recorded (ledger and dataset) and used at every later read.
+        """
         ref = datasets.validate_name(name, version)
         parents = [parse_ref(r, "--derived-from reference") for r in derived_from]
         sheet = as_dict(load_model_file(Datasheet, datasheet)[0]) if datasheet else None
-        facts = datasets.inspect(path)
+        options = csv.to_dict() if csv is not None and not csv.empty else None
+        facts = datasets.inspect(path, csv)
         uri = source_uri or facts.path.as_uri()
 
         def register(tx: Tx, role: str) -> dict[str, Any]:
@@ -86,6 +91,10 @@ class RegistryAPI:
                                      if e["kind"] == "derived_from")
                 if parents and sorted(dataset_node(p) for p in parents) != parents_now:
                     raise BadInput(f"dataset {ref} is already registered with other --derived-from parents")
+                recorded = datasets.dialect_of(existing)
+                if options is not None and options != (recorded.to_dict() if recorded else None):
+                    raise BadInput(f"dataset {ref} is already registered with other CSV options; register a new "
+                                   "version to read the same file differently")
                 return {**_dataset_summary(existing), "created": False}
             for parent in parents:
                 if tx.get_dataset(parent.name, parent.version) is None:
@@ -97,6 +106,7 @@ class RegistryAPI:
                 "derived_from": [str(p) for p in parents],
                 "files": [{"path": f.path, "sha256": f.sha256, "size": f.size} for f in facts.files],
                 "datasheet_sha256": _sha(sheet) if sheet is not None else None,
+                **({"csv": options} if options is not None else {}),
             }
             row = self.ledger().append(tx, signer=session.signer, actor=session.name, role=role,
                                        event=Event("dataset.registered", dataset_node(ref), payload))
@@ -106,6 +116,7 @@ class RegistryAPI:
                 "row_count": facts.row_count, "schema": json.dumps(facts.schema),
                 "profile": json.dumps(facts.profile), "files": json.dumps(payload["files"]),
                 "registered_by": session.name, "registered_at": row.ts, "registered_seq": row.seq,
+                "read_options": json.dumps(options) if options is not None else None,
             }
             tx.insert_dataset(record)
             if sheet is not None:
@@ -360,7 +371,8 @@ def _dataset_summary(record: dict[str, Any]) -> dict[str, Any]:
     return {"ref": f"{record['name']}@{record['version']}", "name": record["name"], "version": record["version"],
             "digest": record["digest"], "format": record["format"], "rows": record["row_count"],
             "size_bytes": record["size_bytes"], "registered_by": record["registered_by"],
-            "registered_at": record["registered_at"]}
+            "registered_at": record["registered_at"],
+            **({"csv": json.loads(record["read_options"])} if record.get("read_options") else {})}
 
 
 def _model_summary(record: dict[str, Any]) -> dict[str, Any]:

@@ -281,4 +281,13 @@ MIGRATIONS = (
     ),
 )
 
+MIGRATIONS = (
+    *MIGRATIONS,
+    Migration(
+        7,
+        "datasets: the CSV dialect given at registration (delimiter, header, column names)",
+        ("ALTER TABLE datasets ADD COLUMN read_options VARCHAR",),
+    ),
+)
+
 HEAD_VERSION: int = MIGRATIONS[-1].version

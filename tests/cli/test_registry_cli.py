@@ -156,3 +156,23 @@ def test_lineage_dot_and_upstream_json(populated: Countersign, cli_env: dict[str
         "model:income@1": model["artifact_digest"]}
     assert sorted((e["from"], e["kind"]) for e in graph["edges"]) == [
         ("dataset:adult-sample@1", "trained_on"), ("dataset:adult@1994", "derived_from")]
+
+
+def test_dataset_register_reads_a_headerless_space_separated_file_as_told(
+        populated: Countersign, cli_env: dict[str, str]) -> None:
+    german = Path(__file__).resolve().parents[2] / "data" / "german-credit" / "german.data"
+    result = run(cli_env, "dataset", "register", str(german), "--name", "german-raw", "--version", "1",
+                 "--delimiter", "space", "--no-header", "--columns", "checking, duration", "--json", **DANA)
+    assert result.returncode == 0, result.stderr
+    body = json.loads(result.stdout)
+    assert body["rows"] == 1000 and body["csv"] == {"delimiter": " ", "header": False,
+                                                     "columns": ["checking", "duration"]}
+    shown = run(cli_env, "dataset", "show", "german-raw@1", **DANA)
+    assert "read as CSV with: delimiter=' ', header=False, columns=['checking', 'duration']" in shown.stdout
+    assert "column02" in shown.stdout  # columns beyond the given names keep DuckDB's names
+
+    before = ledger_size(cli_env["COUNTERSIGN_DB"])
+    bad = run(cli_env, "dataset", "register", str(german), "--name", "german-raw", "--version", "2",
+              "--delimiter", "ab", **DANA)
+    assert bad.returncode == 2 and "CSV delimiter must be one character" in bad.stderr
+    assert "Traceback" not in bad.stderr and ledger_size(cli_env["COUNTERSIGN_DB"]) == before

@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from core.datasets import Ref, check_at_use, detect_format, inspect, parse_ref, validate_name
+from core.datasets import CsvDialect, Ref, check_at_use, detect_format, inspect, parse_ref, validate_name
 from core.errors import BadInput
 from core.hashing import digest_path, sha256_file
 
@@ -86,13 +86,49 @@ def test_inspect_the_real_adult_data() -> None:
     assert age["nulls"] == 0 and age["min"] == 17 and age["max"] == 90
 
 
-@pytest.mark.xfail(strict=True, reason="DuckDB's sniffer reads the space-separated, headerless german.data as one "
-                                       "VARCHAR column whose name is the first record (999 rows); inspect() offers "
-                                       "no delimiter/header override")
-def test_inspect_the_real_german_credit_data() -> None:
-    facts = inspect(GERMAN)
-    assert facts.digest == sha256_file(GERMAN)  # the digest is right whatever the parsing
-    assert facts.row_count == 1000 and len(facts.schema) == 21
+GERMAN_COLUMNS = ("checking", "duration", "history", "purpose", "amount", "savings", "employment", "rate",
+                  "personal", "debtors", "residence", "property", "age", "plans", "housing", "credits", "job",
+                  "liable", "telephone", "foreign", "risk")
+
+
+def test_german_credit_needs_its_dialect_which_is_then_used() -> None:
+    sniffed = inspect(GERMAN)  # space-separated and headerless: DuckDB's guess is one text column, 999 rows
+    assert sniffed.digest == sha256_file(GERMAN)  # the digest is right whatever the parsing
+    assert (sniffed.row_count, len(sniffed.schema)) != (1000, 21)
+    facts = inspect(GERMAN, CsvDialect(delimiter=" ", header=False, columns=GERMAN_COLUMNS))
+    assert facts.digest == sniffed.digest and facts.row_count == 1000
+    assert [c["name"] for c in facts.schema] == list(GERMAN_COLUMNS)
+    types = {c["name"]: c["type"] for c in facts.schema}
+    assert types["duration"] == "BIGINT" and types["checking"] == "VARCHAR"
+    age = facts.profile["columns"]["age"]
+    assert (age["min"], age["max"]) == (19, 75)  # UCI's documented range for attribute 13
+    assert facts.profile["columns"]["risk"]["distinct_approx"] == 2
+
+
+@pytest.mark.parametrize(("dialect", "message"), [
+    ({"delimiter": ";;"}, "one character"),
+    ({"delimiter": '"'}, "one character"),
+    ({"delimiter": "\n"}, "one character"),
+    ({"columns": ("a", " ")}, "non-empty"),
+    ({"columns": ("a", "b", "a")}, "repeat: a"),
+])
+def test_a_bad_csv_dialect_is_refused_with_its_reason(dialect: dict, message: str) -> None:
+    with pytest.raises(BadInput, match=message):
+        CsvDialect(**dialect)
+
+
+def test_csv_options_are_refused_for_parquet(tmp_path: Path) -> None:
+    path = tmp_path / "t.parquet"
+    pq.write_table(_table(0, 5), path)
+    with pytest.raises(BadInput, match="not CSV"):
+        inspect(path, CsvDialect(header=False))
+
+
+def test_dialect_round_trips_and_quotes_its_values() -> None:
+    dialect = CsvDialect(delimiter="'", header=True, columns=("it's",))
+    assert CsvDialect.from_dict(dialect.to_dict()) == dialect and CsvDialect.from_dict(None) is None
+    assert dialect.read_csv_options() == ", delim = '''', header = true, names = ['it''s']"
+    assert CsvDialect().empty and CsvDialect().to_dict() == {}
 
 
 def test_inspect_parquet_file(tmp_path: Path) -> None:

@@ -22,6 +22,7 @@ from fairlearn.metrics import demographic_parity_difference
 from sklearn.linear_model import LogisticRegression
 
 from core import demo_data
+from core.datasets import CsvDialect
 from core.errors import BadInput, NotFound, PermissionDenied
 from core.identity import Session
 from core.service import Countersign
@@ -456,3 +457,45 @@ def test_verify_is_ok_after_policies_and_evaluations(world: World) -> None:
     assert report.ok
     actions = {e["action"] for e in ledger(world.cs, world.aude)}
     assert {"dataset.registered", "model.registered", "policy.added", "evaluation.recorded"} <= actions
+
+
+def test_a_headerless_file_registered_with_its_dialect_is_evaluated_with_it(populated: Countersign, assets: Assets,
+                                                                            tmp_path: Path) -> None:
+    dana = login(populated, "dana")
+    register_german(populated, dana, assets)
+    german = pd.read_csv(assets.prepared["german-credit"])
+    y = german[demo_data.GERMAN_LABEL].to_numpy()
+    pred = (german["duration"].to_numpy() < 24).astype(int)  # a crude vendor rule, exported without a header
+    scored = german.assign(vendor_pred=pred)
+    raw = tmp_path / "vendor.psv"
+    scored.to_csv(raw, sep="|", header=False, index=False)
+    dialect = CsvDialect(delimiter="|", header=False, columns=tuple(scored.columns))
+    registered = populated.register_dataset(dana, raw, name="vendor-raw", version="1", csv=dialect)
+    assert registered["csv"] == dialect.to_dict() and registered["rows"] == len(german)
+    populated.register_model(dana, None, name="vendor-rule", version="1", trained_on=["german-credit@1"],
+                             external=True, features=GERMAN_FEATURES)
+    policy = tmp_path / "rule.yaml"
+    policy.write_text("policy: rule-gate\nversion: 1\nchecks:\n  - id: accuracy\n    metric: accuracy\n    gte: 0\n",
+                      encoding="utf-8")
+    result = populated.evaluate(dana, "vendor-rule@1", data="vendor-raw@1", policy=str(policy),
+                                label=demo_data.GERMAN_LABEL, prediction_column="vendor_pred")
+    assert result["checks"][0]["value"] == pytest.approx(skm.accuracy_score(y, pred), abs=1e-12)
+    entry = ledger(populated, dana, "dataset.registered")[0]  # newest first
+    assert entry["payload"]["csv"] == {"delimiter": "|", "header": False, "columns": list(scored.columns)}
+
+
+def test_the_same_file_read_another_way_needs_a_new_version(populated: Countersign, tmp_path: Path) -> None:
+    dana = login(populated, "dana")
+    raw = tmp_path / "t.txt"
+    raw.write_text("1 a\n2 b\n3 c\n", encoding="utf-8")
+    first = populated.register_dataset(dana, raw, name="t", version="1",
+                                       csv=CsvDialect(delimiter=" ", header=False, columns=("n", "s")))
+    assert first["created"] and populated.dataset(dana, "t@1")["csv"]["columns"] == ["n", "s"]
+    same = populated.register_dataset(dana, raw, name="t", version="1",
+                                      csv=CsvDialect(delimiter=" ", header=False, columns=("n", "s")))
+    assert same["created"] is False
+    size = len(ledger(populated, dana))
+    with pytest.raises(BadInput, match="other CSV options"):
+        populated.register_dataset(dana, raw, name="t", version="1",
+                                   csv=CsvDialect(delimiter=" ", header=False, columns=("n", "t")))
+    assert len(ledger(populated, dana)) == size  # refused before anything was written
