@@ -313,18 +313,17 @@ class ReleasesAPI:
         def listing(tx: Tx, _role: str) -> list[dict[str, Any]]:
             held = set(tx.user_roles(session.name))
             out = []
-            owners: dict[tuple[str, str], str] = {}
+            owners = tx.model_owners()
+            all_decisions = tx.decisions_by_request(pending_only=pending)
             for r in tx.list_requests(pending_only=pending):
                 key = (r["model_name"], r["model_version"])
-                if key not in owners:
-                    owners[key] = (tx.get_model(*key) or {}).get("owner", "")
-                decisions = tx.decisions(r["id"])
+                decisions = all_decisions.get(r["id"], [])
                 required = json.loads(r["required_roles"])
                 filled = {d["role"] for d in decisions if d["decision"] == "approve"}
                 open_roles = [x for x in required if x not in filled]
                 item = {**r, "required_roles": required, "waivers": json.loads(r["waivers"]), "decisions": decisions,
                         "open_roles": open_roles if r["status"] == "pending" else []}
-                can_decide = (r["status"] == "pending" and session.name not in (r["requested_by"], owners[key])
+                can_decide = (r["status"] == "pending" and session.name not in (r["requested_by"], owners.get(key, ""))
                               and not any(d["approver"] == session.name for d in decisions)
                               and bool(held & set(item["open_roles"])))
                 item["awaiting_me"] = can_decide

@@ -452,6 +452,20 @@ class Tx:
     def decisions(self, request_id: str) -> list[dict[str, Any]]:
         return self._records("SELECT * FROM decisions WHERE request_id = ? ORDER BY seq", [request_id])
 
+    def decisions_by_request(self, pending_only: bool = False) -> dict[str, list[dict[str, Any]]]:
+        """Every decision on the (pending) requests, grouped by request id, each list in seq order (one query)."""
+        where = "WHERE r.status = 'pending'" if pending_only else ""
+        grouped: dict[str, list[dict[str, Any]]] = {}
+        for d in self._records(f"SELECT d.* FROM decisions d JOIN promotion_requests r ON r.id = d.request_id "
+                               f"{where} ORDER BY d.seq"):
+            grouped.setdefault(d["request_id"], []).append(d)
+        return grouped
+
+    def model_owners(self) -> dict[tuple[str, str], str]:
+        """``(name, version) -> owner`` of every registered model (one query)."""
+        rows = self.con.execute("SELECT name, version, owner FROM models").fetchall()
+        return {(name, version): owner or "" for name, version, owner in rows}
+
     def insert_decision(self, record: dict[str, Any]) -> None:
         self._insert("decisions", record)
 
