@@ -48,7 +48,9 @@ def test_worker_signatures_equal_in_process_signatures(admin: Session, small_chu
 def test_bulk_append_through_workers_verifies(cs: Countersign, admin: Session, small_chunks: None,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COUNTERSIGN_WORKERS", "2")
+    parallel.shutdown()
     rows = _bulk(cs, admin, 500)
+    assert parallel.running()  # the batch really went through worker processes
     assert [r.seq for r in rows] == list(range(rows[0].seq, rows[0].seq + 500))
     public = admin.signer._fast.public_key
     assert all(verify(public, base64.b64decode(r.signature), r.entry.encode()) for r in rows)
