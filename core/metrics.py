@@ -6,6 +6,16 @@ max minus min over groups, ``ratio`` is min over max; ``equalized_odds_*`` take 
 false-positive-rate disparities; ``equal_opportunity_*`` is the true-positive-rate disparity). All of them are
 computed from per-group confusion counts, which DuckDB produces in one ``GROUP BY`` pass over any number of rows.
 
+A value whose denominator is zero on the data given (recall without actual positives, a false-positive rate without
+actual negatives, ROC AUC on one class, R² on a constant target, anything on no rows) is **undefined**: scikit-learn
+returns a conventional number with a warning (``zero_division``, ``force_finite``); Countersign raises
+:class:`Undefined` with the reason and the check fails — a conventional 0 or 1 never passes a check.
+
+Multiclass metrics follow scikit-learn over the union of label and prediction classes: accuracy is exact match,
+balanced accuracy the mean recall over the classes present in the labels, and precision, recall and F1 take
+scikit-learn's ``average`` (``micro`` pools the counts; ``macro`` is the unweighted mean over classes; ``weighted``
+weighs each class by its number of true rows, so classes without true rows do not count).
+
 Score metrics are exact, computed from per-distinct-score counts (so ties are handled as scikit-learn does):
 
 * ROC AUC — the Mann-Whitney statistic: P(score of a positive > score of a negative) + ½ P(tie);
@@ -37,8 +47,86 @@ class Counts:
         return self.tp + self.fp + self.tn + self.fn
 
 
+class Undefined(ValueError):  # noqa: N818 - a value, not a failure of the program
+    """A metric whose value is undefined on the data given; the message is the reason the check fails."""
+
+
 def _div(a: float, b: float) -> float:
     return a / b if b else 0.0
+
+
+#: Each confusion rate's denominator and what its being zero means.
+_DENOMINATORS: dict[str, tuple[Any, str]] = {
+    "selection_rate": (lambda c: c.n, "no rows"),
+    "accuracy": (lambda c: c.n, "no rows"),
+    "balanced_accuracy": (lambda c: c.n, "no rows"),
+    "precision": (lambda c: c.tp + c.fp, "no predicted positives"),
+    "recall": (lambda c: c.tp + c.fn, "no actual positives"),
+    "true_positive_rate": (lambda c: c.tp + c.fn, "no actual positives"),
+    "false_negative_rate": (lambda c: c.tp + c.fn, "no actual positives"),
+    "false_positive_rate": (lambda c: c.fp + c.tn, "no actual negatives"),
+    "true_negative_rate": (lambda c: c.fp + c.tn, "no actual negatives"),
+    "f1": (lambda c: 2 * c.tp + c.fp + c.fn, "no actual and no predicted positives"),
+}
+
+
+def undefined_reason(c: Counts, rate: str) -> str | None:
+    """Why ``rate`` is undefined on these counts (its denominator is zero), or ``None`` when it is defined."""
+    denominator, why = _DENOMINATORS[rate]
+    return None if denominator(c) else f"{rate} is undefined: {why}"
+
+
+def defined_rate(c: Counts, rate: str) -> float:
+    """One confusion rate, or :class:`Undefined` when its denominator is zero."""
+    reason = undefined_reason(c, rate)
+    if reason:
+        raise Undefined(reason)
+    return rates(c)[rate]
+
+
+def binary_counts(matrix: dict[tuple[Any, Any], int], positive: Any) -> Counts:  # noqa: ANN401
+    """Positive-versus-rest confusion counts from a ``{(label, prediction): rows}`` matrix."""
+    tp = fp = tn = fn = 0
+    for (y, p), n in matrix.items():
+        if y == positive:
+            tp, fn = (tp + n, fn) if p == positive else (tp, fn + n)
+        else:
+            fp, tn = (fp + n, tn) if p == positive else (fp, tn + n)
+    return Counts(tp, fp, tn, fn)
+
+
+def multiclass_metric(name: str, matrix: dict[tuple[Any, Any], int], average: str | None = None) -> float:
+    """accuracy, balanced_accuracy, or precision/recall/f1 with ``average`` in micro, macro, weighted.
+
+    ``matrix`` maps ``(label, prediction)`` to a row count; the classes are every label and prediction in it
+    (scikit-learn's ``unique_labels``). Raises :class:`Undefined` on no rows, or when a class that counts in the
+    average has a zero denominator (scikit-learn would count it as 0 with a warning).
+    """
+    total = sum(matrix.values())
+    if not total:
+        raise Undefined(f"{name} is undefined: no rows")
+    classes = sorted({y for y, _ in matrix} | {p for _, p in matrix}, key=lambda v: (str(type(v)), v))
+    diagonal = {c: matrix.get((c, c), 0) for c in classes}
+    true_sum = {c: sum(n for (y, _), n in matrix.items() if y == c) for c in classes}
+    pred_sum = {c: sum(n for (_, p), n in matrix.items() if p == c) for c in classes}
+    if name == "accuracy" or (name in ("precision", "recall", "f1") and average == "micro"):
+        return sum(diagonal.values()) / total
+    if name == "balanced_accuracy":
+        present = [c for c in classes if true_sum[c]]
+        return sum(diagonal[c] / true_sum[c] for c in present) / len(present)
+    if average not in ("macro", "weighted"):
+        raise ValueError(f"{name} needs average micro, macro or weighted on multiclass data")
+    per_class: dict[Any, float | None] = {}
+    for c in classes:
+        denominator = {"precision": pred_sum[c], "recall": true_sum[c], "f1": pred_sum[c] + true_sum[c]}[name]
+        per_class[c] = (2 if name == "f1" else 1) * diagonal[c] / denominator if denominator else None
+    weights = {c: (1 if average == "macro" else true_sum[c]) for c in classes}
+    undefined = [c for c in classes if per_class[c] is None and weights[c]]
+    if undefined:
+        why = "no predicted rows" if name == "precision" else "no true rows"
+        raise Undefined(f"{name} ({average}) is undefined: class(es) {', '.join(repr(c) for c in undefined)} have "
+                        f"{why}")
+    return sum(weights[c] * (per_class[c] or 0.0) for c in classes) / sum(weights.values())
 
 
 def rates(c: Counts) -> dict[str, float]:

@@ -48,8 +48,16 @@ DEFAULT_DRIFT_THRESHOLDS = {"psi": 0.2, "wasserstein": 0.1, "jensenshannon": 0.1
 OPERATORS = ("gt", "gte", "lt", "lte", "eq", "between")
 
 
+#: How a check treats rows whose inputs are missing or non-finite (NULL, NaN, ±inf, empty text).
+MISSING_MODES = ("refuse", "drop")
+#: scikit-learn's ``average`` names for precision, recall and F1.
+AVERAGES = ("binary", "macro", "weighted", "micro")
+#: Metrics that take ``average`` (scikit-learn defines multiclass averaging for these from confusion counts).
+AVERAGED_METRICS = ("precision", "recall", "f1")
+
+
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class _Thresholds(_Strict):
@@ -113,6 +121,12 @@ class MetricCheck(_CheckBase):
     metric: str
     decision_threshold: float | None = Field(default=None, ge=0, le=1,
                                              description="score >= threshold predicts the positive class")
+    average: Literal["binary", "macro", "weighted", "micro"] | None = Field(
+        default=None, description="precision, recall, f1 on multiclass data: scikit-learn's averaging; unset: binary "
+                                  "(refused on multiclass data unless the policy declares positive_label: one-vs-rest)")
+    missing: Literal["refuse", "drop"] = Field(
+        default="refuse", description="rows with a missing or non-finite label, prediction or score: refuse the "
+                                      "evaluation (exit 2) or drop them (counted in the result)")
 
     @field_validator("metric")
     @classmethod
@@ -125,6 +139,8 @@ class MetricCheck(_CheckBase):
     def _thresholds(self) -> MetricCheck:
         if not self.operators():
             raise ValueError("a metric check needs an operator (gt, gte, lt, lte, eq or between)")
+        if self.average is not None and self.metric not in AVERAGED_METRICS:
+            raise ValueError(f"'average' applies to {', '.join(AVERAGED_METRICS)}, not to {self.metric}")
         self._check_feasible(*PERFORMANCE_METRICS[self.metric], self.metric)
         return self
 
@@ -135,6 +151,9 @@ class FairnessCheck(_CheckBase):
     fairness: str
     sensitive_feature: str | list[str]
     min_group_size: int = Field(default=30, ge=1)
+    missing: Literal["refuse", "drop"] = Field(
+        default="refuse", description="rows with a missing or non-finite label, prediction, score or sensitive "
+                                      "feature: refuse the evaluation (exit 2) or drop them (counted in the result)")
 
     @field_validator("fairness")
     @classmethod
@@ -170,6 +189,10 @@ class DriftCheck(_CheckBase):
     columns: Literal["all"] | list[str] = "all"
     max_drifted_share: float = Field(default=0.5, ge=0, le=1)
     bins: int = Field(default=10, ge=2, le=1000, description="PSI: number of reference-quantile bins")
+    max_missing_share_change: float = Field(
+        default=0.1, ge=0, le=1,
+        description="a column is drifted when its share of missing or non-finite values changes by more than this "
+                    "(absolute difference between reference and current)")
 
     @model_validator(mode="after")
     def _thresholds(self) -> DriftCheck:
@@ -287,7 +310,10 @@ class Policy(_Strict):
     approvals: Approvals = Field(default_factory=Approvals)
     max_evaluation_age_days: int | None = Field(default=None, ge=1)
     max_waiver_days: int | None = Field(default=None, ge=1)
-    positive_label: str | int | bool = 1
+    positive_label: bool | int | float | str | None = Field(
+        default=None,
+        description="the positive class; unset: scikit-learn's default 1, which must then be one of the labels. "
+                    "Declaring it on multiclass data makes binary metrics and fairness one-vs-rest")
     decision_threshold: float | None = Field(
         default=None, ge=0, le=1,
         description="score >= threshold predicts the positive class; unset: the model's own predictions are used "

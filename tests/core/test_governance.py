@@ -245,7 +245,7 @@ def test_result_has_the_documented_fields(world: World, assets: Assets) -> None:
     assert result["data"]["ref"] == "adult-test@1"
     assert result["data"]["sha256"] == sha256(assets.prepared["adult-test"])
     assert result["reference"] == {"ref": "adult-train@1", "sha256": sha256(assets.prepared["adult-train"])}
-    assert result["label"] == demo_data.ADULT_LABEL and result["positive_label"] == 1
+    assert result["label"] == demo_data.ADULT_LABEL and result["positive_label"] is None  # not declared
     assert result["evaluated_by"] == "dana" and isinstance(result["seq"], int) and result["evaluated_at"]
     for check in result["checks"]:
         assert CHECK_FIELDS <= set(check), check["id"]
@@ -255,6 +255,9 @@ def test_result_has_the_documented_fields(world: World, assets: Assets) -> None:
     checks = {c["id"]: c for c in result["checks"]}
     assert checks["auc"]["references"] == ["EU AI Act Art. 15(1)", "SR 11-7 outcomes analysis"]
     assert checks["auc"]["metric"] == "roc_auc" and checks["auc"]["operator"] == "gte"
+    used = checks["auc"]["details"]["data"]  # what the check actually used: scikit-learn's default positive class 1
+    assert (used["positive_class"], used["positive_class_declared"], used["task"]) == (1, False, "binary")
+    assert used["rows"] == used["used"] == result["data"]["rows"] and used["dropped"] == 0
 
     test = pd.read_csv(assets.prepared["adult-test"])
     for check_id, feature in (("dp-sex", "sex"), ("four-fifths-race", "race"), ("fpr-gap-race", "race")):

@@ -79,7 +79,8 @@ def test_credit_scoring_parses_exactly_as_written() -> None:
         "model_card", ["intended_use", "limitations", "ethical_considerations", "training_data"])
     assert policy.approvals.staging.roles == ["ml_lead"]
     assert policy.approvals.production.roles == ["ml_lead", "compliance_officer"]
-    assert (policy.positive_label, policy.decision_threshold) == (1, None)  # None: use the model's predictions
+    # positive_label None: scikit-learn's default 1 (must be a class); decision_threshold None: the predictions
+    assert (policy.positive_label, policy.decision_threshold) == (None, None)
     assert policy.max_evaluation_age_days is None and policy.max_waiver_days is None
 
 
