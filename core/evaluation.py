@@ -340,12 +340,13 @@ class Evaluator:
                                 f"ORDER BY 2 DESC, 1 LIMIT 5").fetchall()
         return labels.describe_counts({labels.display(v): int(n) for v, n in rows}, limit=5)
 
-    def _positive(self, check: Any, classes: dict[Any, int], where: str) -> labels.PositiveClass:  # noqa: ANN401
+    def _positive(self, check: Any, classes: dict[Any, int], where: str,  # noqa: ANN401
+                  seen: str | None = None) -> labels.PositiveClass:
         numeric = all(isinstance(c, int | float) for c in classes) if classes else (
             labels.column_kind(self._types[self.inputs.label]).kind == "numeric")
         try:
             return labels.resolve_positive(self.declared_positive, classes, numeric, what=f"check {check.id}",
-                                           where=where)
+                                           where=where, seen=seen)
         except ValueError as exc:
             raise BadInput(str(exc)) from None
 
@@ -366,7 +367,9 @@ class Evaluator:
                 pred_classes[r["p"]] = pred_classes.get(r["p"], 0) + r["n"]
             info["prediction_classes"] = _classes(pred_classes)
             union = labels.union_counts(label_classes.items(), pred_classes.items())
-            positive = (self._positive(check, union, f"{names['label']} and {names['prediction']}")
+            seen = (f"{names['label']}: {labels.describe_counts(label_classes)}; {names['prediction']}: "
+                    f"{labels.describe_counts(pred_classes)}")
+            positive = (self._positive(check, union, f"{names['label']} and {names['prediction']}", seen)
                         if need_positive else None)
             matrix: dict[tuple[Any, Any], int] = {}
             for r in rows:
@@ -374,7 +377,8 @@ class Evaluator:
             info["decision"] = "the model's predictions" if not self.inputs.prediction_column else (
                 f"the predictions in column {self.inputs.prediction_column!r}")
         else:
-            positive = self._positive(check, label_classes, names["label"])
+            positive = self._positive(check, label_classes, names["label"],
+                                      f"{names['label']}: {labels.describe_counts(label_classes)}")
             matrix = {}
             for r in rows:
                 hit = r["ge"][t]
@@ -450,7 +454,8 @@ class Evaluator:
         for r in rows:
             label_classes[r["y"]] = label_classes.get(r["y"], 0) + r["n"]
         names = self._column_names()
-        positive = self._positive(check, label_classes, names["label"])
+        positive = self._positive(check, label_classes, names["label"],
+                                  f"{names['label']}: {labels.describe_counts(label_classes)}")
         data.update({"label_classes": _classes(label_classes), "positive_class": positive.shown,
                      "positive_class_declared": positive.declared,
                      "task": "binary" if len(label_classes | {positive.key: 0}) <= 2 else "multiclass"})

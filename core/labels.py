@@ -143,19 +143,19 @@ def _as_key(value: Any, numeric: bool) -> Any:  # noqa: ANN401
 
 
 def resolve_positive(declared: Any, classes: Mapping[Any, int], numeric: bool, *,  # noqa: ANN401
-                     what: str, where: str) -> PositiveClass:
+                     what: str, where: str, seen: str | None = None) -> PositiveClass:
     """The positive class for a check that needs one, or :class:`ValueError` with the refusal's reason.
 
     ``classes`` maps each class key seen (labels and predictions together) to its count; ``what`` names the check
-    needing it and ``where`` the columns the classes came from (both for the message).
+    needing it, ``where`` the columns the classes came from and ``seen`` the values per column (for the message).
     """
-    seen = describe_counts(classes) if classes else "no values"
+    seen = seen or (describe_counts(classes) if classes else "no values")
     if declared is not None:
         key = _as_key(declared, numeric)
         if key is None or key not in classes:
             kind = "numbers" if numeric else "text"
             raise ValueError(f"{what}: the positive class {declared!r} is not among the classes of {where} "
-                             f"({kind}: {seen})")
+                             f"({kind}; {seen})")
         return PositiveClass(key, True)
     if len(classes) > 2:
         raise ValueError(f"{what} is a binary metric but {where} hold {len(classes)} classes ({seen}); declare "
