@@ -319,6 +319,19 @@ class Policy(_Strict):
         description="score >= threshold predicts the positive class; unset: the model's own predictions are used "
                     "(or 0.5 when only scores exist)")
 
+    @field_validator("positive_label", mode="before")
+    @classmethod
+    def _scalar_label(cls, value: Any) -> Any:  # noqa: ANN401
+        if value is None:
+            return value
+        if not isinstance(value, bool | int | float | str):
+            raise ValueError("positive_label must be one value: text, a number or true/false")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError("positive_label must be finite")
+        if isinstance(value, str) and not value.strip():
+            raise ValueError("positive_label must not be empty (empty text counts as a missing value)")
+        return value
+
     @model_validator(mode="after")
     def _unique_ids(self) -> Policy:
         seen: set[str] = set()

@@ -105,6 +105,25 @@ def test_json_schema_validates_the_shipped_policies_and_rejects_unknown_keys() -
     assert _schema_errors(missing) != []
 
 
+@pytest.mark.skipif(jsonschema is None, reason="jsonschema is not installed")
+def test_json_schema_knows_the_label_domain_and_missing_value_options() -> None:
+    good = {"policy": "p", "version": 1, "positive_label": ">50K", "checks": [
+        {"id": "r", "metric": "recall", "average": "macro", "missing": "drop", "gte": 0.5},
+        {"id": "dp", "fairness": "demographic_parity_difference", "sensitive_feature": "sex", "missing": "refuse",
+         "lte": 0.1},
+        {"id": "d", "drift": "psi", "max_missing_share_change": 0.05}]}
+    assert _schema_errors(good) == []
+    parse_policy(yaml.safe_dump(good), "good")  # and pydantic agrees
+    for path, bad in ((("checks", 0, "average"), "samples"), (("checks", 0, "missing"), "ignore"),
+                      (("checks", 2, "max_missing_share_change"), 2), (("positive_label",), [1])):
+        document = json.loads(json.dumps(good))
+        target = document
+        for key in path[:-1]:
+            target = target[key]
+        target[path[-1]] = bad
+        assert _schema_errors(document) != [], path
+
+
 def test_schema_text_is_json_with_checks() -> None:
     schema = json.loads(schema_text())
     assert schema["$schema"].endswith("2020-12/schema")
@@ -167,6 +186,25 @@ BAD: list[tuple[str, str, int, str, tuple[str, ...]]] = [
     ("empty-checks", "policy: p\nversion: 1\nchecks: []\n", 3, "checks", ("at least 1",)),
     ("duplicate-yaml-key", HEAD + "version: 2\n", 7, "", ("duplicate key 'version'",)),
     ("metric-without-operator", _one("  - id: a\n    metric: f1\n"), 4, "checks.0 (id a)", ("needs an operator",)),
+    # issue #11's options: bad values name file, line and field
+    ("unknown-average", _one("  - id: a\n    metric: recall\n    average: samples\n    gte: 0.5\n"), 6,
+     "checks.0.average (id a)", ("'macro'", "'weighted'", "'micro'")),
+    ("average-on-auc", _one("  - id: a\n    metric: roc_auc\n    average: macro\n    gte: 0.5\n"), 6,
+     "checks.0.average (id a)", ("'average' applies to precision, recall, f1",)),
+    ("unknown-missing-mode", _one("  - id: a\n    metric: recall\n    missing: ignore\n    gte: 0.5\n"), 6,
+     "checks.0.missing (id a)", ("'refuse' or 'drop'",)),
+    ("fairness-missing-mode", _one("  - id: a\n    fairness: demographic_parity_difference\n    sensitive_feature: s\n"
+                                   "    missing: skip\n    lte: 0.1\n"), 7, "checks.0.missing (id a)",
+     ("'refuse' or 'drop'",)),
+    ("nan-threshold", _one("  - id: a\n    metric: recall\n    gte: .nan\n"), 6, "checks.0.gte (id a)",
+     ("finite number",)),
+    ("inf-threshold", _one("  - id: a\n    metric: log_loss\n    lte: .inf\n"), 6, "checks.0.lte (id a)",
+     ("finite number",)),
+    ("nan-decision-threshold", HEAD + "decision_threshold: .nan\n", 7, "decision_threshold", ("finite number",)),
+    ("list-positive-label", HEAD + "positive_label: [1, 2]\n", 7, "positive_label", ("one value",)),
+    ("empty-positive-label", HEAD + 'positive_label: " "\n', 7, "positive_label", ("must not be empty",)),
+    ("missing-share-change-above-1", _one("  - id: a\n    drift: psi\n    max_missing_share_change: 1.5\n"), 6,
+     "checks.0.max_missing_share_change (id a)", ("less than or equal to 1",)),
 ]
 
 #: Cases where core points at the wrong line or field today (see the report); strict so a fix flips them.
