@@ -791,9 +791,12 @@ def _print_evaluation(result: dict[str, Any]) -> None:
     for check in result["checks"]:
         mark = "PASS" if check["passed"] else ("FAIL" if check["severity"] == "block" else "WARN")
         value = check["value"]
-        shown = f"{value:.4f}" if isinstance(value, float) else str(value)
+        shown = f"{value:.4f}" if isinstance(value, float) else ("—" if value is None else str(value))
         reason = check["details"].get("reason") if isinstance(check["details"], dict) else None
         extra = f" — {reason}" if reason else ""
+        used = check["details"].get("data") if isinstance(check["details"], dict) else None
+        if isinstance(used, dict) and used.get("dropped"):
+            extra += f" (dropped {used['dropped']} of {used['rows']} rows with missing values)"
         if check["kind"] == "explain" and check["details"].get("violations"):
             extra = f" — top features include {', '.join(check['details']['violations'])}"
         if check["kind"] == "drift" and check["details"].get("drifted_columns"):

@@ -15,6 +15,7 @@ from scipy.stats import chi2_contingency, chisquare, ks_2samp, wasserstein_dista
 
 from core import demo_data
 from core import drift as d
+from core.errors import BadInput
 from core.evaluation import EvalInputs, Evaluator
 from core.policy import Policy
 from tests.core.test_metrics import shared_prepared
@@ -339,3 +340,55 @@ def test_psi_detects_a_shift_in_a_few_valued_numeric_column(prepared: dict[str, 
     assert d.statistic(col, "jensenshannon")["statistic"] > 0.5  # the other distances see it
     rc, cc = _aligned(pd.Series(ref), pd.Series(everyone_two))
     assert d.statistic(col, "psi")["statistic"] == pytest.approx(_psi(rc, cc), abs=TOL)
+
+
+# ------------------------------------------------------------------------------------------- missing values and types
+def _csv_drift(tmp_path: Path, reference: str, current: str, check: dict[str, Any]) -> dict[str, Any]:
+    (tmp_path / "ref.csv").write_text(reference, encoding="utf-8")
+    (tmp_path / "cur.csv").write_text(current, encoding="utf-8")
+    policy = Policy.model_validate({"policy": "drift", "version": 1, "checks": [{"id": "d", **check}]})
+    inputs = EvalInputs(policy=policy, data_path=tmp_path / "cur.csv", data_format="csv", label="y",
+                        reference_path=tmp_path / "ref.csv", reference_format="csv", prediction_column="y")
+    return Evaluator(inputs).run()["checks"][0]
+
+
+def test_text_in_a_numeric_column_is_refused_naming_the_values(tmp_path: Path) -> None:
+    reference = "y,income\n" + "".join(f"{i % 2},{i}.5\n" for i in range(40))
+    current = "y,income\n" + "".join(f"{i % 2},{'n/a' if i % 10 == 0 else i}\n" for i in range(40))
+    with pytest.raises(BadInput) as caught:
+        _csv_drift(tmp_path, reference, current, {"drift": "psi", "columns": ["income"]})
+    message = caught.value.message
+    assert "'income'" in message and "4 value(s) are not numbers" in message and "'n/a' (4)" in message
+    assert "text in the current data" in message
+
+
+def test_a_blank_column_is_missing_not_a_type_mismatch_and_non_finite_values_are_excluded(tmp_path: Path) -> None:
+    reference = "y,income,score\n" + "".join(f"{i % 2},{i}.5,{i / 40}\n" for i in range(40))
+    current = "y,income,score\n" + "".join(f"{i % 2},,{'inf' if i < 2 else i / 40}\n" for i in range(40))
+    check = _csv_drift(tmp_path, reference, current, {"drift": "ks", "columns": ["income", "score"],
+                                                      "max_drifted_share": 0.9})
+    income, score = check["details"]["columns"]["income"], check["details"]["columns"]["score"]
+    assert income["drifted"] is True and income["current"]["missing_share"] == 1.0 and income["method"] is None
+    assert score["current"]["missing"] == {"infinite": 2} and score["current"]["missing_share"] == 0.05
+    assert score["missing_drifted"] is False and score["method"] == "ks"
+    expected = ks_2samp(np.arange(40) / 40, np.arange(2, 40) / 40)  # the infinities are excluded, not compared
+    assert score["statistic"] == pytest.approx(float(expected.statistic), abs=TOL)
+    assert check["value"] == 0.5 and check["passed"] is True  # 1 of 2 columns drifted, allowed up to 0.9
+
+
+def test_a_column_missing_on_both_sides_fails_the_check_with_the_reason(tmp_path: Path) -> None:
+    reference = "y,empty\n" + "".join(f"{i % 2},\n" for i in range(40))
+    current = "y,empty\n" + "".join(f"{i % 2},\n" for i in range(40))
+    check = _csv_drift(tmp_path, reference, current, {"drift": "psi", "columns": ["empty"]})
+    assert check["passed"] is False and check["value"] is None
+    assert check["details"]["untestable_columns"] == ["empty"] and "cannot be measured" in check["details"]["reason"]
+
+
+def test_a_column_going_mostly_missing_is_drifted_even_if_its_distribution_holds(tmp_path: Path) -> None:
+    reference = "y,x\n" + "".join(f"{i % 2},{i % 7}\n" for i in range(700))
+    current = "y,x\n" + "".join(f"{i % 2},{'' if i % 10 < 3 else i % 7}\n" for i in range(700))
+    check = _csv_drift(tmp_path, reference, current, {"drift": "psi", "columns": ["x"],
+                                                      "max_missing_share_change": 0.2})
+    x = check["details"]["columns"]["x"]
+    assert x["distribution_drifted"] is False and x["missing_drifted"] is True and x["drifted"] is True
+    assert x["missing_share_change"] == pytest.approx(0.3) and check["passed"] is False
