@@ -228,6 +228,11 @@ class ReleasesAPI:
                                          "(separation of duties)")
             if any(d["approver"] == session.name for d in decisions):
                 raise SeparationOfDuties(f"{session.name} has already decided on request {request_id}")
+            if decision == "approve":
+                changed = self._evidence_changed(tx, request)
+                if changed:
+                    stale.extend(changed)
+                    raise GateRefused(changed)
             filled = {d["role"] for d in decisions if d["decision"] == "approve"}
             open_roles = [r for r in required if r not in filled]
             acting = next((r for r in open_roles if r in held), None)
@@ -269,9 +274,58 @@ class ReleasesAPI:
                 webhooks.enqueue(tx, "promotion.approved", outcome, row.seq)
             return outcome
 
-        result = self._act(session, Permission.APPROVE, f"request:{request_id}", decide)
+        stale: list[str] = []
+        try:
+            result = self._act(session, Permission.APPROVE, f"request:{request_id}", decide)
+        except GateRefused:
+            if stale:
+                self._invalidate(session, request_id, stale)
+            raise
         self._flush_webhooks()
         return result
+
+    def _evidence_changed(self, tx: Tx, request: dict[str, Any]) -> list[str]:
+        """Why the evidence a request rests on no longer holds: the gate re-run now, and what changed since.
+
+        Re-checked at every approval: the model's stage, its governing policy's active version, the latest gate
+        evaluation on this artifact digest (and that it passed), its age, and the waivers it needs being still active.
+        """
+        name, version, target = request["model_name"], request["model_version"], request["target_stage"]
+        try:
+            _model, policy, evaluation, waivers, reasons = self._gate(tx, name, version, target)
+        except GateRefused as refused:
+            return list(refused.reasons)
+        changed = list(reasons)
+        if (policy.policy, policy.version) != (request["policy_name"], request["policy_version"]):
+            changed.append(f"the governing policy is now {policy.policy}@{policy.version}; the request rests on "
+                           f"{request['policy_name']}@{request['policy_version']}")
+        if evaluation.get("id") and evaluation["id"] != request["evaluation_id"]:
+            changed.append(f"the latest evaluation is now {evaluation['id']}; the request rests on "
+                           f"{request['evaluation_id']}")
+        rested = {w["id"] for w in json.loads(request["waivers"])}
+        now = {w["id"] for w in waivers}
+        if rested - now:
+            changed.append(f"waiver(s) {', '.join(sorted(rested - now))} the request rests on are no longer active")
+        return changed
+
+    def _invalidate(self, session: Session, request_id: str, reasons: list[str]) -> None:
+        """Close a request whose evidence changed (ledgered); approvals given on that evidence no longer count."""
+
+        def close(tx: Tx, role: str) -> None:
+            request = tx.get_request(request_id)
+            if request is None or request["status"] != "pending":
+                return
+            ref = f"{request['model_name']}@{request['model_version']}"
+            payload = {"request_id": request_id, "model": ref, "to_stage": request["target_stage"],
+                       "reasons": reasons, "approvals_voided": [d["approver"] for d in tx.decisions(request_id)
+                                                                if d["decision"] == "approve"]}
+            row = self.ledger().append(tx, signer=session.signer, actor=session.name, role=role,
+                                       event=Event("promotion.invalidated", f"model:{ref}", payload))
+            tx.close_request(request_id, "invalidated", row.ts)
+            webhooks.enqueue(tx, "promotion.invalidated", payload, row.seq)
+
+        self._act(session, Permission.APPROVE, f"request:{request_id}", close)
+        self._flush_webhooks()
 
     def approve(self, session: Session, request_id: str, *, comment: str) -> dict[str, Any]:
         return self._decide(session, request_id, comment, "approve")

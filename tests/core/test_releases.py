@@ -797,3 +797,68 @@ def test_undelivered_webhooks_stay_in_the_outbox(cs: Countersign, s: dict[str, S
     assert query(cs, "SELECT count(*) AS n FROM webhook_outbox WHERE delivered_at IS NULL") == [{"n": 0}]
     assert webhooks.deliver_pending(cs.store) == 0
     assert cs.verify().ok
+
+
+# ----------------------------------------------------------------------------------------------- stale decisions
+def _stale_decision(cs: Countersign, s: dict[str, Session], request: dict[str, Any], approver: str,
+                    *words: str) -> dict[str, Any]:
+    """Approve expecting a refusal because the evidence changed; check the request is invalidated and ledgered."""
+    before = head(cs)
+    with pytest.raises(GateRefused) as info:
+        cs.approve(s[approver], request["request_id"], comment="Looks fine to me.")
+    assert info.value.exit_code == 1
+    for word in words:
+        assert word in info.value.message, info.value.message
+    new = ledger(cs, before)
+    assert [e["action"] for e in new] == ["promotion.invalidated"]
+    assert new[0]["actor"] == approver and new[0]["payload"]["reasons"] == info.value.reasons
+    [closed] = [r for r in cs.requests(s["aude"]) if r["id"] == request["request_id"]]
+    assert closed["status"] == "invalidated" and closed["open_roles"] == []
+    with pytest.raises(BadInput, match="already invalidated"):
+        cs.approve(s["chloe"], request["request_id"], comment="Late.")
+    return new[0]["payload"]
+
+
+def test_a_new_policy_version_during_a_pending_request_refuses_the_decision(
+        world: World, cs: Countersign, s: dict[str, Session]) -> None:
+    request = cs.promote(s["dana"], "scorer@1", to="staging", reason="Candidate.")
+    cs.add_policy(s["chloe"], world.folder / "house-v2.yaml")  # stricter AUC threshold, while the request waits
+    _stale_decision(cs, s, request, "lee", "house@2", "house@1")
+    assert stage(cs, s["aude"], "scorer@1") is None  # not promoted under the old policy
+
+
+def test_approvals_given_before_the_evidence_changed_no_longer_count(
+        world: World, cs: Countersign, s: dict[str, Session]) -> None:
+    approve_all(cs, cs.promote(s["dana"], "scorer@1", to="staging", reason="Candidate."), s["lee"])
+    request = cs.promote(s["dana"], "scorer@1", to="production", reason="Ship it.")
+    cs.approve(s["lee"], request["request_id"], comment="Evidence reviewed.")
+    again = cs.evaluate(s["dana"], "scorer@1", data="german-flipped@1", policy="house", label=LABEL)
+    assert again["passed"] is False  # the latest evidence now fails the gate
+    payload = _stale_decision(cs, s, request, "chloe", again["id"], "failed")
+    assert payload["approvals_voided"] == ["lee"]
+    assert stage(cs, s["aude"], "scorer@1")["stage"] == "staging"
+
+
+def test_a_waiver_revoked_while_a_request_waits_refuses_the_decision(cs: Countersign, s: dict[str, Session]) -> None:
+    until = (datetime.now(UTC) + timedelta(days=20)).date().isoformat()
+    waiver = cs.waive(s["chloe"], "risky@1", check="auc-excellent", until=until, justification="Pilot.")
+    request = cs.promote(s["dana"], "risky@1", to="staging", reason="Pilot under waiver.")
+    cs.revoke_waiver(s["chloe"], waiver["id"], reason="Pilot cancelled.")
+    _stale_decision(cs, s, request, "lee", "auc-excellent", "no active waiver")
+
+
+def test_an_evaluation_aging_past_the_policy_limit_refuses_the_decision(
+        cs: Countersign, s: dict[str, Session], monkeypatch: pytest.MonkeyPatch) -> None:
+    request = cs.promote(s["dana"], "scorer@1", to="staging", reason="Candidate.")
+    real = datetime.now(UTC)
+    monkeypatch.setattr(releases, "_now", lambda: real + timedelta(days=31))
+    _stale_decision(cs, s, request, "lee", "31 days old")
+
+
+def test_suspension_while_a_reinstatement_waits_is_rechecked(cs: Countersign, s: dict[str, Session]) -> None:
+    release(cs, s, "scorer@1")
+    cs.suspend(s["chloe"], "scorer@1", reason="Complaint.")
+    request = cs.reinstate(s["dana"], "scorer@1", reason="Complaint resolved.")
+    # a fresh evaluation arrives after the reinstatement was requested: the approvers must see the new evidence
+    cs.evaluate(s["dana"], "scorer@1", data="german-credit@1", policy="house", label=LABEL)
+    _stale_decision(cs, s, request, "lee", "latest evaluation is now")
