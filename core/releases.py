@@ -240,6 +240,12 @@ class ReleasesAPI:
                 needed = " or ".join(open_roles) or "none (all roles are filled)"
                 raise SeparationOfDuties(f"request {request_id} needs a decision by {needed}; {session.name} holds "
                                          f"{', '.join(held) or 'no role'}")
+            participants = {request["requested_by"]: "requested it", model["owner"]: "registered the model",
+                            **{d["approver"]: "approved it" for d in decisions if d["decision"] == "approve"}}
+            problem = _independence_problem(tx, session.name, acting, held, request, participants)
+            if problem:
+                raise SeparationOfDuties(f"{session.name} may not decide request {request_id}: {problem} "
+                                         "(separation of duties)")
             ref = f"{request['model_name']}@{request['model_version']}"
             subject_sha = model["artifact_digest"] or hashlib.sha256(
                 canonical_bytes({"external_model": ref})).hexdigest()
@@ -543,3 +549,41 @@ class ReleasesAPI:
     def _flush_webhooks(self) -> None:
         webhooks.deliver_in_background(self.store, wait=float(__import__("os").environ.get(
             "COUNTERSIGN_WEBHOOK_WAIT", "2")))
+
+
+def _independence_problem(tx: Tx, approver: str, acting: str, held: list[str], request: dict[str, Any],
+                          participants: dict[str, str]) -> str | None:
+    """Why ``approver`` is not an independent second person on this request, or ``None``.
+
+    The approver must not hold admin; their account must predate the request and must not have been created by
+    another participant (requester, registrant, earlier approver); the role they decide in must have been held since
+    before the request was opened and must not have been granted by a participant. So no one can approve through an
+    account they created, or in a role they handed out, and no role juggling or new account during a request counts.
+    """
+    if Role.ADMIN.value in held:
+        return "admins approve nothing (admin is exclusive of the approving roles)"
+    created: tuple[int, str] | None = None
+    granted: dict[str, tuple[int, str]] = {}
+    for seq, actor, action, payload_text in tx.identity_events(approver):
+        payload = json.loads(payload_text)
+        if action == "user.added":
+            created = (seq, actor)
+            for role in payload.get("roles") or []:
+                granted[role] = (seq, actor)
+        elif action == "user.role_granted":
+            granted[str(payload.get("role"))] = (seq, actor)
+        elif action == "user.role_revoked":
+            granted.pop(str(payload.get("role")), None)
+    opened = int(request["seq"])
+    if created is not None:
+        if created[0] > opened:
+            return f"the account {approver!r} was created after the request was opened (seq {created[0]} > {opened})"
+        if created[1] in participants and created[1] != approver:
+            return f"the account {approver!r} was created by {created[1]}, who {participants[created[1]]}"
+    grant = granted.get(acting)
+    if grant is None or grant[0] > opened:
+        when = f"at seq {grant[0]}" if grant else "without a ledger record"
+        return f"the role {acting} was granted {when}, after the request was opened at seq {opened}"
+    if grant[1] in participants and grant[1] != approver:
+        return f"the role {acting} was granted to {approver!r} by {grant[1]}, who {participants[grant[1]]}"
+    return None

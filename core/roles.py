@@ -2,7 +2,8 @@
 
 Roles (issue 2):
 
-* ``admin`` — manages users and roles; approves nothing;
+* ``admin`` — manages users and roles; approves nothing: the role is exclusive of the approving roles, and nobody
+  grants or revokes their own roles;
 * ``data_scientist`` — registers data and models, runs evaluations, requests promotions;
 * ``ml_lead`` and ``compliance_officer`` — approve or reject promotions; compliance officers also manage policies
   and waivers;
@@ -67,6 +68,19 @@ PERMISSIONS: dict[Permission, tuple[str, ...]] = {
     Permission.MONITOR: (Role.DATA_SCIENTIST, Role.ML_LEAD),
     Permission.REPORT: (Role.AUDITOR, Role.COMPLIANCE_OFFICER),
 }
+
+
+#: Roles whose holders decide promotions.
+APPROVING_ROLES: tuple[str, ...] = (Role.ML_LEAD.value, Role.COMPLIANCE_OFFICER.value)
+
+
+def exclusive_conflict(roles: list[str] | set[str] | tuple[str, ...]) -> str | None:
+    """Why a set of roles may not be held by one person (admin with an approving role), or ``None``."""
+    approving = sorted(set(roles) & set(APPROVING_ROLES))
+    if Role.ADMIN.value in roles and approving:
+        return (f"admin is exclusive of {' and '.join(approving)}: whoever manages users and roles approves nothing "
+                "(separation of duties)")
+    return None
 
 
 def parse_role(text: str) -> str:

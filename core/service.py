@@ -25,7 +25,7 @@ from core.lineage import LineageAPI
 from core.registry import RegistryAPI
 from core.releases import ReleasesAPI
 from core.report import ReportAPI
-from core.roles import PERMISSIONS, Permission, Role, acting_role, parse_role
+from core.roles import PERMISSIONS, Permission, Role, acting_role, exclusive_conflict, parse_role
 from core.service_key import (
     SERVICE_OWNER,
     create_service_key,
@@ -265,6 +265,9 @@ class Countersign(RegistryAPI, LineageAPI, GovernanceAPI, ReleasesAPI, Inventory
     def add_user(self, session: Session, name: str, roles: list[str], password: str) -> dict[str, Any]:
         identity.validate_username(name)
         roles = identity.validate_roles(roles)
+        conflict = exclusive_conflict(roles)
+        if conflict:
+            raise SeparationOfDuties(f"user {name!r}: {conflict}")
         identity.validate_password(password)
         key = identity.new_key(name, password)
 
@@ -288,8 +291,13 @@ class Countersign(RegistryAPI, LineageAPI, GovernanceAPI, ReleasesAPI, Inventory
 
         def grant(tx: Tx, acting: str) -> dict[str, Any]:
             held = _existing_roles(tx, name)
+            if name == session.name:
+                raise SeparationOfDuties(f"{session.name} may not grant a role to themselves (separation of duties)")
             if role in held:
                 raise BadInput(f"user {name!r} already has the role {role}")
+            conflict = exclusive_conflict([*held, role])
+            if conflict:
+                raise SeparationOfDuties(f"user {name!r} holds {', '.join(held)}: {conflict}")
             row = self.ledger().append(
                 tx, signer=session.signer, actor=session.name, role=acting,
                 event=Event("user.role_granted", f"user:{name}", {"name": name, "role": role}),
@@ -304,6 +312,8 @@ class Countersign(RegistryAPI, LineageAPI, GovernanceAPI, ReleasesAPI, Inventory
 
         def revoke(tx: Tx, acting: str) -> dict[str, Any]:
             held = _existing_roles(tx, name)
+            if name == session.name:
+                raise SeparationOfDuties(f"{session.name} may not revoke their own roles (separation of duties)")
             if role not in held:
                 raise BadInput(f"user {name!r} does not have the role {role}")
             if role == Role.ADMIN and sum(Role.ADMIN in u["roles"] for u in tx.list_users()) == 1:

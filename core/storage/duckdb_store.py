@@ -147,6 +147,12 @@ class Tx:
     def add_role(self, name: str, role: str) -> None:
         self.con.execute("INSERT INTO user_roles VALUES (?, ?)", [name, role])
 
+    def identity_events(self, name: str) -> list[tuple[int, str, str, str]]:
+        """``(seq, actor, action, payload)`` of the ledger's user-management entries about ``name``, oldest first."""
+        return [(int(r[0]), r[1], r[2], r[3]) for r in self._all(
+            "SELECT seq, actor, action, payload FROM ledger WHERE subject = ? AND action IN ('user.added', "
+            "'user.role_granted', 'user.role_revoked', 'user.enrolled') ORDER BY seq", [f"user:{name}"])]
+
     def remove_role(self, name: str, role: str) -> None:
         self.con.execute("DELETE FROM user_roles WHERE name = ? AND role = ?", [name, role])
 

@@ -9,7 +9,7 @@ import duckdb
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from core.errors import BadInput, NotAuthenticated, PermissionDenied
+from core.errors import BadInput, NotAuthenticated, PermissionDenied, SeparationOfDuties
 from core.service import Countersign
 from tests.conftest import ADMIN, ADMIN_PW, USERS
 
@@ -77,9 +77,28 @@ def test_bad_input_writes_nothing(populated: Countersign, db_path: Path) -> None
         populated.grant(admin, "nobody", "auditor")
     with pytest.raises(BadInput, match="unknown role"):
         populated.grant(admin, "dana", "superuser")
-    with pytest.raises(BadInput, match="last admin"):
-        populated.revoke(admin, ADMIN, "admin")
     assert (_ledger(db_path), _count(db_path, "user_roles")) == before
+
+
+def test_nobody_changes_their_own_roles_and_admin_approves_nothing(populated: Countersign, db_path: Path) -> None:
+    admin = populated.login(ADMIN, ADMIN_PW)
+    before = _count(db_path, "user_roles")
+    for change in (lambda: populated.grant(admin, ADMIN, "ml_lead"), lambda: populated.grant(admin, ADMIN, "auditor"),
+                   lambda: populated.revoke(admin, ADMIN, "admin")):
+        with pytest.raises(SeparationOfDuties, match="themselves|their own roles"):
+            change()
+    with pytest.raises(SeparationOfDuties, match="admin is exclusive of ml_lead"):
+        populated.grant(admin, "lee", "admin")  # lee is an ML lead
+    with pytest.raises(SeparationOfDuties, match="admin is exclusive of compliance_officer"):
+        populated.add_user(admin, "eve", ["admin", "compliance_officer"], "eve-password-123")
+    populated.grant(admin, "dana", "admin")
+    dana = populated.login("dana", USERS["dana"][1])
+    with pytest.raises(SeparationOfDuties, match="themselves"):
+        populated.grant(dana, "dana", "ml_lead")  # self-grant and exclusivity both forbid it
+    assert _count(db_path, "user_roles") == before + 1
+    denied = [json.loads(row[5]) for row in _ledger(db_path) if row[3] == "access.denied"]
+    assert len(denied) >= 4 and all("separation of duties" in d["rule"] for d in denied[-4:])
+    assert populated.verify().ok
 
 
 def test_wrong_password_is_refused_and_only_the_refusal_is_written(populated: Countersign, db_path: Path) -> None:
@@ -112,11 +131,11 @@ def test_missing_role_is_refused_naming_the_role_and_only_the_refusal_is_written
 
 def test_revoked_role_takes_effect_immediately(populated: Countersign) -> None:
     admin = populated.login(ADMIN, ADMIN_PW)
-    populated.grant(admin, "lee", "admin")
-    lee = populated.login("lee", USERS["lee"][1])
-    populated.revoke(admin, "lee", "admin")
+    populated.grant(admin, "dana", "admin")
+    dana = populated.login("dana", USERS["dana"][1])
+    populated.revoke(admin, "dana", "admin")
     with pytest.raises(PermissionDenied):  # the session predates the revocation; roles are re-read per action
-        populated.grant(lee, "dana", "auditor")
+        populated.grant(dana, "aude", "auditor")
 
 
 def test_private_keys_and_passwords_are_never_stored_in_clear(populated: Countersign, db_path: Path) -> None:
