@@ -3,8 +3,10 @@
 scikit-learn models are stored and loaded with skops (``.skops``, a zip of JSON and arrays that is *parsed*, never
 unpickled). skops itself trusts the common scikit-learn and NumPy types; any further type an artifact needs must be
 on :data:`ALLOWED_TYPES` or the artifact is refused, naming the types. Pickle and joblib files execute code when
-loaded, so they are refused before a single byte is unpickled — unless the registering user explicitly trusts the
-file (``--trust-pickle``), a decision recorded in the ledger and shown wherever the model is shown.
+loaded, so they are refused before a single byte is unpickled — unless the acting user explicitly trusts the exact file
+(``--trust-pickle``), a decision recorded in the ledger and shown wherever the model is shown. Even then the file
+is only ever unpickled in an isolated child process (:mod:`core.sandbox`) that returns predictions, never in the
+process that holds a user's credentials.
 
 Registered artifacts are copied into ``<database>.artifacts/<sha256>.<format>``; every later use re-checks the
 copy's digest before loading it.
@@ -13,8 +15,6 @@ copy's digest before loading it.
 from __future__ import annotations
 
 import hashlib
-import io
-import pickle
 import shutil
 import zipfile
 from pathlib import Path
@@ -87,18 +87,6 @@ def load_skops(path: Path) -> Any:  # noqa: ANN401
         raise BadInput(f"{path}: cannot load skops artifact ({exc})") from None
 
 
-def _load_trusted_pickle(path: Path, fmt: str) -> Any:  # noqa: ANN401
-    """Only ever called after the user explicitly trusted this exact file (recorded in the ledger)."""
-    if fmt == "joblib":
-        try:
-            import joblib
-        except ImportError:
-            raise BadInput("joblib is not installed; cannot load a joblib artifact") from None
-        return joblib.load(path)
-    with path.open("rb") as fh:
-        return pickle.Unpickler(io.BufferedReader(fh)).load()
-
-
 def load_artifact(path: Path, fmt: str, *, trusted_pickle: bool) -> Any:  # noqa: ANN401
     if fmt == "skops":
         return load_skops(path)
@@ -107,7 +95,7 @@ def load_artifact(path: Path, fmt: str, *, trusted_pickle: bool) -> Any:  # noqa
             f"{path} is a {fmt} file, which runs code when loaded: refused. Convert it with skops "
             "(skops.io.dump) or, if you trust this exact file, register it with --trust-pickle (recorded in the ledger)"
         )
-    return _load_trusted_pickle(path, fmt)
+    return load_isolated(path.read_bytes(), fmt, str(path))
 
 
 def _jsonable(value: Any) -> Any:  # noqa: ANN401
@@ -167,17 +155,41 @@ def store_copy(db_path: Path, source: Path, digest: str, fmt: str) -> Path:
 
 
 def load_stored(db_path: Path, record: dict[str, Any]) -> Any:  # noqa: ANN401
-    """Load a registered model from the store after re-checking its digest."""
+    """Load a registered model from the store after re-checking its digest.
+
+    A skops artifact is parsed in this process; a (trusted) pickle or joblib file is never unpickled here: the
+    digest-checked bytes go to an :class:`core.sandbox.IsolatedModel`, whose caller must close it. Whether the
+    acting user may cause the pickle to run at all is the caller's decision (personal trust, ledgered).
+    """
     ref = f"{record['name']}@{record['version']}"
     if record.get("external"):
         raise BadInput(f"model {ref} is external: it has no artifact, only predictions")
     path = store_dir(db_path) / str(record["artifact_file"])
     if not path.exists():
         raise BadInput(f"model {ref}: stored artifact {path} is missing")
+    if record["artifact_format"] in ("pickle", "joblib"):
+        raw = path.read_bytes()
+        actual = hashlib.sha256(raw).hexdigest()
+        if actual != record["artifact_digest"]:
+            raise BadInput(f"model {ref}: stored artifact changed: SHA-256 {actual}, expected "
+                           f"{record['artifact_digest']}")
+        if not record["trusted_pickle"]:
+            raise BadInput(f"model {ref} is a {record['artifact_format']} file that nobody trusted: refused")
+        return load_isolated(raw, record["artifact_format"], ref)
     actual = sha256_file(path)
     if actual != record["artifact_digest"]:
         raise BadInput(f"model {ref}: stored artifact changed: SHA-256 {actual}, expected {record['artifact_digest']}")
     return load_artifact(path, record["artifact_format"], trusted_pickle=bool(record["trusted_pickle"]))
+
+
+def load_isolated(raw: bytes, fmt: str, what: str) -> Any:  # noqa: ANN401
+    """A trusted pickle/joblib model in a sandboxed child process (:mod:`core.sandbox`); bad input on failure."""
+    from core.sandbox import IsolatedModel, SandboxError
+
+    try:
+        return IsolatedModel(raw, fmt)
+    except SandboxError as exc:
+        raise BadInput(f"{what}: {exc}") from None
 
 
 def digest_json(value: Any) -> str:  # noqa: ANN401

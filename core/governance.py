@@ -26,7 +26,7 @@ from core.evaluation import EvalInputs, Evaluator
 from core.identity import Session
 from core.ledger import Event, Ledger
 from core.policy import Policy, load_policy_file, parse_policy
-from core.registry import dataset_node, model_node
+from core.registry import dataset_node, model_node, pickle_trust_refusal
 from core.roles import Permission
 from core.storage.duckdb_store import Tx
 
@@ -118,11 +118,16 @@ class GovernanceAPI:
         kinds: tuple[str, ...] | None = None,
         permission: Permission = Permission.EVALUATE,
         after_store: Callable[[Tx, str, dict[str, Any]], None] | None = None,
+        trust_pickle: bool = False,
     ) -> dict[str, Any]:
         """Evaluate a model version against a policy on a registered dataset; store and ledger the result.
 
         ``purpose="monitoring"`` (with ``kinds`` restricting the policy to some check kinds) records a monitoring run
         on production data instead; monitoring results never satisfy the promotion gate.
+
+        A pickle/joblib artifact runs only if the acting user has vouched for its exact bytes — earlier, or now with
+        ``trust_pickle`` (ledgered before anything is loaded) — and then only in an isolated process
+        (:mod:`core.sandbox`); the result records who trusted it.
         """
         mref = parse_ref(model_ref, "model reference")
         dref = parse_ref(data, "--data dataset reference")
@@ -151,14 +156,31 @@ class GovernanceAPI:
             card = tx.latest_document("model_card", model_node(mref))
             first = parse_ref(trained_on[0]) if trained_on else None
             training = tx.get_dataset(first.name, first.version) if first else None
+            trusts = tx.pickle_trusts(model["artifact_digest"]) if model["trusted_pickle"] else []
             return {"model": model, "data": data_record, "reference": ref_record,
                     "card": json.loads(card["content"]) if card else None,
-                    "training_schema": json.loads(training["schema"]) if training else None}
+                    "training_schema": json.loads(training["schema"]) if training else None, "trusts": trusts}
 
         found = self._act(session, permission, model_node(mref), gather)
         model_record, data_record, ref_record = found["model"], found["data"], found["reference"]
         data_path = datasets.check_at_use(data_record)
         ref_path = datasets.check_at_use(ref_record) if ref_record else None
+        loading: dict[str, Any] | None = None
+        if model_record["trusted_pickle"]:
+            trusts = found["trusts"]
+            if session.name not in {t["name"] for t in trusts}:
+                if not trust_pickle:
+                    raise BadInput(pickle_trust_refusal(str(mref), model_record, trusts, session.name))
+                digest_sha = model_record["artifact_digest"]
+                fmt = model_record["artifact_format"]
+                row = self._act(session, permission, model_node(mref), lambda tx, role: self.ledger().append(
+                    tx, signer=session.signer, actor=session.name, role=role, event=Event(
+                        "model.pickle_trusted", model_node(mref),
+                        {"artifact_sha256": digest_sha, "format": fmt,
+                         "statement": f"{session.name} trusts this {fmt} file to run code when loaded"})))
+                trusts = [*trusts, {"seq": row.seq, "ts": row.ts, "name": session.name}]
+            loading = {"format": model_record["artifact_format"], "isolated_process": True,
+                       "loaded_by": session.name, "trusted_by": trusts}
         model_obj = None if model_record["external"] else artifacts.load_stored(self.path, model_record)
         features = [f["name"] for f in json.loads(model_record["features"])]
         label = label or _default_label(data_record)
@@ -169,7 +191,11 @@ class GovernanceAPI:
             reference_dialect=datasets.dialect_of(ref_record) if ref_record else None,
             model=model_obj, feature_names=features, card=found["card"], training_schema=found["training_schema"],
             prediction_column=prediction_column, score_column=score_column, positive_label=positive_label))
-        outcome = engine.run()
+        try:
+            outcome = engine.run()
+        finally:
+            if hasattr(model_obj, "close"):
+                model_obj.close()
         evaluation_id = f"ev-{uuid.uuid4().hex[:12]}"
         result = {
             "id": evaluation_id,
@@ -177,7 +203,8 @@ class GovernanceAPI:
             "policy": {"name": policy_obj.policy, "version": policy_obj.version, "sha256": policy_sha,
                        "registered": registered, "text": policy_text},
             "model": {"ref": str(mref), "artifact_sha256": model_record["artifact_digest"],
-                      "external": bool(model_record["external"])},
+                      "external": bool(model_record["external"]),
+                      **({"pickle_loading": loading} if loading else {})},
             "data": {"ref": str(dref), "sha256": data_record["digest"], "rows": outcome["rows"]},
             "reference": ({"ref": f"{ref_record['name']}@{ref_record['version']}", "sha256": ref_record["digest"]}
                           if ref_record else None),
@@ -250,7 +277,7 @@ class GovernanceAPI:
 
     def monitor(self, session: Session, model_ref: str, *, data: str, label: str | None = None,
                 prediction_column: str | None = None, score_column: str | None = None,
-                reference: str | None = None) -> dict[str, Any]:
+                reference: str | None = None, trust_pickle: bool = False) -> dict[str, Any]:
         """Run the governing policy's drift and performance checks on production data; a failing block check flags
         the version ``revalidation_required`` (ledgered)."""
         mref = parse_ref(model_ref, "model reference")
@@ -270,7 +297,7 @@ class GovernanceAPI:
         result = self.evaluate(session, model_ref, data=data, policy=assignment["policy_name"], reference=reference,
                                label=label, prediction_column=prediction_column, score_column=score_column,
                                purpose="monitoring", kinds=("metric", "drift"), permission=Permission.MONITOR,
-                               after_store=flag)
+                               after_store=flag, trust_pickle=trust_pickle)
         if result.get("revalidation_required"):
             self._flush_webhooks()
         return result

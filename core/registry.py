@@ -233,7 +233,11 @@ class RegistryAPI:
                         {"artifact_sha256": digest, "format": fmt,
                          "statement": f"{session.name} trusts this {fmt} file to run code when loaded"})))
             model = artifacts.load_artifact(source, fmt, trusted_pickle=trust_pickle)
-            info = artifacts.describe(model)
+            if fmt == "skops":
+                info = artifacts.describe(model)
+            else:  # unpickled only in the isolated process, which described the real object
+                info = model.description
+                model.close()
 
         def register(tx: Tx, role: str) -> dict[str, Any]:
             existing = tx.get_model(ref.name, ref.version)
@@ -322,6 +326,11 @@ class RegistryAPI:
             return record
 
         record = self._act(session, Permission.READ, model_node(r), fetch)
+        if record["trusted_pickle"]:
+            trusted = self._act(session, Permission.READ, model_node(r),
+                                lambda tx, _role: tx.pickle_trusts(record["artifact_digest"]))
+            if session.name not in {t["name"] for t in trusted}:
+                raise BadInput(pickle_trust_refusal(str(r), record, trusted, session.name))
         return record, artifacts.load_stored(self.path, record)
 
     def edit_card(self, session: Session, ref: str, card: str | Path) -> dict[str, Any]:
@@ -383,3 +392,10 @@ def _model_summary(record: dict[str, Any]) -> dict[str, Any]:
             "registered_at": record["registered_at"]}
 
 
+def pickle_trust_refusal(ref: str, record: dict[str, Any], trusted: list[dict[str, Any]], name: str) -> str:
+    """Why ``name`` may not cause this pickle to run: trust in code is personal."""
+    by = ", ".join(f"{t['name']} (seq {t['seq']})" for t in trusted) or "nobody"
+    return (f"model {ref} is a {record['artifact_format']} file (sha256 {record['artifact_digest']}), which runs code "
+            f"when loaded; it was trusted by {by}, not by {name}. Trust in code is personal: pass --trust-pickle to "
+            "vouch for these exact bytes yourself (recorded in the ledger; the file then runs only in an isolated "
+            "process without your credentials), or ask for a skops artifact")

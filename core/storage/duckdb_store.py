@@ -147,6 +147,12 @@ class Tx:
     def add_role(self, name: str, role: str) -> None:
         self.con.execute("INSERT INTO user_roles VALUES (?, ?)", [name, role])
 
+    def pickle_trusts(self, artifact_sha256: str) -> list[dict[str, Any]]:
+        """Who vouched for running this exact pickle/joblib file (``model.pickle_trusted`` entries), oldest first."""
+        rows = self._all("SELECT seq, ts, actor FROM ledger WHERE action = 'model.pickle_trusted' AND "
+                         "json_extract_string(payload, '$.artifact_sha256') = ? ORDER BY seq", [artifact_sha256])
+        return [{"seq": int(r[0]), "ts": r[1], "name": r[2]} for r in rows]
+
     def identity_events(self, name: str) -> list[tuple[int, str, str, str]]:
         """``(seq, actor, action, payload)`` of the ledger's user-management entries about ``name``, oldest first."""
         return [(int(r[0]), r[1], r[2], r[3]) for r in self._all(
