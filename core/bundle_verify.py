@@ -6,15 +6,30 @@ regulator can run ``python verify.py DIR`` without Countersign or its database. 
 failure of:
 
 1. the file digests: every file of the bundle is listed in ``evidence/manifest.json`` with its SHA-256, nothing is
-   missing or added, and the manifest's DSSE envelope is signed by the exporting user's ledger-registered key;
+   missing or added;
 2. the checkpoint: a C2SP signed note by the log's service key (pin it with ``--trusted-key``; otherwise the key
    in ``evidence/keys.json`` is used and the summary says so);
 3. every ledger entry: its RFC 6962 leaf hash and inclusion proof against the checkpoint's root, and its Ed25519
-   signature by a key that an included ledger entry registered (genesis for the service key, ``user.added`` /
-   ``user.key_rotated`` for users);
-4. every DSSE statement (evaluations, approval decisions): signed by the registered key it names, its payload digest
-   recorded by an included ledger entry, its subject the model artifact's digest;
-5. with an older checkpoint (``evidence/consistency.json``): its signature and the RFC 9162 consistency proof from it.
+   signature by **its actor's key, valid at that entry's seq** — the keys are replayed from the included ledger
+   entries exactly as ``countersign verify`` replays them (genesis for the service key; ``user.added`` and
+   ``user.key_rotated``, each with its proof of possession; a key is valid from the entry after the one that
+   registers it — from its own entry for the bootstrap admin — until the entry that rotates it out). The service
+   key signs only service events, a user's key only that user's entries;
+4. the manifest: signed (DSSE) by the key that signed the ``report.generated`` entry it names, whose actor is the
+   manifest's exporter; that entry closes the export (the bundle carries every entry from it to the checkpoint) and
+   the key was not rotated out before the checkpoint. Any other key — another user's, the service's, the exporter's
+   own retired one — is refused;
+5. every DSSE statement (evaluations, approval decisions): its payload digest recorded by an included ledger entry,
+   signed by exactly the key that signed that entry (so by its actor, valid at that seq), naming that actor as the
+   approver (decisions) and that evaluation (evaluations), its subject the model artifact's digest;
+6. with an older checkpoint (``evidence/consistency.json``): its signature and the RFC 9162 consistency proof from it.
+
+The OK line names every signer: the exporter with the key and the seq it is valid from, and who signed the entries
+and the statements.
+
+Limits: a bundle proves what the ledger held up to its checkpoint. A signature made with a key that was valid at
+the bundle's checkpoint cannot be told apart from one made later with the same key, once stolen; verify a bundle
+against a newer checkpoint (``countersign verify --checkpoint``) to learn whether its keys were rotated since.
 """
 
 from __future__ import annotations
@@ -23,6 +38,7 @@ import base64
 import hashlib
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +54,19 @@ from core.signed_note import NoteError, open_note, parse_checkpoint, parse_verif
 MANIFEST = "evidence/manifest.json"
 MANIFEST_ENVELOPE = "evidence/manifest.dsse.json"
 DSSE_TYPE = "application/vnd.in-toto+json"
+STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
+MANIFEST_PREDICATE = "https://countersign.dev/attestations/report-manifest/v1"
+EVALUATION_PREDICATE = "https://countersign.dev/attestations/evaluation/v1"
+DECISION_PREDICATE = "https://countersign.dev/attestations/promotion-decision/v1"
+#: The owner of the service key (as in :mod:`core.verify`) and the events only it signs (:mod:`core.ledger`).
+SERVICE_OWNER = "@service"
+SERVICE_ACTIONS = frozenset({"ledger.initialized", "schema.upgraded", "auth.failed", "access.denied"})
+#: Entries that register or retire keys; the export carries all of them (``core.report.KEY_ACTIONS``).
+KEY_ACTIONS = ("ledger.initialized", "user.added", "user.key_rotated")
+#: What a new key's owner signs to prove possession when the key is registered (:mod:`core.identity`).
+POSSESSION_CONTEXT = b"countersign/key-possession/v1\n"
+#: Entries that record an evaluation statement's digest.
+EVALUATION_ACTIONS = ("evaluation.recorded", "monitoring.recorded")
 
 
 class BundleError(Exception):
@@ -64,22 +93,127 @@ def _pae(payload_type: str, body: bytes) -> bytes:
     return b"DSSEv1 %d %s %d %s" % (len(t), t, len(body), body)
 
 
-def _verify_envelope(env: dict[str, Any], keys: dict[str, bytes], what: str) -> bytes:
-    if env.get("payloadType") != DSSE_TYPE:
-        raise BundleError(f"{what}: unexpected payloadType {env.get('payloadType')!r}")
+def _ed25519_ok(public: bytes, signature: bytes, message: bytes) -> bool:
+    try:
+        Ed25519PublicKey.from_public_bytes(public).verify(signature, message)
+    except (InvalidSignature, ValueError):
+        return False
+    return True
+
+
+def _short(key_id: str) -> str:
+    return f"{key_id[:8]}…"
+
+
+# ---------------------------------------------------------------------------------------------- key history
+@dataclass
+class _Key:
+    """A registered key: whose it is and the ledger positions (inclusive) at which it may sign."""
+
+    key_id: str
+    owner: str
+    public_key: bytes
+    valid_from: int
+    valid_to: int | None = None
+
+    def valid_at(self, seq: int) -> bool:
+        return self.valid_from <= seq and (self.valid_to is None or seq <= self.valid_to)
+
+    def validity(self) -> str:
+        return f"seq {self.valid_from}..{'' if self.valid_to is None else self.valid_to}"
+
+
+class _KeyHistory:
+    """Keys as the included ledger entries establish them, replayed in seq order (the rules of ``core.verify``)."""
+
+    def __init__(self, service_public_key: bytes) -> None:
+        self.service_public_key = service_public_key
+        self.keys: dict[str, _Key] = {}
+        self.current: dict[str, str] = {}
+        self.bootstrap_admin: str | None = None
+
+    def _register(self, seq: int, owner: str, payload: dict[str, Any], valid_from: int) -> _Key:
+        key_id = payload.get("key_id")
+        if not isinstance(key_id, str):
+            raise BundleError(f"entry seq {seq}: key registration without a key id")
+        public = _b64(payload.get("public_key"), f"entry seq {seq}: public key")
+        proof = _b64(payload.get("possession"), f"entry seq {seq}: proof of possession")
+        if not _ed25519_ok(public, proof, POSSESSION_CONTEXT + owner.encode("utf-8") + b"\n" + key_id.encode()):
+            raise BundleError(f"entry seq {seq}: key registration lacks a valid proof of possession")
+        if _hex_sha256(public)[:32] != key_id:
+            raise BundleError(f"entry seq {seq}: registered key id does not match its public key")
+        if key_id in self.keys:
+            raise BundleError(f"entry seq {seq}: key {key_id} is registered twice")
+        key = self.keys[key_id] = _Key(key_id, owner, public, valid_from)
+        self.current[owner] = key_id
+        return key
+
+    def apply(self, seq: int, entry: dict[str, Any]) -> None:
+        """Apply one key event (registration or rotation) of the entry at ``seq``."""
+        action, actor, payload = entry.get("action"), entry.get("actor"), entry.get("payload") or {}
+        if action == "ledger.initialized":
+            if seq != 0:
+                raise BundleError(f"entry seq {seq}: a second ledger.initialized entry")
+            public = _b64(payload.get("service_public_key"), "genesis: service public key")
+            key_id = payload.get("service_key_id")
+            if public != self.service_public_key:
+                raise BundleError("the ledger's genesis names a different service key than the checkpoint's signer")
+            if _hex_sha256(public)[:32] != key_id:
+                raise BundleError("genesis: service key id does not match its public key")
+            self.keys[key_id] = _Key(key_id, SERVICE_OWNER, public, 0)
+            self.bootstrap_admin = payload.get("bootstrap_admin")
+        elif action == "user.added":
+            name = payload.get("name")
+            if not isinstance(name, str) or name == SERVICE_OWNER or name in self.current:
+                raise BundleError(f"entry seq {seq}: user.added for an invalid or existing user {name!r}")
+            bootstrap = seq == 1 and name == self.bootstrap_admin == actor
+            self._register(seq, name, payload, seq if bootstrap else seq + 1)
+        elif action == "user.key_rotated":
+            name = payload.get("name")
+            old = self.current.get(name) if isinstance(name, str) else None
+            if old is None or payload.get("previous_key_id") != old or name != actor:
+                raise BundleError(f"entry seq {seq}: key rotation does not name its actor's current key")
+            self._register(seq, name, payload, seq + 1)
+            self.keys[old].valid_to = seq
+
+    def signer(self, seq: int, entry: dict[str, Any]) -> _Key:
+        """The key that signed the entry at ``seq``, if it is its actor's (or the service's) and valid then."""
+        key_id, actor, action = entry.get("key_id"), entry.get("actor"), entry.get("action")
+        key = self.keys.get(key_id) if isinstance(key_id, str) else None
+        if key is None:
+            raise BundleError(f"entry seq {seq}: signed by key {key_id!r}, which no earlier included entry "
+                              "registered")
+        if not key.valid_at(seq):
+            raise BundleError(f"entry seq {seq}: signed by {key.owner}'s key {key.key_id} outside its validity "
+                              f"({key.validity()})")
+        if key.owner == SERVICE_OWNER:
+            if action not in SERVICE_ACTIONS:
+                raise BundleError(f"entry seq {seq}: action {action!r} is signed by the service key, not by its "
+                                  "actor")
+        elif key.owner != actor:
+            raise BundleError(f"entry seq {seq}: entry by {actor!r} is signed with {key.owner!r}'s key")
+        elif action in SERVICE_ACTIONS:
+            raise BundleError(f"entry seq {seq}: service action {action!r} signed by a user key")
+        return key
+
+
+# ---------------------------------------------------------------------------------------------- envelopes
+def _open_envelope(env: Any, key: _Key, what: str) -> bytes:  # noqa: ANN401
+    """The payload of a DSSE envelope every signature of which is by ``key``."""
+    if not isinstance(env, dict) or env.get("payloadType") != DSSE_TYPE:
+        raise BundleError(f"{what}: unexpected payloadType "
+                          f"{env.get('payloadType') if isinstance(env, dict) else None!r}")
     body = _b64(env.get("payload"), f"{what}: payload")
     signatures = env.get("signatures") or []
-    if not signatures:
+    if not isinstance(signatures, list) or not signatures:
         raise BundleError(f"{what}: no signature")
     for sig in signatures:
-        keyid = sig.get("keyid", "")
-        if keyid not in keys:
-            raise BundleError(f"{what}: signed by keyid {keyid!r}, which no included ledger entry registered")
-        try:
-            Ed25519PublicKey.from_public_bytes(keys[keyid]).verify(_b64(sig.get("sig"), f"{what}: signature"),
-                                                                  _pae(DSSE_TYPE, body))
-        except (InvalidSignature, ValueError, KeyError) as exc:
-            raise BundleError(f"{what}: envelope signature by {keyid} does not verify") from exc
+        keyid = sig.get("keyid", "") if isinstance(sig, dict) else ""
+        if keyid != key.key_id:
+            raise BundleError(f"{what}: signed by key {keyid!r}, not by {key.owner}'s key {key.key_id} that the "
+                              "evidence names")
+        if not _ed25519_ok(key.public_key, _b64(sig.get("sig"), f"{what}: signature"), _pae(DSSE_TYPE, body)):
+            raise BundleError(f"{what}: signature by {key.owner}'s key {key.key_id} does not verify")
     return body
 
 
@@ -90,9 +224,7 @@ def _check_signatures(pending: list[tuple[int, bytes, bytes, bytes]]) -> None:
 
     def check(part: list[tuple[int, bytes, bytes, bytes]]) -> int | None:
         for seq, public, signature, message in part:
-            try:
-                Ed25519PublicKey.from_public_bytes(public).verify(signature, message)
-            except (InvalidSignature, ValueError):
+            if not _ed25519_ok(public, signature, message):
                 return seq
         return None
 
@@ -113,7 +245,11 @@ def _load_json(path: Path, what: str) -> Any:  # noqa: ANN401
 
 
 def verify_bundle(root: str | Path, trusted_key: str | None = None) -> dict[str, Any]:
-    """Verify the bundle in ``root``; return a summary or raise :class:`BundleError` naming the first failure."""
+    """Verify the bundle in ``root``; return a summary or raise :class:`BundleError` naming the first failure.
+
+    The summary names the signers: ``exporter`` (name, key id, the seq its key is valid from, the report entry's
+    seq) and ``signers`` (``entries`` and ``statements``: signer name → count, the service as ``@service``).
+    """
     try:
         return _verify_bundle(root, trusted_key)
     except BundleError:
@@ -122,16 +258,25 @@ def verify_bundle(root: str | Path, trusted_key: str | None = None) -> dict[str,
         raise BundleError(f"malformed bundle: {type(exc).__name__}: {exc}") from exc
 
 
-def _verify_bundle(root: str | Path, trusted_key: str | None = None) -> dict[str, Any]:
-    root = Path(root)
-    evidence = root / "evidence"
-    # 1. file digests, against the manifest (whose signature is checked once the signer's key is proven)
+def _read_entries(evidence: Path) -> list[dict[str, Any]]:
     try:
-        manifest_bytes_on_disk = (root / MANIFEST).read_bytes()
-        manifest = json.loads(manifest_bytes_on_disk)
-    except (OSError, ValueError) as exc:
-        raise BundleError(f"manifest: cannot read evidence/manifest.json ({exc})") from exc
-    listed = manifest.get("predicate", {}).get("files", {}) if isinstance(manifest, dict) else {}
+        lines = (evidence / "entries.jsonl").read_bytes().decode("utf-8").split("\n")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BundleError(f"entries: cannot read entries.jsonl ({exc})") from exc
+    entries = []
+    for number, line in enumerate(lines, start=1):
+        if line.strip():
+            try:
+                item = json.loads(line)
+            except ValueError as exc:
+                raise BundleError(f"entries.jsonl line {number}: not JSON") from exc
+            if not isinstance(item, dict) or type(item.get("seq")) is not int:
+                raise BundleError(f"entries.jsonl line {number}: not an entry with an integer seq")
+            entries.append(item)
+    return entries
+
+
+def _check_files(root: Path, listed: Any) -> None:  # noqa: ANN401
     if not isinstance(listed, dict) or not listed:
         raise BundleError("manifest: no file list")
     present = {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
@@ -144,6 +289,22 @@ def _verify_bundle(root: str | Path, trusted_key: str | None = None) -> dict[str
             raise BundleError(f"file digest: {name} is listed but missing")
         if _hex_sha256(path.read_bytes()) != digest:
             raise BundleError(f"file digest: {name} does not match its SHA-256 in the manifest")
+
+
+def _verify_bundle(root: str | Path, trusted_key: str | None = None) -> dict[str, Any]:
+    root = Path(root)
+    evidence = root / "evidence"
+    # 1. file digests, against the manifest (whose signature is checked once the exporter's key is proven)
+    try:
+        manifest_bytes_on_disk = (root / MANIFEST).read_bytes()
+        manifest = json.loads(manifest_bytes_on_disk)
+    except (OSError, ValueError) as exc:
+        raise BundleError(f"manifest: cannot read evidence/manifest.json ({exc})") from exc
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("predicate"), dict):
+        raise BundleError("manifest: not an in-toto statement")
+    predicate = manifest["predicate"]
+    listed = predicate.get("files")
+    _check_files(root, listed)
 
     keys_doc = _load_json(evidence / "keys.json", "keys")
     vkey_text = trusted_key or keys_doc.get("service", {}).get("verifier_key", "")
@@ -160,84 +321,68 @@ def _verify_bundle(root: str | Path, trusted_key: str | None = None) -> dict[str
     except (OSError, NoteError, ValueError) as exc:
         raise BundleError(f"checkpoint: {exc}") from exc
 
-    # 3. entries, replaying key registrations as the ledger establishes them
-    entries = []
-    try:
-        lines = (evidence / "entries.jsonl").read_bytes().decode("utf-8").split("\n")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise BundleError(f"entries: cannot read entries.jsonl ({exc})") from exc
-    for number, line in enumerate(lines, start=1):
-        if line.strip():
-            try:
-                entries.append(json.loads(line))
-            except ValueError as exc:
-                raise BundleError(f"entries.jsonl line {number}: not JSON") from exc
-    keys: dict[str, bytes] = {}
-    owners: dict[str, str] = {}
+    # 3. entries, replaying key registrations and rotations as the ledger establishes them
+    entries = _read_entries(evidence)
+    history = _KeyHistory(service.public_key)
+    by_seq: dict[int, dict[str, Any]] = {}
+    signed_by: dict[int, _Key] = {}
     pending: list[tuple[int, bytes, bytes, bytes]] = []
-    attested: set[str] = set()
+    recorded: dict[str, int] = {}  # statement digest -> seq of the entry that records it
     artifacts: dict[str, str] = {}
-    for item in sorted(entries, key=lambda e: e.get("seq", -1)):
-        seq = item.get("seq")
+    entry_signers: dict[str, int] = {}
+    for item in sorted(entries, key=lambda e: e["seq"]):
+        seq = item["seq"]
+        if seq in by_seq:
+            raise BundleError(f"entry seq {seq}: included twice")
         raw = str(item.get("entry", "")).encode("utf-8")
         leaf = leaf_hash(raw)
         if leaf.hex() != item.get("leaf_hash"):
             raise BundleError(f"entry seq {seq}: leaf hash does not match SHA-256(0x00 || entry)")
         try:
             proof = [_b64(p, f"entry seq {seq}: proof") for p in item.get("inclusion_proof", [])]
-            verify_inclusion(int(seq), checkpoint.size, leaf, proof, checkpoint.root)
+            verify_inclusion(seq, checkpoint.size, leaf, proof, checkpoint.root)
         except (ProofError, ValueError, TypeError) as exc:
             raise BundleError(f"entry seq {seq}: inclusion proof fails against the checkpoint ({exc})") from exc
         entry = json.loads(raw)
-        if entry.get("seq") != seq:
-            raise BundleError(f"entry seq {seq}: the signed entry says seq {entry.get('seq')}")
+        if not isinstance(entry, dict) or entry.get("seq") != seq:
+            raise BundleError(f"entry seq {seq}: the signed entry says seq "
+                              f"{entry.get('seq') if isinstance(entry, dict) else None}")
+        if not by_seq and seq != 0:
+            raise BundleError("entries: the ledger's genesis entry (seq 0), which names the service key, is missing")
+        if "key_id" in item and item["key_id"] != entry.get("key_id"):
+            raise BundleError(f"entry seq {seq}: key_id beside the entry differs from the signed one")
+        by_seq[seq] = entry
+        if entry.get("action") in KEY_ACTIONS:
+            history.apply(seq, entry)
+        key = signed_by[seq] = history.signer(seq, entry)
+        pending.append((seq, key.public_key, _b64(item.get("signature", ""), f"entry seq {seq}: signature"), raw))
+        entry_signers[key.owner] = entry_signers.get(key.owner, 0) + 1
         payload = entry.get("payload") or {}
-        if entry.get("action") == "ledger.initialized":
-            public = base64.b64decode(payload.get("service_public_key", ""))
-            if public != service.public_key:
-                raise BundleError("the ledger's genesis names a different service key than the checkpoint's signer")
-            keys[payload["service_key_id"]] = public
-            owners[payload["service_key_id"]] = "@service"
-        key_id = entry.get("key_id")
-        if entry.get("action") == "user.added" and payload.get("name") == entry.get("actor") and key_id == \
-                payload.get("key_id") and seq == 1:
-            keys[key_id] = base64.b64decode(payload["public_key"])
-            owners[key_id] = payload["name"]
-        if key_id not in keys:
-            raise BundleError(f"entry seq {seq}: signed by key {key_id!r}, not registered by an included entry")
-        pending.append((seq, keys[key_id], _b64(item.get("signature", ""), f"entry seq {seq}: signature"), raw))
-        if owners[key_id] not in ("@service", entry.get("actor")):
-            raise BundleError(f"entry seq {seq}: signed with {owners[key_id]}'s key, not its actor's")
-        if entry.get("action") in ("user.added", "user.key_rotated") and payload.get("key_id"):
-            keys[payload["key_id"]] = base64.b64decode(payload["public_key"])
-            owners[payload["key_id"]] = payload["name"]
         if payload.get("attestation_sha256"):
-            attested.add(payload["attestation_sha256"])
+            if payload["attestation_sha256"] in recorded:
+                raise BundleError(f"entry seq {seq}: records a statement already recorded at seq "
+                                  f"{recorded[payload['attestation_sha256']]}")
+            recorded[payload["attestation_sha256"]] = seq
         if entry.get("action") == "model.registered":
             artifacts[f"{payload['name']}@{payload['version']}"] = payload.get("artifact_sha256") or ""
+    if not by_seq:
+        raise BundleError("entries: none included")
 
     _check_signatures(pending)
 
-    # manifest signature: by the exporting user's key, proven by the included ledger entries
-    signed = _verify_envelope(_load_json(root / MANIFEST_ENVELOPE, "manifest envelope"), keys, "manifest envelope")
-    if signed != manifest_bytes_on_disk:
-        raise BundleError("manifest.json differs from the signed manifest")
+    # 4. the manifest: signed by the exporter's key, the one that signed the report.generated entry it names
+    exporter = _check_manifest(root, manifest, manifest_bytes_on_disk, checkpoint.size, by_seq, signed_by)
 
-    # 4. statements
+    # 5. statements
+    statement_signers: dict[str, int] = {}
     statements = 0
     for path in sorted((evidence / "statements").glob("*.json")):
         what = f"statement {path.name}"
-        body = _verify_envelope(_load_json(path, what), keys, what)
-        if _hex_sha256(body) not in attested:
-            raise BundleError(f"{what}: no included ledger entry records this statement's digest")
-        stmt = json.loads(body)
-        subject = (stmt.get("subject") or [{}])[0]
-        ref = str(subject.get("name", "")).removeprefix("model:")
-        if ref in artifacts and artifacts[ref] and subject.get("digest", {}).get("sha256") != artifacts[ref]:
-            raise BundleError(f"{what}: subject digest is not {ref}'s artifact digest")
+        name = _check_statement(_load_json(path, what), what, recorded, by_seq, signed_by, artifacts)
+        statement_signers[name] = statement_signers.get(name, 0) + 1
         statements += 1
 
-    # 5. consistency with an earlier checkpoint
+    # 6. consistency with an earlier checkpoint
     consistency = None
     if (evidence / "consistency.json").exists():
         doc = _load_json(evidence / "consistency.json", "consistency")
@@ -247,7 +392,9 @@ def _verify_bundle(root: str | Path, trusted_key: str | None = None) -> dict[str
             proof = [base64.b64decode(p, validate=True) for p in doc["proof"]]
             if old.size < checkpoint.size:
                 verify_consistency(old.size, checkpoint.size, old.root, checkpoint.root, proof)
-            elif old.size == checkpoint.size and old.root != checkpoint.root:
+            elif old.size > checkpoint.size:
+                raise ProofError(f"the earlier checkpoint (size {old.size}) is larger than the bundle's")
+            elif old.root != checkpoint.root:
                 raise ProofError("same size, different roots")
         except (KeyError, NoteError, ProofError, ValueError) as exc:
             raise BundleError(f"consistency proof: {exc}") from exc
@@ -257,16 +404,127 @@ def _verify_bundle(root: str | Path, trusted_key: str | None = None) -> dict[str
             "root": checkpoint.root.hex(), "entries": len(entries), "statements": statements,
             "files": len(listed), "consistency": consistency,
             "service_key": verifier_key(service.name, service.public_key),
-            "service_key_pinned": trusted_key is not None}
+            "service_key_pinned": trusted_key is not None,
+            "exporter": exporter,
+            "signers": {"entries": dict(sorted(entry_signers.items())),
+                        "statements": dict(sorted(statement_signers.items()))}}
+
+
+def _check_manifest(root: Path, manifest: dict[str, Any], manifest_bytes: bytes, size: int,
+                    by_seq: dict[int, dict[str, Any]], signed_by: dict[int, _Key]) -> dict[str, Any]:
+    """Bind the manifest to its exporter: the actor, and the key, of the ``report.generated`` entry it names."""
+    predicate = manifest["predicate"]
+    if manifest.get("_type") != STATEMENT_TYPE or manifest.get("predicateType") != MANIFEST_PREDICATE:
+        raise BundleError("manifest: not a Countersign report manifest statement")
+    files = predicate["files"]
+    subjects = manifest.get("subject")
+    if not isinstance(subjects, list) or {s.get("name"): (s.get("digest") or {}).get("sha256")
+                                          for s in subjects if isinstance(s, dict)} != files \
+            or len(subjects) != len(files):
+        raise BundleError("manifest: its subjects are not the files it lists")
+    exporter, report_seq = predicate.get("exported_by"), predicate.get("report_seq")
+    if type(report_seq) is not int or report_seq not in by_seq:
+        raise BundleError(f"manifest: the report entry it names (seq {report_seq!r}) is not included")
+    report = by_seq[report_seq]
+    if report.get("action") != "report.generated":
+        raise BundleError(f"manifest: entry seq {report_seq} is {report.get('action')!r}, not report.generated")
+    if report.get("actor") != exporter or not isinstance(exporter, str):
+        raise BundleError(f"manifest: exported by {exporter!r}, but the report entry (seq {report_seq}) is "
+                          f"{report.get('actor')!r}'s")
+    payload = report.get("payload") or {}
+    if str(payload.get("model", "")).partition("@")[0] != predicate.get("model") or \
+            payload.get("versions") != predicate.get("versions"):
+        raise BundleError(f"manifest: its model and versions differ from the report entry (seq {report_seq})")
+    if predicate.get("checkpoint_size") != size:
+        raise BundleError(f"manifest: names checkpoint size {predicate.get('checkpoint_size')!r}, the bundle's is "
+                          f"{size}")
+    # The report entry closes the export: the bundle carries every entry after it up to the checkpoint, and none
+    # of them is another report (so an older report entry cannot front a later checkpoint, nor hide a rotation).
+    missing = [s for s in range(report_seq, size) if s not in by_seq]
+    if missing:
+        raise BundleError(f"manifest: the bundle lacks entries seq {missing[0]}.. between the report entry "
+                          f"(seq {report_seq}) and its checkpoint (size {size})")
+    later = [s for s in range(report_seq + 1, size) if by_seq[s].get("action") == "report.generated"]
+    if later:
+        raise BundleError(f"manifest: names the report entry seq {report_seq}, but the export's checkpoint "
+                          f"follows a later report (seq {later[-1]})")
+    key = signed_by[report_seq]
+    if key.owner != exporter:
+        raise BundleError(f"manifest: the report entry is signed with {key.owner}'s key")
+    if key.valid_to is not None:
+        raise BundleError(f"manifest: {exporter}'s key {key.key_id} was rotated out at seq {key.valid_to}, "
+                          f"before the checkpoint (size {size})")
+    signed = _open_envelope(_load_json(root / MANIFEST_ENVELOPE, "manifest envelope"), key, "manifest envelope")
+    if signed != manifest_bytes:
+        raise BundleError("manifest.json differs from the signed manifest")
+    return {"name": exporter, "key_id": key.key_id, "valid_from": key.valid_from, "report_seq": report_seq}
+
+
+def _check_statement(
+    env: Any, what: str, recorded: dict[str, int], by_seq: dict[int, dict[str, Any]],  # noqa: ANN401
+    signed_by: dict[int, _Key], artifacts: dict[str, str],
+) -> str:
+    """Check one statement against the entry that records it; return its signer's name."""
+    body = _b64(env.get("payload") if isinstance(env, dict) else None, f"{what}: payload")
+    seq = recorded.get(_hex_sha256(body))
+    if seq is None:
+        raise BundleError(f"{what}: no included ledger entry records this statement's digest")
+    entry, key = by_seq[seq], signed_by[seq]
+    _open_envelope(env, key, f"{what} (recorded at seq {seq})")
+    stmt = json.loads(body)
+    if not isinstance(stmt, dict) or stmt.get("_type") != STATEMENT_TYPE:
+        raise BundleError(f"{what}: not an in-toto Statement v1")
+    predicate = stmt.get("predicate") or {}
+    payload = entry.get("payload") or {}
+    kind = stmt.get("predicateType")
+    if kind == DECISION_PREDICATE:
+        if predicate.get("approver") != entry.get("actor") or predicate.get("role") != entry.get("role") or \
+                predicate.get("request_id") != payload.get("request_id") or \
+                predicate.get("decision") != payload.get("decision"):
+            raise BundleError(f"{what}: names approver {predicate.get('approver')!r} as "
+                              f"{predicate.get('role')!r}, but the entry recording it (seq {seq}) is "
+                              f"{entry.get('actor')!r}'s decision as {entry.get('role')!r}")
+    elif kind == EVALUATION_PREDICATE:
+        if entry.get("action") not in EVALUATION_ACTIONS or predicate.get("evaluation_id") != payload.get("id"):
+            raise BundleError(f"{what}: is not the statement of the evaluation recorded at seq {seq}")
+    else:
+        raise BundleError(f"{what}: unknown statement type {kind!r}")
+    subject = (stmt.get("subject") or [{}])[0]
+    ref = str(subject.get("name", "")).removeprefix("model:")
+    if ref in artifacts and artifacts[ref] and subject.get("digest", {}).get("sha256") != artifacts[ref]:
+        raise BundleError(f"{what}: subject digest is not {ref}'s artifact digest")
+    return key.owner
+
+
+def _names(counts: dict[str, int]) -> str:
+    return ", ".join(f"{'the service' if n == SERVICE_OWNER else n} ({c})" for n, c in counts.items()) or "nobody"
+
+
+def ok_line(summary: dict[str, Any]) -> str:
+    """The one-line verdict for a verified bundle, naming every signer."""
+    exporter = summary["exporter"]
+    pinned = "pinned" if summary["service_key_pinned"] else "taken from evidence/keys.json (pin it with --trusted-key)"
+    signers = summary["signers"]
+    return (f"OK: manifest signed by {exporter['name']} (key {_short(exporter['key_id'])}, valid from seq "
+            f"{exporter['valid_from']}; report entry seq {exporter['report_seq']}); "
+            f"{summary['entries']} ledger entries signed by {_names(signers['entries'])}; "
+            f"{summary['statements']} signed statements by {_names(signers['statements'])}; "
+            f"{summary['files']} files; all verified against checkpoint {summary['origin']} size "
+            f"{summary['tree_size']} (root {summary['root']}); service key {pinned}"
+            + (f"; consistent with the earlier checkpoint at size {summary['consistency']['from_size']}"
+               if summary["consistency"] else ""))
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``python verify.py BUNDLE_DIR [--trusted-key VERIFIER_KEY]``: 0 and an OK line, or 1 and what failed."""
     args = list(sys.argv[1:] if argv is None else argv)
     trusted = None
     if "--trusted-key" in args:
         i = args.index("--trusted-key")
         trusted = args[i + 1] if i + 1 < len(args) else None
         del args[i:i + 2]
+        if trusted is None:
+            args.append("--trusted-key")  # no value: a usage error, never an unpinned run
     if len(args) != 1:
         print("usage: python verify.py BUNDLE_DIR [--trusted-key VERIFIER_KEY]", file=sys.stderr)
         return 2
@@ -275,12 +533,7 @@ def main(argv: list[str] | None = None) -> int:
     except BundleError as exc:
         print(f"FAILED: {exc}", file=sys.stderr)
         return 1
-    pinned = "pinned" if summary["service_key_pinned"] else "taken from evidence/keys.json (pin it with --trusted-key)"
-    print(f"OK: {summary['files']} files, {summary['entries']} ledger entries and {summary['statements']} signed "
-          f"statements verified against checkpoint {summary['origin']} size {summary['tree_size']} "
-          f"(root {summary['root']}); service key {pinned}"
-          + (f"; consistent with the earlier checkpoint at size {summary['consistency']['from_size']}"
-             if summary["consistency"] else ""))
+    print(ok_line(summary))
     return 0
 
 

@@ -11,7 +11,8 @@ Across entries (sequentially, replaying the ledger from genesis):
 * ``seq`` runs gapless from 0; each entry's ``prev`` is its predecessor's leaf hash; time never runs backwards;
 * each signing key was registered by an earlier ledger event (``ledger.initialized``, ``user.added``,
   ``user.key_rotated``, each with a proof of possession) and was valid at that ``seq``; user keys sign only their
-  owner's entries and the service key only service events; the role an entry claims was held at that moment;
+  owner's entries and the service key only service events; the role an entry claims was held at that moment, and
+  entries that add users or change roles are signed acting in a role that manages users;
 * every stored checkpoint's signed note verifies under the service key, its root equals the RFC 6962 Merkle root
   recomputed at its size, and each checkpoint is consistent with the one before (RFC 9162 §2.1.4 proof);
 * with an external checkpoint (one saved outside the database), the current log is proved an append-only
@@ -35,6 +36,7 @@ from core import ed25519, parallel
 from core.identity import POSSESSION_CONTEXT
 from core.ledger import SERVICE_ACTIONS, ZERO_HASH
 from core.merkle import MerkleTree, ProofError, verify_consistency
+from core.roles import PERMISSIONS, Permission
 from core.signed_note import NoteError, open_note, parse_checkpoint, parse_verifier_key
 from core.verify_entries import COLUMNS as ENTRY_COLUMNS
 from core.verify_entries import MAX_PROBLEMS, check_entries
@@ -179,6 +181,9 @@ class _Registry:
 _REGISTRY_ACTIONS = frozenset(
     {"ledger.initialized", "user.added", "user.key_rotated", "user.role_granted", "user.role_revoked"}
 )
+#: Entries that create identities or change roles, and the roles that may sign them (the permission table's).
+_USER_MANAGEMENT = frozenset({"user.added", "user.role_granted", "user.role_revoked"})
+_USER_MANAGERS = frozenset(str(r) for r in PERMISSIONS[Permission.USER_MANAGE])
 
 
 def _prescan_keys(cols: dict[str, list[Any]]) -> dict[str, bytes]:
@@ -255,8 +260,11 @@ class _Replayer:
                 if action in SERVICE_ACTIONS:
                     problems.append(Problem(seq, f"service action {action!r} signed by a user key"))
                 role = roles[k]
-                if role is not None and role not in registry.roles.get(actor, set()) and action != "user.added":
+                if role is not None and role not in registry.roles.get(actor, set()):
                     problems.append(Problem(seq, f"{actor!r} acted as {role!r} without holding that role"))
+                if action in _USER_MANAGEMENT and role not in _USER_MANAGERS:
+                    problems.append(Problem(seq, f"{action} by {actor!r} acting as {role!r}, not as a role that "
+                                                 "manages users"))
 
 
 # ---------------------------------------------------------------------------------------------- checkpoints

@@ -11,10 +11,11 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from core.canonical import canonical_bytes
+from core.ledger import Signer
 from core.merkle import leaf_hash
 from core.service import Countersign
 from core.verify import verify_ledger
-from tests.conftest import ADMIN, ADMIN_PW
+from tests.conftest import ADMIN, ADMIN_PW, USERS
 
 LEDGER_COLUMNS = ("seq", "ts", "actor", "role", "action", "subject", "payload", "prev_hash", "leaf_hash",
                   "key_id", "signature", "entry")
@@ -224,3 +225,108 @@ def test_a_row_moved_far_past_the_end_is_reached_without_walking_the_gap(ledger_
     report = Countersign(ledger_db).verify(chunk_size=10)
     assert not report.ok and report.first_bad_seq == 3
     assert any(p.seq == 10**15 for p in report.problems)
+
+
+# ---------------------------------------------------------------------------------------------- identity and time
+def _append_signed(db: Path, signer: Signer, actor: str, action: str, subject: str, payload: dict,
+                   role: str | None = None) -> int:
+    """Append a well-formed, correctly chained entry by ``actor`` signed by ``signer`` (a forger with file access)."""
+    seq, prev, ts = _sql(db, "SELECT seq, leaf_hash, ts FROM ledger ORDER BY seq DESC LIMIT 1")[0]
+    body = {"v": 1, "seq": seq + 1, "ts": ts, "actor": actor, "role": role, "action": action, "subject": subject,
+            "payload": payload, "prev": prev, "key_id": signer.key_id}
+    entry = canonical_bytes(body)
+    _sql(db, "INSERT INTO ledger VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
+        seq + 1, ts, actor, role, action, subject, canonical_bytes(payload).decode(), prev, leaf_hash(entry).hex(),
+        signer.key_id, base64.b64encode(signer.sign(entry)).decode(), entry.decode()])
+    return seq + 1
+
+
+@pytest.fixture
+def keyring(populated: Countersign, db_path: Path) -> dict[str, Signer]:
+    """Every key the ledger registered, by label: each user's, dana's rotated-out one, and the service's."""
+    from core.service_key import load_service_signer
+
+    sessions = {name: populated.login(name, password) for name, (_roles, password) in USERS.items()}
+    sessions[ADMIN] = populated.login(ADMIN, ADMIN_PW)
+    ring = {name: s.signer for name, s in sessions.items()}
+    ring["dana (rotated out)"] = ring["dana"]
+    ring["dana"] = populated.rotate_key(sessions["dana"], USERS["dana"][1])[0].signer
+    with populated.store.reader() as tx:
+        ring["service"] = load_service_signer(tx, populated.path)
+    assert Countersign(db_path).verify().ok
+    return ring
+
+
+def test_every_key_but_the_actors_current_one_is_refused(keyring: dict[str, Signer], db_path: Path,
+                                                         tmp_path: Path) -> None:
+    """An entry by dana verifies only under dana's key of that moment: not under another user's (current or
+    retired), not under the service key, not under her own retired key."""
+    expected = {"service": "signed by the service key", "dana (rotated out)": "outside its validity"}
+    for label, signer in keyring.items():
+        copy = tmp_path / f"{label.replace(' ', '_')}.duckdb"
+        for suffix in ("", ".service-secret"):
+            copy.with_name(copy.name + suffix).write_bytes(db_path.with_name(db_path.name + suffix).read_bytes())
+        seq = _append_signed(copy, signer, "dana", "model.annotated", "model:m@1", {"note": "by dana?"})
+        report = Countersign(copy).verify()
+        if label == "dana":
+            assert report.ok, report.problems
+            continue
+        assert not report.ok and report.first_bad_seq == seq, (label, report.problems)
+        what = expected.get(label, f"entry by 'dana' is signed with '{label}''s key")
+        assert any(p.seq == seq and what in p.what for p in report.problems), (label, report.problems)
+
+
+def test_a_rotation_signed_by_the_new_key_is_refused(keyring: dict[str, Signer], db_path: Path) -> None:
+    from core import identity
+
+    new = identity.new_key("lee", "lee-new-password")
+    seq = _append_signed(db_path, Signer(new.key_id, new.private_key), "lee", "user.key_rotated", "user:lee",
+                         {"name": "lee", "previous_key_id": keyring["lee"].key_id, **new.payload("lee")})
+    report = Countersign(db_path).verify()
+    assert not report.ok and report.first_bad_seq == seq
+    assert "outside its validity" in str(report.first_problem)
+
+
+def test_a_new_key_cannot_sign_its_own_registration(keyring: dict[str, Signer], db_path: Path) -> None:
+    from core import identity
+
+    new = identity.new_key("mallory", "mallory-password")
+    seq = _append_signed(db_path, Signer(new.key_id, new.private_key), "mallory", "user.added", "user:mallory",
+                         {"name": "mallory", "roles": ["admin"], **new.payload("mallory")}, role="admin")
+    report = Countersign(db_path).verify()
+    assert not report.ok and report.first_bad_seq == seq
+    assert "outside its validity" in str(report.first_problem)
+
+
+def test_a_retired_key_stays_valid_for_what_it_signed_before(keyring: dict[str, Signer], db_path: Path) -> None:
+    """Rotation retires a key from the next entry on; entries it signed while valid still verify."""
+    rows = _sql(db_path, "SELECT seq, key_id FROM ledger WHERE actor = 'dana' ORDER BY seq")
+    assert [k for _s, k in rows] == [keyring["dana (rotated out)"].key_id]  # the rotation, signed by the old key
+    assert Countersign(db_path).verify().ok
+
+
+def test_a_key_registered_by_someone_without_the_role_they_claim_is_refused(keyring: dict[str, Signer],
+                                                                            db_path: Path) -> None:
+    """dana, signing with her own valid key, cannot mint an admin account by claiming the admin role."""
+    from core import identity
+
+    new = identity.new_key("mallory", "mallory-password")
+    seq = _append_signed(db_path, keyring["dana"], "dana", "user.added", "user:mallory",
+                         {"name": "mallory", "roles": ["admin"], **new.payload("mallory")}, role="admin")
+    report = Countersign(db_path).verify()
+    assert not report.ok and report.first_bad_seq == seq
+    assert "'dana' acted as 'admin' without holding that role" in str(report.first_problem)
+
+
+@pytest.mark.parametrize("action", ["user.added", "user.role_granted"])
+def test_user_management_claiming_no_role_is_refused(keyring: dict[str, Signer], db_path: Path, action: str) -> None:
+    """Claiming no role at all does not let dana's valid key mint an account or a grant either."""
+    from core import identity
+
+    new = identity.new_key("mallory", "mallory-password")
+    payload = {"name": "mallory", "roles": ["admin"], **new.payload("mallory")} if action == "user.added" else \
+        {"name": "dana", "role": "admin"}
+    seq = _append_signed(db_path, keyring["dana"], "dana", action, "user:mallory", payload)
+    report = Countersign(db_path).verify()
+    assert not report.ok and report.first_bad_seq == seq
+    assert f"{action} by 'dana' acting as None" in str(report.first_problem)
