@@ -22,6 +22,14 @@ from core.canonical import canonical_bytes
 from core.errors import BadInput, NotFound
 from core.identity import Session
 from core.ledger import Event, Ledger
+from core.limits import (
+    MAX_JSON_DEPTH,
+    MAX_OPENLINEAGE_BYTES,
+    MAX_OPENLINEAGE_EVENT_BYTES,
+    MAX_OPENLINEAGE_EVENTS,
+    describe_bytes,
+    read_bounded,
+)
 from core.roles import Permission
 from core.storage.duckdb_store import Tx
 
@@ -108,11 +116,13 @@ def _problem(event: Any) -> str | None:  # noqa: ANN401, C901
         if key not in event:
             return f"missing required field {key!r}"
     if "eventType" in event and event["eventType"] not in EVENT_TYPES:
-        return f"eventType {event['eventType']!r} is not one of {', '.join(EVENT_TYPES)}"
+        return f"eventType {_short(event['eventType'])} is not one of {', '.join(EVENT_TYPES)}"
+    if not isinstance(event["eventTime"], str):
+        return f"eventTime {_short(event['eventTime'])} is not an ISO 8601 date-time string"
     try:
-        datetime.fromisoformat(str(event["eventTime"]).replace("Z", "+00:00"))
+        datetime.fromisoformat(event["eventTime"].replace("Z", "+00:00"))
     except ValueError:
-        return f"eventTime {event['eventTime']!r} is not an ISO 8601 date-time"
+        return f"eventTime {_short(event['eventTime'])} is not an ISO 8601 date-time"
     run, job = event["run"], event["job"]
     if not isinstance(run, dict) or not isinstance(run.get("runId"), str) or not run["runId"]:
         return "run.runId must be a non-empty string (a UUID)"
@@ -138,15 +148,73 @@ def _problem(event: Any) -> str | None:  # noqa: ANN401, C901
     return None
 
 
-def parse_openlineage(path: Path) -> tuple[list[dict[str, Any]], str]:
-    """All RunEvents of a JSON-lines file, or :class:`BadInput` listing every malformed line."""
+def _short(value: Any, limit: int = 60) -> str:  # noqa: ANN401
+    text = repr(value) if not isinstance(value, str) or len(value) <= limit else repr(value[:limit]) + "…"
+    return text if len(text) <= limit + 10 else text[:limit] + "…"
+
+
+def _too_deep_or_bad_text(value: Any) -> str | None:  # noqa: ANN401
+    """Why a decoded event cannot be stored as it is (nesting beyond the limit, unpaired surrogates), or ``None``.
+
+    Iterative, so it costs one pass whatever the shape; JSON's own recursion limit is hit long before the nesting
+    could exhaust memory, and that case is caught where the line is decoded.
+    """
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            if depth > MAX_JSON_DEPTH:
+                return f"nested deeper than {MAX_JSON_DEPTH} levels"
+            for key, member in item.items():
+                stack.append((key, depth))
+                if isinstance(member, dict | list):
+                    stack.append((member, depth + 1))
+                elif isinstance(member, str):
+                    stack.append((member, depth))
+        elif isinstance(item, list):
+            if depth > MAX_JSON_DEPTH:
+                return f"nested deeper than {MAX_JSON_DEPTH} levels"
+            stack.extend((member, depth + 1) for member in item if isinstance(member, dict | list | str))
+        elif isinstance(item, str) and not item.isascii():
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return f"text {_short(item)} holds an unpaired surrogate (\\ud800-\\udfff) escape"
+    return None
+
+
+def _no_constants(name: str) -> Any:  # noqa: ANN401
+    raise ValueError(f"{name} is not JSON")
+
+
+def _decode_event(line: str) -> tuple[Any, str | None]:  # noqa: ANN401
+    """``(event, None)`` or ``(None, why the line is not an acceptable JSON value)``."""
     try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise BadInput(f"cannot read {path}: {exc.strerror}") from None
+        event = json.loads(line, parse_constant=_no_constants)
+    except json.JSONDecodeError as exc:
+        return None, f"invalid JSON ({exc.msg} at column {exc.colno})"
+    except RecursionError:
+        return None, f"invalid JSON (nested deeper than {MAX_JSON_DEPTH} levels)"
+    except ValueError as exc:  # NaN/Infinity, an integer beyond Python's 4,300-digit conversion limit
+        return None, f"invalid JSON ({str(exc).splitlines()[0][:120]})"
+    problem = _too_deep_or_bad_text(event)
+    return (None, problem) if problem else (event, None)
+
+
+def parse_openlineage(path: Path) -> tuple[list[dict[str, Any]], str]:
+    """All RunEvents of a JSON-lines file, or :class:`BadInput` listing every malformed line.
+
+    Bounded before the work starts (:mod:`core.limits`): the file's size is checked before it is read, each line's
+    before it is decoded, and each decoded event's nesting before it is looked at.
+    """
+    raw = read_bounded(path, MAX_OPENLINEAGE_BYTES, "OpenLineage file")
     events, errors = [], []
     # Split on "\n" only: U+2028 and friends are legal inside JSON strings and must not end a line.
     for number, raw_line in enumerate(raw.split(b"\n"), start=1):
+        if len(raw_line) > MAX_OPENLINEAGE_EVENT_BYTES:
+            errors.append(f"{path}:{number}: event is {describe_bytes(len(raw_line))}; the limit is "
+                          f"{describe_bytes(MAX_OPENLINEAGE_EVENT_BYTES)}")
+            continue
         try:
             line = raw_line.rstrip(b"\r").decode("utf-8")
         except UnicodeDecodeError as exc:
@@ -154,12 +222,10 @@ def parse_openlineage(path: Path) -> tuple[list[dict[str, Any]], str]:
             continue
         if not line.strip():
             continue
-        try:
-            event = json.loads(line)
-        except ValueError as exc:
-            errors.append(f"{path}:{number}: invalid JSON ({exc.msg})")
-            continue
-        problem = _problem(event)
+        if len(events) + len(errors) >= MAX_OPENLINEAGE_EVENTS:
+            raise BadInput(f"{path}:{number}: more than {MAX_OPENLINEAGE_EVENTS:,} events in one file; split it")
+        event, problem = _decode_event(line)
+        problem = problem or _problem(event)
         if problem:
             errors.append(f"{path}:{number}: {problem}")
         else:

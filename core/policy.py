@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_val
 
 from core.documents import MODEL_CARD_SECTIONS
 from core.errors import BadInput
+from core.limits import MAX_DAYS, MAX_DOCUMENT_BYTES, MAX_JSON_INT, MAX_STORED_INT, read_bounded
 from core.roles import ALL_ROLES
 from core.yamlfile import parse_yaml, validate
 
@@ -150,7 +151,7 @@ class FairnessCheck(_CheckBase):
 
     fairness: str
     sensitive_feature: str | list[str]
-    min_group_size: int = Field(default=30, ge=1)
+    min_group_size: int = Field(default=30, ge=1, le=MAX_JSON_INT)
     missing: Literal["refuse", "drop"] = Field(
         default="refuse", description="rows with a missing or non-finite label, prediction, score or sensitive "
                                       "feature: refuse the evaluation (exit 2) or drop them (counted in the result)")
@@ -304,12 +305,12 @@ class Policy(_Strict):
     """A versioned policy: checks a model must pass and the approvals its promotions need."""
 
     policy: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$", description="policy name")
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, le=MAX_STORED_INT)
     description: str | None = None
     checks: list[Check] = Field(min_length=1)
     approvals: Approvals = Field(default_factory=Approvals)
-    max_evaluation_age_days: int | None = Field(default=None, ge=1)
-    max_waiver_days: int | None = Field(default=None, ge=1)
+    max_evaluation_age_days: int | None = Field(default=None, ge=1, le=MAX_DAYS)
+    max_waiver_days: int | None = Field(default=None, ge=1, le=MAX_DAYS)
     positive_label: bool | int | float | str | None = Field(
         default=None,
         description="the positive class; unset: scikit-learn's default 1, which must then be one of the labels. "
@@ -328,6 +329,9 @@ class Policy(_Strict):
             raise ValueError("positive_label must be one value: text, a number or true/false")
         if isinstance(value, float) and not math.isfinite(value):
             raise ValueError("positive_label must be finite")
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_JSON_INT:
+            raise ValueError(f"positive_label {value} is beyond the integers the ledger stores exactly "
+                             f"(±{MAX_JSON_INT})")
         if isinstance(value, str) and not value.strip():
             raise ValueError("positive_label must not be empty (empty text counts as a missing value)")
         return value
@@ -368,10 +372,7 @@ def parse_policy(text: str, source: str) -> Policy:
 def load_policy_file(path: str | Path) -> tuple[Policy, str, str]:
     """``(policy, text, sha256 of the file's bytes)``."""
     p = Path(path)
-    try:
-        raw = p.read_bytes()
-    except OSError as exc:
-        raise BadInput(f"cannot read policy file {p}: {exc.strerror}") from None
+    raw = read_bounded(p, MAX_DOCUMENT_BYTES, "policy file")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:

@@ -1,0 +1,76 @@
+"""Input limits: what Countersign refuses before it starts working on a file.
+
+Every file a user hands to Countersign — policies, model cards, datasheets (YAML) and OpenLineage event files (JSON
+lines) — is checked against these limits before the expensive work starts, so that no small or large input can cost
+minutes or gigabytes. A file beyond a limit is refused with :class:`~core.errors.BadInput` (exit 2) naming the file
+and, where there is one, the line. ``docs/policies.md`` ("Input limits") lists them for users.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+from core.errors import BadInput
+
+MiB = 1024 * 1024
+
+# ------------------------------------------------------------------ YAML documents (policies, cards, datasheets)
+#: Largest policy, model card or datasheet file, in bytes (checked before the file is read).
+MAX_DOCUMENT_BYTES = 1 * MiB
+#: Most values (scalars, lists, mappings and mapping keys) one YAML document may hold, counting every expansion of
+#: an alias ``*name`` as the full size of the value it refers to (the "billion laughs" bound).
+MAX_DOCUMENT_NODES = 20_000
+#: Deepest nesting of lists and mappings in a YAML document (alias expansions included).
+MAX_DOCUMENT_DEPTH = 32
+#: Longest integer literal, in characters: far beyond any stored integer, short enough that converting it (base 10
+#: or YAML 1.1's base 60, ``1:30:00``) costs nothing.
+MAX_INT_LITERAL_CHARS = 100
+
+# ------------------------------------------------------------------ OpenLineage JSON lines
+#: Largest OpenLineage file, in bytes (checked before the file is read).
+MAX_OPENLINEAGE_BYTES = 16 * MiB
+#: Largest single OpenLineage event (one line), in bytes.
+MAX_OPENLINEAGE_EVENT_BYTES = 1 * MiB
+#: Most events (non-blank lines) in one OpenLineage file.
+MAX_OPENLINEAGE_EVENTS = 100_000
+#: Deepest nesting of arrays and objects in one OpenLineage event.
+MAX_JSON_DEPTH = 64
+
+# ------------------------------------------------------------------ numbers, bounded by where they are stored
+#: DuckDB ``INTEGER`` (32-bit signed): ``policies.version``, ``evaluations.policy_version`` and friends.
+MAX_STORED_INT = 2**31 - 1
+#: The largest integer the ledger's canonical JSON carries exactly (I-JSON, RFC 7493; RFC 8785 refuses larger).
+MAX_JSON_INT = 2**53 - 1
+#: Longest period in days a policy may name (a century; date arithmetic overflows near 10^9 days).
+MAX_DAYS = 36_525
+
+
+def describe_bytes(size: int) -> str:
+    if size >= MiB and size % MiB == 0:
+        return f"{size // MiB} MiB"
+    if size >= MiB:
+        return f"{size / MiB:.1f} MiB"
+    return f"{size:,} bytes"
+
+
+def read_bounded(path: str | Path, limit: int, what: str) -> bytes:
+    """The bytes of ``path``, refusing (before reading it whole) a file larger than ``limit`` bytes.
+
+    The size is checked on the open file (no race with a file growing between a ``stat`` and the read), and at most
+    ``limit + 1`` bytes are ever read, so devices and pipes that report no size are bounded too.
+    """
+    p = Path(path)
+    try:
+        with p.open("rb") as handle:
+            info = os.fstat(handle.fileno())
+            if stat.S_ISREG(info.st_mode) and info.st_size > limit:
+                raise BadInput(f"{p}: {what} is {describe_bytes(info.st_size)}; the limit is "
+                               f"{describe_bytes(limit)}")
+            raw = handle.read(limit + 1)
+    except OSError as exc:
+        raise BadInput(f"cannot read {what} {p}: {exc.strerror or exc}") from None
+    if len(raw) > limit:
+        raise BadInput(f"{p}: {what} is larger than the limit of {describe_bytes(limit)}")
+    return raw

@@ -1,0 +1,627 @@
+"""Issue 12 (e): bounded cost for any input.
+
+Policies, model cards, datasheets (YAML) and OpenLineage files (JSON lines) are refused before the work starts when
+they are beyond the limits of ``core/limits.py``: the observed "billion laughs" policy through the real CLI, deep
+nesting, huge files, numbers beyond where they are stored — each a :class:`BadInput` naming the file (and line), never
+another exception, never minutes or gigabytes. The fuzz tests feed random and adversarial inputs to every parser with
+a per-input budget of CPU time and traced memory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import tempfile
+import time
+import tracemalloc
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import core.yamlfile as yamlfile
+from core.documents import Datasheet, ModelCard
+from core.errors import BadInput
+from core.limits import (
+    MAX_DOCUMENT_BYTES,
+    MAX_DOCUMENT_DEPTH,
+    MAX_DOCUMENT_NODES,
+    MAX_JSON_DEPTH,
+    MAX_JSON_INT,
+    MAX_OPENLINEAGE_BYTES,
+    MAX_OPENLINEAGE_EVENT_BYTES,
+    MAX_STORED_INT,
+)
+from core.lineage import parse_openlineage
+from core.policy import Policy, load_policy_file, parse_policy
+from core.service import Countersign
+from core.yamlfile import load_model_file
+from tests.conftest import USERS, countersign_exe
+
+#: Per input: CPU seconds (process time, so a busy shared machine does not make the test flaky), wall seconds (a
+#: generous guard against sleeping or blocking), traced memory peak.
+CPU_BUDGET = 2.0
+WALL_BUDGET = 3 * CPU_BUDGET
+MEMORY_BUDGET = 256 * 1024 * 1024
+
+
+def alias_bomb(levels: int = 6, width: int = 10) -> str:
+    """The observed input: each level lists the previous one ``width`` times (``width ** levels`` leaves)."""
+    lines = ["policy: bomb", "version: 1", "a0: &a0 [" + ", ".join(['"lol"'] * width) + "]"]
+    for level in range(1, levels):
+        lines.append(f"a{level}: &a{level} [" + ",".join([f"*a{level - 1}"] * width) + "]")
+    lines.append(f"checks: [*a{levels - 1}]")
+    return "\n".join(lines) + "\n"
+
+
+BOMB = alias_bomb()
+VALID_POLICY = """\
+policy: p
+version: 3
+description: fuzz base
+max_evaluation_age_days: 90
+max_waiver_days: 30
+checks:
+  - id: auc
+    metric: roc_auc
+    gte: 0.7
+  - id: parity
+    fairness: demographic_parity_ratio
+    sensitive_feature: [sex, race]
+    gte: 0.8
+    min_group_size: 30
+  - id: drift
+    drift: psi
+    bins: 10
+    lte: 0.2
+  - id: shap
+    explain: shap_top_features
+    top_k: 5
+    must_not_include: [sex]
+approvals:
+  staging: {roles: [ml_lead]}
+"""
+VALID_CARD = "model_details: a model\nintended_use: [one, two]\nlimitations: {q: a}\n"
+
+
+def _outcome(fn: Callable[[], Any]) -> tuple[str, Any]:
+    try:
+        return "ok", fn()
+    except BadInput as exc:
+        return "refused", exc.message
+
+
+_PROC = Path("/proc/self")
+
+
+def _peak_tracking() -> bool:
+    """Reset the kernel's peak-RSS mark of this process (Linux); False where that is not possible."""
+    try:
+        (_PROC / "clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+def _status_kib(field: str) -> int:
+    for line in (_PROC / "status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise LookupError(field)
+
+
+def within_budget(fn: Callable[[], Any]) -> tuple[str, Any]:
+    """Run ``fn``: it must return or raise BadInput, within the CPU, wall and memory budget.
+
+    Memory is the growth of the process's peak resident set (Linux ``VmHWM``, reset before the call), which counts
+    libyaml's and every other allocation; where that is unavailable, ``fn`` runs a second time under tracemalloc.
+    Memory a previous input left in the allocator's free lists could hide growth, but such an input would have been
+    caught itself.
+    """
+    rss_mark = _peak_tracking()
+    base = _status_kib("VmRSS") if rss_mark else 0
+    wall, cpu = time.perf_counter(), time.process_time()
+    first = _outcome(fn)
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    assert cpu < CPU_BUDGET, f"{cpu:.2f} s of CPU time (budget {CPU_BUDGET} s)"
+    assert wall < WALL_BUDGET, f"{wall:.2f} s of wall time (budget {WALL_BUDGET} s)"
+    if rss_mark:
+        peak = (_status_kib("VmHWM") - base) * 1024
+    else:
+        tracemalloc.start()
+        try:
+            second = _outcome(fn)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert first[0] == second[0]
+    assert peak < MEMORY_BUDGET, f"{peak / 2**20:.0f} MiB (budget {MEMORY_BUDGET / 2**20:.0f} MiB)"
+    if first[0] == "refused":
+        assert first[1] and "Traceback" not in first[1]
+    return first
+
+
+def refused(fn: Callable[[], Any], *words: str) -> str:
+    kind, message = within_budget(fn)
+    assert kind == "refused", f"accepted: {message!r}"
+    for word in words:
+        assert word in message, f"{word!r} not in {message!r}"
+    return message
+
+
+# ------------------------------------------------------------------------ the observed bomb, through the real CLI
+def run_measured(env: dict[str, str], *args: str) -> tuple[int, str, str, float, int]:
+    """Run the CLI in a real subprocess: exit code, stdout, stderr, CPU seconds and peak RSS (bytes) of that child."""
+    proc = subprocess.Popen([*countersign_exe(), *args], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=env, text=True)
+    assert proc.stdout is not None and proc.stderr is not None
+    try:
+        out, err = proc.stdout.read(), proc.stderr.read()  # the answers are short: no pipe fills up
+        _, status, usage = os.wait4(proc.pid, 0)
+    finally:
+        proc.stdout.close()
+        proc.stderr.close()
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return proc.returncode, out, err, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024
+
+
+def test_the_bomb_is_small() -> None:
+    assert len(BOMB.encode()) < 400
+    assert BOMB.count("*") == 51  # 10**6 leaves once expanded
+
+
+def test_observed_alias_bomb_policy_check_answers_fast_with_exit_2(tmp_path: Path, cli_env: dict[str, str]) -> None:
+    path = tmp_path / "bomb.yaml"
+    path.write_text(BOMB)
+    code, out, err, cpu, rss = run_measured(cli_env, "policy", "check", str(path))
+    assert code == 2, (out, err)
+    assert "Traceback" not in err and not out
+    assert f"{path}:" in err and "alias" in err and f"{MAX_DOCUMENT_NODES:,}" in err
+    # Interpreter start-up included; before the fix: 16-34 s and 437 MB.
+    assert cpu < 8, f"{cpu:.1f} s CPU"
+    assert rss < 256 * 2**20, f"{rss / 2**20:.0f} MiB"
+
+
+def test_observed_alias_bomb_as_model_card_answers_fast_with_exit_2(populated: Countersign, db_path: Path,
+                                                                     tmp_path: Path,
+                                                                     cli_env: dict[str, str]) -> None:
+    card = tmp_path / "card.yaml"
+    card.write_text(BOMB.replace("policy: bomb\nversion: 1\n", ""))
+    before = duckdb.connect(str(db_path), read_only=True)
+    try:
+        rows = before.execute("SELECT count(*) FROM ledger").fetchone()
+    finally:
+        before.close()
+    env = {**cli_env, "COUNTERSIGN_USER": "dana", "COUNTERSIGN_PASSWORD": USERS["dana"][1]}
+    code, out, err, cpu, rss = run_measured(env, "model", "register", "--name", "m", "--version", "1",
+                                            "--trained-on", "d@1", "--external", "--feature", "x", "--card",
+                                            str(card))
+    assert code == 2, (out, err)
+    assert "Traceback" not in err and f"{card}:" in err and "alias" in err
+    assert cpu < 8, f"{cpu:.1f} s CPU"
+    assert rss < 256 * 2**20, f"{rss / 2**20:.0f} MiB"
+    after = duckdb.connect(str(db_path), read_only=True)
+    try:
+        assert after.execute("SELECT count(*) FROM ledger").fetchone() == rows
+    finally:
+        after.close()
+
+
+@pytest.mark.parametrize("loader", [yaml.SafeLoader, getattr(yaml, "CSafeLoader", yaml.SafeLoader)],
+                         ids=["pure-python", "libyaml"])
+def test_the_bomb_is_refused_in_process_by_every_yaml_reader(tmp_path: Path, loader: type,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(yamlfile, "_LOADER", loader)
+    path = tmp_path / "bomb.yaml"
+    path.write_text(BOMB)
+    start = time.process_time()
+    refused(lambda: load_policy_file(path), f"{path}:7:", "alias")
+    refused(lambda: load_model_file(ModelCard, path), f"{path}:7:")
+    refused(lambda: load_model_file(Datasheet, path), f"{path}:7:")
+    assert time.process_time() - start < 1.0  # six parses, two of them traced
+
+
+def test_aliases_within_the_limits_still_work() -> None:
+    """Stored policies may use anchors and aliases (they always could); only their expanded size is bounded."""
+    text = VALID_POLICY.replace("    sensitive_feature: [sex, race]", "    sensitive_feature: &features [sex, race]")
+    text = text.replace("    must_not_include: [sex]", "    must_not_include: *features")
+    policy = parse_policy(text, "aliases.yaml")
+    assert policy.checks[3].must_not_include == ["sex", "race"]  # type: ignore[union-attr]
+
+
+def test_an_alias_counts_as_the_whole_value_it_repeats() -> None:
+    per_copy = 1 + 100  # a list of 100 scalars
+    copies = MAX_DOCUMENT_NODES // per_copy
+    head = "a: &x [" + ",".join(["1"] * 100) + "]\n"
+    ok = head + "b: [" + ",".join(["*x"] * (copies - 3)) + "]\n"
+    assert yamlfile.parse_yaml(ok, "ok.yaml")[0]["b"][0] == [1] * 100
+    too_many = head + "b: [" + ",".join(["*x"] * (copies + 1)) + "]\n"
+    refused(lambda: yamlfile.parse_yaml(too_many, "many.yaml"), "many.yaml:2:", f"{MAX_DOCUMENT_NODES:,}")
+
+
+# ------------------------------------------------------------------------------------------------ deep nesting
+@pytest.mark.parametrize("text", [
+    "checks: " + "[" * 10_000 + "]" * 10_000 + "\n",
+    "checks: " + "{a: " * 10_000 + "1" + "}" * 10_000 + "\n",
+    "checks:\n" + "".join("  " * i + "- \n" for i in range(1, 500)),
+    "checks:\n" + "".join("  " * i + "a:\n" for i in range(1, 500)),
+    "x: " + "[" * (MAX_DOCUMENT_DEPTH + 1) + "]" * (MAX_DOCUMENT_DEPTH + 1) + "\n",
+], ids=["flow-lists", "flow-maps", "block-lists", "block-maps", "one-level-too-deep"])
+def test_deep_nesting_is_a_clear_error(text: str) -> None:
+    message = refused(lambda: parse_policy(text, "deep.yaml"), "deep.yaml")
+    assert "nest" in message
+
+
+def test_nesting_at_the_limit_is_parsed() -> None:
+    depth = MAX_DOCUMENT_DEPTH - 1  # under the top-level mapping
+    data, _ = yamlfile.parse_yaml("x: " + "[" * depth + "1" + "]" * depth + "\n", "ok.yaml")
+    node, levels = data["x"], 1
+    while node != 1:
+        node, levels = node[0], levels + 1
+    assert levels == MAX_DOCUMENT_DEPTH
+
+
+def test_an_alias_cannot_smuggle_depth() -> None:
+    half = MAX_DOCUMENT_DEPTH - 2
+    text = "a: &deep " + "[" * half + "]" * half + "\nb: " + "[" * half + "*deep" + "]" * half + "\n"
+    refused(lambda: yamlfile.parse_yaml(text, "smuggle.yaml"), "smuggle.yaml:2:", "nested deeper")
+
+
+def test_recursive_alias_is_refused() -> None:
+    refused(lambda: yamlfile.parse_yaml("a: &a [1, *a]\n", "rec.yaml"), "rec.yaml:1:", "no anchor")
+
+
+# ------------------------------------------------------------------------------------------------- file sizes
+def test_huge_files_are_refused_before_they_are_read(tmp_path: Path) -> None:
+    big = tmp_path / "big.yaml"
+    with big.open("wb") as handle:  # sparse: 1 GiB that costs no disk
+        handle.truncate(2**30)
+    refused(lambda: load_policy_file(big), str(big), "1024 MiB", "1 MiB")
+    refused(lambda: load_model_file(ModelCard, big), str(big), "1 MiB")
+    lineage = tmp_path / "big.jsonl"
+    with lineage.open("wb") as handle:
+        handle.truncate(MAX_OPENLINEAGE_BYTES + 1)
+    refused(lambda: parse_openlineage(lineage), str(lineage), "16 MiB")
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="needs /dev/zero")
+def test_endless_devices_are_bounded() -> None:
+    refused(lambda: load_model_file(Datasheet, "/dev/zero"), "/dev/zero", "1 MiB")
+
+
+def test_a_file_at_the_size_limit_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "card.yaml"
+    body = "limitations: |\n"
+    filler = "  " + "x" * 99 + "\n"
+    path.write_text(body + filler * ((MAX_DOCUMENT_BYTES - len(body)) // len(filler)))
+    assert path.stat().st_size <= MAX_DOCUMENT_BYTES
+    kind, card = within_budget(lambda: load_model_file(ModelCard, path)[0])
+    assert kind == "ok" and card.limitations.startswith("x")  # type: ignore[union-attr]
+    path.write_text(path.read_text() + "  " + "y" * (MAX_DOCUMENT_BYTES - path.stat().st_size) + "\n")
+    refused(lambda: load_model_file(ModelCard, path), str(path), "1 MiB")
+
+
+# ---------------------------------------------------------------------------------------------------- numbers
+def _policy_with(field_line: str, replacement: str) -> str:
+    assert field_line in VALID_POLICY
+    return VALID_POLICY.replace(field_line, replacement)
+
+
+NUMBERS = [
+    # (case, text, "file:line: field" the message starts with, words)
+    ("version-beyond-integer-column", _policy_with("version: 3", "version: 99999999999999999999"),
+     "n.yaml:2: version:", ("less than or equal to 2147483647",)),
+    ("version-one-past-the-column", _policy_with("version: 3", f"version: {MAX_STORED_INT + 1}"),
+     "n.yaml:2: version:", ("2147483647",)),
+    ("version-as-huge-float", _policy_with("version: 3", "version: 1.0e+300"), "n.yaml:2: version:", ()),
+    ("min-group-size-1e400", _policy_with("min_group_size: 30", "min_group_size: 1e400"),
+     "n.yaml:14: checks.1.min_group_size (id parity):", ("integer",)),
+    ("min-group-size-inf", _policy_with("min_group_size: 30", "min_group_size: 1.0e+400"),
+     "n.yaml:14: checks.1.min_group_size (id parity):", ("finite",)),
+    ("min-group-size-beyond-json", _policy_with("min_group_size: 30", f"min_group_size: {MAX_JSON_INT + 1}"),
+     "n.yaml:14: checks.1.min_group_size (id parity):", (str(MAX_JSON_INT),)),
+    ("huge-top-k", _policy_with("top_k: 5", "top_k: 1000000000000000000000000"),
+     "n.yaml:21: checks.3.top_k (id shap):", ("less than or equal to 100",)),
+    ("huge-bins", _policy_with("bins: 10", "bins: 4294967296"), "n.yaml:17: checks.2.bins (id drift):", ("1000",)),
+    ("huge-evaluation-age", _policy_with("max_evaluation_age_days: 90", "max_evaluation_age_days: 10000000000"),
+     "n.yaml:4: max_evaluation_age_days:", ("36525",)),
+    ("huge-waiver-days", _policy_with("max_waiver_days: 30", "max_waiver_days: 1000000000"),
+     "n.yaml:5: max_waiver_days:", ("36525",)),
+    ("huge-positive-label", _policy_with("max_waiver_days: 30", "positive_label: 99999999999999999999"),
+     "n.yaml:5: positive_label:", ("ledger",)),
+    ("nan-threshold", _policy_with("gte: 0.7", "gte: .nan"), "n.yaml:9: checks.0.gte (id auc):", ("finite",)),
+    ("inf-threshold", _policy_with("lte: 0.2", "lte: .inf"), "n.yaml:18: checks.2.lte (id drift):", ("finite",)),
+    ("overflowing-threshold", _policy_with("lte: 0.2", "lte: 1.0e+999"), "n.yaml:18: checks.2.lte (id drift):",
+     ("finite",)),
+    ("integer-literal-too-long", _policy_with("version: 3", "version: " + "9" * 5_000),
+     "n.yaml:2: integer", ("longer than 100 characters",)),
+    ("sexagesimal-too-long", _policy_with("version: 3", "version: 1" + ":00" * 2_000),
+     "n.yaml:2: integer", ("longer than 100 characters",)),
+    ("hex-too-long", _policy_with("version: 3", "version: 0x" + "f" * 100_000), "n.yaml:2: integer", ()),
+    ("bad-date", _policy_with("description: fuzz base", "description: 2024-02-30"), "n.yaml:3: cannot read", ()),
+]
+
+
+@pytest.mark.parametrize(("text", "start", "words"), [c[1:] for c in NUMBERS], ids=[c[0] for c in NUMBERS])
+def test_numbers_beyond_where_they_are_stored_name_file_line_and_field(text: str, start: str,
+                                                                       words: tuple[str, ...]) -> None:
+    message = refused(lambda: parse_policy(text, "n.yaml"), *words)
+    assert message.startswith(start), message
+
+
+def test_largest_stored_numbers_are_accepted() -> None:
+    text = _policy_with("min_group_size: 30", f"min_group_size: {MAX_JSON_INT}")
+    text = text.replace("version: 3", f"version: {MAX_STORED_INT}")
+    policy = parse_policy(text, "max.yaml")
+    assert policy.version == MAX_STORED_INT and policy.checks[1].min_group_size == MAX_JSON_INT  # type: ignore
+
+
+# ------------------------------------------------------------------------------- other YAML the parser refuses
+ODD_YAML = [
+    ("merge-key", "base: &b {policy: p}\n<<: *b\n", "odd.yaml:2:", "merge keys"),
+    ("python-tag", "policy: !!python/object/apply:os.system [ls]\n", "odd.yaml:1:", "not supported"),
+    ("binary-tag", "policy: !!binary aGVsbG8=\n", "odd.yaml:1:", "not supported"),
+    ("set-tag", "policy: !!set {a, b}\n", "odd.yaml:1:", "not supported"),
+    ("custom-tag", "policy: !mine x\n", "odd.yaml:1:", "not supported"),
+    ("list-as-key", "? [a, b]\n: 1\n", "odd.yaml:1:", "mapping key"),
+    ("two-documents", "policy: p\n---\npolicy: q\n", "odd.yaml:2:", "single YAML document"),
+    ("undefined-alias", "policy: *nothing\n", "odd.yaml:1:", "no anchor"),
+    ("bad-int-tag", "version: !!int twelve\n", "odd.yaml:1:", "cannot read"),
+    ("nul-character", "policy: p\x00\n", "odd.yaml:1:", "U+0000"),
+    ("surrogate-escape", 'policy: "\\ud800"\n', "odd.yaml:1:", ""),
+]
+
+
+@pytest.mark.parametrize("loader", [yaml.SafeLoader, getattr(yaml, "CSafeLoader", yaml.SafeLoader)],
+                         ids=["pure-python", "libyaml"])
+@pytest.mark.parametrize(("text", "start", "word"), [c[1:] for c in ODD_YAML], ids=[c[0] for c in ODD_YAML])
+def test_unsafe_or_odd_yaml_is_refused_with_file_and_line(text: str, start: str, word: str, loader: type,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(yamlfile, "_LOADER", loader)
+    message = refused(lambda: parse_policy(text, "odd.yaml"), word)
+    assert message.startswith(start), message
+
+
+def test_many_errors_are_listed_up_to_a_limit() -> None:
+    text = "".join(f"horoscope_{i}: x\n" for i in range(500))
+    message = refused(lambda: yamlfile.validate(ModelCard, *yamlfile.parse_yaml(text, "many.yaml"), "many.yaml"),
+                      "many.yaml:1: horoscope_0: unknown field", "… and 480 more")
+    assert message.count("\n") == 20
+
+
+# ------------------------------------------------------------------------------------------------ OpenLineage
+def _event(**changes: Any) -> dict[str, Any]:
+    event: dict[str, Any] = {
+        "eventType": "COMPLETE", "eventTime": "2024-05-01T12:00:00.000Z", "producer": "https://example.org/p",
+        "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/definitions/RunEvent",
+        "run": {"runId": "3b452093-782c-4ef2-9c0c-aafe2aa6f34d"}, "job": {"namespace": "ns", "name": "job"},
+        "inputs": [{"namespace": "db", "name": "orders",
+                    "facets": {"schema": {"fields": [{"name": "id", "type": "int"}]}}}],
+        "outputs": [{"namespace": "s3", "name": "clean"}],
+    }
+    event.update(changes)
+    return event
+
+
+def _nested(depth: int) -> Any:  # noqa: ANN401
+    value: Any = 1
+    for i in range(depth):
+        value = [value] if i % 2 else {"k": value}
+    return value
+
+
+def _lineage_file(tmp_path: Path, *lines: bytes | str) -> Path:
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(b"\n".join(line.encode() if isinstance(line, str) else line for line in lines))
+    return path
+
+
+OPENLINEAGE_BAD = [
+    ("deep-array", "[" * 100_000 + "]" * 100_000, "nested deeper"),
+    ("deep-object", '{"a":' * 100_000 + "1" + "}" * 100_000, "nested deeper"),
+    ("one-level-too-deep", json.dumps(_event(run={"runId": "r", "facets": _nested(MAX_JSON_DEPTH - 1)})),
+     "nested deeper"),
+    ("line-too-long", json.dumps(_event(producer="p" * MAX_OPENLINEAGE_EVENT_BYTES)), "the limit is 1 MiB"),
+    ("nan", json.dumps(_event(run={"runId": "r", "facets": {"x": float("nan")}})), "NaN is not JSON"),
+    ("huge-int", json.dumps(_event())[:-1] + ', "n": ' + "9" * 5_000 + "}", "invalid JSON"),
+    ("surrogate", json.dumps(_event(job={"namespace": "\ud800", "name": "j"})), "unpaired surrogate"),
+    ("time-not-text", json.dumps(_event(eventTime=20240501)), "eventTime"),
+    ("wrong-types", json.dumps(_event(inputs={"namespace": "db"})), "inputs must be a list"),
+    ("invalid-utf8", b'{"eventTime": "\xff\xfe"}', "not valid UTF-8"),
+    ("huge-array", json.dumps(_event(outputs=[1] * 200_000)), "outputs[0]"),
+]
+
+
+@pytest.mark.parametrize(("line", "words"), [c[1:] for c in OPENLINEAGE_BAD], ids=[c[0] for c in OPENLINEAGE_BAD])
+def test_adversarial_openlineage_lines_are_refused_with_their_line_number(tmp_path: Path, line: str | bytes,
+                                                                          words: str) -> None:
+    path = _lineage_file(tmp_path, json.dumps(_event()), line)
+    refused(lambda: parse_openlineage(path), f"{path}:2:", words)
+
+
+def test_openlineage_at_the_depth_limit_is_read(tmp_path: Path) -> None:
+    # the event is level 1, run level 2, facets level 3 ... the innermost list or object at MAX_JSON_DEPTH
+    path = _lineage_file(tmp_path, json.dumps(_event(run={"runId": "r", "facets": _nested(MAX_JSON_DEPTH - 2)})))
+    kind, (events, _) = within_budget(lambda: parse_openlineage(path))
+    assert kind == "ok" and len(events) == 1
+
+
+def test_error_values_are_shortened(tmp_path: Path) -> None:
+    path = _lineage_file(tmp_path, *[json.dumps(_event(eventType="X" * 100_000))] * 30)
+    message = refused(lambda: parse_openlineage(path), "30 malformed", "… and 10 more")
+    assert len(message) < 20 * 400
+
+
+# ------------------------------------------------------------------------------------------- fuzz: YAML parsers
+ODD_SCALARS = [
+    ".nan", ".inf", "-.inf", "~", "null", "yes", "No", "on", "0x1F", "0o17", "017", "0b101", "1_000", "1:30:00",
+    "190:20:30.15", "1e400", "1.0e+400", "-1.0e+400", "2001-12-14t21:59:43.10-05:00", "2024-02-30", "2024-13-01",
+    "<<", "=", "!!binary aGVsbG8=", "!!python/object:os.system ls", "!!set {a}", "!!omap [a: 1]", "!!int zz",
+    "!!float x", "!!bool maybe", "!!timestamp nope", "!!str 1", "!custom x", "! 1", "'quoted'", '"\\ud800"',
+    '"\\x00"', '"\\U0010FFFF"', '"\\N\\_\\L\\P"', "9" * 30, "9" * 101, "1" + ":00" * 40, "0x" + "f" * 150, "-0",
+    "+12", "0.", ".5", "1e5", "12e03", "- - -", "? a", "&a x", "*a", "*undefined", "&b [*b]", "|\n  block\n",
+    ">-\n  folded\n", "[", "{", "]", "}", "'", '"', "%YAML 1.1\n---", "%TAG ! tag:x,2000:\n---", "---", "...", "\t",
+    "#comment", "@", "`", "\u2028", "\u0085", "\ufeff", "😀", "\x7f", "\x1b[31m",
+]
+FIELDS = ["version", "policy", "description", "min_group_size", "top_k", "bins", "gte", "lte", "between",
+          "max_waiver_days", "max_evaluation_age_days", "positive_label", "decision_threshold", "sensitive_feature",
+          "severity", "references", "id", "checks", "approvals", "roles", "must_not_include", "sample_size",
+          "model_details", "limitations", "intended_use", "motivation", "composition", "uses"]
+
+
+@st.composite
+def adversarial_yaml(draw: st.DrawFn) -> str:
+    kind = draw(st.sampled_from(["value", "bomb", "nest", "long", "field", "fragments", "dump", "text", "wide"]))
+    if kind == "bomb":
+        return alias_bomb(draw(st.integers(1, 9)), draw(st.integers(1, 12)))
+    if kind == "nest":
+        depth = draw(st.sampled_from([1, 5, MAX_DOCUMENT_DEPTH - 1, MAX_DOCUMENT_DEPTH, MAX_DOCUMENT_DEPTH + 1,
+                                      200, 10_000]))
+        opener, inner, closer = draw(st.sampled_from([("[", "1", "]"), ("{a: ", "1", "}"), ("[{b: ", "2", "}]")]))
+        return "checks: " + opener * depth + inner + closer * depth + "\n"
+    if kind == "long":
+        size = draw(st.sampled_from([1_000, 100_000, MAX_DOCUMENT_BYTES - 100, MAX_DOCUMENT_BYTES + 1]))
+        quote = draw(st.sampled_from(["", '"', "'"]))
+        return f"description: {quote}" + "ab" * (size // 2) + f"{quote}\n"
+    if kind == "wide":
+        count = draw(st.sampled_from([10, 5_000, MAX_DOCUMENT_NODES - 10, MAX_DOCUMENT_NODES + 10]))
+        return "checks: [" + ",".join(["{}"] * count) + "]\n" if draw(st.booleans()) else (
+            "limitations:\n" + "".join(f"  - s{i}\n" for i in range(count)))
+    if kind in ("value", "field"):
+        lines = draw(st.sampled_from([VALID_POLICY, VALID_CARD])).splitlines(keepends=True)
+        value = draw(st.sampled_from(ODD_SCALARS) | st.text(max_size=30))
+        at = draw(st.integers(0, len(lines) - 1))
+        if kind == "value":  # a well-formed document with one odd value in place of a good one
+            key, _, _ = lines[at].partition(": ")
+            return "".join(lines[:at]) + f"{key}: {value}\n" + "".join(lines[at + 1:])
+        indent = draw(st.sampled_from(["", "    ", "  - "]))
+        return "".join(lines[:at]) + f"{indent}{draw(st.sampled_from(FIELDS))}: {value}\n" + "".join(lines[at:])
+    if kind == "fragments":
+        parts = draw(st.lists(st.sampled_from(ODD_SCALARS + [f"{f}:" for f in FIELDS]), max_size=25))
+        seps = draw(st.lists(st.sampled_from(["\n", ": ", ", ", " ", "\n  ", "\n  - ", "\n- "]), min_size=len(parts),
+                             max_size=len(parts)))
+        return "".join(p + s for p, s in zip(parts, seps, strict=True))
+    if kind == "dump":
+        leaves = (st.none() | st.booleans() | st.integers() | st.integers(-(2**200), 2**200)
+                  | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=20) | st.dates())
+        value = draw(st.recursive(leaves, lambda inner: st.lists(inner, max_size=4)
+                                  | st.dictionaries(st.sampled_from(FIELDS) | st.text(max_size=8), inner, max_size=4),
+                                  max_leaves=30))
+        doc = {draw(st.sampled_from(FIELDS)): value, **draw(st.dictionaries(st.sampled_from(FIELDS), leaves,
+                                                                            max_size=4))}
+        return yaml.safe_dump(doc, default_flow_style=draw(st.sampled_from([None, True, False])), allow_unicode=True)
+    return draw(st.text(max_size=300))
+
+
+def _yaml_parsers(path: Path) -> list[tuple[type, Callable[[], Any]]]:
+    return [(Policy, lambda: load_policy_file(path)[0]),
+            (ModelCard, lambda: load_model_file(ModelCard, path)[0]),
+            (Datasheet, lambda: load_model_file(Datasheet, path)[0])]
+
+
+def _check_yaml_file(path: Path) -> None:
+    for model, parse in _yaml_parsers(path):
+        kind, value = within_budget(parse)
+        if kind == "ok":
+            assert isinstance(value, model)
+        else:
+            assert str(path) in value, value  # every refusal names the file
+
+
+FUZZ = settings(derandomize=True, database=None, deadline=None, max_examples=150,
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                       HealthCheck.large_base_example])
+
+
+@FUZZ
+@given(text=adversarial_yaml())
+def test_fuzz_yaml_documents_are_parsed_or_refused_within_budget(text: str) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "doc.yaml"
+        path.write_bytes(text.encode("utf-8", "surrogatepass"))
+        _check_yaml_file(path)
+        kind, value = within_budget(lambda: parse_policy(text, "inline.yaml"))  # stored text takes this path
+        assert kind == "ok" or "inline.yaml" in value
+
+
+@settings(FUZZ, max_examples=200)
+@given(data=st.binary(max_size=400) | st.builds(lambda b, n: b * n, st.binary(min_size=1, max_size=8),
+                                                   st.sampled_from([1, 1000, 200_000])))
+def test_fuzz_binary_junk_as_yaml_is_refused_within_budget(data: bytes) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "junk.yaml"
+        path.write_bytes(data)
+        _check_yaml_file(path)
+
+
+# ------------------------------------------------------------------------------------- fuzz: OpenLineage parser
+JSON_LEAVES = (st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
+               | st.text(max_size=12))
+JSON_VALUES = st.recursive(JSON_LEAVES, lambda inner: st.lists(inner, max_size=4)
+                           | st.dictionaries(st.text(max_size=8), inner, max_size=4), max_leaves=20)
+EVENT_PATHS = [("eventType",), ("eventTime",), ("producer",), ("schemaURL",), ("run",), ("run", "runId"), ("job",),
+               ("job", "namespace"), ("job", "name"), ("inputs",), ("outputs",), ("inputs", 0), ("inputs", 0, "name"),
+               ("inputs", 0, "facets"), ("inputs", 0, "facets", "schema"), ("inputs", 0, "facets", "schema", "fields"),
+               ("inputs", 0, "facets", "schema", "fields", 0), ("inputs", 0, "facets", "schema", "fields", 0, "type")]
+
+
+def _set(event: dict[str, Any], path: tuple[Any, ...], value: Any) -> dict[str, Any]:  # noqa: ANN401
+    node: Any = event
+    for part in path[:-1]:
+        node = node[part]
+    node[path[-1]] = value
+    return event
+
+
+@st.composite
+def openlineage_line(draw: st.DrawFn) -> bytes:
+    kind = draw(st.sampled_from(["valid", "mutated", "deep", "wide", "long", "junk", "text", "tokens"]))
+    if kind == "valid":
+        return json.dumps(_event(), ensure_ascii=draw(st.booleans())).encode()
+    if kind == "mutated":
+        event = _set(_event(), draw(st.sampled_from(EVENT_PATHS)), draw(JSON_VALUES))
+        if draw(st.booleans()):
+            event.pop(draw(st.sampled_from(["eventTime", "run", "job", "producer", "schemaURL", "inputs"])), None)
+        return json.dumps(event).encode()
+    if kind == "deep":
+        depth = draw(st.sampled_from([MAX_JSON_DEPTH - 3, MAX_JSON_DEPTH, MAX_JSON_DEPTH + 1, 990, 5_000, 200_000]))
+        if draw(st.booleans()):
+            return json.dumps(_event(run={"runId": "r", "facets": {"deep": _nested(min(depth, 900))}})).encode()
+        return (b"[" * depth + b"]" * depth) if draw(st.booleans()) else (b'{"a":' * depth + b"0" + b"}" * depth)
+    if kind == "wide":
+        count = draw(st.sampled_from([10, 1_000, 100_000]))
+        item = draw(st.sampled_from([{"namespace": "n", "name": "d"}, 0, "x", None]))
+        return json.dumps(_event(inputs=[item] * count)).encode()
+    if kind == "long":
+        size = draw(st.sampled_from([10_000, MAX_OPENLINEAGE_EVENT_BYTES - 1_000, MAX_OPENLINEAGE_EVENT_BYTES + 1]))
+        return json.dumps(_event(producer="p" * size)).encode()
+    if kind == "junk":
+        return draw(st.binary(max_size=200))
+    if kind == "tokens":
+        parts = draw(st.lists(st.sampled_from(['{', '}', '[', ']', ',', ':', '"a"', '"\\ud800"', '"\\udc00\\ud800"',
+                                               "NaN", "-Infinity", "1e400", "9" * 5_000, "true", "null", '"\\u0000"',
+                                               "\ufeff", '"eventTime"', '"run"']), max_size=40))
+        return "".join(parts).encode()
+    return draw(st.text(max_size=200)).encode("utf-8", "surrogatepass")
+
+
+@settings(FUZZ, max_examples=300)
+@given(lines=st.lists(openlineage_line(), max_size=4), separator=st.sampled_from([b"\n", b"\r\n", b"\n\n"]))
+def test_fuzz_openlineage_is_parsed_or_refused_within_budget(lines: list[bytes], separator: bytes) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "events.jsonl"
+        path.write_bytes(separator.join(lines))
+        kind, value = within_budget(lambda: parse_openlineage(path))
+        if kind == "ok":
+            events, digest = value
+            assert events and all(isinstance(e, dict) for e in events) and len(digest) == 64
+            for event in events:  # what the import stores is text it can store
+                json.dumps(event, allow_nan=False).encode("utf-8")
+        else:
+            assert str(path) in value, value
