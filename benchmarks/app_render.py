@@ -33,6 +33,7 @@ import pyarrow as pa
 import yaml
 
 from benchmarks._common import ADMIN, ADMIN_PW, bulk_append, fresh_db, machine, parser, report
+from core.demo import enrol
 from core.governance import result_digest
 from core.ledger import Event, LedgerRow
 from core.roles import ALL_ROLES
@@ -271,7 +272,7 @@ def build(workdir: Path, name: str, sizes: dict[str, int]) -> tuple[Path, dict[s
     cs, admin = fresh_db(workdir, name)
     for user, roles, password in ((VIEWER, list(ALL_ROLES), VIEWER_PW), (DATA_SCIENTIST, ["data_scientist"], DS_PW),
                                   (ML_LEAD, ["ml_lead"], LEAD_PW)):
-        cs.add_user(admin, user, roles, password)
+        enrol(cs, admin, user, roles, password)
     sessions = {u: cs.login(u, p) for u, p in ((VIEWER, VIEWER_PW), (DATA_SCIENTIST, DS_PW), (ML_LEAD, LEAD_PW))}
     viewer = sessions[VIEWER]
     for file in ("default.yaml", "credit-scoring.yaml"):

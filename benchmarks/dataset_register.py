@@ -35,6 +35,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from benchmarks._common import fresh_db, parser, peak_rss_mb, report, timed
+from core.demo import enrol
 from core.hashing import sha256_file
 
 DS_USER, DS_PW = "bench-ds", "bench-ds-password"
@@ -177,7 +178,7 @@ def register_in_child(workdir: Path, name: str, data: Path) -> dict[str, Any]:
     forks its own small process, so its ``%M`` is the child's alone; the child's ``VmHWM`` is recorded beside it.
     """
     cs, admin = fresh_db(workdir, name)
-    cs.add_user(admin, DS_USER, ["data_scientist"], DS_PW)
+    enrol(cs, admin, DS_USER, ["data_scientist"], DS_PW)
     del cs
     db = workdir / f"{name}.duckdb"
     cmd = [sys.executable, "-m", "benchmarks.dataset_register", "--child", str(db), str(data), name]

@@ -16,6 +16,7 @@ from pathlib import Path
 from benchmarks._common import parser, report, timed
 from core import demo_data
 from core.bundle_verify import verify_bundle
+from core.demo import enrol
 from core.ledger import Event
 from core.service import Countersign
 
@@ -41,7 +42,7 @@ def build(work: Path, evaluations: int, entries: int) -> Countersign:
     cs = Countersign.init(work / "bench.duckdb", admin="root", password="root-password", origin="bench/report")
     root = cs.login("root", "root-password")
     for name, role in (("dana", "data_scientist"), ("chloe", "compliance_officer"), ("aude", "auditor")):
-        cs.add_user(root, name, [role], f"{name}-password")
+        enrol(cs, root, name, [role], f"{name}-password")
     dana, chloe = cs.login("dana", "dana-password"), cs.login("chloe", "chloe-password")
     prepared = demo_data.prepare_all(work / "prepared")
     cs.register_dataset(dana, prepared["german-credit"], name="german-credit", version="1")

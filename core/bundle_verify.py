@@ -11,9 +11,10 @@ failure of:
    in ``evidence/keys.json`` is used and the summary says so);
 3. every ledger entry: its RFC 6962 leaf hash and inclusion proof against the checkpoint's root, and its Ed25519
    signature by **its actor's key, valid at that entry's seq** — the keys are replayed from the included ledger
-   entries exactly as ``countersign verify`` replays them (genesis for the service key; ``user.added`` and
-   ``user.key_rotated``, each with its proof of possession; a key is valid from the entry after the one that
-   registers it — from its own entry for the bootstrap admin — until the entry that rotates it out). The service
+   entries exactly as ``countersign verify`` replays them (genesis for the service key; ``user.added`` — or
+   ``user.enrolled`` for accounts added without a key — and ``user.key_rotated``, each with its proof of
+   possession; a key is valid from the entry after the one that registers it — from its own entry for the
+   bootstrap admin and for an enrolment — until the entry that rotates it out). The service
    key signs only service events, a user's key only that user's entries;
 4. the manifest: signed (DSSE) by the key that signed the ``report.generated`` entry it names, whose actor is the
    manifest's exporter; that entry closes the export (the bundle carries every entry from it to the checkpoint) and
@@ -62,7 +63,7 @@ DECISION_PREDICATE = "https://countersign.dev/attestations/promotion-decision/v1
 SERVICE_OWNER = "@service"
 SERVICE_ACTIONS = frozenset({"ledger.initialized", "schema.upgraded", "auth.failed", "access.denied"})
 #: Entries that register or retire keys; the export carries all of them (``core.report.KEY_ACTIONS``).
-KEY_ACTIONS = ("ledger.initialized", "user.added", "user.key_rotated")
+KEY_ACTIONS = ("ledger.initialized", "user.added", "user.enrolled", "user.key_rotated")
 #: What a new key's owner signs to prove possession when the key is registered (:mod:`core.identity`).
 POSSESSION_CONTEXT = b"countersign/key-possession/v1\n"
 #: Entries that record an evaluation statement's digest.
@@ -131,6 +132,7 @@ class _KeyHistory:
         self.keys: dict[str, _Key] = {}
         self.current: dict[str, str] = {}
         self.bootstrap_admin: str | None = None
+        self.pending: set[str] = set()
 
     def _register(self, seq: int, owner: str, payload: dict[str, Any], valid_from: int) -> _Key:
         key_id = payload.get("key_id")
@@ -167,7 +169,17 @@ class _KeyHistory:
             if not isinstance(name, str) or name == SERVICE_OWNER or name in self.current:
                 raise BundleError(f"entry seq {seq}: user.added for an invalid or existing user {name!r}")
             bootstrap = seq == 1 and name == self.bootstrap_admin == actor
+            if "key_id" not in payload and not bootstrap:
+                self.pending.add(name)  # the user registers their own key when they enrol
+                return
             self._register(seq, name, payload, seq if bootstrap else seq + 1)
+        elif action == "user.enrolled":
+            name = payload.get("name")
+            if name != actor or name not in self.pending:
+                raise BundleError(f"entry seq {seq}: user.enrolled for a user not added without a key, or signed "
+                                  "by someone else")
+            self.pending.discard(name)
+            self._register(seq, name, payload, seq)  # the new key signs its own registration
         elif action == "user.key_rotated":
             name = payload.get("name")
             old = self.current.get(name) if isinstance(name, str) else None

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core import demo_data
+from core.identity import Session
 from core.service import Countersign
 
 CODE_REF = "https://github.com/countersign/countersign/blob/main/core/demo_data.py@v0.1.0"
@@ -54,13 +55,20 @@ def seed_demo(db: str | os.PathLike[str] | None) -> Countersign:
         raise
 
 
+def enrol(cs: Countersign, admin: Session, name: str, roles: list[str], password: str) -> Session:
+    """Add a user and redeem their enrolment code at once — for demo data, benchmarks and tests only: in real use
+    the admin hands the code to the person, who chooses their own password (``countersign user enroll``)."""
+    code = cs.add_user(admin, name, roles)["enrolment_code"]
+    return cs.enroll(name, code, password)
+
+
 def _seed(db: Path) -> Countersign:
     admin = DEMO_USERS[0]
     cs = Countersign.init(db, admin=admin.name, password=admin.password, origin="countersign.demo/ledger",
                           checkpoint_interval=64)
     session = cs.login(admin.name, admin.password)
     for user in DEMO_USERS[1:]:
-        cs.add_user(session, user.name, list(user.roles), user.password)
+        enrol(cs, session, user.name, list(user.roles), user.password)
 
     dana = cs.login("dana", "dana-demo-pass")
     raw = demo_data.DATA_DIR

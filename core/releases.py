@@ -563,6 +563,7 @@ def _independence_problem(tx: Tx, approver: str, acting: str, held: list[str], r
     if Role.ADMIN.value in held:
         return "admins approve nothing (admin is exclusive of the approving roles)"
     created: tuple[int, str] | None = None
+    enrolled: int | None = None
     granted: dict[str, tuple[int, str]] = {}
     for seq, actor, action, payload_text in tx.identity_events(approver):
         payload = json.loads(payload_text)
@@ -574,7 +575,11 @@ def _independence_problem(tx: Tx, approver: str, acting: str, held: list[str], r
             granted[str(payload.get("role"))] = (seq, actor)
         elif action == "user.role_revoked":
             granted.pop(str(payload.get("role")), None)
+        elif action == "user.enrolled":
+            enrolled = seq
     opened = int(request["seq"])
+    if enrolled is not None and enrolled > opened:
+        return f"the account {approver!r} was enrolled after the request was opened (seq {enrolled} > {opened})"
     if created is not None:
         if created[0] > opened:
             return f"the account {approver!r} was created after the request was opened (seq {created[0]} > {opened})"

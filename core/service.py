@@ -8,8 +8,13 @@ a failed login records only ``auth.failed``.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import os
+import secrets
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -255,6 +260,9 @@ class Countersign(RegistryAPI, LineageAPI, GovernanceAPI, ReleasesAPI, Inventory
             return tx.get_credentials(name), tx.user_roles(name)
 
         cred, roles = self._read(fetch)
+        if cred is None and roles:
+            raise NotAuthenticated(f"{name!r} has not enrolled yet: redeem the enrolment code with "
+                                   "'countersign user enroll' to choose a password")
         session = identity.open_session(name, cred, roles, password) if cred else None
         if session is None:
             reason = "wrong password" if cred else "unknown user"
@@ -262,29 +270,88 @@ class Countersign(RegistryAPI, LineageAPI, GovernanceAPI, ReleasesAPI, Inventory
             raise NotAuthenticated(f"authentication failed for {name!r}: unknown user or wrong password")
         return session
 
-    def add_user(self, session: Session, name: str, roles: list[str], password: str) -> dict[str, Any]:
+    def add_user(self, session: Session, name: str, roles: list[str]) -> dict[str, Any]:
+        """Create an account (admins) and return its one-time enrolment code; the admin never sets a password.
+
+        The new user redeems the code with :meth:`enroll`, choosing their own password; their key pair is created
+        then and registered by an entry the new key signs itself. Until then the account cannot sign in or act.
+        The code is shown once, stored only as its SHA-256, and expires after ``COUNTERSIGN_ENROLMENT_HOURS``
+        (default 72).
+        """
         identity.validate_username(name)
         roles = identity.validate_roles(roles)
         conflict = exclusive_conflict(roles)
         if conflict:
             raise SeparationOfDuties(f"user {name!r}: {conflict}")
-        identity.validate_password(password)
-        key = identity.new_key(name, password)
+        code, code_sha, expires = _new_enrolment_code()
 
         def add(tx: Tx, role: str) -> dict[str, Any]:
             if tx.user_exists(name):
                 raise BadInput(f"user {name!r} already exists")
             row = self.ledger().append(
-                tx,
-                signer=session.signer,
-                actor=session.name,
-                role=role,
-                event=Event("user.added", f"user:{name}", {"name": name, "roles": roles, **key.payload(name)}),
-            )
-            _store_user(tx, name, roles, key, row.seq, row.ts, valid_from=row.seq + 1)
-            return {"name": name, "roles": roles, "key_id": key.key_id, "seq": row.seq}
+                tx, signer=session.signer, actor=session.name, role=role,
+                event=Event("user.added", f"user:{name}", {"name": name, "roles": roles,
+                                                            "enrolment_expires_at": expires}))
+            tx.insert_user(name, row.ts, row.seq)
+            for r in roles:
+                tx.add_role(name, r)
+            tx.put_enrolment(name, code_sha, expires, session.name, row.seq)
+            return {"name": name, "roles": roles, "enrolment_code": code, "enrolment_expires_at": expires,
+                    "seq": row.seq}
 
         return self._act(session, Permission.USER_MANAGE, f"user:{name}", add)
+
+    def reissue_enrolment(self, session: Session, name: str) -> dict[str, Any]:
+        """A new enrolment code for an account that has not enrolled yet (the old code stops working)."""
+        code, code_sha, expires = _new_enrolment_code()
+
+        def reissue(tx: Tx, role: str) -> dict[str, Any]:
+            _existing_roles(tx, name)
+            if tx.get_credentials(name) is not None:
+                raise BadInput(f"user {name!r} has already enrolled; they change their own password")
+            row = self.ledger().append(
+                tx, signer=session.signer, actor=session.name, role=role,
+                event=Event("user.enrolment_reissued", f"user:{name}", {"name": name,
+                                                                         "enrolment_expires_at": expires}))
+            tx.put_enrolment(name, code_sha, expires, session.name, row.seq)
+            return {"name": name, "enrolment_code": code, "enrolment_expires_at": expires, "seq": row.seq}
+
+        return self._act(session, Permission.USER_MANAGE, f"user:{name}", reissue)
+
+    def enroll(self, name: str, code: str, password: str) -> Session:
+        """Redeem an enrolment code: choose a password, create the key pair, register it (signed by itself)."""
+        identity.validate_password(password)
+        offered = hashlib.sha256(code.strip().encode("utf-8")).hexdigest()
+
+        def check(tx: Tx) -> dict[str, Any] | None:
+            pending = tx.get_enrolment(name) if tx.user_exists(name) else None
+            return pending
+
+        pending = self._read(check)
+        valid = (pending is not None and hmac.compare_digest(pending["code_sha256"], offered)
+                 and pending["expires_at"] > utc_now())
+        if not valid:
+            reason = "no pending enrolment" if pending is None else (
+                "expired enrolment code" if pending["expires_at"] <= utc_now() else "wrong enrolment code")
+            self._service_event(name, Event("auth.failed", f"user:{name}", {"reason": reason}))
+            raise NotAuthenticated(f"enrolment failed for {name!r}: no pending enrolment, or a wrong or expired code "
+                                   "(an admin can issue a new one with 'user reissue')")
+        key = identity.new_key(name, password)
+        signer = Signer(key.key_id, key.private_key)
+
+        def enrol(tx: Tx) -> list[str]:
+            current = tx.get_enrolment(name)
+            if current is None or current["code_sha256"] != offered or tx.get_credentials(name) is not None:
+                raise NotAuthenticated(f"enrolment failed for {name!r}: the code was used or replaced meanwhile")
+            row = self.ledger().append(tx, signer=signer, actor=name, role=None, event=Event(
+                "user.enrolled", f"user:{name}", {"name": name, **key.payload(name)}))
+            tx.put_credentials(name, key.credentials)
+            tx.insert_public_key(key.key_id, name, key.public_key, row.seq)
+            tx.delete_enrolment(name)
+            return tx.user_roles(name)
+
+        roles = self._write(enrol)
+        return Session(name, tuple(roles), signer)
 
     def grant(self, session: Session, name: str, role: str) -> dict[str, Any]:
         role = parse_role(role)
@@ -478,3 +545,11 @@ def _store_user(
 
 def database_path(db: str | os.PathLike[str] | None) -> Path:
     return config.resolve_db_path(db)
+
+
+def _new_enrolment_code() -> tuple[str, str, str]:
+    """``(code, sha256 of the code, expiry)``: 128 random bits in base32, shown once."""
+    code = base64.b32encode(secrets.token_bytes(20)).decode("ascii").rstrip("=")
+    hours = float(os.environ.get("COUNTERSIGN_ENROLMENT_HOURS", "72"))
+    expires = (datetime.now(UTC) + timedelta(hours=hours)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return code, hashlib.sha256(code.encode("utf-8")).hexdigest(), expires

@@ -108,6 +108,7 @@ class _Registry:
         self.roles: dict[str, set[str]] = {}
         self.current_key: dict[str, str] = {}
         self.bootstrap_admin: str | None = None
+        self.pending_enrolment: set[str] = set()
 
     def keymap(self) -> dict[str, bytes]:
         return {k: v.public_key for k, v in self.keys.items()}
@@ -159,9 +160,17 @@ class _Registry:
             if not isinstance(name, str) or name in self.roles:
                 return f"user.added for an invalid or existing user {name!r}"
             bootstrap = seq == 1 and name == self.bootstrap_admin == actor
-            problem = self._register(seq, name, payload, seq if bootstrap else seq + 1)
             self.roles[name] = set(payload.get("roles") or [])
-            return problem
+            if "key_id" not in payload and not bootstrap:
+                self.pending_enrolment.add(name)  # the user registers their own key when they enrol
+                return None
+            return self._register(seq, name, payload, seq if bootstrap else seq + 1)
+        if action == "user.enrolled":
+            name = payload.get("name")
+            if name != actor or name not in self.pending_enrolment:
+                return "user.enrolled for a user who was not added without a key, or signed by someone else"
+            self.pending_enrolment.discard(name)
+            return self._register(seq, name, payload, seq)  # the new key signs its own registration
         if action == "user.key_rotated":
             name = payload.get("name")
             old = self.current_key.get(name) if isinstance(name, str) else None
@@ -179,7 +188,8 @@ class _Registry:
 
 
 _REGISTRY_ACTIONS = frozenset(
-    {"ledger.initialized", "user.added", "user.key_rotated", "user.role_granted", "user.role_revoked"}
+    {"ledger.initialized", "user.added", "user.enrolled", "user.key_rotated", "user.role_granted",
+     "user.role_revoked"}
 )
 #: Entries that create identities or change roles, and the roles that may sign them (the permission table's).
 _USER_MANAGEMENT = frozenset({"user.added", "user.role_granted", "user.role_revoked"})
@@ -190,7 +200,7 @@ def _prescan_keys(cols: dict[str, list[Any]]) -> dict[str, bytes]:
     """Every public key any entry registers (validity is checked later, in order)."""
     keymap: dict[str, bytes] = {}
     for action, entry in zip(cols["action"], cols["entry"], strict=True):
-        if action not in ("ledger.initialized", "user.added", "user.key_rotated"):
+        if action not in ("ledger.initialized", "user.added", "user.enrolled", "user.key_rotated"):
             continue
         try:
             payload = json.loads(entry)["payload"]

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from core.demo import enrol
 from core.identity import Session
 from core.service import Countersign
 
@@ -56,7 +57,7 @@ def _populated_template(tmp_path_factory: pytest.TempPathFactory, _admin_only_te
     cs = _copy_db(_admin_only_template, path)
     admin = cs.login(ADMIN, ADMIN_PW)
     for name, (roles, password) in USERS.items():
-        cs.add_user(admin, name, roles, password)
+        enrol(cs, admin, name, roles, password)
     return path
 
 

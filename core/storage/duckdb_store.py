@@ -147,6 +147,18 @@ class Tx:
     def add_role(self, name: str, role: str) -> None:
         self.con.execute("INSERT INTO user_roles VALUES (?, ?)", [name, role])
 
+    def put_enrolment(self, name: str, code_sha256: str, expires_at: str, issued_by: str, seq: int) -> None:
+        self.con.execute("INSERT OR REPLACE INTO enrolments VALUES (?, ?, ?, ?, ?)",
+                         [name, code_sha256, expires_at, issued_by, seq])
+
+    def get_enrolment(self, name: str) -> dict[str, Any] | None:
+        row = self._one("SELECT code_sha256, expires_at, issued_by, seq FROM enrolments WHERE name = ?", [name])
+        return None if row is None else {"code_sha256": row[0], "expires_at": row[1], "issued_by": row[2],
+                                         "seq": int(row[3])}
+
+    def delete_enrolment(self, name: str) -> None:
+        self.con.execute("DELETE FROM enrolments WHERE name = ?", [name])
+
     def pickle_trusts(self, artifact_sha256: str) -> list[dict[str, Any]]:
         """Who vouched for running this exact pickle/joblib file (``model.pickle_trusted`` entries), oldest first."""
         rows = self._all("SELECT seq, ts, actor FROM ledger WHERE action = 'model.pickle_trusted' AND "
@@ -171,7 +183,8 @@ class Tx:
                LEFT JOIN user_roles r ON r.name = u.name
                GROUP BY u.name, u.created_at, c.key_id ORDER BY u.name"""
         )
-        return [{"name": n, "created_at": t, "key_id": k, "roles": list(roles)} for n, t, k, roles in rows]
+        return [{"name": n, "created_at": t, "key_id": k, "roles": list(roles), "enrolled": k is not None}
+                for n, t, k, roles in rows]
 
     def get_credentials(self, owner: str) -> dict[str, Any] | None:
         row = self._one(

@@ -290,4 +290,18 @@ MIGRATIONS = (
     ),
 )
 
+MIGRATIONS = (
+    *MIGRATIONS,
+    Migration(
+        8,
+        "enrolments: one-time codes with which new users set their own password (an admin never knows it)",
+        ("""CREATE TABLE enrolments (
+                   name VARCHAR PRIMARY KEY,
+                   code_sha256 VARCHAR NOT NULL,
+                   expires_at VARCHAR NOT NULL,
+                   issued_by VARCHAR NOT NULL,
+                   seq BIGINT NOT NULL)""",),
+    ),
+)
+
 HEAD_VERSION: int = MIGRATIONS[-1].version

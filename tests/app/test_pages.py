@@ -13,6 +13,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.errors import AppTestError
 
+from core.demo import enrol
 from core.identity import Session
 from core.service import Countersign
 from tests.app.conftest import OpenApp
@@ -239,7 +240,7 @@ def test_a_decision_refused_by_core_is_shown_as_an_error(open_app: OpenApp, demo
                                                          demo_sessions: dict[str, Session]) -> None:
     """Another compliance officer rejects the request while chloe's dialog is open: her confirm is refused."""
     cs = Countersign(demo_db)
-    cs.add_user(demo_sessions["ada"], "carla", ["compliance_officer"], "carla-demo-pass")
+    enrol(cs, demo_sessions["ada"], "carla", ["compliance_officer"], "carla-demo-pass")
     carla = cs.login("carla", "carla-demo-pass")
     at = _open_approve_dialog(open_app(demo_db, "chloe"))
     request_id = at.session_state["appr_dialog"][0]

@@ -17,6 +17,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from core.demo import enrol
 from core.errors import StoreUnavailable
 from core.identity import Session
 from core.ledger import ZERO_HASH
@@ -102,7 +103,7 @@ def test_concurrent_appends_from_many_processes(cs: Countersign, admin: Session,
                                                 tmp_path: Path) -> None:
     users = [f"worker{i}" for i in range(WORKERS)]
     for name in users:
-        cs.add_user(admin, name, ["auditor"], f"{name}-password")
+        enrol(cs, admin, name, ["auditor"], f"{name}-password")
     before = ledger_rows(db_path)
     initial = len(before)
 
@@ -175,7 +176,7 @@ def test_concurrent_appends_from_many_processes(cs: Countersign, admin: Session,
 
 def test_operation_waits_for_another_process_then_succeeds(cs: Countersign, admin: Session,
                                                            db_path: Path) -> None:
-    cs.add_user(admin, "dana", ["auditor"], "dana-password")
+    enrol(cs, admin, "dana", ["auditor"], "dana-password")
     size = cs.verify(jobs=1).size
     holder = start_holder(db_path, 1.5)
     try:
@@ -200,7 +201,7 @@ def test_operation_waits_for_another_process_then_succeeds(cs: Countersign, admi
 @pytest.mark.parametrize("how", ["env", "argument"])
 def test_lock_timeout_fails_cleanly_and_writes_nothing(cs: Countersign, admin: Session, db_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch, how: str) -> None:
-    cs.add_user(admin, "dana", ["auditor"], "dana-password")
+    enrol(cs, admin, "dana", ["auditor"], "dana-password")
     before = ledger_rows(db_path)
     if how == "env":
         monkeypatch.setenv("COUNTERSIGN_LOCK_TIMEOUT", "0.3")

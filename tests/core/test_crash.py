@@ -21,6 +21,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from core.demo import enrol
 from core.identity import Session
 from core.ledger import ZERO_HASH
 from core.merkle import leaf_hash
@@ -109,7 +110,7 @@ def test_sigkilled_writers_never_corrupt_the_ledger(cs: Countersign, admin: Sess
     rng = random.Random(seed)
     users = [f"writer{i}" for i in range(3)]
     for name in users:
-        cs.add_user(admin, name, ["auditor"], f"{name}-password")
+        enrol(cs, admin, name, ["auditor"], f"{name}-password")
     size = cs.verify(jobs=1).size
 
     for round_no in range(ROUNDS):

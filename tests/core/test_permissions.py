@@ -142,7 +142,7 @@ class Action:
 
 ACTIONS = [
     Action("user add", Permission.USER_MANAGE,
-           lambda cs, u, t: cs.add_user(u, "newbie", ["auditor"], "newbie-password"), ("user.added",)),
+           lambda cs, u, t: cs.add_user(u, "newbie", ["auditor"]), ("user.added",)),
     Action("user grant", Permission.USER_MANAGE,
            lambda cs, u, t: cs.grant(u, "aude", "data_scientist"), ("user.role_granted",)),
     Action("user revoke", Permission.USER_MANAGE,

@@ -25,7 +25,8 @@ from typing import Any
 import pytest
 
 from core import demo_data, releases, webhooks
-from core.errors import BadInput, CheckFailed, PermissionDenied, SeparationOfDuties
+from core.demo import enrol
+from core.errors import BadInput, CheckFailed, NotAuthenticated, PermissionDenied, SeparationOfDuties
 from core.identity import Session
 from core.ledger import decode_row
 from core.releases import GateRefused, ReleasesAPI
@@ -139,8 +140,7 @@ def new_database(path: Path, users: dict[str, tuple[list[str], str]]) -> tuple[C
                           checkpoint_interval=1000)
     sessions = {ADMIN: cs.login(ADMIN, ADMIN_PW)}
     for name, (roles, password) in users.items():
-        cs.add_user(sessions[ADMIN], name, roles, password)
-        sessions[name] = cs.login(name, password)
+        sessions[name] = enrol(cs, sessions[ADMIN], name, roles, password)
     return cs, sessions
 
 
@@ -862,3 +862,119 @@ def test_suspension_while_a_reinstatement_waits_is_rechecked(cs: Countersign, s:
     # a fresh evaluation arrives after the reinstatement was requested: the approvers must see the new evidence
     cs.evaluate(s["dana"], "scorer@1", data="german-credit@1", policy="house", label=LABEL)
     _stale_decision(cs, s, request, "lee", "latest evaluation is now")
+
+
+# ----------------------------------------------------------------------------------------------- no one alone
+def _decide_refused(cs: Countersign, who: Session, request: dict[str, Any], *words: str) -> None:
+    with pytest.raises(SeparationOfDuties) as info:
+        cs.approve(who, request["request_id"], comment="Approved.")
+    for word in words:
+        assert word in info.value.message, info.value.message
+
+
+def _new_account(cs: Countersign, creator: Session, name: str, roles: list[str]) -> Session:
+    """The creator receives the enrolment code; here the creator redeems it — the puppet-account attack."""
+    return enrol(cs, creator, name, roles, f"{name}-password")
+
+
+ATTACKS = {
+    # path: (setup before the request, setup during the request) -> the session that then tries to decide
+    "admin-self-grants-ml_lead": "grant",
+    "admin-self-grants-compliance_officer": "grant",
+    "puppet-account-created-during-the-request": "decide",
+    "role-granted-during-the-request": "decide",
+    "role-revoked-and-regranted-during-the-request": "decide",
+    "requester-made-admin-creates-the-approver": "decide",
+    "requester-made-admin-grants-the-approving-role": "decide",
+    "approver-decides-twice-in-two-roles": "decide",
+    "approver-given-a-second-role-mid-request": "decide",
+    "legacy-admin-holding-an-approving-role": "decide",
+}
+
+
+@pytest.mark.parametrize("path", list(ATTACKS))
+def test_no_single_person_moves_a_model_alone(cs: Countersign, s: dict[str, Session], path: str) -> None:
+    admin, dana = s[ADMIN], s["dana"]
+    if path.startswith("admin-self-grants"):
+        role = path.rpartition("-")[2]
+        with pytest.raises(SeparationOfDuties, match="themselves"):
+            cs.grant(admin, ADMIN, role)
+        assert role not in cs.login(ADMIN, ADMIN_PW).roles
+        return
+    target = "production" if "twice" in path or "second-role" in path else "staging"
+    if target == "production":
+        approve_all(cs, cs.promote(dana, "scorer@1", to="staging", reason="Candidate."), s["lee"])
+    helper_admin = None
+    if path.startswith("requester-made-admin"):
+        cs.grant(admin, "dana", "admin")
+        helper_admin = cs.login("dana", USERS["dana"][1])
+    decider: Session
+    if path == "requester-made-admin-creates-the-approver":
+        decider = _new_account(cs, helper_admin, "pal", ["ml_lead"])
+    elif path == "requester-made-admin-grants-the-approving-role":
+        cs.grant(helper_admin, "aude", "ml_lead")
+        decider = cs.login("aude", USERS["aude"][1])
+    elif path == "role-revoked-and-regranted-during-the-request":
+        decider = s["lena"]
+    elif path == "role-granted-during-the-request":
+        decider = s["aude"]
+    else:
+        decider = s["bo"] if "twice" in path else s["chloe"]
+    if path == "legacy-admin-holding-an-approving-role":
+        with cs.store.transaction() as tx:  # as an older database could hold it
+            tx.add_role("lena", "admin")
+        decider = s["lena"]
+    request = cs.promote(dana, "scorer@1", to=target, reason="Ship it.")
+    if path == "puppet-account-created-during-the-request":
+        decider = _new_account(cs, admin, "puppet", ["ml_lead"])
+        _decide_refused(cs, decider, request, "after the request was opened")
+    elif path == "role-granted-during-the-request":
+        cs.grant(admin, "aude", "ml_lead")
+        _decide_refused(cs, decider, request, "ml_lead was granted at seq", "after the request was opened")
+    elif path == "role-revoked-and-regranted-during-the-request":
+        cs.revoke(admin, "lena", "ml_lead")
+        cs.grant(admin, "lena", "ml_lead")
+        _decide_refused(cs, decider, request, "after the request was opened")
+    elif path == "requester-made-admin-creates-the-approver":
+        _decide_refused(cs, decider, request, "created by dana, who")
+    elif path == "requester-made-admin-grants-the-approving-role":
+        _decide_refused(cs, decider, request, "granted to 'aude' by dana, who")
+    elif path == "approver-decides-twice-in-two-roles":
+        cs.approve(decider, request["request_id"], comment="As ML lead.")
+        _decide_refused(cs, decider, request, "already decided")
+    elif path == "approver-given-a-second-role-mid-request":
+        cs.approve(decider, request["request_id"], comment="As compliance officer.")
+        cs.grant(admin, "chloe", "ml_lead")
+        _decide_refused(cs, cs.login("chloe", USERS["chloe"][1]), request, "already decided")
+    elif path == "legacy-admin-holding-an-approving-role":
+        _decide_refused(cs, decider, request, "admins approve nothing")
+    current = stage(cs, s["aude"], "scorer@1")
+    assert (current or {}).get("stage") == ("staging" if target == "production" else None)
+    assert cs.verify().ok
+
+
+def test_an_independent_approver_still_can(cs: Countersign, s: dict[str, Session]) -> None:
+    """The control case: the same request, decided by people the requester neither created nor empowered."""
+    release(cs, s, "scorer@1")
+    assert stage(cs, s["aude"], "scorer@1")["stage"] == "production"
+
+
+def test_new_accounts_choose_their_own_password_through_a_one_time_code(cs: Countersign,
+                                                                        s: dict[str, Session]) -> None:
+    added = cs.add_user(s[ADMIN], "nia", ["ml_lead"])
+    code = added["enrolment_code"]
+    assert len(code) >= 26 and "password" not in added
+    with pytest.raises(NotAuthenticated, match="has not enrolled yet"):
+        cs.login("nia", "anything-at-all")
+    with pytest.raises(NotAuthenticated, match="wrong or expired code"):
+        cs.enroll("nia", "A" * len(code), "nia-own-password")
+    nia = cs.enroll("nia", code, "nia-own-password")
+    assert nia.roles == ("ml_lead",) and cs.login("nia", "nia-own-password").signer.key_id == nia.signer.key_id
+    with pytest.raises(NotAuthenticated):
+        cs.enroll("nia", code, "another-password")  # one time only
+    entries = ledger(cs, head(cs) - 3)
+    enrolled = [e for e in entries if e["action"] == "user.enrolled"][-1]
+    assert enrolled["actor"] == "nia" and enrolled["key_id"] == nia.signer.key_id  # signed by her own new key
+    with pytest.raises(BadInput, match="already enrolled"):
+        cs.reissue_enrolment(s[ADMIN], "nia")
+    assert cs.verify().ok

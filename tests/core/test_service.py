@@ -70,7 +70,7 @@ def test_bad_input_writes_nothing(populated: Countersign, db_path: Path) -> None
     admin = populated.login(ADMIN, ADMIN_PW)
     before = _ledger(db_path), _count(db_path, "user_roles")
     with pytest.raises(BadInput, match="already exists"):
-        populated.add_user(admin, "dana", ["auditor"], "another-password")
+        populated.add_user(admin, "dana", ["auditor"])
     with pytest.raises(BadInput, match="already has the role"):
         populated.grant(admin, "dana", "data_scientist")
     with pytest.raises(BadInput, match="no user named"):
@@ -90,7 +90,7 @@ def test_nobody_changes_their_own_roles_and_admin_approves_nothing(populated: Co
     with pytest.raises(SeparationOfDuties, match="admin is exclusive of ml_lead"):
         populated.grant(admin, "lee", "admin")  # lee is an ML lead
     with pytest.raises(SeparationOfDuties, match="admin is exclusive of compliance_officer"):
-        populated.add_user(admin, "eve", ["admin", "compliance_officer"], "eve-password-123")
+        populated.add_user(admin, "eve", ["admin", "compliance_officer"])
     populated.grant(admin, "dana", "admin")
     dana = populated.login("dana", USERS["dana"][1])
     with pytest.raises(SeparationOfDuties, match="themselves"):
@@ -118,7 +118,7 @@ def test_missing_role_is_refused_naming_the_role_and_only_the_refusal_is_written
     dana = populated.login("dana", USERS["dana"][1])
     before, users_before = _ledger(db_path), _count(db_path, "users")
     with pytest.raises(PermissionDenied) as err:
-        populated.add_user(dana, "eve", ["admin"], "eve-password")
+        populated.add_user(dana, "eve", ["admin"])
     assert err.value.exit_code == 3
     assert "admin" in err.value.message and err.value.needed_roles == ("admin",)
     after = _ledger(db_path)
@@ -193,7 +193,9 @@ def test_log_filters_and_pages(populated: Countersign) -> None:
     assert [e["seq"] for e in everything] == sorted((e["seq"] for e in everything), reverse=True)
     added = populated.log(aude, limit=100, action="user.added")
     assert {e["subject"] for e in added} == {f"user:{n}" for n in [ADMIN, *USERS]}
-    assert populated.log(aude, limit=100, action="user.*") == added
+    enrolled = populated.log(aude, limit=100, action="user.enrolled")
+    assert {e["actor"] for e in enrolled} == set(USERS)  # each user registered their own key
+    assert populated.log(aude, limit=100, action="user.*") == sorted(added + enrolled, key=lambda e: -e["seq"])
     assert [e["seq"] for e in populated.log(aude, limit=2, offset=1)] == [e["seq"] for e in everything[1:3]]
     assert all(e["actor"] == ADMIN for e in populated.log(aude, limit=100, actor=ADMIN))
 

@@ -66,7 +66,7 @@ def ledger_db(populated: Countersign, db_path: Path) -> Path:
 def test_intact_ledger_verifies(ledger_db: Path) -> None:
     report = Countersign(ledger_db).verify()
     assert report.ok and report.first_bad_seq is None
-    assert report.size == 6  # genesis, admin, 4 users
+    assert report.size == 10  # genesis, admin, 4 users added and 4 enrolled
     assert report.checkpoints_verified >= 1
 
 
@@ -301,7 +301,8 @@ def test_a_new_key_cannot_sign_its_own_registration(keyring: dict[str, Signer], 
 def test_a_retired_key_stays_valid_for_what_it_signed_before(keyring: dict[str, Signer], db_path: Path) -> None:
     """Rotation retires a key from the next entry on; entries it signed while valid still verify."""
     rows = _sql(db_path, "SELECT seq, key_id FROM ledger WHERE actor = 'dana' ORDER BY seq")
-    assert [k for _s, k in rows] == [keyring["dana (rotated out)"].key_id]  # the rotation, signed by the old key
+    old = keyring["dana (rotated out)"].key_id
+    assert [k for _s, k in rows] == [old, old]  # her enrolment (self-signed) and the rotation, by the old key
     assert Countersign(db_path).verify().ok
 
 
