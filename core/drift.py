@@ -9,7 +9,8 @@ Statistics are scipy's own functions (so they agree with ``scipy.stats`` to the 
   the frequencies of the reference-quantile bins for numeric columns; drift when ≥ threshold.
 * ``chisquare`` — ``scipy.stats.chisquare`` of current category counts against reference proportions scaled to the
   current size, over the union of categories (a category absent from the reference makes the statistic infinite
-  and p = 0, as in Evidently); drift when p < threshold.
+  and p = 0, as in Evidently); one category on both sides is identical (statistic 0, p = 1, where scipy has 0
+  degrees of freedom and returns NaN); drift when p < threshold.
 * ``z`` — two-sided two-proportion z-test for binary columns (pooled variance); drift when p < threshold.
 * ``psi`` — Population Stability Index ``Σ (c − r) ln(c / r)`` over bins. Numeric bins are the reference's
   quantiles (``bins`` equal-frequency bins, default 10, edges from ``numpy.quantile``; duplicate edges merged; values
@@ -60,8 +61,9 @@ def category_counts(col: ColumnData) -> tuple[dict[str, int], dict[str, int]]:
     """Reference and current counts per category (numeric columns count their distinct values)."""
     if not col.numeric:
         return col.ref_counts, col.cur_counts
-    ref = {str(k): int(v) for k, v in zip(*np.unique(col.reference, return_counts=True), strict=True)}
-    cur = {str(k): int(v) for k, v in zip(*np.unique(col.current, return_counts=True), strict=True)}
+    # + 0.0 turns -0.0 into 0.0: one number, one category (str(-0.0) would make it a second one)
+    ref = {str(k): int(v) for k, v in zip(*np.unique(col.reference + 0.0, return_counts=True), strict=True)}
+    cur = {str(k): int(v) for k, v in zip(*np.unique(col.current + 0.0, return_counts=True), strict=True)}
     return ref, cur
 
 
@@ -109,8 +111,13 @@ def z_test(ref: dict[str, int], cur: dict[str, int]) -> tuple[float, float]:
 
 
 def resolve_auto(col: ColumnData) -> tuple[str, float]:
-    """Evidently's default method and threshold for a column."""
-    binary = col.distinct <= 2
+    """Evidently's default method and threshold for a column.
+
+    "Binary" counts the categories of reference and current together: a two-proportion z-test on a reference
+    category cannot see a category that replaced the other one, so such a column gets chi-square instead.
+    """
+    ref_keys, cur_keys = category_counts(col) if (not col.numeric or col.distinct <= 2) else ({}, {})
+    binary = col.distinct <= 2 and len(set(ref_keys) | set(cur_keys)) <= 2
     numeric = col.numeric and col.distinct > 5
     if col.ref_size <= AUTO_SMALL_REFERENCE:
         if numeric:
@@ -152,6 +159,8 @@ def statistic(col: ColumnData, method: str, bins: int = 10) -> dict[str, Any]:
         return {"statistic": float(jensenshannon(ref / ref.sum(), cur / cur.sum()))}
     if method == "chisquare":
         ref, cur, _ = _counts_aligned(*category_counts(col))
+        if ref.size == 1:  # one category on both sides: the distributions are identical (0 degrees of freedom)
+            return {"statistic": 0.0, "p_value": 1.0}
         expected = ref / ref.sum() * cur.sum()
         with np.errstate(divide="ignore", invalid="ignore"):
             result = chisquare(cur, expected)

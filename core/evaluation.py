@@ -123,7 +123,10 @@ class Evaluator:
         self.inputs = inputs
         self.policy = inputs.policy
         self.con = duckdb.connect(config={"memory_limit": MEMORY_LIMIT, "threads": 2,
-                                          "autoinstall_known_extensions": "false"})
+                                          "autoinstall_known_extensions": "false",
+                                          # Parquet min/max statistics leave NaN out; without this DuckDB folds
+                                          # isnan() to false on such files (duckdb/duckdb#25521)
+                                          "parquet_can_have_nan": True})
         scan = _scan(inputs.data_path, inputs.data_format, inputs.data_dialect)
         self.con.execute(f"CREATE VIEW cur_file AS SELECT * FROM {scan}")
         self.columns = {r[0]: r[1] for r in self.con.execute("DESCRIBE cur_file").fetchall()}
@@ -153,7 +156,11 @@ class Evaluator:
                 raise BadInput(f"column {column!r} is not in the evaluation data")
         if i.prediction_column or i.score_column:
             pred = _quote(i.prediction_column) if i.prediction_column else "NULL"
-            score = f"CAST({_quote(i.score_column)} AS DOUBLE)" if i.score_column else "NULL"
+            score = "NULL"
+            if i.score_column:
+                score = f"CAST({_quote(i.score_column)} AS DOUBLE)"
+                if labels.column_kind(self.columns[i.score_column]).kind != "numeric":
+                    score = self._text_scores(i.score_column)
             self.con.execute(f"CREATE VIEW ev AS SELECT *, {pred} AS {PRED}, {score} AS {SCORE} FROM cur_file")
             self.has_prediction, self.has_score = bool(i.prediction_column), bool(i.score_column)
             return
@@ -161,6 +168,18 @@ class Evaluator:
             raise BadInput("an external model is evaluated from its predictions: pass --prediction-column and/or "
                            "--score-column")
         self._score_with_model()
+
+    def _text_scores(self, column: str) -> str:
+        """SQL reading a score column typed as text: refused unless every present value is a number."""
+        q = _quote(column)
+        code = labels.missing_code_sql(q, self.columns[column])
+        bad = self.con.execute(f"SELECT CAST({q} AS VARCHAR), count(*) FROM cur_file WHERE {code} = 0 AND "
+                               f"TRY_CAST({q} AS DOUBLE) IS NULL GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 5").fetchall()
+        if bad:
+            raise BadInput(f"score column {column!r} is {self.columns[column]}, and not every value is a number "
+                           f"({labels.describe_counts(dict(bad), limit=5)}); scores must be numbers")
+        return f"(CASE WHEN {code} = 0 THEN TRY_CAST({q} AS DOUBLE) WHEN {code} = 2 THEN 'nan'::DOUBLE " \
+               f"WHEN {code} = 3 THEN 'inf'::DOUBLE END)"
 
     def _score_with_model(self) -> None:
         import pyarrow as pa
@@ -220,8 +239,10 @@ class Evaluator:
         t = self._threshold(threshold)
         if self.has_score and (t is not None or not self.has_prediction):
             return "threshold", float(0.5 if t is None else t)
-        if t is not None and self.score_unavailable:
-            raise BadInput(f"decision_threshold {t} needs scores: {self.score_unavailable}")
+        if t is not None:
+            raise BadInput(f"decision_threshold {t} says 'score >= {t} predicts the positive class', but there are no "
+                           "scores: " + (self.score_unavailable or "pass --score-column, or remove decision_threshold "
+                                                                   "to use the predictions"))
         if not self.has_prediction:
             raise BadInput(self.score_unavailable or "no prediction or score is available for this check")
         return "prediction", None
@@ -565,9 +586,13 @@ class Evaluator:
         groups: dict[str, dict[str, Any]] = {}
         included: dict[str, dict[str, float]] = {}
         undefined: list[str] = []
-        for key in sorted(per_group, key=lambda k: tuple(str(v) for v in k)):
+        ordered = sorted(per_group, key=lambda k: tuple(str(v) for v in k))
+        names = {key: ", ".join(str(labels.display(v)) for v in key) for key in ordered}
+        if len(set(names.values())) < len(names):  # values that contain ", ": quote each part, unambiguously
+            names = {key: ", ".join(repr(labels.display(v)) for v in key) for key in ordered}
+        for key in ordered:
             cells = per_group[key]
-            label = ", ".join(str(labels.display(v)) for v in key)
+            label = names[key]
             n = sum(cells.values())
             ok = n >= check.min_group_size
             entry: dict[str, Any] = {"count": n, "included": ok}
@@ -599,6 +624,10 @@ class Evaluator:
             details["reason"] = "a group rate is undefined (fairlearn would count it as 0): " + "; ".join(undefined)
             return self._result(check, check.fairness, None, check.operators(), details, force_fail=True)
         value = m.fairness_value(check.fairness, included)
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            details["reason"] = (f"{check.fairness} is undefined: the largest group {' and '.join(rates_needed)} is 0, "
+                                 "so the ratio is 0/0")
+            return self._result(check, check.fairness, None, check.operators(), details, force_fail=True)
         return self._result(check, check.fairness, value, check.operators(), details)
 
     def _drift_columns(self, check: DriftCheck | DataQualityCheck, need_reference: bool = True) -> list[str]:
