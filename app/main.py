@@ -7,6 +7,7 @@ from pathlib import Path
 import streamlit as st
 
 from app import session
+from app.text import literal
 from core.errors import CountersignError
 
 PAGES = Path(__file__).resolve().parent / "app_pages"
@@ -33,7 +34,7 @@ def route() -> None:
         pages = [st.Page(PAGES / "sign_in.py", title="Sign in", icon=":material/login:", default=True)]
     else:
         with st.sidebar:
-            st.markdown(f"**{user.name}**  \n{', '.join(sorted(roles)) or 'no role'}")
+            st.markdown(f"**{literal(user.name)}**  \n{literal(', '.join(sorted(roles)) or 'no role')}")
             if st.button("Sign out", icon=":material/logout:", key="nav_sign_out"):
                 session.sign_out()
                 st.rerun()
@@ -51,4 +52,4 @@ try:
     with session.service().store.held():
         route()
 except CountersignError as exc:
-    st.error(exc.message)
+    st.error(literal(exc.message))

@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from cli.output import emit_json, error, stdin_is_tty, table
+from cli.output import emit_json, error, error_lines, say, say_block, stdin_is_tty, table, usage_error
 from core.datasets import CsvDialect
 from core.errors import BadInput, CheckFailed, CountersignError, NotAuthenticated
 from core.identity import Session
@@ -124,8 +124,8 @@ def init_cmd(state: _State, db: str | None, as_json: bool, admin: str, origin: s
     if as_json:
         emit_json(result)
     else:
-        click.echo(f"Created {cs.path}\n  origin: {cs.origin}\n  admin: {admin}\n"
-                   f"  service key: {result['service_verifier_key']}")
+        say(f"Created {cs.path}", f"  origin: {cs.origin}", f"  admin: {admin}",
+            f"  service key: {result['service_verifier_key']}")
 
 
 # ------------------------------------------------------------------------------------------------- users
@@ -146,7 +146,7 @@ def user_add(state: _State, db: str | None, as_json: bool, as_user: str | None, 
     new_password = _new_password(password_stdin, name)
     session = _login(state, cs, as_user)
     result = cs.add_user(session, name, list(roles), new_password)
-    emit_json(result) if as_json else click.echo(
+    emit_json(result) if as_json else say(
         f"Added {name} ({', '.join(result['roles'])}), key {result['key_id']}, ledger seq {result['seq']}")
 
 
@@ -165,7 +165,7 @@ def user_grant(state: _State, db: str | None, as_json: bool, as_user: str | None
     """Grant ROLE to NAME (admin only)."""
     cs = _service(state, db)
     result = cs.grant(_login(state, cs, as_user), name, role)
-    emit_json(result) if as_json else click.echo(f"{name} now holds: {', '.join(result['roles'])}")
+    emit_json(result) if as_json else say(f"{name} now holds: {', '.join(result['roles'])}")
 
 
 @command(user_group, "revoke", auth=True)
@@ -175,7 +175,7 @@ def user_revoke(state: _State, db: str | None, as_json: bool, as_user: str | Non
     """Revoke ROLE from NAME (admin only)."""
     cs = _service(state, db)
     result = cs.revoke(_login(state, cs, as_user), name, role)
-    emit_json(result) if as_json else click.echo(f"{name} now holds: {', '.join(result['roles']) or 'no role'}")
+    emit_json(result) if as_json else say(f"{name} now holds: {', '.join(result['roles']) or 'no role'}")
 
 
 @command(user_group, "passwd", auth=True)
@@ -185,7 +185,7 @@ def user_passwd(state: _State, db: str | None, as_json: bool, as_user: str | Non
     cs = _service(state, db)
     session = _login(state, cs, as_user)
     result = cs.change_password(session, _new_password(password_stdin, session.name))
-    emit_json(result) if as_json else click.echo(f"Password changed for {session.name}")
+    emit_json(result) if as_json else say(f"Password changed for {session.name}")
 
 
 @command(user_group, "rotate-key", auth=True)
@@ -196,7 +196,7 @@ def user_rotate_key(state: _State, db: str | None, as_json: bool, as_user: str |
     user = as_user or state.user or os.environ.get("COUNTERSIGN_USER") or ""
     session = cs.login(user, password) if user else _login(state, cs, as_user)
     _, result = cs.rotate_key(session, password)
-    emit_json(result) if as_json else click.echo(
+    emit_json(result) if as_json else say(
         f"New key {result['key_id']} for {session.name} (replaces {result['previous_key_id']})")
 
 
@@ -231,7 +231,7 @@ def checkpoint_cmd(state: _State, db: str | None, as_json: bool, as_user: str | 
     if as_json:
         emit_json({"size": cp["size"], "root": cp["root"], "note": cp["note"]})
     else:
-        click.echo(cp["note"], nl=False)
+        say_block(cp["note"], nl=False)
 
 
 @command(cli, "keys")
@@ -241,7 +241,7 @@ def keys_cmd(state: _State, db: str | None, as_json: bool) -> None:
     if as_json:
         emit_json(keys)
         return
-    click.echo(f"service  {keys['service']['verifier_key']}")
+    say(f"service  {keys['service']['verifier_key']}")
     table(keys["users"], ["owner", "key_id", "public_key", "valid_from_seq"])
 
 
@@ -267,12 +267,12 @@ def verify_cmd(state: _State, db: str | None, as_json: bool, checkpoint_file: Pa
         extra = ""
         if report.external_checkpoint:
             extra = f"; append-only since the saved checkpoint at size {report.external_checkpoint['size']}"
-        click.echo(f"OK: {report.size} entries intact, root {report.root}, "
+        say(f"OK: {report.size} entries intact, root {report.root}, "
                    f"{report.checkpoints_verified} checkpoints verified{extra}")
     else:
-        click.echo(f"FAILED: {report.first_problem}", err=True)
+        say(f"FAILED: {report.first_problem}", err=True)
         for problem in report.problems[1:20]:
-            click.echo(f"  also: {problem}", err=True)
+            say(f"  also: {problem}", err=True)
     if not report.ok:
         raise _Quiet(1)
 
@@ -310,7 +310,7 @@ def dataset_register(state: _State, db: str | None, as_json: bool, as_user: str 
         emit_json(result)
     else:
         verb = "Registered" if result["created"] else "Already registered (same content)"
-        click.echo(f"{verb} {result['ref']}: {result['rows']} rows, sha256 {result['digest']}")
+        say(f"{verb} {result['ref']}: {result['rows']} rows, sha256 {result['digest']}")
 
 
 @command(dataset_group, "show", auth=True)
@@ -322,19 +322,19 @@ def dataset_show(state: _State, db: str | None, as_json: bool, as_user: str | No
     if as_json:
         emit_json(info)
         return
-    click.echo(f"{info['ref']}  sha256 {info['digest']}\n  {info['format']}, {info['rows']} rows, "
-               f"{info['size_bytes']} bytes, registered by {info['registered_by']} at {info['registered_at']}")
-    click.echo(f"  source: {info['source_uri']}")
+    say(f"{info['ref']}  sha256 {info['digest']}", f"  {info['format']}, {info['rows']} rows, "
+        f"{info['size_bytes']} bytes, registered by {info['registered_by']} at {info['registered_at']}")
+    say(f"  source: {info['source_uri']}")
     if info.get("csv"):
-        click.echo("  read as CSV with: " + ", ".join(f"{k}={v!r}" for k, v in info["csv"].items()))
+        say("  read as CSV with: " + ", ".join(f"{k}={v!r}" for k, v in info["csv"].items()))
     if info["derived_from"]:
-        click.echo(f"  derived from: {', '.join(info['derived_from'])}")
+        say(f"  derived from: {', '.join(info['derived_from'])}")
     table([{"column": k, **v} for k, v in info["profile"]["columns"].items()],
           ["column", "type", "nulls", "distinct_approx", "min", "max", "mean", "top"])
     if info["datasheet"]:
-        click.echo(f"Datasheet (revision {info['datasheet_history'][-1]['revision']}):")
+        say(f"Datasheet (revision {info['datasheet_history'][-1]['revision']}):")
         for section, text in info["datasheet"].items():
-            click.echo(f"  {section}: {text}")
+            say(f"  {section}: {text}")
 
 
 @command(dataset_group, "list", auth=True)
@@ -353,7 +353,7 @@ def dataset_datasheet(state: _State, db: str | None, as_json: bool, as_user: str
     """Replace a dataset's datasheet with FILE (a new revision; history kept)."""
     cs = _service(state, db)
     result = cs.edit_datasheet(_login(state, cs, as_user), ref, file)
-    emit_json(result) if as_json else click.echo(
+    emit_json(result) if as_json else say(
         f"Datasheet of {ref} is now revision {result['revision']} (changed: {', '.join(result['sections_changed'])})")
 
 
@@ -364,7 +364,7 @@ def dataset_check(state: _State, db: str | None, as_json: bool, as_user: str | N
     cs = _service(state, db)
     record, path = cs.use_dataset(_login(state, cs, as_user), ref)
     emit_json({"ref": ref, "path": str(path), "digest": record["digest"], "unchanged": True}) if as_json else \
-        click.echo(f"{ref}: {path} unchanged (sha256 {record['digest']})")
+        say(f"{ref}: {path} unchanged (sha256 {record['digest']})")
 
 
 # ------------------------------------------------------------------------------------------------- models
@@ -402,7 +402,7 @@ def model_register(state: _State, db: str | None, as_json: bool, as_user: str | 
     else:
         verb = "Registered" if result["created"] else "Already registered"
         trust = "  [TRUSTED PICKLE]" if result["trusted_pickle"] else ""
-        click.echo(f"{verb} {result['ref']}: {result['estimator'] or 'external'}, "
+        say(f"{verb} {result['ref']}: {result['estimator'] or 'external'}, "
                    f"artifact sha256 {result['artifact_digest']}{trust}")
 
 
@@ -415,16 +415,16 @@ def model_show(state: _State, db: str | None, as_json: bool, as_user: str | None
     if as_json:
         emit_json(info)
         return
-    trust = "\n  WARNING: pickle artifact loaded on the registrant's explicit trust" if info["trusted_pickle"] else ""
-    click.echo(f"{info['ref']}  {'external model' if info['external'] else info['estimator']}{trust}\n"
-               f"  artifact sha256 {info['artifact_digest']}\n  framework {info['framework']}, risk tier "
-               f"{info['risk_tier'] or '-'}, owner {info['owner']}, code {info['code_ref'] or '-'}\n"
-               f"  trained on {', '.join(info['trained_on'])}")
+    trust = ["  WARNING: pickle artifact loaded on the registrant's explicit trust"] if info["trusted_pickle"] else []
+    say(f"{info['ref']}  {'external model' if info['external'] else info['estimator']}", *trust,
+        f"  artifact sha256 {info['artifact_digest']}", f"  framework {info['framework']}, risk tier "
+        f"{info['risk_tier'] or '-'}, owner {info['owner']}, code {info['code_ref'] or '-'}",
+        f"  trained on {', '.join(info['trained_on'])}")
     table(info["features"], ["name", "type"])
     if info["card"]:
-        click.echo(f"Model card (revision {info['card_history'][-1]['revision']}):")
+        say(f"Model card (revision {info['card_history'][-1]['revision']}):")
         for section, text in info["card"].items():
-            click.echo(f"  {section}: {text}")
+            say(f"  {section}: {text}")
 
 
 @command(model_group, "list", auth=True)
@@ -442,7 +442,7 @@ def model_card(state: _State, db: str | None, as_json: bool, as_user: str | None
     """Replace a model's card with FILE (a new revision; history kept)."""
     cs = _service(state, db)
     result = cs.edit_card(_login(state, cs, as_user), ref, file)
-    emit_json(result) if as_json else click.echo(
+    emit_json(result) if as_json else say(
         f"Card of {ref} is now revision {result['revision']} (changed: {', '.join(result['sections_changed'])})")
 
 
@@ -476,12 +476,12 @@ def lineage_show(state: _State, db: str | None, as_json: bool, as_user: str | No
     elif fmt == "dot":
         from core.lineage import to_dot
 
-        click.echo(to_dot(graph), nl=False)
+        say_block(to_dot(graph), nl=False)
     else:
         for node in graph["nodes"]:
-            click.echo(f"{node['id']}  sha256:{node['digest']}")
+            say(f"{node['id']}  sha256:{node['digest']}")
         for edge in graph["edges"]:
-            click.echo(f"  {edge['from']} --{edge['kind']}--> {edge['to']}")
+            say(f"  {edge['from']} --{edge['kind']}--> {edge['to']}")
 
 
 @command(lineage_group, "import", auth=True)
@@ -490,7 +490,7 @@ def lineage_import(state: _State, db: str | None, as_json: bool, as_user: str | 
     """Import OpenLineage RunEvents from a JSON-lines file (all or nothing)."""
     cs = _service(state, db)
     result = cs.import_openlineage(_login(state, cs, as_user), file)
-    emit_json(result) if as_json else click.echo(
+    emit_json(result) if as_json else say(
         f"Imported {result['events']} events: {len(result['runs'])} runs, {len(result['jobs'])} jobs, "
         f"{len(result['datasets'])} datasets ({result['nodes_created']} new nodes, {result['edges_created']} new "
         "edges)")
@@ -511,7 +511,7 @@ def policy_check(state: _State, db: str | None, as_json: bool, file: Path) -> No
     policy, _text, sha = load_policy_file(file)
     summary = {"file": str(file), "policy": policy.policy, "version": policy.version, "sha256": sha,
                "checks": [{"id": c.id, "kind": kind_of(c)} for c in policy.checks]}
-    emit_json(summary) if as_json else click.echo(
+    emit_json(summary) if as_json else say(
         f"OK: {file} is policy {policy.ref} with {len(policy.checks)} checks (sha256 {sha})")
 
 
@@ -520,7 +520,7 @@ def policy_schema(state: _State, db: str | None, as_json: bool) -> None:
     """Print the policy JSON Schema (for editors)."""
     from core.policy import schema_text
 
-    click.echo(schema_text())
+    say_block(schema_text())
 
 
 @command(policy_group, "add", auth=True)
@@ -529,7 +529,7 @@ def policy_add(state: _State, db: str | None, as_json: bool, as_user: str | None
     """Store an immutable policy version (compliance officers)."""
     cs = _service(state, db)
     result = cs.add_policy(_login(state, cs, as_user), file)
-    emit_json(result) if as_json else click.echo(
+    emit_json(result) if as_json else say(
         f"{'Added' if result['created'] else 'Already present'} policy {result['name']}@{result['version']} "
         f"(sha256 {result['sha256']})")
 
@@ -551,9 +551,9 @@ def policy_show(state: _State, db: str | None, as_json: bool, as_user: str | Non
     if as_json:
         emit_json(record)
     else:
-        click.echo(f"# {record['name']}@{record['version']}  sha256 {record['sha256']}  added by {record['added_by']} "
+        say(f"# {record['name']}@{record['version']}  sha256 {record['sha256']}  added by {record['added_by']} "
                    f"at {record['added_at']}")
-        click.echo(record["text"], nl=False)
+        say_block(record["text"], nl=False)
 
 
 @command(policy_group, "diff", auth=True)
@@ -563,8 +563,8 @@ def policy_diff(state: _State, db: str | None, as_json: bool, as_user: str | Non
     """Unified diff between two stored policy versions."""
     cs = _service(state, db)
     diff = cs.policy_diff(_login(state, cs, as_user), left, right)
-    emit_json({"left": left, "right": right, "diff": diff}) if as_json else click.echo(diff or "(identical)",
-                                                                                       nl=bool(not diff))
+    emit_json({"left": left, "right": right, "diff": diff}) if as_json else say_block(diff or "(identical)",
+                                                                                     nl=bool(not diff))
 
 
 @command(policy_group, "assign", auth=True)
@@ -575,7 +575,7 @@ def policy_assign(state: _State, db: str | None, as_json: bool, as_user: str | N
     """Make POLICY_NAME govern MODEL_NAME (compliance officers)."""
     cs = _service(state, db)
     result = cs.assign_policy(_login(state, cs, as_user), model_name, policy_name)
-    emit_json(result) if as_json else click.echo(
+    emit_json(result) if as_json else say(
         f"{model_name} is governed by {policy_name}" + ("" if result["changed"] else " (unchanged)"))
 
 
@@ -595,7 +595,7 @@ def promote_cmd(state: _State, db: str | None, as_json: bool, as_user: str | Non
             emit_json({"refused": True, "reasons": getattr(exc, "reasons", [exc.message])})
             raise _Quiet(1) from None
         raise
-    emit_json(result) if as_json else click.echo(
+    emit_json(result) if as_json else say(
         f"Request {result['request_id']}: {model_ref} → {to}, awaiting {', '.join(result['required_roles'])}"
         + (f" (waivers used: {', '.join(w['check'] for w in result['waivers'])})" if result["waivers"] else ""))
 
@@ -608,7 +608,7 @@ def reinstate_cmd(state: _State, db: str | None, as_json: bool, as_user: str | N
     """Request that a suspended version return to production (a new approval round)."""
     cs = _service(state, db)
     result = cs.reinstate(_login(state, cs, as_user), model_ref, reason=reason)
-    emit_json(result) if as_json else click.echo(
+    emit_json(result) if as_json else say(
         f"Request {result['request_id']}: reinstate {model_ref}, awaiting {', '.join(result['required_roles'])}")
 
 
@@ -621,11 +621,11 @@ def _decision_cmd(decision: str) -> Callable[..., None]:
         if as_json:
             emit_json(result)
         elif result["status"] == "approved":
-            click.echo(f"Approved as {result['role']}: {result['model']} promoted")
+            say(f"Approved as {result['role']}: {result['model']} promoted")
         elif result["status"] == "rejected":
-            click.echo(f"Rejected as {result['role']}: request {request_id} closed")
+            say(f"Rejected as {result['role']}: request {request_id} closed")
         else:
-            click.echo(f"Approved as {result['role']}; still awaiting {', '.join(result['remaining_roles'])}")
+            say(f"Approved as {result['role']}; still awaiting {', '.join(result['remaining_roles'])}")
 
     return run
 
@@ -665,7 +665,7 @@ def waive_cmd(state: _State, db: str | None, as_json: bool, as_user: str | None,
     """Waive a failing check for a model version until a date (compliance officers)."""
     cs = _service(state, db)
     result = cs.waive(_login(state, cs, as_user), model_ref, check=check, until=until, justification=justification)
-    emit_json(result) if as_json else click.echo(f"Waiver {result['id']}: {check} on {model_ref} until {until}")
+    emit_json(result) if as_json else say(f"Waiver {result['id']}: {check} on {model_ref} until {until}")
 
 
 @cli.group("waiver")
@@ -692,7 +692,7 @@ def waiver_revoke(state: _State, db: str | None, as_json: bool, as_user: str | N
     """Revoke a waiver (compliance officers)."""
     cs = _service(state, db)
     result = cs.revoke_waiver(_login(state, cs, as_user), waiver_id, reason=reason)
-    emit_json(result) if as_json else click.echo(f"Waiver {waiver_id} revoked")
+    emit_json(result) if as_json else say(f"Waiver {waiver_id} revoked")
 
 
 @command(cli, "suspend", auth=True)
@@ -703,7 +703,7 @@ def suspend_cmd(state: _State, db: str | None, as_json: bool, as_user: str | Non
     """Take a production version out of service at once (EU AI Act Art. 14)."""
     cs = _service(state, db)
     result = cs.suspend(_login(state, cs, as_user), model_ref, reason=reason)
-    emit_json(result) if as_json else click.echo(f"{model_ref} suspended")
+    emit_json(result) if as_json else say(f"{model_ref} suspended")
 
 
 @command(cli, "monitor", auth=True)
@@ -725,7 +725,7 @@ def monitor_cmd(state: _State, db: str | None, as_json: bool, as_user: str | Non
     else:
         _print_evaluation(result)
         if result.get("revalidation_required"):
-            click.echo(f"{model_ref} is flagged revalidation_required")
+            say(f"{model_ref} is flagged revalidation_required")
     if not result["passed"]:
         raise _Quiet(1)
 
@@ -741,19 +741,19 @@ def history_cmd(state: _State, db: str | None, as_json: bool, as_user: str | Non
     if as_json:
         emit_json(result)
         return
-    click.echo(f"{model_name}" + (f" at {result['at']}" if result["at"] else "") +
+    say(f"{model_name}" + (f" at {result['at']}" if result["at"] else "") +
                f": production = {result['production'] or 'none'}")
     for version, s in result["versions"].items():
         approvers = ", ".join(f"{a['name']} ({a['role']})" for a in s.get("approvers") or [])
-        click.echo(f"  {version}: {s['stage']} since {s['since']}"
+        say(f"  {version}: {s['stage']} since {s['since']}"
                    + (f", requested by {s['requested_by']}" if s.get("requested_by") else "")
                    + (f", approved by {approvers}" if approvers else "")
                    + (f", evaluation {s['evaluation_id']}" if s.get("evaluation_id") else "")
                    + (f" under {s['policy']['name']}@{s['policy']['version']}" if s.get("policy") else ""))
     if not at:
-        click.echo("Timeline:")
+        say("Timeline:")
         for t in result["timeline"]:
-            click.echo(f"  seq {t['seq']} {t['ts']}  {t['version']}: {t['from_stage']} → {t['to_stage']}  by "
+            say(f"  seq {t['seq']} {t['ts']}  {t['version']}: {t['from_stage']} → {t['to_stage']}  by "
                        f"{t['actor']}  ({t.get('reason') or ''})")
 
 
@@ -785,7 +785,7 @@ def evaluate_cmd(state: _State, db: str | None, as_json: bool, as_user: str | No
 
 def _print_evaluation(result: dict[str, Any]) -> None:
     policy = result["policy"]
-    click.echo(f"Evaluation {result['id']}: {result['model']['ref']} on {result['data']['ref']} "
+    say(f"Evaluation {result['id']}: {result['model']['ref']} on {result['data']['ref']} "
                f"({result['data']['rows']} rows) under {policy['name']}@{policy['version']} "
                f"(sha256 {policy['sha256'][:12]}…)")
     for check in result["checks"]:
@@ -803,9 +803,9 @@ def _print_evaluation(result: dict[str, Any]) -> None:
             extra = f" — drifted: {', '.join(check['details']['drifted_columns'])}"
         if check["kind"] == "documentation" and check["details"].get("missing"):
             extra = f" — missing: {', '.join(check['details']['missing'])}"
-        click.echo(f"  {mark:4}  {check['id']:<20} {check['metric']:<34} {shown:>10} {check['operator'] or ''} "
+        say(f"  {mark:4}  {check['id']:<20} {check['metric']:<34} {shown:>10} {check['operator'] or ''} "
                    f"{check['threshold'] if check['threshold'] is not None else ''}{extra}")
-    click.echo(f"Verdict: {result['verdict'].upper()}" + (
+    say(f"Verdict: {result['verdict'].upper()}" + (
         f" (blocking: {', '.join(result['failed_block_checks'])})" if result["failed_block_checks"] else ""))
 
 
@@ -824,7 +824,7 @@ def evaluation_show(state: _State, db: str | None, as_json: bool, as_user: str |
         emit_json(result)
         return
     _print_evaluation(result)
-    click.echo(f"Recorded by {result['evaluated_by']} at {result['evaluated_at']} (ledger seq {result['seq']}); "
+    say(f"Recorded by {result['evaluated_by']} at {result['evaluated_at']} (ledger seq {result['seq']}); "
                f"result sha256 {result['result_sha256']} {'intact' if result['result_intact'] else 'ALTERED'}")
 
 
@@ -855,9 +855,9 @@ def report_cmd(state: _State, db: str | None, as_json: bool, as_user: str | None
     cs = _service(state, db)
     result = cs.report(_login(state, cs, as_user), model, out=out, since=since, until=until,
                        since_checkpoint=str(since_checkpoint) if since_checkpoint else None)
-    emit_json(result) if as_json else click.echo(
+    emit_json(result) if as_json else say(
         f"Wrote {out}: report.pdf, report.html, verify.py and evidence/ ({result['entries']} ledger entries, "
-        f"{result['statements']} signed statements, checkpoint size {result['checkpoint_size']}).\n"
+        f"{result['statements']} signed statements, checkpoint size {result['checkpoint_size']}).",
         f"Verify anywhere with: python {out}/verify.py {out}")
 
 
@@ -872,9 +872,9 @@ def card_cmd(state: _State, db: str | None, as_json: bool, as_user: str | None, 
     text = cs.export_card(_login(state, cs, as_user), model_ref, "json" if as_json else fmt)
     if out is not None:
         out.write_text(text, encoding="utf-8")
-        click.echo(f"Wrote {out}")
+        say(f"Wrote {out}")
     else:
-        click.echo(text)
+        say_block(text)
 
 
 @command(cli, "verify-bundle")
@@ -888,7 +888,7 @@ def verify_bundle_cmd(state: _State, db: str | None, as_json: bool, directory: P
         summary = verify_bundle(directory, trusted_key)
     except BundleError as exc:
         raise CheckFailed(f"FAILED: {exc}") from None
-    emit_json(summary) if as_json else click.echo(
+    emit_json(summary) if as_json else say(
         f"OK: {summary['files']} files, {summary['entries']} entries, {summary['statements']} statements verified "
         f"against checkpoint size {summary['tree_size']}")
 
@@ -920,8 +920,8 @@ def demo_cmd(state: _State, db: str | None, as_json: bool, port: int, address: s
         emit_json({"database": str(cs.path), "seeded": seeded, "url": f"http://{address}:{port}",
                    "users": users})
     else:
-        click.echo(f"Demo database: {cs.path} ({'seeded now' if seeded else 'already there'})")
-        click.echo("Demo users (one per role):")
+        say(f"Demo database: {cs.path} ({'seeded now' if seeded else 'already there'})")
+        say("Demo users (one per role):")
         table(users, ["name", "roles", "password"])
     if not no_serve:
         _serve(cs.path, port, address)
@@ -932,7 +932,7 @@ def _serve(db_path: Path, port: int, address: str) -> None:
 
     script = Path(app.__file__).parent / "main.py"
     env = {**os.environ, "COUNTERSIGN_DB": str(db_path)}
-    click.echo(f"Countersign app: http://{address}:{port}  (database {db_path}; Ctrl-C stops it)")
+    say(f"Countersign app: http://{address}:{port}  (database {db_path}; Ctrl-C stops it)")
     sys.stdout.flush()
     args = [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port),
             "--server.address", address, "--server.headless", "true", "--browser.gatherUsageStats", "false"]
@@ -952,20 +952,21 @@ def main(argv: list[str] | None = None) -> None:
     try:
         cli.main(args=argv, prog_name="countersign", standalone_mode=False)
     except click.exceptions.UsageError as exc:
-        exc.show()
+        usage_error(exc)
         sys.exit(2)
     except click.exceptions.Abort:
-        click.echo("aborted", err=True)
+        say("aborted", err=True)
         sys.exit(130)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except _Quiet as exc:
         sys.exit(exc.code)
     except CheckFailed as exc:
-        error(exc.message.removeprefix("FAILED: "), exc.exit_code, as_json)
+        message = exc.message.removeprefix("FAILED: ")
+        error(message, exc.exit_code, as_json, error_lines(exc, message))
         sys.exit(exc.exit_code)
     except CountersignError as exc:
-        error(exc.message, exc.exit_code, as_json)
+        error(exc.message, exc.exit_code, as_json, error_lines(exc))
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         sys.exit(130)

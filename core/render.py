@@ -1,8 +1,23 @@
 """Render a report, given as a list of blocks, to self-contained HTML and to PDF (ReportLab), and charts to PNG
-(matplotlib, no browser). Both renderings come from the same blocks, so they cannot disagree.
+(matplotlib, no browser). Both renderings come from the same laid-out blocks (:func:`layout`), so they cannot
+disagree.
 
-Blocks: ``("h1"|"h2"|"h3"|"p"|"pre", text)``, ``("table", headers, rows)``, ``("image", png_bytes, caption)``.
-Tables wrap every cell (long digests included) to the page width, so nothing is cut off.
+Blocks: ``("h1"|"h2"|"h3"|"p"|"pre", text)``, ``("table", headers, rows)``, ``("image", png_bytes, caption)``;
+:func:`layout` adds the column widths to each table and ``("note", number, label, text)`` blocks.
+
+Text of any length and content lays out (user text is data, never layout or markup):
+
+* every text is passed through :func:`core.text.visible` (control, bidi and zero-width characters shown as escapes;
+  ``pre`` blocks keep their line breaks, paragraphs their line breaks and tabs, which both renderers take as white
+  space) and escaped for HTML and for ReportLab's paragraph markup;
+* table columns share the page width (each at least :data:`MIN_COLUMN_WIDTH`), every cell wraps anywhere, so a token
+  with no spaces breaks too;
+* a cell longer than its column can show within a third of the page height is cut there and ends with
+  ``… [note N]``; note N, right after the table, holds the whole text at full width, where it wraps and flows over
+  as many pages as it needs. (The exported evidence holds the full text as well: the ledger entries and statements.)
+  So no table row is ever taller than a page, which is what makes ReportLab give up with a ``LayoutError``;
+* images are scaled to fit the frame; chart labels are cut to :data:`MAX_CHART_LABEL` characters and shown
+  literally (no matplotlib mathtext).
 """
 
 from __future__ import annotations
@@ -13,20 +28,137 @@ import html
 import io
 from typing import Any
 
+from core.text import visible
+
 Block = tuple[Any, ...]
 
-CSS = """body{font-family:Helvetica,Arial,sans-serif;margin:2em auto;max-width:1100px;color:#1d1d1f;line-height:1.4}
-h1{border-bottom:3px solid #1d4e89}h2{color:#1d4e89;border-bottom:1px solid #ccd;margin-top:2em}
+#: Landscape A4 in points, and the margins of the PDF (1.5 cm).
+PAGE_SIZE = (841.8897637795277, 595.2755905511812)
+MARGIN = 42.51968503937008
+FRAME_WIDTH = PAGE_SIZE[0] - 2 * MARGIN
+FRAME_HEIGHT = PAGE_SIZE[1] - 2 * MARGIN
+#: Table cells: font size and leading (pt), ReportLab's default cell padding, and the tallest a row may grow.
+CELL_FONT_SIZE = 7.0
+CELL_LEADING = 8.5
+CELL_PADDING = (6.0, 3.0)  # left/right, top/bottom
+MAX_ROW_HEIGHT = FRAME_HEIGHT / 3
+MIN_COLUMN_WIDTH = 48.0
+#: No Helvetica glyph is wider than 1.02 em: a column of width w holds at least w / (1.1 em) characters a line.
+GLYPH_EM = 1.1
+MAX_CHART_LABEL = 48
+
+CSS = """body{font-family:Helvetica,Arial,sans-serif;margin:2em auto;max-width:1100px;color:#1d1d1f;line-height:1.4;
+overflow-wrap:anywhere}h1{border-bottom:3px solid #1d4e89}h2{color:#1d4e89;border-bottom:1px solid #ccd;margin-top:2em}
 table{border-collapse:collapse;width:100%;margin:.6em 0;font-size:.85em;table-layout:auto}
-th,td{border:1px solid #ccd;padding:.3em .5em;text-align:left;vertical-align:top;word-break:break-word}
-th{background:#eef2f8}pre{background:#f6f8fa;padding:.8em;white-space:pre-wrap;word-break:break-all;font-size:.8em}
-img{max-width:100%}.caption{font-size:.85em;color:#555}"""
+th,td{border:1px solid #ccd;padding:.3em .5em;text-align:left;vertical-align:top;word-break:break-word;
+overflow-wrap:anywhere}th{background:#eef2f8}
+pre{background:#f6f8fa;padding:.8em;white-space:pre-wrap;word-break:break-all;font-size:.8em}
+img{max-width:100%}.caption{font-size:.85em;color:#555}.note{font-size:.85em}"""
+
+
+def cell_capacity(column_width: float) -> int:
+    """How many characters a cell of this column is sure to show within :data:`MAX_ROW_HEIGHT`."""
+    per_line = max(1, int((column_width - 2 * CELL_PADDING[0]) / (CELL_FONT_SIZE * GLYPH_EM)))
+    lines = max(1, int((MAX_ROW_HEIGHT - 2 * CELL_PADDING[1] - 2 * CELL_LEADING) / CELL_LEADING))
+    return per_line * lines
+
+
+def column_widths(headers: list[str], rows: list[list[str]], width: float = FRAME_WIDTH) -> list[float]:
+    """Column widths (pt) summing to ``width``: each at least :data:`MIN_COLUMN_WIDTH` (or an equal share), the
+    rest shared by how long the column's texts are (between 4 and 40 characters)."""
+    if not headers:
+        return []
+    n = len(headers)
+    weights = [max(4, min(40, max([len(h)] + [len(r[i]) for r in rows[:200] if i < len(r)])))
+               for i, h in enumerate(headers)]
+    floor = min(MIN_COLUMN_WIDTH, width / n)
+    spare = width - floor * n
+    total = sum(weights)
+    return [floor + spare * w / total for w in weights]
+
+
+def _text(value: Any) -> str:  # noqa: ANN401
+    """A cell's value as one line of literal text."""
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, list | tuple):
+        return ", ".join(_text(v) for v in value)
+    return visible(value)
+
+
+def _cut(text: str, capacity: int, marker: str) -> str:
+    return text[:max(1, capacity - len(marker))] + marker
+
+
+def layout(blocks: list[Block]) -> list[Block]:
+    """The blocks as both renderers show them: every text literal and visible, long table cells cut with a note
+    holding the whole text right after the table (see the module docstring). A laid-out table block is
+    ``("table", headers, rows, column_widths)``, every cell a string."""
+    out: list[Block] = []
+    note = 0
+    for block in blocks:
+        kind = block[0]
+        if kind in ("h1", "h2", "h3"):
+            out.append((kind, visible(block[1])))
+        elif kind == "p":  # a line break in a paragraph is only white space, in HTML as in ReportLab
+            out.append((kind, visible(block[1], keep="\n\t")))
+        elif kind == "pre":
+            out.append((kind, visible(str(block[1]).replace("\r\n", "\n"), keep="\n")))
+        elif kind == "note":
+            out.append((kind, block[1], visible(block[2]), visible(block[3])))
+        elif kind == "image":
+            out.append((kind, block[1], visible(block[2])))
+        elif kind == "table":
+            columns = max([len(block[1]), *(len(row) for row in block[2])])
+            if not columns:
+                continue  # nothing to show (and ReportLab refuses a table without a column)
+            headers = [visible(h) for h in block[1]] + [""] * (columns - len(block[1]))  # rectangular, as
+            rows = [[_text(c) for c in row] + [""] * (columns - len(row)) for row in block[2]]  # ReportLab needs
+            widths = column_widths(headers, rows)
+            capacity = [cell_capacity(w) for w in widths]
+            headers = [h if len(h) <= cap else _cut(h, cap, "…") for h, cap in zip(headers, capacity, strict=True)]
+            notes: list[Block] = []
+            for r, row in enumerate(rows):
+                for i, text in enumerate(row):
+                    cap = capacity[i]
+                    if len(text) > cap:
+                        note += 1
+                        where = f"{headers[i] or f'column {i + 1}'}, row {r + 1}"
+                        if i > 0:
+                            where += f" ({row[0][:60]}{'…' if len(row[0]) > 60 else ''})"
+                        notes.append(("note", note, where, text))
+                        row[i] = _cut(text, cap, f" … [note {note}]")
+            out.append(("table", headers, rows, widths))
+            out.extend(notes)
+        else:
+            out.append(block)
+    return out
+
+
+#: A chart draws at most this many bars (the table beside it lists them all).
+MAX_CHART_BARS = 40
+
+
+def chart_text(text: object, limit: int = MAX_CHART_LABEL) -> str:
+    """A label or title as matplotlib shows it literally: visible escapes, at most ``limit`` characters, and ``$``
+    escaped so that no mathtext is parsed."""
+    shown = visible(text)
+    if len(shown) > limit:
+        shown = shown[:limit - 1] + "…"
+    return shown.replace("$", r"\$")
 
 
 def bar_chart(labels: list[str], values: list[float], title: str, threshold: float | None = None,
               xlabel: str = "") -> bytes:
-    """A horizontal bar chart as PNG bytes (matplotlib, Agg backend); identical charts are drawn once."""
-    return _bar_chart(tuple(labels), tuple(float(v) for v in values), title, threshold, xlabel)
+    """A horizontal bar chart as PNG bytes (matplotlib, Agg backend); identical charts are drawn once. At most
+    :data:`MAX_CHART_BARS` bars; labels and title are shown literally (see :func:`chart_text`)."""
+    if len(labels) > MAX_CHART_BARS:
+        title = f"{title} (first {MAX_CHART_BARS} of {len(labels)})"
+        labels, values = labels[:MAX_CHART_BARS], values[:MAX_CHART_BARS]
+    return _bar_chart(tuple(chart_text(label) for label in labels), tuple(float(v) for v in values),
+                      chart_text(title, 2 * MAX_CHART_LABEL), threshold, chart_text(xlabel, 2 * MAX_CHART_LABEL))
 
 
 @functools.lru_cache(maxsize=256)
@@ -38,7 +170,9 @@ def _bar_chart(labels: tuple[str, ...], values: tuple[float, ...], title: str, t
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, max(1.8, 0.35 * len(labels) + 1)), dpi=90)
-    ax.barh(labels[::-1], values[::-1], color="#1d4e89")
+    positions = list(range(len(labels)))[::-1]  # by position: equal labels stay separate bars, first on top
+    ax.barh(positions, values, color="#1d4e89")
+    ax.set_yticks(positions, labels)
     if threshold is not None:
         ax.axvline(threshold, color="#c0392b", linestyle="--", label=f"threshold {threshold}")
         ax.legend(loc="lower right", fontsize=8)
@@ -52,21 +186,28 @@ def _bar_chart(labels: tuple[str, ...], values: tuple[float, ...], title: str, t
     return buffer.getvalue()
 
 
+def _anchor(text: str) -> str:
+    return html.escape(text.lower().replace(" ", "-")[:80])
+
+
 def to_html(title: str, blocks: list[Block]) -> str:
-    parts = [f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
-             f"<style>{CSS}</style></head><body>"]
-    for block in blocks:
+    """A self-contained HTML page (no script, no remote resource) of the laid-out blocks."""
+    parts = [f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{html.escape(visible(title))}"
+             f"</title><style>{CSS}</style></head><body>"]
+    for block in layout(blocks):
         kind = block[0]
         if kind in ("h1", "h2", "h3"):
-            anchor = html.escape(str(block[1]).lower().replace(" ", "-"))
-            parts.append(f"<{kind} id=\"{anchor}\">{html.escape(str(block[1]))}</{kind}>")
+            parts.append(f"<{kind} id=\"{_anchor(block[1])}\">{html.escape(block[1])}</{kind}>")
         elif kind == "p":
-            parts.append(f"<p>{html.escape(str(block[1]))}</p>")
+            parts.append(f"<p>{html.escape(block[1])}</p>")
         elif kind == "pre":
-            parts.append(f"<pre>{html.escape(str(block[1]))}</pre>")
+            parts.append(f"<pre>{html.escape(block[1])}</pre>")
+        elif kind == "note":
+            parts.append(f"<p class=\"note\" id=\"note-{block[1]}\"><b>[note {block[1]}]</b> "
+                         f"{html.escape(block[2])}: {html.escape(block[3])}</p>")
         elif kind == "table":
-            head = "".join(f"<th>{html.escape(str(h))}</th>" for h in block[1])
-            rows = "".join("<tr>" + "".join(f"<td>{html.escape(_cell(c))}</td>" for c in row) + "</tr>"
+            head = "".join(f"<th>{html.escape(h)}</th>" for h in block[1])
+            rows = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>"
                            for row in block[2])
             parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>")
         elif kind == "image":
@@ -77,54 +218,42 @@ def to_html(title: str, blocks: list[Block]) -> str:
     return "\n".join(parts)
 
 
-def _cell(value: Any) -> str:  # noqa: ANN401
-    if value is None:
-        return "—"
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    if isinstance(value, list | tuple):
-        return ", ".join(_cell(v) for v in value)
-    return str(value)
-
-
 def to_pdf(title: str, blocks: list[Block]) -> bytes:
-    """A PDF with extractable text; table columns share the page width and every cell wraps."""
+    """A PDF with extractable text of the laid-out blocks: table columns share the page width, every cell wraps
+    anywhere, no row is taller than a third of the page, long notes and preformatted text flow over pages."""
     from reportlab.lib import colors
-    from reportlab.lib.pagesizes import A4, landscape
     from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
-    from reportlab.lib.units import cm
     from reportlab.platypus import Image, Paragraph, Preformatted, SimpleDocTemplate, Spacer, Table, TableStyle
 
     buffer = io.BytesIO()
-    page = landscape(A4)
-    doc = SimpleDocTemplate(buffer, pagesize=page, leftMargin=1.5 * cm, rightMargin=1.5 * cm, topMargin=1.5 * cm,
-                            bottomMargin=1.5 * cm, title=title, author="Countersign")
+    doc = SimpleDocTemplate(buffer, pagesize=PAGE_SIZE, leftMargin=MARGIN, rightMargin=MARGIN, topMargin=MARGIN,
+                            bottomMargin=MARGIN, title=visible(title), author="Countersign")
     styles = getSampleStyleSheet()
-    cell = ParagraphStyle("cell", parent=styles["BodyText"], fontSize=7, leading=8.5, splitLongWords=1,
-                          wordWrap="CJK")
+    cell = ParagraphStyle("cell", parent=styles["BodyText"], fontSize=CELL_FONT_SIZE, leading=CELL_LEADING,
+                          splitLongWords=1, wordWrap="CJK", spaceBefore=0, spaceAfter=0)
     head = ParagraphStyle("head", parent=cell, fontName="Helvetica-Bold")
+    body = ParagraphStyle("body", parent=styles["BodyText"], splitLongWords=1)
+    note = ParagraphStyle("note", parent=body, fontSize=7.5, leading=9.5)
     mono = ParagraphStyle("mono", parent=styles["Code"], fontSize=6.5, leading=8)
-    width = page[0] - doc.leftMargin - doc.rightMargin
+    headings = {"h1": styles["Title"], "h2": styles["Heading2"], "h3": styles["Heading3"]}
     story: list[Any] = []
-    for block in blocks:
+    for block in layout(blocks):
         kind = block[0]
-        if kind in ("h1", "h2", "h3"):
-            story.append(Paragraph(html.escape(str(block[1])), styles[{"h1": "Title", "h2": "Heading2",
-                                                                       "h3": "Heading3"}[kind]]))
+        if kind in headings:
+            story.append(Paragraph(html.escape(block[1]), ParagraphStyle(f"{kind}-wrap", parent=headings[kind],
+                                                                         splitLongWords=1)))
         elif kind == "p":
-            story.append(Paragraph(html.escape(str(block[1])), styles["BodyText"]))
+            story.append(Paragraph(html.escape(block[1]), body))
         elif kind == "pre":
-            story.append(Preformatted(str(block[1]), mono, maxLineLength=180))
+            story.append(Preformatted(block[1], mono, maxLineLength=180))
+        elif kind == "note":
+            story.append(Paragraph(f"<b>[note {block[1]}]</b> {html.escape(block[2])}: {html.escape(block[3])}",
+                                   note))
         elif kind == "table":
             headers, rows = block[1], block[2]
-            n = max(1, len(headers))
-            weights = [max(4, min(40, max([len(str(h))] + [len(_cell(r[i])) for r in rows[:200]])))
-                       for i, h in enumerate(headers)]
-            total = sum(weights)
-            col_widths = [width * w / total for w in weights] if total else [width / n] * n
-            data = [[Paragraph(html.escape(str(h)), head) for h in headers]]
-            data += [[Paragraph(html.escape(_cell(c)), cell) for c in row] for row in rows]
-            table = Table(data, colWidths=col_widths, repeatRows=1)
+            data = [[Paragraph(html.escape(h), head) for h in headers]]
+            data += [[Paragraph(html.escape(c), cell) for c in row] for row in rows]
+            table = Table(data, colWidths=block[3], repeatRows=1)
             table.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.4, colors.HexColor("#99a")),
                                        ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#eef2f8")),
                                        ("VALIGN", (0, 0), (-1, -1), "TOP")]))
@@ -132,9 +261,10 @@ def to_pdf(title: str, blocks: list[Block]) -> bytes:
             story.append(Spacer(1, 6))
         elif kind == "image":
             image = Image(io.BytesIO(block[1]))
-            scale = min(1.0, (width * 0.7) / image.drawWidth)
+            scale = min(1.0, (FRAME_WIDTH * 0.7) / image.drawWidth, (FRAME_HEIGHT * 0.8) / image.drawHeight)
             image.drawWidth, image.drawHeight = image.drawWidth * scale, image.drawHeight * scale
             story.append(image)
-            story.append(Paragraph(html.escape(block[2]), styles["Italic"]))
+            story.append(Paragraph(html.escape(block[2]), ParagraphStyle("caption", parent=styles["Italic"],
+                                                                         splitLongWords=1)))
     doc.build(story)
     return buffer.getvalue()

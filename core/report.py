@@ -4,14 +4,19 @@ The bundle holds every ledger entry the report relies on with its RFC 6962 inclu
 checkpoint written for the export, the verifier keys, the DSSE/in-toto statements of evaluations and approval
 decisions, an optional consistency proof from an earlier checkpoint, and a manifest of every file's SHA-256 that the
 exporting user signs (DSSE, in-toto Statement whose subjects are the files). ``verify.py`` — stand-alone, standard
-library plus ``cryptography`` — checks it all (see :mod:`core.bundle_verify`). Generating a report is a ledger event.
+library plus ``cryptography`` — checks it all (see :mod:`core.bundle_verify`). Generating a report is a ledger event,
+and exports are all or nothing: the ``report.generated`` entry is committed only once every file is written, and a
+failed export leaves neither a folder nor an entry (see :meth:`ReportAPI.report`).
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import os
 import re
+import secrets
+import shutil
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,7 +25,7 @@ from typing import Any
 from core import attest, bundle_verify, merkle, signed_note
 from core.canonical import canonical_bytes
 from core.datasets import parse_ref
-from core.errors import BadInput, NotFound
+from core.errors import BadInput, CountersignError, NotFound
 from core.identity import Session
 from core.ledger import Event, Ledger
 from core.merkle import MerkleTree
@@ -30,7 +35,7 @@ from core.roles import Permission
 from core.signed_note import NoteError, open_note, parse_checkpoint, parse_verifier_key
 from core.storage.duckdb_store import Tx
 
-KEY_ACTIONS = ("ledger.initialized", "user.added", "user.key_rotated")
+KEY_ACTIONS = ("ledger.initialized", "user.added", "user.enrolled", "user.key_rotated")
 MANIFEST_PREDICATE = "https://countersign.dev/attestations/report-manifest/v1"
 
 
@@ -75,13 +80,24 @@ class ReportAPI:
 
     def report(self, session: Session, model: str, *, out: str | Path, since: str | None = None,
                until: str | None = None, since_checkpoint: str | None = None) -> dict[str, Any]:
+        """Export the report and its evidence bundle to ``out`` (absent or empty), all or nothing.
+
+        Everything is written into a fresh sibling folder (``.<name>.partial-<random>``) inside one ledger
+        transaction: the ``report.generated`` entry and the checkpoint the evidence is proven against are appended
+        in it, uncommitted, then every file is rendered and written; only then does the transaction commit and the
+        folder get renamed to ``out`` (one atomic rename). If anything fails before the commit (a rendering error,
+        a full disk, the ledger append itself), the transaction rolls back and the partial folder is removed: no
+        ledger entry, no folder, and the same export can simply be retried.
+        """
         name, _, only_version = model.partition("@")
         if only_version:
             parse_ref(model, "model reference")
         since, until = _day(since, False), _day(until, True)
-        out_dir = Path(out)
-        if out_dir.exists() and any(out_dir.iterdir()):
-            raise BadInput(f"--out {out_dir} exists and is not empty")
+        out_dir = Path(os.path.abspath(out))  # normalised (".", "x/..") but links not followed
+        if out_dir == Path.cwd() or out_dir.parent == out_dir:
+            raise BadInput(f"--out {out} must name a new or empty folder other than the current one (the export is "
+                           "written beside it and then renamed into place)")
+        _check_target(out_dir)
         old_checkpoint = None
         if since_checkpoint is not None:
             try:
@@ -89,26 +105,53 @@ class ReportAPI:
             except OSError as exc:
                 raise BadInput(f"cannot read --since-checkpoint {since_checkpoint}: {exc.strerror}") from None
             old_checkpoint = old_text
-        with self.store.held():
+        subject = f"model:{model}"
+
+        def export(_tx: Tx) -> tuple[dict[str, Any], Any, dict[str, Any], dict[str, Any], list[str]]:
             facts = self._gather(session, name, only_version or None, since, until)
-            event = self._act(session, Permission.REPORT, f"model:{model}", lambda tx, role: self.ledger().append(
+            event = self._act(session, Permission.REPORT, subject, lambda tx, role: self.ledger().append(
                 tx, signer=session.signer, actor=session.name, role=role, event=Event(
-                    "report.generated", f"model:{model}",
+                    "report.generated", subject,
                     {"model": model, "versions": facts["versions"], "from": since, "to": until,
                      "evaluations": [e["id"] for e in facts["evaluations"]],
                      "since_checkpoint": bool(since_checkpoint)})))
             checkpoint = self.checkpoint(session)
-            evidence = self._act(session, Permission.REPORT, f"model:{model}",
+            evidence = self._act(session, Permission.REPORT, subject,
                                  lambda tx, _r: self._evidence(tx, facts, checkpoint, event.seq))
-        size = checkpoint["size"]
-        consistency = None
-        if old_checkpoint is not None:
-            consistency = self._consistency(old_checkpoint, evidence["tree"], size)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        files = self._write_bundle(out_dir, session, facts, checkpoint, evidence, consistency, event)
-        return {"out": str(out_dir), "model": model, "versions": facts["versions"], "files": sorted(files),
+            consistency = None
+            if old_checkpoint is not None:
+                consistency = self._consistency(old_checkpoint, evidence["tree"], checkpoint["size"])
+            files = self._write_bundle(staging, session, facts, checkpoint, evidence, consistency, event)
+            _check_target(out_dir)  # nobody has filled --out meanwhile: the rename below will succeed
+            return facts, event, checkpoint, evidence, files  # returning commits: every file is written by now
+
+        with self.store.held():
+            # The permission check on its own first: a refusal is ledgered, which it would not be inside the
+            # export's transaction (that rolls back with the error).
+            self._act(session, Permission.REPORT, subject, lambda _tx, role: role)
+            created = _make_parents(out_dir.parent)
+            try:
+                staging = _staging_dir(out_dir)
+            except OSError as exc:
+                _remove_parents(created)
+                raise BadInput(f"cannot write the export next to {out_dir}: {exc.strerror}") from None
+            try:
+                facts, event, checkpoint, evidence, files = self._write(export)
+            except BaseException:
+                shutil.rmtree(staging, ignore_errors=True)
+                _remove_parents(created)
+                raise
+        try:
+            if out_dir.exists():
+                out_dir.rmdir()  # empty (checked in the transaction); rename() cannot replace it everywhere
+            staging.rename(out_dir)
+        except OSError as exc:
+            raise CountersignError(
+                f"the export is complete and recorded (ledger entry {event.seq}) but could not be moved to "
+                f"{out_dir} ({exc.strerror}); it is in {staging}, which verify.py accepts as it is") from None
+        return {"out": str(out), "model": model, "versions": facts["versions"], "files": sorted(files),
                 "entries": len(evidence["entries"]), "statements": len(evidence["statements"]),
-                "checkpoint_size": size, "report_seq": event.seq}
+                "checkpoint_size": checkpoint["size"], "report_seq": event.seq}
 
     # ------------------------------------------------------------------------------------------- gather
     def _gather(self, session: Session, name: str, version: str | None, since: str | None,
@@ -320,6 +363,50 @@ class ReportAPI:
         b += [("h2", "Ledger integrity"), ("p", statement), ("pre", checkpoint["note"]),
               ("p", f"Service verifier key: {self.keys()['service']['verifier_key']}")]
         return b
+
+
+def _check_target(out_dir: Path) -> None:
+    """``--out`` must be absent or an empty folder."""
+    if out_dir.is_symlink():
+        raise BadInput(f"--out {out_dir} is a symbolic link: name the folder itself")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise BadInput(f"--out {out_dir} exists and is not a folder")
+    if out_dir.exists() and any(out_dir.iterdir()):
+        raise BadInput(f"--out {out_dir} exists and is not empty")
+
+
+def _make_parents(folder: Path) -> list[Path]:
+    """Create ``folder`` and its missing ancestors; return those created, deepest first (to undo on failure)."""
+    missing = []
+    for candidate in (folder, *folder.parents):
+        if candidate.exists():
+            break
+        missing.append(candidate)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        _remove_parents(missing)
+        raise BadInput(f"cannot create {folder}: {exc.strerror}") from None
+    return missing
+
+
+def _remove_parents(created: list[Path]) -> None:
+    for folder in created:  # deepest first; only if still empty
+        try:
+            folder.rmdir()
+        except OSError:
+            return
+
+
+def _staging_dir(out_dir: Path) -> Path:
+    """A new, empty sibling of ``out_dir`` (same file system, so the final rename is atomic)."""
+    while True:
+        staging = out_dir.parent / f".{out_dir.name}.partial-{secrets.token_hex(6)}"
+        try:
+            staging.mkdir()
+        except FileExistsError:
+            continue
+        return staging
 
 
 def _sha(data: bytes) -> str:

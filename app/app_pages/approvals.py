@@ -1,10 +1,10 @@
 """Approvals: my queue; each request shows the gate, every check, and the candidate beside production. Decisions
 need a comment, are confirmed in a dialog, and are signed with the signed-in user's own key."""
 
-import pandas as pd
 import streamlit as st
 
 from app import session
+from app.text import literal, plain
 from core.errors import CountersignError
 
 cs = session.service()
@@ -30,7 +30,8 @@ def confirm(request_id: str, decision: str) -> None:
         what = f"{request['model_name']}@{request['model_version']} → {request['target_stage']}"
     except CountersignError as exc:
         request, what = None, exc.message
-    st.write(f"{decision.capitalize()} request **{request_id}** ({what})? Your key signs this decision.")
+    st.write(f"{decision.capitalize()} request **{literal(request_id)}** ({literal(what)})? Your key signs this "
+             "decision.")
     comment = st.text_area("Comment (required)", key="appr_comment",
                            placeholder="What did you review, and why this decision?")
     ok, cancel = st.columns(2)
@@ -41,14 +42,15 @@ def confirm(request_id: str, decision: str) -> None:
         try:
             act = cs.approve if decision == "approve" else cs.reject
             outcome = act(user, request_id, comment=comment)
-            flash = f"{decision.capitalize()}d as {outcome['role']}: request {request_id} is {outcome['status']}"
+            flash = (f"{decision.capitalize()}d as {literal(outcome['role'])}: request {literal(request_id)} is "
+                     f"{literal(outcome['status'])}")
             if outcome["status"] == "approved" and request is not None:
-                flash += f"; {outcome['model']} is now in {request['target_stage']}"
+                flash += f"; {literal(outcome['model'])} is now in {literal(request['target_stage'])}"
             elif outcome.get("remaining_roles"):
-                flash += f"; still needs {', '.join(outcome['remaining_roles'])}"
+                flash += f"; still needs {literal(', '.join(outcome['remaining_roles']))}"
             st.session_state["appr_flash"] = flash
         except CountersignError as exc:
-            st.session_state["appr_flash_error"] = exc.message
+            st.session_state["appr_flash_error"] = literal(exc.message)
         close_dialog()
         st.rerun()
     if cancelled:
@@ -69,10 +71,10 @@ if not shown:
     st.caption("Nothing waiting." if can_decide else "No open requests.")
 elif len(shown) > PAGE_SIZE:
     # A long queue: one compact table of all of it, and the full evidence for one page of requests at a time.
-    st.dataframe(pd.DataFrame([{"request": r["id"], "model": f"{r['model_name']}@{r['model_version']}",
-                                "to": r["target_stage"], "requested by": r["requested_by"],
-                                "requested at": r["requested_at"], "needs": ", ".join(r["open_roles"])}
-                               for r in shown]), hide_index=True, width="stretch")
+    st.dataframe(plain([{"request": r["id"], "model": f"{r['model_name']}@{r['model_version']}",
+                         "to": r["target_stage"], "requested by": r["requested_by"],
+                         "requested at": r["requested_at"], "needs": ", ".join(r["open_roles"])}
+                        for r in shown]), hide_index=True, width="stretch")
     pages = -(-len(shown) // PAGE_SIZE)
     page = int(st.number_input(f"Page (of {pages})", min_value=1, max_value=pages, value=1, step=1,
                                key="appr_page"))
@@ -82,15 +84,17 @@ elif len(shown) > PAGE_SIZE:
 for request in shown:
     ref = f"{request['model_name']}@{request['model_version']}"
     with st.container(border=True):
-        st.markdown(f"### {ref} → {request['target_stage']}")
-        st.caption(f"Request {request['id']} by {request['requested_by']} at {request['requested_at']}: "
-                   f"{request['reason']}")
+        st.markdown(f"### {literal(ref)} → {literal(request['target_stage'])}")
+        st.caption(f"Request {literal(request['id'])} by {literal(request['requested_by'])} at "
+                   f"{literal(request['requested_at'])}: {literal(request['reason'])}")
         detail = cs.request_detail(user, request["id"])
         done = [f"{d['approver']} ({d['role']})" for d in detail["decisions"] if d["decision"] == "approve"]
-        st.write(f"Needs: {', '.join(detail['required_roles'])} · approved so far: {', '.join(done) or 'nobody'} · "
-                 f"policy {detail['policy_name']}@{detail['policy_version']}")
+        st.write(f"Needs: {literal(', '.join(detail['required_roles']))} · approved so far: "
+                 f"{literal(', '.join(done) or 'nobody')} · "
+                 f"policy {literal(detail['policy_name'])}@{literal(detail['policy_version'])}")
         if detail["waivers"]:
-            st.warning("Waivers used: " + ", ".join(f"{w['check']} (until {w['until']})" for w in detail["waivers"]))
+            st.warning("Waivers used: " + ", ".join(f"{literal(w['check'])} (until {literal(w['until'])})"
+                                                   for w in detail["waivers"]))
         candidate = detail["evaluation"] or {"checks": []}
         current = (detail["current_production"] or {}).get("evaluation") or {"checks": []}
         other = {c["id"]: c for c in current["checks"]}
@@ -98,11 +102,11 @@ for request in shown:
                  "candidate passed": c["passed"], "rule": f"{c['operator'] or ''} {c['threshold'] or ''}",
                  "production": other.get(c["id"], {}).get("value"), "severity": c["severity"]}
                 for c in candidate["checks"]]
-        label = f"Gate evidence: evaluation {detail['evaluation_id']}"
+        label = f"Gate evidence: evaluation {literal(detail['evaluation_id'])}"
         if detail["current_production"]:
-            label += f" beside production v{detail['current_production']['version']}"
+            label += f" beside production v{literal(detail['current_production']['version'])}"
         st.markdown(f"**{label}**")
-        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+        st.dataframe(plain(rows), hide_index=True, width="stretch")
         if can_decide and request["awaiting_me"]:
             a, b = st.columns(2)
             if a.button("Approve", key=f"appr_approve_{request['id']}", type="primary"):
@@ -123,6 +127,7 @@ if can_request:
         if st.form_submit_button("Request promotion"):
             try:
                 opened = cs.promote(user, model, to=target, reason=reason)
-                st.success(f"Request {opened['request_id']} opened; awaiting {', '.join(opened['required_roles'])}")
+                st.success(f"Request {literal(opened['request_id'])} opened; awaiting "
+                           f"{literal(', '.join(opened['required_roles']))}")
             except CountersignError as exc:
-                st.error(exc.message)
+                st.error(literal(exc.message))

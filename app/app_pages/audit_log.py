@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from app import session
+from app.text import literal, plain
 from core.errors import CountersignError
 
 cs = session.service()
@@ -25,12 +26,12 @@ try:
     rows = cs.log(user, limit=PAGE_SIZE, offset=(int(page) - 1) * PAGE_SIZE, actor=actor, action=action,
                   subject=subject, since=since, until=until)
 except CountersignError as exc:
-    st.error(exc.message)
+    st.error(literal(exc.message))
     rows = []
 if rows:
     frame = pd.DataFrame(rows)[["seq", "ts", "actor", "role", "action", "subject", "payload", "key_id"]]
     frame["payload"] = frame["payload"].map(lambda p: json.dumps(p, sort_keys=True))
-    st.dataframe(frame, hide_index=True, width="stretch")
+    st.dataframe(plain(frame), hide_index=True, width="stretch")
 else:
     st.info("No entries match.")
 
@@ -43,9 +44,9 @@ report = st.session_state.get("audit_report")
 if report:
     if report["ok"]:
         st.success(f"Ledger intact: {report['size']} entries, {report['checkpoints_verified']} signed checkpoints "
-                   f"verified. Root {report['root']}")
+                   f"verified. Root {literal(report['root'])}")
     else:
-        st.error(f"Ledger verification FAILED: {report['first_problem']}")
+        st.error(f"Ledger verification FAILED: {literal(report['first_problem'])}")
 checkpoint = cs.latest_checkpoint()
 if checkpoint:
     st.caption(f"Latest signed checkpoint (tree size {checkpoint['size']})")

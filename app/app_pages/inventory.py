@@ -4,6 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from app import session
+from app.text import plain
 
 cs = session.service()
 user = session.require()
@@ -36,8 +37,8 @@ metrics[2].metric("Pending requests", sum(r["pending_requests"] for r in rows))
 metrics[3].metric("Revalidation required", sum(bool(r["revalidation_required"]) for r in rows))
 
 st.dataframe(
-    frame[["name", "version", "stage", "risk_tier", "owner", "policy", "verdict", "pending_requests",
-           "active_waivers", "revalidation_required", "trusted_pickle", "latest_evaluation"]],
+    plain(frame[["name", "version", "stage", "risk_tier", "owner", "policy", "verdict", "pending_requests",
+           "active_waivers", "revalidation_required", "trusted_pickle", "latest_evaluation"]]),
     hide_index=True, width="stretch",
     column_config={"name": "Model", "version": "Version", "stage": "Stage", "risk_tier": "Risk tier", "owner": "Owner",
                    "policy": "Policy", "verdict": st.column_config.TextColumn("Latest verdict"),

@@ -3,8 +3,10 @@
 import streamlit as st
 
 from app import session
+from app.text import literal, plain
 from core.errors import CountersignError
 from core.lineage import to_dot
+from core.text import visible
 
 cs = session.service()
 user = session.require()
@@ -22,18 +24,19 @@ direction = right.radio("Direction", ["both", "upstream", "downstream"], horizon
 try:
     graph = cs.lineage(user, focus, direction)
 except CountersignError as exc:
-    st.error(exc.message)
+    st.error(literal(exc.message))
     st.stop()
 size = len(graph["nodes"])
 draw = size <= MAX_DRAWN_NODES or st.toggle(
     f"Draw all {size} nodes anyway (slow in the browser)", key="lineage_draw_all")
 if draw:
-    # core.lineage.to_dot escapes the backslash of its own "\n" line breaks, so Graphviz would print a literal
-    # "\n"; undo that here (a no-op once core emits real line breaks).
-    st.graphviz_chart(to_dot(graph).replace("\\\\n", "\\n"), width="stretch")
+    # Node labels are names from people and OpenLineage producers: control and bidi characters are drawn as
+    # visible escapes; to_dot quotes every label (a backslash typed in a name stays a backslash).
+    shown = {**graph, "nodes": [{**n, "label": visible(n["label"])} for n in graph["nodes"]]}
+    st.graphviz_chart(to_dot(shown), width="stretch")
 else:
     st.info(f"This graph has {size} nodes, too many to draw legibly; they are listed below. Narrow it with the "
             "direction, or focus on a model or an evaluation.")
 with st.expander("Nodes and digests", expanded=not draw):
-    st.dataframe([{"id": n["id"], "kind": n["kind"], "sha256": n["digest"]} for n in graph["nodes"]],
+    st.dataframe(plain([{"id": n["id"], "kind": n["kind"], "sha256": n["digest"]} for n in graph["nodes"]]),
                  hide_index=True, width="stretch")

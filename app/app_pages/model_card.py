@@ -12,6 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from app import session
+from app.text import literal, plain, show_text
 from core.documents import MODEL_CARD_SECTIONS
 
 cs = session.service()
@@ -45,10 +46,10 @@ row = next(r for r in inventory if f"{r['name']}@{r['version']}" == ref)
 card = model["card"] or {}
 
 header = st.columns(4)
-header[0].metric("Stage", row["stage"])
-header[1].metric("Risk tier", row["risk_tier"] or "—")
-header[2].metric("Latest verdict", row["verdict"] or "none")
-header[3].metric("Governing policy", row["policy"] or "none")
+header[0].metric("Stage", literal(row["stage"]))
+header[1].metric("Risk tier", literal(row["risk_tier"] or "—"))
+header[2].metric("Latest verdict", literal(row["verdict"] or "none"))
+header[3].metric("Governing policy", literal(row["policy"] or "none"))
 if model["trusted_pickle"]:
     st.warning("This model's artifact is a pickle loaded on its registrant's explicit trust (recorded in the ledger).")
 if row["revalidation_required"]:
@@ -56,23 +57,27 @@ if row["revalidation_required"]:
 
 
 def section(title: str, key: str) -> None:
+    """One card section: the card's own text, shown literally (never as Markdown)."""
     st.subheader(title)
     value = card.get(key)
     if value is None:
         st.caption("Not documented.")
     elif isinstance(value, dict):
         for k, v in value.items():
-            st.markdown(f"**{k.replace('_', ' ')}** — {v}")
+            st.markdown(f"**{literal(str(k).replace('_', ' '))}**")
+            show_text(v)
     elif isinstance(value, list):
-        st.markdown("\n".join(f"- {v}" for v in value))
+        for v in value:
+            show_text(f"• {v}")
     else:
-        st.write(value)
+        show_text(value)
 
 
 def card_tab() -> None:
     section("Model details", "model_details")
-    st.caption(f"{model['estimator'] or 'external model'} · {model['framework'] or ''} · owner {model['owner']} · "
-               f"artifact sha256 `{model['artifact_digest']}` · code {model['code_ref'] or '—'}")
+    st.caption(f"{literal(model['estimator'] or 'external model')} · {literal(model['framework'] or '')} · owner "
+               f"{literal(model['owner'])} · artifact sha256 {literal(model['artifact_digest'])} · code "
+               f"{literal(model['code_ref'] or '—')}")
     section("Intended use", "intended_use")
     section("Out-of-scope uses", "out_of_scope_uses")
     section("Factors", "factors")
@@ -98,7 +103,7 @@ def metrics_tab() -> None:
     checks = pd.DataFrame([{"check": c["id"], "kind": c["kind"], "metric": c["metric"], "value": c["value"],
                             "rule": rule(c), "severity": c["severity"], "passed": c["passed"],
                             "references": "; ".join(c["references"])} for c in result["checks"]])
-    st.dataframe(checks, hide_index=True, width="stretch")
+    st.dataframe(plain(checks), hide_index=True, width="stretch")
     perf = [c for c in result["checks"] if c["kind"] == "metric" and c["value"] is not None]
     if perf:
         data = pd.DataFrame([{"metric": c["metric"], "value": c["value"],
@@ -113,10 +118,11 @@ def metrics_tab() -> None:
     for check in [c for c in result["checks"] if c["kind"] == "fairness"]:
         details = check["details"]
         rates = details.get("rates", [])
-        groups = pd.DataFrame([{"group": g, "count": v["count"], "included": v["included"],
-                                **{r: v.get(r) for r in rates}} for g, v in details.get("groups", {}).items()])
-        st.markdown(f"**{check['id']}** — {check['metric']} = {check['value']} "
-                    f"({'pass' if check['passed'] else 'fail'}; rule {check['operator']} {check['threshold']})")
+        groups = plain([{"group": g, "count": v["count"], "included": v["included"],
+                         **{r: v.get(r) for r in rates}} for g, v in details.get("groups", {}).items()])
+        st.markdown(f"**{literal(check['id'])}** — {literal(check['metric'])} = {literal(check['value'])} "
+                    f"({'pass' if check['passed'] else 'fail'}; rule {literal(check['operator'])} "
+                    f"{literal(check['threshold'])})")
         if not groups.empty and rates:
             long = groups.melt(id_vars=["group", "count", "included"], value_vars=rates, var_name="rate")
             chart = alt.Chart(long).mark_bar().encode(x=alt.X("group:N"), y=alt.Y("value:Q"), color="rate:N",
@@ -127,46 +133,47 @@ def metrics_tab() -> None:
                 limit_line = alt.Chart(pd.DataFrame({"limit": [value], "label": [label]})).mark_rule(
                     color="red", strokeDash=[6, 3], size=2).encode(y="limit:Q", tooltip=["label"])
                 chart = chart + limit_line
-                st.caption(f"Red line: {label}")
+                st.caption(f"Red line: {literal(label)}")
             st.altair_chart(chart, width="stretch")
             st.dataframe(groups, hide_index=True, width="stretch")
         if details.get("reason"):
-            st.warning(details["reason"])
+            st.warning(literal(details["reason"]))
     for check in [c for c in result["checks"] if c["kind"] == "explain"]:
         importance = check["details"].get("importance") or {}
         if importance:
-            st.markdown(f"**SHAP importance** ({check['details'].get('explainer')} explainer, "
-                        f"{check['details'].get('sample_size')} rows)")
+            st.markdown(f"**SHAP importance** ({literal(check['details'].get('explainer'))} explainer, "
+                        f"{literal(check['details'].get('sample_size'))} rows)")
             data = pd.DataFrame({"feature": list(importance), "mean |SHAP|": list(importance.values())})
             st.altair_chart(alt.Chart(data).mark_bar().encode(x="mean |SHAP|:Q", y=alt.Y("feature:N", sort="-x")),
                             width="stretch")
     for check in [c for c in result["checks"] if c["kind"] == "drift"]:
-        st.markdown(f"**Drift per feature** ({check['id']}; drifted share {check['value']})")
-        st.dataframe(pd.DataFrame([{"feature": k, **v} for k, v in check["details"]["columns"].items()]),
+        st.markdown(f"**Drift per feature** ({literal(check['id'])}; drifted share {literal(check['value'])})")
+        st.dataframe(plain([{"feature": k, **v} for k, v in check["details"]["columns"].items()]),
                      hide_index=True, width="stretch")
 
 
 def data_tab() -> None:
     st.subheader("Evaluation data")
     evaluated_on = sorted({e["dataset_ref"] for e in cs.evaluations(user, ref)})
-    st.write(card.get("evaluation_data") or "—")
+    show_text(card.get("evaluation_data") or "—")
     if evaluated_on:
-        st.caption(f"Evaluated on: {', '.join(evaluated_on)}")
+        st.caption(f"Evaluated on: {literal(', '.join(evaluated_on))}")
     st.subheader("Training data")
-    st.write(card.get("training_data") or "—")
+    show_text(card.get("training_data") or "—")
     for dataset_ref in model["trained_on"]:
-        with st.expander(f"Datasheet of {dataset_ref}"):
+        with st.expander(f"Datasheet of {literal(dataset_ref)}"):
             info = cs.dataset(user, dataset_ref)
-            st.caption(f"sha256 `{info['digest']}` · {info['rows']} rows · {info['format']}")
+            st.caption(f"sha256 {literal(info['digest'])} · {literal(info['rows'])} rows · {literal(info['format'])}")
             for key, value in (info["datasheet"] or {}).items():
-                st.markdown(f"**{key.replace('_', ' ')}** — {value}")
+                st.markdown(f"**{literal(str(key).replace('_', ' '))}**")
+                show_text(value)
 
 
 def governance_tab() -> None:
     st.subheader("Waivers")
     waivers = cs.waivers(user, ref)
     if waivers:
-        st.dataframe(pd.DataFrame(waivers), hide_index=True, width="stretch")
+        st.dataframe(plain(waivers), hide_index=True, width="stretch")
     else:
         st.caption("None.")
 
@@ -174,11 +181,10 @@ def governance_tab() -> None:
     history = cs.history(user, row["name"])
     timeline = [t for t in history["timeline"] if t["version"] == row["version"]]
     if timeline:
-        st.dataframe(pd.DataFrame([{"seq": t["seq"], "when": t["ts"], "from": t["from_stage"], "to": t["to_stage"],
-                                    "by": t["actor"], "requested by": t.get("requested_by"),
-                                    "approvers": ", ".join(f"{a['name']} ({a['role']})"
-                                                           for a in t.get("approvers", [])),
-                                    "reason": t.get("reason")} for t in timeline]), hide_index=True, width="stretch")
+        st.dataframe(plain([{"seq": t["seq"], "when": t["ts"], "from": t["from_stage"], "to": t["to_stage"],
+                             "by": t["actor"], "requested by": t.get("requested_by"),
+                             "approvers": ", ".join(f"{a['name']} ({a['role']})" for a in t.get("approvers", [])),
+                             "reason": t.get("reason")} for t in timeline]), hide_index=True, width="stretch")
     else:
         st.caption("Never promoted.")
 
@@ -202,7 +208,7 @@ def governance_tab() -> None:
         if model[key] != other[key]:
             diff.append({"field": key, ref: model[key], other_ref: other[key]})
     if diff:
-        st.dataframe(pd.DataFrame(diff).astype(str), hide_index=True, width="stretch")
+        st.dataframe(plain(pd.DataFrame(diff).astype(str)), hide_index=True, width="stretch")
     else:
         st.caption("No differences.")
 

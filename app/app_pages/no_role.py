@@ -3,8 +3,9 @@
 import streamlit as st
 
 from app import session
+from app.text import literal
 
 user = session.require()
 st.title("No access")
-st.warning(f"{user.name} holds no role in Countersign any more, so there is nothing to show. "
+st.warning(f"{literal(user.name)} holds no role in Countersign any more, so there is nothing to show. "
            "Ask an administrator to grant you a role, then reload this page.")

@@ -4,11 +4,12 @@ waivers. Tabs and the policy text render lazily (only what is open runs)."""
 import tempfile
 from pathlib import Path
 
-import pandas as pd
 import streamlit as st
 
 from app import session
+from app.text import literal, plain, show_text
 from core.errors import CountersignError
+from core.text import visible
 
 cs = session.service()
 user = session.require()
@@ -28,9 +29,10 @@ def policies_tab() -> None:
         chosen = st.selectbox("Policy version", versions, index=len(versions) - 1, key="pol_choice")
         record = cs.policy(user, chosen)
         parsed = record["parsed"]
-        st.caption(f"sha256 `{record['sha256']}` · added by {record['added_by']} at {record['added_at']}")
+        st.caption(f"sha256 {literal(record['sha256'])} · added by {literal(record['added_by'])} at "
+                   f"{literal(record['added_at'])}")
         if parsed.get("description"):
-            st.write(parsed["description"])
+            show_text(parsed["description"])
         rows = []
         for check in parsed["checks"]:
             kind = next((k for k in KINDS if k in check), "?")
@@ -38,18 +40,18 @@ def policies_tab() -> None:
             rows.append({"id": check["id"], "kind": kind, "what": check.get(kind), "rule": rule,
                          "severity": check.get("severity", "block"),
                          "references": "; ".join(check.get("references", []))})
-        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+        st.dataframe(plain(rows), hide_index=True, width="stretch")
         approvals = parsed.get("approvals") or {}
-        st.write("Approvals: " + "; ".join(f"{stage}: {', '.join(v['roles'])}" for stage, v in approvals.items()
-                                           if v))
+        st.write("Approvals: " + literal("; ".join(f"{stage}: {', '.join(v['roles'])}"
+                                                   for stage, v in approvals.items() if v)))
         same = [v for v in versions if v.split("@")[0] == chosen.split("@")[0] and v != chosen]
         if same:
             other = st.selectbox("Diff against", same, key="pol_diff")
-            st.code(cs.policy_diff(user, other, chosen) or "(identical)", language="diff")
+            st.code(visible(cs.policy_diff(user, other, chosen) or "(identical)", keep="\n\t"), language="diff")
         text = st.expander("Policy text", key="pol_text", on_change="rerun")
         if text.open:
             with text:
-                st.code(record["text"], language="yaml")
+                st.code(visible(record["text"], keep="\n\t"), language="yaml")
 
     if is_compliance:
         st.subheader("Add a policy version")
@@ -60,15 +62,15 @@ def policies_tab() -> None:
                 path.write_bytes(upload.getvalue())
                 try:
                     added = cs.add_policy(user, path)
-                    st.success(f"Added {added['name']}@{added['version']}")
+                    st.success(f"Added {literal(added['name'])}@{literal(added['version'])}")
                 except CountersignError as exc:
-                    st.error(exc.message)
+                    st.error(literal(exc.message))
 
 
 def waivers_tab() -> None:
     waivers = cs.waivers(user)
     if waivers:
-        st.dataframe(pd.DataFrame(waivers), hide_index=True, width="stretch")
+        st.dataframe(plain(waivers), hide_index=True, width="stretch")
     else:
         st.caption("No waivers.")
     if not is_compliance:
@@ -83,9 +85,9 @@ def waivers_tab() -> None:
         if st.form_submit_button("Grant waiver"):
             try:
                 granted = cs.waive(user, model, check=check, until=until.isoformat(), justification=justification)
-                st.success(f"Waiver {granted['id']} granted")
+                st.success(f"Waiver {literal(granted['id'])} granted")
             except CountersignError as exc:
-                st.error(exc.message)
+                st.error(literal(exc.message))
     active = [w for w in waivers if w["active"]]
     if active:
         with st.form("pol_revoke_form"):
@@ -95,9 +97,9 @@ def waivers_tab() -> None:
             if st.form_submit_button("Revoke"):
                 try:
                     cs.revoke_waiver(user, waiver, reason=reason)
-                    st.success(f"Waiver {waiver} revoked")
+                    st.success(f"Waiver {literal(waiver)} revoked")
                 except CountersignError as exc:
-                    st.error(exc.message)
+                    st.error(literal(exc.message))
 
 
 TABS = {"Policy versions": policies_tab, "Waivers": waivers_tab}

@@ -5,6 +5,7 @@ import json
 import streamlit as st
 
 from app import session
+from app.text import literal
 
 cs = session.service()
 user = session.require()
@@ -17,8 +18,8 @@ if not models:
 ref = st.selectbox("Model version", models, key="rep_model")
 evaluations = cs.evaluations(user, ref)
 history = cs.history(user, ref.split("@")[0])
-st.write(f"{len(evaluations)} evaluation(s) of {ref}, {len(history['timeline'])} stage change(s) for "
-         f"{ref.split('@')[0]}.")
+st.write(f"{len(evaluations)} evaluation(s) of {literal(ref)}, {len(history['timeline'])} stage change(s) for "
+         f"{literal(ref.split('@')[0])}.")
 
 
 def evidence() -> str:
@@ -36,7 +37,8 @@ st.subheader("Regulator export")
 st.caption("report.pdf, report.html, the evidence bundle (ledger entries with inclusion proofs against a fresh signed "
            "checkpoint, signed statements, verifier keys) and verify.py — the same as `countersign report`. "
            "Generating it is a ledger event.")
-scope = st.radio("Scope", [ref, ref.split("@")[0] + " (all versions)"], horizontal=True, key="rep_scope")
+scope = st.radio("Scope", [ref, ref.split("@")[0] + " (all versions)"], horizontal=True, key="rep_scope",
+                 format_func=literal)
 if st.button("Generate regulator export", type="primary", key="rep_generate"):
     import io
     import tempfile
@@ -50,7 +52,7 @@ if st.button("Generate regulator export", type="primary", key="rep_generate"):
         try:
             result = cs.report(user, target, out=Path(tmp) / "export")
         except CountersignError as exc:
-            st.error(exc.message)
+            st.error(literal(exc.message))
         else:
             buffer = io.BytesIO()
             with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from app import session
+from app.text import literal
 
 _, middle, _ = st.columns([1, 2, 1])
 with middle:
@@ -17,6 +18,6 @@ with middle:
     if submitted:
         problem = session.sign_in(username, password)
         if problem:
-            st.error(problem)
+            st.error(literal(problem))
         else:
             st.rerun()

@@ -1,9 +1,9 @@
 """Users: administrators add users and grant or revoke roles."""
 
-import pandas as pd
 import streamlit as st
 
 from app import session
+from app.text import literal, plain
 from core.errors import CountersignError
 from core.roles import ALL_ROLES
 
@@ -11,7 +11,7 @@ cs = session.service()
 user = session.require()
 
 st.title("Users")
-st.dataframe(pd.DataFrame(cs.users(user)), hide_index=True, width="stretch")
+st.dataframe(plain(cs.users(user)), hide_index=True, width="stretch")
 with st.form("users_add"):
     st.markdown("**Add a user**")
     name = st.text_input("Name", key="users_name")
@@ -20,9 +20,9 @@ with st.form("users_add"):
     if st.form_submit_button("Add user"):
         try:
             added = cs.add_user(user, name, roles, password)
-            st.success(f"Added {added['name']} with key {added['key_id']}")
+            st.success(f"Added {literal(added['name'])} with key {literal(added['key_id'])}")
         except CountersignError as exc:
-            st.error(exc.message)
+            st.error(literal(exc.message))
 with st.form("users_grant"):
     st.markdown("**Grant or revoke a role**")
     target = st.selectbox("User", [u["name"] for u in cs.users(user)], key="users_target")
@@ -31,12 +31,12 @@ with st.form("users_grant"):
     if grant.form_submit_button("Grant"):
         try:
             cs.grant(user, target, role)
-            st.success(f"Granted {role} to {target}")
+            st.success(f"Granted {literal(role)} to {literal(target)}")
         except CountersignError as exc:
-            st.error(exc.message)
+            st.error(literal(exc.message))
     if revoke.form_submit_button("Revoke"):
         try:
             cs.revoke(user, target, role)
-            st.success(f"Revoked {role} from {target}")
+            st.success(f"Revoked {literal(role)} from {literal(target)}")
         except CountersignError as exc:
-            st.error(exc.message)
+            st.error(literal(exc.message))

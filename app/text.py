@@ -1,0 +1,58 @@
+"""User text in the app is data: shown literally, never as Markdown, HTML, a link or a remote image.
+
+Most Streamlit elements that show text interpret it as GitHub-flavoured Markdown: ``st.markdown``, ``st.write`` of a
+string, ``st.caption``, the alerts (``st.info``, ``st.success``, ``st.warning``, ``st.error``), headings, and the
+labels of expanders, metrics, tabs, radio options and widgets (where Markdown images are drawn as icons). Reasons,
+comments, justifications, card and datasheet text, policy descriptions, names and error messages that quote a value
+come from people, so whenever one of them is part of such a text it goes through :func:`literal` first, and a
+free-standing text of that kind is shown with :func:`show_text` (``st.text``, which parses nothing).
+
+:func:`literal` makes control, bidi and zero-width characters visible (:func:`core.text.visible`) and puts a
+backslash before every ASCII punctuation character, which CommonMark renders as the character itself. That
+disarms every construct at once: emphasis, headings, lists, block quotes, tables, code, links and images
+(``[``, ``!``), raw HTML (``<``), entities (``&``), ``<...>`` autolinks, and Streamlit's own extensions
+(``:red[...]`` colours, ``:material/...:`` icons and ``:emoji:`` short codes, ``$...$`` formulas). One construct
+survives escaping: GitHub's autolink literals (``www.x.org``, ``https://x.org``, ``a@x.org``) are found in the text
+*after* escapes are resolved, so :func:`literal` also puts an invisible U+2060 WORD JOINER where each would start
+(between ``www`` and ``.``, after ``https:``, before ``@``), which no browser draws and no link pattern matches.
+
+Dataframe cells are never Markdown (the grid draws them as plain text), but a bidi override in a cell would still
+reorder what it shows: tables of user text go through :func:`plain`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from core.text import visible
+
+# Every ASCII punctuation character: CommonMark lets a backslash escape any of them, and only them.
+_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
+#: Where GitHub's autolink literals (matched on the unescaped text) would begin: "www.", "http(s)://", "x@domain.tld".
+_AUTOLINK = re.compile(r"(?i)(?<=www)(?=\.)|(?<=http:)(?=//)|(?<=https:)(?=//)|(?=@[-\w]+\.[-\w])")
+WORD_JOINER = "\u2060"
+
+
+def literal(value: object) -> str:
+    """``value`` as Markdown source that renders as exactly its text, on one line (line breaks shown as ``\\n``);
+    autolink literals are broken by an invisible word joiner (see the module docstring)."""
+    text = _AUTOLINK.sub(WORD_JOINER, visible("—" if value is None else value))
+    return _PUNCTUATION.sub(r"\\\1", text)
+
+
+def show_text(value: object) -> None:
+    """Show a user's free text as it is, line breaks kept (``st.text``: no Markdown, no HTML; other control and
+    formatting characters visible)."""
+    st.text(visible("—" if value is None else value, keep="\n"))
+
+
+def plain(data: Any) -> pd.DataFrame:  # noqa: ANN401 - anything pandas makes a frame of
+    """A table for ``st.dataframe`` with every text cell and column name made visible (no control, bidi or
+    zero-width character acts on the display)."""
+    frame = data if isinstance(data, pd.DataFrame) else pd.DataFrame(data)
+    shown = frame.map(lambda v: visible(v) if isinstance(v, str) else v)
+    return shown.rename(columns=lambda c: visible(c) if isinstance(c, str) else c)
