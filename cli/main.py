@@ -138,16 +138,51 @@ def user_group() -> None:
 @click.argument("name")
 @click.option("--role", "roles", multiple=True, type=click.Choice(ALL_ROLES), required=True,
               help="Role to grant (repeatable).")
-@click.option("--password-stdin", is_flag=True, help="Read the new user's password from standard input.")
+@click.option("--password-stdin", is_flag=True, hidden=True)
 def user_add(state: _State, db: str | None, as_json: bool, as_user: str | None, name: str,
              roles: tuple[str, ...], password_stdin: bool) -> None:
-    """Add a user with one or more roles (admin only)."""
+    """Add a user with one or more roles (admin only) and print their one-time enrolment code.
+
+    Give the code to the person over a separate channel; they run 'countersign user enroll NAME' and choose their
+    own password. An admin never sets or knows another person's password.
+    """
+    if password_stdin:
+        raise BadInput("an admin does not set passwords: 'user add' prints a one-time enrolment code; the new user "
+                       "chooses their password with 'countersign user enroll'")
     cs = _service(state, db)
-    new_password = _new_password(password_stdin, name)
     session = _login(state, cs, as_user)
-    result = cs.add_user(session, name, list(roles), new_password)
+    result = cs.add_user(session, name, list(roles))
     emit_json(result) if as_json else say(
-        f"Added {name} ({', '.join(result['roles'])}), key {result['key_id']}, ledger seq {result['seq']}")
+        f"Added {name} ({', '.join(result['roles'])}), ledger seq {result['seq']}",
+        f"Enrolment code (works once, until {result['enrolment_expires_at']}): {result['enrolment_code']}",
+        f"Give it to {name} over a separate channel; they run: countersign user enroll {name}")
+
+
+@command(user_group, "reissue", auth=True)
+@click.argument("name")
+def user_reissue(state: _State, db: str | None, as_json: bool, as_user: str | None, name: str) -> None:
+    """Issue a new enrolment code for a user who has not enrolled yet (admin only; the old code stops working)."""
+    cs = _service(state, db)
+    result = cs.reissue_enrolment(_login(state, cs, as_user), name)
+    emit_json(result) if as_json else say(
+        f"Enrolment code for {name} (works once, until {result['enrolment_expires_at']}): {result['enrolment_code']}")
+
+
+@command(user_group, "enroll")
+@click.argument("name")
+@click.option("--password-stdin", is_flag=True, help="Read the new password from standard input.")
+def user_enroll(state: _State, db: str | None, as_json: bool, name: str, password_stdin: bool) -> None:
+    """Redeem your enrolment code (COUNTERSIGN_ENROLMENT_CODE or a prompt) and choose your own password."""
+    code = os.environ.get("COUNTERSIGN_ENROLMENT_CODE")
+    if not code:
+        if not stdin_is_tty():
+            raise BadInput("no enrolment code: set COUNTERSIGN_ENROLMENT_CODE or run interactively")
+        code = getpass.getpass("Enrolment code: ")
+    password = _new_password(password_stdin, name)
+    session = _service(state, db).enroll(name, code, password)
+    result = {"name": session.name, "roles": list(session.roles), "key_id": session.signer.key_id}
+    emit_json(result) if as_json else say(
+        f"Enrolled {name} ({', '.join(session.roles)}): your key {session.signer.key_id} signed its own registration")
 
 
 @command(user_group, "list", auth=True)
@@ -155,7 +190,7 @@ def user_list(state: _State, db: str | None, as_json: bool, as_user: str | None)
     """List users and their roles."""
     cs = _service(state, db)
     users = cs.users(_login(state, cs, as_user))
-    emit_json(users) if as_json else table(users, ["name", "roles", "key_id", "created_at"])
+    emit_json(users) if as_json else table(users, ["name", "roles", "enrolled", "key_id", "created_at"])
 
 
 @command(user_group, "grant", auth=True)
@@ -713,13 +748,16 @@ def suspend_cmd(state: _State, db: str | None, as_json: bool, as_user: str | Non
 @click.option("--prediction-column", default=None)
 @click.option("--score-column", default=None)
 @click.option("--reference", default=None, metavar="DATASET_REF")
+@click.option("--trust-pickle", is_flag=True,
+              help="Vouch for this pickle/joblib artifact's exact bytes yourself (ledgered) so it may run, isolated.")
 def monitor_cmd(state: _State, db: str | None, as_json: bool, as_user: str | None, model_ref: str, data: str,
                 label: str | None, prediction_column: str | None, score_column: str | None,
-                reference: str | None) -> None:
+                reference: str | None, trust_pickle: bool) -> None:
     """Run the governing policy's drift and performance checks on production data (exit 1 if a block check fails)."""
     cs = _service(state, db)
     result = cs.monitor(_login(state, cs, as_user), model_ref, data=data, label=label,
-                        prediction_column=prediction_column, score_column=score_column, reference=reference)
+                        prediction_column=prediction_column, score_column=score_column, reference=reference,
+                        trust_pickle=trust_pickle)
     if as_json:
         emit_json(result)
     else:
@@ -766,15 +804,18 @@ def history_cmd(state: _State, db: str | None, as_json: bool, as_user: str | Non
 @click.option("--label", default=None, help="Label column (default: a column named label, target or y).")
 @click.option("--prediction-column", default=None)
 @click.option("--score-column", default=None)
-@click.option("--positive-label", default=None, help="Value of the positive class (default: the policy's, 1).")
+@click.option("--positive-label", default=None,
+              help="The positive class (default: the policy's positive_label, else scikit-learn's 1).")
+@click.option("--trust-pickle", is_flag=True,
+              help="Vouch for this pickle/joblib artifact's exact bytes yourself (ledgered) so it may run, isolated.")
 def evaluate_cmd(state: _State, db: str | None, as_json: bool, as_user: str | None, model_ref: str, data: str,
                  policy: str, reference: str | None, label: str | None, prediction_column: str | None,
-                 score_column: str | None, positive_label: str | None) -> None:
+                 score_column: str | None, positive_label: str | None, trust_pickle: bool) -> None:
     """Evaluate a model against a policy: exit 0 if every block check passes, 1 if any fails, 2 on bad input."""
     cs = _service(state, db)
     result = cs.evaluate(_login(state, cs, as_user), model_ref, data=data, policy=policy, reference=reference,
                          label=label, prediction_column=prediction_column, score_column=score_column,
-                         positive_label=positive_label)
+                         positive_label=positive_label, trust_pickle=trust_pickle)
     if as_json:
         emit_json(result)
     else:
@@ -788,6 +829,11 @@ def _print_evaluation(result: dict[str, Any]) -> None:
     say(f"Evaluation {result['id']}: {result['model']['ref']} on {result['data']['ref']} "
                f"({result['data']['rows']} rows) under {policy['name']}@{policy['version']} "
                f"(sha256 {policy['sha256'][:12]}…)")
+    loading = result["model"].get("pickle_loading")
+    if loading:
+        trusted = ", ".join(f"{t['name']} (seq {t['seq']})" for t in loading["trusted_by"])
+        say(f"  Loaded a {loading['format']} artifact, which runs code, in an isolated process for "
+            f"{loading['loaded_by']}; trusted by {trusted}")
     for check in result["checks"]:
         mark = "PASS" if check["passed"] else ("FAIL" if check["severity"] == "block" else "WARN")
         value = check["value"]
@@ -882,15 +928,13 @@ def card_cmd(state: _State, db: str | None, as_json: bool, as_user: str | None, 
 @click.option("--trusted-key", default=None, help="Pin the log's service verifier key (name+keyid+base64).")
 def verify_bundle_cmd(state: _State, db: str | None, as_json: bool, directory: Path, trusted_key: str | None) -> None:
     """Verify an exported evidence bundle offline (the same checks as its verify.py)."""
-    from core.bundle_verify import BundleError, verify_bundle
+    from core.bundle_verify import BundleError, ok_line, verify_bundle
 
     try:
         summary = verify_bundle(directory, trusted_key)
     except BundleError as exc:
         raise CheckFailed(f"FAILED: {exc}") from None
-    emit_json(summary) if as_json else say(
-        f"OK: {summary['files']} files, {summary['entries']} entries, {summary['statements']} statements verified "
-        f"against checkpoint size {summary['tree_size']}")
+    emit_json(summary) if as_json else say(ok_line(summary))
 
 
 # ------------------------------------------------------------------------------------------------- app

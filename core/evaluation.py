@@ -780,7 +780,7 @@ class Evaluator:
         if model is None:
             details = {"reason": "an external model has no artifact to explain"}
             return self._result(check, "shap_top_features", None, {}, details, force_fail=True)
-        if self._importance is None or self._importance["sample_size"] < min(check.sample_size, self.rows):
+        if self._importance is None or self._importance.get("requested_sample_size", 0) < check.sample_size:
             from core.explain import ExplanationError, importance
 
             features = self.inputs.feature_names or [c for c in self.columns if c != self.inputs.label]

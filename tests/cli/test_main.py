@@ -13,15 +13,25 @@ from tests.conftest import run_cli
 run = run_cli
 
 
+def add_and_enroll(env: dict[str, str], name: str, roles: list[str], password: str) -> dict[str, object]:
+    """root adds the user and hands over the code; the user enrolls with a password of their own."""
+    flags = [x for r in roles for x in ("--role", r)]
+    added = run(env, "user", "add", name, *flags, "--json", user="root", password="root-password")
+    assert added.returncode == 0, added.stderr
+    body = json.loads(added.stdout)
+    enrolled = run({**env, "COUNTERSIGN_ENROLMENT_CODE": body["enrolment_code"]}, "user", "enroll", name,
+                   "--password-stdin", "--json", stdin=f"{password}\n")
+    assert enrolled.returncode == 0, enrolled.stderr
+    return {**body, **json.loads(enrolled.stdout)}
+
+
 @pytest.fixture
 def initialised(cli_env: dict[str, str]) -> dict[str, str]:
     result = run(cli_env, "init", "--admin", "root", "--origin", "cli.test/log", "--checkpoint-interval", "4",
                  password="root-password")
     assert result.returncode == 0, result.stderr
     assert "cli.test/log+" in result.stdout  # prints the service's verifier key
-    added = run(cli_env, "user", "add", "dana", "--role", "data_scientist", "--password-stdin",
-                stdin="dana-password\n", user="root", password="root-password")
-    assert added.returncode == 0, added.stderr
+    add_and_enroll(cli_env, "dana", ["data_scientist"], "dana-password")
     return cli_env
 
 
@@ -53,11 +63,9 @@ def test_db_option_beats_environment(initialised: dict[str, str], tmp_path: Path
 
 
 def test_user_add_and_list_json(initialised: dict[str, str]) -> None:
-    added = run(initialised, "user", "add", "lee", "--role", "ml_lead", "--role", "data_scientist",
-                "--password-stdin", "--json", stdin="lee-password\n", user="root", password="root-password")
-    assert added.returncode == 0, added.stderr
-    body = json.loads(added.stdout)
+    body = add_and_enroll(initialised, "lee", ["ml_lead", "data_scientist"], "lee-password")
     assert body["roles"] == ["data_scientist", "ml_lead"] and len(body["key_id"]) == 32
+    assert "password" not in json.dumps({k: v for k, v in body.items() if k != "enrolment_code"})
     listed = json.loads(run(initialised, "user", "list", "--json", user="lee", password="lee-password").stdout)
     assert {u["name"]: u["roles"] for u in listed} == {
         "dana": ["data_scientist"], "lee": ["data_scientist", "ml_lead"], "root": ["admin"]}
@@ -86,9 +94,16 @@ def test_no_password_in_a_pipeline_exits_3(initialised: dict[str, str]) -> None:
 def test_bad_usage_exits_2_without_traceback(initialised: dict[str, str]) -> None:
     result = run(initialised, "user", "grant", "dana", "superuser", user="root", password="root-password")
     assert result.returncode == 2 and "superuser" in result.stderr and "Traceback" not in result.stderr
-    empty = run(initialised, "user", "add", "zed", "--role", "auditor", "--password-stdin", stdin="",
-                user="root", password="root-password")
+    chosen = run(initialised, "user", "add", "zed", "--role", "auditor", "--password-stdin", stdin="zed-password\n",
+                 user="root", password="root-password")
+    assert chosen.returncode == 2 and "does not set passwords" in chosen.stderr  # an admin never picks one
+    code = json.loads(run(initialised, "user", "add", "zed", "--role", "auditor", "--json", user="root",
+                          password="root-password").stdout)["enrolment_code"]
+    empty = run({**initialised, "COUNTERSIGN_ENROLMENT_CODE": code}, "user", "enroll", "zed", "--password-stdin",
+                stdin="")
     assert empty.returncode == 2 and "standard input is empty" in empty.stderr
+    not_yet = run(initialised, "log", user="zed", password="anything-goes")
+    assert not_yet.returncode == 3 and "has not enrolled yet" in not_yet.stderr
 
 
 def test_json_errors_are_machine_readable(initialised: dict[str, str]) -> None:
