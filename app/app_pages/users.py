@@ -16,11 +16,14 @@ with st.form("users_add"):
     st.markdown("**Add a user**")
     name = st.text_input("Name", key="users_name")
     roles = st.multiselect("Roles", ALL_ROLES, key="users_roles")
-    password = st.text_input("Initial password", type="password", key="users_pw")
+    st.caption("You do not choose a password: the new user gets a one-time enrolment code and chooses their own "
+               "with 'countersign user enroll'.")
     if st.form_submit_button("Add user"):
         try:
-            added = cs.add_user(user, name, roles, password)
-            st.success(f"Added {literal(added['name'])} with key {literal(added['key_id'])}")
+            added = cs.add_user(user, name, roles)
+            st.success(f"Added {literal(added['name'])}. Give them this one-time enrolment code over a separate "
+                       f"channel (it works once, until {literal(added['enrolment_expires_at'])}):")
+            st.code(added["enrolment_code"], language=None)
         except CountersignError as exc:
             st.error(literal(exc.message))
 with st.form("users_grant"):
