@@ -48,7 +48,7 @@ FULL = {"models": 1_000, "evaluations": 20_000, "entries": 1_000_000, "pending":
 SMOKE = {"models": 10, "evaluations": 50, "entries": 2_000, "pending": 3, "waivers": 2}
 #: navigation title -> page heading
 PAGES = {"Inventory": "Model inventory", "Model card": "Model card", "Lineage": "Lineage", "Approvals": "Approvals",
-         "Policies": "Policies", "Audit log": "Audit log", "Reports": "Reports", "Users": "Users"}
+         "Policies": "Policies", "Audit log": "Audit log", "Reports": "Reports"}
 FEATURES = [("age", "BIGINT"), ("education_num", "BIGINT"), ("hours_per_week", "BIGINT"), ("capital_gain", "BIGINT"),
             ("workclass", "VARCHAR"), ("occupation", "VARCHAR"), ("relationship", "VARCHAR"), ("race", "VARCHAR"),
             ("sex", "VARCHAR"), ("native_country", "VARCHAR"), ("marital_status", "VARCHAR")]
@@ -270,8 +270,9 @@ def _plan(sizes: dict[str, int], policy: dict[str, Any], rng: random.Random) -> 
 def build(workdir: Path, name: str, sizes: dict[str, int]) -> tuple[Path, dict[str, Any]]:
     started = time.perf_counter()
     cs, admin = fresh_db(workdir, name)
-    for user, roles, password in ((VIEWER, list(ALL_ROLES), VIEWER_PW), (DATA_SCIENTIST, ["data_scientist"], DS_PW),
-                                  (ML_LEAD, ["ml_lead"], LEAD_PW)):
+    every_role_but_admin = [r for r in ALL_ROLES if r != "admin"]  # admin is exclusive of the approving roles
+    for user, roles, password in ((VIEWER, every_role_but_admin, VIEWER_PW),
+                                  (DATA_SCIENTIST, ["data_scientist"], DS_PW), (ML_LEAD, ["ml_lead"], LEAD_PW)):
         enrol(cs, admin, user, roles, password)
     sessions = {u: cs.login(u, p) for u, p in ((VIEWER, VIEWER_PW), (DATA_SCIENTIST, DS_PW), (ML_LEAD, LEAD_PW))}
     viewer = sessions[VIEWER]

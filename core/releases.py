@@ -242,7 +242,9 @@ class ReleasesAPI:
                                          f"{', '.join(held) or 'no role'}")
             participants = {request["requested_by"]: "requested it", model["owner"]: "registered the model",
                             **{d["approver"]: "approved it" for d in decisions if d["decision"] == "approve"}}
-            problem = _independence_problem(tx, session.name, acting, held, request, participants)
+            # a rejection can only stop a promotion; approvals must come from independent people
+            problem = (_independence_problem(tx, session.name, acting, held, request, participants)
+                       if decision == "approve" else None)
             if problem:
                 raise SeparationOfDuties(f"{session.name} may not decide request {request_id}: {problem} "
                                          "(separation of duties)")

@@ -8,7 +8,13 @@ acting: :class:`IsolatedModel` starts ``python -m core.sandbox`` with
 * **no database handle and no path** — the artifact's bytes (already digest-checked by the parent) arrive over a
   pipe; the child's working directory and ``HOME`` are an empty temporary directory;
 * **resource limits** — address space (``COUNTERSIGN_SANDBOX_MEMORY_MB``, default 4096), CPU seconds
-  (``COUNTERSIGN_SANDBOX_CPU_SECONDS``, default 1800), no core dumps, lower priority;
+  (``COUNTERSIGN_SANDBOX_CPU_SECONDS``, default 1800), a wall-clock limit per answer
+  (``COUNTERSIGN_SANDBOX_TIMEOUT``, default 600 s), no core dumps, lower priority, no new privileges;
+* **no way into the parent** — the parent marks itself non-dumpable before starting the child, so its ``/proc``
+  files (environment, memory) are closed to other processes of the same user; run as root, the child starts through
+  ``setpriv`` with every capability dropped for good (it refuses to start as a full root process);
+* **its own session** — on close the whole process group is killed, and answers are bounded in size and checked
+  in shape (one prediction per row, one probability per class);
 
 and talks to it over stdin/stdout in length-prefixed frames: JSON headers and Apache Arrow IPC bodies, never pickle
 in the parent. The parent sees a model-shaped proxy (``predict``, ``predict_proba``, ``classes_``,
@@ -16,18 +22,25 @@ in the parent. The parent sees a model-shaped proxy (``predict``, ``predict_prob
 
 What this does not do: the child still runs as the same operating-system user, so code in a trusted pickle can read
 files that user can read (keep the service secret readable only by the service account, or evaluate pickles on a
-machine without it) and can use the network. Trust is therefore also personal: whoever causes a pickle to load must
-have vouched for its exact bytes in the ledger (see :mod:`core.governance`).
+machine without it), can use the network, and can start a process of its own that leaves the session. Trust is
+therefore also personal: whoever causes a pickle to load must have vouched for its exact bytes in the ledger (see
+:mod:`core.governance`).
 """
 
 from __future__ import annotations
 
+import collections
 import json
 import os
+import select
+import shutil
+import signal
 import struct
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 from typing import IO, Any
 
 __all__ = ["IsolatedModel", "SandboxError", "scrubbed_environment"]
@@ -35,7 +48,10 @@ __all__ = ["IsolatedModel", "SandboxError", "scrubbed_environment"]
 _PASS_THROUGH = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE",
                  "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 _HEADER = struct.Struct(">Q")
-MAX_FRAME = 4 << 30
+#: Largest answer the parent accepts from the child (predictions of a batch are far smaller).
+MAX_FRAME = 1 << 30
+_SETPRIV = ("--no-new-privs", "--bounding-set=-all", "--inh-caps=-all", "--ambient-caps=-all",
+            "--securebits=+noroot,+noroot_locked,+no_setuid_fixup,+no_setuid_fixup_locked", "--")
 
 
 class SandboxError(Exception):
@@ -59,6 +75,26 @@ def _limits() -> None:  # runs in the child between fork and exec
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     os.nice(5)
+    _prctl(38, 1)  # PR_SET_NO_NEW_PRIVS: nothing it execs can gain privileges
+
+
+def _prctl(option: int, value: int) -> int:
+    import ctypes
+
+    return int(ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0))
+
+
+def _command() -> list[str]:
+    """The child's command line. As root, ``setpriv`` drops every capability for good (so the child cannot read
+    other processes' memory or environment); without it the sandbox refuses to start rather than run as root."""
+    child = [sys.executable, "-I", "-m", "core.sandbox"]
+    if os.geteuid() != 0:
+        return child
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        raise SandboxError("running as root without 'setpriv' (util-linux): cannot drop the isolated process's "
+                           "capabilities, so the pickle is not loaded")
+    return [setpriv, *_SETPRIV, *child]
 
 
 def _write(stream: IO[bytes], *frames: bytes) -> None:
@@ -69,16 +105,41 @@ def _write(stream: IO[bytes], *frames: bytes) -> None:
 
 
 def _read(stream: IO[bytes]) -> bytes:
+    """One frame from a blocking stream (the child's side: the parent is trusted)."""
     head = stream.read(_HEADER.size)
     if len(head) < _HEADER.size:
         raise EOFError("the isolated process closed its pipe")
     (size,) = _HEADER.unpack(head)
-    if size > MAX_FRAME:
-        raise SandboxError(f"frame of {size} bytes refused")
     body = stream.read(size)
     if len(body) < size:
         raise EOFError("the isolated process closed its pipe mid-frame")
     return body
+
+
+def _read_exactly(fd: int, size: int, deadline: float) -> bytes:
+    chunks: list[bytes] = []
+    missing = size
+    while missing:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("no answer in time")
+        ready, _, _ = select.select([fd], [], [], left)
+        if not ready:
+            continue
+        chunk = os.read(fd, min(missing, 1 << 20))
+        if not chunk:
+            raise EOFError("the isolated process closed its pipe")
+        chunks.append(chunk)
+        missing -= len(chunk)
+    return b"".join(chunks)
+
+
+def _read_bounded(fd: int, deadline: float) -> bytes:
+    """One frame from the child, within ``deadline`` and :data:`MAX_FRAME` (the child is not trusted)."""
+    (size,) = _HEADER.unpack(_read_exactly(fd, _HEADER.size, deadline))
+    if size > MAX_FRAME:
+        raise SandboxError(f"the isolated process sent a frame of {size} bytes (more than {MAX_FRAME})")
+    return _read_exactly(fd, size, deadline)
 
 
 def _table_bytes(frame: Any) -> bytes:  # noqa: ANN401
@@ -108,11 +169,18 @@ class IsolatedModel:
     """
 
     def __init__(self, artifact: bytes, fmt: str) -> None:
+        # Our own environment holds credentials (COUNTERSIGN_PASSWORD): a non-dumpable process's /proc files and
+        # memory are closed to other processes of the same user (and, below, the child has no capabilities).
+        _prctl(4, 0)  # PR_SET_DUMPABLE = 0
+        self._timeout = float(os.environ.get("COUNTERSIGN_SANDBOX_TIMEOUT", "600"))
+        command = _command()
         self._home = tempfile.TemporaryDirectory(prefix="countersign-sandbox-")
+        self._stderr: collections.deque[bytes] = collections.deque(maxlen=64)
         self._proc = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
-            [sys.executable, "-I", "-m", "core.sandbox"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=subprocess.PIPE, cwd=self._home.name, env=scrubbed_environment(self._home.name),
-            preexec_fn=_limits, close_fds=True)  # noqa: PLW1509 - the limits must apply before exec
+            preexec_fn=_limits, close_fds=True, start_new_session=True)  # noqa: PLW1509 - limits before exec
+        threading.Thread(target=self._drain, daemon=True).start()
         try:
             assert self._proc.stdin is not None and self._proc.stdout is not None
             _write(self._proc.stdin, json.dumps({"format": fmt}).encode(), artifact)
@@ -145,53 +213,113 @@ class IsolatedModel:
             return self._predict_proba
         raise AttributeError(name)
 
-    def _reply(self) -> dict[str, Any]:
+    def _drain(self) -> None:
+        """Keep the child's stderr (and whatever the model prints) flowing; remember the last 64 KiB."""
+        stream = self._proc.stderr
+        while stream is not None:
+            try:
+                chunk = stream.read1(1024)
+            except (OSError, ValueError):
+                return
+            if not chunk:
+                return
+            self._stderr.append(chunk)
+
+    def _fail(self, why: str) -> SandboxError:
+        self._kill()
+        last = b"".join(self._stderr).decode("utf-8", "replace")[-2000:].strip()
+        return SandboxError(f"the isolated model process {why} (exit code {self._proc.returncode})"
+                            + (f": {last}" if last else ""))
+
+    def _frame(self) -> bytes:
         assert self._proc.stdout is not None
         try:
-            header = json.loads(_read(self._proc.stdout))
-        except (EOFError, ValueError) as exc:
-            self._proc.kill()
-            err = (self._proc.stderr.read() if self._proc.stderr else b"").decode("utf-8", "replace")[-2000:]
-            code = self._proc.wait()
-            raise SandboxError(f"the isolated model process ended ({exc}; exit code {code}): {err.strip()}") from None
+            return _read_bounded(self._proc.stdout.fileno(), time.monotonic() + self._timeout)
+        except TimeoutError:
+            raise self._fail(f"gave no answer within {self._timeout:.0f} s (COUNTERSIGN_SANDBOX_TIMEOUT)") from None
+        except (EOFError, OSError):
+            raise self._fail("ended") from None
+
+    def _reply(self) -> dict[str, Any]:
+        body = self._frame()
+        try:
+            header = json.loads(body)
+        except ValueError:
+            raise self._fail("answered with something that is not a frame") from None
+        if not isinstance(header, dict):
+            raise self._fail("answered with something that is not a frame")
         if "error" in header:
-            raise SandboxError(header["error"])
-        return dict(header)
+            raise SandboxError(str(header["error"]))
+        return header
 
     def _call(self, op: str, x: Any) -> Any:  # noqa: ANN401
-        assert self._proc.stdin is not None and self._proc.stdout is not None
+        assert self._proc.stdin is not None
         try:
             _write(self._proc.stdin, json.dumps({"op": op}).encode(), _table_bytes(x))
         except (BrokenPipeError, OSError):
             return self._reply()  # raises with the child's last words
         self._reply()
-        return _table_from(_read(self._proc.stdout))
+        try:
+            return _table_from(self._frame())
+        except SandboxError:
+            raise
+        except Exception:  # noqa: BLE001 - whatever the child sent is not Arrow data
+            raise self._fail("answered with data that is not an Arrow table") from None
 
     def predict(self, x: Any) -> Any:  # noqa: ANN401
-        return self._call("predict", x).column(0).to_numpy(zero_copy_only=False)
+        table = self._call("predict", x)
+        if table.num_columns != 1 or table.num_rows != len(x):
+            raise SandboxError(f"the model returned {table.num_rows} prediction(s) in {table.num_columns} column(s) "
+                               f"for {len(x)} rows")
+        return table.column(0).to_numpy(zero_copy_only=False)
 
     def _predict_proba(self, x: Any) -> Any:  # noqa: ANN401
         import numpy as np
 
         table = self._call("predict_proba", x)
+        classes = self.__dict__.get("classes_")
+        if table.num_rows != len(x) or (classes is not None and table.num_columns != len(classes)):
+            raise SandboxError(f"the model returned probabilities of shape ({table.num_rows}, {table.num_columns}) "
+                               f"for {len(x)} rows and {len(classes) if classes is not None else '?'} classes")
         return np.column_stack([c.to_numpy(zero_copy_only=False) for c in table.columns])
+
+    def _kill(self) -> None:
+        """End the child and everything it started in its session."""
+        proc = self.__dict__.get("_proc")
+        if proc is None:
+            return
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
     def close(self) -> None:
         proc = self.__dict__.get("_proc")
-        if proc is not None and proc.poll() is None:
-            try:
-                if proc.stdin is not None:
+        if proc is not None:
+            if proc.poll() is None and proc.stdin is not None:
+                try:
                     proc.stdin.close()
-                proc.wait(timeout=5)
-            except (OSError, subprocess.TimeoutExpired):
-                proc.kill()
-                proc.wait()
-        for stream in (getattr(proc, "stdout", None), getattr(proc, "stderr", None)):
-            if stream is not None:
-                stream.close()
+                    proc.wait(timeout=2)
+                except (OSError, subprocess.TimeoutExpired):
+                    pass
+            self._kill()  # also whatever it started in its session
+            for stream in (proc.stdin, proc.stdout):
+                if stream is not None:
+                    stream.close()
         home = self.__dict__.get("_home")
         if home is not None:
             home.cleanup()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001, S110 - best effort at interpreter shutdown
+            pass
 
 
 # ---------------------------------------------------------------------------------------------------- the child
@@ -201,8 +329,10 @@ def _serve() -> None:
     import numpy as np
     import pyarrow as pa
 
-    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
-    sys.stdout = sys.stderr  # whatever the model prints must not corrupt the frames
+    stdin = sys.stdin.buffer
+    stdout = os.fdopen(os.dup(1), "wb")  # frames go out on a private copy of the pipe...
+    os.dup2(2, 1)  # ...and whatever the model prints or writes to fd 1 goes to stderr
+    sys.stdout = sys.stderr
 
     def reply(header: dict[str, Any], *bodies: bytes) -> None:
         _write(stdout, json.dumps(header).encode(), *bodies)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import tempfile
 import time
 import tracemalloc
@@ -42,7 +43,7 @@ from core.lineage import parse_openlineage
 from core.policy import Policy, load_policy_file, parse_policy
 from core.service import Countersign
 from core.yamlfile import load_model_file
-from tests.conftest import USERS, countersign_exe
+from tests.conftest import USERS
 
 #: Per input: CPU seconds (process time, so a busy shared machine does not make the test flaky), wall seconds (a
 #: generous guard against sleeping or blocking), traced memory peak.
@@ -156,10 +157,26 @@ def refused(fn: Callable[[], Any], *words: str) -> str:
 
 
 # ------------------------------------------------------------------------ the observed bomb, through the real CLI
+_HWM = """\
+import atexit, sys
+path = sys.argv.pop(1)
+atexit.register(lambda: open(path, "w").write(
+    next(x for x in open("/proc/self/status") if x.startswith("VmHWM")).split()[1]))
+sys.argv[0] = "countersign"
+from cli.main import main
+main()
+"""
+
+
 def run_measured(env: dict[str, str], *args: str) -> tuple[int, str, str, float, int]:
-    """Run the CLI in a real subprocess: exit code, stdout, stderr, CPU seconds and peak RSS (bytes) of that child."""
-    proc = subprocess.Popen([*countersign_exe(), *args], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, env=env, text=True)
+    """Run the CLI in a real subprocess: exit code, stdout, stderr, CPU seconds and peak RSS (bytes) of that child.
+
+    The peak is the child's own ``VmHWM`` (its address space's high-water mark, read at exit): ``ru_maxrss`` would
+    also count the forking test process's memory, which Linux carries across ``exec``.
+    """
+    hwm = Path(tempfile.mkstemp(prefix="hwm-")[1])
+    proc = subprocess.Popen([sys.executable, "-c", _HWM, str(hwm), *args], stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
     assert proc.stdout is not None and proc.stderr is not None
     try:
         out, err = proc.stdout.read(), proc.stderr.read()  # the answers are short: no pipe fills up
@@ -168,7 +185,9 @@ def run_measured(env: dict[str, str], *args: str) -> tuple[int, str, str, float,
         proc.stdout.close()
         proc.stderr.close()
     proc.returncode = os.waitstatus_to_exitcode(status)
-    return proc.returncode, out, err, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024
+    peak = int(hwm.read_text() or 0) * 1024
+    hwm.unlink()
+    return proc.returncode, out, err, usage.ru_utime + usage.ru_stime, peak
 
 
 def test_the_bomb_is_small() -> None:

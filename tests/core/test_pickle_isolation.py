@@ -114,3 +114,75 @@ def test_the_child_environment_is_an_allow_list(monkeypatch: pytest.MonkeyPatch,
         monkeypatch.setenv(name, "secret")
     env = scrubbed_environment(str(tmp_path))
     assert "secret" not in env.values() and env["HOME"] == str(tmp_path)
+
+
+def test_through_the_cli_the_ml_lead_is_told_and_must_vouch(world: dict[str, object], cli_env: dict[str, str]) -> None:
+    from tests.conftest import run_cli
+
+    marker: Path = world["marker"]  # type: ignore[assignment]
+    marker.unlink()
+    args = ("evaluate", "m@1", "--data", "data@1", "--policy", str(world["policy"]), "--label", "label")
+    refused = run_cli(cli_env, *args, user="lee", password=USERS["lee"][1])
+    assert refused.returncode == 2 and "trusted by dana" in refused.stderr and "--trust-pickle" in refused.stderr
+    assert not marker.exists() and "Traceback" not in refused.stderr
+    ran = run_cli(cli_env, *args, "--trust-pickle", user="lee", password=USERS["lee"][1])
+    assert ran.returncode == 0, ran.stderr
+    assert "Loaded a pickle artifact, which runs code, in an isolated process for lee; trusted by dana" in ran.stdout
+    assert ", lee (seq " in ran.stdout
+    assert USERS["lee"][1] not in marker.read_text() and "COUNTERSIGN" not in marker.read_text()
+
+
+def test_the_child_cannot_read_the_parents_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("COUNTERSIGN_PASSWORD", "the-parents-secret")
+    marker = tmp_path / "probe.txt"
+    code = (f"__import__('pathlib').Path({str(marker)!r}).write_text(repr(__import__('os').popen("
+            "'cat /proc/%d/environ 2>&1 | head -c 4000' % __import__('os').getppid()).read()))")
+
+    model = pickle.dumps(LogisticRegression().fit([[0.0], [1.0]], [0, 1]))
+
+    class Probe:
+        def __reduce__(self) -> tuple[object, tuple[str]]:
+            return eval, (f"({code}, __import__('pickle').loads({model!r}))[1]",)
+
+    with IsolatedModel(pickle.dumps(Probe()), "pickle") as isolated:
+        assert list(isolated.predict(np.array([[0.0], [1.0]]))) == [0, 1]
+    seen = marker.read_text()
+    assert "the-parents-secret" not in seen and "COUNTERSIGN_PASSWORD" not in seen, seen
+
+
+@pytest.mark.parametrize("payload, words", [
+    ("__import__('sys').stdout.write('x' * 200000)", None),  # a model that prints a lot loads fine
+    ("__import__('os').write(1, (3 << 30).to_bytes(8, 'big'))", None),  # junk on fd 1 goes to stderr
+    ("__import__('time').sleep(30)", "no answer within"),
+])
+def test_misbehaving_pickles_stay_bounded(monkeypatch: pytest.MonkeyPatch, payload: str, words: str | None) -> None:
+    import time
+
+    monkeypatch.setenv("COUNTERSIGN_SANDBOX_TIMEOUT", "3")
+    model = LogisticRegression().fit([[0.0], [1.0]], [0, 1])
+
+    class Bad:
+        def __reduce__(self) -> tuple[object, tuple[str]]:
+            return eval, (f"({payload}, __import__('pickle').loads({pickle.dumps(model)!r}))[1]",)
+
+    started = time.monotonic()
+    if words is None:
+        with IsolatedModel(pickle.dumps(Bad()), "pickle") as isolated:
+            assert list(isolated.predict(np.array([[0.0], [1.0]]))) == [0, 1]
+    else:
+        with pytest.raises(SandboxError, match=words):
+            IsolatedModel(pickle.dumps(Bad()), "pickle")
+    assert time.monotonic() - started < 20
+
+
+def test_predictions_of_the_wrong_shape_are_refused() -> None:
+    # a class defined in this test module cannot be unpickled in the child: build one from builtins instead
+    code = "type('Short', (), {'predict': lambda self, x: [1, 2, 3]})()"
+
+    class Payload:
+        def __reduce__(self) -> tuple[object, tuple[str]]:
+            return eval, (code,)
+
+    with IsolatedModel(pickle.dumps(Payload()), "pickle") as isolated, \
+            pytest.raises(SandboxError, match="3 prediction"):
+        isolated.predict(np.zeros((5, 1)))
