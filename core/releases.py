@@ -119,6 +119,13 @@ class ReleasesAPI:
             reasons.append(f"evaluation {evaluation['id']} was made under {evaluation['policy_name']}@"
                            f"{evaluation['policy_version']}; the active policy is {record['name']}@{record['version']}"
                            f" — evaluate again")
+        card = tx.latest_document("model_card", model_node(f"{name}@{version}"))
+        if card is not None and int(card["seq"]) > int(evaluation["seq"]):
+            reasons.append(f"the model card was edited (revision {card['revision']}, seq {card['seq']}) after "
+                           f"evaluation {evaluation['id']} — evaluate again")
+        if stage == "suspended" and current is not None and int(evaluation["seq"]) < int(current["seq"]):
+            reasons.append(f"{name}@{version} was suspended at seq {current['seq']}, after evaluation "
+                           f"{evaluation['id']}; reinstatement needs an evaluation made since — evaluate again")
         if policy.max_evaluation_age_days is not None:
             age = _now() - _parse_ts(evaluation["evaluated_at"])
             if age > timedelta(days=policy.max_evaluation_age_days):

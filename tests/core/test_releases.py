@@ -631,6 +631,9 @@ def test_reinstatement_needs_a_full_approval_round(cs: Countersign, s: dict[str,
     release(cs, s, "scorer@1")
     cs.suspend(s["lee"], "scorer@1", reason="Incident under review.")
     assert [e["action"] for e in ledger(cs, head(cs) - 2)] == ["model.stage_changed", "model.suspended"]
+    reasons = refused_reinstatement(cs, s["dana"], "scorer@1")
+    assert len(reasons) == 1 and "was suspended at seq" in reasons[0] and "evaluate again" in reasons[0]
+    cs.evaluate(s["dana"], "scorer@1", data="german-credit@1", policy="house", label=LABEL)
     request = cs.reinstate(s["dana"], "scorer@1", reason="Incident closed: no model fault.")
     assert (request["from_stage"], request["to_stage"]) == ("suspended", "production")
     assert request["required_roles"] == ["ml_lead", "compliance_officer"]
@@ -638,6 +641,12 @@ def test_reinstatement_needs_a_full_approval_round(cs: Countersign, s: dict[str,
     assert stage(cs, s["dana"], "scorer@1")["stage"] == "suspended"
     assert cs.approve(s["chloe"], request["request_id"], comment="OK.")["status"] == "approved"
     assert stage(cs, s["dana"], "scorer@1")["stage"] == "production"
+
+
+def refused_reinstatement(cs: Countersign, who: Session, ref: str) -> list[str]:
+    with pytest.raises(GateRefused) as info:
+        cs.reinstate(who, ref, reason="Back.")
+    return info.value.reasons
 
 
 def test_rollback_to_a_retired_version_is_a_normal_promotion(cs: Countersign, s: dict[str, Session]) -> None:
@@ -858,6 +867,7 @@ def test_an_evaluation_aging_past_the_policy_limit_refuses_the_decision(
 def test_suspension_while_a_reinstatement_waits_is_rechecked(cs: Countersign, s: dict[str, Session]) -> None:
     release(cs, s, "scorer@1")
     cs.suspend(s["chloe"], "scorer@1", reason="Complaint.")
+    cs.evaluate(s["dana"], "scorer@1", data="german-credit@1", policy="house", label=LABEL)
     request = cs.reinstate(s["dana"], "scorer@1", reason="Complaint resolved.")
     # a fresh evaluation arrives after the reinstatement was requested: the approvers must see the new evidence
     cs.evaluate(s["dana"], "scorer@1", data="german-credit@1", policy="house", label=LABEL)
@@ -978,3 +988,17 @@ def test_new_accounts_choose_their_own_password_through_a_one_time_code(cs: Coun
     with pytest.raises(BadInput, match="already enrolled"):
         cs.reissue_enrolment(s[ADMIN], "nia")
     assert cs.verify().ok
+
+
+def test_a_card_edited_after_the_evaluation_is_changed_evidence(world: World, cs: Countersign,
+                                                                s: dict[str, Session]) -> None:
+    request = cs.promote(s["dana"], "scorer@1", to="staging", reason="Candidate.")
+    edited = world.folder / "card-edited.yaml"
+    text = GERMAN_CARD.read_text(encoding="utf-8")
+    edited.write_text(text.replace("out_of_scope_uses: Real lending decisions.",
+                                   "out_of_scope_uses: Real lending decisions; also marketing.", 1), encoding="utf-8")
+    cs.edit_card(s["dana"], "scorer@1", edited)
+    _stale_decision(cs, s, request, "lee", "model card was edited", "evaluate again")
+    assert "model card was edited" in refused(cs, s["dana"], "scorer@1")[0]
+    cs.evaluate(s["dana"], "scorer@1", data="german-credit@1", policy="house", label=LABEL)
+    assert cs.promote(s["dana"], "scorer@1", to="staging", reason="Re-evaluated.")["status"] == "pending"
