@@ -49,6 +49,8 @@ def put_user_text(db: Path, folder: Path) -> None:
     cs = Countersign(db)
     s = {name: cs.login(name, password) for name, password in PASSWORDS.items()}
     with cs.store.held():
+        cs.evaluate(s["dana"], "german-credit-scorer@2", data="german-credit@1", policy="default",
+                    label="good_credit")  # reinstatement needs evidence made since the suspension
         cs.reinstate(s["dana"], "german-credit-scorer@2", reason=PAYLOAD)  # pending: lee and chloe decide
         card = dict(cs.model(s["dana"], "german-credit-scorer@1")["card"])
         card.update(intended_use=PAYLOAD, limitations=[PAYLOAD, "plain"], factors={CARD_KEY: PAYLOAD})

@@ -64,6 +64,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
     cs = Countersign(db)
     s = {name: cs.login(name, password) for name, password in PASSWORDS.items()}
     with cs.store.held():
+        cs.evaluate(s["dana"], "german-credit-scorer@2", data="german-credit@1", policy="default",
+                    label="good_credit")  # reinstatement needs evidence made since the suspension
         request = cs.reinstate(s["dana"], "german-credit-scorer@2", reason=REASON)
         for role in request["required_roles"]:
             cs.approve(s[{"ml_lead": "lee", "compliance_officer": "chloe"}[role]], request["request_id"],
