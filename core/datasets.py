@@ -163,6 +163,8 @@ def _jsonable(value: Any) -> Any:  # noqa: ANN401
         return value.isoformat()
     if isinstance(value, float) and value != value:
         return None
+    if isinstance(value, float) and value in (float("inf"), float("-inf")):
+        return "Infinity" if value > 0 else "-Infinity"  # JSON (and RFC 8785) has no infinities
     if isinstance(value, list):
         return [_jsonable(v) for v in value]
     if isinstance(value, bytes):

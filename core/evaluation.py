@@ -146,6 +146,35 @@ class Evaluator:
         self._prepare_predictions()
         self._types = {r[0]: r[1] for r in self.con.execute("DESCRIBE ev").fetchall()}
         self.rows = int(self.con.execute("SELECT count(*) FROM ev").fetchall()[0][0])
+        if self.rows == 0:
+            raise BadInput("the evaluation data has no rows: nothing can be measured")
+        # In a CSV file, a text label or prediction column whose every present value is a number (numbers with a few
+        # blanks or markers, which the CSV reader types as text) is read as numbers, as pandas would. (Parquet columns
+        # have declared types: text stays text.)
+        self._numeric_text: set[str] = set()
+        csv_columns = (self.inputs.label, self.inputs.prediction_column) if inputs.data_format == "csv" else ()
+        for column in csv_columns:
+            column = PRED if column is not None and column == self.inputs.prediction_column else column
+            if column is not None and labels.column_kind(self._types[column]).kind == "text":
+                q = column if column == PRED else _quote(column)
+                code = labels.missing_code_sql(q, self._types[column])
+                present, numbers = self.con.execute(
+                    f"SELECT count(*) FILTER (WHERE {code} = 0), count(*) FILTER (WHERE {code} = 0 AND "
+                    f"TRY_CAST({q} AS DOUBLE) IS NOT NULL) FROM ev").fetchall()[0]
+                if present and present == numbers:
+                    self._numeric_text.add(column)
+        # A CSV reader types yes/no, t/f, y/n as booleans; pandas (and so scikit-learn) keeps them as text, and
+        # only true/false become booleans. Such text-booleans are never matched against numbers.
+        self._text_booleans: set[str] = set()
+        if inputs.data_format == "csv":
+            for column in (inputs.label, inputs.prediction_column):
+                if column is not None and labels.column_kind(self.columns.get(column, "")).kind == "boolean":
+                    raw = _scan(inputs.data_path, "csv", inputs.data_dialect).replace(
+                        "read_csv(", "read_csv(", 1)[:-1] + ", all_varchar = true)"
+                    spelled = {str(v).strip().lower() for (v,) in self.con.execute(
+                        f"SELECT DISTINCT {_quote(column)} FROM {raw} WHERE {_quote(column)} IS NOT NULL").fetchall()}
+                    if spelled - {"true", "false", ""}:
+                        self._text_booleans.add(PRED if column == inputs.prediction_column else column)
         self._importance: dict[str, Any] | None = None
 
     # ------------------------------------------------------------------------------------------- predictions
@@ -247,6 +276,21 @@ class Evaluator:
             raise BadInput(self.score_unavailable or "no prediction or score is available for this check")
         return "prediction", None
 
+    def _kind(self, column: str) -> str:
+        """``numeric`` (numbers, true booleans, numbers typed as text), ``text``, ``text-boolean`` or ``other``."""
+        if column in self._numeric_text:
+            return "numeric"
+        kind = labels.column_kind(self._types[column]).kind
+        if kind == "boolean":
+            return "text-boolean" if column in self._text_booleans else "numeric"
+        return kind
+
+    def _key(self, column_sql: str, column: str) -> str:
+        """SQL for a column's class key (numbers-as-text read as numbers)."""
+        if column in self._numeric_text:
+            return f"TRY_CAST({column_sql} AS DOUBLE)"
+        return labels.class_key_sql(column_sql, self._types[column])
+
     def _column_names(self) -> dict[str, str]:
         i = self.inputs
         return {"label": f"label column {i.label!r}",
@@ -276,10 +320,10 @@ class Evaluator:
         label = _quote(self.inputs.label)
         ltype = self._types[self.inputs.label]
         ym = labels.missing_code_sql(label, ltype)
-        parts = [f"CASE WHEN {ym} = 0 THEN {labels.class_key_sql(label, ltype)} END", ym]
+        parts = [f"CASE WHEN {ym} = 0 THEN {self._key(label, self.inputs.label)} END", ym]
         if self.has_prediction:
             pm = labels.missing_code_sql(PRED, self._types[PRED])
-            parts += [f"CASE WHEN {pm} = 0 THEN {labels.class_key_sql(PRED, self._types[PRED])} END", pm]
+            parts += [f"CASE WHEN {pm} = 0 THEN {self._key(PRED, PRED)} END", pm]
         else:
             parts += ["NULL", "1"]
         thresholds = self._thresholds_in_use()
@@ -347,14 +391,15 @@ class Evaluator:
         """Refuse labels and predictions of different kinds (text vs numbers), as scikit-learn does."""
         if not self.has_prediction:
             return
-        a = labels.column_kind(self._types[self.inputs.label]).kind
-        b = labels.column_kind(self._types[PRED]).kind
+        a, b = self._kind(self.inputs.label), self._kind(PRED)
         if a != b and "other" not in (a, b):
             names = self._column_names()
             y = self._sample_values(_quote(self.inputs.label))
             p = self._sample_values(PRED)
-            raise BadInput(f"check {check.id}: {names['label']} holds {a} ({y}) but {names['prediction']} hold {b} "
-                           f"({p}); scikit-learn refuses a mix of label input types (string and number)")
+            hint = (" (the file spells them yes/no, t/f or y/n, which a CSV reader types as booleans but pandas "
+                    "and scikit-learn keep as text)" if "text-boolean" in (a, b) else "")
+            raise BadInput(f"check {check.id}: {names['label']} holds {a} values ({y}) but {names['prediction']} "
+                           f"hold {b} values ({p}){hint}; scikit-learn refuses a mix of label input types")
 
     def _sample_values(self, column_sql: str) -> str:
         rows = self.con.execute(f"SELECT {column_sql}, count(*) FROM ev WHERE {column_sql} IS NOT NULL GROUP BY 1 "
@@ -364,7 +409,7 @@ class Evaluator:
     def _positive(self, check: Any, classes: dict[Any, int], where: str,  # noqa: ANN401
                   seen: str | None = None) -> labels.PositiveClass:
         numeric = all(isinstance(c, int | float) for c in classes) if classes else (
-            labels.column_kind(self._types[self.inputs.label]).kind == "numeric")
+            self._kind(self.inputs.label) == "numeric")
         try:
             return labels.resolve_positive(self.declared_positive, classes, numeric, what=f"check {check.id}",
                                            where=where, seen=seen)
@@ -488,7 +533,7 @@ class Evaluator:
         details: dict[str, Any] = {"data": data}
         label = _quote(self.inputs.label)
         ltype = self._types[self.inputs.label]
-        is_pos = f"({labels.class_key_sql(label, ltype)} = {_sql_literal(positive.key)})"
+        is_pos = f"({self._key(label, self.inputs.label)} = {_sql_literal(positive.key)})"
         usable = (f"{labels.missing_code_sql(label, ltype)} = 0 AND "
                   f"{labels.missing_code_sql(SCORE, 'DOUBLE')} = 0")
         if name in ("roc_auc", "average_precision"):
@@ -526,13 +571,13 @@ class Evaluator:
         role = "score" if use_score else "prediction"
         for column, sql, what in ((self.inputs.label, _quote(self.inputs.label), names["label"]),
                                   (target, target, names[role])):
-            if labels.column_kind(self._types[column]).kind != "numeric":
+            if self._kind(column) != "numeric":
                 raise BadInput(f"check {check.id}: {name} needs numbers, but {what} is {self._types[column]} "
                                f"({self._sample_values(sql)})")
         label = _quote(self.inputs.label)
         ym = labels.missing_code_sql(label, self._types[self.inputs.label])
         tm = labels.missing_code_sql(target, self._types[target])
-        y, yhat = f"CAST({label} AS DOUBLE)", f"CAST({target} AS DOUBLE)"
+        y, yhat = f"TRY_CAST({label} AS DOUBLE)", f"TRY_CAST({target} AS DOUBLE)"
         fetched = self.con.execute(
             f"SELECT {ym} AS ym, {tm} AS tm, count(*), sum(({y} - {yhat}) ^ 2), sum(abs({y} - {yhat})), "
             f"var_pop({y}) FROM ev GROUP BY ALL").fetchall()

@@ -7,8 +7,10 @@ by DuckDB:
 
 * **class keys** — numeric and boolean columns compare as ``DOUBLE`` (so ``1``, ``1.0`` and ``true`` are one class,
   as in NumPy); text columns compare as the exact text; other types (dates, …) as their text.
-* **missing** — a value is missing when it is ``NULL``, NaN, ±infinity, empty or blank text, or text spelling NaN or
-  infinity (``nan``, ``inf``, ``-Infinity``, any case). Each is counted by kind (:data:`MISSING_KINDS`).
+* **missing** — a value is missing when it is ``NULL``, NaN, ±infinity, empty or blank text, text spelling NaN or
+  infinity (``nan``, ``inf``, ``-Infinity``, any case), or one of pandas' default missing-value markers
+  (:data:`MISSING_MARKERS`: ``NA``, ``N/A``, ``NULL``, ``None``, ``#N/A``, ``<NA>``, …, any case). Each is counted by
+  kind (:data:`MISSING_KINDS`).
 * **positive class** — the policy's ``positive_label`` (or ``--positive-label``) when declared; otherwise
   scikit-learn's default ``pos_label=1``, which must then be one of the classes (or the classes a subset of
   ``{0, 1}``). A declared positive class on multiclass data makes binary metrics one-vs-rest.
@@ -38,14 +40,18 @@ __all__ = [
 ]
 
 #: Missing-value codes produced by :func:`missing_code_sql` (0 means present).
-MISSING_KINDS: dict[int, str] = {1: "NULL", 2: "NaN", 3: "infinite", 4: "empty text"}
+MISSING_KINDS: dict[int, str] = {1: "NULL", 2: "NaN", 3: "infinite", 4: "empty text", 5: "missing-value marker text"}
 _NAN_TEXT = ("nan", "+nan", "-nan")
+#: pandas' default ``na_values`` (``read_csv``), compared case-insensitively: text that means "no value".
+MISSING_MARKERS = ("#n/a", "#n/a n/a", "#na", "-1.#ind", "-1.#qnan", "1.#ind", "1.#qnan", "<na>", "n/a", "na",
+                   "null", "none")
 _INF_TEXT = ("inf", "+inf", "-inf", "infinity", "+infinity", "-infinity")
 
 
 @dataclass(frozen=True)
 class ColumnKind:
-    """How a DuckDB column type is treated: ``numeric`` (numbers and booleans), ``text`` or ``other``."""
+    """How a DuckDB column type is treated: ``numeric``, ``boolean`` (a CSV's true/false, yes/no, t/f), ``text`` or
+    ``other``. Booleans compare with booleans as 1/0, but a boolean column is never matched against numbers."""
 
     duckdb_type: str
 
@@ -55,8 +61,10 @@ class ColumnKind:
 
     @property
     def kind(self) -> str:
-        if self.base in NUMERIC or self.base == "BOOLEAN":
+        if self.base in NUMERIC:
             return "numeric"
+        if self.base == "BOOLEAN":
+            return "boolean"
         if self.base == "VARCHAR":
             return "text"
         return "other"
@@ -74,19 +82,20 @@ def missing_code_sql(column_sql: str, duckdb_type: str) -> str:
         value = f"CAST({column_sql} AS DOUBLE)"
         return (f"(CASE WHEN {column_sql} IS NULL THEN 1 WHEN isnan({value}) THEN 2 WHEN isinf({value}) THEN 3 "
                 f"ELSE 0 END)")
-    if kind.kind == "numeric" or kind.kind == "other":
+    if kind.kind in ("numeric", "boolean", "other"):
         return f"(CASE WHEN {column_sql} IS NULL THEN 1 ELSE 0 END)"
     low = f"lower(trim({column_sql}))"
     nan = ", ".join(f"'{t}'" for t in _NAN_TEXT)
     inf = ", ".join(f"'{t}'" for t in _INF_TEXT)
+    markers = ", ".join(f"'{t}'" for t in MISSING_MARKERS)
     return (f"(CASE WHEN {column_sql} IS NULL THEN 1 WHEN {low} = '' THEN 4 WHEN {low} IN ({nan}) THEN 2 "
-            f"WHEN {low} IN ({inf}) THEN 3 ELSE 0 END)")
+            f"WHEN {low} IN ({inf}) THEN 3 WHEN {low} IN ({markers}) THEN 5 ELSE 0 END)")
 
 
 def class_key_sql(column_sql: str, duckdb_type: str) -> str:
     """SQL for the value that identifies a class: ``DOUBLE`` for numbers and booleans, text otherwise."""
     kind = column_kind(duckdb_type).kind
-    if kind == "numeric":
+    if kind in ("numeric", "boolean"):
         return f"CAST({column_sql} AS DOUBLE)"
     if kind == "text":
         return str(column_sql)
@@ -127,9 +136,11 @@ def _as_key(value: Any, numeric: bool) -> Any:  # noqa: ANN401
             return 1.0 if value else 0.0
         if isinstance(value, int | float):
             return float(value)
-        text = str(value).strip()
-        if text.lower() in ("true", "false"):
-            return 1.0 if text.lower() == "true" else 0.0
+        text = str(value).strip().lower()
+        if text in ("true", "t", "yes", "y", "on"):  # how a CSV reader spells a boolean column's values
+            return 1.0
+        if text in ("false", "f", "no", "n", "off"):
+            return 0.0
         try:
             number = float(text)
         except ValueError:

@@ -215,3 +215,54 @@ def test_explanations_through_a_scaler_after_the_encoder_name_input_columns(
     (check,) = json.loads(result.stdout)["checks"]
     assert check["details"]["top_features"] == ["sex"] and check["details"]["violations"] == ["sex"]
     assert set(check["details"]["importance"]) == {"sex", "region", "income"}
+
+
+# found by trying the change as a new user --------------------------------------------------------------------------
+def _csv(tmp: Path, text: str) -> Path:
+    path = tmp / "data.csv"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _engine(path: Path, body: str, **extra: object) -> list[dict[str, object]]:
+    from core.evaluation import EvalInputs, Evaluator
+    from core.policy import parse_policy
+
+    policy = parse_policy("policy: p\nversion: 1\n" + body, "p.yaml")
+    return Evaluator(EvalInputs(policy=policy, data_path=path, data_format="csv", label="y",
+                                prediction_column="p", **extra)).run()["checks"]  # type: ignore[arg-type]
+
+
+ACCURACY = "checks:\n  - id: a\n    metric: accuracy\n    gte: 0.8\n"
+
+
+def test_pandas_missing_markers_are_missing_not_classes(tmp_path: Path) -> None:
+    from core.errors import BadInput
+
+    path = _csv(tmp_path, "y,p\ncat,cat\ndog,dog\ncat,dog\nNA,NA\nNULL,NULL\nNone,None\ndog,dog\nN/A,N/A\n")
+    with pytest.raises(BadInput, match="missing-value marker"):
+        _engine(path, ACCURACY)
+    (check,) = _engine(path, ACCURACY.replace("gte: 0.8", "gte: 0.8\n    missing: drop"))
+    assert check["value"] == 0.75 and check["passed"] is False  # 3 of the 4 present rows
+
+
+def test_yes_no_text_is_never_compared_with_numbers(tmp_path: Path) -> None:
+    from core.errors import BadInput
+
+    with pytest.raises(BadInput, match="yes/no"):
+        _engine(_csv(tmp_path, "y,p\n1,yes\n0,no\n1,yes\n0,yes\n1,yes\n"), ACCURACY)
+    (check,) = _engine(_csv(tmp_path, "y,p\nyes,yes\nno,no\nyes,no\nno,no\nyes,yes\n"),
+                       "positive_label: 'yes'\nchecks:\n  - id: r\n    metric: recall\n    gte: 0.5\n")
+    assert check["value"] == pytest.approx(2 / 3) and check["details"]["data"]["positive_class"] == 1
+
+
+def test_numbers_with_blank_labels_are_numbers_and_blanks_can_be_dropped(tmp_path: Path) -> None:
+    path = _csv(tmp_path, "y,p\n1,1\n0,0\n  ,1\n1,0\n0,0\n,1\n")
+    (check,) = _engine(path, ACCURACY.replace("gte: 0.8", "gte: 0.5\n    missing: drop"))
+    assert check["value"] == 0.75 and check["details"]["data"]["dropped"] == 2
+
+
+def test_a_dataset_with_infinities_registers(populated: Countersign, tmp_path: Path) -> None:
+    dana = populated.login("dana", USERS["dana"][1])
+    path = _csv(tmp_path, "y,s\n1,0.9\n0,inf\n1,-inf\n")
+    assert populated.register_dataset(dana, path, name="inf", version="1")["rows"] == 3

@@ -354,11 +354,11 @@ def _csv_drift(tmp_path: Path, reference: str, current: str, check: dict[str, An
 
 def test_text_in_a_numeric_column_is_refused_naming_the_values(tmp_path: Path) -> None:
     reference = "y,income\n" + "".join(f"{i % 2},{i}.5\n" for i in range(40))
-    current = "y,income\n" + "".join(f"{i % 2},{'n/a' if i % 10 == 0 else i}\n" for i in range(40))
+    current = "y,income\n" + "".join(f"{i % 2},{'unknown' if i % 10 == 0 else i}\n" for i in range(40))
     with pytest.raises(BadInput) as caught:
         _csv_drift(tmp_path, reference, current, {"drift": "psi", "columns": ["income"]})
     message = caught.value.message
-    assert "'income'" in message and "4 value(s) are not numbers" in message and "'n/a' (4)" in message
+    assert "'income'" in message and "4 value(s) are not numbers" in message and "'unknown' (4)" in message
     assert "text in the current data" in message
 
 
