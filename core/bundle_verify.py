@@ -20,13 +20,22 @@ failure of:
    manifest's exporter; that entry closes the export (the bundle carries every entry from it to the checkpoint) and
    the key was not rotated out before the checkpoint. Any other key — another user's, the service's, the exporter's
    own retired one — is refused;
-5. every DSSE statement (evaluations, approval decisions): its payload digest recorded by an included ledger entry,
+5. the entry set: the ``report.generated`` entry commits (``entry_set`` in its payload: the count, the seqs and the
+   SHA-256 of the ``[seq, leaf hash]`` list) to exactly which entries before it the export carries, so even the
+   exporter, re-signing their own manifest, cannot drop an entry (a suspension, an approval, an evaluation) or add
+   one: the verifier names what is missing or extra. Exports made before the commitment verify with a note saying
+   so in the OK line;
+6. every DSSE statement (evaluations, approval decisions): its payload digest recorded by an included ledger entry,
    signed by exactly the key that signed that entry (so by its actor, valid at that seq), naming that actor as the
    approver (decisions) and that evaluation (evaluations), its subject the model artifact's digest;
-6. with an older checkpoint (``evidence/consistency.json``): its signature and the RFC 9162 consistency proof from it.
+7. with an older checkpoint (``evidence/consistency.json``): its signature and the RFC 9162 consistency proof from it.
 
 The OK line names every signer: the exporter with the key and the seq it is valid from, and who signed the entries
-and the statements.
+and the statements; the entry-set commitment; and the SHA-256 of the bundled ``verify.py`` with whether it is the
+verifier running. The ``verify.py`` inside a bundle travels with it and can be replaced along with it: a regulator
+should verify with a copy they obtained independently (``countersign verify-bundle DIR``, or the ``verify.py`` of a
+Countersign release whose SHA-256 they know) and compare the bundled one's SHA-256; run as the bundle's own
+``verify.py``, the OK line says so.
 
 Limits: a bundle proves what the ledger held up to its checkpoint. A signature made with a key that was valid at
 the bundle's checkpoint cannot be told apart from one made later with the same key, once stolen; verify a bundle
@@ -68,6 +77,12 @@ KEY_ACTIONS = ("ledger.initialized", "user.added", "user.enrolled", "user.key_ro
 POSSESSION_CONTEXT = b"countersign/key-possession/v1\n"
 #: Entries that record an evaluation statement's digest.
 EVALUATION_ACTIONS = ("evaluation.recorded", "monitoring.recorded")
+#: The ``report.generated`` payload field committing to the entries the export carries before that entry.
+ENTRY_SET_FIELD = "entry_set"
+#: The verifier that ships inside every bundle.
+BUNDLED_VERIFIER = "verify.py"
+INDEPENDENT_COPY = ("'countersign verify-bundle DIR', or the verify.py of a Countersign release whose SHA-256 you "
+                    "know")
 
 
 class BundleError(Exception):
@@ -249,6 +264,115 @@ def _check_signatures(pending: list[tuple[int, bytes, bytes, bytes]]) -> None:
         raise BundleError(f"entry seq {min(failures)}: signature does not verify")
 
 
+# ---------------------------------------------------------------------------------------------- entry set
+def _ranges(seqs: list[int]) -> list[list[int]]:
+    """Sorted, distinct seqs as inclusive ``[first, last]`` runs."""
+    runs: list[list[int]] = []
+    for seq in seqs:
+        if runs and seq == runs[-1][1] + 1:
+            runs[-1][1] = seq
+        else:
+            runs.append([seq, seq])
+    return runs
+
+
+def _span(seqs: list[int], limit: int = 12) -> str:
+    """``3, 5..9, 12`` — at most ``limit`` runs, then how many more seqs."""
+    runs = _ranges(seqs)
+    text = ", ".join(str(a) if a == b else f"{a}..{b}" for a, b in runs[:limit])
+    rest = sum(b - a + 1 for a, b in runs[limit:])
+    return text + (f" and {rest} more" if rest else "")
+
+
+def entry_set_commitment(leaves: list[tuple[int, str]]) -> dict[str, Any]:
+    """What a ``report.generated`` entry commits to: the ``(seq, leaf hash hex)`` of the entries the export carries
+    before it — their count, their seqs as ``[first, last]`` runs, and the SHA-256 of the compact JSON list of
+    ``[seq, leaf hash]`` pairs in seq order. :mod:`core.report` and the verifier both use this function."""
+    pairs = sorted(leaves)
+    seqs = [seq for seq, _ in pairs]
+    if len(set(seqs)) != len(seqs):
+        raise ValueError("an entry set holds each seq once")
+    listing = json.dumps([[seq, leaf] for seq, leaf in pairs], separators=(",", ":")).encode("utf-8")
+    return {"entries": len(pairs), "seqs": _ranges(seqs), "sha256": _hex_sha256(listing)}
+
+
+def _committed_seqs(committed: Any, report_seq: int) -> set[int]:  # noqa: ANN401
+    """The seqs a commitment names, or :class:`BundleError` if it is not a well-formed one."""
+    malformed = BundleError(f"entry set: the report entry (seq {report_seq}) carries a malformed {ENTRY_SET_FIELD}")
+    if not isinstance(committed, dict) or type(committed.get("entries")) is not int or \
+            not isinstance(committed.get("sha256"), str) or not isinstance(committed.get("seqs"), list):
+        raise malformed
+    seqs: set[int] = set()
+    last = -2
+    for run in committed["seqs"]:
+        if not (isinstance(run, list) and len(run) == 2 and all(type(v) is int for v in run)) or \
+                not last + 1 < run[0] <= run[1] < report_seq:  # sorted, disjoint, not adjacent, before the report
+            raise malformed
+        seqs.update(range(run[0], run[1] + 1))
+        last = run[1]
+    if len(seqs) != committed["entries"]:
+        raise malformed
+    return seqs
+
+
+def _check_entry_set(report_seq: int, by_seq: dict[int, dict[str, Any]],
+                     leaves: dict[int, str]) -> dict[str, Any] | None:
+    """The entries before the report entry are exactly those it commits to; ``None`` for an export without one."""
+    payload = by_seq[report_seq].get("payload") or {}
+    if ENTRY_SET_FIELD not in payload:
+        return None
+    committed = payload[ENTRY_SET_FIELD]
+    claimed = _committed_seqs(committed, report_seq)
+    carried = {seq for seq in by_seq if seq < report_seq}
+    missing, extra = sorted(claimed - carried), sorted(carried - claimed)
+    if missing or extra:
+        problems = []
+        if missing:
+            problems.append(f"lacks {len(missing)} of them (seq {_span(missing)})")
+        if extra:
+            named = ", ".join(f"seq {s} ({by_seq[s].get('action')})" for s in extra[:12])
+            problems.append(f"carries {len(extra)} it does not commit to ({named}"
+                            f"{f' and {len(extra) - 12} more' if len(extra) > 12 else ''})")
+        raise BundleError(f"entry set: the report entry (seq {report_seq}) commits to {committed['entries']} "
+                          f"entries before it; the bundle {' and '.join(problems)}")
+    actual = entry_set_commitment([(seq, leaves[seq]) for seq in carried])
+    if actual["sha256"] != committed["sha256"]:
+        raise BundleError(f"entry set: the entries before the report entry (seq {report_seq}) do not match the "
+                          f"SHA-256 it commits to ({committed['sha256']})")
+    return {"entries": committed["entries"], "sha256": committed["sha256"], "report_seq": report_seq}
+
+
+def _this_verifier() -> bytes | None:
+    """The bytes of the stand-alone verifier now running: this file as ``verify.py``, or, run inside Countersign,
+    the ``verify.py`` this installation writes into its exports."""
+    if __package__ == "core":
+        from core.report import standalone_verifier
+
+        return standalone_verifier().encode("utf-8")
+    try:
+        return Path(__file__).read_bytes()
+    except (NameError, OSError):
+        return None
+
+
+def _verifier_info(root: Path) -> dict[str, Any]:
+    """The bundled ``verify.py``'s SHA-256, and how it relates to the verifier running: ``self`` (it is this very
+    file: a check that whoever made the bundle could have replaced), ``same``, ``different`` or ``absent``."""
+    bundled = root / BUNDLED_VERIFIER
+    if not bundled.is_file():
+        return {"sha256": None, "status": "absent"}
+    data = bundled.read_bytes()
+    try:
+        running = Path(__file__).resolve()
+    except NameError:
+        running = None
+    if __package__ != "core" and running == bundled.resolve():
+        return {"sha256": _hex_sha256(data), "status": "self"}
+    mine = _this_verifier()
+    return {"sha256": _hex_sha256(data), "status": "same" if mine == data else "different",
+            "running_sha256": None if mine is None else _hex_sha256(mine)}
+
+
 def _load_json(path: Path, what: str) -> Any:  # noqa: ANN401
     try:
         return json.loads(path.read_bytes())
@@ -260,7 +384,10 @@ def verify_bundle(root: str | Path, trusted_key: str | None = None) -> dict[str,
     """Verify the bundle in ``root``; return a summary or raise :class:`BundleError` naming the first failure.
 
     The summary names the signers: ``exporter`` (name, key id, the seq its key is valid from, the report entry's
-    seq) and ``signers`` (``entries`` and ``statements``: signer name → count, the service as ``@service``).
+    seq) and ``signers`` (``entries`` and ``statements``: signer name → count, the service as ``@service``),
+    ``entry_set`` (the count and SHA-256 the report entry commits to, ``None`` for an export made before the
+    commitment) and ``verifier`` (the bundled ``verify.py``'s SHA-256 and ``status``: ``self``, ``same``,
+    ``different`` or ``absent``, relative to the verifier running).
     """
     try:
         return _verify_bundle(root, trusted_key)
@@ -339,6 +466,7 @@ def _verify_bundle(root: str | Path, trusted_key: str | None = None) -> dict[str
     by_seq: dict[int, dict[str, Any]] = {}
     signed_by: dict[int, _Key] = {}
     pending: list[tuple[int, bytes, bytes, bytes]] = []
+    leaves: dict[int, str] = {}  # seq -> leaf hash (hex), proven against the checkpoint
     recorded: dict[str, int] = {}  # statement digest -> seq of the entry that records it
     artifacts: dict[str, str] = {}
     entry_signers: dict[str, int] = {}
@@ -364,6 +492,7 @@ def _verify_bundle(root: str | Path, trusted_key: str | None = None) -> dict[str
         if "key_id" in item and item["key_id"] != entry.get("key_id"):
             raise BundleError(f"entry seq {seq}: key_id beside the entry differs from the signed one")
         by_seq[seq] = entry
+        leaves[seq] = leaf.hex()
         if entry.get("action") in KEY_ACTIONS:
             history.apply(seq, entry)
         key = signed_by[seq] = history.signer(seq, entry)
@@ -385,7 +514,10 @@ def _verify_bundle(root: str | Path, trusted_key: str | None = None) -> dict[str
     # 4. the manifest: signed by the exporter's key, the one that signed the report.generated entry it names
     exporter = _check_manifest(root, manifest, manifest_bytes_on_disk, checkpoint.size, by_seq, signed_by)
 
-    # 5. statements
+    # 5. the entry set the report entry commits to: nothing dropped, nothing added, even by the exporter
+    entry_set = _check_entry_set(exporter["report_seq"], by_seq, leaves)
+
+    # 6. statements
     statement_signers: dict[str, int] = {}
     statements = 0
     for path in sorted((evidence / "statements").glob("*.json")):
@@ -394,7 +526,7 @@ def _verify_bundle(root: str | Path, trusted_key: str | None = None) -> dict[str
         statement_signers[name] = statement_signers.get(name, 0) + 1
         statements += 1
 
-    # 6. consistency with an earlier checkpoint
+    # 7. consistency with an earlier checkpoint
     consistency = None
     if (evidence / "consistency.json").exists():
         doc = _load_json(evidence / "consistency.json", "consistency")
@@ -417,7 +549,7 @@ def _verify_bundle(root: str | Path, trusted_key: str | None = None) -> dict[str
             "files": len(listed), "consistency": consistency,
             "service_key": verifier_key(service.name, service.public_key),
             "service_key_pinned": trusted_key is not None,
-            "exporter": exporter,
+            "exporter": exporter, "entry_set": entry_set, "verifier": _verifier_info(root),
             "signers": {"entries": dict(sorted(entry_signers.items())),
                         "statements": dict(sorted(statement_signers.items()))}}
 
@@ -524,7 +656,31 @@ def ok_line(summary: dict[str, Any]) -> str:
             f"{summary['files']} files; all verified against checkpoint {summary['origin']} size "
             f"{summary['tree_size']} (root {summary['root']}); service key {pinned}"
             + (f"; consistent with the earlier checkpoint at size {summary['consistency']['from_size']}"
-               if summary["consistency"] else ""))
+               if summary["consistency"] else "")
+            + f"; {_entry_set_note(summary)}; {_verifier_note(summary)}")
+
+
+def _entry_set_note(summary: dict[str, Any]) -> str:
+    committed = summary["entry_set"]
+    if committed is None:
+        return ("NOTE: this export does not commit to its entry set (made before Countersign recorded one), so "
+                "entries could have been left out of it unnoticed")
+    return (f"the report entry commits to the {committed['entries']} entries before it (sha256 "
+            f"{committed['sha256'][:16]}…), all carried, none added")
+
+
+def _verifier_note(summary: dict[str, Any]) -> str:
+    info = summary["verifier"]
+    sha = info["sha256"]
+    if info["status"] == "absent":
+        return f"the bundle carries no {BUNDLED_VERIFIER}"
+    if info["status"] == "self":
+        return (f"NOTE: this is the bundle's own {BUNDLED_VERIFIER} (sha256 {sha}), which whoever made the bundle "
+                f"could have replaced: verify with an independent copy ({INDEPENDENT_COPY})")
+    if info["status"] == "same":
+        return f"the bundled {BUNDLED_VERIFIER} (sha256 {sha}) is identical to this verifier"
+    return (f"the bundled {BUNDLED_VERIFIER} (sha256 {sha}) differs from this verifier (another Countersign "
+            "release, or altered): do not rely on it")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,6 +7,12 @@ exporting user signs (DSSE, in-toto Statement whose subjects are the files). ``v
 library plus ``cryptography`` — checks it all (see :mod:`core.bundle_verify`). Generating a report is a ledger event,
 and exports are all or nothing: the ``report.generated`` entry is committed only once every file is written, and a
 failed export leaves neither a folder nor an entry (see :meth:`ReportAPI.report`).
+
+The ``report.generated`` entry commits to the evidence set (``entry_set``: count, seqs and SHA-256 of the
+``[seq, leaf hash]`` list of every entry the bundle carries before it; the entries from it to the checkpoint are
+all carried anyway), so nobody — the exporter included — can drop an entry from the bundle, or add one, and re-sign
+the manifest unnoticed. The bundle's own ``verify.py`` could be replaced along with the bundle: the report tells its
+reader to verify with an independent copy and prints the SHA-256 of the one it ships.
 """
 
 from __future__ import annotations
@@ -109,15 +115,23 @@ class ReportAPI:
 
         def export(_tx: Tx) -> tuple[dict[str, Any], Any, dict[str, Any], dict[str, Any], list[str]]:
             facts = self._gather(session, name, only_version or None, since, until)
-            event = self._act(session, Permission.REPORT, subject, lambda tx, role: self.ledger().append(
-                tx, signer=session.signer, actor=session.name, role=role, event=Event(
+
+            def append(tx: Tx, role: str) -> Any:  # noqa: ANN401
+                # The entries the bundle will carry before this one, committed to in it (same transaction: the
+                # ledger cannot grow in between, and _evidence checks that it selects exactly these).
+                head = tx.ledger_head()
+                rows = tx.ledger_rows_for(_subjects(facts), KEY_ACTIONS, 0 if head is None else head[0] + 1)
+                entry_set = bundle_verify.entry_set_commitment([(r.seq, r.leaf_hash) for r in rows])
+                return self.ledger().append(tx, signer=session.signer, actor=session.name, role=role, event=Event(
                     "report.generated", subject,
                     {"model": model, "versions": facts["versions"], "from": since, "to": until,
                      "evaluations": [e["id"] for e in facts["evaluations"]],
-                     "since_checkpoint": bool(since_checkpoint)})))
+                     "since_checkpoint": bool(since_checkpoint), bundle_verify.ENTRY_SET_FIELD: entry_set}))
+
+            event = self._act(session, Permission.REPORT, subject, append)
             checkpoint = self.checkpoint(session)
             evidence = self._act(session, Permission.REPORT, subject,
-                                 lambda tx, _r: self._evidence(tx, facts, checkpoint, event.seq))
+                                 lambda tx, _r: self._evidence(tx, facts, checkpoint, event))
             consistency = None
             if old_checkpoint is not None:
                 consistency = self._consistency(old_checkpoint, evidence["tree"], checkpoint["size"])
@@ -181,19 +195,19 @@ class ReportAPI:
                 "lineage": lineage, "datasets": datasets, "since": since, "until": until,
                 "generated_by": session.name, "generated_at": datetime.now(UTC).isoformat()}
 
-    def _evidence(self, tx: Tx, facts: dict[str, Any], checkpoint: dict[str, Any], report_seq: int) -> dict[str, Any]:
+    def _evidence(self, tx: Tx, facts: dict[str, Any], checkpoint: dict[str, Any], event: Any) -> dict[str, Any]:  # noqa: ANN401
         name = facts["name"]
         size = int(checkpoint["size"])
-        subjects = {f"model:{name}"} | {f"model:{name}@{v}" for v in facts["versions"]}
-        subjects |= {f"evaluation:{e['id']}" for e in facts["evaluations"]}
-        subjects |= {f"dataset:{d}" for d in facts["datasets"]}
-        subjects |= {f"policy:{e['policy']['name']}@{e['policy']['version']}" for e in facts["evaluations"]
-                     if e["policy"].get("registered")}
-        rows = tx.ledger_rows_for(sorted(subjects), KEY_ACTIONS, size)
+        rows = tx.ledger_rows_for(_subjects(facts), KEY_ACTIONS, size)
         leaves = [bytes.fromhex(h) for h in tx.ledger_leaf_hashes(0, size)]
         tree = MerkleTree(leaves)
         if tree.root().hex() != checkpoint["root"]:
             raise BadInput("the ledger does not match the checkpoint just written; run 'countersign verify'")
+        committed = json.loads(event.payload).get(bundle_verify.ENTRY_SET_FIELD)
+        carried = bundle_verify.entry_set_commitment([(r.seq, r.leaf_hash) for r in rows if r.seq < event.seq])
+        if committed != carried:
+            raise CountersignError(f"the export's entries before its report entry (seq {event.seq}) are not the "
+                                   "ones that entry commits to; nothing was exported")
         entries = [{"seq": r.seq, "entry": r.entry, "leaf_hash": r.leaf_hash, "key_id": r.key_id,
                     "signature": r.signature, "tree_size": size,
                     "inclusion_proof": [base64.b64encode(h).decode() for h in tree.inclusion_proof(r.seq, size)]}
@@ -240,9 +254,10 @@ class ReportAPI:
             (ev / "statements" / f"{statement['id']}.json").write_text(statement["envelope"], encoding="utf-8")
         if consistency is not None:
             (ev / "consistency.json").write_text(json.dumps(consistency, indent=2), encoding="utf-8")
-        (out / "verify.py").write_text(standalone_verifier(), encoding="utf-8")
+        verifier = standalone_verifier().encode("utf-8")
+        (out / bundle_verify.BUNDLED_VERIFIER).write_bytes(verifier)  # bytes: the same SHA-256 on every platform
         title = f"Countersign audit report — {facts['name']}"
-        blocks = self._blocks(facts, checkpoint, evidence, consistency, event)
+        blocks = self._blocks(facts, checkpoint, evidence, consistency, event, _sha(verifier))
         (out / "report.html").write_text(to_html(title, blocks), encoding="utf-8")
         (out / "report.pdf").write_bytes(to_pdf(title, blocks))
         files = {p.relative_to(out).as_posix(): _sha(p.read_bytes()) for p in sorted(out.rglob("*")) if p.is_file()}
@@ -257,12 +272,15 @@ class ReportAPI:
         return [*files, "evidence/manifest.json", "evidence/manifest.dsse.json"]
 
     def _blocks(self, facts: dict[str, Any], checkpoint: dict[str, Any], evidence: dict[str, Any],
-                consistency: dict[str, Any] | None, event: Any) -> list[tuple[Any, ...]]:  # noqa: ANN401
+                consistency: dict[str, Any] | None, event: Any, verifier_sha: str) -> list[tuple[Any, ...]]:  # noqa: ANN401
         name = facts["name"]
         b: list[tuple[Any, ...]] = [("h1", f"Audit report: {name}"), ("p", (
             f"Generated by {facts['generated_by']} at {facts['generated_at']} (ledger entry {event.seq}). Period: "
             f"{facts['since'] or 'beginning'} to {facts['until'] or 'now'}. Every statement below is backed by a "
-            "ledger entry in evidence/entries.jsonl with its inclusion proof; run 'python verify.py .' to check."))]
+            "ledger entry in evidence/entries.jsonl with its inclusion proof. Verify this folder with a verifier you "
+            f"obtained independently of it: {bundle_verify.INDEPENDENT_COPY}. The verify.py in this folder travels "
+            "with the export and could have been replaced along with it; its SHA-256 is "
+            f"{verifier_sha}."))]
         b += [("h2", "Regulatory index"), ("table", ["Section", "Evidence for"],
                                            [[k, "; ".join(v)] for k, v in INDEX.items()])]
         b += [("h2", "Inventory entry"), ("table", ["Version", "Stage", "Risk tier", "Owner", "Policy", "Verdict",
@@ -357,12 +375,28 @@ class ReportAPI:
         statement = (f"This report rests on {len(evidence['entries'])} entries of the append-only Countersign "
                      f"ledger '{evidence['keys']['origin']}', each included (RFC 6962 inclusion proof) in the signed "
                      f"checkpoint below, of tree size {checkpoint['size']} and root {checkpoint['root']}.")
+        entry_set = json.loads(event.payload)[bundle_verify.ENTRY_SET_FIELD]
+        statement += (f" The signed report entry (seq {event.seq}) commits to the {entry_set['entries']} entries "
+                      f"before it that the export carries (SHA-256 {entry_set['sha256']} of their seqs and leaf "
+                      "hashes); the entries from it up to the checkpoint are all included. An entry left out of the "
+                      "export, or added to it, fails verification.")
         if consistency:
             statement += (f" The ledger at that size is a proven append-only extension of the earlier checkpoint of "
                           f"size {consistency['from_size']} (RFC 9162 consistency proof in evidence/consistency.json).")
         b += [("h2", "Ledger integrity"), ("p", statement), ("pre", checkpoint["note"]),
               ("p", f"Service verifier key: {self.keys()['service']['verifier_key']}")]
         return b
+
+
+def _subjects(facts: dict[str, Any]) -> list[str]:
+    """The ledger subjects whose entries the export carries (besides every key event)."""
+    name = facts["name"]
+    subjects = {f"model:{name}"} | {f"model:{name}@{v}" for v in facts["versions"]}
+    subjects |= {f"evaluation:{e['id']}" for e in facts["evaluations"]}
+    subjects |= {f"dataset:{d}" for d in facts["datasets"]}
+    subjects |= {f"policy:{e['policy']['name']}@{e['policy']['version']}" for e in facts["evaluations"]
+                 if e["policy"].get("registered")}
+    return sorted(subjects)
 
 
 def _check_target(out_dir: Path) -> None:

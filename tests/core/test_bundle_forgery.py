@@ -7,11 +7,18 @@ registered — each user's, current and retired, and the service's — naming th
 Each must fail, in :mod:`core.bundle_verify` and in the exported ``verify.py`` run as a regulator would (with and
 without ``--trusted-key``). Statements re-signed by anyone but the approver, and ledger entries signed by a key not
 the actor's or no longer valid, fail the same way; the intact bundle verifies and its OK line names every signer.
+
+The exporter themself cannot thin or pad their own export either: the ``report.generated`` entry commits to the
+entries the bundle carries before it, so dropping a suspension, an approval or an evaluation (with its statement),
+or adding an entry the export did not select, and re-signing the manifest with the exporter's own key, fails and
+names the seqs. The OK line states the commitment (or, for an export made before it, that there is none) and the
+bundled ``verify.py``'s SHA-256, telling a regulator running that very file to use an independent copy.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import shutil
 import subprocess
@@ -28,6 +35,7 @@ from core import attest, bundle_verify, demo_data, identity, ledger, report
 from core.artifacts import store_dir
 from core.bundle_verify import BundleError, verify_bundle
 from core.canonical import canonical_bytes
+from core.errors import NotAuthenticated
 from core.identity import Session
 from core.ledger import Signer
 from core.merkle import MerkleTree, leaf_hash
@@ -128,6 +136,9 @@ def world(tmp_path_factory: pytest.TempPathFactory, _populated_template: Path) -
         request = cs.promote(s["dana"], "scorer@1", to="production", reason="Staging went well.")
         cs.approve(s["lee"], request["request_id"], comment="Still good.")
         cs.approve(s["chloe"], request["request_id"], comment="Compliant.")
+        cs.suspend(s["chloe"], "scorer@1", reason="Complaint investigation.")  # an entry an exporter might omit
+        with pytest.raises(NotAuthenticated):
+            cs.login("lee", "not-lee's-password")  # an auth.failed entry no export of scorer selects
         cs.report(s["chloe"], "scorer", out=folder / "chloe-export")  # chloe, too, has a report entry
         cs.report(s["aude"], "scorer", out=folder / "aude-first-export")
         rotate("aude")  # the exporter's earlier key
@@ -229,6 +240,14 @@ def test_intact_export_verifies_and_the_ok_line_names_every_signer(world: World)
         for name in (ADMIN, "dana", "lee", "chloe", "aude", "the service"):
             assert f"{name} (" in line
         assert ("service key pinned" in line) == bool(extra)
+        committed = summary["entry_set"]
+        assert f"the report entry commits to the {committed['entries']} entries before it (sha256 " \
+               f"{committed['sha256'][:16]}…), all carried, none added" in line
+    before = [(i["seq"], i["leaf_hash"]) for i in _entries(world.bundle) if i["seq"] < exporter["report_seq"]]
+    expected = bundle_verify.entry_set_commitment(before)
+    assert summary["entry_set"] == {"entries": expected["entries"], "sha256": expected["sha256"],
+                                    "report_seq": exporter["report_seq"]}
+    assert summary["entry_set"]["entries"] == len(before) == summary["entries"] - 1  # all but the report entry
 
 
 def test_the_exported_verifier_is_this_module(world: World) -> None:
@@ -251,14 +270,171 @@ def test_constants_agree_with_the_product() -> None:
 
 @pytest.mark.parametrize("how", TAMPERS)
 def test_the_forger_is_real(world: World, tmp_path: Path, how: str) -> None:
-    """Control: the same rebuilt manifest signed by the exporter's current key verifies (the exporter vouches for
-    what they sign), so each failure below is the key's doing, not a broken forgery."""
+    """Control: the same rebuilt manifest signed by the exporter's current key passes every check of the manifest
+    (the exporter vouches for what they sign), so each failure below is the key's doing, not a broken forgery. An
+    edited report then verifies; a deleted entry is caught only by the entry set the report entry commits to."""
     bundle = _copy(world, tmp_path / "b")
     _tamper(bundle, how)
     with pytest.raises(BundleError, match="does not match its SHA-256|is listed but"):
         verify_bundle(bundle)
     _resign_manifest(bundle, world.exporter)
-    assert verify_bundle(bundle, world.service_vkey)["exporter"]["name"] == "aude"
+    if how == "html-edited":
+        assert verify_bundle(bundle, world.service_vkey)["exporter"]["name"] == "aude"
+    else:
+        with pytest.raises(BundleError, match=r"^entry set: .* lacks 1 of them"):
+            verify_bundle(bundle, world.service_vkey)
+
+
+# ----------------------------------------------------------------------------------------------- the entry set
+#: What an exporter might leave out of their own export, and the action of its ledger entry.
+DROPPED = {"suspension": "model.suspended", "approval": "promotion.approved", "evaluation": "evaluation.recorded",
+           "promotion request": "promotion.requested"}
+
+
+def _drop(bundle: Path, action: str) -> int:
+    """Leave out the latest entry with ``action`` and the statement it records, as a careful forger would."""
+    items = _entries(bundle)
+    victim = [i for i in items if _signed(i)["action"] == action][-1]
+    digest = _signed(victim)["payload"].get("attestation_sha256")
+    for path in (bundle / "evidence" / "statements").glob("*.json"):
+        if digest and hashlib.sha256(base64.b64decode(json.loads(path.read_text())["payload"])).hexdigest() == digest:
+            path.unlink()
+    _write_entries(bundle, [i for i in items if i is not victim])
+    if action == "model.suspended":
+        html = bundle / "report.html"
+        html.write_text(html.read_text().replace("Complaint investigation.", "—"))
+    return victim["seq"]
+
+
+def _without_the_entry_set_check(monkeypatch: pytest.MonkeyPatch, bundle: Path, vkey: str) -> dict[str, Any]:
+    """Control: the forgery passes every other check (it is only the commitment that stops it)."""
+    with monkeypatch.context() as patch:
+        patch.setattr(bundle_verify, "_check_entry_set", lambda *_args: None)
+        return verify_bundle(bundle, vkey)
+
+
+@pytest.mark.parametrize("what", list(DROPPED))
+def test_the_exporter_dropping_an_entry_and_resigning_fails(world: World, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch, what: str) -> None:
+    """The tester's repro: ``report --as aude``, remove an entry (and its statement), fix the report, rebuild the
+    manifest and re-sign it with aude's own key."""
+    report_seq = verify_bundle(world.bundle)["exporter"]["report_seq"]
+    bundle = _copy(world, tmp_path / "b")
+    seq = _drop(bundle, DROPPED[what])
+    assert seq < report_seq
+    _resign_manifest(bundle, world.exporter)
+    assert _without_the_entry_set_check(monkeypatch, bundle, world.service_vkey)["exporter"]["name"] == "aude"
+    with pytest.raises(BundleError, match=rf"^entry set: the report entry \(seq {report_seq}\) commits to \d+ entries "
+                                          rf"before it; the bundle lacks 1 of them \(seq {seq}\)$"):
+        verify_bundle(bundle, world.service_vkey)
+    _all_refused_by_verify_py([bundle], world.service_vkey, failure=f"FAILED: entry set: the report entry (seq "
+                                                                    f"{report_seq})")
+    result = subprocess.run([sys.executable, "-m", "cli", "verify-bundle", str(bundle)], capture_output=True,
+                            text=True, timeout=120, cwd=ROOT)
+    assert result.returncode == 1 and f"lacks 1 of them (seq {seq})" in result.stderr
+
+
+def test_the_exporter_adding_or_swapping_an_entry_fails(world: World, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A genuine entry the export did not select (signed, with a valid inclusion proof against the very same
+    checkpoint) added — alone, or in place of a dropped one so that the count stays — is refused and named."""
+    summary = verify_bundle(world.bundle)
+    report_seq, size = summary["exporter"]["report_seq"], summary["tree_size"]
+    carried = {i["seq"] for i in _entries(world.bundle)}
+    outsiders = sorted(set(range(report_seq)) - carried)
+    assert outsiders, "the ledger holds entries this export does not select"
+    con = duckdb.connect(str(world.db), read_only=True)
+    try:
+        action = con.execute("SELECT action FROM ledger WHERE seq = ?", [outsiders[-1]]).fetchone()[0]
+    finally:
+        con.close()
+    added = _rebuild(world, world.bundle, tmp_path / "added", size, carried | {outsiders[-1]})
+    _resign_manifest(added, world.exporter)
+    assert _without_the_entry_set_check(monkeypatch, added, world.service_vkey)["entries"] == len(carried) + 1
+    with pytest.raises(BundleError, match=rf"^entry set: .* the bundle carries 1 it does not commit to \(seq "
+                                          rf"{outsiders[-1]} \({action}\)\)$"):
+        verify_bundle(added, world.service_vkey)
+    suspension = next(i["seq"] for i in _entries(world.bundle) if _signed(i)["action"] == "model.suspended")
+    swapped = _rebuild(world, world.bundle, tmp_path / "swapped", size, (carried - {suspension}) | {outsiders[-1]})
+    _resign_manifest(swapped, world.exporter)
+    assert _without_the_entry_set_check(monkeypatch, swapped, world.service_vkey)["entries"] == len(carried)
+    with pytest.raises(BundleError, match=rf"lacks 1 of them \(seq {suspension}\) and carries 1 it does not commit "
+                                          rf"to \(seq {outsiders[-1]} "):
+        verify_bundle(swapped, world.service_vkey)
+    _all_refused_by_verify_py([added, swapped], world.service_vkey, failure="FAILED: entry set")
+
+
+def test_the_entry_set_commitment_is_canonical() -> None:
+    leaves = [(7, "c" * 64), (0, "a" * 64), (1, "b" * 64), (9, "d" * 64)]
+    committed = bundle_verify.entry_set_commitment(leaves)
+    listing = json.dumps([[0, "a" * 64], [1, "b" * 64], [7, "c" * 64], [9, "d" * 64]], separators=(",", ":"))
+    assert committed == {"entries": 4, "seqs": [[0, 1], [7, 7], [9, 9]],
+                         "sha256": hashlib.sha256(listing.encode()).hexdigest()}
+    assert bundle_verify._committed_seqs(committed, 10) == {0, 1, 7, 9}
+    for bad in ({**committed, "entries": 5}, {**committed, "seqs": [[0, 1], [1, 7]]}, {**committed, "seqs": [[7, 7],
+                [0, 1]]}, {**committed, "seqs": [[0, 1], [2, 2]]}, {**committed, "seqs": [[0, 12]]},
+                {**committed, "seqs": [[0, True]]}, {**committed, "sha256": None}, [committed]):
+        with pytest.raises(BundleError, match="malformed entry_set"):
+            bundle_verify._committed_seqs(bad, 10)
+    with pytest.raises(ValueError, match="once"):
+        bundle_verify.entry_set_commitment([(1, "a" * 64), (1, "b" * 64)])
+
+
+def test_an_export_made_before_the_commitment_verifies_with_a_note(world: World, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A report entry without ``entry_set`` (as every export before it had): it verifies, and says it is weaker."""
+    db = tmp_path / "copy.duckdb"
+    cs = _copy_db(world.db, db)
+    if store_dir(world.db).exists():
+        shutil.copytree(store_dir(world.db), store_dir(db))
+    out = tmp_path / "old-export"
+    with monkeypatch.context() as patch:  # the commitment is written under another name: none, to the verifier
+        patch.setattr(bundle_verify, "ENTRY_SET_FIELD", "not_yet_entry_set")
+        cs.report(cs.login("aude", PASSWORDS["aude"]), "scorer", out=out)
+    summary = verify_bundle(out, world.service_vkey)
+    assert summary["entry_set"] is None
+    note = "NOTE: this export does not commit to its entry set"
+    assert note in bundle_verify.ok_line(summary)
+    result = _run_verify_py(out)
+    assert result.returncode == 0 and note in result.stdout, result.stderr
+
+
+def test_the_ok_line_names_the_bundled_verifier_and_asks_for_an_independent_one(world: World, tmp_path: Path) -> None:
+    """The verify.py in a bundle travels with it: run as such, it says so; an independent copy compares it."""
+    sha = hashlib.sha256((world.bundle / "verify.py").read_bytes()).hexdigest()
+    assert json.loads((world.bundle / bundle_verify.MANIFEST).read_bytes())["predicate"]["files"]["verify.py"] == sha
+    html = (world.bundle / "report.html").read_text()
+    assert sha in html and "countersign verify-bundle" in html
+    summary = verify_bundle(world.bundle)  # Countersign's own verifier: the verify.py it writes is this one
+    assert summary["verifier"] == {"sha256": sha, "status": "same", "running_sha256": sha}
+    assert f"the bundled verify.py (sha256 {sha}) is identical to this verifier" in bundle_verify.ok_line(summary)
+    own = _run_verify_py(world.bundle)
+    assert own.returncode == 0 and f"NOTE: this is the bundle's own verify.py (sha256 {sha}), which whoever made " \
+                                   "the bundle could have replaced: verify with an independent copy ('countersign " \
+                                   "verify-bundle DIR'" in own.stdout
+    release = tmp_path / "release"
+    release.mkdir()
+    shutil.copy(world.bundle / "verify.py", release / "verify.py")
+    independent = subprocess.run([sys.executable, str(release / "verify.py"), str(world.bundle)],
+                                 capture_output=True, text=True, timeout=120)
+    assert independent.returncode == 0 and f"(sha256 {sha}) is identical to this verifier" in independent.stdout
+    # The exporter swaps in a verify.py that approves anything and re-signs: only the bundled copy is fooled.
+    swapped = _copy(world, tmp_path / "swapped")
+    (swapped / "verify.py").write_text("print('OK: everything verified')\n")
+    _drop(swapped, "model.suspended")
+    _resign_manifest(swapped, world.exporter)
+    fooled = _run_verify_py(swapped)
+    assert fooled.returncode == 0 and fooled.stdout.startswith("OK: everything verified")
+    refused = subprocess.run([sys.executable, str(release / "verify.py"), str(swapped)], capture_output=True,
+                             text=True, timeout=120)
+    assert refused.returncode == 1 and refused.stderr.startswith("FAILED: entry set"), refused.stderr
+    intact = _copy(world, tmp_path / "intact-but-swapped")  # nothing else altered: verifies, naming the swap
+    shutil.copy(swapped / "verify.py", intact / "verify.py")
+    _resign_manifest(intact, world.exporter)
+    summary = verify_bundle(intact)
+    swapped_sha = hashlib.sha256((intact / "verify.py").read_bytes()).hexdigest()
+    assert summary["verifier"]["status"] == "different"
+    assert f"the bundled verify.py (sha256 {swapped_sha}) differs from this verifier" in bundle_verify.ok_line(summary)
 
 
 # ----------------------------------------------------------------------------------------------- forged manifests

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 import shutil
@@ -60,6 +61,11 @@ def test_bundle_layout_and_ledger_event(bundle: Path, demo: Countersign) -> None
     aude = demo.login("aude", "aude-demo-pass")
     assert demo.log(aude, action="report.generated", limit=5)
     html = (bundle / "report.html").read_text()
+    # the report tells its reader to verify with an independent copy, and names the bundled verifier's SHA-256
+    assert "countersign verify-bundle DIR" in html and "python verify.py ." not in html
+    assert hashlib.sha256((bundle / "verify.py").read_bytes()).hexdigest() in html
+    summary = verify_bundle(bundle)
+    assert summary["entry_set"]["entries"] == summary["entries"] - 1 and summary["entry_set"]["sha256"] in html
     assert "http://" not in html.replace("http://www.w3.org", "") and "<script" not in html  # self-contained
     for heading in ("Regulatory index", "Model card", "Evaluations", "Approvals", "Production history",
                     "Ledger integrity", "EU AI Act Art. 72", "ISO/IEC 42001 A.6.2.8", "NIST AI RMF MEASURE 2.11"):
