@@ -904,7 +904,8 @@ def report_cmd(state: _State, db: str | None, as_json: bool, as_user: str | None
     emit_json(result) if as_json else say(
         f"Wrote {out}: report.pdf, report.html, verify.py and evidence/ ({result['entries']} ledger entries, "
         f"{result['statements']} signed statements, checkpoint size {result['checkpoint_size']}).",
-        f"Verify anywhere with: python {out}/verify.py {out}")
+        f"Verify with an independent verifier: countersign verify-bundle {out} (or the verify.py of a release "
+        f"whose SHA-256 you know; the bundled copy could be swapped by whoever altered the bundle)")
 
 
 @command(cli, "card", auth=True)

@@ -64,6 +64,7 @@ if st.button("Generate regulator export", type="primary", key="rep_generate"):
 if export := st.session_state.get("rep_zip"):
     name, data, entries, statements = export
     st.success(f"Export ready: {entries} ledger entries with inclusion proofs, {statements} signed statements. "
-               "Unzip it anywhere and run `python verify.py .`")
+               "Verify it with an independent verifier: `countersign verify-bundle DIR`, or the verify.py of a "
+               "Countersign release whose SHA-256 you know (the bundled copy could be swapped).")
     st.download_button("Download regulator export (zip)", data, file_name=name, mime="application/zip",
                        key="rep_zip_download")
