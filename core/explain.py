@@ -418,6 +418,11 @@ def _select(values: np.ndarray, output: _Output) -> np.ndarray:
         return values if output.index == 1 else -values
     if values.shape[-1] != len(output.classes):
         raise _Unproven(f"SHAP returned {values.shape[-1]} outputs for {len(output.classes)} classes")
+    # A multiclass model decides by softmax or argmax over per-class margins, which a shift common to all classes
+    # leaves unchanged (e.g. adding c·x_j to every class's coefficient of feature j): such shifts carry no
+    # information, yet would move per-class SHAP values. Centring across classes removes them, so the attribution
+    # depends only on what the model predicts. (Probabilities already sum to 1: centring changes nothing there.)
+    values = values - values.mean(axis=-1, keepdims=True)
     return values if output.index is None else values[..., output.index]
 
 
@@ -483,7 +488,7 @@ def _fast_path(model: Any, output: _Output, raw: Any, raw_background: Any, n_inp
             values = explainer.shap_values(x, check_additivity=True)
             tree_output = str(getattr(explainer.model, "tree_output", ""))
             margin = {"probability": "probability", "log_odds": "log-odds" if len(output.classes or []) == 2
-                      else "raw score (softmax input)"}.get(tree_output, "raw model output")
+                      else "raw score (softmax input), centred across classes"}.get(tree_output, "raw model output")
             method = {"probability": "predict_proba", "log_odds": "decision_function"}.get(tree_output, "predict")
             background = 0
         else:
@@ -492,8 +497,8 @@ def _fast_path(model: Any, output: _Output, raw: Any, raw_background: Any, n_inp
             from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
 
             logistic = type(final) in (LogisticRegression, LogisticRegressionCV)
-            margin = ("log-odds" if len(output.classes or []) == 2 else "logit (softmax input)") if logistic \
-                else "decision function"
+            margin = ("log-odds" if len(output.classes or []) == 2 else "logit (softmax input), centred across "
+                      "classes") if logistic else "decision function"
             method = "decision_function" if output.kind == "classifier" else "predict"
             background = int(xb.shape[0])
     except Exception as exc:  # noqa: BLE001 - any SHAP failure sends the model down the raw-column path

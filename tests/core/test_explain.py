@@ -218,6 +218,8 @@ def direct_fast(model: Pipeline, frame: pd.DataFrame, sample_size: int, seed: in
     classes = len(final.classes_) if hasattr(final, "classes_") else None
     if classes == 2 and values.ndim == 3:  # probability trees give both classes: explain classes_[1]
         values = values[..., 1]
+    if values.ndim == 3:  # multiclass margins: only differences between classes matter (softmax / argmax)
+        values = values - values.mean(axis=-1, keepdims=True)
     return grouped_importance(values, own_mapping(pre), classes), kind
 
 
@@ -513,3 +515,25 @@ def test_result_keeps_the_keys_the_evaluator_reads() -> None:
     assert {"importance", "explainer", "sample_size", "background_size", "seconds"} <= set(result)
     assert result["sample_size"] == 120 and isinstance(result["seconds"], float)
     assert all(isinstance(v, float) for v in result["importance"].values())
+
+
+def test_multiclass_attribution_ignores_shifts_common_to_all_classes() -> None:
+    """Adding c·x_j to every class's logit changes no prediction, so it must change no attribution (a new user made a
+    proxy check pass by shifting coefficients this way)."""
+    import copy
+
+    from sklearn.linear_model import LogisticRegression as LR
+
+    rng = np.random.default_rng(5)
+    frame = pd.DataFrame({"a": rng.normal(size=300), "b": rng.normal(size=300), "c": rng.normal(size=300)})
+    label = np.where(frame["a"] > 0.5, "hi", np.where(frame["b"] > 0, "mid", "lo"))
+    model = LR(max_iter=2000).fit(frame, label)
+    shifted = copy.deepcopy(model)
+    shifted.coef_ = shifted.coef_ + np.array([0.0, 0.0, 10.0])  # 'c' now weighs 10 in every class
+    assert np.allclose(model.predict_proba(frame), shifted.predict_proba(frame))
+    for positive in (None, "mid"):
+        plain = importance(model, frame, sample_size=100, positive_class=positive)["importance"]
+        moved = importance(shifted, frame, sample_size=100, positive_class=positive)["importance"]
+        for column in frame.columns:
+            assert moved[column] == pytest.approx(plain[column], abs=1e-9), (positive, column)
+        assert list(moved)[0] != "c"
