@@ -418,7 +418,9 @@ def model_group() -> None:
 @click.option("--code-ref", default=None, metavar="URL@COMMIT")
 @click.option("--risk-tier", type=click.Choice(["high", "medium", "low"]), default=None)
 @click.option("--external", is_flag=True, help="A model known only through its predictions (no artifact).")
-@click.option("--feature", "features", multiple=True, help="Input feature of an external model (repeatable).")
+@click.option("--feature", "features", multiple=True,
+              help="Input feature (repeatable, in training order): of an external model, or of a model fitted on "
+                   "arrays without feature names.")
 @click.option("--trust-pickle", is_flag=True,
               help="Load a pickle/joblib artifact although it can run code (recorded in the ledger).")
 @click.option("--policy", "policy", default=None, metavar="NAME", help="Governing policy of this model name.")

@@ -214,6 +214,10 @@ class Evaluator:
         import pyarrow as pa
 
         model, features = self.inputs.model, self.inputs.feature_names
+        if not features:
+            raise BadInput("the model has no input column names (it was fitted on arrays, without feature_names_in_): "
+                           "register it again with --feature NAME for each input, in training order — columns are "
+                           "never guessed (the label could end up among the inputs)")
         missing = [f for f in features if f not in self.columns]
         if missing:
             raise BadInput(f"the evaluation data lacks the model's input column(s): {', '.join(missing)}")

@@ -238,6 +238,7 @@ class RegistryAPI:
             else:  # unpickled only in the isolated process, which described the real object
                 info = model.description
                 model.close()
+            info = _with_feature_names(info, features, source)
 
         def register(tx: Tx, role: str) -> dict[str, Any]:
             existing = tx.get_model(ref.name, ref.version)
@@ -399,3 +400,21 @@ def pickle_trust_refusal(ref: str, record: dict[str, Any], trusted: list[dict[st
             f"when loaded; it was trusted by {by}, not by {name}. Trust in code is personal: pass --trust-pickle to "
             "vouch for these exact bytes yourself (recorded in the ledger; the file then runs only in an isolated "
             "process without your credentials), or ask for a skops artifact")
+
+
+def _with_feature_names(info: dict[str, Any], given: Sequence[str], source: Path) -> dict[str, Any]:
+    """The model's input names: its own ``feature_names_in_``, or — for a model fitted on arrays — the ``--feature``
+    names given at registration, in training order (checked against ``n_features_in_``). Names that disagree with
+    the model's own are refused, never silently ignored."""
+    own, given = list(info.get("feature_names") or []), list(given)
+    if own and given and own != given:
+        raise BadInput(f"{source}: --feature {', '.join(given)} disagrees with the model's own input names "
+                       f"({', '.join(own)}); drop --feature or correct it")
+    if not own and given:
+        expected = int(info.get("n_features") or 0)
+        if expected and len(given) != expected:
+            raise BadInput(f"{source}: the model takes {expected} input(s) but --feature names {len(given)}")
+        if len(set(given)) != len(given):
+            raise BadInput(f"{source}: --feature names repeat")
+        return {**info, "feature_names": given}
+    return info

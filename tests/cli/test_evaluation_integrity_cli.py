@@ -266,3 +266,30 @@ def test_a_dataset_with_infinities_registers(populated: Countersign, tmp_path: P
     dana = populated.login("dana", USERS["dana"][1])
     path = _csv(tmp_path, "y,s\n1,0.9\n0,inf\n1,-inf\n")
     assert populated.register_dataset(dana, path, name="inf", version="1")["rows"] == 3
+
+
+def test_a_model_fitted_on_arrays_needs_its_input_names(populated: Countersign, tmp_path: Path) -> None:
+    """Columns are never guessed: the label must not become an input because the counts happen to match."""
+    from core.errors import BadInput
+
+    rng = np.random.default_rng(2)
+    frame = pd.DataFrame({"a": rng.normal(size=60), "sex": rng.integers(0, 2, 60)})
+    frame["y"] = (frame["a"] > 0).astype(int)
+    model = LogisticRegression().fit(frame[["a", "sex", "y"]].to_numpy(), frame["y"])  # 3 inputs, no names
+    sio.dump(model, tmp_path / "m.skops")
+    frame.to_csv(tmp_path / "data.csv", index=False)
+    dana = populated.login("dana", USERS["dana"][1])
+    populated.register_dataset(dana, tmp_path / "data.csv", name="data", version="1")
+    populated.register_model(dana, tmp_path / "m.skops", name="m", version="1", trained_on=["data@1"])
+    policy = tmp_path / "p.yaml"
+    policy.write_text("policy: p\nversion: 1\n" + ACCURACY, encoding="utf-8")
+    with pytest.raises(BadInput, match="no input column names"):
+        populated.evaluate(dana, "m@1", data="data@1", policy=str(policy), label="y")
+    with pytest.raises(BadInput, match="takes 3 input"):
+        populated.register_model(dana, tmp_path / "m.skops", name="m", version="2", trained_on=["data@1"],
+                                 features=["a", "sex"])
+    populated.register_model(dana, tmp_path / "m.skops", name="m", version="3", trained_on=["data@1"],
+                             features=["a", "sex", "extra"])
+    assert [f["name"] for f in populated.model(dana, "m@3")["features"]] == ["a", "sex", "extra"]
+    with pytest.raises(BadInput, match="lacks the model's input column"):
+        populated.evaluate(dana, "m@3", data="data@1", policy=str(policy), label="y")
