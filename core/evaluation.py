@@ -389,6 +389,9 @@ class Evaluator:
                            f"rows and count them in the result")
         info = {"rows": total, "used": total - dropped, "dropped": dropped,
                 "dropped_because": {c: dict(sorted(k.items())) for c, k in excluded.items()}}
+        if total and not info["used"] and isinstance(check, MetricCheck):
+            raise _Failed(f"no rows left to measure: all {total} were dropped for missing or non-finite values",
+                          {"data": info})
         return usable, info
 
     def _kinds_agree(self, check: Any) -> None:  # noqa: ANN401
