@@ -22,26 +22,18 @@ reorder what it shows: tables of user text go through :func:`plain`.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
-from core.text import visible
-
-# Every ASCII punctuation character: CommonMark lets a backslash escape any of them, and only them.
-_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
-#: Where GitHub's autolink literals (matched on the unescaped text) would begin: "www.", "http(s)://", "x@domain.tld".
-_AUTOLINK = re.compile(r"(?i)(?<=www)(?=\.)|(?<=http:)(?=//)|(?<=https:)(?=//)|(?=@[-\w]+\.[-\w])")
-WORD_JOINER = "\u2060"
+from core.text import WORD_JOINER, markdown_literal, visible  # noqa: F401 - WORD_JOINER re-exported
 
 
 def literal(value: object) -> str:
     """``value`` as Markdown source that renders as exactly its text, on one line (line breaks shown as ``\\n``);
     autolink literals are broken by an invisible word joiner (see the module docstring)."""
-    text = _AUTOLINK.sub(WORD_JOINER, visible("—" if value is None else value))
-    return _PUNCTUATION.sub(r"\\\1", text)
+    return markdown_literal(value)
 
 
 def show_text(value: object) -> None:

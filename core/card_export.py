@@ -16,18 +16,25 @@ from core.documents import MODEL_CARD_SECTIONS
 from core.errors import BadInput
 from core.identity import Session
 from core.render import to_html
+from core.text import markdown_literal
 
 FORMATS = ("md", "json", "html")
 
 
+def _md(value: Any) -> str:  # noqa: ANN401
+    """User text as Markdown that renders as the text itself (line by line, so paragraphs keep their breaks)."""
+    return "\n".join(markdown_literal(line.strip()) for line in str(value).split("\n"))
+
+
 def _text(value: Any) -> str:  # noqa: ANN401
+    """A card section as Markdown; the section's text is data, never markup (no HTML, links or images)."""
     if value is None:
         return ""
     if isinstance(value, dict):
-        return "\n".join(f"- **{k.replace('_', ' ')}**: {v}" for k, v in value.items())
+        return "\n".join(f"- **{_md(str(k).replace('_', ' '))}**: {_md(v)}" for k, v in value.items())
     if isinstance(value, list):
-        return "\n".join(f"- {v}" for v in value)
-    return str(value)
+        return "\n".join(f"- {_md(v)}" for v in value)
+    return _md(value)
 
 
 def _items(value: Any) -> list[str]:  # noqa: ANN401
@@ -79,9 +86,10 @@ def _markdown(model: dict[str, Any], result: dict[str, Any] | None) -> str:
         }],
     }
     front = {k: v for k, v in front.items() if v is not None}
-    lines = ["---", yaml.safe_dump(front, sort_keys=False).rstrip(), "---", "", f"# Model card: {model['ref']}", ""]
-    lines += [f"*Artifact SHA-256 `{model['artifact_digest']}` · {model['estimator'] or 'external model'} · owner "
-              f"{model['owner']} · risk tier {model['risk_tier'] or '—'}*", ""]
+    lines = ["---", yaml.safe_dump(front, sort_keys=False).rstrip(), "---", "", f"# Model card: {_md(model['ref'])}",
+             ""]
+    lines += [f"*Artifact SHA-256 {_md(model['artifact_digest'])} · {_md(model['estimator'] or 'external model')} · "
+              f"owner {_md(model['owner'])} · risk tier {_md(model['risk_tier'] or '—')}*", ""]
     for section in MODEL_CARD_SECTIONS:
         lines += [f"## {section.replace('_', ' ').capitalize()}", "", _text(card.get(section)) or "_Not documented._",
                   ""]
@@ -89,8 +97,8 @@ def _markdown(model: dict[str, Any], result: dict[str, Any] | None) -> str:
         lines += ["## Quantitative analyses", "", f"Evaluation `{result['id']}` under policy "
                   f"{result['policy']['name']}@{result['policy']['version']}: **{result['verdict']}**.", "",
                   "| check | metric | value | rule | passed |", "|---|---|---|---|---|"]
-        lines += [f"| {c['id']} | {c['metric']} | {c['value']} | {c['operator'] or ''} {c['threshold']} | "
-                  f"{c['passed']} |" for c in result["checks"]]
+        lines += [f"| {_md(c['id'])} | {_md(c['metric'])} | {_md(c['value'])} | "
+                  f"{_md(c['operator'] or '')} {_md(c['threshold'])} | {_md(c['passed'])} |" for c in result["checks"]]
         lines.append("")
     return "\n".join(lines)
 

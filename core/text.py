@@ -60,3 +60,19 @@ def visible(text: object, keep: str = "") -> str:
         return _escape(char)
 
     return _CANDIDATE.sub(replace, value)
+
+
+# Every ASCII punctuation character: CommonMark lets a backslash escape any of them, and only them.
+_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
+#: Where GitHub's autolink literals (matched on the unescaped text) would begin: "www.", "http(s)://", "x@domain.tld".
+_AUTOLINK = re.compile(r"(?i)(?<=www)(?=\.)|(?<=http:)(?=//)|(?<=https:)(?=//)|(?=@[-\w]+\.[-\w])")
+WORD_JOINER = "\u2060"
+
+
+def markdown_literal(value: object) -> str:
+    """``value`` as Markdown source that renders as exactly its text, on one line: control and bidi characters made
+    visible (:func:`visible`), a backslash before every ASCII punctuation character (CommonMark renders it as the
+    character itself: no emphasis, heading, list, table, code, link, image, raw HTML or entity survives), and an
+    invisible U+2060 WORD JOINER where a GitHub autolink literal (``www.``, ``https://``, ``a@x.org``) would start."""
+    text = _AUTOLINK.sub(WORD_JOINER, visible("—" if value is None else value))
+    return _PUNCTUATION.sub(r"\\\1", text)

@@ -280,3 +280,15 @@ def test_visible_is_the_one_escape_everywhere() -> None:
     assert visible("a\u2028b") == "a\\u2028b"
     laid = layout([("p", "a\u2028b"), ("table", ["h\x1b"], [["c\u202e"]])])
     assert laid[0] == ("p", "a\\u2028b") and laid[1][1] == ["h\\x1b"] and laid[1][2] == [["c\\u202e"]]
+
+
+def test_the_markdown_card_export_shows_user_text_literally() -> None:
+    from core.card_export import _text
+
+    hostile = "**bold** <img src=http://evil.example/y.png> [link](javascript:alert(1))\n# heading\n---"
+    import re
+
+    shown = _text(hostile)
+    for raw in (r"\*\*bold", r"<img", r"\[link\]\(", r"^#", r"^---", r"http://evil"):
+        assert not re.search(r"(?<!\\)" + raw, shown, re.M), (raw, shown)  # every markup character escaped
+    assert _text({"owner_<b>": hostile}).startswith("- **owner \\<b\\>**: ")
