@@ -1,9 +1,10 @@
 """Input limits: what Countersign refuses before it starts working on a file.
 
-Every file a user hands to Countersign — policies, model cards, datasheets (YAML) and OpenLineage event files (JSON
-lines) — is checked against these limits before the expensive work starts, so that no small or large input can cost
-minutes or gigabytes. A file beyond a limit is refused with :class:`~core.errors.BadInput` (exit 2) naming the file
-and, where there is one, the line. ``docs/policies.md`` ("Input limits") lists them for users.
+Every file a user hands to Countersign — policies, model cards, datasheets (YAML), OpenLineage event files (JSON
+lines) and skops model archives — is checked against these limits before the expensive work starts, so that no small
+or large input can cost minutes or gigabytes. A file beyond a limit is refused with :class:`~core.errors.BadInput`
+(exit 2) naming the file and, where there is one, the line (or the archive member). ``docs/policies.md`` ("Input
+limits") lists them for users.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 from core.errors import BadInput
 
 MiB = 1024 * 1024
+GiB = 1024 * MiB
 
 # ------------------------------------------------------------------ YAML documents (policies, cards, datasheets)
 #: Largest policy, model card or datasheet file, in bytes (checked before the file is read).
@@ -37,6 +39,29 @@ MAX_OPENLINEAGE_EVENT_BYTES = 1 * MiB
 MAX_OPENLINEAGE_EVENTS = 100_000
 #: Deepest nesting of arrays and objects in one OpenLineage event.
 MAX_JSON_DEPTH = 64
+#: Most datasets (``inputs`` plus ``outputs``) one OpenLineage event may name.
+MAX_OPENLINEAGE_EVENT_DATASETS = 1_000
+#: Most dataset references (``inputs`` plus ``outputs``, repeats included) in one OpenLineage file.
+MAX_OPENLINEAGE_DATASET_REFS = 20_000
+#: Most lineage nodes (distinct jobs, runs and datasets) plus edges (distinct links between them) one OpenLineage file
+#: may hold. The import writes each new node and edge in one transaction that holds the database's write lock, at
+#: about 2-3 ms a row, so this bounds that lock to well under the default 60 s lock timeout other writers wait.
+MAX_OPENLINEAGE_GRAPH = 10_000
+
+# ------------------------------------------------------------------ skops model archives (zip)
+#: Largest skops artifact file, and the most its members may declare uncompressed in total, in bytes.
+MAX_SKOPS_BYTES = 2 * GiB
+#: Largest ``schema.json`` (uncompressed) of a skops artifact: skops parses it whole into Python objects.
+MAX_SKOPS_SCHEMA_BYTES = 64 * MiB
+#: Most members (files) in a skops archive (skops writes one per array: ~1,500 for a 500-tree gradient boosting model).
+MAX_SKOPS_MEMBERS = 100_000
+#: Largest zip central directory (the list of members, ~65 bytes a member for skops), read before it is parsed.
+MAX_SKOPS_DIRECTORY_BYTES = 8 * MiB
+#: Highest compression ratio (uncompressed / compressed size, as declared) of a member larger than
+#: :data:`SKOPS_RATIO_CHECKED_ABOVE` bytes uncompressed. skops writes members uncompressed by default (ratio 1);
+#: deflate reaches ~30-50 on real models' ``schema.json``, ~1,000 on runs of zeros.
+MAX_SKOPS_COMPRESSION_RATIO = 100
+SKOPS_RATIO_CHECKED_ABOVE = 1 * MiB
 
 # ------------------------------------------------------------------ numbers, bounded by where they are stored
 #: DuckDB ``INTEGER`` (32-bit signed): ``policies.version``, ``evaluations.policy_version`` and friends.

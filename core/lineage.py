@@ -6,7 +6,10 @@ a kind: ``derived_from``, ``trained_on``, ``input_to``, ``produced``, ``ran`` â€
 
 OpenLineage import reads RunEvents (https://openlineage.io/spec/2-0-2/OpenLineage.json, the format Airflow, Spark,
 dbt and Flink emit) from a JSON-lines file: every line is validated first and a malformed one is reported with its
-line number; then the whole file is recorded in one transaction with one ledger entry, or not at all.
+line number, and the file's datasets, nodes and edges are counted against :mod:`core.limits` before anything is
+written; then the whole file is recorded in one transaction with one ledger entry, or not at all. The ledger entry
+is bounded too: it counts the jobs, runs, datasets and edges and carries the SHA-256 of their full, sorted lists
+(``graph_sha256``), not every name.
 """
 
 from __future__ import annotations
@@ -25,8 +28,11 @@ from core.ledger import Event, Ledger
 from core.limits import (
     MAX_JSON_DEPTH,
     MAX_OPENLINEAGE_BYTES,
+    MAX_OPENLINEAGE_DATASET_REFS,
     MAX_OPENLINEAGE_EVENT_BYTES,
+    MAX_OPENLINEAGE_EVENT_DATASETS,
     MAX_OPENLINEAGE_EVENTS,
+    MAX_OPENLINEAGE_GRAPH,
     describe_bytes,
     read_bounded,
 )
@@ -145,7 +151,23 @@ def _problem(event: Any) -> str | None:  # noqa: ANN401, C901
                 if not (isinstance(fld, dict) and isinstance(fld.get("name"), str) and fld["name"]
                         and isinstance(fld.get("type", ""), str)):
                     return f"{side}[{i}].facets.schema.fields[{j}] needs a string name (and type)"
+    named = len(event.get("inputs", [])) + len(event.get("outputs", []))
+    if named > MAX_OPENLINEAGE_EVENT_DATASETS:
+        return f"{named:,} inputs and outputs; the limit is {MAX_OPENLINEAGE_EVENT_DATASETS:,} per event"
     return None
+
+
+def _links(event: dict[str, Any]) -> tuple[str, str, list[tuple[str, str, str]]]:
+    """The job node, run node and edges ``(from, to, kind)`` one valid RunEvent contributes."""
+    job, run = event["job"], event["run"]
+    job_id = f"job:{job['namespace']}/{job['name']}"
+    run_id = f"run:{run['runId']}"
+    edges = [(job_id, run_id, "ran")]
+    for ds in event.get("inputs", []):
+        edges.append((f"ol-dataset:{ds['namespace']}/{ds['name']}", run_id, "input_to"))
+    for ds in event.get("outputs", []):
+        edges.append((run_id, f"ol-dataset:{ds['namespace']}/{ds['name']}", "produced"))
+    return job_id, run_id, edges
 
 
 def _short(value: Any, limit: int = 60) -> str:  # noqa: ANN401
@@ -205,10 +227,13 @@ def parse_openlineage(path: Path) -> tuple[list[dict[str, Any]], str]:
     """All RunEvents of a JSON-lines file, or :class:`BadInput` listing every malformed line.
 
     Bounded before the work starts (:mod:`core.limits`): the file's size is checked before it is read, each line's
-    before it is decoded, and each decoded event's nesting before it is looked at.
+    before it is decoded, and each decoded event's nesting and number of datasets before it is looked at; the
+    file's dataset references and the distinct nodes and edges it would write are counted as the lines are read, and
+    the line that goes beyond a limit is named.
     """
     raw = read_bounded(path, MAX_OPENLINEAGE_BYTES, "OpenLineage file")
     events, errors = [], []
+    refs, nodes, edges = 0, set(), set()
     # Split on "\n" only: U+2028 and friends are legal inside JSON strings and must not end a line.
     for number, raw_line in enumerate(raw.split(b"\n"), start=1):
         if len(raw_line) > MAX_OPENLINEAGE_EVENT_BYTES:
@@ -228,8 +253,18 @@ def parse_openlineage(path: Path) -> tuple[list[dict[str, Any]], str]:
         problem = problem or _problem(event)
         if problem:
             errors.append(f"{path}:{number}: {problem}")
-        else:
-            events.append(event)
+            continue
+        events.append(event)
+        refs += len(event.get("inputs", [])) + len(event.get("outputs", []))
+        if refs > MAX_OPENLINEAGE_DATASET_REFS:
+            raise BadInput(f"{path}:{number}: more than {MAX_OPENLINEAGE_DATASET_REFS:,} dataset references "
+                           "(inputs and outputs) in one file; split it")
+        job_id, run_id, links = _links(event)
+        nodes.update((job_id, run_id), (src if kind == "input_to" else dst for src, dst, kind in links[1:]))
+        edges.update(links)
+        if len(nodes) + len(edges) > MAX_OPENLINEAGE_GRAPH:
+            raise BadInput(f"{path}:{number}: more than {MAX_OPENLINEAGE_GRAPH:,} lineage nodes and edges (distinct "
+                           "jobs, runs and datasets, and the links between them) in one file; split it")
     if errors:
         shown = errors[:MAX_ERRORS_SHOWN]
         more = f"\nâ€¦ and {len(errors) - len(shown)} more" if len(errors) > len(shown) else ""
@@ -258,47 +293,61 @@ class LineageAPI:
                          lambda tx, _r: walk(tx, resolve_node(tx, ref), direction, depth))
 
     def import_openlineage(self, session: Session, path: str | Path) -> dict[str, Any]:
+        """Record an OpenLineage file: one transaction, one ledger entry; bounded by :mod:`core.limits`.
+
+        The ledger entry counts ``jobs``, ``runs``, ``datasets`` and ``edges`` and carries ``graph_sha256``, the
+        SHA-256 of the canonical JSON of their sorted lists (``{"datasets", "edges", "jobs", "runs"}``, an edge as
+        ``[from, to, kind]``); the answer carries the same fields, with the lists of node ids for ``jobs``, ``runs``
+        and ``datasets``.
+        """
         events, file_sha = parse_openlineage(Path(path))
+        nodes, edges = _graph(events)
+        names = {kind: sorted(k for k, n in nodes.items() if n["kind"] == kind)
+                 for kind in ("job", "run", "ol-dataset")}
+        edge_list = sorted(edges)
+        summary = {
+            "file_sha256": file_sha, "events": len(events),
+            "jobs": len(names["job"]), "runs": len(names["run"]), "datasets": len(names["ol-dataset"]),
+            "edges": len(edge_list),
+            "graph_sha256": _sha({"jobs": names["job"], "runs": names["run"], "datasets": names["ol-dataset"],
+                                  "edges": [list(e) for e in edge_list]}),
+        }
+        rows = [{"id": node_id, "kind": node["kind"], "label": node["label"], "digest": _sha(node["attributes"]),
+                 "attributes": json.dumps(node["attributes"])} for node_id, node in sorted(nodes.items())]
 
         def record(tx: Tx, role: str) -> dict[str, Any]:
-            nodes: dict[str, dict[str, Any]] = {}
-            edges: set[tuple[str, str, str]] = set()
-            for event in events:
-                job, run = event["job"], event["run"]
-                job_id = f"job:{job['namespace']}/{job['name']}"
-                run_id = f"run:{run['runId']}"
-                nodes[job_id] = {"kind": "job", "label": f"{job['namespace']}/{job['name']}",
-                                 "attributes": {"namespace": job["namespace"], "name": job["name"]}}
-                run_attrs = nodes.get(run_id, {}).get("attributes", {"events": []})
-                run_attrs["events"].append({"eventType": event.get("eventType"), "eventTime": event["eventTime"]})
-                nodes[run_id] = {"kind": "run", "label": run["runId"], "attributes": run_attrs}
-                edges.add((job_id, run_id, "ran"))
-                for side, kind in (("inputs", "input_to"), ("outputs", "produced")):
-                    for ds in event.get(side, []):
-                        ds_id = f"ol-dataset:{ds['namespace']}/{ds['name']}"
-                        fields = _schema_fields(ds)
-                        previous = nodes.get(ds_id, {}).get("attributes", {})
-                        attrs = {"namespace": ds["namespace"], "name": ds["name"],
-                                 "schema": fields or previous.get("schema", [])}
-                        nodes[ds_id] = {"kind": "ol-dataset", "label": f"{ds['namespace']}/{ds['name']}",
-                                        "attributes": attrs}
-                        edges.add((ds_id, run_id, kind) if side == "inputs" else (run_id, ds_id, kind))
-            summary = {
-                "file_sha256": file_sha, "events": len(events),
-                "jobs": sorted(k for k, n in nodes.items() if n["kind"] == "job"),
-                "runs": sorted(k for k, n in nodes.items() if n["kind"] == "run"),
-                "datasets": sorted(k for k, n in nodes.items() if n["kind"] == "ol-dataset"),
-                "edges": len(edges),
-            }
             row = self.ledger().append(tx, signer=session.signer, actor=session.name, role=role,
                                        event=Event("lineage.imported", f"openlineage:{file_sha}", summary))
-            created = 0
-            for node_id, node in sorted(nodes.items()):
-                attrs = node["attributes"]
-                created += tx.upsert_lineage_node({"id": node_id, "kind": node["kind"], "label": node["label"],
-                                                   "digest": _sha(attrs), "attributes": json.dumps(attrs),
-                                                   "seq": row.seq})
-            new_edges = sum(tx.insert_lineage_edge(src, dst, kind, row.seq) for src, dst, kind in sorted(edges))
-            return {**summary, "nodes_created": created, "edges_created": new_edges, "seq": row.seq}
+            # What is already there is looked up in two queries, so a re-import writes (and costs) nothing.
+            known = {n["id"] for n in tx.lineage_nodes([r["id"] for r in rows])}
+            created = sum(tx.upsert_lineage_node({**r, "seq": row.seq}) for r in rows if r["id"] not in known)
+            linked = {(e["src"], e["dst"], e["kind"]) for direction in ("upstream", "downstream")
+                      for e in tx.lineage_edges_touching(names["run"], direction)}
+            new_edges = sum(tx.insert_lineage_edge(src, dst, kind, row.seq) for src, dst, kind in edge_list
+                            if (src, dst, kind) not in linked)
+            return {**summary, "jobs": names["job"], "runs": names["run"], "datasets": names["ol-dataset"],
+                    "nodes_created": created, "edges_created": new_edges, "seq": row.seq}
 
         return self._act(session, Permission.LINEAGE_IMPORT, f"openlineage:{file_sha}", record)
+
+
+def _graph(events: list[dict[str, Any]]) -> tuple[dict[str, dict[str, Any]], set[tuple[str, str, str]]]:
+    """The nodes (id to kind, label and attributes) and edges a file's events describe, merged in file order."""
+    nodes: dict[str, dict[str, Any]] = {}
+    edges: set[tuple[str, str, str]] = set()
+    for event in events:
+        job, run = event["job"], event["run"]
+        job_id, run_id, links = _links(event)
+        nodes[job_id] = {"kind": "job", "label": f"{job['namespace']}/{job['name']}",
+                         "attributes": {"namespace": job["namespace"], "name": job["name"]}}
+        run_attrs = nodes.get(run_id, {}).get("attributes", {"events": []})
+        run_attrs["events"].append({"eventType": event.get("eventType"), "eventTime": event["eventTime"]})
+        nodes[run_id] = {"kind": "run", "label": run["runId"], "attributes": run_attrs}
+        edges.update(links)
+        for ds in [*event.get("inputs", []), *event.get("outputs", [])]:
+            ds_id = f"ol-dataset:{ds['namespace']}/{ds['name']}"
+            fields = _schema_fields(ds)
+            previous = nodes.get(ds_id, {}).get("attributes", {})
+            attrs = {"namespace": ds["namespace"], "name": ds["name"], "schema": fields or previous.get("schema", [])}
+            nodes[ds_id] = {"kind": "ol-dataset", "label": f"{ds['namespace']}/{ds['name']}", "attributes": attrs}
+    return nodes, edges

@@ -9,24 +9,32 @@ a per-input budget of CPU time and traced memory.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import struct
 import subprocess
 import sys
 import tempfile
 import time
 import tracemalloc
+import zipfile
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import pytest
+import skops.io as sio
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import core.yamlfile as yamlfile
+from core import artifacts
+from core.canonical import canonical_bytes
 from core.documents import Datasheet, ModelCard
 from core.errors import BadInput
 from core.limits import (
@@ -36,7 +44,12 @@ from core.limits import (
     MAX_JSON_DEPTH,
     MAX_JSON_INT,
     MAX_OPENLINEAGE_BYTES,
+    MAX_OPENLINEAGE_DATASET_REFS,
     MAX_OPENLINEAGE_EVENT_BYTES,
+    MAX_OPENLINEAGE_EVENT_DATASETS,
+    MAX_OPENLINEAGE_GRAPH,
+    MAX_SKOPS_COMPRESSION_RATIO,
+    MAX_SKOPS_MEMBERS,
     MAX_STORED_INT,
 )
 from core.lineage import parse_openlineage
@@ -644,3 +657,344 @@ def test_fuzz_openlineage_is_parsed_or_refused_within_budget(lines: list[bytes],
                 json.dumps(event, allow_nan=False).encode("utf-8")
         else:
             assert str(path) in value, value
+
+
+# ------------------------------------------------------------------------------- skops archives: zip bombs
+_SCHEMA_PADDING = 300 * 2**20
+
+
+def _lr_schema_archive(folder: Path) -> Path:
+    """A real, tiny skops artifact (a logistic regression), stored as skops writes it by default."""
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(0)
+    path = folder / "lr.skops"
+    sio.dump(LogisticRegression().fit(rng.normal(size=(60, 3)), rng.integers(0, 2, 60)), path)
+    return path
+
+
+def _rewrite_schema(source: Path, target: Path, padding: int, declare: int | None = None) -> Path:
+    """``source`` with ``schema.json`` padded by ``padding`` spaces (still valid JSON) and deflated.
+
+    With ``declare``, the central directory claims that many bytes uncompressed, with the CRC-32 of the member's
+    first ``declare`` bytes: a member that lies about its size, which zipfile would silently cut short.
+    """
+    with zipfile.ZipFile(source) as original:
+        members = {info.filename: original.read(info.filename) for info in original.infolist()}
+    schema = members.pop("schema.json")
+    deflate = zlib.compressobj(6, zlib.DEFLATED, -zlib.MAX_WBITS)
+    block = b" " * 2**20
+    parts, crc = [deflate.compress(schema)], zlib.crc32(schema)
+    for _ in range(padding // len(block)):
+        parts.append(deflate.compress(block))
+        crc = zlib.crc32(block, crc)
+    compressed = b"".join(parts) + deflate.flush()
+    size = len(schema) + padding // len(block) * len(block)
+    if declare is not None:
+        size, crc = declare, zlib.crc32(schema + b" " * (declare - len(schema)))
+    entries = [(name, zipfile.ZIP_STORED, data, len(data), zlib.crc32(data)) for name, data in members.items()]
+    target.write_bytes(_zip_bytes([*entries, ("schema.json", zipfile.ZIP_DEFLATED, compressed, size, crc)]))
+    return target
+
+
+def _zip_bytes(members: list[tuple[str, int, bytes, int, int]], *, shared_offset: bool = False,
+               entries: int | None = None) -> bytes:
+    """A zip archive written by hand, each member ``(name, method, data as stored, declared size, CRC-32)``.
+
+    ``shared_offset`` points every directory entry after the first at the first member's data (overlapping
+    members); ``entries`` is the member count the end-of-archive record declares.
+    """
+    body, directory = bytearray(), bytearray()
+    for index, (name, method, data, size, crc) in enumerate(members):
+        raw = name.encode()
+        offset = 0 if shared_offset and index else len(body)
+        if not (shared_offset and index):
+            body += struct.pack("<4s5H3L2H", b"PK\x03\x04", 20, 0, method, 0, 0x21, crc, len(data), size, len(raw),
+                                0) + raw + data
+        directory += struct.pack("<4s6H3L5H2L", b"PK\x01\x02", 20, 20, 0, method, 0, 0x21, crc, len(data), size,
+                                 len(raw), 0, 0, 0, 0, 0, offset) + raw
+    count = len(members) if entries is None else entries
+    end = b""
+    if count > 0xFFFF:  # a ZIP64 end record and its locator carry the count
+        at = len(body) + len(directory)
+        end = (struct.pack("<4sQ2H2L4Q", b"PK\x06\x06", 44, 45, 45, 0, 0, count, count, len(directory), len(body))
+               + struct.pack("<4sLQL", b"PK\x06\x07", 0, at, 1))
+    short = min(count, 0xFFFF)
+    return bytes(body + directory + end
+                 + struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, short, short, len(directory), len(body), 0))
+
+
+@pytest.fixture(scope="module")
+def skops_bombs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("skops-bombs")
+    real = _lr_schema_archive(folder)
+    return {
+        "real": real,
+        # the tester's input: 300 MiB of whitespace after the schema, deflated to ~300 KB; sizes declared honestly
+        "padded": _rewrite_schema(real, folder / "padded.skops", _SCHEMA_PADDING),
+        # 64 MiB of padding, but the directory claims 1 MiB (a ratio of ~16, under every declared limit)
+        "lying": _rewrite_schema(real, folder / "lying.skops", 64 * 2**20, declare=2**20),
+    }
+
+
+def test_the_padded_schema_bomb_is_small_and_honest(skops_bombs: dict[str, Path]) -> None:
+    path = skops_bombs["padded"]
+    assert path.stat().st_size < 400_000
+    with zipfile.ZipFile(path) as zf:
+        info = zf.getinfo("schema.json")
+    assert info.file_size > _SCHEMA_PADDING and info.file_size / info.compress_size > 900
+
+
+def test_padded_schema_bomb_is_refused_before_skops_reads_it(skops_bombs: dict[str, Path], populated: Countersign,
+                                                             db_path: Path) -> None:
+    path = skops_bombs["padded"]
+    words = (str(path), "'schema.json'", "300.0 MiB uncompressed", "the limit is 64 MiB")
+    refused(lambda: artifacts.detect_format(path), *words)
+    refused(lambda: artifacts.load_skops(path), *words)
+    refused(lambda: artifacts.untrusted_types(path), *words)
+    before = _ledger_rows(db_path)
+    dana = populated.login("dana", USERS["dana"][1])
+    refused(lambda: populated.register_model(dana, path, name="bomb", version="1", trained_on=["d@1"]), *words)
+    assert _ledger_rows(db_path) == before
+    assert not artifacts.store_dir(db_path).exists()
+
+
+def _ledger_rows(db_path: Path) -> int:
+    con = duckdb.connect(str(db_path), read_only=True)
+    try:
+        return con.execute("SELECT count(*) FROM ledger").fetchone()[0]
+    finally:
+        con.close()
+
+
+def test_padded_schema_bomb_through_the_cli_exits_2_fast(skops_bombs: dict[str, Path], populated: Countersign,
+                                                         db_path: Path, cli_env: dict[str, str]) -> None:
+    before = _ledger_rows(db_path)
+    env = {**cli_env, "COUNTERSIGN_USER": "dana", "COUNTERSIGN_PASSWORD": USERS["dana"][1]}
+    code, out, err, cpu, rss = run_measured(env, "model", "register", str(skops_bombs["padded"]), "--name", "m",
+                                            "--version", "1", "--trained-on", "d@1")
+    assert code == 2, (out, err)
+    assert "Traceback" not in err and "'schema.json'" in err and "64 MiB" in err
+    # Interpreter start-up included; before the fix: accepted in 7.5 s at 965 MB, and re-read at every evaluation.
+    assert cpu < 8, f"{cpu:.1f} s CPU"
+    assert rss < 256 * 2**20, f"{rss / 2**20:.0f} MiB"
+    assert _ledger_rows(db_path) == before
+
+
+def test_a_member_that_inflates_beyond_its_declared_size_is_refused(skops_bombs: dict[str, Path]) -> None:
+    """zipfile would inflate all 64 MiB in one step at every load, cut them to the declared 1 MiB and find the CRC
+    right: the declared sizes alone do not bound skops' read of a deflated member, so it is inflated once, in steps."""
+    path = skops_bombs["lying"]
+    with zipfile.ZipFile(path) as zf:
+        info = zf.getinfo("schema.json")
+        assert info.file_size == 2**20 and info.file_size / info.compress_size < MAX_SKOPS_COMPRESSION_RATIO
+        assert len(zf.read("schema.json")) == 2**20  # what skops would get, after a 64 MiB inflation
+    for check in (artifacts.detect_format, artifacts.load_skops):
+        refused(lambda check=check: check(path), str(path), "'schema.json'", "declares 1 MiB", "inflates to more")
+
+
+def _stored(name: str, data: bytes) -> tuple[str, int, bytes, int, int]:
+    return name, zipfile.ZIP_STORED, data, len(data), zlib.crc32(data)
+
+
+_SCHEMA = _stored("schema.json", b"{}")
+SKOPS_ARCHIVES_REFUSED = [
+    ("no-schema", [_stored("a.npy", b"x")], {}, "no schema.json"),
+    ("dot-dot", [_SCHEMA, _stored("../escape.npy", b"x")], {}, "'../escape.npy' is not a plain relative path"),
+    ("absolute", [_SCHEMA, _stored("/etc/passwd", b"x")], {}, "is not a plain relative path"),
+    ("backslash", [_SCHEMA, _stored("..\\x.npy", b"x")], {}, "is not a plain relative path"),
+    ("drive", [_SCHEMA, _stored("C:x.npy", b"x")], {}, "is not a plain relative path"),
+    ("twice", [_SCHEMA, _stored("a.npy", b"x"), _stored("a.npy", b"y")], {}, "'a.npy' appears twice"),
+    ("bzip2", [_SCHEMA, ("a.npy", zipfile.ZIP_BZIP2, b"BZh9", 1, 0)], {}, "compression method 12"),
+    ("lzma", [_SCHEMA, ("a.npy", zipfile.ZIP_LZMA, b"\x00" * 9, 1, 0)], {}, "compression method 14"),
+    ("stored-sizes-differ", [_SCHEMA, ("a.npy", zipfile.ZIP_STORED, b"x", 2**20, 0)], {}, "must be equal"),
+    ("ratio", [_SCHEMA, ("a.npy", zipfile.ZIP_DEFLATED, b"x" * 1000, 2 * 2**20, 0)], {},
+     "compression ratio of 2,097; the limit is 100 for members over 1 MiB"),
+    ("schema-size", [("schema.json", zipfile.ZIP_DEFLATED, b"x" * 2**20, 65 * 2**20, 0)], {}, "the limit is 64 MiB"),
+    ("total", [_SCHEMA] + [(f"{i}.npy", zipfile.ZIP_DEFLATED, b"x" * 2**20, 90 * 2**20, 0) for i in range(25)], {},
+     "more than 2048 MiB uncompressed in total"),
+    ("overlap", [_SCHEMA, _stored("a.npy", b"x")], {"shared_offset": True}, "overlaps"),
+    ("members", [_SCHEMA], {"entries": MAX_SKOPS_MEMBERS + 1}, "declares 100,001 members; the limit is 100,000"),
+    ("short-deflate", [_SCHEMA, ("a.npy", zipfile.ZIP_DEFLATED, zlib.compress(b"x" * 10)[2:-4], 20,
+                                 zlib.crc32(b"x" * 20))], {}, "inflates to 10 bytes"),
+    ("bad-crc", [_SCHEMA, ("a.npy", zipfile.ZIP_DEFLATED, zlib.compress(b"x" * 10)[2:-4], 10, 0)], {},
+     "with another CRC-32"),
+    ("not-deflate", [_SCHEMA, ("a.npy", zipfile.ZIP_DEFLATED, b"\xff" * 10, 10, 0)], {}, "not valid deflate data"),
+]
+
+
+@pytest.mark.parametrize(("members", "options", "words"), [c[1:] for c in SKOPS_ARCHIVES_REFUSED],
+                         ids=[c[0] for c in SKOPS_ARCHIVES_REFUSED])
+def test_crafted_skops_archives_are_refused_naming_the_member(tmp_path: Path, members: list[Any],
+                                                               options: dict[str, Any], words: str) -> None:
+    path = tmp_path / "crafted.skops"
+    path.write_bytes(_zip_bytes(members, **options))
+    refused(lambda: artifacts.detect_format(path), str(path), words)
+    refused(lambda: artifacts.load_skops(path), str(path), words)
+
+
+def test_a_huge_member_list_is_refused_before_it_is_parsed(tmp_path: Path) -> None:
+    entry = struct.pack("<4s6H3L5H2L", b"PK\x01\x02", 20, 20, 0, 0, 0, 0x21, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0) + b"a"
+    directory = entry * (9 * 2**20 // len(entry))
+    path = tmp_path / "directory.skops"
+    path.write_bytes(struct.pack("<4s5H3L2H", b"PK\x03\x04", 20, 0, 0, 0, 0x21, 0, 0, 0, 1, 0) + b"a" + directory
+                     + struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, 1, 1, len(directory), 31, 0))
+    refused(lambda: artifacts.detect_format(path), str(path), "member list", "the limit is 8 MiB")
+    # at the limit, with a record that understates the count: parsed (about a second), then refused by the count
+    path.write_bytes(path.read_bytes()[:31] + directory[:8 * 2**20 // len(entry) * len(entry)]
+                     + struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, 1, 1, 8 * 2**20 // len(entry) * len(entry), 31,
+                                   0))
+    refused(lambda: artifacts.detect_format(path), str(path), "members; the limit is 100,000")
+
+
+_FUZZ_BASES: dict[int, bytes] = {}
+
+
+def _fuzz_base(method: int) -> bytes:
+    """A real skops artifact (stored or deflated), built once."""
+    if method not in _FUZZ_BASES:
+        from sklearn.linear_model import LogisticRegression
+
+        rng = np.random.default_rng(0)
+        model = LogisticRegression().fit(rng.normal(size=(60, 3)), rng.integers(0, 2, 60))
+        _FUZZ_BASES[method] = sio.dumps(model, compression=method)
+    return _FUZZ_BASES[method]
+
+
+@settings(FUZZ, max_examples=200)
+@given(method=st.sampled_from([zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED]),
+       flips=st.lists(st.tuples(st.floats(0, 1, exclude_max=True), st.integers(0, 255)), max_size=8),
+       tail=st.booleans(), cut=st.floats(0, 1))
+def test_fuzz_damaged_skops_archives_are_loaded_or_refused_within_budget(method: int, flips: list[tuple[float, int]],
+                                                                         tail: bool, cut: float) -> None:
+    data = bytearray(_fuzz_base(method))
+    for where, value in flips:  # ``tail``: aim at the member list and end record, where the sizes are declared
+        index = int(where * (min(len(data), 600) if tail else len(data)))
+        data[len(data) - 1 - index if tail else index] = value
+    data = data[:max(4, int(len(data) * cut))] if cut < 0.5 else data
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "damaged.skops"
+        path.write_bytes(bytes(data))
+        for check in (artifacts.detect_format, artifacts.load_skops):
+            kind, value = within_budget(lambda check=check: check(path))
+            if kind == "refused":
+                assert str(path) in value, value
+
+
+def _real_models(folder: Path) -> dict[str, tuple[Any, Any]]:
+    """Real pipelines as users save them: gradient boosting, and a wide scaler + ridge regression whose arrays are
+    over 1 MiB each (``mean_``, ``var_``, ``scale_``, ``coef_`` of 150,000 features)."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.linear_model import Ridge
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    rng = np.random.default_rng(1)
+    X, y = rng.normal(size=(600, 8)), rng.integers(0, 3, 600)
+    hgb = Pipeline([("scale", StandardScaler()), ("clf", HistGradientBoostingClassifier(max_iter=60,
+                                                                                         random_state=0))]).fit(X, y)
+    wide_X = rng.normal(size=(40, 150_000))
+    wide = Pipeline([("scale", StandardScaler()), ("reg", Ridge())]).fit(wide_X, rng.normal(size=40))
+    return {"hgb": (hgb, X[:50]), "wide": (wide, wide_X[:10])}
+
+
+def test_real_skops_models_still_pass_and_register(populated: Countersign, db_path: Path, tmp_path: Path) -> None:
+    csv = tmp_path / "d.csv"
+    csv.write_text("x,y\n1,0\n2,1\n")
+    dana = populated.login("dana", USERS["dana"][1])
+    populated.register_dataset(dana, csv, name="d", version="1")
+    for key, (model, X) in _real_models(tmp_path).items():
+        for method, tag in ((zipfile.ZIP_STORED, "stored"), (zipfile.ZIP_DEFLATED, "deflated")):
+            path = tmp_path / f"{key}.{tag}.skops"
+            sio.dump(model, path, compression=method)
+            with zipfile.ZipFile(path) as zf:
+                infos = zf.infolist()
+            assert sum(i.file_size for i in infos) > (4 * 2**20 if key == "wide" else 100_000)
+            big = [i.file_size / max(i.compress_size, 1) for i in infos if i.file_size > 2**20]
+            assert (len(big) >= 4) == (key == "wide")
+            assert max(big, default=1.0) < MAX_SKOPS_COMPRESSION_RATIO / 10, (path.name, big)  # floats: ~1.1
+            cpu = time.process_time()
+            assert artifacts.detect_format(path) == "skops"
+            assert time.process_time() - cpu < 0.5
+            populated.register_model(dana, path, name=f"{key}-{tag}", version="1", trained_on=["d@1"])
+            _, loaded = populated.load_model(dana, f"{key}-{tag}@1")
+            assert np.array_equal(loaded.predict(X), model.predict(X))
+            if key == "hgb":
+                assert np.array_equal(loaded.predict_proba(X), model.predict_proba(X))
+    assert populated.verify().ok
+
+
+# ------------------------------------------------------------------------ OpenLineage: datasets, nodes and edges
+def _datasets(prefix: str, count: int) -> list[dict[str, str]]:
+    return [{"namespace": "db", "name": f"{prefix}{i}"} for i in range(count)]
+
+
+def test_the_observed_wide_event_is_refused_naming_its_line(tmp_path: Path) -> None:
+    """The tester's 820 KB event naming 25,000 inputs took 116 s in one write transaction."""
+    path = _lineage_file(tmp_path, json.dumps(_event()), json.dumps(_event(inputs=_datasets("t", 25_000))))
+    assert path.stat().st_size < MAX_OPENLINEAGE_EVENT_BYTES
+    refused(lambda: parse_openlineage(path), f"{path}:2:", "25,001 inputs and outputs; the limit is 1,000 per event")
+
+
+def test_an_event_at_the_dataset_limit_is_read(tmp_path: Path) -> None:
+    path = _lineage_file(tmp_path, json.dumps(_event(inputs=_datasets("t", MAX_OPENLINEAGE_EVENT_DATASETS - 1))))
+    kind, (events, _) = within_budget(lambda: parse_openlineage(path))
+    assert kind == "ok" and len(events) == 1
+
+
+def test_dataset_references_per_file_are_bounded_naming_the_line(tmp_path: Path) -> None:
+    # the same 999 datasets again and again: few nodes, but every reference is work
+    same = json.dumps(_event(inputs=_datasets("t", 998)))
+    lines = [same] * (MAX_OPENLINEAGE_DATASET_REFS // 999 + 1)
+    path = _lineage_file(tmp_path, *lines)
+    refused(lambda: parse_openlineage(path), f"{path}:{MAX_OPENLINEAGE_DATASET_REFS // 999 + 1}:",
+            f"more than {MAX_OPENLINEAGE_DATASET_REFS:,} dataset references")
+
+
+def test_lineage_nodes_and_edges_per_file_are_bounded_naming_the_line(tmp_path: Path) -> None:
+    # each event: a new run, 999 new inputs and one output: 1,001 nodes and 1,001 edges (the job is shared)
+    lines = [json.dumps(_event(run={"runId": f"r{i}"}, inputs=_datasets(f"e{i}-", 999), outputs=_datasets(f"o{i}-", 1)))
+             for i in range(MAX_OPENLINEAGE_GRAPH // 2002 + 1)]
+    path = _lineage_file(tmp_path, *lines)
+    refused(lambda: parse_openlineage(path), f"{path}:{len(lines)}:",
+            f"more than {MAX_OPENLINEAGE_GRAPH:,} lineage nodes and edges")
+
+
+def _at_the_graph_limit(tmp_path: Path) -> Path:
+    """Events of 1,000 new datasets each, to within 3 of the nodes-plus-edges limit."""
+    lines, budget, index = [], MAX_OPENLINEAGE_GRAPH - 1, 0  # the job
+    while budget >= 5:
+        width = min(MAX_OPENLINEAGE_EVENT_DATASETS, (budget - 2) // 2)  # a run, its "ran" edge, then 2 per dataset
+        lines.append(json.dumps(_event(run={"runId": f"r{index}"}, inputs=_datasets(f"e{index}-", width - 1),
+                                       outputs=_datasets(f"o{index}-", 1))))
+        budget -= 2 + 2 * width
+        index += 1
+    return _lineage_file(tmp_path, *lines)
+
+
+def test_an_import_at_the_graph_limit_is_recorded_with_a_bounded_ledger_entry(populated: Countersign,
+                                                                              db_path: Path, tmp_path: Path) -> None:
+    path = _at_the_graph_limit(tmp_path)
+    dana = populated.login("dana", USERS["dana"][1])
+    wall = time.perf_counter()
+    result = populated.import_openlineage(dana, path)
+    wall = time.perf_counter() - wall
+    graph = len(result["jobs"]) + len(result["runs"]) + len(result["datasets"]) + result["edges"]
+    assert MAX_OPENLINEAGE_GRAPH - 3 <= graph <= MAX_OPENLINEAGE_GRAPH
+    assert result["nodes_created"] + result["edges_created"] == graph
+    assert wall < 60, f"{wall:.0f} s in one write transaction"  # measured: ~15 s on two shared cores
+    con = duckdb.connect(str(db_path), read_only=True)
+    try:
+        payload = con.execute("SELECT payload FROM ledger WHERE action = 'lineage.imported'").fetchone()[0]
+        edges = [list(e) for e in con.execute("SELECT src, dst, kind FROM lineage_edges ORDER BY ALL").fetchall()]
+    finally:
+        con.close()
+    body = json.loads(payload)
+    assert len(payload) < 1_000, payload  # counts and a digest, not 9,999 names
+    assert (body["jobs"], body["runs"], body["datasets"], body["edges"]) == (
+        len(result["jobs"]), len(result["runs"]), len(result["datasets"]), len(edges))
+    everything = {"datasets": result["datasets"], "edges": edges, "jobs": result["jobs"], "runs": result["runs"]}
+    assert body["graph_sha256"] == hashlib.sha256(canonical_bytes(everything)).hexdigest()
+    again = time.perf_counter()
+    assert populated.import_openlineage(dana, path)["nodes_created"] == 0
+    assert time.perf_counter() - again < 10  # what exists is looked up in bulk, not row by row
