@@ -50,6 +50,10 @@ ALLOWED_TYPES: frozenset[str] = frozenset({
     "sklearn._loss.link.MultinomialLogit",
     "sklearn._loss.link.Interval",
     "sklearn.utils._bunch.Bunch",
+    # scikit-learn's own fitted state of trees and calibration, rebuilt by skops' reducers (no code runs)
+    "sklearn.tree._tree.Tree",
+    "sklearn.calibration._CalibratedClassifier",
+    "sklearn.calibration._SigmoidCalibration",
 })
 
 _COMPRESSED_MAGICS = (b"\x78\x01", b"\x78\x5e", b"\x78\x9c", b"\x78\xda", b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00",

@@ -625,3 +625,18 @@ def test_lineage_upstream_of_a_model_and_dot(populated: Countersign, dana: Sessi
     with pytest.raises(NotFound):
         populated.lineage(dana, "model:nope@1", "upstream")
     assert populated.verify().ok
+
+
+@pytest.mark.parametrize("make", [lambda: __import__("sklearn.ensemble", fromlist=["x"]).RandomForestClassifier(
+    n_estimators=5, random_state=0), lambda: __import__("sklearn.tree", fromlist=["x"]).DecisionTreeClassifier(
+    max_depth=3, random_state=0)])
+def test_tree_models_saved_with_skops_register_and_load(populated: Countersign, dana: Session,
+                                                        with_sample: dict[str, Any], trained: dict[str, Any],
+                                                        tmp_path: Path, make: Any) -> None:
+    X, y = trained["X_test"], trained["lr"].predict(trained["X_test"])
+    numeric = X.select_dtypes("number")
+    model = make().fit(numeric, y)
+    sio.dump(model, tmp_path / "tree.skops")
+    register(populated, dana, tmp_path / "tree.skops", name="tree")
+    _, loaded = populated.load_model(dana, "tree@1")
+    assert np.array_equal(loaded.predict_proba(numeric), model.predict_proba(numeric))
