@@ -163,6 +163,8 @@ def _jsonable(value: Any) -> Any:  # noqa: ANN401
         return value.isoformat()
     if isinstance(value, float) and value != value:
         return None
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 2**53 - 1:
+        return str(value)  # RFC 8785 (I-JSON) numbers are IEEE doubles: larger integers are kept exact as text
     if isinstance(value, float) and value in (float("inf"), float("-inf")):
         return "Infinity" if value > 0 else "-Infinity"  # JSON (and RFC 8785) has no infinities
     if isinstance(value, list):

@@ -127,14 +127,17 @@ class Evaluator:
                                           # Parquet min/max statistics leave NaN out; without this DuckDB folds
                                           # isnan() to false on such files (duckdb/duckdb#25521)
                                           "parquet_can_have_nan": True})
-        scan = _scan(inputs.data_path, inputs.data_format, inputs.data_dialect)
-        self.con.execute(f"CREATE VIEW cur_file AS SELECT * FROM {scan}")
-        self.columns = {r[0]: r[1] for r in self.con.execute("DESCRIBE cur_file").fetchall()}
+        self.columns = self._open("cur_file", inputs.data_path, inputs.data_format, inputs.data_dialect)
+        self._markers = inputs.data_format == "csv"
+        self._ref_markers = (inputs.reference_format or "csv") == "csv"
+        reserved = [c for c in self.columns if c.lower() in (PRED.lower(), SCORE.lower())]
+        if reserved:
+            raise BadInput(f"the evaluation data has a column named {reserved[0]!r}, a name Countersign reserves for "
+                           "the predictions and scores it evaluates; rename the column")
         self.ref_columns: dict[str, str] = {}
         if inputs.reference_path is not None:
-            scan = _scan(inputs.reference_path, inputs.reference_format or "csv", inputs.reference_dialect)
-            self.con.execute(f"CREATE VIEW ref_file AS SELECT * FROM {scan}")
-            self.ref_columns = {r[0]: r[1] for r in self.con.execute("DESCRIBE ref_file").fetchall()}
+            self.ref_columns = self._open("ref_file", inputs.reference_path, inputs.reference_format or "csv",
+                                          inputs.reference_dialect)
         if inputs.label not in self.columns:
             raise BadInput(f"label column {inputs.label!r} is not in the evaluation data (columns: "
                            f"{', '.join(self.columns)})")
@@ -157,25 +160,37 @@ class Evaluator:
             column = PRED if column is not None and column == self.inputs.prediction_column else column
             if column is not None and labels.column_kind(self._types[column]).kind == "text":
                 q = column if column == PRED else _quote(column)
-                code = labels.missing_code_sql(q, self._types[column])
+                code = self._miss(q, self._types[column])
                 present, numbers = self.con.execute(
                     f"SELECT count(*) FILTER (WHERE {code} = 0), count(*) FILTER (WHERE {code} = 0 AND "
-                    f"TRY_CAST({q} AS DOUBLE) IS NOT NULL) FROM ev").fetchall()[0]
+                    f"{labels.is_number_sql(q)}) FROM ev").fetchall()[0]
                 if present and present == numbers:
                     self._numeric_text.add(column)
-        # A CSV reader types yes/no, t/f, y/n as booleans; pandas (and so scikit-learn) keeps them as text, and
-        # only true/false become booleans. Such text-booleans are never matched against numbers.
-        self._text_booleans: set[str] = set()
-        if inputs.data_format == "csv":
-            for column in (inputs.label, inputs.prediction_column):
-                if column is not None and labels.column_kind(self.columns.get(column, "")).kind == "boolean":
-                    raw = _scan(inputs.data_path, "csv", inputs.data_dialect).replace(
-                        "read_csv(", "read_csv(", 1)[:-1] + ", all_varchar = true)"
-                    spelled = {str(v).strip().lower() for (v,) in self.con.execute(
-                        f"SELECT DISTINCT {_quote(column)} FROM {raw} WHERE {_quote(column)} IS NOT NULL").fetchall()}
-                    if spelled - {"true", "false", ""}:
-                        self._text_booleans.add(PRED if column == inputs.prediction_column else column)
         self._importance: dict[str, Any] | None = None
+
+    def _open(self, view: str, path: Path, fmt: str, dialect: CsvDialect | None) -> dict[str, str]:
+        """A view of a data file, and its column types. In a CSV file, a column the reader types BOOLEAN but that is
+        spelled other than true/false (yes/no, Y/N, t/f — pandas keeps those as text) is read as the text itself."""
+        scan = _scan(path, fmt, dialect)
+        self.con.execute(f"CREATE VIEW {view} AS SELECT * FROM {scan}")
+        columns = {r[0]: r[1] for r in self.con.execute(f"DESCRIBE {view}").fetchall()}
+        booleans = [c for c, t in columns.items() if t.upper() == "BOOLEAN"]
+        if fmt != "csv" or not booleans:
+            return columns
+        raw = scan[:-1] + ", all_varchar = true)"
+        spellings = ", ".join(f"list(DISTINCT lower(trim({_quote(c)})))" for c in booleans)
+        found = self.con.execute(f"SELECT {spellings} FROM {raw}").fetchall()[0]
+        text = [c for c, seen in zip(booleans, found, strict=True)
+                if {v for v in (seen or []) if v} - {"true", "false"}]
+        if text:
+            types = ", ".join(f"{_sql_literal(c)}: 'VARCHAR'" for c in text)
+            self.con.execute(f"CREATE OR REPLACE VIEW {view} AS SELECT * FROM {scan[:-1]}, types = {{{types}}})")
+            columns = {r[0]: r[1] for r in self.con.execute(f"DESCRIBE {view}").fetchall()}
+        return columns
+
+    def _miss(self, column_sql: str, duckdb_type: str, reference: bool = False) -> str:
+        """:func:`labels.missing_code_sql` with pandas' markers only for CSV data."""
+        return labels.missing_code_sql(column_sql, duckdb_type, self._ref_markers if reference else self._markers)
 
     # ------------------------------------------------------------------------------------------- predictions
     def _prepare_predictions(self) -> None:
@@ -201,9 +216,9 @@ class Evaluator:
     def _text_scores(self, column: str) -> str:
         """SQL reading a score column typed as text: refused unless every present value is a number."""
         q = _quote(column)
-        code = labels.missing_code_sql(q, self.columns[column])
+        code = self._miss(q, self.columns[column])
         bad = self.con.execute(f"SELECT CAST({q} AS VARCHAR), count(*) FROM cur_file WHERE {code} = 0 AND "
-                               f"TRY_CAST({q} AS DOUBLE) IS NULL GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 5").fetchall()
+                               f"NOT {labels.is_number_sql(q)} GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 5").fetchall()
         if bad:
             raise BadInput(f"score column {column!r} is {self.columns[column]}, and not every value is a number "
                            f"({labels.describe_counts(dict(bad), limit=5)}); scores must be numbers")
@@ -281,13 +296,11 @@ class Evaluator:
         return "prediction", None
 
     def _kind(self, column: str) -> str:
-        """``numeric`` (numbers, true booleans, numbers typed as text), ``text``, ``text-boolean`` or ``other``."""
+        """``numeric`` (numbers, booleans, numbers typed as text), ``text`` or ``other``."""
         if column in self._numeric_text:
             return "numeric"
         kind = labels.column_kind(self._types[column]).kind
-        if kind == "boolean":
-            return "text-boolean" if column in self._text_booleans else "numeric"
-        return kind
+        return "numeric" if kind == "boolean" else kind
 
     def _key(self, column_sql: str, column: str) -> str:
         """SQL for a column's class key (numbers-as-text read as numbers)."""
@@ -321,25 +334,35 @@ class Evaluator:
         key = tuple(groups)
         if key in self._tables:
             return self._tables[key]
+        self._exact_classes()
+        names = self._column_names()
+        for column, what in ((self.inputs.label, names["label"]), (PRED if self.has_prediction else None,
+                                                                    names["prediction"]),
+                             *((g, f"sensitive feature {g!r}") for g in groups)):
+            if column is not None and labels.column_kind(self._types[column]).kind == "other" and (
+                    column in (self.inputs.label, PRED) or any(t in self._types[column].upper()
+                                                               for t in ("[]", "STRUCT", "MAP", "UNION", "LIST"))):
+                raise BadInput(f"{what} is {self._types[column]}: dates, lists and structures are not class labels "
+                               "(scikit-learn refuses them as an 'unknown' target); map them to class codes")
         label = _quote(self.inputs.label)
         ltype = self._types[self.inputs.label]
-        ym = labels.missing_code_sql(label, ltype)
+        ym = self._miss(label, ltype)
         parts = [f"CASE WHEN {ym} = 0 THEN {self._key(label, self.inputs.label)} END", ym]
         if self.has_prediction:
-            pm = labels.missing_code_sql(PRED, self._types[PRED])
+            pm = self._miss(PRED, self._types[PRED])
             parts += [f"CASE WHEN {pm} = 0 THEN {self._key(PRED, PRED)} END", pm]
         else:
             parts += ["NULL", "1"]
         thresholds = self._thresholds_in_use()
         if self.has_score:
-            sm = labels.missing_code_sql(SCORE, "DOUBLE")
+            sm = self._miss(SCORE, "DOUBLE")
             clean = f"(CASE WHEN {sm} = 0 THEN {SCORE} END)"
             parts += [sm, f"coalesce({clean} < 0 OR {clean} > 1, false)"]
         else:
             parts += ["1", "false"]
         for g in groups:
             q = _quote(g)
-            gm = labels.missing_code_sql(q, self._types[g])
+            gm = self._miss(q, self._types[g])
             parts += [f"CASE WHEN {gm} = 0 THEN {q} END", gm]
         keys = ", ".join(parts)
         counts = ", ".join(["count(*)"] + [f"count(*) FILTER (WHERE {clean} >= {t!r})" for t in thresholds]
@@ -360,6 +383,36 @@ class Evaluator:
                                                                                     strict=True)}})
         self._tables[key] = rows
         return rows
+
+    def _exact_classes(self) -> None:
+        """Refuse label or prediction values that a class key (a 64-bit float) could not tell apart exactly: integers
+        beyond 2**53 and decimals with more digits than a double holds would otherwise compare as equal."""
+        if getattr(self, "_exactness_checked", False):
+            return
+        self._exactness_checked = True
+        names = self._column_names()
+        for column, role in ((self.inputs.label, "label"), (PRED if self.has_prediction else None, "prediction")):
+            if column is None:
+                continue
+            base = self._types[column].split("(")[0].upper()
+            if base not in ("BIGINT", "HUGEINT", "UBIGINT", "UHUGEINT", "DECIMAL"):
+                continue
+            q = column if column == PRED else _quote(column)
+            inexact = int(self.con.execute(
+                f"SELECT count(*) FILTER (WHERE {q} IS NOT NULL AND TRY_CAST(CAST({q} AS DOUBLE) AS "
+                f"{self._types[column]}) IS DISTINCT FROM {q}) FROM ev").fetchall()[0][0])
+            if inexact:
+                raise BadInput(f"{names[role]} has {inexact} value(s) ({self._sample_values(q)}) that cannot be "
+                               "compared exactly as class labels (integers beyond 2**53 or decimals with more than 15 "
+                               "significant digits); map them to shorter codes")
+
+    def _discrete(self, check: Any, classes: dict[Any, int], what: str) -> None:  # noqa: ANN401
+        """Refuse non-integer numbers as class labels: scikit-learn calls such a target 'continuous'."""
+        odd = {k: n for k, n in classes.items() if isinstance(k, float) and not k.is_integer()}
+        if odd:
+            raise BadInput(f"check {check.id}: {what} holds numbers that are not whole "
+                           f"({labels.describe_counts(odd)}): a continuous target has no classes (scikit-learn refuses "
+                           "it for classification metrics); use rmse, mae or r2, or map the values to class codes")
 
     def _usable(self, check: Any, rows: list[dict[str, Any]], needs: tuple[str, ...],  # noqa: ANN401
                 groups: list[str] = ()) -> tuple[list[dict[str, Any]], dict[str, Any]]:
@@ -399,12 +452,11 @@ class Evaluator:
         if not self.has_prediction:
             return
         a, b = self._kind(self.inputs.label), self._kind(PRED)
-        if a != b and "other" not in (a, b):
+        if a != b or a == "other":
             names = self._column_names()
             y = self._sample_values(_quote(self.inputs.label))
             p = self._sample_values(PRED)
-            hint = (" (the file spells them yes/no, t/f or y/n, which a CSV reader types as booleans but pandas "
-                    "and scikit-learn keep as text)" if "text-boolean" in (a, b) else "")
+            hint = (" (dates, lists and structures are not class labels)" if "other" in (a, b) else "")
             raise BadInput(f"check {check.id}: {names['label']} holds {a} values ({y}) but {names['prediction']} "
                            f"hold {b} values ({p}){hint}; scikit-learn refuses a mix of label input types")
 
@@ -433,11 +485,13 @@ class Evaluator:
         for r in rows:
             label_classes[r["y"]] = label_classes.get(r["y"], 0) + r["n"]
         info: dict[str, Any] = {"label_classes": _classes(label_classes)}
+        self._discrete(check, label_classes, names["label"])
         if mode == "prediction":
             self._kinds_agree(check)
             pred_classes: dict[Any, int] = {}
             for r in rows:
                 pred_classes[r["p"]] = pred_classes.get(r["p"], 0) + r["n"]
+            self._discrete(check, pred_classes, names["prediction"])
             info["prediction_classes"] = _classes(pred_classes)
             union = labels.union_counts(label_classes.items(), pred_classes.items())
             seen = (f"{names['label']}: {labels.describe_counts(label_classes)}; {names['prediction']}: "
@@ -527,6 +581,7 @@ class Evaluator:
         for r in rows:
             label_classes[r["y"]] = label_classes.get(r["y"], 0) + r["n"]
         names = self._column_names()
+        self._discrete(check, label_classes, names["label"])
         positive = self._positive(check, label_classes, names["label"],
                                   f"{names['label']}: {labels.describe_counts(label_classes)}")
         data.update({"label_classes": _classes(label_classes), "positive_class": positive.shown,
@@ -541,8 +596,8 @@ class Evaluator:
         label = _quote(self.inputs.label)
         ltype = self._types[self.inputs.label]
         is_pos = f"({self._key(label, self.inputs.label)} = {_sql_literal(positive.key)})"
-        usable = (f"{labels.missing_code_sql(label, ltype)} = 0 AND "
-                  f"{labels.missing_code_sql(SCORE, 'DOUBLE')} = 0")
+        usable = (f"{self._miss(label, ltype)} = 0 AND "
+                  f"{self._miss(SCORE, 'DOUBLE')} = 0")
         if name in ("roc_auc", "average_precision"):
             counts = self.con.execute(
                 f"SELECT count(*) FILTER (WHERE {is_pos}) AS pos, count(*) FILTER (WHERE NOT {is_pos}) AS neg "
@@ -582,8 +637,8 @@ class Evaluator:
                 raise BadInput(f"check {check.id}: {name} needs numbers, but {what} is {self._types[column]} "
                                f"({self._sample_values(sql)})")
         label = _quote(self.inputs.label)
-        ym = labels.missing_code_sql(label, self._types[self.inputs.label])
-        tm = labels.missing_code_sql(target, self._types[target])
+        ym = self._miss(label, self._types[self.inputs.label])
+        tm = self._miss(target, self._types[target])
         y, yhat = f"TRY_CAST({label} AS DOUBLE)", f"TRY_CAST({target} AS DOUBLE)"
         fetched = self.con.execute(
             f"SELECT {ym} AS ym, {tm} AS tm, count(*), sum(({y} - {yhat}) ^ 2), sum(abs({y} - {yhat})), "
@@ -711,13 +766,13 @@ class Evaluator:
                 raise BadInput(f"check {check.id}: column {name!r} is {types['reference']} in the reference data but "
                                f"{types['current']} in the current data; drift needs one type on both sides")
             text_side = next(side for side, k in kinds.items() if k == "text")
-            code = labels.missing_code_sql(q, "VARCHAR")
+            code = self._miss(q, "VARCHAR", reference=text_side == "reference")
             bad = self.con.execute(
-                f"SELECT {q}, count(*) FROM {views[text_side]} WHERE {code} = 0 AND TRY_CAST({q} AS DOUBLE) IS NULL "
+                f"SELECT {q}, count(*) FROM {views[text_side]} WHERE {code} = 0 AND NOT {labels.is_number_sql(q)} "
                 f"GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 5").fetchall()
             if bad:
                 total = self.con.execute(
-                    f"SELECT count(*) FROM {views[text_side]} WHERE {code} = 0 AND TRY_CAST({q} AS DOUBLE) IS NULL"
+                    f"SELECT count(*) FROM {views[text_side]} WHERE {code} = 0 AND NOT {labels.is_number_sql(q)}"
                 ).fetchall()[0][0]
                 other = "reference" if text_side == "current" else "current"
                 raise BadInput(f"check {check.id}: column {name!r} is numeric ({types[other]}) in the {other} data "
@@ -731,7 +786,7 @@ class Evaluator:
         arrays: dict[str, Any] = {}
         for side, view in views.items():
             column_type = types[side]
-            code = labels.missing_code_sql(q, column_type)
+            code = self._miss(q, column_type, reference=side == "reference")
             rows = self.con.execute(f"SELECT {code}, count(*) FROM {view} GROUP BY 1").fetchall()
             counts = {int(c): int(n) for c, n in rows}
             total = sum(counts.values())
@@ -871,7 +926,7 @@ class Evaluator:
     def _data_quality(self, check: DataQualityCheck) -> dict[str, Any]:
         if check.data_quality == "missing_rate":
             columns = self._drift_columns(check, need_reference=False)
-            parts = ", ".join(f"count(*) FILTER (WHERE {labels.missing_code_sql(_quote(c), self.columns[c])} > 0)"
+            parts = ", ".join(f"count(*) FILTER (WHERE {self._miss(_quote(c), self.columns[c])} > 0)"
                               for c in columns)
             values = self.con.execute(f"SELECT count(*), {parts} FROM cur_file").fetchall()[0] if columns else [0]
             total = values[0] or 1

@@ -8,9 +8,9 @@ by DuckDB:
 * **class keys** — numeric and boolean columns compare as ``DOUBLE`` (so ``1``, ``1.0`` and ``true`` are one class,
   as in NumPy); text columns compare as the exact text; other types (dates, …) as their text.
 * **missing** — a value is missing when it is ``NULL``, NaN, ±infinity, empty or blank text, text spelling NaN or
-  infinity (``nan``, ``inf``, ``-Infinity``, any case), or one of pandas' default missing-value markers
-  (:data:`MISSING_MARKERS`: ``NA``, ``N/A``, ``NULL``, ``None``, ``#N/A``, ``<NA>``, …, any case). Each is counted by
-  kind (:data:`MISSING_KINDS`).
+  infinity (``nan``, ``inf``, ``-Infinity``, any case), or — in CSV files, as pandas reads them — one of pandas'
+  default missing-value markers (:data:`MISSING_MARKERS`: ``NA``, ``N/A``, ``NULL``, ``None``, ``#N/A``, ``<NA>``,
+  …, any case). Each is counted by kind (:data:`MISSING_KINDS`).
 * **positive class** — the policy's ``positive_label`` (or ``--positive-label``) when declared; otherwise
   scikit-learn's default ``pos_label=1``, which must then be one of the classes (or the classes a subset of
   ``{0, 1}``). A declared positive class on multiclass data makes binary metrics one-vs-rest.
@@ -74,8 +74,20 @@ def column_kind(duckdb_type: str) -> ColumnKind:
     return ColumnKind(duckdb_type)
 
 
-def missing_code_sql(column_sql: str, duckdb_type: str) -> str:
-    """SQL giving 0 for a present value, else the :data:`MISSING_KINDS` code of why it is missing."""
+#: A number as pandas' CSV reader reads one (DuckDB's casts also accept "1_000", which pandas keeps as text).
+NUMBER_PATTERN = r"\s*[+-]?([0-9]+([.][0-9]*)?|[.][0-9]+)([eE][+-]?[0-9]+)?\s*"
+
+
+def is_number_sql(column_sql: str) -> str:
+    """SQL: the text value is a plain decimal number (no digit separators, no hex)."""
+    return f"regexp_full_match(CAST({column_sql} AS VARCHAR), '{NUMBER_PATTERN}')"
+
+
+def missing_code_sql(column_sql: str, duckdb_type: str, markers: bool = True) -> str:
+    """SQL giving 0 for a present value, else the :data:`MISSING_KINDS` code of why it is missing.
+
+    ``markers``: whether pandas' missing-value markers count as missing — true for CSV files (pandas reads them as
+    missing), false for Parquet, whose text columns hold text as written."""
     kind = column_kind(duckdb_type)
     if kind.base in NUMERIC and kind.base not in ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT",
                                                   "USMALLINT", "UINTEGER", "UBIGINT", "DECIMAL"):
@@ -87,9 +99,10 @@ def missing_code_sql(column_sql: str, duckdb_type: str) -> str:
     low = f"lower(trim({column_sql}))"
     nan = ", ".join(f"'{t}'" for t in _NAN_TEXT)
     inf = ", ".join(f"'{t}'" for t in _INF_TEXT)
-    markers = ", ".join(f"'{t}'" for t in MISSING_MARKERS)
+    listed = ", ".join(f"'{t}'" for t in MISSING_MARKERS)
+    marker = f"WHEN {low} IN ({listed}) THEN 5 " if markers else ""
     return (f"(CASE WHEN {column_sql} IS NULL THEN 1 WHEN {low} = '' THEN 4 WHEN {low} IN ({nan}) THEN 2 "
-            f"WHEN {low} IN ({inf}) THEN 3 WHEN {low} IN ({markers}) THEN 5 ELSE 0 END)")
+            f"WHEN {low} IN ({inf}) THEN 3 {marker}ELSE 0 END)")
 
 
 def class_key_sql(column_sql: str, duckdb_type: str) -> str:

@@ -249,11 +249,13 @@ def test_pandas_missing_markers_are_missing_not_classes(tmp_path: Path) -> None:
 def test_yes_no_text_is_never_compared_with_numbers(tmp_path: Path) -> None:
     from core.errors import BadInput
 
-    with pytest.raises(BadInput, match="yes/no"):
+    with pytest.raises(BadInput, match="text values \\('yes'"):
         _engine(_csv(tmp_path, "y,p\n1,yes\n0,no\n1,yes\n0,yes\n1,yes\n"), ACCURACY)
     (check,) = _engine(_csv(tmp_path, "y,p\nyes,yes\nno,no\nyes,no\nno,no\nyes,yes\n"),
                        "positive_label: 'yes'\nchecks:\n  - id: r\n    metric: recall\n    gte: 0.5\n")
-    assert check["value"] == pytest.approx(2 / 3) and check["details"]["data"]["positive_class"] == 1
+    assert check["value"] == pytest.approx(2 / 3) and check["details"]["data"]["positive_class"] == "yes"
+    (same,) = _engine(_csv(tmp_path, "y,p\nYes,YES\nNo,NO\nYes,YES\nNo,NO\n"), ACCURACY)
+    assert same["value"] == 0.0  # compared as the text pandas keeps, not as booleans
 
 
 def test_numbers_with_blank_labels_are_numbers_and_blanks_can_be_dropped(tmp_path: Path) -> None:
@@ -293,3 +295,37 @@ def test_a_model_fitted_on_arrays_needs_its_input_names(populated: Countersign, 
     assert [f["name"] for f in populated.model(dana, "m@3")["features"]] == ["a", "sex", "extra"]
     with pytest.raises(BadInput, match="lacks the model's input column"):
         populated.evaluate(dana, "m@3", data="data@1", policy=str(policy), label="y")
+
+
+def test_reserved_names_exact_classes_and_parquet_text_markers(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from core.errors import BadInput
+    from core.evaluation import EvalInputs, Evaluator
+    from core.policy import parse_policy
+
+    def run(table: pa.Table, body: str = ACCURACY, **extra: object) -> list[dict[str, object]]:
+        pq.write_table(table, tmp_path / "d.parquet")
+        policy = parse_policy("policy: p\nversion: 1\n" + body, "p.yaml")
+        return Evaluator(EvalInputs(policy=policy, data_path=tmp_path / "d.parquet", data_format="parquet",
+                                    label="y", **extra)).run()["checks"]  # type: ignore[arg-type]
+
+    with pytest.raises(BadInput, match="reserves"):  # a column cannot stand in for the declared predictions
+        run(pa.table({"y": [1, 0] * 4, "p": [0, 1] * 4, "__cs_prediction": [1, 0] * 4}), prediction_column="p")
+    big = 2**53
+    with pytest.raises(BadInput, match="exactly"):
+        run(pa.table({"y": [big, big + 1] * 2, "p": [big + 1, big] * 2}), prediction_column="p")
+    (check,) = run(pa.table({"y": ["NA", "EU"] * 4, "p": ["NA", "EU"] * 4}), prediction_column="p")
+    assert check["value"] == 1.0  # in Parquet, "NA" is the text of a class (North America), not a missing value
+    with pytest.raises(BadInput, match="continuous"):
+        run(pa.table({"y": [0.1, 0.2] * 4, "p": [0.1, 0.2] * 4}), prediction_column="p")
+    with pytest.raises(BadInput, match="not class labels"):
+        run(pa.table({"y": [[1], [0]] * 2, "p": [[1], [0]] * 2}), prediction_column="p")
+
+
+def test_digit_separators_are_text_as_pandas_reads_them(tmp_path: Path) -> None:
+    from core.errors import BadInput
+
+    with pytest.raises(BadInput, match="mix of label input types"):
+        _engine(_csv(tmp_path, "y,p\n1_0,10\n2_0,20\n"), ACCURACY)

@@ -1134,17 +1134,14 @@ def test_missing_values_are_refused_naming_column_kind_and_count() -> None:
     assert "prediction column 'p' has 1 NaN, 1 empty text" in out.message and "(of 5 rows)" in out.message
 
 
-def test_non_integral_float_classes_are_measured_where_sklearn_refuses() -> None:
-    """Not a bug, a documented divergence: scikit-learn calls 0.5-valued labels 'continuous' and refuses them;
-    Countersign treats every distinct number as a class (labels.py). Recorded so a change is noticed."""
+def test_non_integral_float_classes_are_refused_as_sklearn_does() -> None:
+    """scikit-learn calls 0.5-valued labels 'continuous' and refuses them for classification; so does Countersign."""
     y, p = [0.5, 1.5, 0.5, 1.5], [0.5, 1.5, 1.5, 1.5]
     with pytest.raises(ValueError, match="continuous"):
         skm.accuracy_score(y, p)
-    check = _single({"y": Col("float", y), "p": Col("float", p)}, {"id": "a", "metric": "accuracy", "gte": 0},
-                    prediction="p")
-    assert check["value"] == pytest.approx(0.75)
-    codes = {0.5: 0, 1.5: 1}
-    assert check["value"] == pytest.approx(skm.accuracy_score([codes[v] for v in y], [codes[v] for v in p]))
+    out = evaluate(policy_yaml([{"id": "a", "metric": "accuracy", "gte": 0}]),
+                   {"y": Col("float", y), "p": Col("float", p)}, "parquet", "y", prediction="p")
+    assert isinstance(out, Refused) and "continuous" in out.message
 
 
 # ------------------------------------------------------------------------------------------- bugs found in core
