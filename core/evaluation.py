@@ -761,6 +761,9 @@ class Evaluator:
         types = {"reference": self.ref_columns[name], "current": self.columns[name]}
         kinds = {side: labels.column_kind(t).kind for side, t in types.items()}
         views = {"reference": "ref_file", "current": "ev"}
+        if kinds["reference"] == kinds["current"] == "other" and types["reference"] != types["current"]:
+            raise BadInput(f"check {check.id}: column {name!r} is {types['reference']} in the reference data but "
+                           f"{types['current']} in the current data; drift needs one type on both sides")
         if len(set(kinds.values())) > 1:
             if set(kinds.values()) != {"numeric", "text"}:
                 raise BadInput(f"check {check.id}: column {name!r} is {types['reference']} in the reference data but "
