@@ -324,12 +324,13 @@ def store_copy(db_path: Path, source: Path, digest: str, fmt: str) -> Path:
     return target
 
 
-def load_stored(db_path: Path, record: dict[str, Any]) -> Any:  # noqa: ANN401
+def load_stored(db_path: Path, record: dict[str, Any], *, actor_vouched: bool = False) -> Any:  # noqa: ANN401
     """Load a registered model from the store after re-checking its digest.
 
-    A skops artifact is parsed in this process; a (trusted) pickle or joblib file is never unpickled here: the
-    digest-checked bytes go to an :class:`core.sandbox.IsolatedModel`, whose caller must close it. Whether the
-    acting user may cause the pickle to run at all is the caller's decision (personal trust, ledgered).
+    A skops artifact is parsed in this process; a pickle or joblib file is never unpickled here: the digest-checked
+    bytes go to an :class:`core.sandbox.IsolatedModel`, whose caller must close it — and only when the caller says
+    the acting user vouched for these bytes (``actor_vouched``; see ``RegistryAPI._personal_trusts``, the one place
+    that decides it). Another person's trust never suffices.
     """
     ref = f"{record['name']}@{record['version']}"
     if record.get("external"):
@@ -343,8 +344,9 @@ def load_stored(db_path: Path, record: dict[str, Any]) -> Any:  # noqa: ANN401
         if actual != record["artifact_digest"]:
             raise BadInput(f"model {ref}: stored artifact changed: SHA-256 {actual}, expected "
                            f"{record['artifact_digest']}")
-        if not record["trusted_pickle"]:
-            raise BadInput(f"model {ref} is a {record['artifact_format']} file that nobody trusted: refused")
+        if not (record["trusted_pickle"] and actor_vouched):
+            raise BadInput(f"model {ref} is a {record['artifact_format']} file, which runs code when loaded, and the "
+                           "acting user has not vouched for it: refused")
         return load_isolated(raw, record["artifact_format"], ref)
     actual = sha256_file(path)
     if actual != record["artifact_digest"]:

@@ -26,7 +26,7 @@ from core.evaluation import EvalInputs, Evaluator
 from core.identity import Session
 from core.ledger import Event, Ledger
 from core.policy import Policy, load_policy_file, parse_policy
-from core.registry import dataset_node, model_node, pickle_trust_refusal
+from core.registry import dataset_node, model_node
 from core.roles import Permission
 from core.storage.duckdb_store import Tx
 
@@ -48,6 +48,7 @@ class GovernanceAPI:
     flag_after_policy_activation: Callable[..., list[str]]
     _flag: Callable[..., int]
     _flush_webhooks: Callable[[], None]
+    _personal_trusts: Callable[..., list[dict[str, Any]]]
 
     # ------------------------------------------------------------------------------------------- policies
     def add_policy(self, session: Session, file: str | Path) -> dict[str, Any]:
@@ -167,21 +168,12 @@ class GovernanceAPI:
         ref_path = datasets.check_at_use(ref_record) if ref_record else None
         loading: dict[str, Any] | None = None
         if model_record["trusted_pickle"]:
-            trusts = found["trusts"]
-            if session.name not in {t["name"] for t in trusts}:
-                if not trust_pickle:
-                    raise BadInput(pickle_trust_refusal(str(mref), model_record, trusts, session.name))
-                digest_sha = model_record["artifact_digest"]
-                fmt = model_record["artifact_format"]
-                row = self._act(session, permission, model_node(mref), lambda tx, role: self.ledger().append(
-                    tx, signer=session.signer, actor=session.name, role=role, event=Event(
-                        "model.pickle_trusted", model_node(mref),
-                        {"artifact_sha256": digest_sha, "format": fmt,
-                         "statement": f"{session.name} trusts this {fmt} file to run code when loaded"})))
-                trusts = [*trusts, {"seq": row.seq, "ts": row.ts, "name": session.name}]
+            trusts = self._personal_trusts(session, model_record, permission, vouch=trust_pickle,
+                                           trusts=found["trusts"])
             loading = {"format": model_record["artifact_format"], "isolated_process": True,
                        "loaded_by": session.name, "trusted_by": trusts}
-        model_obj = None if model_record["external"] else artifacts.load_stored(self.path, model_record)
+        model_obj = None if model_record["external"] else artifacts.load_stored(
+            self.path, model_record, actor_vouched=loading is not None)
         features = [f["name"] for f in json.loads(model_record["features"])]
         label = label or _default_label(data_record)
         engine = Evaluator(EvalInputs(

@@ -227,11 +227,7 @@ class RegistryAPI:
             if fmt != "skops":
                 # The trust is recorded before the file is unpickled: whatever the file does, the ledger says who
                 # vouched for exactly these bytes.
-                self._act(session, Permission.MODEL_REGISTER, model_node(ref), lambda tx, role: self.ledger().append(
-                    tx, signer=session.signer, actor=session.name, role=role, event=Event(
-                        "model.pickle_trusted", model_node(ref),
-                        {"artifact_sha256": digest, "format": fmt,
-                         "statement": f"{session.name} trusts this {fmt} file to run code when loaded"})))
+                self._vouch_for_pickle(session, str(ref), digest, fmt, Permission.MODEL_REGISTER)
             model = artifacts.load_artifact(source, fmt, trusted_pickle=trust_pickle)
             if fmt == "skops":
                 info = artifacts.describe(model)
@@ -328,11 +324,36 @@ class RegistryAPI:
 
         record = self._act(session, Permission.READ, model_node(r), fetch)
         if record["trusted_pickle"]:
-            trusted = self._act(session, Permission.READ, model_node(r),
-                                lambda tx, _role: tx.pickle_trusts(record["artifact_digest"]))
-            if session.name not in {t["name"] for t in trusted}:
-                raise BadInput(pickle_trust_refusal(str(r), record, trusted, session.name))
-        return record, artifacts.load_stored(self.path, record)
+            self._personal_trusts(session, record, Permission.READ, vouch=False)
+        return record, artifacts.load_stored(self.path, record, actor_vouched=bool(record["trusted_pickle"]))
+
+    def _vouch_for_pickle(self, session: Session, ref: str, digest: str, fmt: str,
+                          permission: Permission) -> dict[str, Any]:
+        """Ledger ``model.pickle_trusted``: the acting user vouches for running these exact bytes; returns the trust."""
+        row = self._act(session, permission, model_node(ref), lambda tx, role: self.ledger().append(
+            tx, signer=session.signer, actor=session.name, role=role, event=Event(
+                "model.pickle_trusted", model_node(ref),
+                {"artifact_sha256": digest, "format": fmt,
+                 "statement": f"{session.name} trusts this {fmt} file to run code when loaded"})))
+        return {"seq": row.seq, "ts": row.ts, "name": session.name}
+
+    def _personal_trusts(self, session: Session, record: dict[str, Any], permission: Permission, *, vouch: bool,
+                         trusts: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+        """Everyone who vouched for this pickle's bytes, the acting user included — or :class:`BadInput`.
+
+        Trust in code is personal: another person's trust never lets a pickle run for this user. With ``vouch`` the
+        acting user's own trust is ledgered now (before anything is loaded) if it is not there yet.
+        """
+        ref = f"{record['name']}@{record['version']}"
+        if trusts is None:
+            trusts = self._act(session, Permission.READ, model_node(ref),
+                               lambda tx, _role: tx.pickle_trusts(record["artifact_digest"]))
+        if session.name in {t["name"] for t in trusts}:
+            return trusts
+        if not vouch:
+            raise BadInput(pickle_trust_refusal(ref, record, trusts, session.name))
+        return [*trusts, self._vouch_for_pickle(session, ref, record["artifact_digest"], record["artifact_format"],
+                                                permission)]
 
     def edit_card(self, session: Session, ref: str, card: str | Path) -> dict[str, Any]:
         r = parse_ref(ref, "model reference")

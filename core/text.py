@@ -55,7 +55,7 @@ def visible(text: object, keep: str = "") -> str:
 
     def replace(match: re.Match[str]) -> str:
         char = match.group()
-        if char in keep or unicodedata.category(char) not in ESCAPED_CATEGORIES:
+        if char in keep or not is_escaped(char):
             return char
         return _escape(char)
 

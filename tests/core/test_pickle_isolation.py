@@ -186,3 +186,17 @@ def test_predictions_of_the_wrong_shape_are_refused() -> None:
     with IsolatedModel(pickle.dumps(Payload()), "pickle") as isolated, \
             pytest.raises(SandboxError, match="3 prediction"):
         isolated.predict(np.zeros((5, 1)))
+
+
+def test_the_store_never_loads_a_pickle_nobody_acting_vouched_for(world: dict[str, object]) -> None:
+    """The lowest layer holds the rule too: without the acting user's own trust, no pickle leaves the store."""
+    from core import artifacts
+
+    cs: Countersign = world["cs"]  # type: ignore[assignment]
+    marker: Path = world["marker"]  # type: ignore[assignment]
+    marker.unlink()
+    record, _ = cs.load_model(cs.login("dana", USERS["dana"][1]), "m@1")  # dana vouched: loads (isolated)
+    marker.unlink()
+    with pytest.raises(BadInput, match="has not vouched"):
+        artifacts.load_stored(cs.path, record)
+    assert not marker.exists()
