@@ -1,15 +1,17 @@
 """The lineage graph: datasets, models, runs and (later) evaluations and releases, joined by typed edges.
 
 Nodes are identified as ``dataset:NAME@VERSION``, ``model:NAME@VERSION``, ``ol-dataset:NAMESPACE/NAME``,
-``job:NAMESPACE/NAME`` and ``run:RUN_ID``; edges point downstream (from what was used to what was produced) and carry
-a kind: ``derived_from``, ``trained_on``, ``input_to``, ``produced``, ``ran`` — later issues add their own.
+``job:NAMESPACE/NAME`` and ``run:RUN_ID`` (for OpenLineage datasets and jobs the namespace is percent-encoded, so the
+(namespace, name) pair stays one identity — :mod:`core.openlineage`); edges point downstream (from what was used to
+what was produced) and carry a kind: ``derived_from``, ``trained_on``, ``input_to``, ``produced``, ``ran`` — later
+issues add their own. Column-level lineage (OpenLineage ``columnLineage``) is kept beside the edges, as links from
+an input dataset's field to an output dataset's field.
 
-OpenLineage import reads RunEvents (https://openlineage.io/spec/2-0-2/OpenLineage.json, the format Airflow, Spark,
-dbt and Flink emit) from a JSON-lines file: every line is validated first and a malformed one is reported with its
-line number, and the file's datasets, nodes and edges are counted against :mod:`core.limits` before anything is
-written; then the whole file is recorded in one transaction with one ledger entry, or not at all. The ledger entry
-is bounded too: it counts the jobs, runs, datasets and edges and carries the SHA-256 of their full, sorted lists
-(``graph_sha256``), not every name.
+OpenLineage import (spec 2-0-2: RunEvent, JobEvent and DatasetEvent) validates every line first and reports a
+malformed one with its line number, and counts the file's datasets and nodes against :mod:`core.limits` before
+anything is written; then the whole file is merged into what is stored in one transaction with one ledger entry, or
+not at all. The ledger entry is bounded too: it counts what the file names and carries the SHA-256 of the full,
+sorted lists (``graph_sha256``), not every name.
 """
 
 from __future__ import annotations
@@ -24,23 +26,23 @@ from typing import Any
 from core.canonical import canonical_bytes
 from core.errors import BadInput, NotFound
 from core.identity import Session
-from core.ledger import Event, Ledger
-from core.limits import (
-    MAX_JSON_DEPTH,
-    MAX_OPENLINEAGE_BYTES,
-    MAX_OPENLINEAGE_DATASET_REFS,
-    MAX_OPENLINEAGE_EVENT_BYTES,
-    MAX_OPENLINEAGE_EVENT_DATASETS,
-    MAX_OPENLINEAGE_EVENTS,
-    MAX_OPENLINEAGE_GRAPH,
-    describe_bytes,
-    read_bounded,
+from core.ledger import Event as LedgerEvent
+from core.ledger import Ledger
+from core.openlineage import (
+    EVENT_KINDS,
+    SPEC_URL,
+    TERMINAL_TYPES,
+    Event,
+    dataset_id,
+    job_id,
+    parse_openlineage,
+    referenced_ids,
+    run_id,
 )
 from core.roles import Permission
 from core.storage.duckdb_store import Tx
 
-EVENT_TYPES = ("START", "RUNNING", "COMPLETE", "ABORT", "FAIL", "OTHER")
-MAX_ERRORS_SHOWN = 20
+__all__ = ["LineageAPI", "resolve_node", "run_state", "to_dot", "walk"]
 
 
 def _sha(value: Any) -> str:  # noqa: ANN401
@@ -48,16 +50,32 @@ def _sha(value: Any) -> str:  # noqa: ANN401
 
 
 def resolve_node(tx: Tx, ref: str) -> str:
-    """A node id from ``dataset:…``, ``model:…``, ``job:…``, ``run:…`` or a bare ``NAME@VERSION``."""
+    """A node id from ``dataset:…``, ``model:…``, ``job:…``, ``run:…``, ``ol-dataset:…`` or a bare ``NAME@VERSION``.
+
+    An OpenLineage dataset or job may also be named with its namespace as written (``ol-dataset:s3://bucket/a/b``):
+    every split of it into (namespace, name) is tried, and a reference that fits more than one node is refused
+    with the candidates. An alias (a ``symlinks`` identifier) resolves to its node.
+    """
     if ":" in ref.split("@", 1)[0]:
         candidates = [ref]
+        prefix, _, rest = ref.partition(":")
+        if prefix in ("ol-dataset", "job"):
+            make = dataset_id if prefix == "ol-dataset" else job_id
+            candidates += [make(rest[:i], rest[i + 1:]) for i, ch in enumerate(rest) if ch == "/"]
+        elif prefix == "run":
+            candidates.append(run_id(rest))
+        aliases = tx.lineage_aliases(candidates)
+        candidates = list(dict.fromkeys(aliases.get(c, c) for c in candidates))
     else:
         candidates = [f"dataset:{ref}", f"model:{ref}"]
-    found = [c for c in candidates if tx.lineage_nodes([c])]
+    found = [n["id"] for n in tx.lineage_nodes(candidates)]
     if not found:
         raise NotFound(f"no lineage node {ref!r} (try dataset:NAME@VERSION or model:NAME@VERSION)")
     if len(found) > 1:
-        raise BadInput(f"{ref!r} is both a dataset and a model; prefix it with dataset: or model:")
+        if ref.startswith(("dataset:", "model:")) or ":" not in ref.split("@", 1)[0]:
+            raise BadInput(f"{ref!r} is both a dataset and a model; prefix it with dataset: or model:")
+        raise BadInput(f"{ref!r} fits {len(found)} nodes: " + ", ".join(found)
+                       + " (the namespace's '/' written %2F picks one)")
     return found[0]
 
 
@@ -87,6 +105,9 @@ def walk(tx: Tx, start: str, direction: str, depth: int = 50) -> dict[str, Any]:
                    "attributes": json.loads(n["attributes"]), "seq": n["seq"]} for n in nodes],
         "edges": [{"from": e["src"], "to": e["dst"], "kind": e["kind"], "seq": e["seq"]}
                   for e in sorted(edges.values(), key=lambda e: (e["seq"], e["src"], e["dst"]))],
+        "columns": [{"dataset": c["dst"], "field": c["dst_field"], "from_dataset": c["src"],
+                     "from_field": c["src_field"], "transformation": c["transformation"], "seq": c["seq"]}
+                    for c in tx.lineage_columns_touching(sorted(seen))],
     }
 
 
@@ -104,7 +125,9 @@ def to_dot(graph: dict[str, Any]) -> str:
     lines = ["digraph lineage {", "  rankdir=LR;", '  node [fontname="Helvetica", fontsize=10];']
     for n in graph["nodes"]:
         digest = (n["digest"] or "")[:12]
-        label = f"{n['kind']}\n{n['label']}" + (f"\nsha256:{digest}…" if digest else "")
+        state = (n.get("attributes") or {}).get("state") if n["kind"] == "run" else None
+        label = f"{n['kind']}\n{n['label']}" + (f"\n{state}" if state else "") + (
+            f"\nsha256:{digest}…" if digest else "")
         style = ', style="bold"' if n["id"] == graph["root"] else ""
         lines.append(f"  {q(n['id'])} [label={q(label)}, shape={_SHAPES.get(n['kind'], 'box')}{style}];")
     for e in graph["edges"]:
@@ -114,170 +137,235 @@ def to_dot(graph: dict[str, Any]) -> str:
 
 
 # ---------------------------------------------------------------------------------------------- OpenLineage
-def _problem(event: Any) -> str | None:  # noqa: ANN401, C901
-    """Why an object is not a valid OpenLineage RunEvent (``None`` if it is)."""
-    if not isinstance(event, dict):
-        return "not a JSON object"
-    for key in ("eventTime", "run", "job", "producer", "schemaURL"):
-        if key not in event:
-            return f"missing required field {key!r}"
-    if "eventType" in event and event["eventType"] not in EVENT_TYPES:
-        return f"eventType {_short(event['eventType'])} is not one of {', '.join(EVENT_TYPES)}"
-    if not isinstance(event["eventTime"], str):
-        return f"eventTime {_short(event['eventTime'])} is not an ISO 8601 date-time string"
-    try:
-        datetime.fromisoformat(event["eventTime"].replace("Z", "+00:00"))
-    except ValueError:
-        return f"eventTime {_short(event['eventTime'])} is not an ISO 8601 date-time"
-    run, job = event["run"], event["job"]
-    if not isinstance(run, dict) or not isinstance(run.get("runId"), str) or not run["runId"]:
-        return "run.runId must be a non-empty string (a UUID)"
-    if not isinstance(job, dict) or not all(isinstance(job.get(k), str) and job[k] for k in ("namespace", "name")):
-        return "job.namespace and job.name must be non-empty strings"
-    for side in ("inputs", "outputs"):
-        items = event.get(side, [])
-        if not isinstance(items, list):
-            return f"{side} must be a list"
-        for i, ds in enumerate(items):
-            if not isinstance(ds, dict) or not all(isinstance(ds.get(k), str) and ds[k] for k in ("namespace", "name")):
-                return f"{side}[{i}] needs non-empty string namespace and name"
-            facets = ds.get("facets", {})
-            if not isinstance(facets, dict):
-                return f"{side}[{i}].facets must be an object"
-            schema = facets.get("schema")
-            if schema is not None and not (isinstance(schema, dict) and isinstance(schema.get("fields"), list)):
-                return f"{side}[{i}].facets.schema.fields must be a list"
-            for j, fld in enumerate((schema or {}).get("fields", [])):
-                if not (isinstance(fld, dict) and isinstance(fld.get("name"), str) and fld["name"]
-                        and isinstance(fld.get("type", ""), str)):
-                    return f"{side}[{i}].facets.schema.fields[{j}] needs a string name (and type)"
-    named = len(event.get("inputs", [])) + len(event.get("outputs", []))
-    if named > MAX_OPENLINEAGE_EVENT_DATASETS:
-        return f"{named:,} inputs and outputs; the limit is {MAX_OPENLINEAGE_EVENT_DATASETS:,} per event"
-    return None
+def _fields(facet: dict[str, Any]) -> list[dict[str, Any]]:
+    """A SchemaDatasetFacet's fields as ``{name, type}`` (nested struct fields as ``fields``)."""
+    out = []
+    for f in facet.get("fields") or []:
+        item: dict[str, Any] = {"name": f.get("name"), "type": f.get("type")}
+        if f.get("fields"):
+            item["fields"] = _fields(f)
+        out.append(item)
+    return out
 
 
-def _links(event: dict[str, Any]) -> tuple[str, str, list[tuple[str, str, str]]]:
-    """The job node, run node and edges ``(from, to, kind)`` one valid RunEvent contributes."""
-    job, run = event["job"], event["run"]
-    job_id = f"job:{job['namespace']}/{job['name']}"
-    run_id = f"run:{run['runId']}"
-    edges = [(job_id, run_id, "ran")]
-    for ds in event.get("inputs", []):
-        edges.append((f"ol-dataset:{ds['namespace']}/{ds['name']}", run_id, "input_to"))
-    for ds in event.get("outputs", []):
-        edges.append((run_id, f"ol-dataset:{ds['namespace']}/{ds['name']}", "produced"))
-    return job_id, run_id, edges
+def run_state(events: list[dict[str, Any]]) -> dict[str, Any]:
+    """A run's state from its events (``{eventType, eventTime}``), by OpenLineage's run state machine.
 
-
-def _short(value: Any, limit: int = 60) -> str:  # noqa: ANN401
-    text = repr(value) if not isinstance(value, str) or len(value) <= limit else repr(value[:limit]) + "…"
-    return text if len(text) <= limit + 10 else text[:limit] + "…"
-
-
-def _too_deep_or_bad_text(value: Any) -> str | None:  # noqa: ANN401
-    """Why a decoded event cannot be stored as it is (nesting beyond the limit, unpaired surrogates), or ``None``.
-
-    Iterative, so it costs one pass whatever the shape; JSON's own recursion limit is hit long before the nesting
-    could exhaust memory, and that case is caught where the line is decoded.
+    START → RUNNING → one of COMPLETE, FAIL, ABORT (terminal); OTHER only adds metadata. Events are ordered by
+    ``eventTime`` whatever order they arrived in; the latest terminal event decides, and an event dated after it
+    does not reopen the run (it is listed in ``after_end``). ``state`` is ``None`` when only OTHER events arrived.
     """
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict):
-            if depth > MAX_JSON_DEPTH:
-                return f"nested deeper than {MAX_JSON_DEPTH} levels"
-            for key, member in item.items():
-                stack.append((key, depth))
-                if isinstance(member, dict | list):
-                    stack.append((member, depth + 1))
-                elif isinstance(member, str):
-                    stack.append((member, depth))
-        elif isinstance(item, list):
-            if depth > MAX_JSON_DEPTH:
-                return f"nested deeper than {MAX_JSON_DEPTH} levels"
-            stack.extend((member, depth + 1) for member in item if isinstance(member, dict | list | str))
-        elif isinstance(item, str) and not item.isascii():
-            try:
-                item.encode("utf-8")
-            except UnicodeEncodeError:
-                return f"text {_short(item)} holds an unpaired surrogate (\\ud800-\\udfff) escape"
-    return None
+    ordered = sorted(events, key=lambda e: _instant(e["eventTime"]))
+    started = next((e["eventTime"] for e in ordered if e.get("eventType") == "START"), None)
+    terminal = [e for e in ordered if e.get("eventType") in TERMINAL_TYPES]
+    if terminal:
+        end = terminal[-1]
+        after = [e for e in ordered if _instant(e["eventTime"]) > _instant(end["eventTime"])
+                 and e.get("eventType") not in (None, "OTHER")]
+        kinds = sorted({e["eventType"] for e in terminal})
+        return {"state": end["eventType"], "started_at": started, "ended_at": end["eventTime"],
+                **({"conflicting_terminal_events": kinds} if len(kinds) > 1 else {}),
+                **({"after_end": [e["eventType"] for e in after]} if after else {})}
+    moving = [e["eventType"] for e in ordered if e.get("eventType") in ("START", "RUNNING")]
+    return {"state": moving[-1] if moving else None, "started_at": started, "ended_at": None}
 
 
-def _no_constants(name: str) -> Any:  # noqa: ANN401
-    raise ValueError(f"{name} is not JSON")
+def _instant(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
 
 
-def _decode_event(line: str) -> tuple[Any, str | None]:  # noqa: ANN401
-    """``(event, None)`` or ``(None, why the line is not an acceptable JSON value)``."""
-    try:
-        event = json.loads(line, parse_constant=_no_constants)
-    except json.JSONDecodeError as exc:
-        return None, f"invalid JSON ({exc.msg} at column {exc.colno})"
-    except RecursionError:
-        return None, f"invalid JSON (nested deeper than {MAX_JSON_DEPTH} levels)"
-    except ValueError as exc:  # NaN/Infinity, an integer beyond Python's 4,300-digit conversion limit
-        return None, f"invalid JSON ({str(exc).splitlines()[0][:120]})"
-    problem = _too_deep_or_bad_text(event)
-    return (None, problem) if problem else (event, None)
+class _Merge:
+    """The lineage a file's events add to what is stored: nodes, aliases (``symlinks``), edges and column links.
 
-
-def parse_openlineage(path: Path) -> tuple[list[dict[str, Any]], str]:
-    """All RunEvents of a JSON-lines file, or :class:`BadInput` listing every malformed line.
-
-    Bounded before the work starts (:mod:`core.limits`): the file's size is checked before it is read, each line's
-    before it is decoded, and each decoded event's nesting and number of datasets before it is looked at; the
-    file's dataset references and the distinct nodes and edges it would write are counted as the lines are read, and
-    the line that goes beyond a limit is named.
+    Loaded with the stored nodes and aliases the file names, fed the events in file order, then :meth:`write`
+    stores the difference. Datasets and jobs are keyed by (namespace, name); a ``symlinks`` facet makes its
+    identifiers aliases of one node, and two stored nodes it joins are merged into the older one (edges, aliases
+    and column links move to it; the other id becomes an alias).
     """
-    raw = read_bounded(path, MAX_OPENLINEAGE_BYTES, "OpenLineage file")
-    events, errors = [], []
-    refs, nodes, edges = 0, set(), set()
-    # Split on "\n" only: U+2028 and friends are legal inside JSON strings and must not end a line.
-    for number, raw_line in enumerate(raw.split(b"\n"), start=1):
-        if len(raw_line) > MAX_OPENLINEAGE_EVENT_BYTES:
-            errors.append(f"{path}:{number}: event is {describe_bytes(len(raw_line))}; the limit is "
-                          f"{describe_bytes(MAX_OPENLINEAGE_EVENT_BYTES)}")
-            continue
-        try:
-            line = raw_line.rstrip(b"\r").decode("utf-8")
-        except UnicodeDecodeError as exc:
-            errors.append(f"{path}:{number}: not valid UTF-8 (byte {exc.start})")
-            continue
-        if not line.strip():
-            continue
-        if len(events) + len(errors) >= MAX_OPENLINEAGE_EVENTS:
-            raise BadInput(f"{path}:{number}: more than {MAX_OPENLINEAGE_EVENTS:,} events in one file; split it")
-        event, problem = _decode_event(line)
-        problem = problem or _problem(event)
-        if problem:
-            errors.append(f"{path}:{number}: {problem}")
-            continue
-        events.append(event)
-        refs += len(event.get("inputs", [])) + len(event.get("outputs", []))
-        if refs > MAX_OPENLINEAGE_DATASET_REFS:
-            raise BadInput(f"{path}:{number}: more than {MAX_OPENLINEAGE_DATASET_REFS:,} dataset references "
-                           "(inputs and outputs) in one file; split it")
-        job_id, run_id, links = _links(event)
-        nodes.update((job_id, run_id), (src if kind == "input_to" else dst for src, dst, kind in links[1:]))
-        edges.update(links)
-        if len(nodes) + len(edges) > MAX_OPENLINEAGE_GRAPH:
-            raise BadInput(f"{path}:{number}: more than {MAX_OPENLINEAGE_GRAPH:,} lineage nodes and edges (distinct "
-                           "jobs, runs and datasets, and the links between them) in one file; split it")
-    if errors:
-        shown = errors[:MAX_ERRORS_SHOWN]
-        more = f"\n… and {len(errors) - len(shown)} more" if len(errors) > len(shown) else ""
-        raise BadInput(f"{len(errors)} malformed OpenLineage line(s); nothing was imported:\n" + "\n".join(shown)
-                       + more)
-    if not events:
-        raise BadInput(f"{path}: no OpenLineage events")
-    return events, hashlib.sha256(raw).hexdigest()
+
+    def __init__(self, tx: Tx, ids: set[str]) -> None:
+        self.tx = tx
+        self.alias = tx.lineage_aliases(sorted(ids))
+        stored = tx.lineage_nodes(sorted(ids | set(self.alias.values())))
+        self.nodes: dict[str, dict[str, Any]] = {
+            n["id"]: {"kind": n["kind"], "label": n["label"], "attributes": json.loads(n["attributes"]),
+                      "seq": n["seq"], "digest": n["digest"]} for n in stored}
+        self.stored = {k: v["digest"] for k, v in self.nodes.items()}
+        self.new_aliases: dict[str, str] = {}
+        self.merged: dict[str, str] = {}
+        self.edges: set[tuple[str, str, str]] = set()
+        self.columns: set[tuple[str, str | None, str, str | None, str | None]] = set()
+        self.kinds = {k: 0 for k in EVENT_KINDS}
+
+    # -- identity
+    def canon(self, node: str) -> str:
+        seen = set()
+        while node in self.alias and node not in seen:
+            seen.add(node)
+            node = self.alias[node]
+        return node
+
+    def _ensure(self, node: str, kind: str, label: str, attributes: dict[str, Any]) -> str:
+        node = self.canon(node)
+        if node not in self.nodes:
+            self.nodes[node] = {"kind": kind, "label": label, "attributes": attributes, "seq": None, "digest": None}
+        return node
+
+    def _absorb(self, survivor: str, other: str) -> None:
+        """Merge node ``other`` into ``survivor``: its names, schema versions and data source join survivor's."""
+        keep, gone = self.nodes[survivor]["attributes"], self.nodes.pop(other)["attributes"]
+        keep["identifiers"] = sorted({tuple(i) for i in keep.get("identifiers", [])} |
+                                     {tuple(i) for i in gone.get("identifiers", [])}
+                                     | {(gone.get("namespace"), gone.get("name"))})
+        keep["identifiers"] = [list(i) for i in keep["identifiers"]]
+        for version in _versions(gone):
+            _add_version(keep, version)
+        if gone.get("dataSource") and not keep.get("dataSource"):
+            keep["dataSource"] = gone["dataSource"]
+        if other in self.stored:
+            self.merged[other] = survivor
+        for alias, target in list(self.alias.items()) + list(self.new_aliases.items()):
+            if target == other:
+                self.alias[alias] = self.new_aliases[alias] = survivor
+        self.alias[other] = self.new_aliases[other] = survivor
+
+    def dataset(self, ds: dict[str, Any], when: str) -> str:
+        """The canonical node id of an event's dataset, after its facets are merged in."""
+        namespace, name = ds["namespace"], ds["name"]
+        facets = ds.get("facets") or {}
+        own = dataset_id(namespace, name)
+        links = [(s["namespace"], s["name"], s.get("type")) for s in
+                 ((facets.get("symlinks") or {}).get("identifiers") or [])]
+        names = [own, *(dataset_id(ns, nm) for ns, nm, _t in links)]
+        group = sorted({self.canon(n) for n in names if self.canon(n) in self.nodes},
+                       key=lambda n: (self.nodes[n]["seq"] is None, self.nodes[n]["seq"] or 0, n))
+        if group:
+            survivor = group[0]
+            for other in group[1:]:
+                self._absorb(survivor, other)
+        else:
+            survivor = self._ensure(own, "ol-dataset", f"{namespace} · {name}",
+                                    {"namespace": namespace, "name": name, "schema": []})
+        for n in names:
+            if n != survivor and self.canon(n) != survivor:
+                self.alias[n] = self.new_aliases[n] = survivor
+        attrs = self.nodes[survivor]["attributes"]
+        known = {tuple(i[:2]) for i in attrs.get("identifiers", [])} | {(attrs["namespace"], attrs["name"])}
+        extra = [[ns, nm] for ns, nm in [(namespace, name), *((a, b) for a, b, _t in links)] if (ns, nm) not in known]
+        if extra:
+            attrs["identifiers"] = sorted([*attrs.get("identifiers", []), *extra])
+        if "schema" in facets:
+            facet = facets["schema"] or {}
+            _add_version(attrs, {"since": when, "fields": None if facet.get("_deleted") else _fields(facet)})
+        source = facets.get("dataSource")
+        if source and not source.get("_deleted"):
+            attrs["dataSource"] = {k: source[k] for k in ("name", "uri") if k in source}
+        self._columns(survivor, facets.get("columnLineage"))
+        return survivor
+
+    def _columns(self, target: str, facet: dict[str, Any] | None) -> None:
+        if not facet or facet.get("_deleted"):
+            return
+        groups = [(out, spec.get("inputFields") or [], spec.get("transformationType"))
+                  for out, spec in (facet.get("fields") or {}).items()]
+        groups.append((None, facet.get("dataset") or [], None))
+        for out, inputs, legacy in groups:
+            for source in inputs:
+                src = self.dataset({"namespace": source["namespace"], "name": source["name"]}, "")
+                steps = source.get("transformations") or []
+                how = ",".join(sorted({"/".join(x for x in (t.get("type"), t.get("subtype")) if x)
+                                       for t in steps})) or legacy
+                self.columns.add((target, out, src, source.get("field"), how or None))
+
+    def job(self, job: dict[str, Any]) -> str:
+        return self._ensure(job_id(job["namespace"], job["name"]), "job", f"{job['namespace']} · {job['name']}",
+                            {"namespace": job["namespace"], "name": job["name"]})
+
+    # -- events
+    def add(self, event: Event) -> None:
+        body, when = event.body, event.body["eventTime"]
+        self.kinds[event.kind] += 1
+        if event.kind == "DatasetEvent":
+            self.dataset(body["dataset"], when)
+            return
+        job = self.job(body["job"])
+        if event.kind == "RunEvent":
+            uuid = body["run"]["runId"].lower()
+            run = self._ensure(run_id(uuid), "run", uuid, {"runId": uuid, "events": []})
+            attrs = self.nodes[run]["attributes"]
+            attrs.setdefault("runId", uuid)
+            attrs["job"] = job
+            step = {"eventType": body.get("eventType"), "eventTime": when}
+            if step not in attrs["events"]:
+                attrs["events"] = sorted([*attrs["events"], step], key=lambda e: (_instant(e["eventTime"]),
+                                                                                   str(e["eventType"])))
+            attrs.update(run_state(attrs["events"]))
+            self.edges.add((job, run, "ran"))
+            hub = run
+        else:
+            hub = job
+        for ds in body.get("inputs") or []:
+            self.edges.add((self.dataset(ds, when), hub, "input_to"))
+        for ds in body.get("outputs") or []:
+            self.edges.add((hub, self.dataset(ds, when), "produced"))
+
+    # -- results
+    def final_edges(self) -> list[tuple[str, str, str]]:
+        return sorted({(self.canon(a), self.canon(b), k) for a, b, k in self.edges})
+
+    def final_columns(self) -> list[tuple[str, str | None, str, str | None, str | None]]:
+        return sorted({(self.canon(d), df, self.canon(s), sf, how) for d, df, s, sf, how in self.columns},
+                      key=lambda r: tuple("" if x is None else x for x in r))
+
+    def touched(self) -> dict[str, list[str]]:
+        """Node ids the file names, after merging, by kind (``job``, ``run``, ``ol-dataset``)."""
+        ids = {n for e in self.final_edges() for n in e[:2]} | {n for c in self.final_columns() for n in (c[0], c[2])}
+        ids |= {n for n, v in self.nodes.items() if v["seq"] is None or n in self.stored}
+        return {kind: sorted(n for n in ids if n in self.nodes and self.nodes[n]["kind"] == kind)
+                for kind in ("job", "run", "ol-dataset")}
+
+    def write(self, seq: int) -> dict[str, int]:
+        tx = self.tx
+        for old, new in sorted(self.merged.items()):
+            tx.repoint_lineage_node(old, new)
+        for alias, target in sorted(self.new_aliases.items()):
+            tx.put_lineage_alias(alias, self.canon(target), seq)
+        created = updated = 0
+        for node, v in sorted(self.nodes.items()):
+            digest = _sha(v["attributes"])
+            record = {"id": node, "kind": v["kind"], "label": v["label"], "digest": digest,
+                      "attributes": json.dumps(v["attributes"])}
+            if v["seq"] is None:
+                created += tx.upsert_lineage_node({**record, "seq": seq})
+            elif self.stored.get(node) != digest:
+                tx.update_lineage_node(record)
+                updated += 1
+        edges = sum(tx.insert_lineage_edge(src, dst, kind, seq) for src, dst, kind in self.final_edges())
+        columns = sum(tx.insert_lineage_column(*row, seq) for row in self.final_columns())
+        return {"nodes_created": created, "nodes_updated": updated, "nodes_merged": len(self.merged),
+                "edges_created": edges, "column_links_created": columns}
 
 
-def _schema_fields(ds: dict[str, Any]) -> list[dict[str, Any]]:
-    schema = (ds.get("facets") or {}).get("schema") or {}
-    return [{"name": f.get("name"), "type": f.get("type")} for f in schema.get("fields", []) if isinstance(f, dict)]
+def _versions(attrs: dict[str, Any]) -> list[dict[str, Any]]:
+    if "schema_versions" in attrs:
+        return list(attrs["schema_versions"])
+    return [{"since": None, "fields": attrs["schema"]}] if attrs.get("schema") else []
+
+
+def _add_version(attrs: dict[str, Any], version: dict[str, Any]) -> None:
+    """Add a schema version (``{since, fields}``) in time order; ``schema`` is the latest one's fields."""
+    versions = _versions(attrs)
+    if version["since"] == "":
+        return
+    if version not in versions:
+        versions.append(version)
+    versions.sort(key=lambda v: (v["since"] is not None, _instant(v["since"]) if v["since"] else None))
+    compact: list[dict[str, Any]] = []
+    for v in versions:
+        if not compact or compact[-1]["fields"] != v["fields"]:
+            compact.append(v)
+    attrs["schema_versions"] = compact
+    attrs["schema"] = compact[-1]["fields"] or [] if compact else []
 
 
 class LineageAPI:
@@ -287,67 +375,51 @@ class LineageAPI:
     ledger: Callable[[], Ledger]
 
     def lineage(self, session: Session, ref: str, direction: str = "both", depth: int = 50) -> dict[str, Any]:
+        """The graph around ``ref`` (see :func:`walk`); ``ref`` as in :func:`resolve_node`."""
         if direction not in ("upstream", "downstream", "both"):
             raise BadInput("direction must be upstream, downstream or both")
         return self._act(session, Permission.READ, f"lineage:{ref}",
                          lambda tx, _r: walk(tx, resolve_node(tx, ref), direction, depth))
 
     def import_openlineage(self, session: Session, path: str | Path) -> dict[str, Any]:
-        """Record an OpenLineage file: one transaction, one ledger entry; bounded by :mod:`core.limits`.
+        """Record an OpenLineage 2-0-2 file (:mod:`core.openlineage`): one transaction, one ledger entry, or nothing.
 
-        The ledger entry counts ``jobs``, ``runs``, ``datasets`` and ``edges`` and carries ``graph_sha256``, the
-        SHA-256 of the canonical JSON of their sorted lists (``{"datasets", "edges", "jobs", "runs"}``, an edge as
-        ``[from, to, kind]``); the answer carries the same fields, with the lists of node ids for ``jobs``, ``runs``
-        and ``datasets``.
+        Later events merge into what is stored: a run's events accumulate and its state follows OpenLineage's run
+        state machine (:func:`run_state`); a dataset keeps every schema version it was seen with (``schema_versions``,
+        ``{since, fields}`` in event-time order; ``schema`` is the latest); ``symlinks`` identifiers become aliases of
+        one node (two stored nodes a symlink joins are merged, the older id surviving); ``columnLineage`` becomes
+        column links; ``dataSource`` is kept on the dataset.
+
+        The ledger entry (``lineage.imported``) counts events by kind, ``jobs``, ``runs``, ``datasets``, ``edges``,
+        ``aliases`` and ``column_links`` the file names, the nodes it merged, and carries ``graph_sha256``: the SHA-256
+        of the canonical JSON of ``{"aliases", "columns", "datasets", "edges", "jobs", "merged", "runs"}`` (sorted
+        lists; an edge as ``[from, to, kind]``, a column link as ``[dataset, field, input dataset, input field,
+        transformation]``). The answer carries the same counts with the lists of node ids.
         """
         events, file_sha = parse_openlineage(Path(path))
-        nodes, edges = _graph(events)
-        names = {kind: sorted(k for k, n in nodes.items() if n["kind"] == kind)
-                 for kind in ("job", "run", "ol-dataset")}
-        edge_list = sorted(edges)
-        summary = {
-            "file_sha256": file_sha, "events": len(events),
-            "jobs": len(names["job"]), "runs": len(names["run"]), "datasets": len(names["ol-dataset"]),
-            "edges": len(edge_list),
-            "graph_sha256": _sha({"jobs": names["job"], "runs": names["run"], "datasets": names["ol-dataset"],
-                                  "edges": [list(e) for e in edge_list]}),
-        }
-        rows = [{"id": node_id, "kind": node["kind"], "label": node["label"], "digest": _sha(node["attributes"]),
-                 "attributes": json.dumps(node["attributes"])} for node_id, node in sorted(nodes.items())]
+        ids: set[str] = set()
+        for event in events:
+            ids |= referenced_ids(event)[0]
 
         def record(tx: Tx, role: str) -> dict[str, Any]:
+            merge = _Merge(tx, ids)
+            for event in events:
+                merge.add(event)
+            names, edges, columns = merge.touched(), merge.final_edges(), merge.final_columns()
+            aliases = sorted([a, merge.canon(t)] for a, t in merge.new_aliases.items())
+            merged = sorted([a, merge.canon(b)] for a, b in merge.merged.items())
+            summary = {
+                "file_sha256": file_sha, "spec": SPEC_URL, "events": len(events), "event_kinds": merge.kinds,
+                "jobs": len(names["job"]), "runs": len(names["run"]), "datasets": len(names["ol-dataset"]),
+                "edges": len(edges), "aliases": len(aliases), "column_links": len(columns), "merged": len(merged),
+                "graph_sha256": _sha({"jobs": names["job"], "runs": names["run"], "datasets": names["ol-dataset"],
+                                      "edges": [list(e) for e in edges], "aliases": aliases,
+                                      "columns": [list(c) for c in columns], "merged": merged}),
+            }
             row = self.ledger().append(tx, signer=session.signer, actor=session.name, role=role,
-                                       event=Event("lineage.imported", f"openlineage:{file_sha}", summary))
-            # What is already there is looked up in two queries, so a re-import writes (and costs) nothing.
-            known = {n["id"] for n in tx.lineage_nodes([r["id"] for r in rows])}
-            created = sum(tx.upsert_lineage_node({**r, "seq": row.seq}) for r in rows if r["id"] not in known)
-            linked = {(e["src"], e["dst"], e["kind"]) for direction in ("upstream", "downstream")
-                      for e in tx.lineage_edges_touching(names["run"], direction)}
-            new_edges = sum(tx.insert_lineage_edge(src, dst, kind, row.seq) for src, dst, kind in edge_list
-                            if (src, dst, kind) not in linked)
+                                       event=LedgerEvent("lineage.imported", f"openlineage:{file_sha}", summary))
+            written = merge.write(row.seq)
             return {**summary, "jobs": names["job"], "runs": names["run"], "datasets": names["ol-dataset"],
-                    "nodes_created": created, "edges_created": new_edges, "seq": row.seq}
+                    "merged_nodes": merged, **written, "seq": row.seq}
 
         return self._act(session, Permission.LINEAGE_IMPORT, f"openlineage:{file_sha}", record)
-
-
-def _graph(events: list[dict[str, Any]]) -> tuple[dict[str, dict[str, Any]], set[tuple[str, str, str]]]:
-    """The nodes (id to kind, label and attributes) and edges a file's events describe, merged in file order."""
-    nodes: dict[str, dict[str, Any]] = {}
-    edges: set[tuple[str, str, str]] = set()
-    for event in events:
-        job, run = event["job"], event["run"]
-        job_id, run_id, links = _links(event)
-        nodes[job_id] = {"kind": "job", "label": f"{job['namespace']}/{job['name']}",
-                         "attributes": {"namespace": job["namespace"], "name": job["name"]}}
-        run_attrs = nodes.get(run_id, {}).get("attributes", {"events": []})
-        run_attrs["events"].append({"eventType": event.get("eventType"), "eventTime": event["eventTime"]})
-        nodes[run_id] = {"kind": "run", "label": run["runId"], "attributes": run_attrs}
-        edges.update(links)
-        for ds in [*event.get("inputs", []), *event.get("outputs", [])]:
-            ds_id = f"ol-dataset:{ds['namespace']}/{ds['name']}"
-            fields = _schema_fields(ds)
-            previous = nodes.get(ds_id, {}).get("attributes", {})
-            attrs = {"namespace": ds["namespace"], "name": ds["name"], "schema": fields or previous.get("schema", [])}
-            nodes[ds_id] = {"kind": "ol-dataset", "label": f"{ds['namespace']}/{ds['name']}", "attributes": attrs}
-    return nodes, edges

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from core import config, identity
+from core.canonical import canonical_bytes
 from core.card_export import CardExportAPI
 from core.checkpoints import write_checkpoint
 from core.errors import BadInput, NotAuthenticated, PermissionDenied, SeparationOfDuties
@@ -244,6 +245,7 @@ class Countersign(RegistryAPI, LineageAPI, GovernanceAPI, ReleasesAPI, Inventory
                         "from_version": old,
                         "to_version": new,
                         "migrations": [{"version": m.version, "description": m.description} for m in applied],
+                        **_lineage_renames(tx, applied),
                     },
                 ),
             )
@@ -545,6 +547,16 @@ def _store_user(
 
 def database_path(db: str | os.PathLike[str] | None) -> Path:
     return config.resolve_db_path(db)
+
+
+def _lineage_renames(tx: Tx, applied: list[Migration]) -> dict[str, Any]:
+    """What migration 9 re-keyed (OpenLineage ids by (namespace, name)), for its ledger entry: the count, the SHA-256
+    of the sorted ``[old, new]`` pairs (kept in ``lineage_id_renames``), and up to 100 pairs themselves."""
+    if 9 not in [m.version for m in applied]:
+        return {}
+    pairs = [list(p) for p in tx.lineage_id_renames()]
+    return {"lineage_ids_renamed": {"count": len(pairs), "sha256": hashlib.sha256(canonical_bytes(pairs)).hexdigest(),
+                                    "pairs": pairs[:100]}}
 
 
 def _new_enrolment_code() -> tuple[str, str, str]:

@@ -589,6 +589,61 @@ class Tx:
         self.con.execute("INSERT INTO lineage_edges VALUES (?, ?, ?, ?)", [src, dst, kind, seq])
         return True
 
+    def update_lineage_node(self, node: dict[str, Any]) -> None:
+        """Replace a node's label, digest and attributes (what later OpenLineage events add); id, kind and seq stay."""
+        self.con.execute("UPDATE lineage_nodes SET label = ?, digest = ?, attributes = ? WHERE id = ?",
+                         [node["label"], node["digest"], node["attributes"], node["id"]])
+
+    def repoint_lineage_node(self, old: str, new: str) -> None:
+        """Merge node ``old`` into ``new``: its edges, aliases and column links move to ``new``; ``old`` is deleted."""
+        for column in ("src", "dst"):
+            self.con.execute(
+                f"INSERT INTO lineage_edges SELECT CASE WHEN src = ? THEN ? ELSE src END, "
+                f"CASE WHEN dst = ? THEN ? ELSE dst END, kind, seq FROM lineage_edges WHERE {column} = ? "
+                "ON CONFLICT DO NOTHING", [old, new, old, new, old])
+            self.con.execute(f"DELETE FROM lineage_edges WHERE {column} = ?", [old])
+        self.con.execute("UPDATE lineage_aliases SET node_id = ? WHERE node_id = ?", [new, old])
+        for column in ("dst", "src"):
+            self.con.execute(
+                f"INSERT INTO lineage_columns SELECT CASE WHEN dst = ? THEN ? ELSE dst END, dst_field, "
+                f"CASE WHEN src = ? THEN ? ELSE src END, src_field, transformation, seq FROM lineage_columns "
+                f"WHERE {column} = ? ON CONFLICT DO NOTHING", [old, new, old, new, old])
+            self.con.execute(f"DELETE FROM lineage_columns WHERE {column} = ?", [old])
+        self.con.execute("DELETE FROM lineage_nodes WHERE id = ?", [old])
+
+    def lineage_aliases(self, ids: Sequence[str]) -> dict[str, str]:
+        """``alias → node id`` for those of ``ids`` that are aliases (OpenLineage ``symlinks`` identifiers)."""
+        if not ids:
+            return {}
+        rows = self._all("SELECT alias, node_id FROM lineage_aliases WHERE alias IN (SELECT unnest(?))", [list(ids)])
+        return {str(a): str(n) for a, n in rows}
+
+    def put_lineage_alias(self, alias: str, node_id: str, seq: int) -> None:
+        self.con.execute("INSERT INTO lineage_aliases VALUES (?, ?, ?) ON CONFLICT (alias) DO UPDATE SET "
+                         "node_id = excluded.node_id", [alias, node_id, seq])
+
+    def insert_lineage_column(self, dst: str, dst_field: str | None, src: str, src_field: str | None,
+                              transformation: str | None, seq: int) -> bool:
+        """Add a column link unless it is there; return whether it was added."""
+        key = [dst, dst_field or "", src, src_field or "", transformation or ""]
+        if self._one("SELECT 1 FROM lineage_columns WHERE dst = ? AND dst_field = ? AND src = ? AND src_field = ? "
+                     "AND transformation = ?", key):
+            return False
+        self.con.execute("INSERT INTO lineage_columns VALUES (?, ?, ?, ?, ?, ?)", [*key, seq])
+        return True
+
+    def lineage_columns_touching(self, ids: Sequence[str]) -> list[dict[str, Any]]:
+        """Column links into or out of any of ``ids`` (``""`` stored for an absent field reads back as ``None``)."""
+        if not ids:
+            return []
+        rows = self._records("SELECT * FROM lineage_columns WHERE dst IN (SELECT unnest(?)) OR src IN "
+                             "(SELECT unnest(?)) ORDER BY seq, dst, dst_field, src, src_field", [list(ids), list(ids)])
+        return [{k: (None if v == "" and k != "seq" else v) for k, v in r.items()} for r in rows]
+
+    def lineage_id_renames(self) -> list[tuple[str, str]]:
+        """``(old id, new id)`` of the OpenLineage node ids migration 9 re-keyed by (namespace, name)."""
+        return [(str(a), str(b)) for a, b in self._all("SELECT old_id, new_id FROM lineage_id_renames ORDER BY old_id")]
+
     def lineage_nodes(self, ids: Sequence[str]) -> list[dict[str, Any]]:
         if not ids:
             return []

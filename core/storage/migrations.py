@@ -304,4 +304,53 @@ MIGRATIONS = (
     ),
 )
 
+def _rekey(prefix: str, kind: str) -> str:
+    return (f"""INSERT INTO lineage_id_renames
+                SELECT id, new_id FROM (
+                    SELECT id, '{prefix}:' || replace(replace(json_extract_string(attributes, '$.namespace'), '%',
+                           '%25'), '/', '%2F') || '/' || json_extract_string(attributes, '$.name') AS new_id
+                    FROM lineage_nodes WHERE kind = '{kind}') WHERE new_id IS NOT NULL AND new_id <> id""")
+
+
+MIGRATIONS = (
+    *MIGRATIONS,
+    Migration(
+        9,
+        "lineage: OpenLineage datasets and jobs keyed by (namespace, name) — namespace percent-encoded in node "
+        "ids, old ids re-keyed; aliases (symlinks) and column-level lineage",
+        (
+            """CREATE TABLE lineage_id_renames (old_id VARCHAR PRIMARY KEY, new_id VARCHAR NOT NULL)""",
+            _rekey("ol-dataset", "ol-dataset"),
+            _rekey("job", "job"),
+            """CREATE TEMP TABLE _renamed_edges AS
+                   SELECT coalesce(a.new_id, e.src) AS src, coalesce(b.new_id, e.dst) AS dst, e.kind, e.seq
+                   FROM lineage_edges e LEFT JOIN lineage_id_renames a ON a.old_id = e.src
+                   LEFT JOIN lineage_id_renames b ON b.old_id = e.dst
+                   WHERE a.new_id IS NOT NULL OR b.new_id IS NOT NULL""",
+            """DELETE FROM lineage_edges WHERE src IN (SELECT old_id FROM lineage_id_renames)
+                   OR dst IN (SELECT old_id FROM lineage_id_renames)""",
+            "INSERT INTO lineage_edges SELECT * FROM _renamed_edges ON CONFLICT DO NOTHING",
+            "DROP TABLE _renamed_edges",
+            """CREATE TEMP TABLE _renamed_nodes AS
+                   SELECT r.new_id AS id, n.kind, n.label, n.digest, n.attributes, n.seq
+                   FROM lineage_nodes n JOIN lineage_id_renames r ON r.old_id = n.id""",
+            "DELETE FROM lineage_nodes WHERE id IN (SELECT old_id FROM lineage_id_renames)",
+            "INSERT INTO lineage_nodes SELECT * FROM _renamed_nodes",
+            "DROP TABLE _renamed_nodes",
+            """CREATE TABLE lineage_aliases (
+                   alias VARCHAR PRIMARY KEY,
+                   node_id VARCHAR NOT NULL,
+                   seq BIGINT NOT NULL)""",
+            """CREATE TABLE lineage_columns (
+                   dst VARCHAR NOT NULL,
+                   dst_field VARCHAR NOT NULL,
+                   src VARCHAR NOT NULL,
+                   src_field VARCHAR NOT NULL,
+                   transformation VARCHAR NOT NULL,
+                   seq BIGINT NOT NULL,
+                   PRIMARY KEY (dst, dst_field, src, src_field, transformation))""",
+        ),
+    ),
+)
+
 HEAD_VERSION: int = MIGRATIONS[-1].version

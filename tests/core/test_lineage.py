@@ -12,7 +12,8 @@ import pytest
 
 from core.canonical import canonical_bytes
 from core.errors import BadInput, PermissionDenied
-from core.lineage import parse_openlineage, to_dot
+from core.lineage import to_dot
+from core.openlineage import dataset_id, job_id, parse_openlineage
 from core.service import Countersign
 from tests.conftest import USERS
 
@@ -22,9 +23,11 @@ RUN1 = "3b452093-782c-4ef2-9c0c-aafe2aa6f34d"
 RUN2 = "7f1c9e2a-5d4b-4a8e-9c3f-1e2d3c4b5a69"
 JOB1 = "job:my-scheduler-namespace/myjob.mytask"
 JOB2 = "job:my-scheduler-namespace/myjob.features"
-ORDERS = "ol-dataset:postgres://db:5432/inventory.orders"
-CLEAN = "ol-dataset:s3://bucket/warehouse/orders_clean"
-FEATURES = "ol-dataset:s3://bucket/warehouse/order_features"
+ORDERS = "ol-dataset:postgres:%2F%2Fdb:5432/inventory.orders"
+CLEAN = "ol-dataset:s3:%2F%2Fbucket/warehouse/orders_clean"
+FEATURES = "ol-dataset:s3:%2F%2Fbucket/warehouse/order_features"
+assert ORDERS == dataset_id("postgres://db:5432", "inventory.orders") and JOB1 == job_id("my-scheduler-namespace",
+                                                                                          "myjob.mytask")
 
 EXPECTED_NODES = {
     JOB1: "job", JOB2: "job", f"run:{RUN1}": "run", f"run:{RUN2}": "run",
@@ -62,9 +65,10 @@ def _login(cs: Countersign, user: str):  # noqa: ANN202
 def test_fixture_lines_are_spec_shaped_run_events() -> None:
     events, sha = parse_openlineage(FIXTURE)
     assert sha == hashlib.sha256(FIXTURE.read_bytes()).hexdigest()
-    assert [(e["eventType"], e["run"]["runId"]) for e in events] == [
-        ("START", RUN1), ("COMPLETE", RUN1), ("START", RUN2), ("COMPLETE", RUN2)]
-    for event in events:
+    assert [(e.kind, e.body["eventType"], e.body["run"]["runId"]) for e in events] == [
+        ("RunEvent", "START", RUN1), ("RunEvent", "COMPLETE", RUN1), ("RunEvent", "START", RUN2),
+        ("RunEvent", "COMPLETE", RUN2)]
+    for event in (e.body for e in events):
         assert event["schemaURL"] == "https://openlineage.io/spec/2-0-2/OpenLineage.json#/definitions/RunEvent"
         assert event["producer"].startswith("https://github.com/OpenLineage/")
         assert event["job"]["namespace"] == "my-scheduler-namespace"
@@ -89,12 +93,15 @@ def test_import_yields_exactly_the_expected_graph(populated: Countersign, db_pat
     for node_id, (_, _, label, digest, attributes, _) in nodes.items():
         assert re.fullmatch(r"[0-9a-f]{64}", digest or ""), node_id
         assert digest == hashlib.sha256(canonical_bytes(json.loads(attributes))).hexdigest(), node_id
-        assert node_id.split(":", 1)[1] == label
+    assert nodes[ORDERS][2] == "postgres://db:5432 · inventory.orders" and nodes[JOB1][2] == \
+        "my-scheduler-namespace · myjob.mytask" and nodes[f"run:{RUN1}"][2] == RUN1
     attrs = {i: json.loads(n[4]) for i, n in nodes.items()}
-    assert attrs[ORDERS] == {"namespace": "postgres://db:5432", "name": "inventory.orders", "schema": [
+    orders_schema = [
         {"name": "order_id", "type": "INTEGER"}, {"name": "customer_id", "type": "INTEGER"},
         {"name": "amount", "type": "DECIMAL(10,2)"}, {"name": "status", "type": "VARCHAR"},
-        {"name": "created_at", "type": "TIMESTAMP"}]}
+        {"name": "created_at", "type": "TIMESTAMP"}]
+    assert attrs[ORDERS] == {"namespace": "postgres://db:5432", "name": "inventory.orders", "schema": orders_schema,
+                             "schema_versions": [{"since": "2020-12-09T23:37:31.081Z", "fields": orders_schema}]}
     # the START event names the output without a schema facet; the COMPLETE event's schema is kept
     assert [f["name"] for f in attrs[CLEAN]["schema"]] == ["order_id", "customer_id", "amount", "status",
                                                            "order_date"]
@@ -103,6 +110,8 @@ def test_import_yields_exactly_the_expected_graph(populated: Countersign, db_pat
     assert attrs[f"run:{RUN1}"]["events"] == [
         {"eventType": "START", "eventTime": "2020-12-09T23:37:31.081Z"},
         {"eventType": "COMPLETE", "eventTime": "2020-12-09T23:42:07.512Z"}]
+    assert (attrs[f"run:{RUN1}"]["state"], attrs[f"run:{RUN1}"]["job"]) == ("COMPLETE", JOB1)
+    assert attrs[f"run:{RUN1}"]["ended_at"] == "2020-12-09T23:42:07.512Z"
 
 
 def test_import_writes_one_ledger_entry_naming_the_file_digest(populated: Countersign, db_path: Path) -> None:
@@ -132,11 +141,11 @@ def test_reimporting_the_same_file_creates_no_nodes_or_edges(populated: Counters
 
 MALFORMED_LINES = {
     2: "invalid JSON",
-    3: "run.runId",
-    5: "job.namespace and job.name",
-    6: "eventType",
-    7: "eventTime",
-    8: "inputs must be a list",
+    3: "run: 'runId' is a required property",
+    5: "job: 'name' is a required property",
+    6: "eventType: 'FINISHED' is not one of START, RUNNING, COMPLETE, ABORT, FAIL, OTHER",
+    7: "eventTime: 'yesterday at noon' is not a valid 'date-time'",
+    8: "inputs: {",
 }
 
 
