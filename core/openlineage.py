@@ -165,11 +165,11 @@ def event_kind(event: Any) -> str | None:  # noqa: ANN401
     return None
 
 
-def _datasets(event: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+def _datasets(event: dict[str, Any]) -> list[tuple[tuple[str | int, ...], dict[str, Any]]]:
     """``(path, dataset)`` of every dataset an event names (inputs, outputs, or the DatasetEvent's)."""
     if "dataset" in event and "run" not in event and "job" not in event:
-        return [("dataset", event["dataset"])]
-    return [(f"{side}[{i}]", ds) for side in ("inputs", "outputs") for i, ds in enumerate(event.get(side) or [])]
+        return [(("dataset",), event["dataset"])]
+    return [((side, i), ds) for side in ("inputs", "outputs") for i, ds in enumerate(event.get(side) or [])]
 
 
 def event_problem(event: Any) -> str | None:  # noqa: ANN401
@@ -191,7 +191,7 @@ def event_problem(event: Any) -> str | None:  # noqa: ANN401
             if facet in facets and not (facets[facet] or {}).get("_deleted"):
                 error = best_match(_validator(_facet_ref(facet)).iter_errors({facet: facets[facet]}))
                 if error is not None:
-                    return f"{kind}: {_explain(error, (*path.replace('[', '.').replace(']', '').split('.'), 'facets'))}"
+                    return f"{kind}: {_explain(error, (*path, 'facets'))}"
     return None
 
 

@@ -63,3 +63,54 @@ def test_newer_database_is_refused_with_a_clear_message(cs: Countersign, db_path
     with pytest.raises(SchemaTooNew):
         Countersign(db_path).verify()
     assert db_path.read_bytes() == before
+
+
+def test_migration_9_rekeys_openlineage_ids_by_namespace_and_name_and_ledgers_it(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before schema 9, node ids were ``namespace + "/" + name``: re-keyed, edges moved, the renames ledgered."""
+    import json
+
+    from core.openlineage import dataset_id, job_id
+
+    with monkeypatch.context() as old:
+        old.setattr(core.service, "MIGRATIONS", MIGRATIONS[:8])
+        old.setattr(core.service, "HEAD_VERSION", 8)
+        old.setattr(core.storage.duckdb_store, "HEAD_VERSION", 8)
+        Countersign.init(db_path, admin=ADMIN, password=ADMIN_PW, origin="test.example/log")
+    run = "3b452093-782c-4ef2-9c0c-aafe2aa6f34d"
+    con = duckdb.connect(str(db_path))
+    try:  # what an import at schema 8 wrote
+        nodes = [("ol-dataset:s3://bucket/raw/events.parquet", "ol-dataset", "s3://bucket/raw/events.parquet",
+                  {"namespace": "s3://bucket", "name": "raw/events.parquet", "schema": []}),
+                 ("job:airflow/prod/dag.task", "job", "airflow/prod/dag.task",
+                  {"namespace": "airflow/prod", "name": "dag.task"}),
+                 ("job:plain/task", "job", "plain/task", {"namespace": "plain", "name": "task"}),
+                 (f"run:{run}", "run", run, {"events": [{"eventType": "START", "eventTime": "2026-01-01T00:00:00Z"}]})]
+        for node_id, kind, label, attrs in nodes:
+            con.execute("INSERT INTO lineage_nodes VALUES (?, ?, ?, NULL, ?, 1)",
+                        [node_id, kind, label, json.dumps(attrs)])
+        con.execute("INSERT INTO lineage_edges VALUES ('job:airflow/prod/dag.task', ?, 'ran', 1), "
+                    "(?, 'ol-dataset:s3://bucket/raw/events.parquet', 'produced', 1)", [f"run:{run}", f"run:{run}"])
+    finally:
+        con.close()
+
+    cs = Countersign(db_path)
+    admin = cs.login(ADMIN, ADMIN_PW)
+    new_ds, new_job = dataset_id("s3://bucket", "raw/events.parquet"), job_id("airflow/prod", "dag.task")
+    con = duckdb.connect(str(db_path), read_only=True)
+    try:
+        ids = {r[0] for r in con.execute("SELECT id FROM lineage_nodes").fetchall()}
+        edges = set(con.execute("SELECT src, dst, kind FROM lineage_edges").fetchall())
+    finally:
+        con.close()
+    assert ids == {new_ds, new_job, "job:plain/task", f"run:{run}"}
+    assert edges == {(new_job, f"run:{run}", "ran"), (f"run:{run}", new_ds, "produced")}
+    upgrade = cs.log(admin, action="schema.upgraded")[-1]["payload"]
+    renamed = upgrade["lineage_ids_renamed"]
+    assert renamed["count"] == 2 and renamed["pairs"] == sorted([
+        ["job:airflow/prod/dag.task", new_job], ["ol-dataset:s3://bucket/raw/events.parquet", new_ds]])
+    assert cs.verify().ok
+    # the old run merges with a later event of the same run
+    graph = cs.lineage(admin, f"run:{run}")
+    assert {n["id"] for n in graph["nodes"]} == {new_ds, new_job, f"run:{run}"}
