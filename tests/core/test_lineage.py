@@ -90,7 +90,7 @@ def test_import_yields_exactly_the_expected_graph(populated: Countersign, db_pat
     assert {(s, d, k) for s, d, k, _ in edges} == EXPECTED_EDGES and len(edges) == len(EXPECTED_EDGES)
     assert {n[5] for n in nodes.values()} | {e[3] for e in edges} == {result["seq"]}
 
-    for node_id, (_, _, label, digest, attributes, _) in nodes.items():
+    for node_id, (_, _, _label, digest, attributes, _) in nodes.items():
         assert re.fullmatch(r"[0-9a-f]{64}", digest or ""), node_id
         assert digest == hashlib.sha256(canonical_bytes(json.loads(attributes))).hexdigest(), node_id
     assert nodes[ORDERS][2] == "postgres://db:5432 · inventory.orders" and nodes[JOB1][2] == \
