@@ -58,6 +58,7 @@ _EM_DASH_PREFIX = "\u2014 "  # em dash U+2014 followed by a space
 _CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f]")  # ASCII controls other than newline (signed-note "Format")
 _HEX8 = re.compile(r"[0-9a-fA-F]{8}")
 _DECIMAL = re.compile(r"0|[1-9][0-9]*")
+_STD_BASE64 = re.compile(r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?")
 
 
 class NoteError(ValueError):
@@ -92,13 +93,27 @@ def _utf8(text: str, what: str) -> bytes:
 
 def _b64decode(text: str, what: str, error: type[NoteError] = NoteError) -> bytes:
     """Decode standard base64 (RFC 4648 §4), rejecting non-alphabet characters and non-canonical encodings."""
-    try:
-        raw = base64.b64decode(text.encode("ascii"), validate=True)
-    except (UnicodeEncodeError, binascii.Error, ValueError):
-        raise error(f"{what} is not valid base64") from None
+    raw = _go_b64decode(text, what, error)
     if base64.b64encode(raw).decode("ascii") != text:
         raise error(f"{what} is not canonical base64")
     return raw
+
+
+def _go_b64decode(text: str, what: str, error: type[NoteError] = NoteError) -> bytes:
+    """Decode standard base64 exactly as Go's ``base64.StdEncoding.DecodeString`` does in note parsing.
+
+    That is RFC 4648 §4 with its padding required (a length that is a multiple of 4, ``=`` only as the one or two
+    final characters), but without the canonical-encoding check of RFC 4648 §3.5: non-zero pad bits are accepted,
+    as Go only refuses them with ``StdEncoding.Strict()``, which ``golang.org/x/mod/sumdb/note`` does not use.
+    (Python's ``b64decode(validate=True)`` alone would also take excess padding such as ``QUJD====``, which Go
+    refuses; Go's skipping of CR and LF cannot matter here, as a note holds no CR and its lines no LF.)
+    """
+    if not isinstance(text, str) or not _STD_BASE64.fullmatch(text):
+        raise error(f"{what} is not valid base64")
+    try:
+        return base64.b64decode(text.encode("ascii"), validate=True)
+    except (UnicodeEncodeError, binascii.Error, ValueError):  # pragma: no cover - the pattern admits only these
+        raise error(f"{what} is not valid base64") from None
 
 
 def _b64encode(raw: bytes) -> str:
@@ -201,7 +216,7 @@ def parse_verifier_key(text: str) -> Verifier:
     if not sep1 or not sep2 or not _HEX8.fullmatch(hex_id) or not key_b64:
         raise NoteError("malformed verifier key: expected <name>+<8 hex digits>+<base64 key>")
     _check_key_name(name)
-    key = _b64decode(key_b64, "verifier key")
+    key = _go_b64decode(key_b64, "verifier key")  # as Go's note.NewVerifier (an Ed25519 key has no pad bits)
     if len(key) < 1 or key[0] != SIG_TYPE_ED25519:
         raise NoteError("unsupported verifier key: only Ed25519 (signature type 0x01) keys are supported")
     if len(key) != 1 + ED25519_PUBLIC_KEY_SIZE:
@@ -300,11 +315,22 @@ def open_note(note: str | bytes, verifiers: Iterable[Verifier]) -> tuple[str, li
     """Parse and verify a signed note; return its text and the known verifiers whose signatures verified.
 
     Per c2sp.org/signed-note: the note must be valid UTF-8 without ASCII control characters other than
-    newline; the text (ending in a newline) is separated from the signature lines by the last blank line;
-    every signature line must be well formed.  Signatures whose (key name, key ID) pair matches no known
-    verifier are ignored, even if the name or the ID alone matches.  A signature from a known key that fails
-    to verify rejects the whole note, and so does a note with no verified signature from a known key.
-    Repeated signatures by one key are reported once.  Raises :class:`NoteError`.
+    newline; the text (ending in a newline) is separated from the signature lines by the last blank line.
+    Signatures whose (key name, key ID) pair matches no known verifier are ignored, even if the name or the ID
+    alone matches.  A signature from a known key that fails to verify rejects the whole note, and so does a
+    note with no verified signature from a known key.  Repeated signatures by one key are reported once.
+
+    The signature lines are parsed as ``Open`` in Go's ``golang.org/x/mod/sumdb/note`` parses them, so a note
+    Go accepts is accepted here and one it refuses is refused: *every* line, known key or not, must start with
+    an em dash and a space and hold a valid key name, a space and a non-empty standard base64 string (padding
+    required) that decodes to at least 5 bytes (a key ID and a signature), and at most 100 lines are allowed
+    — otherwise the whole note is malformed, as in Go.  As in Go the base64 is not required to be canonical:
+    non-zero pad bits (RFC 4648 §3.5) are accepted, on any line; a line of an unknown key is then skipped
+    whatever its contents, and a line of a known key must hold a valid Ed25519 signature of the text.  One
+    difference, where the spec is stricter than Go: Go verifies only the first line of each known key and skips
+    its repeats unverified, while every line of a known key is verified here, as c2sp.org/signed-note requires
+    ("If the key name and ID match a known key, verifiers MUST verify the signature").
+    Raises :class:`NoteError`.
     """
     if isinstance(note, bytes | bytearray | memoryview):
         try:
@@ -340,7 +366,9 @@ def open_note(note: str | bytes, verifiers: Iterable[Verifier]) -> tuple[str, li
             _check_key_name(name)
         except NoteError as exc:
             raise NoteError(f"malformed note: {exc}") from None
-        sig = _b64decode(sig_b64, "malformed note: signature")
+        # Go decodes every line before looking its key up: an undecodable line is malformed even for an unknown
+        # key, while a decodable but non-canonical one is fine for any key.
+        sig = _go_b64decode(sig_b64, "malformed note: signature")
         if len(sig) < KEY_ID_SIZE + 1:
             raise NoteError("malformed note: signature too short")
         verifier = known.get((name, sig[:KEY_ID_SIZE]))
