@@ -516,21 +516,32 @@ def lineage_show(state: _State, db: str | None, as_json: bool, as_user: str | No
         say_block(to_dot(graph), nl=False)
     else:
         for node in graph["nodes"]:
-            say(f"{node['id']}  sha256:{node['digest']}")
+            state = (node["attributes"] or {}).get("state") if node["kind"] == "run" else None
+            say(f"{node['id']}  sha256:{node['digest']}" + (f"  [{state}]" if state else ""))
         for edge in graph["edges"]:
             say(f"  {edge['from']} --{edge['kind']}--> {edge['to']}")
+        for link in graph.get("columns", []):
+            how = f" ({link['transformation']})" if link["transformation"] else ""
+            say(f"  column {link['from_dataset']}.{link['from_field'] or '*'} --> "
+                f"{link['dataset']}.{link['field'] or '*'}{how}")
 
 
 @command(lineage_group, "import", auth=True)
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 def lineage_import(state: _State, db: str | None, as_json: bool, as_user: str | None, file: Path) -> None:
-    """Import OpenLineage RunEvents from a JSON-lines file (all or nothing)."""
+    """Import OpenLineage 2-0-2 events (RunEvent, JobEvent, DatasetEvent) from a JSON-lines file (all or nothing).
+
+    Later events merge into what is stored: runs move through START, RUNNING and COMPLETE/FAIL/ABORT, schema
+    versions accumulate, symlinks join a dataset's names, column lineage is kept."""
     cs = _service(state, db)
     result = cs.import_openlineage(_login(state, cs, as_user), file)
+    extra = "".join(f", {result[k]} {label}" for k, label in (
+        ("nodes_updated", "nodes updated"), ("nodes_merged", "nodes merged by symlinks"),
+        ("column_links_created", "new column links")) if result.get(k))
     emit_json(result) if as_json else say(
         f"Imported {result['events']} events: {len(result['runs'])} runs, {len(result['jobs'])} jobs, "
         f"{len(result['datasets'])} datasets ({result['nodes_created']} new nodes, {result['edges_created']} new "
-        "edges)")
+        f"edges{extra})")
 
 
 # ------------------------------------------------------------------------------------------------- policies

@@ -40,3 +40,9 @@ else:
 with st.expander("Nodes and digests", expanded=not draw):
     st.dataframe(plain([{"id": n["id"], "kind": n["kind"], "sha256": n["digest"]} for n in graph["nodes"]]),
                  hide_index=True, width="stretch")
+if graph.get("columns"):
+    with st.expander(f"Column lineage ({len(graph['columns'])} links)"):
+        st.dataframe(plain([{"dataset": c["dataset"], "field": c["field"] or "(whole dataset)",
+                             "from dataset": c["from_dataset"], "from field": c["from_field"],
+                             "transformation": c["transformation"]} for c in graph["columns"]]),
+                     hide_index=True, width="stretch")
