@@ -30,6 +30,7 @@ from typing import Any
 
 from core import attest, bundle_verify, merkle, signed_note
 from core.canonical import canonical_bytes
+from core.card_export import NO_ARTIFACT
 from core.datasets import parse_ref
 from core.errors import BadInput, CountersignError, NotFound
 from core.identity import Session
@@ -293,7 +294,8 @@ class ReportAPI:
             b.append(("h3", f"{name}@{version}"))
             b.append(("table", ["Field", "Value"], [
                 ["Estimator", model["estimator"]], ["Framework", model["framework"]],
-                ["Artifact SHA-256", model["artifact_digest"]], ["Trusted pickle", model["trusted_pickle"]],
+                ["Artifact SHA-256", model["artifact_digest"] or NO_ARTIFACT],
+                ["Trusted pickle", model["trusted_pickle"]],
                 ["Code", model["code_ref"]], ["Trained on", model["trained_on"]],
                 ["Features", [f["name"] for f in model["features"]]]]
                 + [[k.replace("_", " ").capitalize(), json.dumps(v) if not isinstance(v, str) else v]
