@@ -330,18 +330,31 @@ class _Merge:
             tx.repoint_lineage_node(old, new)
         for alias, target in sorted(self.new_aliases.items()):
             tx.put_lineage_alias(alias, self.canon(target), seq)
-        created = updated = 0
+        new_nodes, updated = [], 0
         for node, v in sorted(self.nodes.items()):
             digest = _sha(v["attributes"])
             record = {"id": node, "kind": v["kind"], "label": v["label"], "digest": digest,
                       "attributes": json.dumps(v["attributes"])}
             if v["seq"] is None:
-                created += tx.upsert_lineage_node({**record, "seq": seq})
+                new_nodes.append((node, v["kind"], v["label"], digest, record["attributes"], seq))
             elif self.stored.get(node) != digest:
                 tx.update_lineage_node(record)
                 updated += 1
-        edges = sum(tx.insert_lineage_edge(src, dst, kind, seq) for src, dst, kind in self.final_edges())
-        columns = sum(tx.insert_lineage_column(*row, seq) for row in self.final_columns())
+        created = tx.insert_lineage_rows("lineage_nodes", ("id", "kind", "label", "digest", "attributes", "seq"),
+                                         new_nodes)
+        # what is already there is looked up in bulk, so a re-import writes (and costs) next to nothing
+        wanted = self.final_edges()
+        linked = {(e["src"], e["dst"], e["kind"])
+                  for e in tx.lineage_edges_touching(sorted({src for src, _d, _k in wanted}), "downstream")}
+        edges = tx.insert_lineage_rows("lineage_edges", ("src", "dst", "kind", "seq"),
+                                       [(*e, seq) for e in wanted if e not in linked])
+        rows = self.final_columns()
+        known = {(c["dst"], c["dst_field"], c["src"], c["src_field"], c["transformation"])
+                 for c in tx.lineage_columns_touching(sorted({r[0] for r in rows}))}
+        columns = tx.insert_lineage_rows(
+            "lineage_columns", ("dst", "dst_field", "src", "src_field", "transformation", "seq"),
+            [(d, df or "", src, sf or "", how or "", seq) for d, df, src, sf, how in rows
+             if (d, df, src, sf, how) not in known])
         return {"nodes_created": created, "nodes_updated": updated, "nodes_merged": len(self.merged),
                 "edges_created": edges, "column_links_created": columns}
 

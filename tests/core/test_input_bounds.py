@@ -434,11 +434,17 @@ def _event(**changes: Any) -> dict[str, Any]:
         "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/definitions/RunEvent",
         "run": {"runId": "3b452093-782c-4ef2-9c0c-aafe2aa6f34d"}, "job": {"namespace": "ns", "name": "job"},
         "inputs": [{"namespace": "db", "name": "orders",
-                    "facets": {"schema": {"fields": [{"name": "id", "type": "int"}]}}}],
+                    "facets": {"schema": {"_producer": "https://example.org/p",
+                                          "_schemaURL": "https://openlineage.io/spec/facets/1-2-0/SchemaDatasetFacet.json",
+                                          "fields": [{"name": "id", "type": "int"}]}}}],
         "outputs": [{"namespace": "s3", "name": "clean"}],
     }
     event.update(changes)
     return event
+
+
+def _uuid(i: int) -> str:
+    return f"00000000-0000-4000-8000-{i:012d}"
 
 
 def _nested(depth: int) -> Any:  # noqa: ANN401
@@ -464,9 +470,11 @@ OPENLINEAGE_BAD = [
     ("huge-int", json.dumps(_event())[:-1] + ', "n": ' + "9" * 5_000 + "}", "invalid JSON"),
     ("surrogate", json.dumps(_event(job={"namespace": "\ud800", "name": "j"})), "unpaired surrogate"),
     ("time-not-text", json.dumps(_event(eventTime=20240501)), "eventTime"),
-    ("wrong-types", json.dumps(_event(inputs={"namespace": "db"})), "inputs must be a list"),
+    ("wrong-types", json.dumps(_event(inputs={"namespace": "db"})),
+     "inputs: {'namespace': 'db'} is not of type 'array'"),
     ("invalid-utf8", b'{"eventTime": "\xff\xfe"}', "not valid UTF-8"),
-    ("huge-array", json.dumps(_event(outputs=[1] * 200_000)), "outputs[0]"),
+    ("huge-array", json.dumps(_event(outputs=[1] * 200_000)), "200,001 inputs and outputs"),
+    ("bad-item", json.dumps(_event(outputs=[1] * 20)), "1 is not of type 'object'"),
 ]
 
 
@@ -478,8 +486,10 @@ def test_adversarial_openlineage_lines_are_refused_with_their_line_number(tmp_pa
 
 
 def test_openlineage_at_the_depth_limit_is_read(tmp_path: Path) -> None:
-    # the event is level 1, run level 2, facets level 3 ... the innermost list or object at MAX_JSON_DEPTH
-    path = _lineage_file(tmp_path, json.dumps(_event(run={"runId": "r", "facets": _nested(MAX_JSON_DEPTH - 2)})))
+    # the event is level 1, run level 2, facets level 3, the facet level 4 ... the innermost at MAX_JSON_DEPTH
+    facet = {"_producer": "https://example.org/p", "_schemaURL": "https://example.org/deep.json",
+             "x": _nested(MAX_JSON_DEPTH - 4)}
+    path = _lineage_file(tmp_path, json.dumps(_event(run={"runId": _uuid(1), "facets": {"deep": facet}})))
     kind, (events, _) = within_budget(lambda: parse_openlineage(path))
     assert kind == "ok" and len(events) == 1
 
@@ -652,9 +662,9 @@ def test_fuzz_openlineage_is_parsed_or_refused_within_budget(lines: list[bytes],
         kind, value = within_budget(lambda: parse_openlineage(path))
         if kind == "ok":
             events, digest = value
-            assert events and all(isinstance(e, dict) for e in events) and len(digest) == 64
+            assert events and all(isinstance(e.body, dict) for e in events) and len(digest) == 64
             for event in events:  # what the import stores is text it can store
-                json.dumps(event, allow_nan=False).encode("utf-8")
+                json.dumps(event.body, allow_nan=False).encode("utf-8")
         else:
             assert str(path) in value, value
 
@@ -953,11 +963,11 @@ def test_dataset_references_per_file_are_bounded_naming_the_line(tmp_path: Path)
 
 def test_lineage_nodes_and_edges_per_file_are_bounded_naming_the_line(tmp_path: Path) -> None:
     # each event: a new run, 999 new inputs and one output: 1,001 nodes and 1,001 edges (the job is shared)
-    lines = [json.dumps(_event(run={"runId": f"r{i}"}, inputs=_datasets(f"e{i}-", 999), outputs=_datasets(f"o{i}-", 1)))
-             for i in range(MAX_OPENLINEAGE_GRAPH // 2002 + 1)]
+    lines = [json.dumps(_event(run={"runId": _uuid(i)}, inputs=_datasets(f"e{i}-", 999),
+                               outputs=_datasets(f"o{i}-", 1))) for i in range(MAX_OPENLINEAGE_GRAPH // 2002 + 1)]
     path = _lineage_file(tmp_path, *lines)
     refused(lambda: parse_openlineage(path), f"{path}:{len(lines)}:",
-            f"more than {MAX_OPENLINEAGE_GRAPH:,} lineage nodes and edges")
+            f"more than {MAX_OPENLINEAGE_GRAPH:,} lineage nodes and links")
 
 
 def _at_the_graph_limit(tmp_path: Path) -> Path:
@@ -965,7 +975,7 @@ def _at_the_graph_limit(tmp_path: Path) -> Path:
     lines, budget, index = [], MAX_OPENLINEAGE_GRAPH - 1, 0  # the job
     while budget >= 5:
         width = min(MAX_OPENLINEAGE_EVENT_DATASETS, (budget - 2) // 2)  # a run, its "ran" edge, then 2 per dataset
-        lines.append(json.dumps(_event(run={"runId": f"r{index}"}, inputs=_datasets(f"e{index}-", width - 1),
+        lines.append(json.dumps(_event(run={"runId": _uuid(index)}, inputs=_datasets(f"e{index}-", width - 1),
                                        outputs=_datasets(f"o{index}-", 1))))
         budget -= 2 + 2 * width
         index += 1
@@ -993,7 +1003,8 @@ def test_an_import_at_the_graph_limit_is_recorded_with_a_bounded_ledger_entry(po
     assert len(payload) < 1_000, payload  # counts and a digest, not 9,999 names
     assert (body["jobs"], body["runs"], body["datasets"], body["edges"]) == (
         len(result["jobs"]), len(result["runs"]), len(result["datasets"]), len(edges))
-    everything = {"datasets": result["datasets"], "edges": edges, "jobs": result["jobs"], "runs": result["runs"]}
+    everything = {"datasets": result["datasets"], "edges": edges, "jobs": result["jobs"], "runs": result["runs"],
+                  "aliases": [], "columns": [], "merged": []}
     assert body["graph_sha256"] == hashlib.sha256(canonical_bytes(everything)).hexdigest()
     again = time.perf_counter()
     assert populated.import_openlineage(dana, path)["nodes_created"] == 0
