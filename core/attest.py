@@ -16,6 +16,7 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from core.bundle_verify import parse_envelope
 from core.canonical import canonical_bytes
 from core.ledger import Signer
 
@@ -43,24 +44,50 @@ def envelope(stmt: dict[str, Any], signer: Signer) -> dict[str, Any]:
             "signatures": [{"keyid": signer.key_id, "sig": base64.b64encode(signature).decode("ascii")}]}
 
 
-def open_envelope(env: dict[str, Any], keys: dict[str, bytes]) -> dict[str, Any]:
-    """Verify every signature with the named keys; return the statement. Raises ValueError on any failure."""
-    if env.get("payloadType") != PAYLOAD_TYPE:
-        raise ValueError(f"unexpected payloadType {env.get('payloadType')!r}")
-    body = base64.b64decode(env["payload"], validate=True)
-    signatures = env.get("signatures") or []
-    if not signatures:
-        raise ValueError("envelope has no signature")
-    for sig in signatures:
-        key = keys.get(sig.get("keyid", ""))
-        if key is None:
-            raise ValueError(f"signature by unknown keyid {sig.get('keyid')!r}")
-        try:
-            Ed25519PublicKey.from_public_bytes(key).verify(base64.b64decode(sig["sig"], validate=True),
-                                                           pae(env["payloadType"], body))
-        except (InvalidSignature, ValueError) as exc:
-            raise ValueError(f"signature by {sig.get('keyid')} does not verify") from exc
+def open_envelope(env: dict[str, Any], keys: dict[str, bytes], threshold: int = 1) -> dict[str, Any]:
+    """Verify a DSSE envelope against trusted keys; return its in-toto Statement. Raises ValueError.
+
+    ``keys`` maps key ids to trusted Ed25519 public keys. DSSE's multi-signature rule (protocol.md,
+    "Multi-signature Verification") decides: a signature whose ``keyid`` names no trusted key is skipped (the
+    keyid only narrows the keys tried), a signature without a keyid is tried with every trusted key, a
+    signature that does not verify is skipped, and the envelope is accepted once signatures by ``threshold``
+    distinct trusted public keys verify — otherwise ValueError says how many did. ``threshold`` defaults to
+    1, as every Countersign statement is signed by the one person who acted; a caller that needs a quorum
+    passes more (at most the number of distinct trusted keys). Decoding follows
+    :func:`core.bundle_verify.parse_envelope`, as ``verify.py`` does: standard or URL-safe base64, padded or
+    not; an envelope whose payload or any signature does not decode is refused ("Reject if decoding fails").
+    The Statement is parsed from exactly the bytes that were verified.
+    """
+    if isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < 1:
+        raise ValueError(f"threshold must be a positive integer, got {threshold!r}")
+    if threshold > len(set(keys.values())):
+        raise ValueError(f"threshold {threshold} exceeds the {len(set(keys.values()))} distinct trusted keys")
+    body, signatures = parse_envelope(env, PAYLOAD_TYPE)
+    message = pae(PAYLOAD_TYPE, body)
+    accepted: set[bytes] = set()
+    skipped: list[str] = []
+    for keyid, signature in signatures:
+        candidates = [keys[keyid]] if keyid in keys else [] if keyid else list(keys.values())
+        public = next((k for k in candidates if _verifies(k, signature, message)), None)
+        if public is None:
+            skipped.append(f"{keyid!r} ({'does not verify' if candidates else 'unknown key'})")
+        else:
+            accepted.add(bytes(public))
+        if len(accepted) >= threshold:
+            break
+    if len(accepted) < threshold:
+        raise ValueError(f"signatures by {len(accepted)} trusted key(s) verify, {threshold} required; skipped: "
+                         + ", ".join(skipped))
     stmt = json.loads(body)
-    if stmt.get("_type") != STATEMENT_TYPE:
+    if not isinstance(stmt, dict) or stmt.get("_type") != STATEMENT_TYPE:
         raise ValueError("payload is not an in-toto Statement v1")
     return stmt
+
+
+def _verifies(public_key: bytes, signature: bytes, message: bytes) -> bool:
+    """Whether ``signature`` is a valid Ed25519 signature of ``message`` by ``public_key``."""
+    try:
+        Ed25519PublicKey.from_public_bytes(public_key).verify(signature, message)
+    except (InvalidSignature, ValueError):
+        return False
+    return True

@@ -30,6 +30,10 @@ failure of:
    approver (decisions) and that evaluation (evaluations), its subject the model artifact's digest;
 7. with an older checkpoint (``evidence/consistency.json``): its signature and the RFC 9162 consistency proof from it.
 
+DSSE envelopes are read as the DSSE protocol has verifiers read them (:func:`parse_envelope`): standard or URL-safe
+base64, and of their signatures only the valid one by the named key counts — one that does not verify, or by a key
+the ledger never registered (another tool's), is skipped; a valid one by any other key of the ledger is refused.
+
 The OK line names every signer: the exporter with the key and the seq it is valid from, and who signed the entries
 and the statements; the entry-set commitment; and the SHA-256 of the bundled ``verify.py`` with whether it is the
 verifier running. The ``verify.py`` inside a bundle travels with it and can be replaced along with it: a regulator
@@ -47,6 +51,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -225,23 +230,104 @@ class _KeyHistory:
 
 
 # ---------------------------------------------------------------------------------------------- envelopes
-def _open_envelope(env: Any, key: _Key, what: str) -> bytes:  # noqa: ANN401
-    """The payload of a DSSE envelope every signature of which is by ``key``."""
-    if not isinstance(env, dict) or env.get("payloadType") != DSSE_TYPE:
-        raise BundleError(f"{what}: unexpected payloadType "
-                          f"{env.get('payloadType') if isinstance(env, dict) else None!r}")
-    body = _b64(env.get("payload"), f"{what}: payload")
-    signatures = env.get("signatures") or []
+_BASE64_STANDARD = re.compile(r"[A-Za-z0-9+/]*")
+_BASE64_URL_SAFE = re.compile(r"[A-Za-z0-9_-]*")
+
+
+def decode_dsse_base64(text: Any) -> bytes:  # noqa: ANN401
+    """Decode a DSSE ``payload`` or ``sig``: standard or URL-safe base64, padded or not; ValueError otherwise.
+
+    DSSE (protocol.md, "Protocol"): "Either standard or URL-safe base64 encodings are allowed. Signers may use
+    either, and verifiers MUST accept either" — RFC 4648 §4 or §5. Padding may be absent (DSSE does not say;
+    RFC 4648 §3.2 lets a referring spec drop it and base64url producers often do; the DSSE reference code,
+    securesystemslib and go-securesystemslib require it, so accepting it absent only widens what opens), but if
+    present must be complete. Refused: a mix of the two alphabets (neither encoding), a length no encoding
+    produces, and non-zero pad bits — RFC 4648 §3.5 lets a decoder refuse those, conforming encoders never write
+    them, and refusing them keeps each signature and payload to one spelling per alphabet (the manifest envelope
+    is covered by nothing but its own signature).
+    """
+    if not isinstance(text, str):
+        raise ValueError("not a base64 string")
+    data = text[:-2] if text.endswith("==") else text[:-1] if text.endswith("=") else text
+    if (data != text and len(text) % 4) or len(data) % 4 == 1:
+        raise ValueError("not base64: wrong length or padding")
+    if _BASE64_STANDARD.fullmatch(data):
+        altchars = None
+    elif _BASE64_URL_SAFE.fullmatch(data):
+        altchars = b"-_"
+    else:
+        raise ValueError("neither standard nor URL-safe base64")
+    raw = base64.b64decode(data + "=" * (-len(data) % 4), altchars=altchars, validate=True)
+    if base64.b64encode(raw, altchars=altchars).decode("ascii").rstrip("=") != data:
+        raise ValueError("not canonical base64 (non-zero pad bits)")
+    return raw
+
+
+def parse_envelope(env: Any, payload_type: str = DSSE_TYPE) -> tuple[bytes, list[tuple[str, bytes]]]:  # noqa: ANN401
+    """Decode a DSSE JSON envelope (envelope.md) into its payload and its ``(keyid, signature)`` pairs, unverified.
+
+    ``payloadType`` must be ``payload_type`` (protocol.md: "Reject if PAYLOAD_TYPE is not a supported type");
+    ``payload`` and every ``sig`` must decode (:func:`decode_dsse_base64`; "Reject if decoding fails", as
+    securesystemslib and go-securesystemslib also refuse an envelope with any undecodable signature); an unset or
+    null ``keyid`` is ``""`` ("An unset field MUST be treated the same as set-but-empty"); other fields are ignored.
+    Raises ValueError.
+    """
+    if not isinstance(env, dict):
+        raise ValueError("not a DSSE envelope (a JSON object)")
+    if env.get("payloadType") != payload_type:
+        raise ValueError(f"unexpected payloadType {env.get('payloadType')!r}")
+    try:
+        body = decode_dsse_base64(env.get("payload"))
+    except ValueError as exc:
+        raise ValueError(f"payload: {exc}") from None
+    signatures = env.get("signatures")
     if not isinstance(signatures, list) or not signatures:
-        raise BundleError(f"{what}: no signature")
-    for sig in signatures:
-        keyid = sig.get("keyid", "") if isinstance(sig, dict) else ""
-        if keyid != key.key_id:
+        raise ValueError("no signature")
+    decoded = []
+    for number, sig in enumerate(signatures, start=1):
+        keyid = sig.get("keyid") if isinstance(sig, dict) else None
+        if not isinstance(sig, dict) or not isinstance(keyid, str | None):
+            raise ValueError(f"signature {number}: not a DSSE signature object")
+        try:
+            decoded.append((keyid or "", decode_dsse_base64(sig.get("sig"))))
+        except ValueError as exc:
+            raise ValueError(f"signature {number} (keyid {keyid!r}): {exc}") from None
+    return body, decoded
+
+
+def _open_envelope(env: Any, key: _Key, what: str, registered: dict[str, _Key]) -> bytes:  # noqa: ANN401
+    """The payload of a DSSE envelope that carries a valid signature by ``key``, the key the evidence names.
+
+    DSSE's multi-signature rule (protocol.md) with a threshold of one: a signature that does not verify is
+    skipped, and so is one whose ``keyid`` names a key this ledger never registered (the keyid narrows the keys
+    tried, as the protocol allows) or no key at all; the envelope is accepted when a signature naming ``key``
+    verifies with it, and refused when none does. Only ``key`` counts: a valid signature by another key this
+    ledger registered — another user's, the service's, the same user's of another time — is refused rather than
+    ignored, as the statement would then also be vouched for by an identity its ledger entry does not name.
+    """
+    try:
+        body, signatures = parse_envelope(env)
+    except ValueError as exc:
+        raise BundleError(f"{what}: {exc}") from exc
+    message = _pae(DSSE_TYPE, body)
+    valid = False
+    named = []  # keyids of the signatures not by ``key``
+    for keyid, signature in signatures:
+        if keyid == key.key_id:
+            valid = valid or _ed25519_ok(key.public_key, signature, message)
+            continue
+        named.append(keyid)
+        other = registered.get(keyid)
+        if other is not None and _ed25519_ok(other.public_key, signature, message):
             raise BundleError(f"{what}: signed by key {keyid!r}, not by {key.owner}'s key {key.key_id} that the "
-                              "evidence names")
-        if not _ed25519_ok(key.public_key, _b64(sig.get("sig"), f"{what}: signature"), _pae(DSSE_TYPE, body)):
-            raise BundleError(f"{what}: signature by {key.owner}'s key {key.key_id} does not verify")
-    return body
+                              f"evidence names ({other.owner}'s key, valid {other.validity()})")
+    if valid:
+        return body
+    if len(named) < len(signatures):
+        raise BundleError(f"{what}: signature by {key.owner}'s key {key.key_id} does not verify")
+    more = f" (nor do the {len(named) - 1} other signatures)" if len(named) > 1 else ""
+    raise BundleError(f"{what}: signed by key {named[0]!r}, not by {key.owner}'s key {key.key_id} that the evidence "
+                      f"names{more}")
 
 
 def _check_signatures(pending: list[tuple[int, bytes, bytes, bytes]]) -> None:
@@ -512,7 +598,8 @@ def _verify_bundle(root: str | Path, trusted_key: str | None = None) -> dict[str
     _check_signatures(pending)
 
     # 4. the manifest: signed by the exporter's key, the one that signed the report.generated entry it names
-    exporter = _check_manifest(root, manifest, manifest_bytes_on_disk, checkpoint.size, by_seq, signed_by)
+    exporter = _check_manifest(root, manifest, manifest_bytes_on_disk, checkpoint.size, by_seq, signed_by,
+                               history.keys)
 
     # 5. the entry set the report entry commits to: nothing dropped, nothing added, even by the exporter
     entry_set = _check_entry_set(exporter["report_seq"], by_seq, leaves)
@@ -522,7 +609,8 @@ def _verify_bundle(root: str | Path, trusted_key: str | None = None) -> dict[str
     statements = 0
     for path in sorted((evidence / "statements").glob("*.json")):
         what = f"statement {path.name}"
-        name = _check_statement(_load_json(path, what), what, recorded, by_seq, signed_by, artifacts)
+        name = _check_statement(_load_json(path, what), what, recorded, by_seq, signed_by, artifacts,
+                               history.keys)
         statement_signers[name] = statement_signers.get(name, 0) + 1
         statements += 1
 
@@ -555,7 +643,8 @@ def _verify_bundle(root: str | Path, trusted_key: str | None = None) -> dict[str
 
 
 def _check_manifest(root: Path, manifest: dict[str, Any], manifest_bytes: bytes, size: int,
-                    by_seq: dict[int, dict[str, Any]], signed_by: dict[int, _Key]) -> dict[str, Any]:
+                    by_seq: dict[int, dict[str, Any]], signed_by: dict[int, _Key],
+                    registered: dict[str, _Key]) -> dict[str, Any]:
     """Bind the manifest to its exporter: the actor, and the key, of the ``report.generated`` entry it names."""
     predicate = manifest["predicate"]
     if manifest.get("_type") != STATEMENT_TYPE or manifest.get("predicateType") != MANIFEST_PREDICATE:
@@ -598,7 +687,8 @@ def _check_manifest(root: Path, manifest: dict[str, Any], manifest_bytes: bytes,
     if key.valid_to is not None:
         raise BundleError(f"manifest: {exporter}'s key {key.key_id} was rotated out at seq {key.valid_to}, "
                           f"before the checkpoint (size {size})")
-    signed = _open_envelope(_load_json(root / MANIFEST_ENVELOPE, "manifest envelope"), key, "manifest envelope")
+    signed = _open_envelope(_load_json(root / MANIFEST_ENVELOPE, "manifest envelope"), key, "manifest envelope",
+                            registered)
     if signed != manifest_bytes:
         raise BundleError("manifest.json differs from the signed manifest")
     return {"name": exporter, "key_id": key.key_id, "valid_from": key.valid_from, "report_seq": report_seq}
@@ -606,15 +696,18 @@ def _check_manifest(root: Path, manifest: dict[str, Any], manifest_bytes: bytes,
 
 def _check_statement(
     env: Any, what: str, recorded: dict[str, int], by_seq: dict[int, dict[str, Any]],  # noqa: ANN401
-    signed_by: dict[int, _Key], artifacts: dict[str, str],
+    signed_by: dict[int, _Key], artifacts: dict[str, str], registered: dict[str, _Key],
 ) -> str:
     """Check one statement against the entry that records it; return its signer's name."""
-    body = _b64(env.get("payload") if isinstance(env, dict) else None, f"{what}: payload")
-    seq = recorded.get(_hex_sha256(body))
+    try:
+        digest = _hex_sha256(decode_dsse_base64(env.get("payload") if isinstance(env, dict) else None))
+    except ValueError as exc:
+        raise BundleError(f"{what}: payload: {exc}") from exc
+    seq = recorded.get(digest)
     if seq is None:
         raise BundleError(f"{what}: no included ledger entry records this statement's digest")
     entry, key = by_seq[seq], signed_by[seq]
-    _open_envelope(env, key, f"{what} (recorded at seq {seq})")
+    body = _open_envelope(env, key, f"{what} (recorded at seq {seq})", registered)  # the bytes verified are read
     stmt = json.loads(body)
     if not isinstance(stmt, dict) or stmt.get("_type") != STATEMENT_TYPE:
         raise BundleError(f"{what}: not an in-toto Statement v1")
