@@ -439,8 +439,9 @@ def model_register(state: _State, db: str | None, as_json: bool, as_user: str | 
     else:
         verb = "Registered" if result["created"] else "Already registered"
         trust = "  [TRUSTED PICKLE]" if result["trusted_pickle"] else ""
-        say(f"{verb} {result['ref']}: {result['estimator'] or 'external'}, "
-                   f"artifact sha256 {result['artifact_digest']}{trust}")
+        artifact = (f"artifact sha256 {result['artifact_digest']}" if result["artifact_digest"]
+                    else "no artifact (external model, known by its predictions)")
+        say(f"{verb} {result['ref']}: {result['estimator'] or 'external'}, {artifact}{trust}")
 
 
 @command(model_group, "show", auth=True)
@@ -454,8 +455,10 @@ def model_show(state: _State, db: str | None, as_json: bool, as_user: str | None
         return
     trust = ["  WARNING: pickle artifact loaded on the registrant's explicit trust"] if info["trusted_pickle"] else []
     say(f"{info['ref']}  {'external model' if info['external'] else info['estimator']}", *trust,
-        f"  artifact sha256 {info['artifact_digest']}", f"  framework {info['framework']}, risk tier "
-        f"{info['risk_tier'] or '-'}, owner {info['owner']}, code {info['code_ref'] or '-'}",
+        f"  artifact sha256 {info['artifact_digest']}" if info["artifact_digest"] else
+        "  no artifact (external model, known by its predictions)",
+        f"  framework {info['framework'] or '-'}, risk tier {info['risk_tier'] or '-'}, owner {info['owner']}, "
+        f"code {info['code_ref'] or '-'}",
         f"  trained on {', '.join(info['trained_on'])}")
     table(info["features"], ["name", "type"])
     if info["card"]:

@@ -293,10 +293,10 @@ class ReportAPI:
         for version, model in facts["models"].items():
             b.append(("h3", f"{name}@{version}"))
             b.append(("table", ["Field", "Value"], [
-                ["Estimator", model["estimator"]], ["Framework", model["framework"]],
+                ["Estimator", model["estimator"] or "external model"], ["Framework", model["framework"] or "—"],
                 ["Artifact SHA-256", model["artifact_digest"] or NO_ARTIFACT],
-                ["Trusted pickle", model["trusted_pickle"]],
-                ["Code", model["code_ref"]], ["Trained on", model["trained_on"]],
+                ["Trusted pickle", "yes" if model["trusted_pickle"] else "no"],
+                ["Code", model["code_ref"] or "—"], ["Trained on", model["trained_on"] or "—"],
                 ["Features", [f["name"] for f in model["features"]]]]
                 + [[k.replace("_", " ").capitalize(), json.dumps(v) if not isinstance(v, str) else v]
                    for k, v in (model["card"] or {}).items()]))

@@ -76,7 +76,9 @@ def section(title: str, key: str) -> None:
 def card_tab() -> None:
     section("Model details", "model_details")
     st.caption(f"{literal(model['estimator'] or 'external model')} · {literal(model['framework'] or '')} · owner "
-               f"{literal(model['owner'])} · artifact sha256 {literal(model['artifact_digest'])} · code "
+               f"{literal(model['owner'])} · "
+               + (f"artifact sha256 {literal(model['artifact_digest'])}" if model["artifact_digest"]
+                  else "no artifact (external model, known by its predictions)") + " · code "
                f"{literal(model['code_ref'] or '—')}")
     section("Intended use", "intended_use")
     section("Out-of-scope uses", "out_of_scope_uses")
