@@ -1,4 +1,11 @@
-"""Entrypoint: routes to the pages the signed-in user's roles allow (``st.navigation``). Layout only."""
+"""Entrypoint: routes every URL to its page (``st.navigation``), signed in or not. Layout only.
+
+Every page is registered under a stable path (its file name: ``/model_card``, ``/audit_log``…; see
+:mod:`app.links` for the object parameters), whoever is signed in, so a reload or a bookmarked URL always finds
+its page. Signed out, any URL shows the sign-in form in place of its page, and once signed in the same URL (page
+and query parameters) renders. The sidebar lists the pages the user's roles allow; a URL for another page says
+whose page it is instead of running it.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +13,14 @@ from pathlib import Path
 
 import streamlit as st
 
-from app import session
+from app import links, session
+from app.app_pages import no_role, sign_in
 from app.text import literal
 from core.errors import CountersignError
+from core.identity import Session
 
 PAGES = Path(__file__).resolve().parent / "app_pages"
+FAVICON = Path(__file__).resolve().parent / "assets" / "favicon.png"
 
 #: page file, title, icon, roles that see it (None: everyone signed in)
 NAVIGATION = [
@@ -23,26 +33,64 @@ NAVIGATION = [
     ("reports.py", "Reports", ":material/summarize:", {"auditor", "compliance_officer"}),
     ("users.py", "Users", ":material/group:", {"admin"}),
 ]
+#: roles that decide promotion requests (whose inbox count the navigation shows)
+DECIDERS = {"ml_lead", "compliance_officer"}
 
-st.set_page_config(page_title="Countersign", page_icon=":material/verified:", layout="wide")
+# A local favicon: a ":material/…:" page icon makes the browser fetch its SVG from fonts.gstatic.com (the app
+# must make no request beyond its own server). An emoji is drawn locally too, if the file is missing.
+st.set_page_config(page_title="Countersign", page_icon=FAVICON if FAVICON.exists() else "✅", layout="wide")
+
+
+def inbox_count(user: Session, roles: set[str]) -> int:
+    """How many pending promotion requests await a decision by ``user`` (0 for roles that decide none)."""
+    if not roles & DECIDERS:
+        return 0
+    try:
+        return sum(1 for r in session.service().requests(user, pending=True) if r.get("awaiting_me"))
+    except CountersignError:
+        return 0
+
+
+def allowed(file: str, roles: set[str]) -> bool:
+    """Whether a page is open to someone holding ``roles``."""
+    allowed_roles = next(a for f, _t, _i, a in NAVIGATION if f == file)
+    return bool(roles) and (allowed_roles is None or bool(roles & allowed_roles))
 
 
 def route() -> None:
     user = session.current()
     roles = set(session.roles()) if user is not None else set()
+    waiting = inbox_count(user, roles) if user is not None else 0
+    pages: dict[str, st.Page] = {}
+    for file, title, icon, _allowed in NAVIGATION:
+        if file == "approvals.py" and waiting:
+            title = f"{title} ({waiting})"
+        pages[file] = st.Page(PAGES / file, title=title, icon=icon, url_path=links.url_path_of(file),
+                              default=(file == "inventory.py"),
+                              visibility="visible" if allowed(file, roles) else "hidden")
+    page = st.navigation(list(pages.values()))
     if user is None:
-        pages = [st.Page(PAGES / "sign_in.py", title="Sign in", icon=":material/login:", default=True)]
+        session.render_cookie_script()
+        sign_in.render(page.title)
+        return
+    with st.sidebar:
+        st.markdown(f"**{literal(user.name)}**  \n{literal(', '.join(sorted(roles)) or 'no role')}")
+        if waiting:
+            st.caption(f"{waiting} request{'s' if waiting != 1 else ''} await{'s' if waiting == 1 else ''} your "
+                       "decision")
+        if st.button("Sign out", icon=":material/logout:", key="nav_sign_out"):
+            session.sign_out()
+            st.rerun()
+        session.render_cookie_script()
+    file = next(f for f, p in pages.items() if p is page)
+    if not roles:
+        no_role.render(user)
+    elif not allowed(file, roles):
+        title, needed = next((t, a) for f, t, _i, a in NAVIGATION if f == file)
+        no_role.render_forbidden(user, title, sorted(needed or ()), sorted(roles))
     else:
-        with st.sidebar:
-            st.markdown(f"**{literal(user.name)}**  \n{literal(', '.join(sorted(roles)) or 'no role')}")
-            if st.button("Sign out", icon=":material/logout:", key="nav_sign_out"):
-                session.sign_out()
-                st.rerun()
-        pages = [st.Page(PAGES / file, title=title, icon=icon, default=(file == "inventory.py"))
-                 for file, title, icon, allowed in NAVIGATION if roles and (allowed is None or roles & allowed)]
-        if not pages:
-            pages = [st.Page(PAGES / "no_role.py", title="No access", icon=":material/block:", default=True)]
-    st.navigation(pages).run()
+        links.seed_widgets(links.url_path_of(file))
+        page.run()
 
 
 # One database connection for the whole render (each core call would otherwise open the file anew; the lock is

@@ -1,17 +1,48 @@
-"""Sign-in state for a Streamlit session: who is signed in, and when the session expires."""
+"""Sign-in state for a Streamlit session: who is signed in, when the session expires, and how it survives reload.
+
+A reload (F5), a bookmarked URL or a link opened in a new tab starts a new Streamlit session, which knows nothing
+of the old one. So at sign-in the user's :class:`core.identity.Session` (which holds their unsealed signing key) is
+put in this process's :class:`core.web_session.WebSessions` store, and the browser gets only an opaque, signed,
+expiring token in the ``countersign_session`` cookie; a new Streamlit session reads the cookie
+(``st.context.cookies``, sent with the websocket handshake) and resumes. Nothing else is kept in the browser: no
+password, no key, nothing in local storage, and never a token in a URL.
+
+Why a cookie written by script: an ``HttpOnly`` cookie needs a ``Set-Cookie`` response header, and the server that
+``streamlit run`` starts offers an app no HTTP handler to send one (``st.context.cookies`` only reads). ``st.html``
+with ``unsafe_allow_javascript=True`` runs its script in the app's own document (not a sandboxed iframe, as
+``components.v1.html`` would, whose ``document.cookie`` belongs to another origin), so it can set a first-party
+cookie: ``Path=/; SameSite=Strict`` (plus ``Secure`` over HTTPS), expiring with the token. The script only ever
+carries a token this process made (checked against the token's pattern before it is embedded). Script can read
+such a cookie, which ``HttpOnly`` would prevent; the app never renders user text as HTML (:mod:`app.text`), and a
+stolen token is worth only the rest of its idle window on this server process. Moving to ``HttpOnly`` needs an HTTP
+route: run the app as ``st.App`` (Streamlit's Starlette server) with a route that sets the cookie.
+
+Idle timeout: ``COUNTERSIGN_SESSION_TTL`` seconds (default 1800) without a render signs the user out; absolute
+lifetime of a token: ``COUNTERSIGN_SESSION_MAX_AGE`` seconds (default 12 h). Sign-out removes the session from the
+store at once, so the old cookie is refused even if a copy of it survives; a server restart signs everyone out.
+"""
 
 from __future__ import annotations
 
 import os
+import secrets
 import time
+from datetime import UTC, datetime
 
 import streamlit as st
 
 from core.errors import CountersignError
 from core.identity import Session
 from core.service import Countersign
+from core.service_key import read_secret
+from core.web_session import COOKIE_NAME, TOKEN_RE, WebSessions, derive_key
 
 SESSION_TTL_S = float(os.environ.get("COUNTERSIGN_SESSION_TTL", "1800"))
+SESSION_MAX_AGE_S = float(os.environ.get("COUNTERSIGN_SESSION_MAX_AGE", str(12 * 3600)))
+
+#: session_state keys (the AppTest fixtures set ``auth_session`` and ``auth_last_seen`` directly)
+_SESSION, _LAST_SEEN, _EXPIRED = "auth_session", "auth_last_seen", "auth_expired"
+_TOKEN, _COOKIE_SEEN, _CLEAR_COOKIE = "auth_token", "auth_cookie_seen", "auth_clear_cookie"
 
 
 @st.cache_resource
@@ -20,16 +51,60 @@ def service() -> Countersign:
     return Countersign()
 
 
+@st.cache_resource
+def web_sessions() -> WebSessions[Session]:
+    """This process's store of signed-in sessions. Its token MAC key is derived from the service secret; where the
+    secret is unavailable, from random bytes (the store lives in this process's memory either way)."""
+    try:
+        key = derive_key(read_secret(service().path))
+    except CountersignError:
+        key = secrets.token_bytes(32)
+    return WebSessions(key, idle_s=SESSION_TTL_S, max_age_s=SESSION_MAX_AGE_S)
+
+
+def _cookie() -> str | None:
+    try:
+        value = st.context.cookies.get(COOKIE_NAME)
+    except Exception:  # noqa: BLE001 - no browser context (bare script, AppTest): no cookie
+        return None
+    return value if isinstance(value, str) else None
+
+
+def _resume(now: float) -> Session | None:
+    """The session the browser's cookie names, once per Streamlit session (the cookie the websocket was opened
+    with does not change afterwards, so after a sign-out it must not sign the user back in)."""
+    token = _cookie()
+    if not token or st.session_state.get(_COOKIE_SEEN) == token:
+        return None
+    st.session_state[_COOKIE_SEEN] = token
+    resumed = web_sessions().resume(token, now=now)
+    if resumed is None:
+        st.session_state[_EXPIRED] = True  # a cookie we no longer honour: say so, and delete it
+        st.session_state[_CLEAR_COOKIE] = True
+        return None
+    st.session_state[_SESSION] = resumed
+    st.session_state[_TOKEN] = token
+    st.session_state.pop(_EXPIRED, None)
+    return resumed
+
+
 def current() -> Session | None:
     """The signed-in session, or ``None`` (also when it has expired from inactivity)."""
-    session = st.session_state.get("auth_session")
-    last = st.session_state.get("auth_last_seen", 0.0)
+    now = time.time()
+    session = st.session_state.get(_SESSION)
     if session is None:
-        return None
-    if time.time() - last > SESSION_TTL_S:
+        session = _resume(now)
+        if session is None:
+            return None
+    elif now - st.session_state.get(_LAST_SEEN, 0.0) > SESSION_TTL_S:
         sign_out(expired=True)
         return None
-    st.session_state["auth_last_seen"] = time.time()
+    else:
+        token = st.session_state.get(_TOKEN)
+        if token is not None and not web_sessions().touch(token, now=now):
+            sign_out(expired=True)  # revoked elsewhere (say, the user was deactivated) or past its lifetime
+            return None
+    st.session_state[_LAST_SEEN] = now
     return session
 
 
@@ -46,7 +121,7 @@ def roles() -> tuple[str, ...]:
 
 
 def require() -> Session:
-    """The signed-in session, or stop the page (the router only shows pages to signed-in users)."""
+    """The signed-in session, or stop the page (the router only runs pages for signed-in users)."""
     user = current()
     if user is None:
         st.stop()
@@ -54,19 +129,58 @@ def require() -> Session:
 
 
 def sign_in(name: str, password: str) -> str | None:
-    """Authenticate through core; return an error message or ``None``."""
+    """Authenticate through core and start a session that survives reload; return an error message or ``None``."""
+    if not name.strip() or not password:
+        return "Enter your user name and password."
     try:
         session = service().login(name.strip(), password)
     except CountersignError as exc:
         return exc.message
-    st.session_state["auth_session"] = session
-    st.session_state["auth_last_seen"] = time.time()
-    st.session_state.pop("auth_expired", None)
+    st.session_state[_SESSION] = session
+    st.session_state[_LAST_SEEN] = time.time()
+    st.session_state[_TOKEN] = web_sessions().issue(session)
+    st.session_state.pop(_EXPIRED, None)
+    st.session_state.pop(_CLEAR_COOKIE, None)
     return None
 
 
 def sign_out(expired: bool = False) -> None:
-    st.session_state.pop("auth_session", None)
-    st.session_state.pop("auth_last_seen", None)
+    """End the session here and in the store (so the cookie is refused from now on) and delete the cookie."""
+    token = st.session_state.pop(_TOKEN, None)
+    if token is not None:
+        web_sessions().revoke(token)
+    st.session_state.pop(_SESSION, None)
+    st.session_state.pop(_LAST_SEEN, None)
+    st.session_state[_CLEAR_COOKIE] = True
     if expired:
-        st.session_state["auth_expired"] = True
+        st.session_state[_EXPIRED] = True
+
+
+def end_sessions_of(name: str) -> int:
+    """Sign ``name`` out everywhere (for deactivation or a password reset by an administrator); how many."""
+    return web_sessions().revoke_where(lambda s: s.name == name)
+
+
+def cookie_script() -> str | None:
+    """The script that stores this session's token in the browser, or deletes a stale one; ``None`` if neither is
+    needed. Its text is constant for a token, so rendering it on every run runs it once."""
+    token = st.session_state.get(_TOKEN)
+    if token is not None and st.session_state.get(_SESSION) is not None:
+        match = TOKEN_RE.match(token)
+        if match is None:  # never embed anything but a token this process made
+            return None
+        expires = datetime.fromtimestamp(int(match.group(2)), UTC).strftime("%a, %d %b %Y %H:%M:%S GMT")
+        value = f"{COOKIE_NAME}={token}; Expires={expires}"
+    elif st.session_state.get(_CLEAR_COOKIE):
+        value = f"{COOKIE_NAME}=; Expires=Thu, 01 Jan 1970 00:00:00 GMT"
+    else:
+        return None
+    return ("<script>document.cookie = " + repr(value)
+            + " + '; Path=/; SameSite=Strict' + (location.protocol === 'https:' ? '; Secure' : '');</script>")
+
+
+def render_cookie_script() -> None:
+    """Render :func:`cookie_script` (no visible output)."""
+    script = cookie_script()
+    if script is not None:
+        st.html(script, unsafe_allow_javascript=True)

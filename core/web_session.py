@@ -99,7 +99,7 @@ class WebSessions(Generic[T]):
 
     def _check(self, token: str | None) -> tuple[str, int] | None:
         """The token's id and expiry if its form and MAC are good (not yet whether it expired or is known)."""
-        match = TOKEN_RE.match(token or "")
+        match = TOKEN_RE.match(token) if isinstance(token, str) else None
         if match is None:
             return None
         token_id, expires_text, mac = match.groups()
@@ -139,7 +139,7 @@ class WebSessions(Generic[T]):
 
     def revoke(self, token: str | None) -> None:
         """Forget the token's session (sign-out); unknown or malformed tokens are ignored."""
-        match = TOKEN_RE.match(token or "")
+        match = TOKEN_RE.match(token) if isinstance(token, str) else None
         if match is None:
             return
         with self._lock:

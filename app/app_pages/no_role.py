@@ -1,11 +1,23 @@
-"""Shown to a signed-in user who holds no role (every role was revoked): nothing to read until one is granted."""
+"""What a signed-in user sees instead of a page their roles do not open (the router renders it)."""
+
+from __future__ import annotations
 
 import streamlit as st
 
-from app import session
 from app.text import literal
+from core.identity import Session
 
-user = session.require()
-st.title("No access")
-st.warning(f"{literal(user.name)} holds no role in Countersign any more, so there is nothing to show. "
-           "Ask an administrator to grant you a role, then reload this page.")
+
+def render(user: Session) -> None:
+    """Every role was revoked: nothing to read until one is granted."""
+    st.title("No access")
+    st.warning(f"{literal(user.name)} holds no role in Countersign any more, so there is nothing to show. "
+               "Ask an administrator to grant you a role, then reload this page.")
+
+
+def render_forbidden(user: Session, title: str, needed: list[str], held: list[str]) -> None:
+    """A URL for a page that ``user``'s roles do not open: say whose page it is (the page itself never runs)."""
+    st.title(title)
+    st.warning(f"The {literal(title)} page is open to {literal(' or '.join(needed))} only. You are signed in as "
+               f"{literal(user.name)} ({literal(', '.join(held))}).", icon=":material/block:")
+    st.page_link("app_pages/inventory.py", label="Go to the inventory", icon=":material/inventory_2:")
