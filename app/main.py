@@ -74,7 +74,8 @@ def route() -> None:
         sign_in.render(page.title)
         return
     with st.sidebar:
-        st.markdown(f"**{literal(user.name)}**  \n{literal(', '.join(sorted(roles)) or 'no role')}")
+        st.markdown(f"**{literal(user.name)}**  \n"
+                    f"{literal(', '.join(no_role.role_words(r) for r in sorted(roles)) or 'no role')}")
         if waiting:
             st.caption(f"{waiting} request{'s' if waiting != 1 else ''} await{'s' if waiting == 1 else ''} your "
                        "decision")

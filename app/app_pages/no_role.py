@@ -8,6 +8,11 @@ from app.text import literal
 from core.identity import Session
 
 
+def role_words(role: str) -> str:
+    """A role as words ("compliance officer", not "compliance_officer")."""
+    return role.replace("_", " ")
+
+
 def render(user: Session) -> None:
     """Every role was revoked: nothing to read until one is granted."""
     st.title("No access")
@@ -18,6 +23,7 @@ def render(user: Session) -> None:
 def render_forbidden(user: Session, title: str, needed: list[str], held: list[str]) -> None:
     """A URL for a page that ``user``'s roles do not open: say whose page it is (the page itself never runs)."""
     st.title(title)
-    st.warning(f"The {literal(title)} page is open to {literal(' or '.join(needed))} only. You are signed in as "
-               f"{literal(user.name)} ({literal(', '.join(held))}).", icon=":material/block:")
+    st.warning(f"The {literal(title)} page is open to {literal(' or '.join(map(role_words, needed)))} only. You "
+               f"are signed in as {literal(user.name)} ({literal(', '.join(map(role_words, held)))}).",
+               icon=":material/block:")
     st.page_link("app_pages/inventory.py", label="Go to the inventory", icon=":material/inventory_2:")
