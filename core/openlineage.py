@@ -178,9 +178,8 @@ def event_problem(event: Any) -> str | None:  # noqa: ANN401
     if kind is None:
         return ("not an OpenLineage event: a RunEvent needs 'run' and 'job', a JobEvent 'job', a DatasetEvent "
                 "'dataset'" if isinstance(event, dict) else "not a JSON object")
-    named = len(event.get("inputs") or []) + len(event.get("outputs") or []) if isinstance(event, dict) else 0
-    if isinstance(event.get("inputs"), list) and isinstance(event.get("outputs"), list) and \
-            named > MAX_OPENLINEAGE_EVENT_DATASETS:
+    named = sum(len(event[side]) for side in ("inputs", "outputs") if isinstance(event.get(side), list))
+    if named > MAX_OPENLINEAGE_EVENT_DATASETS:  # before the (costlier) schema validation
         return f"{named:,} inputs and outputs; the limit is {MAX_OPENLINEAGE_EVENT_DATASETS:,} per event"
     error = best_match(_validator(f"{SPEC_URL}#/$defs/{kind}").iter_errors(event))
     if error is not None:
@@ -258,29 +257,41 @@ def _decode(line: str) -> tuple[Any, str | None]:  # noqa: ANN401
     return (None, problem) if problem else (value, None)
 
 
-def referenced_ids(event: Event) -> tuple[set[str], int]:
-    """The node ids an event names (jobs, runs, datasets and their symlinks, column-lineage inputs) and how many
-    dataset references it holds — what the file's bounds count."""
+def referenced_ids(event: Event) -> tuple[set[str], int, set[tuple[str, ...]]]:
+    """What the file's bounds count for one event: the node ids it names (jobs, runs, datasets and their symlinks,
+    column-lineage inputs), how many dataset references it holds, and the links it would write (edges and column
+    links, by the ids as written)."""
     body = event.body
     ids: set[str] = set()
+    links: set[tuple[str, ...]] = set()
+    hub = None
     if "job" in body:
-        ids.add(job_id(body["job"]["namespace"], body["job"]["name"]))
+        hub = job_id(body["job"]["namespace"], body["job"]["name"])
+        ids.add(hub)
     if "run" in body:
-        ids.add(run_id(body["run"]["runId"]))
+        run = run_id(body["run"]["runId"])
+        links.add((str(hub), run))
+        hub = run
+        ids.add(run)
     refs = 0
-    for _path, ds in _datasets(body):
+    for path, ds in _datasets(body):
         refs += 1
-        ids.add(dataset_id(ds["namespace"], ds["name"]))
+        own = dataset_id(ds["namespace"], ds["name"])
+        ids.add(own)
+        if hub is not None:
+            links.add((str(path[0]), hub, own))
         facets = ds.get("facets") or {}
         for link in (facets.get("symlinks") or {}).get("identifiers") or []:
             refs += 1
             ids.add(dataset_id(link["namespace"], link["name"]))
         lineage = facets.get("columnLineage") or {}
-        for field in [*(lineage.get("fields") or {}).values(), {"inputFields": lineage.get("dataset") or []}]:
+        for out, field in [*(lineage.get("fields") or {}).items(), (None, {"inputFields": lineage.get("dataset")})]:
             for source in field.get("inputFields") or []:
                 refs += 1
-                ids.add(dataset_id(source["namespace"], source["name"]))
-    return ids, refs
+                src = dataset_id(source["namespace"], source["name"])
+                ids.add(src)
+                links.add((own, str(out), src, str(source.get("field"))))
+    return ids, refs, links
 
 
 def parse_openlineage(path: Path) -> tuple[list[Event], str]:
@@ -294,7 +305,7 @@ def parse_openlineage(path: Path) -> tuple[list[Event], str]:
     raw = read_bounded(path, MAX_OPENLINEAGE_BYTES, "OpenLineage file")
     events: list[Event] = []
     errors: list[str] = []
-    refs, nodes = 0, set()
+    refs, nodes, links = 0, set(), set()
     # Split on "\n" only: U+2028 and friends are legal inside JSON strings and must not end a line.
     for number, raw_line in enumerate(raw.split(b"\n"), start=1):
         if len(raw_line) > MAX_OPENLINEAGE_EVENT_BYTES:
@@ -317,15 +328,17 @@ def parse_openlineage(path: Path) -> tuple[list[Event], str]:
             continue
         event = Event(number, str(event_kind(value)), value)
         events.append(event)
-        ids, count = referenced_ids(event)
+        ids, count, written = referenced_ids(event)
         refs += count
         if refs > MAX_OPENLINEAGE_DATASET_REFS:
             raise BadInput(f"{path}:{number}: more than {MAX_OPENLINEAGE_DATASET_REFS:,} dataset references "
                            "(inputs, outputs, symlinks and column-lineage inputs) in one file; split it")
         nodes |= ids
-        if len(nodes) > MAX_OPENLINEAGE_GRAPH // 2:
-            raise BadInput(f"{path}:{number}: more than {MAX_OPENLINEAGE_GRAPH // 2:,} lineage nodes (distinct "
-                           "jobs, runs and datasets) in one file; split it")
+        links |= written
+        if len(nodes) + len(links) > MAX_OPENLINEAGE_GRAPH:
+            raise BadInput(f"{path}:{number}: more than {MAX_OPENLINEAGE_GRAPH:,} lineage nodes and links (distinct "
+                           "jobs, runs and datasets, the edges between them and column links) in one file; "
+                           "split it")
     if errors:
         shown = errors[:MAX_ERRORS_SHOWN]
         more = f"\n… and {len(errors) - len(shown)} more" if len(errors) > len(shown) else ""
