@@ -4,6 +4,7 @@ requests nothing from any host but its own."""
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -204,3 +205,42 @@ def test_no_request_leaves_the_app_server(page: Any, served_demo: tuple[str, Pat
         ui.open_page(page, title, HEADINGS.get(title, title.split(" (")[0]))
     page.wait_for_timeout(500)
     assert outside == [], outside
+
+
+def test_inventory_fits_1400_px_counts_what_it_shows_and_links_each_row(page: Any,
+                                                                        served_demo: tuple[str, Path]) -> None:
+    expect = _expect()
+    url, _db = served_demo
+    ui.sign_in(page, url, "chloe", PASSWORDS["chloe"])
+    grid = page.locator("[data-testid=stDataFrame]").first
+    widths = grid.evaluate("""g => { const s = g.querySelector('.dvn-scroller');
+        return [s.scrollWidth, s.clientWidth]; }""")
+    assert widths[0] <= widths[1], f"the inventory scrolls sideways at 1400 px: {widths}"
+    rows = ui.table(page)
+    assert set(rows[0]) == {"Model", "Version", "Stage", "Risk tier", "Owner", "Policy", "Latest verdict",
+                            "Pending requests", "Attention", "Card"}
+    cells = [v for r in rows for v in r.values()]
+    assert not any(v in ("None", "nan", "True", "False", "true", "false") for v in cells), rows
+    verdict = re.compile(r"^(pass|fail) \(\d{4}-\d{2}-\d{2}\)$|^not evaluated$")  # a day, no microseconds
+    assert all(verdict.match(r["Latest verdict"]) for r in rows), rows
+
+    def metric(label: str) -> str:
+        return page.locator("[data-testid=stMetric]").filter(has_text=label).locator(
+            "[data-testid=stMetricValue]").inner_text()
+
+    assert metric("Model versions") == str(len(rows))
+    search = page.get_by_role("textbox", name="Search")
+    search.fill("german")
+    search.press("Enter")
+    ui.settle(page)
+    shown = ui.table(page)
+    assert {r["Model"] for r in shown} == {"german-credit-scorer"}
+    assert metric("Model versions") == str(len(shown)) and metric("Pending requests") == "0"
+    expect(page.get_by_text(f"Counting the {len(shown)} of {len(rows)} model versions")).to_be_visible()
+
+    # Each row's card link is a permalink: it opens that version's card (in a new tab, still signed in).
+    link = next(r["Card"] for r in shown if r["Version"] == "2")
+    assert link == "./model_card?model=german-credit-scorer@2"
+    tab = page.context.new_page()
+    _goto(tab, f"{url}/{link[2:]}")
+    _shows_card_of(tab, "german-credit-scorer@2")
