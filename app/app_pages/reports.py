@@ -40,12 +40,11 @@ st.caption("report.pdf, report.html, the evidence bundle (ledger entries with in
 scope = st.radio("Scope", [ref, ref.split("@")[0] + " (all versions)"], horizontal=True, key="rep_scope",
                  format_func=literal)
 if st.button("Generate regulator export", type="primary", key="rep_generate"):
-    import io
     import tempfile
-    import zipfile
     from pathlib import Path
 
     from core.errors import CountersignError
+    from core.report import export_zip
 
     target = ref if scope == ref else ref.split("@")[0]
     with st.spinner("Building the report and its evidence bundle…"), tempfile.TemporaryDirectory() as tmp:
@@ -54,12 +53,8 @@ if st.button("Generate regulator export", type="primary", key="rep_generate"):
         except CountersignError as exc:
             st.error(literal(exc.message))
         else:
-            buffer = io.BytesIO()
-            with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-                for path in sorted((Path(tmp) / "export").rglob("*")):
-                    if path.is_file():
-                        archive.write(path, path.relative_to(Path(tmp) / "export").as_posix())
-            st.session_state["rep_zip"] = (f"{target.replace('@', '-')}-regulator-export.zip", buffer.getvalue(),
+            folder = f"{target.replace('@', '-')}-regulator-export"  # the zip's one top-level folder
+            st.session_state["rep_zip"] = (f"{folder}.zip", export_zip(Path(tmp) / "export", folder),
                                            result["entries"], result["statements"])
 if export := st.session_state.get("rep_zip"):
     name, data, entries, statements = export
