@@ -33,6 +33,7 @@ import base64
 import functools
 import html
 import io
+import re
 from typing import Any
 
 from core.text import visible
@@ -67,6 +68,10 @@ th,td{border:1px solid #ccd;padding:.3em .5em;text-align:left;vertical-align:top
 overflow-wrap:anywhere}th{background:#eef2f8}
 pre{background:#f6f8fa;padding:.8em;white-space:pre-wrap;word-break:break-all;font-size:.8em}
 img{max-width:100%}.caption{font-size:.85em;color:#555}.note{font-size:.85em}"""
+
+#: Added to :data:`CSS` for a fitted layout: headers wrap only between words, numbers and times never.
+FIT_CSS = "th{overflow-wrap:normal;word-break:normal}td.n{white-space:nowrap}"
+_UNBROKEN = re.compile(r"-?\d[\d,]*(\.\d+)?|\d{4}-\d\d-\d\d( \d\d:\d\d:\d\d UTC)?")
 
 
 def cell_capacity(column_width: float, font_size: float = CELL_FONT_SIZE) -> int:
@@ -269,8 +274,9 @@ def anchor(text: str) -> str:
 def to_html(title: str, blocks: list[Block], *, fit: bool = False) -> str:
     """A self-contained HTML page (no script, no remote resource) of the laid-out blocks (``fit``: laid out as in
     the PDF, see :func:`layout`). A table's first cells link to the headings their ``links`` name."""
+    style = CSS + FIT_CSS if fit else CSS
     parts = [f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{html.escape(visible(title))}"
-             f"</title><style>{CSS}</style></head><body>"]
+             f"</title><style>{style}</style></head><body>"]
     for block in layout(blocks, fit=fit):
         kind = block[0]
         if kind in ("h1", "h2", "h3"):
@@ -286,6 +292,7 @@ def to_html(title: str, blocks: list[Block], *, fit: bool = False) -> str:
             head = "".join(f"<th>{html.escape(h)}</th>" for h in block[1])
             rows = "".join("<tr>" + "".join(
                 f"<td><a href=\"#{link}\">{html.escape(c)}</a></td>" if i == 0 and link
+                else f"<td class=\"n\">{html.escape(c)}</td>" if fit and _UNBROKEN.fullmatch(c)
                 else f"<td>{html.escape(c)}</td>" for i, c in enumerate(row)) + "</tr>"
                 for row, link in zip(block[2], block[5], strict=True))
             parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>")

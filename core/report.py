@@ -685,8 +685,31 @@ def _drift(facts: dict[str, Any]) -> list[tuple[Any, ...]]:
                         _column_rule(v),
                         human(v.get("drifted"))]
                        for k, v in columns.items()]))
+            b += _drift_charts(c, result, columns)
     if not found:
         b.append(("p", "No drift check in the period."))
+    return b
+
+
+def _drift_charts(check: dict[str, Any], result: dict[str, Any],
+                  columns: dict[str, dict[str, Any]]) -> list[tuple[Any, ...]]:
+    """One chart per rule the columns share (what is compared, operator, threshold): each column's value with the
+    rule's line."""
+    rules: dict[tuple[str, str, float], list[tuple[str, float]]] = {}
+    for name, column in columns.items():
+        compared, op, threshold = column.get("compared"), column.get("operator"), column.get("threshold")
+        value = column.get(compared) if isinstance(compared, str) else None
+        if isinstance(value, int | float) and isinstance(threshold, int | float) and op in OPERATOR_WORDS:
+            rules.setdefault((compared, op, float(threshold)), []).append((name, float(value)))
+    b: list[tuple[Any, ...]] = []
+    for (compared, op, threshold), values in rules.items():
+        what = compared.replace("_", "-")
+        rule = rule_words(op, threshold)
+        chart = bar_chart([n for n, _ in values], [v for _, v in values],
+                          f"{check['id']}: {what} per column", threshold=threshold, xlabel=what,
+                          threshold_label=f"{rule}")
+        b.append(("image", chart, f"{check['id']} ({result['model']['ref']}): {what} per column. Dashed red line: "
+                                  f"the rule, {what} {rule}; a column on the wrong side of it has drifted."))
     return b
 
 

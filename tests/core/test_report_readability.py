@@ -226,6 +226,9 @@ def test_every_fairness_chart_draws_its_limit_line(exports: dict[str, Export]) -
     assert len(fairness) >= 6
     for c in fairness:
         assert _red_pixels(c["png"]) > 50, c["title"]
+    drift = [c for c in exports["german-credit-scorer"].charts if c["title"] == "drift: p-value per column"]
+    assert len(drift) == 2 and all(c["threshold"] == 0.05 and c["threshold_label"] == "at least 0.0500"
+                                   for c in drift)
     plain = bar_chart(["a", "b"], [0.2, 0.4], "no line")
     assert _red_pixels(plain) == 0
 
@@ -263,6 +266,7 @@ def test_the_html_regulatory_index_links_to_its_sections(exports: dict[str, Expo
         assert {anchor(section) for section in INDEX} <= set(internal)
         assert set(internal) <= parser.ids, set(internal) - parser.ids  # every link lands on a heading
         assert '<a href="#drift-and-monitoring">Drift and monitoring</a>' in export.html
+        assert '<td class="n">0.0500</td>' not in export.html or "td.n{white-space:nowrap}" in export.html
 
 
 def test_the_pdf_regulatory_index_links_to_its_sections(exports: dict[str, Export]) -> None:
