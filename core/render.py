@@ -58,8 +58,8 @@ MAX_CHART_LABEL = 48
 FONT_SIZES = (7.0, 6.5, 6.0, 5.5, 5.0)
 #: A word of up to this many characters is never broken inside a fitted table (a SHA-256 digest has 64).
 UNBREAKABLE = 64
-#: Rows measured to fit a table's columns (a longer table is measured on its first rows).
-FIT_ROWS = 2000
+#: Per column, the longest words (by characters) whose printed width is measured to find the widest.
+WORD_CANDIDATES = 64
 
 CSS = """body{font-family:Helvetica,Arial,sans-serif;margin:2em auto;max-width:1100px;color:#1d1d1f;line-height:1.4;
 overflow-wrap:anywhere}h1{border-bottom:3px solid #1d4e89}h2{color:#1d4e89;border-bottom:1px solid #ccd;margin-top:2em}
@@ -91,14 +91,14 @@ def leading_for(font_size: float) -> float:
 
 
 def _longest_word(texts: list[str], font: str, size: float) -> float:
+    """The width of the widest word (of up to :data:`UNBREAKABLE` characters) in ``texts``: every text is read, the
+    :data:`WORD_CANDIDATES` longest distinct words measured."""
+    import heapq
+
     from reportlab.pdfbase.pdfmetrics import stringWidth
 
-    widest = 0.0
-    for text in texts:
-        for word in set(text.split()):
-            if len(word) <= UNBREAKABLE:
-                widest = max(widest, stringWidth(word, font, size))
-    return widest
+    words = {word for text in texts for word in text.split() if len(word) <= UNBREAKABLE}
+    return max((stringWidth(w, font, size) for w in heapq.nlargest(WORD_CANDIDATES, words, key=len)), default=0.0)
 
 
 def fitted_widths(headers: list[str], rows: list[list[str]],
@@ -113,8 +113,7 @@ def fitted_widths(headers: list[str], rows: list[list[str]],
         return [], CELL_FONT_SIZE
     from reportlab.pdfbase.pdfmetrics import stringWidth
 
-    sample = rows[:FIT_ROWS]
-    columns = [[r[i] for r in sample if i < len(r)] for i in range(len(headers))]
+    columns = [[r[i] for r in rows if i < len(r)] for i in range(len(headers))]
     pad = 2 * CELL_PADDING[0] + 1.0
     for size in FONT_SIZES:
         need = [max(_longest_word([h], "Helvetica-Bold", size), _longest_word(col, "Helvetica", size)) + pad

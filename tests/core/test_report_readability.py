@@ -161,6 +161,9 @@ def test_a_table_of_many_columns_fits_its_words() -> None:
     widths, size = fitted_widths(many, [["123456789.1234"] * 16])
     assert size < 7.0 and all(not _broken(h, w, size, True) for h, w in zip(many, widths, strict=True))
     to_pdf("t", [("table", many, [["123456789.1234"] * 16])])
+    history = [[str(seq), "2026-12-01 09:15:44 UTC"] + ["word"] * 7 for seq in range(1, 30_001)]  # grows late
+    widths, size = fitted_widths(["Seq", "When", *[f"c{i}" for i in range(7)]], history)
+    assert not _broken("30000", widths[0], size, False) and not _broken(history[-1][1], widths[1], size, False)
 
 
 # ------------------------------------------------------------------------------------------------ words
