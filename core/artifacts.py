@@ -31,6 +31,7 @@ from core.limits import (
     MAX_SKOPS_DIRECTORY_BYTES,
     MAX_SKOPS_MEMBERS,
     MAX_SKOPS_SCHEMA_BYTES,
+    MAX_SKOPS_SCHEMA_NODES,
     SKOPS_RATIO_CHECKED_ABOVE,
     MiB,
     describe_bytes,
@@ -174,6 +175,13 @@ def check_skops_archive(handle: IO[bytes], path: Path) -> None:  # noqa: C901 - 
     for info in infos:
         if info.compress_type == zipfile.ZIP_DEFLATED:
             _inflate_within_declared(handle, info, path)
+    handle.seek(0)
+    with zipfile.ZipFile(handle) as archive:  # every size was checked above: schema.json is at most 64 MiB
+        objects = archive.read("schema.json").count(b"{")
+    handle.seek(0)
+    if objects > MAX_SKOPS_SCHEMA_NODES:
+        raise BadInput(f"{path}: the skops schema.json holds {objects:,} JSON objects; the limit is "
+                       f"{MAX_SKOPS_SCHEMA_NODES:,} (skops builds a Python object for each when it loads the model)")
 
 
 _STEP = 1 * MiB

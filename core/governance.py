@@ -164,6 +164,14 @@ class GovernanceAPI:
 
         found = self._act(session, permission, model_node(mref), gather)
         model_record, data_record, ref_record = found["model"], found["data"], found["reference"]
+        if purpose == "evaluation" and not model_record["external"] and (prediction_column or score_column):
+            # A gate evaluation of a model with an artifact runs that artifact: predictions written into the data
+            # would let anyone "evaluate" a model that never ran (perfect answers in a column).
+            given = " and ".join(f"{flag} {col!r}" for flag, col in (("--prediction-column", prediction_column),
+                                                                        ("--score-column", score_column)) if col)
+            raise BadInput(f"{mref} has an artifact, so its evaluation runs it on {dref}; {given} would take the "
+                           "answers from the data instead. Supplied predictions are for external models (registered "
+                           "with --external) and for 'countersign monitor' on logged production predictions")
         data_path = datasets.check_at_use(data_record)
         ref_path = datasets.check_at_use(ref_record) if ref_record else None
         loading: dict[str, Any] | None = None

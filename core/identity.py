@@ -21,7 +21,8 @@ from core.ledger import Signer
 from core.roles import parse_role
 from core.service_key import sealed_to_credentials
 
-USERNAME_RE = re.compile(r"^[a-z][a-z0-9._-]{1,63}$")
+#: A user name, matched whole (``fullmatch``: ``$`` alone would also accept a final newline).
+USERNAME_RE = re.compile(r"[a-z][a-z0-9._-]{1,63}")
 MIN_PASSWORD_LENGTH = 8
 
 #: What a new key's owner signs to prove possession when the key is registered.
@@ -56,7 +57,7 @@ class NewKey:
 
 
 def validate_username(name: str) -> str:
-    if not USERNAME_RE.match(name or ""):
+    if not USERNAME_RE.fullmatch(name or ""):
         raise BadInput(
             f"invalid user name {name!r}: use 2-64 characters, lower-case letters, digits, '.', '_' or '-', "
             "starting with a letter"

@@ -53,6 +53,10 @@ MAX_OPENLINEAGE_GRAPH = 10_000
 MAX_SKOPS_BYTES = 2 * GiB
 #: Largest ``schema.json`` (uncompressed) of a skops artifact: skops parses it whole into Python objects.
 MAX_SKOPS_SCHEMA_BYTES = 64 * MiB
+#: Most JSON objects in a skops ``schema.json`` (counted as ``{`` characters, before skops reads it): skops builds
+#: a Python object of ~600 bytes for each, so a 1.6 MiB schema of 560,000 tiny objects cost 340 MB to load.
+#: 200,000 bounds that at ~120 MB and leaves room for real models (a 100,000-word vectoriser vocabulary).
+MAX_SKOPS_SCHEMA_NODES = 200_000
 #: Most members (files) in a skops archive (skops writes one per array: ~1,500 for a 500-tree gradient boosting model).
 MAX_SKOPS_MEMBERS = 100_000
 #: Largest zip central directory (the list of members, ~65 bytes a member for skops), read before it is parsed.

@@ -41,6 +41,7 @@ from core.openlineage import (
 )
 from core.roles import Permission
 from core.storage.duckdb_store import Tx
+from core.text import visible
 
 __all__ = ["LineageAPI", "resolve_node", "run_state", "to_dot", "walk"]
 
@@ -116,7 +117,11 @@ _SHAPES = {"dataset": "cylinder", "ol-dataset": "cylinder", "model": "box3d", "j
 
 
 def to_dot(graph: dict[str, Any]) -> str:
-    """Graphviz DOT with every node's digest on its label."""
+    """Graphviz DOT with every node's digest on its label.
+
+    Names come from people and from OpenLineage producers: control, bidi and zero-width characters in ids and
+    labels are drawn as visible escapes (:func:`core.text.visible`), so a newline in a name cannot add a line (a fake
+    ``sha256:`` line, say) to a node's label."""
 
     def q(text: str) -> str:
         escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
@@ -126,12 +131,12 @@ def to_dot(graph: dict[str, Any]) -> str:
     for n in graph["nodes"]:
         digest = (n["digest"] or "")[:12]
         state = (n.get("attributes") or {}).get("state") if n["kind"] == "run" else None
-        label = f"{n['kind']}\n{n['label']}" + (f"\n{state}" if state else "") + (
+        label = f"{n['kind']}\n{visible(n['label'])}" + (f"\n{visible(state)}" if state else "") + (
             f"\nsha256:{digest}…" if digest else "")
         style = ', style="bold"' if n["id"] == graph["root"] else ""
-        lines.append(f"  {q(n['id'])} [label={q(label)}, shape={_SHAPES.get(n['kind'], 'box')}{style}];")
+        lines.append(f"  {q(visible(n['id']))} [label={q(label)}, shape={_SHAPES.get(n['kind'], 'box')}{style}];")
     for e in graph["edges"]:
-        lines.append(f"  {q(e['from'])} -> {q(e['to'])} [label={q(e['kind'])}];")
+        lines.append(f"  {q(visible(e['from']))} -> {q(visible(e['to']))} [label={q(e['kind'])}];")
     lines.append("}")
     return "\n".join(lines) + "\n"
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import typing
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -57,8 +58,28 @@ AVERAGES = ("binary", "macro", "weighted", "micro")
 AVERAGED_METRICS = ("precision", "recall", "f1")
 
 
+def _admits_bool(annotation: Any) -> bool:  # noqa: ANN401
+    """Whether a field's type takes ``true``/``false`` (``bool`` itself, ``Any``, or a union holding either)."""
+    if annotation is bool or annotation is Any:
+        return True
+    return any(_admits_bool(a) for a in typing.get_args(annotation) if a is not type(None))
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_booleans_as_numbers(cls, data: Any) -> Any:  # noqa: ANN401
+        """``gte: true`` is not the number 1: refuse ``true``/``false`` where the field is not a boolean (pydantic
+        would read them as 1 and 0)."""
+        if isinstance(data, dict):
+            for name, field in cls.model_fields.items():
+                value = data.get(field.alias or name, data.get(name))
+                values = value if isinstance(value, list | tuple) else [value]
+                if any(isinstance(v, bool) for v in values) and not _admits_bool(field.annotation):
+                    raise ValueError(f"{name}: {str(value).lower()!s} is a boolean (true/false), not a number")
+        return data
 
 
 class _Thresholds(_Strict):

@@ -131,14 +131,22 @@ class ReleasesAPI:
             if age > timedelta(days=policy.max_evaluation_age_days):
                 reasons.append(f"evaluation {evaluation['id']} is {age.days} days old; the policy allows "
                                f"{policy.max_evaluation_age_days}")
-        active = {w["check_id"]: w for w in self._active_waivers(tx, name, version)}
+        # A waiver holds for one check of one policy version: the same check id under another version (or another
+        # policy) may test something else entirely.
+        waivers = self._active_waivers(tx, name, version)
+        active = {w["check_id"]: w for w in waivers if w.get("policy") == policy.ref}
+        elsewhere = {w["check_id"]: w for w in waivers if w.get("policy") != policy.ref}
         for check_id in result.get("failed_block_checks", []):
             if check_id in active:
                 used_waivers.append(active[check_id])
             else:
                 check = next((c for c in result["checks"] if c["id"] == check_id), {})
+                other = elsewhere.get(check_id)
+                why = (f"waiver {other['id']} was granted under {other.get('policy') or 'an unrecorded policy'}, not "
+                       f"the active {policy.ref} — a compliance officer must waive it again" if other
+                       else "has no active waiver")
                 reasons.append(f"block check {check_id!r} failed ({check.get('metric')} = {check.get('value')}, "
-                               f"needs {check.get('operator')} {check.get('threshold')}) and has no active waiver")
+                               f"needs {check.get('operator')} {check.get('threshold')}) and {why}")
         return model, policy, dict(evaluation, result=result), used_waivers, reasons
 
     def _active_waivers(self, tx: Tx, name: str, version: str) -> list[dict[str, Any]]:
@@ -240,7 +248,10 @@ class ReleasesAPI:
                 if changed:
                     stale.extend(changed)
                     raise GateRefused(changed)
-            filled = {d["role"] for d in decisions if d["decision"] == "approve"}
+            # an earlier approval counts only while its approver still holds the role they approved in, unbroken
+            lapsed = [d for d in decisions if d["decision"] == "approve" and _lapsed(tx, d)]
+            standing = [d for d in decisions if d["decision"] == "approve" and d not in lapsed]
+            filled = {d["role"] for d in standing}
             open_roles = [r for r in required if r not in filled]
             acting = next((r for r in open_roles if r in held), None)
             if acting is None:
@@ -275,14 +286,16 @@ class ReleasesAPI:
             tx.insert_decision({"request_id": request_id, "approver": session.name, "role": acting,
                                 "decision": decision, "comment": comment, "decided_at": row.ts, "seq": row.seq})
             outcome = {"request_id": request_id, "model": ref, "decision": decision, "role": acting, "seq": row.seq,
-                       "status": "pending", "remaining_roles": [r for r in open_roles if r != acting]}
+                       "status": "pending", "remaining_roles": [r for r in open_roles if r != acting],
+                       **({"lapsed_approvals": [{"approver": d["approver"], "role": d["role"]} for d in lapsed]}
+                          if lapsed else {})}
             if decision == "reject":
                 tx.close_request(request_id, "rejected", row.ts)
                 outcome["status"] = "rejected"
                 webhooks.enqueue(tx, "promotion.rejected", outcome, row.seq)
             elif not outcome["remaining_roles"]:
-                approvers = [{"name": d["approver"], "role": d["role"], "seq": d["seq"]} for d in decisions
-                             if d["decision"] == "approve"] + [{"name": session.name, "role": acting, "seq": row.seq}]
+                approvers = [{"name": d["approver"], "role": d["role"], "seq": d["seq"]} for d in standing] + [
+                    {"name": session.name, "role": acting, "seq": row.seq}]
                 self._transition(tx, session, acting, request, approvers)
                 tx.close_request(request_id, "approved", row.ts)
                 outcome["status"] = "approved"
@@ -319,8 +332,17 @@ class ReleasesAPI:
                            f"{request['evaluation_id']}")
         rested = {w["id"] for w in json.loads(request["waivers"])}
         now = {w["id"] for w in waivers}
-        if rested - now:
-            changed.append(f"waiver(s) {', '.join(sorted(rested - now))} the request rests on are no longer active")
+        for waiver_id in sorted(rested - now):
+            waiver = tx.get_waiver(waiver_id) or {}
+            if waiver.get("revoked_at"):
+                state = f"was revoked by {waiver['revoked_by']} at {waiver['revoked_at']}"
+            elif waiver.get("until", "9999") < _now().date().isoformat():
+                state = f"expired on {waiver['until']}"
+            elif waiver.get("policy") != policy.ref:
+                state = f"was granted under {waiver.get('policy')}, not the active {policy.ref}"
+            else:
+                state = "is no longer needed: the latest evaluation passes its check"
+            changed.append(f"waiver {waiver_id} the request rests on {state}")
         return changed
 
     def _invalidate(self, session: Session, request_id: str, reasons: list[str]) -> None:
@@ -435,7 +457,8 @@ class ReleasesAPI:
                                                      "policy": policy.ref}))
             tx.insert_waiver({"id": waiver_id, "model_name": ref.name, "model_version": ref.version, "check_id": check,
                               "until": until_date.isoformat(), "justification": justification,
-                              "granted_by": session.name, "granted_at": row.ts, "seq": row.seq})
+                              "granted_by": session.name, "granted_at": row.ts, "seq": row.seq,
+                              "policy": policy.ref})
             return {"id": waiver_id, "model": str(ref), "check": check, "until": until_date.isoformat(),
                     "seq": row.seq}
 
@@ -558,6 +581,16 @@ class ReleasesAPI:
     def _flush_webhooks(self) -> None:
         webhooks.deliver_in_background(self.store, wait=float(__import__("os").environ.get(
             "COUNTERSIGN_WEBHOOK_WAIT", "2")))
+
+
+def _lapsed(tx: Tx, decision: dict[str, Any]) -> bool:
+    """Whether an approval no longer counts: its approver has since lost the role they approved in (revoked after
+    the approval, even if granted again later)."""
+    if decision["role"] not in tx.user_roles(decision["approver"]):
+        return True
+    return any(action == "user.role_revoked" and seq > int(decision["seq"])
+               and json.loads(payload).get("role") == decision["role"]
+               for seq, _actor, action, payload in tx.identity_events(decision["approver"]))
 
 
 def _independence_problem(tx: Tx, approver: str, acting: str, held: list[str], request: dict[str, Any],

@@ -268,7 +268,11 @@ class Countersign(RegistryAPI, LineageAPI, GovernanceAPI, ReleasesAPI, Inventory
         session = identity.open_session(name, cred, roles, password) if cred else None
         if session is None:
             reason = "wrong password" if cred else "unknown user"
-            self._service_event(name, Event("auth.failed", f"user:{name}", {"reason": reason}))
+            if identity.USERNAME_RE.fullmatch(name or ""):
+                self._service_event(name, Event("auth.failed", f"user:{name}", {"reason": reason}))
+            else:  # not a possible user name (spaces, capitals, controls): never shown as if it were an actor
+                self._service_event("@invalid-name", Event("auth.failed", "user:@invalid-name",
+                                                           {"reason": "not a valid user name", "attempted": name}))
             raise NotAuthenticated(f"authentication failed for {name!r}: unknown user or wrong password")
         return session
 

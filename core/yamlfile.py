@@ -8,6 +8,7 @@ types are constructed.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -69,6 +70,14 @@ _COLLECTION_TAGS = (None, "!", yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG,
                     yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG)
 _STR, _INT, _MERGE = f"{_TAG}str", f"{_TAG}int", f"{_TAG}merge"
 _RESOLVER = yaml.resolver.Resolver()
+#: What YAML 1.2's core schema reads as a bool, int or float. PyYAML resolves by YAML 1.1, which also reads
+#: ``yes``/``on``, ``1_000``, ``010`` (octal), ``0b1``, ``190:20:30`` (base 60) as such; those are refused as ambiguous.
+_YAML12_FORMS = {
+    f"{_TAG}bool": re.compile(r"true|True|TRUE|false|False|FALSE"),
+    f"{_TAG}int": re.compile(r"[-+]?(?:0|[1-9][0-9]*)|0o[0-7]+|0x[0-9a-fA-F]+"),
+    f"{_TAG}float": re.compile(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+                               r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)"),
+}
 _CONSTRUCTOR = yaml.constructor.SafeConstructor()
 
 
@@ -182,6 +191,13 @@ def _compose(loader: Any) -> yaml.Node | None:  # noqa: ANN401, C901, PLR0912
                 tag = _RESOLVER.resolve(yaml.ScalarNode, event.value, event.implicit) if event.implicit[0] else _STR
             if tag == f"{_TAG}value":
                 tag = _STR  # YAML 1.1's "=" value key: plain text here
+            if event.implicit[0] and tag in _YAML12_FORMS and not _YAML12_FORMS[tag].fullmatch(event.value):
+                kind = tag.removeprefix(_TAG)
+                noun = {"bool": "a boolean", "int": "an integer", "float": "a number"}[kind]
+                raise BadInput(f"{line(event.start_mark)}: {_short(event.value)!r} is {noun} only in YAML 1.1 "
+                               f"(YAML 1.2 reads it {'as text' if kind == 'bool' else 'differently'}); write "
+                               f"{'true or false' if kind == 'bool' else 'the plain number'}, or quote it if it is "
+                               "text")
             if tag not in _SCALAR_TAGS and tag != _MERGE:
                 raise BadInput(f"{line(event.start_mark)}: YAML tag {_short(str(tag), 60)!r} is not supported here")
             if tag == _MERGE and not (stack and isinstance(stack[-1].node, yaml.MappingNode)

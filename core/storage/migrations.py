@@ -353,4 +353,17 @@ MIGRATIONS = (
     ),
 )
 
+MIGRATIONS = (
+    *MIGRATIONS,
+    Migration(
+        10,
+        "waivers: the policy version each was granted under (a waiver holds for that check of that version only)",
+        (
+            "ALTER TABLE waivers ADD COLUMN policy VARCHAR",
+            """UPDATE waivers SET policy = json_extract_string(l.payload, '$.policy')
+                   FROM ledger l WHERE l.seq = waivers.seq AND l.action = 'waiver.granted'""",
+        ),
+    ),
+)
+
 HEAD_VERSION: int = MIGRATIONS[-1].version
