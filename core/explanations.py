@@ -103,7 +103,8 @@ METRICS: dict[str, Definition] = {
         "max over columns of missing rows / all rows", "Evidently's ColumnMissingValuesCount convention", "lower"),
     "schema_match": Definition(
         "Schema match", "How many columns of the training data are missing from the evaluation data or have "
-        "another type. 0 means the schemas match.", "missing columns + columns of another type", "", "lower"),
+        "another type. 0 means the schemas match.", "missing columns + columns of another type",
+        "the training data's schema as recorded at registration (DuckDB column types)", "lower"),
 }
 
 #: Group rates a fairness metric compares (fairlearn's names): label, meaning, formula.

@@ -400,7 +400,7 @@ def governance_tab() -> None:
                              "justification": w["justification"] or "—"} for w in waivers]),
                      hide_index=True, width="stretch")
     else:
-        st.markdown("None.")
+        st.markdown("No waiver for this version.")
 
     st.subheader("Stage history")
     history = cs.history(user, row["name"])
