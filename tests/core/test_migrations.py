@@ -23,6 +23,15 @@ def _versions(db: Path) -> list[int]:
         con.close()
 
 
+def _init_at(db_path: Path, version: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Create the database as Countersign at schema ``version`` would have."""
+    with monkeypatch.context() as old:
+        old.setattr(core.service, "MIGRATIONS", MIGRATIONS[:version])
+        old.setattr(core.service, "HEAD_VERSION", version)
+        old.setattr(core.storage.duckdb_store, "HEAD_VERSION", version)
+        Countersign.init(db_path, admin=ADMIN, password=ADMIN_PW, origin="test.example/log")
+
+
 def test_head_has_at_least_two_versions() -> None:
     assert HEAD_VERSION == MIGRATIONS[-1].version >= 2
     assert [m.version for m in MIGRATIONS] == list(range(1, HEAD_VERSION + 1))
@@ -31,12 +40,7 @@ def test_head_has_at_least_two_versions() -> None:
 def test_old_database_is_upgraded_on_open_and_the_upgrade_is_a_ledger_entry(
     db_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Create the database as Countersign at schema version 1 would have.
-    with monkeypatch.context() as old:
-        old.setattr(core.service, "MIGRATIONS", MIGRATIONS[:1])
-        old.setattr(core.service, "HEAD_VERSION", 1)
-        old.setattr(core.storage.duckdb_store, "HEAD_VERSION", 1)
-        Countersign.init(db_path, admin=ADMIN, password=ADMIN_PW, origin="test.example/log")
+    _init_at(db_path, 1, monkeypatch)
     assert _versions(db_path) == [1]
 
     cs = Countersign(db_path)
@@ -73,11 +77,7 @@ def test_migration_9_rekeys_openlineage_ids_by_namespace_and_name_and_ledgers_it
 
     from core.openlineage import dataset_id, job_id
 
-    with monkeypatch.context() as old:
-        old.setattr(core.service, "MIGRATIONS", MIGRATIONS[:8])
-        old.setattr(core.service, "HEAD_VERSION", 8)
-        old.setattr(core.storage.duckdb_store, "HEAD_VERSION", 8)
-        Countersign.init(db_path, admin=ADMIN, password=ADMIN_PW, origin="test.example/log")
+    _init_at(db_path, 8, monkeypatch)
     run = "3b452093-782c-4ef2-9c0c-aafe2aa6f34d"
     con = duckdb.connect(str(db_path))
     try:  # what an import at schema 8 wrote
@@ -114,3 +114,34 @@ def test_migration_9_rekeys_openlineage_ids_by_namespace_and_name_and_ledgers_it
     # the old run merges with a later event of the same run
     graph = cs.lineage(admin, f"run:{run}")
     assert {n["id"] for n in graph["nodes"]} == {new_ds, new_job, f"run:{run}"}
+
+
+def test_migration_10_binds_each_waiver_to_the_policy_version_its_ledger_entry_names(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from core.ledger import Event
+    from core.service_key import load_service_signer
+
+    _init_at(db_path, 9, monkeypatch)
+    with monkeypatch.context() as old:  # a waiver as schema 9 stored it, beside its ledger entry
+        old.setattr(core.service, "MIGRATIONS", MIGRATIONS[:9])
+        old.setattr(core.service, "HEAD_VERSION", 9)
+        old.setattr(core.storage.duckdb_store, "HEAD_VERSION", 9)
+        cs = Countersign(db_path)
+
+        def grant(tx: core.storage.duckdb_store.Tx) -> None:
+            for waiver_id, action in (("wv-1", "waiver.granted"), ("wv-2", "model.registered")):
+                row = cs.ledger().append(tx, signer=load_service_signer(tx, db_path), actor="chloe", role=None,
+                                         event=Event(action, "model:m@1", {"id": waiver_id, "policy": "house@3"}))
+                tx.con.execute("INSERT INTO waivers VALUES (?, 'm', '1', 'auc', '2099-01-01', 'j', 'chloe', 't', "
+                               "NULL, NULL, ?)", [waiver_id, row.seq])
+
+        cs._write(grant)
+    Countersign(db_path).login(ADMIN, ADMIN_PW)  # upgrades to the head
+    con = duckdb.connect(str(db_path), read_only=True)
+    try:
+        policies = dict(con.execute("SELECT id, policy FROM waivers ORDER BY id").fetchall())
+    finally:
+        con.close()
+    # from the waiver.granted entry at the waiver's seq; nothing guessed where the entry is something else
+    assert policies == {"wv-1": "house@3", "wv-2": None}
