@@ -35,12 +35,17 @@ LABEL_LIMIT = 220
 
 
 def _bar_height(rows: int) -> int:
-    return max(90, 34 * rows + 40)
+    """The chart's whole height (Streamlit fits the chart in it: title and axis included), 40 px a bar."""
+    return 40 * rows + 110
+
+
+def _unit_axis(top: float) -> alt.Axis:
+    """A value axis whose ticks stop at 1 when the values do (room is left beside the bars for their labels)."""
+    return alt.Axis(values=[i / 10 for i in range(11)]) if top <= 1 else alt.Axis()
 
 
 def _result_colour() -> alt.Color:
-    return alt.Color("result:N", scale=alt.Scale(domain=["passes", "fails"], range=[PASS, FAIL]),
-                     legend=alt.Legend(title="Result", orient="bottom"))
+    return alt.Color("result:N", scale=alt.Scale(domain=["passes", "fails"], range=[PASS, FAIL]), legend=None)
 
 
 def metrics_chart(rows: list[dict[str, Any]], description: str) -> alt.Chart:
@@ -49,8 +54,7 @@ def metrics_chart(rows: list[dict[str, Any]], description: str) -> alt.Chart:
     data = pd.DataFrame(rows)
     data["label"] = [f"{number(v)} {r}" for v, r in zip(data["value"], data["result"], strict=True)]
     y = alt.Y("metric:N", title=None, sort=None, axis=alt.Axis(labelLimit=LABEL_LIMIT, labelFontSize=FONT))
-    x = alt.X("value:Q", title="value (0 to 1)", scale=alt.Scale(domain=[0, 1.25]),
-              axis=alt.Axis(values=[0, 0.2, 0.4, 0.6, 0.8, 1.0]))
+    x = alt.X("value:Q", title="value (0 to 1)", scale=alt.Scale(domain=[0, 1.25]), axis=_unit_axis(1.0))
     tooltip = [alt.Tooltip("metric:N"), alt.Tooltip("value:Q", format=".4f"), alt.Tooltip("rule:N"),
                alt.Tooltip("result:N")]
     bars = alt.Chart(data).mark_bar(height=18).encode(y=y, x=x, color=_result_colour(), tooltip=tooltip)
@@ -76,7 +80,7 @@ def fairness_chart(band: RateBand, title: str, description: str) -> alt.Chart:
     data["label"] = [f"{number(v)} {p}".strip() for v, p in zip(data["rate"], data["position"], strict=True)]
     top = max([1.0, *data["rate"].tolist()])
     y = alt.Y("group:N", title=None, sort=None, axis=alt.Axis(labelLimit=LABEL_LIMIT, labelFontSize=FONT))
-    x = alt.X("rate:Q", title=band.label, scale=alt.Scale(domain=[0, top * 1.35]))
+    x = alt.X("rate:Q", title=band.label, scale=alt.Scale(domain=[0, top * 1.25]), axis=_unit_axis(top))
     colour = alt.Color("position:N", scale=alt.Scale(domain=["inside the band", "below the band", ""],
                                                      range=[NEUTRAL, FAIL, NEUTRAL]), legend=None)
     layers: list[alt.Chart] = []
@@ -132,7 +136,7 @@ def drift_chart(rows: list[dict[str, Any]], compared: str, title: str, descripti
     data["result"] = ["fails" if d == "yes" else "passes" for d in data["drifted"]]
     top = max([1.0 if compared == "p-value" else 0.0, *data["value"].tolist(), *data["threshold"].dropna().tolist()])
     y = alt.Y("feature:N", title=None, sort=None, axis=alt.Axis(labelLimit=LABEL_LIMIT, labelFontSize=FONT))
-    x = alt.X("value:Q", title=compared, scale=alt.Scale(domain=[0, top * 1.35 or 1]))
+    x = alt.X("value:Q", title=compared, scale=alt.Scale(domain=[0, top * 1.25 or 1]), axis=_unit_axis(top))
     colour = alt.Color("result:N", scale=alt.Scale(domain=["passes", "fails"], range=[PASS, FAIL]), legend=None)
     points = alt.Chart(data).mark_point(filled=True, size=90).encode(
         y=y, x=x, color=colour, shape=alt.Shape("result:N", scale=alt.Scale(domain=["passes", "fails"],
