@@ -33,11 +33,13 @@ from core.openlineage import (
     SPEC_URL,
     TERMINAL_TYPES,
     Event,
+    _facet,
     dataset_id,
     job_id,
     parse_openlineage,
     referenced_ids,
     run_id,
+    without_leap_second,
 )
 from core.roles import Permission
 from core.storage.duckdb_store import Tx
@@ -176,6 +178,7 @@ def run_state(events: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _instant(text: str) -> datetime:
+    text = without_leap_second(text)
     return datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
 
 
@@ -183,9 +186,10 @@ class _Merge:
     """The lineage a file's events add to what is stored: nodes, aliases (``symlinks``), edges and column links.
 
     Loaded with the stored nodes and aliases the file names, fed the events in file order, then :meth:`write`
-    stores the difference. Datasets and jobs are keyed by (namespace, name); a ``symlinks`` facet makes its
-    identifiers aliases of one node, and two stored nodes it joins are merged into the older one (edges, aliases
-    and column links move to it; the other id becomes an alias).
+    stores the difference in bulk. Datasets and jobs are keyed by (namespace, name); a ``symlinks`` facet makes its
+    identifiers aliases of one node, and two nodes it joins are merged into the older one (edges, aliases and column
+    links move to it; the other id becomes an alias). Aliases form a forest walked with path compression, so a file
+    of thousands of symlinks costs linear time.
     """
 
     def __init__(self, tx: Tx, ids: set[str]) -> None:
@@ -196,19 +200,22 @@ class _Merge:
             n["id"]: {"kind": n["kind"], "label": n["label"], "attributes": json.loads(n["attributes"]),
                       "seq": n["seq"], "digest": n["digest"]} for n in stored}
         self.stored = {k: v["digest"] for k, v in self.nodes.items()}
-        self.new_aliases: dict[str, str] = {}
+        self.new_aliases: set[str] = set()
         self.merged: dict[str, str] = {}
+        self.names: dict[str, set[tuple[str, str]]] = {}  # a dataset node's other (namespace, name) identifiers
         self.edges: set[tuple[str, str, str]] = set()
         self.columns: set[tuple[str, str | None, str, str | None, str | None]] = set()
         self.kinds = {k: 0 for k in EVENT_KINDS}
 
     # -- identity
     def canon(self, node: str) -> str:
-        seen = set()
-        while node in self.alias and node not in seen:
-            seen.add(node)
-            node = self.alias[node]
-        return node
+        root, seen = node, set()
+        while root in self.alias and root not in seen:
+            seen.add(root)
+            root = self.alias[root]
+        for step in seen - {root}:  # path compression (in memory; what is written is canonicalised at write)
+            self.alias[step] = root
+        return root
 
     def _ensure(self, node: str, kind: str, label: str, attributes: dict[str, Any]) -> str:
         node = self.canon(node)
@@ -216,33 +223,38 @@ class _Merge:
             self.nodes[node] = {"kind": kind, "label": label, "attributes": attributes, "seq": None, "digest": None}
         return node
 
+    def _names(self, node: str) -> set[tuple[str, str]]:
+        if node not in self.names:
+            self.names[node] = {(i[0], i[1]) for i in self.nodes[node]["attributes"].get("identifiers", [])}
+        return self.names[node]
+
+    def _alias(self, alias: str, node: str) -> None:
+        self.alias[alias] = node
+        self.new_aliases.add(alias)
+
     def _absorb(self, survivor: str, other: str) -> None:
         """Merge node ``other`` into ``survivor``: its names, schema versions and data source join survivor's."""
         keep, gone = self.nodes[survivor]["attributes"], self.nodes.pop(other)["attributes"]
-        keep["identifiers"] = sorted({tuple(i) for i in keep.get("identifiers", [])} |
-                                     {tuple(i) for i in gone.get("identifiers", [])}
-                                     | {(gone.get("namespace"), gone.get("name"))})
-        keep["identifiers"] = [list(i) for i in keep["identifiers"]]
+        self._names(survivor).update(self.names.pop(other, None) or {(i[0], i[1]) for i in
+                                                                     gone.get("identifiers", [])})
+        self.names[survivor].add((gone.get("namespace"), gone.get("name")))
         for version in _versions(gone):
             _add_version(keep, version)
         if gone.get("dataSource") and not keep.get("dataSource"):
             keep["dataSource"] = gone["dataSource"]
         if other in self.stored:
             self.merged[other] = survivor
-        for alias, target in list(self.alias.items()) + list(self.new_aliases.items()):
-            if target == other:
-                self.alias[alias] = self.new_aliases[alias] = survivor
-        self.alias[other] = self.new_aliases[other] = survivor
+        self._alias(other, survivor)
 
     def dataset(self, ds: dict[str, Any], when: str) -> str:
         """The canonical node id of an event's dataset, after its facets are merged in."""
         namespace, name = ds["namespace"], ds["name"]
         facets = ds.get("facets") or {}
         own = dataset_id(namespace, name)
-        links = [(s["namespace"], s["name"], s.get("type")) for s in
-                 ((facets.get("symlinks") or {}).get("identifiers") or [])]
-        names = [own, *(dataset_id(ns, nm) for ns, nm, _t in links)]
-        group = sorted({self.canon(n) for n in names if self.canon(n) in self.nodes},
+        links = [(s["namespace"], s["name"]) for s in ((_facet(facets, "symlinks") or {}).get("identifiers") or [])]
+        names = [own, *(dataset_id(ns, nm) for ns, nm in links)]
+        roots = {self.canon(n) for n in names}
+        group = sorted((r for r in roots if r in self.nodes),
                        key=lambda n: (self.nodes[n]["seq"] is None, self.nodes[n]["seq"] or 0, n))
         if group:
             survivor = group[0]
@@ -253,23 +265,25 @@ class _Merge:
                                     {"namespace": namespace, "name": name, "schema": []})
         for n in names:
             if n != survivor and self.canon(n) != survivor:
-                self.alias[n] = self.new_aliases[n] = survivor
+                self._alias(n, survivor)
         attrs = self.nodes[survivor]["attributes"]
-        known = {tuple(i[:2]) for i in attrs.get("identifiers", [])} | {(attrs["namespace"], attrs["name"])}
-        extra = [[ns, nm] for ns, nm in [(namespace, name), *((a, b) for a, b, _t in links)] if (ns, nm) not in known]
-        if extra:
-            attrs["identifiers"] = sorted([*attrs.get("identifiers", []), *extra])
+        known = self._names(survivor)
+        for pair in [(namespace, name), *links]:
+            if pair != (attrs["namespace"], attrs["name"]):
+                known.add(pair)
         if "schema" in facets:
             facet = facets["schema"] or {}
             _add_version(attrs, {"since": when, "fields": None if facet.get("_deleted") else _fields(facet)})
         source = facets.get("dataSource")
-        if source and not source.get("_deleted"):
+        if isinstance(source, dict) and source.get("_deleted"):
+            attrs.pop("dataSource", None)
+        elif source:
             attrs["dataSource"] = {k: source[k] for k in ("name", "uri") if k in source}
-        self._columns(survivor, facets.get("columnLineage"))
+        self._columns(survivor, _facet(facets, "columnLineage"))
         return survivor
 
     def _columns(self, target: str, facet: dict[str, Any] | None) -> None:
-        if not facet or facet.get("_deleted"):
+        if not facet:
             return
         groups = [(out, spec.get("inputFields") or [], spec.get("transformationType"))
                   for out, spec in (facet.get("fields") or {}).items()]
@@ -322,6 +336,12 @@ class _Merge:
         return sorted({(self.canon(d), df, self.canon(s), sf, how) for d, df, s, sf, how in self.columns},
                       key=lambda r: tuple("" if x is None else x for x in r))
 
+    def final_aliases(self) -> list[list[str]]:
+        return sorted([a, self.canon(a)] for a in self.new_aliases)
+
+    def final_merges(self) -> list[list[str]]:
+        return sorted([a, self.canon(b)] for a, b in self.merged.items())
+
     def touched(self) -> dict[str, list[str]]:
         """Node ids the file names, after merging, by kind (``job``, ``run``, ``ol-dataset``)."""
         ids = {n for e in self.final_edges() for n in e[:2]} | {n for c in self.final_columns() for n in (c[0], c[2])}
@@ -331,10 +351,11 @@ class _Merge:
 
     def write(self, seq: int) -> dict[str, int]:
         tx = self.tx
-        for old, new in sorted(self.merged.items()):
-            tx.repoint_lineage_node(old, new)
-        for alias, target in sorted(self.new_aliases.items()):
-            tx.put_lineage_alias(alias, self.canon(target), seq)
+        tx.repoint_lineage_nodes(self.final_merges())
+        tx.put_lineage_aliases(self.final_aliases(), seq)
+        for node, extra in self.names.items():
+            if node in self.nodes and extra:
+                self.nodes[node]["attributes"]["identifiers"] = sorted([list(pair) for pair in extra])
         new_nodes, updated = [], 0
         for node, v in sorted(self.nodes.items()):
             digest = _sha(v["attributes"])
@@ -424,8 +445,7 @@ class LineageAPI:
             for event in events:
                 merge.add(event)
             names, edges, columns = merge.touched(), merge.final_edges(), merge.final_columns()
-            aliases = sorted([a, merge.canon(t)] for a, t in merge.new_aliases.items())
-            merged = sorted([a, merge.canon(b)] for a, b in merge.merged.items())
+            aliases, merged = merge.final_aliases(), merge.final_merges()
             summary = {
                 "file_sha256": file_sha, "spec": SPEC_URL, "events": len(events), "event_kinds": merge.kinds,
                 "jobs": len(names["job"]), "runs": len(names["run"]), "datasets": len(names["ol-dataset"]),

@@ -25,13 +25,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError, best_match
 from referencing import Registry, Resource
 
@@ -57,11 +58,15 @@ __all__ = [
     "TERMINAL_TYPES",
     "Event",
     "dataset_id",
+    "classify",
+    "deleted",
+    "event_kind",
     "event_problem",
     "job_id",
     "parse_openlineage",
     "run_id",
     "split_id",
+    "without_leap_second",
 ]
 
 SPEC_VERSION = "2-0-2"
@@ -113,10 +118,31 @@ def _registry() -> Registry:
     return Registry().with_resources(resources)
 
 
+_LEAP_SECOND = re.compile(r"(T\d\d:\d\d:)60(?=[.,zZ+-])")
+
+
+def without_leap_second(text: str) -> str:
+    """An RFC 3339 date-time with a leap second (``…:60``, allowed by RFC 3339 §5.6) read as ``…:59``, the
+    nearest instant Python can represent; any other text unchanged."""
+    return _LEAP_SECOND.sub(r"\g<1>59", text, count=1)
+
+
+@cache
+def _format_checker() -> FormatChecker:
+    """JSON Schema's format checks, with RFC 3339 leap seconds accepted (jsonschema's ``date-time`` refuses them)."""
+    checker = FormatChecker(formats=Draft202012Validator.FORMAT_CHECKER.checkers)
+    base, raises = Draft202012Validator.FORMAT_CHECKER.checkers["date-time"]
+
+    def date_time(instance: object) -> bool:
+        return bool(base(without_leap_second(instance) if isinstance(instance, str) else instance))
+
+    checker.checkers["date-time"] = (date_time, raises)
+    return checker
+
+
 @cache
 def _validator(ref: str) -> Draft202012Validator:
-    return Draft202012Validator({"$ref": ref}, registry=_registry(),
-                                format_checker=Draft202012Validator.FORMAT_CHECKER)
+    return Draft202012Validator({"$ref": ref}, registry=_registry(), format_checker=_format_checker())
 
 
 def _facet_ref(facet: str) -> str:
@@ -140,9 +166,11 @@ def _where(path: Any) -> str:  # noqa: ANN401
 def _explain(error: ValidationError, prefix: tuple[Any, ...] = ()) -> str:
     where = _where((*prefix, *error.absolute_path))
     if error.validator == "format":
+        zoneless = error.validator_value == "date-time" and isinstance(error.instance, str) and not re.search(
+            r"([zZ]|[+-]\d\d:\d\d)$", error.instance)
+        hint = {True: " (RFC 3339: a date-time needs a time zone, e.g. Z or +02:00)", False: " (RFC 3339)"}[zoneless]
         return f"{where}: {_short(error.instance)} is not a valid {error.validator_value!r}" + (
-            " (RFC 3339: a date-time needs a time zone, e.g. Z or +02:00)" if error.validator_value == "date-time"
-            else "")
+            hint if error.validator_value == "date-time" else "")
     if error.validator == "required":
         return f"{where}: {error.message}"
     if error.validator == "type":
@@ -152,46 +180,85 @@ def _explain(error: ValidationError, prefix: tuple[Any, ...] = ()) -> str:
     return f"{where}: {error.message[:200]}"
 
 
-def event_kind(event: Any) -> str | None:  # noqa: ANN401
-    """``RunEvent``, ``JobEvent`` or ``DatasetEvent`` by the fields present (``None`` if none fits)."""
-    if not isinstance(event, dict):
-        return None
-    if "run" in event:
-        return "RunEvent"
-    if "job" in event:
-        return "JobEvent"
-    if "dataset" in event:
-        return "DatasetEvent"
-    return None
+def _candidates(event: dict[str, Any]) -> list[str]:
+    """The kinds an object could be by the spec's required and forbidden fields (the ``oneOf`` branches):
+    a RunEvent needs ``run`` and ``job``; a JobEvent ``job`` and no ``run``; a DatasetEvent ``dataset`` and not
+    both ``job`` and ``run``."""
+    kinds = []
+    if "run" in event and "job" in event:
+        kinds.append("RunEvent")
+    if "job" in event and "run" not in event:
+        kinds.append("JobEvent")
+    if "dataset" in event and not ("job" in event and "run" in event):
+        kinds.append("DatasetEvent")
+    return kinds
 
 
-def _datasets(event: dict[str, Any]) -> list[tuple[tuple[str | int, ...], dict[str, Any]]]:
-    """``(path, dataset)`` of every dataset an event names (inputs, outputs, or the DatasetEvent's)."""
-    if "dataset" in event and "run" not in event and "job" not in event:
+def _datasets(event: dict[str, Any], kind: str) -> list[tuple[tuple[str | int, ...], dict[str, Any]]]:
+    """``(path, dataset)`` of every dataset an event of ``kind`` names (inputs, outputs, or the DatasetEvent's)."""
+    if kind == "DatasetEvent":
         return [(("dataset",), event["dataset"])]
     return [((side, i), ds) for side in ("inputs", "outputs") for i, ds in enumerate(event.get(side) or [])]
 
 
-def event_problem(event: Any) -> str | None:  # noqa: ANN401
-    """Why a decoded JSON value is not a valid OpenLineage 2-0-2 event (``None`` if it is)."""
-    kind = event_kind(event)
-    if kind is None:
-        return ("not an OpenLineage event: a RunEvent needs 'run' and 'job', a JobEvent 'job', a DatasetEvent "
-                "'dataset'" if isinstance(event, dict) else "not a JSON object")
+def classify(event: Any) -> tuple[str | None, str | None]:  # noqa: ANN401
+    """``(kind, None)`` for a valid OpenLineage 2-0-2 event, or ``(None, why not)``.
+
+    The spec's top level is ``oneOf`` RunEvent, JobEvent, DatasetEvent: an event is valid when exactly one of them
+    validates (so ``{"dataset", "run"}`` is a DatasetEvent, and ``{"dataset", "job"}`` matching both a JobEvent and
+    a DatasetEvent is invalid). Facets Countersign interprets are validated against their own schemas too, unless
+    marked ``_deleted``.
+    """
+    if not isinstance(event, dict):
+        return None, "not a JSON object"
+    kinds = _candidates(event)
+    if not kinds:
+        return None, ("not an OpenLineage event: a RunEvent needs 'run' and 'job', a JobEvent 'job' (and no 'run'), "
+                      "a DatasetEvent 'dataset' (and not both 'job' and 'run')")
     named = sum(len(event[side]) for side in ("inputs", "outputs") if isinstance(event.get(side), list))
     if named > MAX_OPENLINEAGE_EVENT_DATASETS:  # before the (costlier) schema validation
-        return f"{named:,} inputs and outputs; the limit is {MAX_OPENLINEAGE_EVENT_DATASETS:,} per event"
-    error = best_match(_validator(f"{SPEC_URL}#/$defs/{kind}").iter_errors(event))
-    if error is not None:
-        return f"{kind}: {_explain(error)}"
-    for path, ds in _datasets(event):
+        return None, f"{named:,} inputs and outputs; the limit is {MAX_OPENLINEAGE_EVENT_DATASETS:,} per event"
+    errors = {kind: best_match(_validator(f"{SPEC_URL}#/$defs/{kind}").iter_errors(event)) for kind in kinds}
+    valid = [kind for kind, error in errors.items() if error is None]
+    if len(valid) > 1:
+        return None, (f"matches both a {valid[0]} and a {valid[1]}; the spec allows exactly one kind (give a "
+                      "DatasetEvent no 'job', or a JobEvent no 'dataset')")
+    if not valid:
+        kind = kinds[0]
+        error = errors[kind]
+        return None, f"{kind}: {_explain(error) if error is not None else 'invalid'}"
+    kind = valid[0]
+    for path, ds in _datasets(event, kind):
         facets = ds.get("facets") or {}
         for facet in FACET_SCHEMAS:
-            if facet in facets and not (facets[facet] or {}).get("_deleted"):
+            if _facet(facets, facet) is not None:
                 error = best_match(_validator(_facet_ref(facet)).iter_errors({facet: facets[facet]}))
                 if error is not None:
-                    return f"{kind}: {_explain(error, (*path, 'facets'))}"
-    return None
+                    return None, f"{kind}: {_explain(error, (*path, 'facets'))}"
+    return kind, None
+
+
+def event_kind(event: Any) -> str | None:  # noqa: ANN401
+    """``RunEvent``, ``JobEvent`` or ``DatasetEvent`` for a valid event (``None`` if it is not valid)."""
+    return classify(event)[0]
+
+
+def event_problem(event: Any) -> str | None:  # noqa: ANN401
+    """Why a decoded JSON value is not a valid OpenLineage 2-0-2 event (``None`` if it is)."""
+    return classify(event)[1]
+
+
+def _facet(facets: dict[str, Any], name: str) -> dict[str, Any] | None:
+    """A dataset facet to interpret: ``None`` when absent or marked ``_deleted`` (the spec's deletion of a facet,
+    whose other fields then mean nothing)."""
+    facet = facets.get(name)
+    return facet if isinstance(facet, dict) and not facet.get("_deleted") else None
+
+
+def deleted(facets: dict[str, Any], name: str) -> bool:
+    """Whether the event deletes facet ``name`` (``_deleted: true``)."""
+    facet = facets.get(name)
+    return isinstance(facet, dict) and bool(facet.get("_deleted"))
 
 
 # ------------------------------------------------------------------------------------------------- reading
@@ -206,7 +273,8 @@ class Event:
     @property
     def time(self) -> datetime:
         """``eventTime`` as an aware datetime (RFC 3339 guarantees the offset)."""
-        return datetime.fromisoformat(self.body["eventTime"].replace("Z", "+00:00").replace("z", "+00:00"))
+        text = without_leap_second(self.body["eventTime"])
+        return datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
 
 
 def _too_deep_or_bad_text(value: Any) -> str | None:  # noqa: ANN401
@@ -265,26 +333,26 @@ def referenced_ids(event: Event) -> tuple[set[str], int, set[tuple[str, ...]]]:
     ids: set[str] = set()
     links: set[tuple[str, ...]] = set()
     hub = None
-    if "job" in body:
+    if event.kind in ("RunEvent", "JobEvent"):
         hub = job_id(body["job"]["namespace"], body["job"]["name"])
         ids.add(hub)
-    if "run" in body:
+    if event.kind == "RunEvent":
         run = run_id(body["run"]["runId"])
         links.add((str(hub), run))
         hub = run
         ids.add(run)
     refs = 0
-    for path, ds in _datasets(body):
+    for path, ds in _datasets(body, event.kind):
         refs += 1
         own = dataset_id(ds["namespace"], ds["name"])
         ids.add(own)
         if hub is not None:
             links.add((str(path[0]), hub, own))
         facets = ds.get("facets") or {}
-        for link in (facets.get("symlinks") or {}).get("identifiers") or []:
+        for link in (_facet(facets, "symlinks") or {}).get("identifiers") or []:
             refs += 1
             ids.add(dataset_id(link["namespace"], link["name"]))
-        lineage = facets.get("columnLineage") or {}
+        lineage = _facet(facets, "columnLineage") or {}
         for out, field in [*(lineage.get("fields") or {}).items(), (None, {"inputFields": lineage.get("dataset")})]:
             for source in field.get("inputFields") or []:
                 refs += 1
@@ -322,11 +390,13 @@ def parse_openlineage(path: Path) -> tuple[list[Event], str]:
         if len(events) + len(errors) >= MAX_OPENLINEAGE_EVENTS:
             raise BadInput(f"{path}:{number}: more than {MAX_OPENLINEAGE_EVENTS:,} events in one file; split it")
         value, problem = _decode(line)
-        problem = problem or event_problem(value)
-        if problem:
+        kind = None
+        if problem is None:
+            kind, problem = classify(value)
+        if problem or kind is None:
             errors.append(f"{path}:{number}: {problem}")
             continue
-        event = Event(number, str(event_kind(value)), value)
+        event = Event(number, kind, value)
         events.append(event)
         ids, count, written = referenced_ids(event)
         refs += count

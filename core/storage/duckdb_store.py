@@ -494,6 +494,44 @@ class Tx:
     def insert_decision(self, record: dict[str, Any]) -> None:
         self._insert("decisions", record)
 
+    # review threads (migration 11): comments, change requests and answers; requests open for review or for changes
+    def insert_request_note(self, record: dict[str, Any]) -> None:
+        self._insert("request_notes", record)
+
+    def request_notes(self, request_ids: Sequence[str]) -> list[dict[str, Any]]:
+        """The thread notes of the given requests, oldest first."""
+        return self._records("SELECT * FROM request_notes WHERE request_id IN (SELECT unnest(?)) ORDER BY seq",
+                             [list(request_ids)])
+
+    def set_request_status(self, request_id: str, status: str) -> None:
+        """Move an open request between ``pending`` and ``changes_requested`` (it stays open: no ``closed_at``)."""
+        self.con.execute("UPDATE promotion_requests SET status = ? WHERE id = ?", [status, request_id])
+
+    def open_request_for(self, model_name: str, model_version: str, target: str) -> dict[str, Any] | None:
+        """The request of this version to ``target`` that is still open (pending, or awaiting changes)."""
+        rows = self._records("SELECT * FROM promotion_requests WHERE model_name = ? AND model_version = ? AND "
+                             "target_stage = ? AND status IN ('pending', 'changes_requested')",
+                             [model_name, model_version, target])
+        return rows[0] if rows else None
+
+    def list_open_requests(self) -> list[dict[str, Any]]:
+        """Requests still open: pending a decision, or awaiting changes from their requester (newest first)."""
+        return self._records("SELECT * FROM promotion_requests WHERE status IN ('pending', 'changes_requested') "
+                             "ORDER BY seq DESC")
+
+    def decisions_for_requests(self, request_ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+        """Every decision on the given requests, grouped by request id, each list in seq order (one query)."""
+        grouped: dict[str, list[dict[str, Any]]] = {}
+        for d in self._records("SELECT * FROM decisions WHERE request_id IN (SELECT unnest(?)) ORDER BY seq",
+                               [list(request_ids)]):
+            grouped.setdefault(d["request_id"], []).append(d)
+        return grouped
+
+    def request_superseding(self, request_id: str) -> dict[str, Any] | None:
+        """The request that replaced ``request_id`` when its requester answered with new evidence, if any."""
+        rows = self._records("SELECT * FROM promotion_requests WHERE supersedes = ?", [request_id])
+        return rows[0] if rows else None
+
     def insert_waiver(self, record: dict[str, Any]) -> None:
         self._insert("waivers", record)
 
@@ -615,22 +653,31 @@ class Tx:
         self.con.execute("UPDATE lineage_nodes SET label = ?, digest = ?, attributes = ? WHERE id = ?",
                          [node["label"], node["digest"], node["attributes"], node["id"]])
 
-    def repoint_lineage_node(self, old: str, new: str) -> None:
-        """Merge node ``old`` into ``new``: its edges, aliases and column links move to ``new``; ``old`` is deleted."""
-        for column in ("src", "dst"):
-            self.con.execute(
-                f"INSERT INTO lineage_edges SELECT CASE WHEN src = ? THEN ? ELSE src END, "
-                f"CASE WHEN dst = ? THEN ? ELSE dst END, kind, seq FROM lineage_edges WHERE {column} = ? "
-                "ON CONFLICT DO NOTHING", [old, new, old, new, old])
-            self.con.execute(f"DELETE FROM lineage_edges WHERE {column} = ?", [old])
-        self.con.execute("UPDATE lineage_aliases SET node_id = ? WHERE node_id = ?", [new, old])
-        for column in ("dst", "src"):
-            self.con.execute(
-                f"INSERT INTO lineage_columns SELECT CASE WHEN dst = ? THEN ? ELSE dst END, dst_field, "
-                f"CASE WHEN src = ? THEN ? ELSE src END, src_field, transformation, seq FROM lineage_columns "
-                f"WHERE {column} = ? ON CONFLICT DO NOTHING", [old, new, old, new, old])
-            self.con.execute(f"DELETE FROM lineage_columns WHERE {column} = ?", [old])
-        self.con.execute("DELETE FROM lineage_nodes WHERE id = ?", [old])
+    def repoint_lineage_nodes(self, pairs: Sequence[Sequence[str]]) -> None:
+        """Merge each node ``old`` into ``new`` (``[old, new]`` pairs, ``new`` never itself merged): edges, aliases
+        and column links move to ``new``; the ``old`` nodes are deleted. One statement per table, whatever the count."""
+        if not pairs:
+            return
+        import pyarrow as pa
+
+        mapping = pa.table({"old": pa.array([p[0] for p in pairs], pa.string()),
+                            "new": pa.array([p[1] for p in pairs], pa.string())})
+        self.con.register("_merged", mapping)
+        try:
+            touched = "src IN (SELECT old FROM _merged) OR dst IN (SELECT old FROM _merged)"
+            moved = ("coalesce((SELECT new FROM _merged WHERE old = t.src), t.src) AS src, "
+                     "coalesce((SELECT new FROM _merged WHERE old = t.dst), t.dst) AS dst")
+            for table, columns in (("lineage_edges", "src, dst, kind, seq"),
+                                   ("lineage_columns", "dst, dst_field, src, src_field, transformation, seq")):
+                rest = ", ".join(c for c in columns.split(", ") if c not in ("src", "dst"))
+                self.con.execute(f"CREATE TEMP TABLE _moved AS SELECT {moved}, {rest} FROM {table} t WHERE {touched}")
+                self.con.execute(f"DELETE FROM {table} WHERE {touched}")
+                self.con.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM _moved ON CONFLICT DO NOTHING")
+                self.con.execute("DROP TABLE _moved")
+            self.con.execute("UPDATE lineage_aliases SET node_id = m.new FROM _merged m WHERE node_id = m.old")
+            self.con.execute("DELETE FROM lineage_nodes WHERE id IN (SELECT old FROM _merged)")
+        finally:
+            self.con.unregister("_merged")
 
     def lineage_aliases(self, ids: Sequence[str]) -> dict[str, str]:
         """``alias → node id`` for those of ``ids`` that are aliases (OpenLineage ``symlinks`` identifiers)."""
@@ -639,9 +686,21 @@ class Tx:
         rows = self._all("SELECT alias, node_id FROM lineage_aliases WHERE alias IN (SELECT unnest(?))", [list(ids)])
         return {str(a): str(n) for a, n in rows}
 
-    def put_lineage_alias(self, alias: str, node_id: str, seq: int) -> None:
-        self.con.execute("INSERT INTO lineage_aliases VALUES (?, ?, ?) ON CONFLICT (alias) DO UPDATE SET "
-                         "node_id = excluded.node_id", [alias, node_id, seq])
+    def put_lineage_aliases(self, pairs: Sequence[Sequence[str]], seq: int) -> None:
+        """Record ``[alias, node id]`` pairs (an alias seen again points to its newest node), in one statement."""
+        if not pairs:
+            return
+        import pyarrow as pa
+
+        batch = pa.table({"alias": pa.array([p[0] for p in pairs], pa.string()),
+                          "node_id": pa.array([p[1] for p in pairs], pa.string()),
+                          "seq": pa.array([seq] * len(pairs), pa.int64())})
+        self.con.register("_aliases", batch)
+        try:
+            self.con.execute("INSERT INTO lineage_aliases SELECT * FROM _aliases ON CONFLICT (alias) DO UPDATE SET "
+                             "node_id = excluded.node_id")
+        finally:
+            self.con.unregister("_aliases")
 
     def lineage_columns_touching(self, ids: Sequence[str]) -> list[dict[str, Any]]:
         """Column links into or out of any of ``ids`` (``""`` stored for an absent field reads back as ``None``)."""
