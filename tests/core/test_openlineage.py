@@ -297,3 +297,88 @@ def test_column_lineage_and_data_source_are_stored_and_shown(populated: Counters
                                            (totals, "customer_id", orders, "customer_id", None)}
     assert _node(populated, totals)["attributes"]["dataSource"] == {"name": "warehouse",
                                                                     "uri": "postgres://db:5432/shop"}
+
+
+# ------------------------------------------------------------------------------------------------ second pass
+def _raw(path: Path, *events: dict[str, Any]) -> Path:
+    path.write_text("".join(json.dumps(e) + "\n" for e in events))
+    return path
+
+
+FACET_BASE = {"_producer": PRODUCER, "_schemaURL": "https://example.com/facet.json"}
+
+
+def _dataset_event(name: str, facets: dict[str, Any] | None = None, **extra: Any) -> dict[str, Any]:  # noqa: ANN401
+    return {"eventTime": "2026-01-01T00:00:00Z", "producer": PRODUCER,
+            "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/DatasetEvent",
+            "dataset": {"namespace": "ns", "name": name, **({"facets": facets} if facets else {})}, **extra}
+
+
+@pytest.mark.parametrize("facet", [
+    {"symlinks": {**FACET_BASE, "_deleted": True, "identifiers": "junk"}},
+    {"symlinks": {**FACET_BASE, "_deleted": True, "identifiers": [{"foo": 1}]}},
+    {"columnLineage": {**FACET_BASE, "_deleted": True, "fields": {"x": {"inputFields": [{"bad": 1}]}}}},
+    {"schema": {**FACET_BASE, "_deleted": True, "fields": "junk"}},
+])
+def test_a_deleted_facet_is_valid_whatever_else_it_holds(populated: Countersign, tmp_path: Path,
+                                                         facet: dict[str, Any]) -> None:
+    assert event_problem(_dataset_event("d", facet)) is None
+    result = populated.import_openlineage(_login(populated, "dana"), _raw(tmp_path / "d.jsonl",
+                                                                          _dataset_event("d", facet)))
+    assert result["datasets"] == [dataset_id("ns", "d")] and result["merged"] == 0 and result["aliases"] == 0
+
+
+def test_a_deleted_symlinks_facet_merges_nothing(populated: Countersign, tmp_path: Path) -> None:
+    dana = _login(populated, "dana")
+    populated.import_openlineage(dana, _raw(tmp_path / "1.jsonl", _dataset_event("a"), _dataset_event("b")))
+    deleted = {"symlinks": {**FACET_BASE, "_deleted": True,
+                            "identifiers": [{"namespace": "ns", "name": "b", "type": "TABLE"}]}}
+    result = populated.import_openlineage(dana, _raw(tmp_path / "2.jsonl", _dataset_event("a", deleted)))
+    assert result["merged_nodes"] == [] and _node(populated, dataset_id("ns", "b"))["id"] == dataset_id("ns", "b")
+
+
+def test_the_event_kind_is_the_one_branch_of_the_spec_s_one_of_that_validates(populated: Countersign,
+                                                                             tmp_path: Path) -> None:
+    run = {"runId": str(generate_new_uuid())}
+    with_run = _dataset_event("d", run=run)  # a DatasetEvent may name a run, as long as it has no job
+    assert event_problem(with_run) is None
+    result = populated.import_openlineage(_login(populated, "dana"), _raw(tmp_path / "r.jsonl", with_run))
+    assert result["event_kinds"]["DatasetEvent"] == 1 and result["datasets"] == [dataset_id("ns", "d")]
+    both = _dataset_event("d", job={"namespace": "ns", "name": "j"})  # valid as a JobEvent and as a DatasetEvent
+    assert "matches both a JobEvent and a DatasetEvent" in (event_problem(both) or "")
+
+
+def test_an_rfc_3339_leap_second_is_a_valid_event_time(populated: Countersign, tmp_path: Path) -> None:
+    run = str(generate_new_uuid())
+    leap = json.loads(Serde.to_json(_run(ol.RunState.COMPLETE, "2016-12-31T23:59:59Z", ("ns", "j"), run)))
+    leap["eventTime"] = "2016-12-31T23:59:60Z"  # the client's own parser (dateutil) cannot build this instant
+    assert event_problem(leap) is None
+    populated.import_openlineage(_login(populated, "dana"), _raw(tmp_path / "leap.jsonl", leap))
+    assert _node(populated, run_id(run))["attributes"]["ended_at"] == "2016-12-31T23:59:60Z"
+    wrong = {**leap, "eventTime": "2016-12-31T23:59:61Z"}
+    problem = event_problem(wrong) or ""
+    assert "is not a valid 'date-time' (RFC 3339)" in problem and "time zone" not in problem
+
+
+def test_a_chain_of_symlinks_merges_into_the_oldest_node(populated: Countersign, db_path: Path,
+                                                        tmp_path: Path) -> None:
+    dana = _login(populated, "dana")
+    count = 60
+    populated.import_openlineage(dana, _raw(tmp_path / "nodes.jsonl", *(_dataset_event(f"d{i}")
+                                                                        for i in range(count))))
+    links = [_dataset_event(f"d{i + 1}", {"symlinks": {**FACET_BASE, "identifiers": [
+        {"namespace": "ns", "name": f"d{i}", "type": "TABLE"}]}}) for i in range(count - 1)]
+    result = populated.import_openlineage(dana, _raw(tmp_path / "links.jsonl", *links))
+    survivor = dataset_id("ns", "d0")
+    assert result["merged"] == count - 1 and {m[1] for m in result["merged_nodes"]} == {survivor}
+    for i in range(count):
+        assert populated.lineage(_login(populated, "aude"), dataset_id("ns", f"d{i}"))["root"] == survivor
+    con = duckdb.connect(str(db_path), read_only=True)
+    try:
+        nodes = con.execute("SELECT count(*) FROM lineage_nodes WHERE kind = 'ol-dataset'").fetchone()[0]
+        aliases = dict(con.execute("SELECT alias, node_id FROM lineage_aliases").fetchall())
+    finally:
+        con.close()
+    assert nodes == 1 and set(aliases.values()) == {survivor} and len(aliases) == count - 1
+    assert len(_node(populated, survivor)["attributes"]["identifiers"]) == count - 1
+    assert populated.verify().ok
