@@ -32,6 +32,10 @@ from core.storage.duckdb_store import Tx
 STAGES = ("registered", "staging", "production", "retired", "suspended")
 #: target stage -> stages a version may be promoted from
 ALLOWED_FROM = {"staging": ("registered",), "production": ("staging", "retired", "suspended")}
+#: request states in which a request is still open (``changes_requested``: back with its requester, not decided)
+OPEN_STATUSES = ("pending", "changes_requested")
+#: thread note kinds: a remark, a reviewer's request for changes, the requester's answer (the request returns to review)
+NOTE_KINDS = ("comment", "changes_requested", "answer")
 DEFAULT_APPROVERS = {"staging": [Role.ML_LEAD.value], "production": [Role.ML_LEAD.value, Role.COMPLIANCE_OFFICER.value]}
 
 
@@ -49,6 +53,15 @@ class GateRefused(CheckFailed):
     def __init__(self, reasons: list[str]) -> None:
         super().__init__("promotion refused:\n  - " + "\n  - ".join(reasons))
         self.reasons = reasons
+
+
+class AnswerRefused(GateRefused):
+    """An answer to a request for changes that the gate does not accept now (exit 1): nothing is written."""
+
+    def __init__(self, request_id: str, reasons: list[str]) -> None:
+        super().__init__(reasons)
+        self.message = (f"request {request_id} cannot return to review yet:\n  - " + "\n  - ".join(reasons))
+        self.args = (self.message,)
 
 
 class ReleasesAPI:
@@ -158,9 +171,9 @@ class ReleasesAPI:
         """Open a promotion request (refused with every reason when the gate does not allow it)."""
         ref = parse_ref(model_ref, "model reference")
         if to not in ALLOWED_FROM:
-            raise BadInput("--to must be staging or production")
+            raise BadInput(f"the target stage must be staging or production, not {to!r}")
         if not reason or not reason.strip():
-            raise BadInput("--reason is required")
+            raise BadInput("a reason is required: say why this version should be promoted")
         refused: list[str] = []
 
         def open_request(tx: Tx, role: str) -> dict[str, Any]:
@@ -169,31 +182,16 @@ class ReleasesAPI:
             except GateRefused as exc:
                 refused.extend(exc.reasons)
                 raise
-            if tx.pending_request_for(ref.name, ref.version, to):
-                raise BadInput(f"a promotion of {ref} to {to} is already pending")
+            already = tx.open_request_for(ref.name, ref.version, to)
+            if already:
+                state = "awaits changes from its requester" if already["status"] == "changes_requested" else \
+                    "is already pending"
+                raise BadInput(f"a promotion of {ref} to {to} ({already['id']}) {state}")
             if reasons:
                 refused.extend(reasons)
                 raise GateRefused(reasons)
-            approvals = getattr(policy.approvals, to)
-            required = list(approvals.roles) if approvals else DEFAULT_APPROVERS[to]
-            stage = tx.stage_of(ref.name, ref.version)
-            request_id = f"pr-{uuid.uuid4().hex[:10]}"
-            payload = {"request_id": request_id, "model": str(ref), "from_stage": stage["stage"] if stage else
-                       "registered", "to_stage": to, "reason": reason, "evaluation_id": evaluation["id"],
-                       "evaluation_result_sha256": evaluation["result_sha256"],
-                       "policy": {"name": policy.policy, "version": policy.version},
-                       "required_roles": required,
-                       "waivers": [{"id": w["id"], "check": w["check_id"], "until": w["until"]} for w in waivers_used]}
-            row = self.ledger().append(tx, signer=session.signer, actor=session.name, role=role,
-                                       event=Event("promotion.requested", model_node(ref), payload))
-            tx.insert_request({"id": request_id, "model_name": ref.name, "model_version": ref.version,
-                               "from_stage": payload["from_stage"], "target_stage": to, "reason": reason,
-                               "requested_by": session.name, "requested_at": row.ts, "evaluation_id": evaluation["id"],
-                               "policy_name": policy.policy, "policy_version": policy.version,
-                               "required_roles": json.dumps(required), "waivers": json.dumps(payload["waivers"]),
-                               "status": "pending", "seq": row.seq})
-            webhooks.enqueue(tx, "promotion.requested", payload, row.seq)
-            return {**payload, "status": "pending", "seq": row.seq}
+            return self._open_in(tx, session, role, ref.name, ref.version, to, reason, policy, evaluation,
+                                 waivers_used)
 
         try:
             result = self._act(session, Permission.PROMOTE_REQUEST, model_node(ref), open_request)
@@ -203,14 +201,41 @@ class ReleasesAPI:
         self._flush_webhooks()
         return result
 
+    def _open_in(self, tx: Tx, session: Session, role: str, name: str, version: str, to: str, reason: str,
+                 policy: Policy, evaluation: dict[str, Any], waivers_used: list[dict[str, Any]],
+                 supersedes: str | None = None) -> dict[str, Any]:
+        """Record a new pending request on evidence the gate has just accepted (``promotion.requested``)."""
+        approvals = getattr(policy.approvals, to)
+        required = list(approvals.roles) if approvals else DEFAULT_APPROVERS[to]
+        stage = tx.stage_of(name, version)
+        request_id = f"pr-{uuid.uuid4().hex[:10]}"
+        ref = f"{name}@{version}"
+        payload = {"request_id": request_id, "model": ref, "from_stage": stage["stage"] if stage else
+                   "registered", "to_stage": to, "reason": reason, "evaluation_id": evaluation["id"],
+                   "evaluation_result_sha256": evaluation["result_sha256"],
+                   "policy": {"name": policy.policy, "version": policy.version},
+                   "required_roles": required,
+                   "waivers": [{"id": w["id"], "check": w["check_id"], "until": w["until"]} for w in waivers_used],
+                   **({"supersedes": supersedes} if supersedes else {})}
+        row = self.ledger().append(tx, signer=session.signer, actor=session.name, role=role,
+                                   event=Event("promotion.requested", model_node(ref), payload))
+        tx.insert_request({"id": request_id, "model_name": name, "model_version": version,
+                           "from_stage": payload["from_stage"], "target_stage": to, "reason": reason,
+                           "requested_by": session.name, "requested_at": row.ts, "evaluation_id": evaluation["id"],
+                           "policy_name": policy.policy, "policy_version": policy.version,
+                           "required_roles": json.dumps(required), "waivers": json.dumps(payload["waivers"]),
+                           "status": "pending", "seq": row.seq, **({"supersedes": supersedes} if supersedes else {})})
+        webhooks.enqueue(tx, "promotion.requested", payload, row.seq)
+        return {**payload, "status": "pending", "seq": row.seq}
+
     def reinstate(self, session: Session, model_ref: str, *, reason: str) -> dict[str, Any]:
         """Bring a suspended version back: a new promotion request to production, with its own approvals."""
         ref = parse_ref(model_ref, "model reference")
         stage = self._act(session, Permission.PROMOTE_REQUEST, model_node(ref),
                           lambda tx, _r: tx.stage_of(ref.name, ref.version))
         if stage is None or stage["stage"] != "suspended":
-            raise BadInput(f"{ref} is not suspended (stage: {stage['stage'] if stage else 'registered'}); use "
-                           "'promote' for an ordinary promotion")
+            raise BadInput(f"{ref} is not suspended (stage: {stage['stage'] if stage else 'registered'}); request "
+                           "an ordinary promotion instead")
         return self.promote(session, model_ref, to="production", reason=reason)
 
     def _record_refusal(self, session: Session, ref: Any, to: str, reasons: list[str]) -> None:  # noqa: ANN401
@@ -222,13 +247,16 @@ class ReleasesAPI:
 
     def _decide(self, session: Session, request_id: str, comment: str, decision: str) -> dict[str, Any]:
         if not comment or not comment.strip():
-            raise BadInput("--comment is required: every decision is explained")
+            raise BadInput("a comment is required: every decision is explained")
 
         def decide(tx: Tx, _role: str) -> dict[str, Any]:
             request = tx.get_request(request_id)
             if request is None:
                 raise NotFound(f"no promotion request {request_id}")
-            if request["status"] != "pending":
+            if request["status"] == "changes_requested" and decision == "approve":
+                raise BadInput(f"request {request_id} awaits changes from its requester, {request['requested_by']};"
+                               " it returns to review when they answer")
+            if request["status"] not in OPEN_STATUSES:
                 raise BadInput(f"request {request_id} is already {request['status']}")
             model = tx.get_model(request["model_name"], request["model_version"])
             required = json.loads(request["required_roles"])
@@ -370,6 +398,138 @@ class ReleasesAPI:
     def reject(self, session: Session, request_id: str, *, comment: str) -> dict[str, Any]:
         return self._decide(session, request_id, comment, "reject")
 
+    # ------------------------------------------------------------------------------------------- review threads
+    def request_changes(self, session: Session, request_id: str, *, comment: str) -> dict[str, Any]:
+        """Send a pending request back to its requester (``promotion.changes_requested``): neither approval nor
+        rejection. Only someone who could decide it now may (not its requester or the model's registrant, not
+        someone who already decided it, in a role still open); it waits for the requester's :meth:`answer`."""
+        if not comment or not comment.strip():
+            raise BadInput("a comment is required: say what must change")
+
+        def send_back(tx: Tx, _role: str) -> dict[str, Any]:
+            request = tx.get_request(request_id)
+            if request is None:
+                raise NotFound(f"no promotion request {request_id}")
+            if request["status"] == "changes_requested":
+                raise BadInput(f"request {request_id} already awaits changes from its requester, "
+                               f"{request['requested_by']}")
+            if request["status"] != "pending":
+                raise BadInput(f"request {request_id} is already {request['status']}")
+            acting = _reviewer_role(tx, session, request)
+            ref = f"{request['model_name']}@{request['model_version']}"
+            payload = {"request_id": request_id, "model": ref, "to_stage": request["target_stage"], "role": acting,
+                       "requested_by": request["requested_by"], "comment": comment}
+            row = self.ledger().append(tx, signer=session.signer, actor=session.name, role=acting, event=Event(
+                "promotion.changes_requested", f"model:{ref}", payload))
+            tx.set_request_status(request_id, "changes_requested")
+            tx.insert_request_note({"seq": row.seq, "request_id": request_id, "author": session.name, "role": acting,
+                                    "kind": "changes_requested", "comment": comment, "noted_at": row.ts})
+            webhooks.enqueue(tx, "promotion.changes_requested", {**payload, "by": session.name}, row.seq)
+            return {"request_id": request_id, "model": ref, "status": "changes_requested", "role": acting,
+                    "requested_by": request["requested_by"], "seq": row.seq}
+
+        result = self._act(session, Permission.APPROVE, f"request:{request_id}", send_back)
+        self._flush_webhooks()
+        return result
+
+    def answer(self, session: Session, request_id: str, *, comment: str) -> dict[str, Any]:
+        """The requester answers a request for changes and the request returns to review
+        (``promotion.changes_answered``).
+
+        The gate is run again first: if it refuses (say the card was edited and not evaluated since), nothing is
+        written and every reason is given. If the request's evidence is unchanged, the same request is pending again
+        and approvals already given stand. If it changed (a new evaluation, another policy version, other waivers),
+        approvals given on the old evidence cannot count: the old request is closed as ``superseded`` and a new one
+        opened on the new evidence (``supersedes`` names the old one; its thread carries over), in one transaction.
+        """
+        if not comment or not comment.strip():
+            raise BadInput("a comment is required: say what you changed or why nothing needs to")
+
+        def answer_in(tx: Tx, role: str) -> dict[str, Any]:
+            request = tx.get_request(request_id)
+            if request is None:
+                raise NotFound(f"no promotion request {request_id}")
+            if request["status"] != "changes_requested":
+                raise BadInput(f"request {request_id} is {request['status'].replace('_', ' ')}: only a request sent "
+                               "back for changes can be answered")
+            if session.name != request["requested_by"]:
+                raise BadInput(f"only {request['requested_by']}, who opened request {request_id}, can answer its "
+                               "requests for changes")
+            name, version, target = request["model_name"], request["model_version"], request["target_stage"]
+            try:
+                _model, policy, evaluation, waivers_used, reasons = self._gate(tx, name, version, target)
+            except GateRefused as refused:
+                reasons = list(refused.reasons)
+            if reasons:
+                raise AnswerRefused(request_id, reasons)
+            changed = self._evidence_changed(tx, request)
+            ref = f"{name}@{version}"
+            payload: dict[str, Any] = {"request_id": request_id, "model": ref, "to_stage": target,
+                                       "evidence": "changed" if changed else "unchanged", "comment": comment}
+            if changed:
+                voided = [d["approver"] for d in tx.decisions(request_id) if d["decision"] == "approve"]
+                payload.update(changes=changed, approvals_voided=voided)
+            row = self.ledger().append(tx, signer=session.signer, actor=session.name, role=role, event=Event(
+                "promotion.changes_answered", f"model:{ref}", payload))
+            tx.insert_request_note({"seq": row.seq, "request_id": request_id, "author": session.name, "role": role,
+                                    "kind": "answer", "comment": comment, "noted_at": row.ts})
+            webhooks.enqueue(tx, "promotion.changes_answered", {**payload, "by": session.name}, row.seq)
+            if not changed:
+                tx.set_request_status(request_id, "pending")
+                return {"request_id": request_id, "model": ref, "status": "pending", "seq": row.seq,
+                        "supersedes": None, "evidence": "unchanged"}
+            tx.close_request(request_id, "superseded", row.ts)
+            opened = self._open_in(tx, session, role, name, version, target, request["reason"], policy, evaluation,
+                                   waivers_used, supersedes=request_id)
+            return {"request_id": opened["request_id"], "model": ref, "status": "pending", "seq": opened["seq"],
+                    "supersedes": request_id, "evidence": "changed", "changes": changed,
+                    "approvals_voided": payload["approvals_voided"]}
+
+        result = self._act(session, Permission.PROMOTE_REQUEST, f"request:{request_id}", answer_in)
+        self._flush_webhooks()
+        return result
+
+    def comment(self, session: Session, request_id: str, *, comment: str) -> dict[str, Any]:
+        """Add a remark to an open request's thread (``promotion.commented``): its requester, or a reviewer (ML lead,
+        compliance officer). A comment decides nothing."""
+        if not comment or not comment.strip():
+            raise BadInput("a comment cannot be empty")
+        requester = self._act(session, Permission.READ, f"request:{request_id}",
+                              lambda tx, _r: (tx.get_request(request_id) or {}).get("requested_by"))
+        permission = Permission.PROMOTE_REQUEST if requester == session.name else Permission.APPROVE
+
+        def note(tx: Tx, role: str) -> dict[str, Any]:
+            request = tx.get_request(request_id)
+            if request is None:
+                raise NotFound(f"no promotion request {request_id}")
+            if request["status"] not in OPEN_STATUSES:
+                raise BadInput(f"request {request_id} is {request['status']}: its thread is closed")
+            ref = f"{request['model_name']}@{request['model_version']}"
+            row = self.ledger().append(tx, signer=session.signer, actor=session.name, role=role, event=Event(
+                "promotion.commented", f"model:{ref}", {"request_id": request_id, "model": ref, "comment": comment}))
+            tx.insert_request_note({"seq": row.seq, "request_id": request_id, "author": session.name, "role": role,
+                                    "kind": "comment", "comment": comment, "noted_at": row.ts})
+            return {"request_id": request_id, "model": ref, "seq": row.seq, "role": role}
+
+        return self._act(session, permission, f"request:{request_id}", note)
+
+    def review(self, session: Session, request_id: str) -> dict[str, Any]:
+        """Everything a reviewer needs to decide one request: the stage path and the version's stage now (with its
+        suspension, who, when and why), the evidence and its age, whether it still holds (the gate re-run now), a
+        side-by-side comparison with the version in production (checks, artifact digest, card text), which roles
+        have approved and which remain (with who may still fill them), and the thread (comments, change requests,
+        answers and decisions, across requests it superseded). See :mod:`core.review`."""
+        from core import review
+
+        def build(tx: Tx, _role: str) -> dict[str, Any]:
+            request = tx.get_request(request_id)
+            if request is None:
+                raise NotFound(f"no promotion request {request_id}")
+            stale = self._evidence_changed(tx, request) if request["status"] in OPEN_STATUSES else []
+            return review.context(tx, session, request, stale, _lapsed)
+
+        return self._act(session, Permission.READ, f"request:{request_id}", build)
+
     def _transition(self, tx: Tx, session: Session, role: str, request: dict[str, Any],
                     approvers: list[dict[str, Any]]) -> None:
         name, version, target = request["model_name"], request["model_version"], request["target_stage"]
@@ -401,29 +561,67 @@ class ReleasesAPI:
         return row.seq
 
     def requests(self, session: Session, *, pending: bool = False, mine: bool = False) -> list[dict[str, Any]]:
-        def listing(tx: Tx, _role: str) -> list[dict[str, Any]]:
-            held = set(tx.user_roles(session.name))
-            out = []
-            owners = tx.model_owners()
-            all_decisions = tx.decisions_by_request(pending_only=pending)
-            for r in tx.list_requests(pending_only=pending):
-                key = (r["model_name"], r["model_version"])
-                decisions = all_decisions.get(r["id"], [])
-                required = json.loads(r["required_roles"])
-                filled = {d["role"] for d in decisions if d["decision"] == "approve"}
-                open_roles = [x for x in required if x not in filled]
-                item = {**r, "required_roles": required, "waivers": json.loads(r["waivers"]), "decisions": decisions,
-                        "open_roles": open_roles if r["status"] == "pending" else []}
-                can_decide = (r["status"] == "pending" and session.name not in (r["requested_by"], owners.get(key, ""))
-                              and not any(d["approver"] == session.name for d in decisions)
-                              and bool(held & set(item["open_roles"])))
-                item["awaiting_me"] = can_decide
-                if mine and not (r["requested_by"] == session.name or can_decide):
-                    continue
-                out.append(item)
-            return out
+        """Promotion requests (``pending``: the open ones — awaiting a decision, or changes from their requester),
+        each with its decisions, the roles still to decide, and whether it awaits ``session``'s decision."""
+        return self._act(session, Permission.READ, "requests",
+                         lambda tx, _r: self._listing(tx, session, pending=pending, mine=mine))
 
-        return self._act(session, Permission.READ, "requests", listing)
+    def _listing(self, tx: Tx, session: Session, *, pending: bool, mine: bool) -> list[dict[str, Any]]:
+        """Requests as :meth:`requests` lists them, inside the caller's transaction."""
+        held = set(tx.user_roles(session.name))
+        out = []
+        owners = tx.model_owners()
+        listed = tx.list_open_requests() if pending else tx.list_requests()
+        all_decisions = (tx.decisions_for_requests([r["id"] for r in listed]) if pending
+                         else tx.decisions_by_request())
+        for r in listed:
+            key = (r["model_name"], r["model_version"])
+            decisions = all_decisions.get(r["id"], [])
+            required = json.loads(r["required_roles"])
+            filled = {d["role"] for d in decisions if d["decision"] == "approve"}
+            open_roles = [x for x in required if x not in filled]
+            item = {**r, "required_roles": required, "waivers": json.loads(r["waivers"]), "decisions": decisions,
+                    "open_roles": open_roles if r["status"] in OPEN_STATUSES else []}
+            can_decide = (r["status"] == "pending" and session.name not in (r["requested_by"], owners.get(key, ""))
+                          and not any(d["approver"] == session.name for d in decisions)
+                          and bool(held & set(item["open_roles"])))
+            item["awaiting_me"] = can_decide
+            if mine and not (r["requested_by"] == session.name or can_decide):
+                continue
+            out.append(item)
+        return out
+
+    def inbox(self, session: Session) -> list[dict[str, Any]]:
+        """What awaits ``session``: open requests they may decide and have not (``kind`` ``decide``), and their own
+        requests sent back for changes (``kind`` ``answer``, with who asked, when and what). Oldest first; the
+        navigation counts it."""
+
+        def build(tx: Tx, _role: str) -> list[dict[str, Any]]:
+            listed = self._listing(tx, session, pending=True, mine=True)
+            sent_back = [r["id"] for r in listed if r["status"] == "changes_requested"
+                         and r["requested_by"] == session.name]
+            asks: dict[str, dict[str, Any]] = {}
+            for note in tx.request_notes(sent_back):
+                if note["kind"] == "changes_requested":
+                    asks[note["request_id"]] = note
+            items = []
+            for r in listed:
+                ref = f"{r['model_name']}@{r['model_version']}"
+                base = {"request_id": r["id"], "model": ref, "from_stage": r["from_stage"],
+                        "target_stage": r["target_stage"], "requested_by": r["requested_by"], "seq": r["seq"]}
+                if r["awaiting_me"]:
+                    items.append({**base, "kind": "decide", "since": r["requested_at"],
+                                  "open_roles": r["open_roles"],
+                                  "what": f"decide the promotion of {ref} to {r['target_stage']}"})
+                elif r["id"] in asks:
+                    ask = asks[r["id"]]
+                    items.append({**base, "kind": "answer", "since": ask["noted_at"], "asked_by": ask["author"],
+                                  "asked_role": ask["role"], "comment": ask["comment"],
+                                  "what": f"answer {ask['author']}'s request for changes to the promotion of {ref} "
+                                          f"to {r['target_stage']}"})
+            return sorted(items, key=lambda i: i["seq"])
+
+        return self._act(session, Permission.READ, "inbox", build)
 
     # ------------------------------------------------------------------------------------------- waivers
     def waive(self, session: Session, model_ref: str, *, check: str, until: str, justification: str) -> dict[str, Any]:
@@ -431,11 +629,11 @@ class ReleasesAPI:
         try:
             until_date = date.fromisoformat(until)
         except ValueError:
-            raise BadInput(f"--until {until!r}: expected a date YYYY-MM-DD") from None
+            raise BadInput(f"the waiver's end date {until!r} is not a date (expected YYYY-MM-DD)") from None
         if until_date <= _now().date():
-            raise BadInput(f"--until {until} is not in the future")
+            raise BadInput(f"the waiver's end date {until} is not in the future: a waiver must end after today")
         if not justification or not justification.strip():
-            raise BadInput("--justification is required")
+            raise BadInput("a justification is required: say why the failed check may be waived")
 
         def grant(tx: Tx, role: str) -> dict[str, Any]:
             if tx.get_model(ref.name, ref.version) is None:
@@ -496,7 +694,7 @@ class ReleasesAPI:
     def suspend(self, session: Session, model_ref: str, *, reason: str) -> dict[str, Any]:
         ref = parse_ref(model_ref, "model reference")
         if not reason or not reason.strip():
-            raise BadInput("--reason is required")
+            raise BadInput("a reason is required: say why this version is suspended")
 
         def stop(tx: Tx, role: str) -> dict[str, Any]:
             current = tx.stage_of(ref.name, ref.version)
@@ -552,7 +750,8 @@ class ReleasesAPI:
             try:
                 moment = _parse_ts(at if ("T" in at or " " in at) else f"{at}T23:59:59.999999+00:00")
             except ValueError:
-                raise BadInput(f"--at {at!r}: expected an ISO 8601 date or time") from None
+                raise BadInput(f"{at!r} is not a date or time (expected ISO 8601, e.g. 2026-05-01 or "
+                               "2026-05-01T09:00:00Z)") from None
             if moment.tzinfo is None:
                 moment = moment.replace(tzinfo=UTC)
 
@@ -591,6 +790,31 @@ def _lapsed(tx: Tx, decision: dict[str, Any]) -> bool:
     return any(action == "user.role_revoked" and seq > int(decision["seq"])
                and json.loads(payload).get("role") == decision["role"]
                for seq, _actor, action, payload in tx.identity_events(decision["approver"]))
+
+
+def _reviewer_role(tx: Tx, session: Session, request: dict[str, Any]) -> str:
+    """The open role in which ``session`` may review ``request`` now, or raise :class:`SeparationOfDuties`: not its
+    requester, not the model's registrant, not someone who already decided it, and holding a role still to fill."""
+    request_id = request["id"]
+    model = tx.get_model(request["model_name"], request["model_version"]) or {}
+    if session.name == request["requested_by"]:
+        raise SeparationOfDuties(f"{session.name} requested this promotion and may not review it (separation of "
+                                 "duties)")
+    if session.name == model.get("owner"):
+        raise SeparationOfDuties(f"{session.name} registered {request['model_name']}@{request['model_version']} "
+                                 "and may not review its promotion (separation of duties)")
+    decisions = tx.decisions(request_id)
+    if any(d["approver"] == session.name for d in decisions):
+        raise SeparationOfDuties(f"{session.name} has already decided on request {request_id}")
+    filled = {d["role"] for d in decisions if d["decision"] == "approve" and not _lapsed(tx, d)}
+    open_roles = [r for r in json.loads(request["required_roles"]) if r not in filled]
+    held = tx.user_roles(session.name)
+    acting = next((r for r in open_roles if r in held), None)
+    if acting is None:
+        needed = " or ".join(open_roles) or "none (all roles are filled)"
+        raise SeparationOfDuties(f"request {request_id} needs a review by {needed}; {session.name} holds "
+                                 f"{', '.join(held) or 'no role'}")
+    return acting
 
 
 def _independence_problem(tx: Tx, approver: str, acting: str, held: list[str], request: dict[str, Any],

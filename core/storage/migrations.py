@@ -366,4 +366,24 @@ MIGRATIONS = (
     ),
 )
 
+MIGRATIONS = (
+    *MIGRATIONS,
+    Migration(
+        11,
+        "review threads: comments, change requests and answers on promotion requests (each a ledger entry); a "
+        "request answered with new evidence names the request it supersedes",
+        (
+            """CREATE TABLE request_notes (
+                   seq BIGINT PRIMARY KEY,
+                   request_id VARCHAR NOT NULL,
+                   author VARCHAR NOT NULL,
+                   role VARCHAR,
+                   kind VARCHAR NOT NULL,
+                   comment VARCHAR NOT NULL,
+                   noted_at VARCHAR NOT NULL)""",
+            "ALTER TABLE promotion_requests ADD COLUMN supersedes VARCHAR",
+        ),
+    ),
+)
+
 HEAD_VERSION: int = MIGRATIONS[-1].version

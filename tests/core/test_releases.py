@@ -562,9 +562,9 @@ def test_nobody_decides_twice_and_comments_are_required(cs: Countersign, s: dict
     request = cs.promote(s["dana"], "scorer@1", to="production", reason="Ship.")
     before = head(cs)
     for blank in ("", "   "):
-        with pytest.raises(BadInput, match="--comment is required"):
+        with pytest.raises(BadInput, match="a comment is required"):
             cs.approve(s["bo"], request["request_id"], comment=blank)
-        with pytest.raises(BadInput, match="--comment is required"):
+        with pytest.raises(BadInput, match="a comment is required"):
             cs.reject(s["bo"], request["request_id"], comment=blank)
     assert head(cs) == before
     first = cs.approve(s["bo"], request["request_id"], comment="As ML lead.")
@@ -622,7 +622,7 @@ def test_suspend_needs_production(cs: Countersign, s: dict[str, Session]) -> Non
     for ref in ("scorer@1", "scorer@2"):
         with pytest.raises(BadInput, match="is not in production"):
             cs.suspend(s["chloe"], ref, reason="Incident.")
-    with pytest.raises(BadInput, match="--reason is required"):
+    with pytest.raises(BadInput, match="a reason is required"):
         cs.suspend(s["chloe"], "scorer@1", reason=" ")
     assert head(cs) == before
 
