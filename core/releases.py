@@ -26,7 +26,7 @@ from core.identity import Session
 from core.ledger import Event, Ledger, decode_row
 from core.policy import Policy, parse_policy
 from core.registry import model_node
-from core.roles import Permission, Role
+from core.roles import Permission, Role, acting_role
 from core.storage.duckdb_store import Tx
 
 STAGES = ("registered", "staging", "production", "retired", "suspended")
@@ -167,7 +167,8 @@ class ReleasesAPI:
         return [w for w in tx.waivers_for(name, version) if w["revoked_at"] is None and w["until"] >= today]
 
     # ------------------------------------------------------------------------------------------- requests
-    def promote(self, session: Session, model_ref: str, *, to: str, reason: str) -> dict[str, Any]:
+    def promote(self, session: Session, model_ref: str, *, to: str, reason: str,
+                permission: Permission = Permission.PROMOTE_REQUEST) -> dict[str, Any]:
         """Open a promotion request (refused with every reason when the gate does not allow it)."""
         ref = parse_ref(model_ref, "model reference")
         if to not in ALLOWED_FROM:
@@ -194,9 +195,9 @@ class ReleasesAPI:
                                  waivers_used)
 
         try:
-            result = self._act(session, Permission.PROMOTE_REQUEST, model_node(ref), open_request)
+            result = self._act(session, permission, model_node(ref), open_request)
         except GateRefused:
-            self._record_refusal(session, ref, to, refused)
+            self._record_refusal(session, ref, to, refused, permission)
             raise
         self._flush_webhooks()
         return result
@@ -229,21 +230,28 @@ class ReleasesAPI:
         return {**payload, "status": "pending", "seq": row.seq}
 
     def reinstate(self, session: Session, model_ref: str, *, reason: str) -> dict[str, Any]:
-        """Bring a suspended version back: a new promotion request to production, with its own approvals."""
+        """Bring a suspended version back: a new promotion request to production, with its own approvals.
+
+        Whoever may request promotions or suspend versions may ask (so a compliance officer who suspended a version
+        can ask for it back); the request goes through the gate, needs an evaluation made since the suspension, and
+        is decided by others, like any promotion."""
         ref = parse_ref(model_ref, "model reference")
-        stage = self._act(session, Permission.PROMOTE_REQUEST, model_node(ref),
-                          lambda tx, _r: tx.stage_of(ref.name, ref.version))
+        held = self._act(session, Permission.READ, model_node(ref), lambda tx, _r: tx.user_roles(session.name))
+        permission = Permission.PROMOTE_REQUEST if acting_role(held, Permission.PROMOTE_REQUEST) else \
+            Permission.SUSPEND
+        stage = self._act(session, permission, model_node(ref), lambda tx, _r: tx.stage_of(ref.name, ref.version))
         if stage is None or stage["stage"] != "suspended":
             raise BadInput(f"{ref} is not suspended (stage: {stage['stage'] if stage else 'registered'}); request "
                            "an ordinary promotion instead")
-        return self.promote(session, model_ref, to="production", reason=reason)
+        return self.promote(session, model_ref, to="production", reason=reason, permission=permission)
 
-    def _record_refusal(self, session: Session, ref: Any, to: str, reasons: list[str]) -> None:  # noqa: ANN401
+    def _record_refusal(self, session: Session, ref: Any, to: str, reasons: list[str],  # noqa: ANN401
+                        permission: Permission = Permission.PROMOTE_REQUEST) -> None:
         def record(tx: Tx, role: str) -> None:
             self.ledger().append(tx, signer=session.signer, actor=session.name, role=role, event=Event(
                 "promotion.refused", model_node(ref), {"model": str(ref), "to_stage": to, "reasons": reasons}))
 
-        self._act(session, Permission.PROMOTE_REQUEST, model_node(ref), record)
+        self._act(session, permission, model_node(ref), record)
 
     def _decide(self, session: Session, request_id: str, comment: str, decision: str) -> dict[str, Any]:
         if not comment or not comment.strip():
