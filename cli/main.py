@@ -61,20 +61,28 @@ def _service(state: _State, db: str | None) -> Countersign:
     return Countersign(db or state.db)
 
 
-def _password(prompt: str = "Password: ") -> str:
+def _password(user: str) -> str:
+    """``user``'s password: COUNTERSIGN_PASSWORD, else a prompt on a terminal; else say whose password is needed."""
     password = os.environ.get("COUNTERSIGN_PASSWORD")
     if password:
         return password
     if stdin_is_tty():
-        return getpass.getpass(prompt)
-    raise NotAuthenticated("no password given: set COUNTERSIGN_PASSWORD or run interactively")
+        return getpass.getpass(f"Password for {user}: ")
+    raise NotAuthenticated(f"this command acts as {user} and needs {user}'s password: set COUNTERSIGN_PASSWORD to it "
+                           "(or run the command in a terminal, which asks for it)")
+
+
+def _acting_user(state: _State, as_user: str | None) -> str:
+    user = as_user or state.user or os.environ.get("COUNTERSIGN_USER")
+    if not user:
+        raise NotAuthenticated("this command acts as a user: pass --as USER (or set COUNTERSIGN_USER), and give "
+                               "that user's password in COUNTERSIGN_PASSWORD or at the prompt")
+    return user
 
 
 def _login(state: _State, cs: Countersign, as_user: str | None) -> Session:
-    user = as_user or state.user or os.environ.get("COUNTERSIGN_USER")
-    if not user:
-        raise NotAuthenticated("no acting user: pass --as USER or set COUNTERSIGN_USER")
-    return cs.login(user, _password(f"Password for {user}: "))
+    user = _acting_user(state, as_user)
+    return cs.login(user, _password(user))
 
 
 def _new_password(from_stdin: bool, what: str) -> str:
@@ -187,10 +195,29 @@ def user_enroll(state: _State, db: str | None, as_json: bool, name: str, passwor
 
 @command(user_group, "list", auth=True)
 def user_list(state: _State, db: str | None, as_json: bool, as_user: str | None) -> None:
-    """List users and their roles."""
+    """List users, their roles, and whether they enrolled or were deactivated."""
     cs = _service(state, db)
     users = cs.users(_login(state, cs, as_user))
-    emit_json(users) if as_json else table(users, ["name", "roles", "enrolled", "key_id", "created_at"])
+    if as_json:
+        emit_json(users)
+        return
+    table([{**u, "status": "active" if u["active"] else f"deactivated {_when(u['deactivated']['ts'])}",
+            "enrolled": "yes" if u["enrolled"] else "no", "created": _when(u["created_at"])} for u in users],
+          ["name", "roles", "status", "enrolled", "key_id", "created"])
+
+
+@command(user_group, "deactivate", auth=True)
+@click.argument("name")
+@click.option("--reason", required=True, help="Why (recorded in the ledger).")
+def user_deactivate(state: _State, db: str | None, as_json: bool, as_user: str | None, name: str,
+                    reason: str) -> None:
+    """Deactivate NAME for good (admin only): no sign-in, no roles, no key to sign with; past signatures stay valid
+    and approvals NAME gave on open requests no longer count."""
+    cs = _service(state, db)
+    result = cs.deactivate_user(_login(state, cs, as_user), name, reason)
+    emit_json(result) if as_json else say(
+        f"Deactivated {name} (ledger seq {result['seq']}); roles removed: "
+        f"{', '.join(result['roles_removed']) or 'none'}")
 
 
 @command(user_group, "grant", auth=True)
@@ -227,9 +254,9 @@ def user_passwd(state: _State, db: str | None, as_json: bool, as_user: str | Non
 def user_rotate_key(state: _State, db: str | None, as_json: bool, as_user: str | None) -> None:
     """Replace your signing key (the old key signs the handover)."""
     cs = _service(state, db)
-    password = _password()
-    user = as_user or state.user or os.environ.get("COUNTERSIGN_USER") or ""
-    session = cs.login(user, password) if user else _login(state, cs, as_user)
+    user = _acting_user(state, as_user)
+    password = _password(user)
+    session = cs.login(user, password)
     _, result = cs.rotate_key(session, password)
     emit_json(result) if as_json else say(
         f"New key {result['key_id']} for {session.name} (replaces {result['previous_key_id']})")
@@ -239,22 +266,34 @@ def user_rotate_key(state: _State, db: str | None, as_json: bool, as_user: str |
 @command(cli, "log", auth=True)
 @click.option("--limit", default=50, show_default=True, type=int)
 @click.option("--offset", default=0, type=int)
-@click.option("--actor", default=None, help="Only entries by this user.")
-@click.option("--action", default=None, help="Only this action (a trailing * matches a prefix, e.g. 'user.*').")
+@click.option("--actor", default=None, help="Only entries by this user (any case; trailing * for a prefix).")
+@click.option("--action", default=None,
+              help="Only this action or family: 'promotion' finds promotion.*; a trailing * matches a prefix.")
 @click.option("--subject", default=None, help="Only this subject (trailing * for a prefix).")
-@click.option("--since", default=None, help="Only entries at or after this UTC time (ISO 8601).")
-@click.option("--until", default=None, help="Only entries at or before this UTC time.")
+@click.option("--since", default=None, metavar="DATE|TIME",
+              help="Only entries at or after this moment (ISO 8601, UTC unless an offset is given).")
+@click.option("--until", default=None, metavar="DATE|TIME",
+              help="Only entries up to this moment; a date includes the whole day.")
 def log_cmd(state: _State, db: str | None, as_json: bool, as_user: str | None, limit: int, offset: int,
             actor: str | None, action: str | None, subject: str | None, since: str | None,
             until: str | None) -> None:
-    """Show ledger entries, newest first."""
+    """Show ledger entries, newest first (times in UTC).
+
+    --actor is a whole user name in any case; --action matches whole dotted segments ('promotion' finds
+    promotion.requested and promotion.approved); a trailing * on either, or on --subject, matches a plain prefix.
+    A bad --since/--until (say 'yesterday') exits 2 naming it."""
+    from core.service import parse_log_time
+
+    for label, value, end in (("--since", since, False), ("--until", until, True)):
+        if value is not None:
+            parse_log_time(value, label, end=end)  # refuse before asking for a password
     cs = _service(state, db)
     rows = cs.log(_login(state, cs, as_user), limit=limit, offset=offset, actor=actor, action=action,
                   subject=subject, since=since, until=until)
     if as_json:
         emit_json(rows)
     else:
-        table([{**r, "key": r["key_id"][:8]} for r in rows],
+        table([{**r, "ts": _when(r["ts"]), "key": r["key_id"][:8]} for r in rows],
               ["seq", "ts", "actor", "role", "action", "subject", "key"])
 
 
@@ -449,12 +488,16 @@ def model_register(state: _State, db: str | None, as_json: bool, as_user: str | 
 def model_show(state: _State, db: str | None, as_json: bool, as_user: str | None, ref: str) -> None:
     """Show a model version: artifact, estimator, features, training data and card."""
     cs = _service(state, db)
-    info = cs.model(_login(state, cs, as_user), ref)
+    session = _login(state, cs, as_user)
+    info = cs.model(session, ref)
     if as_json:
         emit_json(info)
         return
     trust = ["  WARNING: pickle artifact loaded on the registrant's explicit trust"] if info["trusted_pickle"] else []
+    stage = (cs.version_stages(session, info["ref"].rsplit("@", 1)[0]).get(info["ref"])
+             or {"stage": "registered"})
     say(f"{info['ref']}  {'external model' if info['external'] else info['estimator']}", *trust,
+        f"  stage {_stage_words(stage)}",
         f"  artifact sha256 {info['artifact_digest']}" if info["artifact_digest"] else
         "  no artifact (external model, known by its predictions)",
         f"  framework {info['framework'] or '-'}, risk tier {info['risk_tier'] or '-'}, owner {info['owner']}, "
@@ -471,8 +514,16 @@ def model_show(state: _State, db: str | None, as_json: bool, as_user: str | None
 def model_list(state: _State, db: str | None, as_json: bool, as_user: str | None) -> None:
     """List model versions."""
     cs = _service(state, db)
-    rows = cs.models(_login(state, cs, as_user))
-    emit_json(rows) if as_json else table(rows, ["ref", "estimator", "risk_tier", "owner", "trusted_pickle"])
+    session = _login(state, cs, as_user)
+    rows = cs.models(session)
+    stages = cs.version_stages(session)
+    rows = [{**r, "stage": (stages.get(r["ref"]) or {"stage": "registered"})["stage"],
+             **({"suspension_reason": stages[r["ref"]].get("reason")}
+                if (stages.get(r["ref"]) or {}).get("stage") == "suspended" else {})} for r in rows]
+    emit_json(rows) if as_json else table(
+        [{**r, "estimator": r["estimator"] or "external", "trusted_pickle": "yes" if r["trusted_pickle"] else "no",
+          "stage": _stage_words(stages.get(r["ref"]) or {"stage": "registered"})} for r in rows],
+        ["ref", "stage", "estimator", "risk_tier", "owner", "trusted_pickle"])
 
 
 @command(model_group, "card", auth=True)
@@ -672,7 +723,10 @@ def _decision_cmd(decision: str) -> Callable[..., None]:
         if as_json:
             emit_json(result)
         elif result["status"] == "approved":
-            say(f"Approved as {result['role']}: {result['model']} promoted")
+            name = result["model"].rsplit("@", 1)[0]
+            stage = result.get("to_stage") or (cs.version_stages(session, name).get(result["model"]) or {}).get(
+                "stage", "its target stage")
+            say(f"Approved as {result['role']}: {result['model']} promoted to {stage}")
         elif result["status"] == "rejected":
             say(f"Rejected as {result['role']}: request {request_id} closed")
         else:
@@ -999,6 +1053,21 @@ def _serve(db_path: Path, port: int, address: str) -> None:
             "--server.address", address, "--server.headless", "true", "--browser.gatherUsageStats", "false"]
     os.chdir(script.parent)
     os.execve(sys.executable, args, env)
+
+
+def _when(ts: str | None) -> str:
+    """A ledger timestamp to the second, UTC: ``2026-11-01T14:30:05Z``."""
+    return "-" if not ts else (f"{ts[:19]}Z" if len(ts) >= 19 else ts)
+
+
+def _stage_words(stage: dict[str, Any]) -> str:
+    """``production since 2026-11-01T14:30:05Z``, or ``suspended … by chloe: reason``."""
+    text = stage["stage"] + (f" since {_when(stage['since'])}" if stage.get("since") else "")
+    if stage["stage"] == "suspended":
+        text += f" by {stage.get('suspended_by') or 'unknown'}: {stage.get('reason') or 'no reason recorded'}"
+    if stage.get("revalidation_required"):
+        text += f"; revalidation required ({stage.get('revalidation_reason') or 'monitoring flagged it'})"
+    return text
 
 
 class _Quiet(Exception):

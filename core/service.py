@@ -12,6 +12,7 @@ import base64
 import hashlib
 import hmac
 import os
+import re
 import secrets
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -22,7 +23,7 @@ from core import config, identity
 from core.canonical import canonical_bytes
 from core.card_export import CardExportAPI
 from core.checkpoints import write_checkpoint
-from core.errors import BadInput, NotAuthenticated, PermissionDenied, SeparationOfDuties
+from core.errors import BadInput, NotAuthenticated, NotFound, PermissionDenied, SeparationOfDuties
 from core.governance import GovernanceAPI
 from core.identity import Session
 from core.inventory import InventoryAPI
@@ -146,8 +147,8 @@ class Countersign(RegistryAPI, LineageAPI, GovernanceAPI, ReleasesAPI, Inventory
                 ),
             )
             raise PermissionDenied(
-                f"{session.name} may not {refused.permission} ({subject}): the role {needed} is needed; "
-                f"{session.name} holds {', '.join(refused.held) or 'no role'}",
+                f"{session.name} may not {permission_words(refused.permission)} ({subject}): the role {needed} is "
+                f"needed ({role_words(refused.needed)}); {session.name} holds {', '.join(refused.held) or 'no role'}",
                 refused.needed,
             ) from None
 
@@ -256,12 +257,16 @@ class Countersign(RegistryAPI, LineageAPI, GovernanceAPI, ReleasesAPI, Inventory
     def login(self, name: str, password: str) -> Session:
         """Authenticate; a failure is recorded as ``auth.failed`` and raises :class:`NotAuthenticated`."""
 
-        def fetch(tx: Tx) -> tuple[dict[str, Any] | None, list[str]]:
+        def fetch(tx: Tx) -> tuple[dict[str, Any] | None, list[str], dict[str, Any] | None]:
             if not tx.user_exists(name):
-                return None, []
-            return tx.get_credentials(name), tx.user_roles(name)
+                return None, [], None
+            return tx.get_credentials(name), tx.user_roles(name), tx.user_deactivations(name).get(name)
 
-        cred, roles = self._read(fetch)
+        cred, roles, deactivated = self._read(fetch)
+        if deactivated is not None:
+            self._service_event(name, Event("auth.failed", f"user:{name}", {"reason": "deactivated user"}))
+            raise NotAuthenticated(f"{name!r} was deactivated on {_shown_time(deactivated['ts'])} by "
+                                   f"{deactivated['by']} and can no longer sign in")
         if cred is None and roles:
             raise NotAuthenticated(f"{name!r} has not enrolled yet: redeem the enrolment code with "
                                    "'countersign user enroll' to choose a password")
@@ -313,6 +318,7 @@ class Countersign(RegistryAPI, LineageAPI, GovernanceAPI, ReleasesAPI, Inventory
 
         def reissue(tx: Tx, role: str) -> dict[str, Any]:
             _existing_roles(tx, name)
+            _refuse_deactivated(tx, name)
             if tx.get_credentials(name) is not None:
                 raise BadInput(f"user {name!r} has already enrolled; they change their own password")
             row = self.ledger().append(
@@ -366,6 +372,7 @@ class Countersign(RegistryAPI, LineageAPI, GovernanceAPI, ReleasesAPI, Inventory
             held = _existing_roles(tx, name)
             if name == session.name:
                 raise SeparationOfDuties(f"{session.name} may not grant a role to themselves (separation of duties)")
+            _refuse_deactivated(tx, name)
             if role in held:
                 raise BadInput(f"user {name!r} already has the role {role}")
             conflict = exclusive_conflict([*held, role])
@@ -407,6 +414,7 @@ class Countersign(RegistryAPI, LineageAPI, GovernanceAPI, ReleasesAPI, Inventory
 
         def change(tx: Tx) -> dict[str, Any]:
             _existing_roles(tx, session.name)
+            _refuse_deactivated(tx, session.name)
             row = self.ledger().append(
                 tx, signer=session.signer, actor=session.name, role=None,
                 event=Event("user.password_changed", f"user:{session.name}",
@@ -423,6 +431,7 @@ class Countersign(RegistryAPI, LineageAPI, GovernanceAPI, ReleasesAPI, Inventory
 
         def rotate(tx: Tx) -> dict[str, Any]:
             _existing_roles(tx, session.name)
+            _refuse_deactivated(tx, session.name)
             row = self.ledger().append(
                 tx, signer=session.signer, actor=session.name, role=None,
                 event=Event("user.key_rotated", f"user:{session.name}",
@@ -437,8 +446,46 @@ class Countersign(RegistryAPI, LineageAPI, GovernanceAPI, ReleasesAPI, Inventory
         result = self._write(rotate)
         return Session(session.name, session.roles, Signer(key.key_id, key.private_key)), result
 
+    def deactivate_user(self, session: Session, name: str, reason: str) -> dict[str, Any]:
+        """Deactivate an account for good (admins): one ``user.deactivated`` entry, in the same transaction as the
+        change, records the roles it held and why. The account keeps its name and its public keys (every signature
+        it made stays valid), but loses its roles (so its approvals of open requests lapse, as when an approver loses
+        a role), its sealed private key and any pending enrolment: it can never sign in or sign again. Refused for
+        oneself, for the last admin, and for an account already deactivated."""
+        reason = (reason or "").strip()
+        if not reason:
+            raise BadInput("a reason is required: say why this account is deactivated")
+
+        def deactivate(tx: Tx, acting: str) -> dict[str, Any]:
+            held = _existing_roles(tx, name)
+            if name == session.name:
+                raise SeparationOfDuties(f"{session.name} may not deactivate their own account (separation of "
+                                         "duties)")
+            _refuse_deactivated(tx, name)
+            if Role.ADMIN in held and sum(Role.ADMIN in u["roles"] for u in tx.list_users()) == 1:
+                raise BadInput(f"{name!r} is the last admin; grant admin to someone else first")
+            row = self.ledger().append(
+                tx, signer=session.signer, actor=session.name, role=acting,
+                event=Event("user.deactivated", f"user:{name}", {"name": name, "roles": held, "reason": reason}),
+            )
+            for role in held:
+                tx.remove_role(name, role)
+            tx.delete_credentials(name)
+            tx.delete_enrolment(name)
+            return {"name": name, "roles_removed": held, "reason": reason, "seq": row.seq, "ts": row.ts}
+
+        return self._act(session, Permission.USER_MANAGE, f"user:{name}", deactivate)
+
     def users(self, session: Session) -> list[dict[str, Any]]:
-        return self._act(session, Permission.READ, "users", lambda tx, _role: tx.list_users())
+        """Every account with its roles, whether it has enrolled, and whether (and when, by whom, why) it was
+        deactivated (``active`` false)."""
+
+        def listing(tx: Tx, _role: str) -> list[dict[str, Any]]:
+            gone = tx.user_deactivations()
+            return [{**u, "active": u["name"] not in gone, "deactivated": gone.get(u["name"])}
+                    for u in tx.list_users()]
+
+        return self._act(session, Permission.READ, "users", listing)
 
     # ---------------------------------------------------------------------------------------------- ledger
     def log(
@@ -453,15 +500,45 @@ class Countersign(RegistryAPI, LineageAPI, GovernanceAPI, ReleasesAPI, Inventory
         since: str | None = None,
         until: str | None = None,
     ) -> list[dict[str, Any]]:
+        """Ledger entries, newest first, filtered (see :meth:`Tx.ledger_search`): ``actor`` is a whole user name,
+        any case; ``action`` whole dotted segments (``promotion`` finds ``promotion.requested``), any case;
+        ``subject`` exact; a trailing ``*`` makes any of them a plain prefix. ``since``/``until`` are ISO 8601 dates
+        or times in UTC (see :func:`parse_log_time`); a bad one is refused (:class:`BadInput`) before anything is
+        read, never taken as "no entries"."""
         if limit < 1:
-            raise BadInput("--limit must be at least 1")
+            raise BadInput("the page size (limit) must be at least 1")
+        if offset < 0:
+            raise BadInput("the offset must not be negative")
+        start = parse_log_time(since, "since") if since else None
+        end = parse_log_time(until, "until", end=True) if until else None
+        if start is not None and end is not None and start > end:
+            raise BadInput(f"since {since!r} is later than until {until!r}: no moment is in between")
+        actor, action, subject = (_filter_text(v) for v in (actor, action, subject))
 
         def page(tx: Tx, _role: str) -> list[dict[str, Any]]:
-            rows = tx.ledger_page(limit=limit, offset=offset, actor=actor, action=action, subject=subject,
-                                  since=since, until=until)
+            rows = tx.ledger_search(limit=limit, offset=offset, actor=actor, action=action, subject=subject,
+                                    since=start, until=end)
             return [decode_row(r) for r in rows]
 
         return self._act(session, Permission.READ, "ledger", page)
+
+    def log_entry(self, session: Session, seq: int) -> dict[str, Any]:
+        """One ledger entry, whole: its payload, hashes, signing key and signature."""
+        try:
+            number = int(seq)
+        except (TypeError, ValueError):
+            raise BadInput(f"{seq!r} is not a ledger entry number (a whole number, 0 or more)") from None
+        if number < 0:
+            raise BadInput(f"{seq!r} is not a ledger entry number (a whole number, 0 or more)")
+
+        def entry(tx: Tx, _role: str) -> dict[str, Any]:
+            row = tx.ledger_entry(number)
+            if row is None:
+                raise NotFound(f"no ledger entry {number} (the ledger has {(tx.ledger_max_seq() or -1) + 1} "
+                               "entries, numbered from 0)")
+            return decode_row(row)
+
+        return self._act(session, Permission.READ, f"ledger:{number}", entry)
 
     def checkpoint(self, session: Session) -> dict[str, Any]:
         """Write (or return the existing) signed checkpoint at the current ledger size."""
@@ -531,6 +608,98 @@ def _b64(raw: bytes) -> str:
     import base64
 
     return base64.b64encode(raw).decode("ascii")
+
+
+#: what each permission lets one do, in words (for refusals: never an internal id)
+PERMISSION_WORDS: dict[Permission, str] = {
+    Permission.USER_MANAGE: "manage users and roles",
+    Permission.READ: "read the records",
+    Permission.CHECKPOINT: "write a signed checkpoint",
+    Permission.DATA_REGISTER: "register datasets",
+    Permission.MODEL_REGISTER: "register models",
+    Permission.DATASHEET_EDIT: "edit datasheets",
+    Permission.CARD_EDIT: "edit model cards",
+    Permission.LINEAGE_IMPORT: "import lineage",
+    Permission.POLICY_MANAGE: "add policies",
+    Permission.EVALUATE: "evaluate models",
+    Permission.PROMOTE_REQUEST: "request promotions",
+    Permission.APPROVE: "approve or reject promotion requests",
+    Permission.WAIVE: "grant or revoke waivers",
+    Permission.SUSPEND: "suspend models",
+    Permission.POLICY_ASSIGN: "assign policies to models",
+    Permission.MONITOR: "monitor models in production",
+    Permission.REPORT: "export reports",
+}
+
+#: roles in words
+ROLE_WORDS: dict[str, str] = {
+    Role.ADMIN: "administrator",
+    Role.DATA_SCIENTIST: "data scientist",
+    Role.ML_LEAD: "ML lead",
+    Role.COMPLIANCE_OFFICER: "compliance officer",
+    Role.AUDITOR: "auditor",
+}
+
+
+def permission_words(permission: Permission) -> str:
+    """What ``permission`` lets one do, in words."""
+    return PERMISSION_WORDS.get(permission, str(permission).replace(".", " "))
+
+
+def role_words(roles: tuple[str, ...] | list[str]) -> str:
+    """``("ml_lead", "compliance_officer")`` -> ``"ML lead or compliance officer"``."""
+    return " or ".join(ROLE_WORDS.get(r, r) for r in roles)
+
+
+_LOG_TIME_HINT = "give an ISO 8601 date or time in UTC, e.g. 2026-11-01, 2026-11-01T14:30 or 2026-11-01T14:30:00Z"
+
+
+def parse_log_time(text: str, label: str, *, end: bool = False) -> str:
+    """An ISO 8601 date or time (UTC unless it names an offset) as a ledger timestamp, for ``since``/``until``
+    filters; ``label`` names the field in the error (``since``, or ``--since`` on the command line).
+
+    ``end=True`` (an upper bound) extends a value to the end of what it names: a date to 23:59:59.999999, a time
+    without seconds to the end of its minute, whole seconds to the end of that second — so ``until 2026-12-31``
+    includes the whole of 31 December. Anything else (``yesterday``, ``2026-13-45``) raises :class:`BadInput`
+    naming the value."""
+    raw = (text or "").strip()
+    try:
+        if not raw or not raw[:1].isdigit():
+            raise ValueError(raw)
+        moment = datetime.fromisoformat(raw.replace("z", "Z").replace("Z", "+00:00"))
+    except ValueError:
+        raise BadInput(f"{label} {text!r} is not a date or time: {_LOG_TIME_HINT}") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    moment = moment.astimezone(UTC)
+    if end:
+        parts = re.split(r"[T ]", raw, maxsplit=1)
+        clock = re.split(r"[Z+-]", parts[1])[0] if len(parts) == 2 else ""
+        digits = len(clock.replace(":", ""))
+        step = (timedelta(days=1) if not clock else timedelta(0) if "." in clock or "," in clock
+                else timedelta(hours=1) if digits <= 2 else timedelta(minutes=1) if digits <= 4
+                else timedelta(seconds=1))
+        if step:
+            moment += step - timedelta(microseconds=1)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _filter_text(value: str | None) -> str | None:
+    """A filter as typed, trimmed; empty means no filter."""
+    value = (value or "").strip()
+    return value or None
+
+
+def _shown_time(ts: str) -> str:
+    """A ledger timestamp to the second, in UTC: ``2026-11-01 14:30:05 UTC``."""
+    return f"{ts[:10]} {ts[11:19]} UTC" if len(ts) >= 19 else ts
+
+
+def _refuse_deactivated(tx: Tx, name: str) -> None:
+    gone = tx.user_deactivations(name).get(name)
+    if gone is not None:
+        raise BadInput(f"{name!r} was deactivated on {_shown_time(gone['ts'])} by {gone['by']}; a deactivated "
+                       "account stays deactivated (add a new account under another name)")
 
 
 def _existing_roles(tx: Tx, name: str) -> list[str]:

@@ -291,6 +291,96 @@ class Tx:
         )
         return [LedgerRow(*r) for r in rows]
 
+    def ledger_search(
+        self,
+        *,
+        limit: int,
+        offset: int = 0,
+        actor: str | None = None,
+        action: str | None = None,
+        subject: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+    ) -> list[LedgerRow]:
+        """Ledger rows for the audit log, newest first. ``actor`` matches the whole name, ignoring case; ``action``
+        matches whole dotted segments (``promotion`` finds ``promotion`` and ``promotion.*``, not ``promotions``),
+        ignoring case; ``subject`` matches exactly. A trailing ``*`` on any of them matches a plain text prefix.
+        ``since``/``until`` are ledger timestamps (``YYYY-MM-DDTHH:MM:SS.ffffffZ``), both inclusive."""
+        where: list[str] = []
+        params: list[Any] = []
+
+        def prefix(column: str, value: str, fold: bool) -> None:
+            escaped = value.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_")
+            where.append(f"{'lower(' + column + ')' if fold else column} LIKE ? ESCAPE '\\'")
+            params.append((escaped.lower() if fold else escaped) + "%")
+
+        if actor is not None:
+            if actor.endswith("*"):
+                prefix("actor", actor[:-1], True)
+            else:
+                where.append("lower(actor) = ?")
+                params.append(actor.lower())
+        if action is not None:
+            if action.endswith("*"):
+                prefix("action", action[:-1], True)
+            else:
+                escaped = action.lower().replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_")
+                where.append("(lower(action) = ? OR lower(action) LIKE ? ESCAPE '\\')")
+                params.extend([action.lower(), escaped.rstrip(".") + ".%"])
+        if subject is not None:
+            if subject.endswith("*"):
+                prefix("subject", subject[:-1], False)
+            else:
+                where.append("subject = ?")
+                params.append(subject)
+        if since is not None:
+            where.append("ts >= ?")
+            params.append(since)
+        if until is not None:
+            where.append("ts <= ?")
+            params.append(until)
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        rows = self._all(
+            f"SELECT {', '.join(LEDGER_COLUMNS)} FROM ledger {clause} ORDER BY seq DESC LIMIT ? OFFSET ?",
+            [*params, int(limit), int(offset)],
+        )
+        return [LedgerRow(*r) for r in rows]
+
+    def ledger_entry(self, seq: int) -> LedgerRow | None:
+        """The ledger row at ``seq``, or ``None``."""
+        row = self._one(f"SELECT {', '.join(LEDGER_COLUMNS)} FROM ledger WHERE seq = ?", [int(seq)])
+        return None if row is None else LedgerRow(*row)
+
+    def user_deactivations(self, name: str | None = None) -> dict[str, dict[str, Any]]:
+        """``{user: {"seq", "ts", "by", "reason"}}`` for every deactivated user (or only ``name``), from their
+        ``user.deactivated`` ledger entries (deactivation is final: the latest entry per user counts)."""
+        sql = "SELECT subject, seq, ts, actor, payload FROM ledger WHERE action = 'user.deactivated'"
+        params: list[Any] = []
+        if name is not None:
+            sql += " AND subject = ?"
+            params.append(f"user:{name}")
+        found: dict[str, dict[str, Any]] = {}
+        for subject, seq, ts, actor, payload in self._all(sql + " ORDER BY seq", params):
+            found[subject.removeprefix("user:")] = {"seq": int(seq), "ts": ts, "by": actor,
+                                                    "reason": json.loads(payload).get("reason")}
+        return found
+
+    def delete_credentials(self, owner: str) -> None:
+        """Remove a user's sealed private key (their public keys stay, so their past signatures still verify)."""
+        self.con.execute("DELETE FROM credentials WHERE owner = ?", [owner])
+
+    def stage_rows(self, model_name: str | None = None) -> list[dict[str, Any]]:
+        """Every model version (or those of ``model_name``) with its stage (``registered`` when never moved), since
+        when, and the seq of the entry that set it."""
+        sql = """SELECT m.name, m.version, coalesce(s.stage, 'registered') AS stage, s.since, s.seq,
+                        coalesce(s.revalidation_required, false) AS revalidation_required, s.revalidation_reason
+                 FROM models m LEFT JOIN model_stages s ON s.model_name = m.name AND s.model_version = m.version"""
+        params: list[Any] = []
+        if model_name is not None:
+            sql += " WHERE m.name = ?"
+            params.append(model_name)
+        return self._records(sql + " ORDER BY m.name, m.version", params)
+
     def ledger_entries(self, seqs: Sequence[int]) -> list[LedgerRow]:
         if not seqs:
             return []
