@@ -37,6 +37,7 @@ from core.errors import BadInput
 from core.identity import Session
 from core.render import to_html
 from core.text import is_escaped, markdown_literal
+from core.words import number, rule_words
 
 FORMATS = ("md", "json", "html")
 
@@ -154,9 +155,17 @@ def _from_url(text: str) -> str | None:
     return uri
 
 
+#: Schemes whose URIs have no ``//`` authority (RFC 3986 ``scheme ":" path``), kept as they are rather than read
+#: as git's scp-like ``host:path``: DOIs, URNs, mail, files, tags, and Software Heritage identifiers.
+_OPAQUE_SCHEMES = frozenset({"doi", "urn", "mailto", "file", "tag", "info", "data", "swh", "news", "tel", "geo"})
+
+
 def _to_uri(text: str) -> str | None:
     if "://" in text:
         return _from_url(text)
+    scheme, colon, rest = text.partition(":")
+    if colon and scheme.lower() in _OPAQUE_SCHEMES and rest:
+        return f"{scheme}:{_encode(rest, _SUB_DELIMS + ':@/?#')}"
     if match := _WINDOWS_DRIVE.fullmatch(text):  # RFC 8089 appendix E.2: file:///C:/path
         return f"file:///{match['drive']}:/{_path(match['path'].replace(chr(92), '/'))}"
     if match := _WINDOWS_UNC.fullmatch(text):  # RFC 8089 appendix E.3: \\host\share\path → file://host/share/path
@@ -225,8 +234,20 @@ def _metrics(result: dict[str, Any] | None) -> list[dict[str, Any]]:
     """The metric and fairness checks with a value: ``type`` the metric, ``name`` the check id."""
     if not result:
         return []
-    return [{"type": c["metric"], "value": c["value"], "name": c["id"]} for c in result["checks"]
+    return [{"type": c["metric"], "value": c["value"], "name": c["id"],
+             **({"args": {"average": _average(c)}} if _average(c) else {})} for c in result["checks"]
             if c["kind"] in ("metric", "fairness") and _number(c["value"]) is not None]
+
+
+def _average(check: dict[str, Any]) -> str | None:
+    """How a multiclass precision, recall or F1 averaged over classes (``macro``, ``weighted``, ``micro``)."""
+    average = check.get("average") or (check.get("details") or {}).get("average")
+    return str(average) if average else None
+
+
+def _metric_name(check: dict[str, Any]) -> str:
+    """The metric with its averaging when it has one: ``f1 (macro average)``."""
+    return f"{check['metric']} ({_average(check)} average)" if _average(check) else str(check["metric"])
 
 
 def _sensitive_features(check: dict[str, Any]) -> list[str]:
@@ -251,7 +272,7 @@ def _performance_metrics(result: dict[str, Any] | None) -> list[dict[str, str]]:
         if check["kind"] not in ("metric", "fairness") or value is None:
             continue
         if check["kind"] == "metric":
-            out.append({"type": f"{check['metric']} (check {check['id']})", "value": str(value)})
+            out.append({"type": f"{_metric_name(check)} (check {check['id']})", "value": str(value)})
             continue
         features = _sensitive_features(check)
         across = f" across {', '.join(features)}" if features else ""
@@ -334,18 +355,19 @@ def _markdown(model: dict[str, Any], result: dict[str, Any] | None) -> str:
         }],
     }
     front = {k: v for k, v in front.items() if v is not None}
-    lines = ["---", yaml.safe_dump(front, sort_keys=False).rstrip(), "---", "", f"# Model card: {_md(model['ref'])}",
+    lines = ["---", yaml.safe_dump(front, sort_keys=False).rstrip(), "---", "", f"# Model card: `{model['ref']}`",
              "", f"*{_md(_byline(model))}*", ""]
     for section in MODEL_CARD_SECTIONS:
         lines += [f"## {section.replace('_', ' ').capitalize()}", "", _text(card.get(section)) or "_Not documented._",
                   ""]
     if result:
-        lines += ["## Quantitative analyses", "", f"Evaluation {_md(result['id'])} on {_md(result['data']['ref'])} "
-                  f"(evaluation data) under policy {_md(result['policy']['name'])}@{_md(result['policy']['version'])}: "
+        lines += ["## Quantitative analyses", "", f"Evaluation `{result['id']}` on `{result['data']['ref']}` "
+                  f"(evaluation data) under policy `{result['policy']['name']}@{result['policy']['version']}`: "
                   f"**{_md(result['verdict'])}**.", "",
-                  "| check | metric | value | rule | passed |", "|---|---|---|---|---|"]
-        lines += [f"| {_md(c['id'])} | {_md(c['metric'])} | {_md(c['value'])} | "
-                  f"{_md(c['operator'] or '')} {_md(c['threshold'])} | {_md(c['passed'])} |" for c in result["checks"]]
+                  "| check | metric | value | rule | result |", "|---|---|---|---|---|"]
+        lines += [f"| {_md(c['id'])} | {_md(_metric_name(c))} | {_md(number(c['value']))} | "
+                  f"{_md(rule_words(c['operator'], c['threshold']))} | {'pass' if c['passed'] else 'FAIL'} |"
+                  for c in result["checks"]]
         lines.append("")
     return "\n".join(lines)
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.metrics import NAMED, disparity, fairness_definition
-from core.report import OPERATOR_WORDS, SEVERITY_WORDS, human, number, role_words, rule_words, when
+from core.words import OPERATOR_WORDS, SEVERITY_WORDS, human, number, role_words, rule_words, when
 
 __all__ = ["DRIFT_METHODS", "METRICS", "RATES", "Definition", "RateBand", "check_sentence", "check_value",
            "confusion_cells", "definition", "drift_distribution", "drift_rows", "fairness_bands", "fairness_summary",

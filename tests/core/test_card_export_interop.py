@@ -381,3 +381,33 @@ def test_any_accepted_model_exports_valid_mct_json_and_hugging_face_metadata(
     front = front_matter(_markdown(copy.deepcopy(model), result))
     for entry in front["model-index"][0]["results"]:
         assert all(math.isfinite(m["value"]) for m in entry["metrics"])
+
+
+# ---------------------------------------------------------------------------------------------- second pass
+@pytest.mark.parametrize("reference", ["doi:10.5281/zenodo.123@v1", "mailto:ml-team@example.com",
+                                       "urn:isbn:0451450523", "swh:1:rev:309cf2674ee7a0749978cf8265ab91a60aea0f7d",
+                                       "file:relative/path"])
+def test_uris_without_an_authority_are_kept_as_they_are(reference: str) -> None:
+    assert reference_uri(reference) == reference
+
+
+def test_git_scp_references_still_become_ssh_uris() -> None:
+    assert reference_uri("git@github.com:org/repo.git") == "ssh://git@github.com/org/repo.git"
+
+
+def test_the_markdown_card_names_the_model_in_a_code_span_without_invisible_characters() -> None:
+    from core.card_export import _markdown
+
+    model = {"ref": "mc.ext_odd@1.0-b", "card": None, "framework": None, "artifact_digest": None, "estimator": None,
+             "owner": "dana", "risk_tier": None}
+    text = _markdown(model, None)
+    assert "# Model card: `mc.ext_odd@1.0-b`" in text and "\u2060" not in text.split("\n# ")[1].splitlines()[0]
+
+
+def test_a_macro_averaged_metric_says_so_in_every_export() -> None:
+    from core.card_export import _metrics, _performance_metrics
+
+    result = {"checks": [{"id": "f1m", "kind": "metric", "metric": "f1", "value": 0.5, "average": "macro",
+                          "passed": True, "operator": "gte", "threshold": 0.4, "details": {}}]}
+    assert _metrics(result) == [{"type": "f1", "value": 0.5, "name": "f1m", "args": {"average": "macro"}}]
+    assert _performance_metrics(result)[0]["type"] == "f1 (macro average) (check f1m)"
