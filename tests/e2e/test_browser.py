@@ -28,22 +28,19 @@ def test_compliance_officer_approves_and_auditor_cannot(page: Any, served_demo: 
     expect = _expect()
     url, _db = served_demo
     ui.sign_in(page, url, "chloe", PASSWORDS["chloe"])
-    assert "Approvals" in ui.nav_titles(page)
+    assert "Approvals (1)" in ui.nav_titles(page)  # the inbox count: one request awaits chloe
 
     # The pending request, with its gate evidence, waiting for the compliance officer.
     ui.open_page(page, "Approvals")
     expect(page.get_by_text("adult-income@2 → production")).to_be_visible()
     page.get_by_role("button", name="Approve", exact=True).click()
 
-    # Confirmation dialog: disabled until a comment is given.
+    # Confirmation dialog: the comment and the decision go together, with one click.
     dialog = page.get_by_role("dialog")
     expect(dialog).to_be_visible(timeout=30_000)
     confirm = dialog.get_by_role("button", name="Confirm approve")
-    expect(confirm).to_be_disabled()
     comment = dialog.get_by_label("Comment (required)")
     comment.fill(COMMENT)
-    comment.press("Tab")  # Streamlit takes a text area's value when it loses focus
-    expect(confirm).to_be_enabled(timeout=30_000)
     confirm.click()
     expect(page.get_by_text("adult-income@2 is now in production")).to_be_visible(timeout=60_000)
     expect(dialog).to_be_hidden()
