@@ -45,6 +45,7 @@ from core.service_key import (
 from core.storage.duckdb_store import DuckDBStore, NeedsUpgrade, Tx
 from core.storage.migrations import HEAD_VERSION, MIGRATIONS, Migration
 from core.verify import VerifyReport, verify_ledger
+from core.words import role_words
 
 T = TypeVar("T")
 
@@ -148,7 +149,8 @@ class Countersign(RegistryAPI, LineageAPI, GovernanceAPI, ReleasesAPI, Inventory
             )
             raise PermissionDenied(
                 f"{session.name} may not {permission_words(refused.permission)} ({subject}): the role {needed} is "
-                f"needed ({role_words(refused.needed)}); {session.name} holds {', '.join(refused.held) or 'no role'}",
+                f"needed ({roles_in_words(refused.needed)}); "
+                f"{session.name} holds {', '.join(refused.held) or 'no role'}",
                 refused.needed,
             ) from None
 
@@ -631,24 +633,14 @@ PERMISSION_WORDS: dict[Permission, str] = {
     Permission.REPORT: "export reports",
 }
 
-#: roles in words
-ROLE_WORDS: dict[str, str] = {
-    Role.ADMIN: "administrator",
-    Role.DATA_SCIENTIST: "data scientist",
-    Role.ML_LEAD: "ML lead",
-    Role.COMPLIANCE_OFFICER: "compliance officer",
-    Role.AUDITOR: "auditor",
-}
-
-
 def permission_words(permission: Permission) -> str:
     """What ``permission`` lets one do, in words."""
     return PERMISSION_WORDS.get(permission, str(permission).replace(".", " "))
 
 
-def role_words(roles: tuple[str, ...] | list[str]) -> str:
+def roles_in_words(roles: tuple[str, ...] | list[str]) -> str:
     """``("ml_lead", "compliance_officer")`` -> ``"ML lead or compliance officer"``."""
-    return " or ".join(ROLE_WORDS.get(r, r) for r in roles)
+    return " or ".join(role_words(r) for r in roles)
 
 
 _LOG_TIME_HINT = "give an ISO 8601 date or time in UTC, e.g. 2026-11-01, 2026-11-01T14:30 or 2026-11-01T14:30:00Z"

@@ -2,14 +2,17 @@
 waivers. Tabs and the policy text render lazily (only what is open runs)."""
 
 import tempfile
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import streamlit as st
 
-from app import session
+from app import links, session
 from app.text import literal, plain, show_text
 from core.errors import CountersignError
 from core.text import visible
+from core.words import human, role_words, rule_words, when
 
 cs = session.service()
 user = session.require()
@@ -18,6 +21,48 @@ is_compliance = "compliance_officer" in session.roles()
 st.title("Policies")
 KINDS = ("metric", "fairness", "drift", "explain", "documentation", "data_quality")
 OPERATORS = ("gt", "gte", "lt", "lte", "eq", "between")
+FLASH = "pol_flash"  # a success message shown once, after the rerun that follows an action
+WAIVER_DAYS = 30  # the waiver form's default length
+
+
+def done(message: str) -> None:
+    """Remember a success message for after the rerun, and rerun so every table and list shows the change."""
+    st.session_state[FLASH] = message
+    st.rerun()
+
+
+def failed(exc: CountersignError) -> None:
+    st.error(literal(exc.message[:1].upper() + exc.message[1:]))
+
+
+def what_words(value: Any) -> str:  # noqa: ANN401 - a policy value
+    """What a check looks at, in words (lists joined, never Python's brackets)."""
+    return human([str(v) for v in value]) if isinstance(value, list | tuple) else \
+        ("—" if value is None else str(value))
+
+
+def rule_of(check: dict[str, Any]) -> str:
+    """A check's rule in words (``gte 0.8`` is "at least 0.8000")."""
+    parts = [rule_words(op, check[op]) for op in OPERATORS if op in check]
+    if "required" in check:
+        parts.append("required sections: " + human([str(v).replace("_", " ") for v in check["required"]]))
+    if "must_not_include" in check:
+        parts.append(f"none of {human(list(check['must_not_include']))} among the top {check.get('top_k', 5)} "
+                     "features")
+    if "max_drifted_share" in check:
+        parts.append(f"at most {check['max_drifted_share']:.0%} of columns drifted")
+    return "; ".join(parts) or "reported, not judged"
+
+
+flash = st.session_state.pop(FLASH, None)
+if flash:
+    st.success(flash)
+# /policies?policy=NAME opens that policy's latest version (once per new value).
+wanted = links.param("policy")
+if wanted is not None and st.session_state.get("pol_url_policy") != wanted:
+    st.session_state["pol_url_policy"] = wanted
+    st.session_state.pop("pol_choice", None)
+    st.session_state["pol_wanted"] = wanted
 
 
 def policies_tab() -> None:
@@ -26,24 +71,36 @@ def policies_tab() -> None:
         st.info("No policies yet.")
     else:
         versions = [f"{p['name']}@{p['version']}" for p in policies]
+        wanted_name = st.session_state.pop("pol_wanted", None)
+        of_wanted = [v for v in versions if v.rsplit("@", 1)[0] == wanted_name]
+        if of_wanted:
+            st.session_state["pol_choice"] = of_wanted[-1]
         chosen = st.selectbox("Policy version", versions, index=len(versions) - 1, key="pol_choice")
+        st.query_params["policy"] = chosen.rsplit("@", 1)[0]
+        st.session_state["pol_url_policy"] = chosen.rsplit("@", 1)[0]
         record = cs.policy(user, chosen)
         parsed = record["parsed"]
-        st.caption(f"sha256 {literal(record['sha256'])} · added by {literal(record['added_by'])} at "
-                   f"{literal(record['added_at'])}")
+        st.markdown(f"Added by {literal(record['added_by'])} on {literal(when(record['added_at']))} · sha256 "
+                    f"`{record['sha256']}`")
         if parsed.get("description"):
             show_text(parsed["description"])
         rows = []
         for check in parsed["checks"]:
             kind = next((k for k in KINDS if k in check), "?")
-            rule = ", ".join(f"{op} {check[op]}" for op in OPERATORS if op in check)
-            rows.append({"id": check["id"], "kind": kind, "what": check.get(kind), "rule": rule,
-                         "severity": check.get("severity", "block"),
-                         "references": "; ".join(check.get("references", []))})
+            rows.append({"Check": check["id"], "Kind": kind.replace("_", " "),
+                         "What": what_words(check.get(kind)).replace("_", " "), "Rule": rule_of(check),
+                         "Severity": "blocks promotion" if check.get("severity", "block") == "block"
+                         else "warning only",
+                         "References": "; ".join(check.get("references", [])) or "—"})
         st.dataframe(plain(rows), hide_index=True, width="stretch")
         approvals = parsed.get("approvals") or {}
-        st.write("Approvals: " + literal("; ".join(f"{stage}: {', '.join(v['roles'])}"
-                                                   for stage, v in approvals.items() if v)))
+        st.markdown("Approvals: " + literal("; ".join(
+            f"{stage}: {human([role_words(r) for r in v['roles']])}" for stage, v in approvals.items() if v)
+            or "none required"))
+        st.markdown("Evaluate a model against this policy with the command line (evaluations run where the data "
+                    "is):")
+        st.code(f"countersign evaluate MODEL@VERSION --data DATASET@VERSION --policy {chosen} --as {user.name}",
+                language="bash")
         same = [v for v in versions if v.split("@")[0] == chosen.split("@")[0] and v != chosen]
         if same:
             other = st.selectbox("Diff against", same, key="pol_diff")
@@ -62,44 +119,83 @@ def policies_tab() -> None:
                 path.write_bytes(upload.getvalue())
                 try:
                     added = cs.add_policy(user, path)
-                    st.success(f"Added {literal(added['name'])}@{literal(added['version'])}")
                 except CountersignError as exc:
-                    st.error(literal(exc.message))
+                    failed(exc)
+                else:
+                    st.session_state["pol_wanted"] = added["name"]
+                    done(f"Added {literal(added['name'])}@{literal(added['version'])}" if added.get("created", True)
+                         else f"{literal(added['name'])}@{literal(added['version'])} was already stored (same text)")
 
 
 def waivers_tab() -> None:
     waivers = cs.waivers(user)
     if waivers:
-        st.dataframe(plain(waivers), hide_index=True, width="stretch")
+        st.dataframe(plain([{
+            "waiver": w["id"], "model": f"{w['model_name']}@{w['model_version']}", "check": w["check_id"],
+            "until": w["until"], "status": ("active" if w["active"] else
+                                          f"revoked {when(w['revoked_at'])} by {w.get('revoked_by') or '—'}"
+                                          if w.get("revoked_at") else "expired"),
+            "granted by": w["granted_by"], "granted (UTC)": when(w["granted_at"]),
+            "policy": w.get("policy") or "—", "justification": w["justification"],
+        } for w in reversed(waivers)]), hide_index=True, width="stretch", key="pol_waivers_table")
     else:
-        st.caption("No waivers.")
+        st.info("No waivers.")
     if not is_compliance:
         return
-    with st.form("pol_waive_form"):
-        st.markdown("**Grant a waiver**")
-        models = [f"{r['name']}@{r['version']}" for r in cs.inventory(user)]
-        model = st.selectbox("Model version", models, key="pol_w_model")
-        check = st.text_input("Check id", key="pol_w_check")
-        until = st.date_input("Until", key="pol_w_until")
-        justification = st.text_area("Justification", key="pol_w_just")
-        if st.form_submit_button("Grant waiver"):
+    st.markdown("**Grant a waiver**")
+    st.markdown("A waiver lets a promotion pass one failed check of one model version under the policy version in "
+                "force now. It must end after today (the policy may cap its length), and it is recorded, with its "
+                "justification, in the ledger.")
+    inventory = cs.inventory(user)
+    models = [f"{r['name']}@{r['version']}" for r in inventory]
+    governing = {f"{r['name']}@{r['version']}": r.get("policy") for r in inventory}
+    model = st.selectbox("Model version", models, key="pol_w_model", index=None, placeholder="choose a model version")
+    checks: list[str] = []
+    if model is not None and governing.get(model):
+        try:
+            checks = [c["id"] for c in cs.policy(user, governing[model])["parsed"]["checks"]]
+        except CountersignError:
+            checks = []
+    if model is not None and not governing.get(model):
+        st.warning(f"{literal(model)} has no governing policy, so there is no check to waive.")
+    check = st.selectbox("Check", checks, key="pol_w_check", index=None,
+                         placeholder="choose a check of its governing policy" if checks else "choose a model first")
+    tomorrow = datetime.now(UTC).date() + timedelta(days=1)
+    until = st.date_input("Until (last day the waiver holds)", value=tomorrow + timedelta(days=WAIVER_DAYS - 1),
+                          min_value=tomorrow, key="pol_w_until", format="YYYY-MM-DD")
+    justification = st.text_area("Justification", key="pol_w_just",
+                                 placeholder="why this failed check may be waived, and what mitigates it")
+    if st.button("Grant waiver", key="pol_w_grant"):
+        if model is None or check is None:
+            st.error("Choose the model version and the check to waive.")
+        else:
             try:
                 granted = cs.waive(user, model, check=check, until=until.isoformat(), justification=justification)
-                st.success(f"Waiver {literal(granted['id'])} granted")
             except CountersignError as exc:
-                st.error(literal(exc.message))
+                failed(exc)
+            else:
+                for key in ("pol_w_check", "pol_w_just"):
+                    st.session_state.pop(key, None)
+                done(f"Waiver {literal(granted['id'])} granted: {literal(check)} on {literal(model)} until "
+                     f"{literal(granted['until'])}")
     active = [w for w in waivers if w["active"]]
     if active:
         with st.form("pol_revoke_form"):
             st.markdown("**Revoke a waiver**")
-            waiver = st.selectbox("Waiver", [w["id"] for w in active], key="pol_r_id")
-            reason = st.text_input("Reason", key="pol_r_reason")
+            labels = {w["id"]: f"{w['id']}: {w['check_id']} on {w['model_name']}@{w['model_version']} until "
+                               f"{w['until']}" for w in active}
+            waiver = st.selectbox("Waiver", list(labels), key="pol_r_id", format_func=labels.__getitem__)
+            reason = st.text_input("Reason", key="pol_r_reason", placeholder="why the waiver ends now")
             if st.form_submit_button("Revoke"):
-                try:
-                    cs.revoke_waiver(user, waiver, reason=reason)
-                    st.success(f"Waiver {literal(waiver)} revoked")
-                except CountersignError as exc:
-                    st.error(literal(exc.message))
+                if not reason.strip():
+                    st.error("A reason is required: say why the waiver ends now. Nothing was changed.")
+                else:
+                    try:
+                        cs.revoke_waiver(user, waiver, reason=reason)
+                    except CountersignError as exc:
+                        failed(exc)
+                    else:
+                        done(f"Waiver {literal(waiver)} revoked")
 
 
 TABS = {"Policy versions": policies_tab, "Waivers": waivers_tab}
