@@ -1023,12 +1023,14 @@ def app_cmd(state: _State, db: str | None, as_json: bool, port: int, address: st
 @click.option("--no-serve", is_flag=True, help="Only seed the demo database.")
 def demo_cmd(state: _State, db: str | None, as_json: bool, port: int, address: str, no_serve: bool) -> None:
     """Seed a demo database from real data (if it does not exist yet) and start the app on it."""
-    from core.demo import DEMO_USERS, seed_demo
+    from core.demo import DEMO_USERS, TRAINING_DATA_NOTE, seed_demo
 
     cs = Countersign(db or state.db)
     seeded = False
     if not cs.path.exists():
-        cs = seed_demo(cs.path)
+        if not as_json:
+            say(f"Seeding the demo database {cs.path} from real UCI data (about a minute):")
+        cs = seed_demo(cs.path, progress=None if as_json else (lambda line: say(f"  {line}")))
         seeded = True
     users = [{"name": u.name, "roles": list(u.roles), "password": u.password} for u in DEMO_USERS]
     if as_json:
@@ -1038,6 +1040,7 @@ def demo_cmd(state: _State, db: str | None, as_json: bool, port: int, address: s
         say(f"Demo database: {cs.path} ({'seeded now' if seeded else 'already there'})")
         say("Demo users (one per role):")
         table(users, ["name", "roles", "password"])
+        say(f"Note: the German credit models are {TRAINING_DATA_NOTE}.")
     if not no_serve:
         _serve(cs.path, port, address)
 
