@@ -87,6 +87,45 @@ def binned(reference: np.ndarray, current: np.ndarray, bins: int) -> tuple[np.nd
     return ref, cur
 
 
+#: Most categories a stored distribution lists; the rest are summed as one "(other categories)" bin.
+MAX_DISTRIBUTION_CATEGORIES = 20
+
+
+def _number_label(value: float) -> str:
+    return f"{value:.4g}"
+
+
+def distribution(col: ColumnData, bins: int = 10) -> dict[str, Any]:
+    """The reference and current distributions of a column, for plotting them side by side (as Evidently does).
+
+    ``{"bins": [label, …], "reference": [share, …], "current": [share, …]}``, shares in [0, 1] of each side's
+    finite values. Numeric columns with more distinct reference values than ``bins`` use the reference-quantile bins
+    PSI uses (labels ``< a``, ``[a, b)``, ``≥ b``); other columns list their values or categories, the
+    :data:`MAX_DISTRIBUTION_CATEGORIES` most frequent in the reference first and the rest as "(other categories)".
+    """
+    if col.numeric and col.distinct > bins:
+        inner = quantile_edges(col.reference, bins)
+        ref, cur = binned(col.reference, col.current, bins)
+        if inner.size:
+            middle = [f"[{_number_label(a)}, {_number_label(b)})" for a, b in zip(inner[:-1], inner[1:], strict=True)]
+            labels = [f"< {_number_label(inner[0])}", *middle, f"≥ {_number_label(inner[-1])}"]
+        else:
+            labels = ["all values"]
+    else:
+        ref_counts, cur_counts = category_counts(col)
+        keys = sorted(set(ref_counts) | set(cur_counts),
+                      key=lambda k: (-ref_counts.get(k, 0), -cur_counts.get(k, 0), k))
+        shown, rest = keys[:MAX_DISTRIBUTION_CATEGORIES], keys[MAX_DISTRIBUTION_CATEGORIES:]
+        ref = np.array([ref_counts.get(k, 0) for k in shown] + ([sum(ref_counts.get(k, 0) for k in rest)] if rest
+                                                               else []), dtype=float)
+        cur = np.array([cur_counts.get(k, 0) for k in shown] + ([sum(cur_counts.get(k, 0) for k in rest)] if rest
+                                                               else []), dtype=float)
+        labels = [str(k) for k in shown] + (["(other categories)"] if rest else [])
+    shares = [(counts / counts.sum()).round(6).tolist() if counts.sum() else [0.0] * counts.size
+              for counts in (ref, cur)]
+    return {"bins": labels, "reference": shares[0], "current": shares[1]}
+
+
 def psi(ref_counts: np.ndarray, cur_counts: np.ndarray, epsilon: float = PSI_EPSILON) -> float:
     r = ref_counts / ref_counts.sum()
     c = cur_counts / cur_counts.sum()

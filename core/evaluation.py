@@ -607,6 +607,8 @@ class Evaluator:
             if not positives or (name == "roc_auc" and positives == total):
                 why = "no actual positives" if not positives else "no actual negatives"
                 raise _Failed(f"{name} is undefined: {why} (scikit-learn refuses one class in y_true)", details)
+            if name == "roc_auc":
+                details["roc_curve"] = m.roc_curve_points(counts["pos"], counts["neg"])
             return m.score_metrics_sorted(counts["pos"], counts["neg"])[name], details
         outside = sum(r["n"] for r in rows if r["sout"])
         if outside:
@@ -864,7 +866,8 @@ class Evaluator:
             entry.update({"method": method, **{k: m.finite(v) for k, v in stat.items()},
                           "compared": "p_value" if "p_value" in stat else "statistic",
                           "operator": op, "threshold": threshold, "distribution_drifted": not ok,
-                          "drifted": (not ok) or missing_drift})
+                          "drifted": (not ok) or missing_drift,
+                          "distribution": driftlib.distribution(data, check.bins)})
             if missing_drift:
                 entry["reason"] = (f"the missing share changed from {ref_share:.4f} to {cur_share:.4f}, more than "
                                    f"{check.max_missing_share_change}")

@@ -193,6 +193,33 @@ def score_metrics(by_score: list[tuple[float, int, int]]) -> dict[str, float]:
     return score_metrics_sorted(positives, negatives)
 
 
+#: Most points of a stored ROC curve (the curve through every distinct score is thinned to this many).
+MAX_ROC_POINTS = 200
+
+
+def roc_curve_points(positives: Any, negatives: Any, max_points: int = MAX_ROC_POINTS) -> dict[str, Any]:  # noqa: ANN401
+    """The ROC curve from per-distinct-score counts: ``positives[i]`` and ``negatives[i]`` rows at the i-th distinct
+    score, scores ascending (the same counts ROC AUC is computed from).
+
+    As scikit-learn's ``roc_curve(drop_intermediate=False)``: the point (0, 0), then one point per distinct score
+    taken as the threshold from the highest down — ``fpr``, ``tpr`` of predicting positive when score ≥ threshold.
+    Curves of more than ``max_points`` points are thinned evenly, keeping the first and the last; ``points_of`` says
+    how many there were. Returns ``{"fpr": [...], "tpr": [...], "points_of": n}`` (rates rounded to 6 decimals).
+    """
+    import numpy as np
+
+    pos = np.asarray(positives, dtype=float)[::-1].cumsum()
+    neg = np.asarray(negatives, dtype=float)[::-1].cumsum()
+    p, n = (pos[-1] if pos.size else 0.0), (neg[-1] if neg.size else 0.0)
+    tpr = np.concatenate([[0.0], pos / p if p else np.zeros_like(pos)])
+    fpr = np.concatenate([[0.0], neg / n if n else np.zeros_like(neg)])
+    keep = np.arange(tpr.size)
+    if tpr.size > max_points:
+        keep = np.unique(np.round(np.linspace(0, tpr.size - 1, max_points)).astype(int))
+    return {"fpr": [round(float(v), 6) for v in fpr[keep]], "tpr": [round(float(v), 6) for v in tpr[keep]],
+            "points_of": int(tpr.size)}
+
+
 def score_metrics_sorted(positives: Any, negatives: Any) -> dict[str, float]:  # noqa: ANN401
     """ROC AUC and average precision from per-distinct-score counts in ascending score order (NumPy int arrays).
 

@@ -27,7 +27,8 @@ from typing import Any
 from core.ledger import utc_now
 from core.storage.duckdb_store import DuckDBStore, Tx
 
-EVENTS = ("promotion.requested", "promotion.approved", "promotion.rejected", "promotion.invalidated", "model.suspended",
+EVENTS = ("promotion.requested", "promotion.approved", "promotion.rejected", "promotion.invalidated",
+          "promotion.changes_requested", "promotion.changes_answered", "model.suspended",
           "model.revalidation_required")
 MAX_ATTEMPTS = 1000  # delivery rounds before a notification is abandoned (each round retries with backoff)
 

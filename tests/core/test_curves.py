@@ -1,0 +1,66 @@
+"""The ROC curve and the drift distributions an evaluation stores for the model card's charts.
+
+The ROC curve is checked against scikit-learn's ``roc_curve(drop_intermediate=False)`` with hypothesis; the
+distributions against numpy's own counts of the same bins.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.metrics import roc_curve
+
+from core import drift
+from core.metrics import MAX_ROC_POINTS, roc_curve_points
+
+
+def _counts(labels: list[int], scores: list[float]) -> tuple[np.ndarray, np.ndarray]:
+    distinct = np.unique(scores)
+    positives = np.array([sum(1 for y, s in zip(labels, scores, strict=True) if s == d and y == 1) for d in distinct])
+    negatives = np.array([sum(1 for y, s in zip(labels, scores, strict=True) if s == d and y == 0) for d in distinct])
+    return positives, negatives
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 1), st.sampled_from([0.0, 0.1, 0.25, 0.5, 0.7, 0.9, 1.0])),
+                min_size=2, max_size=60).filter(lambda rows: len({y for y, _ in rows}) == 2))
+def test_the_roc_curve_is_scikit_learns(rows: list[tuple[int, float]]) -> None:
+    labels, scores = [y for y, _ in rows], [s for _, s in rows]
+    fpr, tpr, _ = roc_curve(labels, scores, drop_intermediate=False)
+    ours = roc_curve_points(*_counts(labels, scores))
+    assert ours["points_of"] == len(fpr)
+    np.testing.assert_allclose(ours["fpr"], fpr, atol=1e-6)
+    np.testing.assert_allclose(ours["tpr"], tpr, atol=1e-6)
+
+
+def test_a_long_curve_is_thinned_keeping_its_ends() -> None:
+    rng = np.random.default_rng(7)
+    scores = rng.random(5_000)
+    labels = (rng.random(5_000) < scores).astype(int).tolist()
+    curve = roc_curve_points(*_counts(labels, scores.tolist()))
+    assert curve["points_of"] == 5_001 and len(curve["fpr"]) == MAX_ROC_POINTS
+    assert (curve["fpr"][0], curve["tpr"][0]) == (0.0, 0.0) and (curve["fpr"][-1], curve["tpr"][-1]) == (1.0, 1.0)
+    assert curve["fpr"] == sorted(curve["fpr"]) and curve["tpr"] == sorted(curve["tpr"])
+
+
+def test_numeric_distributions_use_the_psi_bins() -> None:
+    rng = np.random.default_rng(1)
+    reference, current = rng.normal(0, 1, 2_000), rng.normal(0.5, 1, 1_000)
+    col = drift.ColumnData("x", numeric=True, reference=reference, current=current)
+    shown = drift.distribution(col, bins=10)
+    inner = drift.quantile_edges(reference, 10)
+    assert len(shown["bins"]) == inner.size + 1 and shown["bins"][0].startswith("< ")
+    expected = np.bincount(np.searchsorted(inner, current, side="right"), minlength=inner.size + 1) / current.size
+    np.testing.assert_allclose(shown["current"], expected, atol=1e-6)
+    assert abs(sum(shown["reference"]) - 1) < 1e-5
+
+
+def test_categorical_distributions_keep_the_most_frequent_categories() -> None:
+    ref = {f"c{i}": 100 - i for i in range(30)}
+    cur = {"c0": 5, "new": 50}
+    col = drift.ColumnData("x", numeric=False, ref_counts=ref, cur_counts=cur)
+    shown = drift.distribution(col)
+    assert shown["bins"][:2] == ["c0", "c1"] and shown["bins"][-1] == "(other categories)"
+    assert len(shown["bins"]) == drift.MAX_DISTRIBUTION_CATEGORIES + 1
+    assert abs(sum(shown["current"]) - 1) < 1e-5 and abs(sum(shown["reference"]) - 1) < 1e-5
