@@ -668,8 +668,8 @@ class Tx:
                        row_number() OVER (PARTITION BY model_name, model_version ORDER BY seq DESC) AS rn
                 FROM evaluations WHERE purpose = 'evaluation'),
             pending AS (
-                SELECT model_name, model_version, count(*) AS n FROM promotion_requests WHERE status = 'pending'
-                GROUP BY ALL),
+                SELECT model_name, model_version, count(*) AS n FROM promotion_requests
+                WHERE status IN ('pending', 'changes_requested') GROUP BY ALL),
             active_waivers AS (
                 SELECT model_name, model_version, count(*) AS n FROM waivers
                 WHERE revoked_at IS NULL AND until >= strftime(current_date, '%Y-%m-%d') GROUP BY ALL)
