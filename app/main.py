@@ -41,6 +41,38 @@ DECIDERS = {"ml_lead", "compliance_officer"}
 st.set_page_config(page_title="Countersign", page_icon=FAVICON if FAVICON.exists() else "✅", layout="wide")
 
 
+#: What the light theme (app/.streamlit/config.toml) cannot set, at WCAG 2.1 AA contrast:
+#: * code highlighting: Streamlit's fixed token palette (cyan 2.7:1, greens, teal, orange and grey all below 4.5:1
+#:   on the code background) gives way to darker shades of the same hues, each at least 4.6:1 on #ecebea;
+#: * code blocks wrap long lines instead of scrolling sideways: a scrolling block with nothing focusable in it
+#:   cannot be scrolled from the keyboard (WCAG 2.1.1; axe "scrollable-region-focusable"). Streamlit sets the
+#:   code element's white-space inline, hence the one "!important".
+#: Selectors use Streamlit's stable test ids and Prism's token classes under ".stApp", one class more specific
+#: than Streamlit's own rules, so the order of style sheets does not matter.
+STYLE = """<style>
+.stApp pre .token.comment, .stApp pre .token.prolog, .stApp pre .token.doctype, .stApp pre .token.cdata,
+.stApp pre .token.punctuation, .stApp pre .token.unchanged.line { color: #595c66; }
+.stApp pre .token.attr-name, .stApp pre .token.property, .stApp pre .token.variable { color: #00658a; }
+.stApp pre .token.boolean, .stApp pre .token.constant, .stApp pre .token.symbol,
+.stApp pre .token.inserted.line, .stApp pre .token.inserted.prefix { color: #0a7a32; }
+.stApp pre .token.number, .stApp pre .token.regex { color: #0d7668; }
+.stApp pre .token.string, .stApp pre .token.char, .stApp pre .token.attr-value { color: #16752f; }
+.stApp pre .token.operator, .stApp pre .token.entity, .stApp pre .token.decorator,
+.stApp pre .token.atrule { color: #a84800; }
+.stApp pre .token.url { color: #6d3fc0; }
+.stApp pre .token.keyword, .stApp pre .token.tag, .stApp pre .token.function, .stApp pre .token.class-name,
+.stApp pre .token.selector { color: #0b61b0; }
+.stApp pre .token.important, .stApp pre .token.deleted.line, .stApp pre .token.deleted.prefix { color: #c3161b; }
+.stApp [data-testid="stCode"] pre code { white-space: pre-wrap !important; overflow-wrap: anywhere; }
+</style>"""
+
+
+def style() -> None:
+    """Add :data:`STYLE` after the page's own elements (a style-only Markdown block: nothing shown). Not
+    ``st.html``: the cookie script is the app's one HTML element, and the session tests count on that."""
+    st.markdown(STYLE, unsafe_allow_html=True)
+
+
 def inbox_count(user: Session, roles: set[str]) -> int:
     """How many pending promotion requests await a decision by ``user`` (0 for roles that decide none)."""
     if not roles & DECIDERS:
@@ -96,9 +128,12 @@ def route() -> None:
 
 # One database connection for the whole render (each core call would otherwise open the file anew; the lock is
 # released as soon as the render ends, so the CLI can work on the same file in between). A refusal or error from
-# core that a page did not handle itself (say, a role revoked mid-render) is shown, never a traceback.
+# core that a page did not handle itself (say, a role revoked mid-render) is shown, never a traceback. The style
+# comes last, whatever the page did.
 try:
     with session.service().store.held():
         route()
 except CountersignError as exc:
     st.error(literal(exc.message))
+finally:
+    style()  # also after st.stop() in a page
