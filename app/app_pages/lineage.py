@@ -1,4 +1,12 @@
-"""Lineage: datasets → models → evaluations → releases, with digests on every node."""
+"""Lineage: datasets → models → evaluations → releases, with digests on every node.
+
+The graph is drawn by Graphviz, which a screen reader cannot read: a sentence under it says what it shows (focus,
+direction, how many nodes of each kind and how many links), and "The graph in words" lists every link as
+"from → to (kind)", the same information as the drawing's arrows, with the nodes and digests in the table below.
+"""
+
+from collections import Counter
+from typing import Any
 
 import streamlit as st
 
@@ -11,6 +19,31 @@ from core.text import visible
 cs = session.service()
 user = session.require()
 MAX_DRAWN_NODES = 150
+DIRECTIONS = {"both": "upstream and downstream", "upstream": "upstream (what it came from)",
+              "downstream": "downstream (what came from it)"}
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def describe(graph: dict[str, Any], focus: str, direction: str, drawn: bool) -> str:
+    """The graph in one sentence (plain text): focus, direction, nodes by kind, links, and how it is drawn."""
+    kinds = Counter(n["kind"] for n in graph["nodes"])
+    nodes = ", ".join(_count(c, k) for k, c in sorted(kinds.items()))
+    text = (f"Lineage of {visible(focus)}, {DIRECTIONS.get(direction, direction)}: "
+            f"{_count(len(graph['nodes']), 'node')} ({nodes}) and {_count(len(graph['edges']), 'link')}.")
+    if drawn:
+        text += (" Each node is drawn with its kind, name and the start of its SHA-256 digest, the node in focus in "
+                 "bold, each link as an arrow named by its kind.")
+    return text + " Every link is listed under \"The graph in words\"."
+
+
+def links_in_words(graph: dict[str, Any]) -> list[str]:
+    """Each link as plain text, ``from → to (kind)``, in the graph's order."""
+    return [f"{visible(e['from'])} → {visible(e['to'])} ({visible(str(e['kind']).replace('_', ' '))})"
+            for e in graph["edges"]]
+
 
 st.title("Lineage")
 options = [f"model:{r['name']}@{r['version']}" for r in cs.inventory(user)] + \
@@ -37,6 +70,14 @@ if draw:
 else:
     st.info(f"This graph has {size} nodes, too many to draw legibly; they are listed below. Narrow it with the "
             "direction, or focus on a model or an evaluation.")
+# The drawing's text alternative: a screen reader hears an unlabelled graphic otherwise.
+st.markdown(f"Graph description: {literal(describe(graph, focus, direction, draw))}")
+with st.expander(f"The graph in words ({len(graph['edges'])} link{'' if len(graph['edges']) == 1 else 's'})"):
+    words = links_in_words(graph)
+    if words:
+        st.markdown("\n".join(f"- {literal(w)}" for w in words))
+    else:
+        st.markdown("No links: the node in focus stands alone.")
 with st.expander("Nodes and digests", expanded=not draw):
     st.dataframe(plain([{"id": n["id"], "kind": n["kind"], "sha256": n["digest"]} for n in graph["nodes"]]),
                  hide_index=True, width="stretch")
