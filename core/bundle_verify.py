@@ -77,7 +77,7 @@ DECISION_PREDICATE = "https://countersign.dev/attestations/promotion-decision/v1
 SERVICE_OWNER = "@service"
 SERVICE_ACTIONS = frozenset({"ledger.initialized", "schema.upgraded", "auth.failed", "access.denied"})
 #: Entries that register or retire keys; the export carries all of them (``core.report.KEY_ACTIONS``).
-KEY_ACTIONS = ("ledger.initialized", "user.added", "user.enrolled", "user.key_rotated")
+KEY_ACTIONS = ("ledger.initialized", "user.added", "user.enrolled", "user.key_rotated", "user.deactivated")
 #: What a new key's owner signs to prove possession when the key is registered (:mod:`core.identity`).
 POSSESSION_CONTEXT = b"countersign/key-possession/v1\n"
 #: Entries that record an evaluation statement's digest.
@@ -207,6 +207,11 @@ class _KeyHistory:
                 raise BundleError(f"entry seq {seq}: key rotation does not name its actor's current key")
             self._register(seq, name, payload, seq + 1)
             self.keys[old].valid_to = seq
+        elif action == "user.deactivated":
+            name = payload.get("name")
+            if name in self.current:  # the account's key signs nothing valid after its deactivation
+                self.keys[self.current[name]].valid_to = seq
+            self.pending.discard(name)
 
     def signer(self, seq: int, entry: dict[str, Any]) -> _Key:
         """The key that signed the entry at ``seq``, if it is its actor's (or the service's) and valid then."""

@@ -54,7 +54,7 @@ from core.words import (
     when,
 )
 
-KEY_ACTIONS = ("ledger.initialized", "user.added", "user.enrolled", "user.key_rotated")
+KEY_ACTIONS = ("ledger.initialized", "user.added", "user.enrolled", "user.key_rotated", "user.deactivated")
 MANIFEST_PREDICATE = "https://countersign.dev/attestations/report-manifest/v1"
 
 

@@ -109,6 +109,7 @@ class _Registry:
         self.current_key: dict[str, str] = {}
         self.bootstrap_admin: str | None = None
         self.pending_enrolment: set[str] = set()
+        self.deactivated: set[str] = set()
 
     def keymap(self) -> dict[str, bytes]:
         return {k: v.public_key for k, v in self.keys.items()}
@@ -165,6 +166,8 @@ class _Registry:
                 self.pending_enrolment.add(name)  # the user registers their own key when they enrol
                 return None
             return self._register(seq, name, payload, seq if bootstrap else seq + 1)
+        if action in ("user.enrolled", "user.key_rotated") and payload.get("name") in self.deactivated:
+            return f"{action} for the deactivated account {payload.get('name')!r}"
         if action == "user.enrolled":
             name = payload.get("name")
             if name != actor or name not in self.pending_enrolment:
@@ -180,6 +183,20 @@ class _Registry:
             if problem is None:
                 self.keys[old].valid_to = seq
             return problem
+        if action == "user.deactivated":
+            name = payload.get("name")
+            if not isinstance(name, str) or name not in self.roles or name in self.deactivated:
+                return f"user.deactivated for an unknown or already deactivated user {name!r}"
+            self.deactivated.add(name)
+            self.roles[name] = set()
+            self.pending_enrolment.discard(name)
+            current = self.current_key.get(name)
+            if current is not None:
+                self.keys[current].valid_to = seq  # nothing the account signs after this entry is valid
+            return None
+        name = payload.get("name")
+        if action in ("user.role_granted", "user.enrolled", "user.key_rotated") and name in self.deactivated:
+            return f"{action} for the deactivated account {name!r}"
         if action == "user.role_granted":
             self.roles.setdefault(str(payload.get("name")), set()).add(str(payload.get("role")))
         elif action == "user.role_revoked":
@@ -189,10 +206,10 @@ class _Registry:
 
 _REGISTRY_ACTIONS = frozenset(
     {"ledger.initialized", "user.added", "user.enrolled", "user.key_rotated", "user.role_granted",
-     "user.role_revoked"}
+     "user.role_revoked", "user.deactivated"}
 )
 #: Entries that create identities or change roles, and the roles that may sign them (the permission table's).
-_USER_MANAGEMENT = frozenset({"user.added", "user.role_granted", "user.role_revoked"})
+_USER_MANAGEMENT = frozenset({"user.added", "user.role_granted", "user.role_revoked", "user.deactivated"})
 _USER_MANAGERS = frozenset(str(r) for r in PERMISSIONS[Permission.USER_MANAGE])
 
 

@@ -150,3 +150,15 @@ def test_a_newline_in_a_lineage_name_cannot_add_a_line_to_a_dot_label() -> None:
 
 def test_gate_refusals_are_typed() -> None:
     assert issubclass(GateRefused, Exception)
+
+
+def test_a_deactivated_account_s_key_signs_nothing_valid_afterwards(cs: Countersign, s) -> None:  # noqa: F811
+    from core.ledger import Event
+
+    lee = s["lee"]  # a session opened before the deactivation still holds lee's private key in memory
+    cs.deactivate_user(s[ADMIN], "lee", reason="Left the company.")
+    assert cs.verify().ok  # the deactivation itself, signed by an admin, verifies
+    cs._write(lambda tx: cs.ledger().append(tx, signer=lee.signer, actor="lee", role="ml_lead",
+                                            event=Event("promotion.approved", "model:scorer@1", {"forged": True})))
+    report = cs.verify()
+    assert not report.ok and any("outside its validity" in p.what for p in report.problems), report.problems
