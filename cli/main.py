@@ -743,6 +743,72 @@ for _name, _help in (("approve", "Approve a promotion request (signed with your 
     command(cli, _name, auth=True)(_fn)
 
 
+@command(cli, "request-changes", auth=True)
+@click.argument("request_id")
+@click.option("--comment", required=True, help="What must change (required).")
+def request_changes_cmd(state: _State, db: str | None, as_json: bool, as_user: str | None, request_id: str,
+                        comment: str) -> None:
+    """Send a pending request back to its requester: neither approval nor rejection (reviewers who could decide it)."""
+    cs = _service(state, db)
+    result = cs.request_changes(_login(state, cs, as_user), request_id, comment=comment)
+    emit_json(result) if as_json else say(
+        f"Changes requested as {result['role']}: request {request_id} ({result['model']}) waits for "
+        f"{result['requested_by']}'s answer")
+
+
+@command(cli, "answer", auth=True)
+@click.argument("request_id")
+@click.option("--comment", required=True, help="What you changed, or why nothing needs to (required).")
+def answer_cmd(state: _State, db: str | None, as_json: bool, as_user: str | None, request_id: str,
+               comment: str) -> None:
+    """Answer a request for changes (the requester): the gate runs again and the request returns to review — the
+    same request if the evidence is unchanged, a new one (superseding it) if it changed. Exit 1 with the reasons
+    when the gate refuses."""
+    cs = _service(state, db)
+    result = cs.answer(_login(state, cs, as_user), request_id, comment=comment)
+    if as_json:
+        emit_json(result)
+    elif result["supersedes"]:
+        say(f"Request {result['request_id']} opened on the new evidence (supersedes {result['supersedes']}; "
+            f"approvals voided: {', '.join(result['approvals_voided']) or 'none'})")
+    else:
+        say(f"Request {result['request_id']} is back in review (evidence unchanged; earlier approvals stand)")
+
+
+@command(cli, "comment", auth=True)
+@click.argument("request_id")
+@click.option("--comment", required=True, help="The comment (required).")
+def comment_cmd(state: _State, db: str | None, as_json: bool, as_user: str | None, request_id: str,
+                comment: str) -> None:
+    """Add a comment to an open request's review thread (its requester or a reviewer)."""
+    cs = _service(state, db)
+    result = cs.comment(_login(state, cs, as_user), request_id, comment=comment)
+    emit_json(result) if as_json else say(
+        f"Commented on request {request_id} as {result['role']} (seq {result['seq']})")
+
+
+@command(cli, "inbox", auth=True)
+def inbox_cmd(state: _State, db: str | None, as_json: bool, as_user: str | None) -> None:
+    """What awaits me: requests I may decide, and my requests sent back for changes."""
+    cs = _service(state, db)
+    items = cs.inbox(_login(state, cs, as_user))
+    if as_json:
+        emit_json(items)
+    elif not items:
+        say("Nothing awaits you.")
+    else:
+        table(items, ["request_id", "kind", "model", "target_stage", "since", "what"])
+
+
+@command(cli, "review", auth=True)
+@click.argument("request_id")
+def review_cmd(state: _State, db: str | None, as_json: bool, as_user: str | None, request_id: str) -> None:
+    """A request with its decision context: stage path, suspension, evidence and its age, comparison with the
+    version in production, approvals (counting and lapsed), roles still open, and the thread (JSON)."""
+    cs = _service(state, db)
+    emit_json(cs.review(_login(state, cs, as_user), request_id))
+
+
 @command(cli, "requests", auth=True)
 @click.option("--pending", is_flag=True, help="Only open requests.")
 @click.option("--mine", is_flag=True, help="Only requests I made or can decide.")

@@ -322,7 +322,8 @@ class ReleasesAPI:
             tx.insert_decision({"request_id": request_id, "approver": session.name, "role": acting,
                                 "decision": decision, "comment": comment, "decided_at": row.ts, "seq": row.seq})
             outcome = {"request_id": request_id, "model": ref, "decision": decision, "role": acting, "seq": row.seq,
-                       "status": "pending", "remaining_roles": [r for r in open_roles if r != acting],
+                       "to_stage": request["target_stage"], "status": "pending",
+                       "remaining_roles": [r for r in open_roles if r != acting],
                        **({"lapsed_approvals": [{"approver": d["approver"], "role": d["role"]} for d in lapsed]}
                           if lapsed else {})}
             if decision == "reject":
