@@ -5,7 +5,8 @@ the lineage graph has a text alternative; pass and fail never come as a bare che
 app's own host.
 
 axe-core is the pinned copy ``scripts/bootstrap`` fetched from the npm registry (integrity checked); nothing is
-downloaded here. One browser context per role, each page visited once (tabs by the first role that sees the page).
+downloaded here. One browser context per role, each page visited once (tabs by the first role that sees the page),
+and the first role also opens single objects by their permalinks (requests, a ledger entry, a suspended version).
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ def _outside_requests(context: Any, url: str) -> list[str]:  # noqa: ANN401
 
 def _open(page: Any, url: str, path: str) -> None:  # noqa: ANN401
     """Go to a page by its sidebar link when it has one (no reload: the app's own navigation), else by URL."""
-    link = page.locator(f"[data-testid=stSidebarNavLink][href$='/{path}']")
+    link = page.locator(f"[data-testid=stSidebarNavLink][href$='/{path}']")  # none for a URL with a query
     if not path or not link.count():
         page.goto(f"{url}/{path}")
         ui.settle(page, delay_ms=0)
@@ -126,9 +127,19 @@ class Audit:
         return f"{len(lines)} accessibility problem(s) on {self.pages} page views:\n" + "\n".join(lines)
 
 
+def _object_pages(db: Path) -> list[str]:
+    """Permalinks of single objects (a pending request, a decided one, a ledger entry, a suspended version)."""
+    cs = Countersign(db)
+    requests = cs.requests(cs.login("chloe", PASSWORDS["chloe"]))
+    pending = next(r["id"] for r in requests if r["status"] == "pending")
+    decided = next(r["id"] for r in requests if r["status"] != "pending")
+    return [f"approvals?request={pending}", f"approvals?request={decided}", "audit_log?seq=2",
+            "model_card?model=german-credit-scorer@2"]
+
+
 def test_every_page_as_every_role_passes_wcag_21_aa(chromium_browser: Any,  # noqa: ANN401
                                                     served: tuple[str, Path]) -> None:
-    url, _db = served
+    url, db = served
     audit = Audit()
     outside: list[str] = []
 
@@ -149,7 +160,7 @@ def test_every_page_as_every_role_passes_wcag_21_aa(chromium_browser: Any,  # no
         paths = [urlsplit(h).path.strip("/") for h in  # "" for the landing page (Inventory)
                  page.locator("[data-testid=stSidebarNavLink]").evaluate_all("ls => ls.map(l => l.href)")]
         assert paths, f"{name} sees no page"
-        for path in [*paths, FORBIDDEN_PAGE] if name == ROLES[0] else paths:
+        for path in [*paths, FORBIDDEN_PAGE, *_object_pages(db)] if name == ROLES[0] else paths:
             _open(page, url, path)
             where = f"{name} › {path or 'inventory'}"
             if path in toured:
