@@ -236,13 +236,16 @@ def actions(request: dict[str, Any], review: dict[str, Any]) -> None:
 
 
 def inbox_section() -> None:
-    """What awaits me, with links to each request."""
+    """What awaits me, with links to each request (decisions are listed in full above: only counted here)."""
     items = cs.inbox(user)
     st.subheader(f"My inbox ({len(items)})")
     if not items:
         st.caption("Nothing awaits you.")
         return
-    for item in items:
+    deciding = sum(1 for i in items if i["kind"] == "decide")
+    if deciding:
+        st.markdown(f"{deciding} request(s) await your decision: listed above, under *Awaiting my decision*.")
+    for item in (i for i in items if i["kind"] != "decide"):
         if item["kind"] == "decide":
             text = f"Decide: {item['model']} → {item['target_stage']} (requested by {item['requested_by']})"
         else:
