@@ -86,7 +86,8 @@ def url(page: str, params: Mapping[str, object] | None = None) -> str:
     if page not in PAGE_FILES:
         raise ValueError(f"no page {page!r}")
     query = urlencode({k: str(v) for k, v in (params or {}).items() if v is not None}, safe="@:")
-    return f"./{page}?{query}" if query else f"./{page}"
+    path = "./" if page == "inventory" else f"./{page}"  # the default page answers at "/" only
+    return f"{path}?{query}" if query else path
 
 
 def page_url(kind: str, ident: object, **extra: object) -> str:

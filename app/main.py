@@ -31,10 +31,8 @@ NAVIGATION = [
     ("policies.py", "Policies", ":material/policy:", None),
     ("audit_log.py", "Audit log", ":material/receipt_long:", None),
     ("reports.py", "Reports", ":material/summarize:", {"auditor", "compliance_officer"}),
-    ("users.py", "Users", ":material/group:", {"admin"}),
+    ("users.py", "Users", ":material/group:", None),  # admins manage users; everyone changes their own password
 ]
-#: roles that decide promotion requests (whose inbox count the navigation shows)
-DECIDERS = {"ml_lead", "compliance_officer"}
 
 # A local favicon: a ":material/…:" page icon makes the browser fetch its SVG from fonts.gstatic.com (the app
 # must make no request beyond its own server). An emoji is drawn locally too, if the file is missing.
@@ -74,11 +72,12 @@ def style() -> None:
 
 
 def inbox_count(user: Session, roles: set[str]) -> int:
-    """How many pending promotion requests await a decision by ``user`` (0 for roles that decide none)."""
-    if not roles & DECIDERS:
+    """How much awaits ``user``: requests they may decide, and their own requests sent back for changes
+    (:meth:`core.releases.ReleasesAPI.inbox`)."""
+    if not roles:
         return 0
     try:
-        return sum(1 for r in session.service().requests(user, pending=True) if r.get("awaiting_me"))
+        return len(session.service().inbox(user))
     except CountersignError:
         return 0
 
@@ -97,6 +96,8 @@ def route() -> None:
     for file, title, icon, _allowed in NAVIGATION:
         if file == "approvals.py" and waiting:
             title = f"{title} ({waiting})"
+        if file == "users.py" and roles and "admin" not in roles:
+            title = "Your account"
         pages[file] = st.Page(PAGES / file, title=title, icon=icon, url_path=links.url_path_of(file),
                               default=(file == "inventory.py"),
                               visibility="visible" if allowed(file, roles) else "hidden")

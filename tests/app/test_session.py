@@ -24,7 +24,7 @@ ACCESS: dict[str, tuple[str, set[str] | None]] = {
     "policies.py": ("Policies", None),
     "audit_log.py": ("Audit log", None),
     "reports.py": ("Reports", {"auditor", "compliance_officer"}),
-    "users.py": ("Users", {"admin"}),
+    "users.py": ("Users", None),  # "Your account" for everyone but admins
 }
 TITLES = {"inventory.py": "Inventory"}
 REFUSED = [(page, user) for page, (_t, roles) in ACCESS.items() for user in sorted(ROLE_OF)

@@ -117,3 +117,18 @@ def test_a_user_changes_their_own_password(open_app: OpenApp, demo_db: Path) -> 
         cs.login("ada", PASSWORDS["ada"])
     [entry] = cs.log(cs.login("aude", PASSWORDS["aude"]), action="user.password_changed", limit=1)
     assert entry["actor"] == "ada" and "password" not in str(entry["payload"]).replace("password_changed", "")
+
+
+def test_anyone_signed_in_changes_their_own_password_and_sees_no_user_management(open_app: OpenApp,
+                                                                                 demo_db: Path) -> None:
+    at = open_app(demo_db, "dana")
+    at.switch_page("app_pages/users.py")
+    at = at.run()
+    assert not at.exception and at.title[0].value == "Your account"
+    assert not [b for b in at.button if "Deactivate" in b.label or "Grant" in b.label]
+    at.text_input(key="users_pw_current").input(PASSWORDS["dana"])
+    at.text_input(key="users_pw_new").input("dana-new-long-password")
+    at.text_input(key="users_pw_repeat").input("dana-new-long-password")
+    at = _submit(at, "Change password")
+    assert any("password was changed" in s.value for s in at.success), [e.value for e in at.error]
+    assert Countersign(demo_db).login("dana", "dana-new-long-password").name == "dana"
