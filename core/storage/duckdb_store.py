@@ -256,7 +256,7 @@ class Tx:
         row = self._one("SELECT count(*) FROM ledger")
         return int(row[0]) if row else 0
 
-    def ledger_page(
+    def ledger_search(
         self,
         *,
         limit: int,
@@ -268,41 +268,8 @@ class Tx:
         until: str | None = None,
         newest_first: bool = True,
     ) -> list[LedgerRow]:
-        where, params = [], []
-        for column, value in (("actor", actor), ("action", action), ("subject", subject)):
-            if value is not None:
-                if value.endswith("*"):
-                    where.append(f"{column} LIKE ? ESCAPE '\\'")
-                    params.append(value[:-1].replace("%", r"\%").replace("_", r"\_") + "%")
-                else:
-                    where.append(f"{column} = ?")
-                    params.append(value)
-        if since is not None:
-            where.append("ts >= ?")
-            params.append(since)
-        if until is not None:
-            where.append("ts <= ?")
-            params.append(until)
-        clause = f"WHERE {' AND '.join(where)}" if where else ""
-        order = "DESC" if newest_first else "ASC"
-        rows = self._all(
-            f"SELECT {', '.join(LEDGER_COLUMNS)} FROM ledger {clause} ORDER BY seq {order} LIMIT ? OFFSET ?",
-            [*params, int(limit), int(offset)],
-        )
-        return [LedgerRow(*r) for r in rows]
-
-    def ledger_search(
-        self,
-        *,
-        limit: int,
-        offset: int = 0,
-        actor: str | None = None,
-        action: str | None = None,
-        subject: str | None = None,
-        since: str | None = None,
-        until: str | None = None,
-    ) -> list[LedgerRow]:
-        """Ledger rows for the audit log, newest first. ``actor`` matches the whole name, ignoring case; ``action``
+        """Ledger rows for the audit log, newest first (``newest_first=False``: oldest first). ``actor`` matches the
+        whole name, ignoring case; ``action``
         matches whole dotted segments (``promotion`` finds ``promotion`` and ``promotion.*``, not ``promotions``),
         ignoring case; ``subject`` matches exactly. A trailing ``*`` on any of them matches a plain text prefix.
         ``since``/``until`` are ledger timestamps (``YYYY-MM-DDTHH:MM:SS.ffffffZ``), both inclusive."""
@@ -341,7 +308,8 @@ class Tx:
             params.append(until)
         clause = f"WHERE {' AND '.join(where)}" if where else ""
         rows = self._all(
-            f"SELECT {', '.join(LEDGER_COLUMNS)} FROM ledger {clause} ORDER BY seq DESC LIMIT ? OFFSET ?",
+            f"SELECT {', '.join(LEDGER_COLUMNS)} FROM ledger {clause} ORDER BY seq {'DESC' if newest_first else 'ASC'} "
+            "LIMIT ? OFFSET ?",
             [*params, int(limit), int(offset)],
         )
         return [LedgerRow(*r) for r in rows]

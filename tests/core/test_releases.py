@@ -147,7 +147,7 @@ def new_database(path: Path, users: dict[str, tuple[list[str], str]]) -> tuple[C
 def ledger(cs: Countersign, after: int = -1) -> list[dict[str, Any]]:
     """Ledger entries with ``seq > after``, oldest first."""
     with cs.store.reader() as tx:
-        rows = tx.ledger_page(limit=1_000_000, newest_first=False)
+        rows = tx.ledger_search(limit=1_000_000, newest_first=False)
     return [decode_row(r) for r in rows if r.seq > after]
 
 
