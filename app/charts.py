@@ -156,14 +156,14 @@ def distribution_chart(rows: list[dict[str, Any]], title: str, description: str)
     """A feature's reference and current distributions side by side (``bin``, ``data``, ``share``), as Evidently
     draws them."""
     data = pd.DataFrame(rows)
-    return alt.Chart(data).mark_bar().encode(
-        x=alt.X("bin:N", title=None, sort=None, axis=alt.Axis(labelLimit=120)),
-        xOffset=alt.XOffset("data:N", sort=["reference", "current"]),
-        y=alt.Y("share:Q", title="share of rows", axis=alt.Axis(format="%")),
+    return alt.Chart(data).mark_bar(opacity=0.7).encode(
+        y=alt.Y("bin:N", title=None, sort=None, axis=alt.Axis(labelLimit=160)),
+        yOffset=alt.YOffset("data:N", sort=["reference", "current"]),
+        x=alt.X("share:Q", title="share of rows", axis=alt.Axis(format="%")),
         color=alt.Color("data:N", scale=alt.Scale(domain=["reference", "current"], range=[REFERENCE, NEUTRAL]),
                         legend=alt.Legend(title=None, orient="bottom")),
         tooltip=[alt.Tooltip("bin:N"), alt.Tooltip("data:N"), alt.Tooltip("share:Q", format=".2%")],
-    ).properties(title=title, description=description, height=220)
+    ).properties(title=title, description=description, height=alt.Step(9))
 
 
 def importance_chart(importance: dict[str, float], title: str, description: str) -> alt.Chart:

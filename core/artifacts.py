@@ -176,8 +176,11 @@ def check_skops_archive(handle: IO[bytes], path: Path) -> None:  # noqa: C901 - 
         if info.compress_type == zipfile.ZIP_DEFLATED:
             _inflate_within_declared(handle, info, path)
     handle.seek(0)
-    with zipfile.ZipFile(handle) as archive:  # every size was checked above: schema.json is at most 64 MiB
-        objects = archive.read("schema.json").count(b"{")
+    try:
+        with zipfile.ZipFile(handle) as archive:  # every size was checked above: schema.json is at most 64 MiB
+            objects = archive.read("schema.json").count(b"{")
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError) as exc:
+        raise BadInput(f"{path}: damaged skops archive: its schema.json cannot be read ({exc})") from None
     handle.seek(0)
     if objects > MAX_SKOPS_SCHEMA_NODES:
         raise BadInput(f"{path}: the skops schema.json holds {objects:,} JSON objects; the limit is "

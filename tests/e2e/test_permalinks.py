@@ -120,10 +120,10 @@ def test_a_page_my_roles_do_not_open_says_so(page: Any, served_demo: tuple[str, 
     expect = _expect()
     url, _db = served_demo
     ui.sign_in(page, url, "aude", PASSWORDS["aude"])
-    _goto(page, f"{url}/users")
-    expect(page.get_by_text("The Users page is open to admin only")).to_be_visible(timeout=60_000)
-    expect(page.get_by_role("button", name="Add user")).to_have_count(0)
-    assert "Users" not in ui.nav_titles(page)
+    _goto(page, f"{url}/approvals")  # an auditor decides and requests nothing
+    expect(page.get_by_text("The Approvals page is open to")).to_be_visible(timeout=60_000)
+    expect(page.get_by_role("button", name="Approve", exact=True)).to_have_count(0)
+    assert not [t for t in ui.nav_titles(page) if t.startswith("Approvals")]
 
 
 def test_sign_out_then_reload_stays_signed_out(page: Any, served_demo: tuple[str, Path]) -> None:
