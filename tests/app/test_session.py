@@ -16,16 +16,8 @@ from tests.app.conftest import APP, OpenApp
 from tests.app.demo_db import PASSWORDS, ROLE_OF
 
 #: page file -> (heading, roles that may open it; None: everyone signed in)
-ACCESS: dict[str, tuple[str, set[str] | None]] = {
-    "inventory.py": ("Model inventory", None),
-    "model_card.py": ("Model card", None),
-    "lineage.py": ("Lineage", None),
-    "approvals.py": ("Approvals", {"data_scientist", "ml_lead", "compliance_officer"}),
-    "policies.py": ("Policies", None),
-    "audit_log.py": ("Audit log", None),
-    "reports.py": ("Reports", {"auditor", "compliance_officer"}),
-    "users.py": ("Users", None),  # "Your account" for everyone but admins
-}
+from tests.app.test_pages import ACCESS  # noqa: E402 - the page access table, one copy
+
 TITLES = {"inventory.py": "Inventory"}
 REFUSED = [(page, user) for page, (_t, roles) in ACCESS.items() for user in sorted(ROLE_OF)
            if roles is not None and ROLE_OF[user] not in roles]
