@@ -14,6 +14,7 @@ import hashlib
 import json
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -266,34 +267,15 @@ class ReleasesAPI:
                                " it returns to review when they answer")
             if request["status"] not in OPEN_STATUSES:
                 raise BadInput(f"request {request_id} is already {request['status']}")
-            model = tx.get_model(request["model_name"], request["model_version"])
-            required = json.loads(request["required_roles"])
-            decisions = tx.decisions(request_id)
-            held = tx.user_roles(session.name)
-            if session.name == request["requested_by"]:
-                raise SeparationOfDuties(f"{session.name} requested this promotion and may not decide it "
-                                         "(separation of duties)")
-            if session.name == model["owner"]:
-                raise SeparationOfDuties(f"{session.name} registered {request['model_name']}@"
-                                         f"{request['model_version']} and may not decide its promotion "
-                                         "(separation of duties)")
-            if any(d["approver"] == session.name for d in decisions):
-                raise SeparationOfDuties(f"{session.name} has already decided on request {request_id}")
+            position = _review_position(tx, session, request, "decide", "decision")
+            acting, model, decisions, lapsed, held = (position.acting, position.model, position.decisions,
+                                                      position.lapsed, position.held)
+            open_roles = position.open_roles
             if decision == "approve":
                 changed = self._evidence_changed(tx, request)
                 if changed:
                     stale.extend(changed)
                     raise GateRefused(changed)
-            # an earlier approval counts only while its approver still holds the role they approved in, unbroken
-            lapsed = [d for d in decisions if d["decision"] == "approve" and _lapsed(tx, d)]
-            standing = [d for d in decisions if d["decision"] == "approve" and d not in lapsed]
-            filled = {d["role"] for d in standing}
-            open_roles = [r for r in required if r not in filled]
-            acting = next((r for r in open_roles if r in held), None)
-            if acting is None:
-                needed = " or ".join(open_roles) or "none (all roles are filled)"
-                raise SeparationOfDuties(f"request {request_id} needs a decision by {needed}; {session.name} holds "
-                                         f"{', '.join(held) or 'no role'}")
             participants = {request["requested_by"]: "requested it", model["owner"]: "registered the model",
                             **{d["approver"]: "approved it" for d in decisions if d["decision"] == "approve"}}
             # a rejection can only stop a promotion; approvals must come from independent people
@@ -331,7 +313,8 @@ class ReleasesAPI:
                 outcome["status"] = "rejected"
                 webhooks.enqueue(tx, "promotion.rejected", outcome, row.seq)
             elif not outcome["remaining_roles"]:
-                approvers = [{"name": d["approver"], "role": d["role"], "seq": d["seq"]} for d in standing] + [
+                approvers = [{"name": d["approver"], "role": d["role"], "seq": d["seq"]} for d in decisions
+                             if d["decision"] == "approve" and d not in lapsed] + [
                     {"name": session.name, "role": acting, "seq": row.seq}]
                 self._transition(tx, session, acting, request, approvers)
                 tx.close_request(request_id, "approved", row.ts)
@@ -424,7 +407,7 @@ class ReleasesAPI:
                                f"{request['requested_by']}")
             if request["status"] != "pending":
                 raise BadInput(f"request {request_id} is already {request['status']}")
-            acting = _reviewer_role(tx, session, request)
+            acting = _review_position(tx, session, request).acting
             ref = f"{request['model_name']}@{request['model_version']}"
             payload = {"request_id": request_id, "model": ref, "to_stage": request["target_stage"], "role": acting,
                        "requested_by": request["requested_by"], "comment": comment}
@@ -801,29 +784,46 @@ def _lapsed(tx: Tx, decision: dict[str, Any]) -> bool:
                for seq, _actor, action, payload in tx.identity_events(decision["approver"]))
 
 
-def _reviewer_role(tx: Tx, session: Session, request: dict[str, Any]) -> str:
-    """The open role in which ``session`` may review ``request`` now, or raise :class:`SeparationOfDuties`: not its
-    requester, not the model's registrant, not someone who already decided it, and holding a role still to fill."""
+@dataclass(frozen=True)
+class _ReviewPosition:
+    """Where a reviewer stands on an open request: the role they would act in, the roles still open, the model, the
+    decisions so far, the approvals that lapsed and the roles the reviewer holds."""
+
+    acting: str
+    open_roles: list[str]
+    model: dict[str, Any]
+    decisions: list[dict[str, Any]]
+    lapsed: list[dict[str, Any]]
+    held: list[str]
+
+
+def _review_position(tx: Tx, session: Session, request: dict[str, Any], verb: str = "review",
+                     noun: str = "review") -> _ReviewPosition:
+    """The open role in which ``session`` may ``verb`` (decide, review) ``request`` now, or raise
+    :class:`SeparationOfDuties`: not its requester, not the model's registrant, not someone who already decided it,
+    and holding a role still to fill. An earlier approval fills its role only while its approver still holds that
+    role unbroken (:func:`_lapsed`)."""
     request_id = request["id"]
     model = tx.get_model(request["model_name"], request["model_version"]) or {}
     if session.name == request["requested_by"]:
-        raise SeparationOfDuties(f"{session.name} requested this promotion and may not review it (separation of "
+        raise SeparationOfDuties(f"{session.name} requested this promotion and may not {verb} it (separation of "
                                  "duties)")
     if session.name == model.get("owner"):
         raise SeparationOfDuties(f"{session.name} registered {request['model_name']}@{request['model_version']} "
-                                 "and may not review its promotion (separation of duties)")
+                                 f"and may not {verb} its promotion (separation of duties)")
     decisions = tx.decisions(request_id)
     if any(d["approver"] == session.name for d in decisions):
         raise SeparationOfDuties(f"{session.name} has already decided on request {request_id}")
-    filled = {d["role"] for d in decisions if d["decision"] == "approve" and not _lapsed(tx, d)}
+    lapsed = [d for d in decisions if d["decision"] == "approve" and _lapsed(tx, d)]
+    filled = {d["role"] for d in decisions if d["decision"] == "approve" and d not in lapsed}
     open_roles = [r for r in json.loads(request["required_roles"]) if r not in filled]
     held = tx.user_roles(session.name)
     acting = next((r for r in open_roles if r in held), None)
     if acting is None:
         needed = " or ".join(open_roles) or "none (all roles are filled)"
-        raise SeparationOfDuties(f"request {request_id} needs a review by {needed}; {session.name} holds "
+        raise SeparationOfDuties(f"request {request_id} needs a {noun} by {needed}; {session.name} holds "
                                  f"{', '.join(held) or 'no role'}")
-    return acting
+    return _ReviewPosition(acting, open_roles, model, decisions, lapsed, held)
 
 
 def _independence_problem(tx: Tx, approver: str, acting: str, held: list[str], request: dict[str, Any],
