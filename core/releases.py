@@ -255,13 +255,10 @@ class ReleasesAPI:
         self._act(session, permission, model_node(ref), record)
 
     def _decide(self, session: Session, request_id: str, comment: str, decision: str) -> dict[str, Any]:
-        if not comment or not comment.strip():
-            raise BadInput("a comment is required: every decision is explained")
+        _require_comment(comment, "a comment is required: every decision is explained")
 
         def decide(tx: Tx, _role: str) -> dict[str, Any]:
-            request = tx.get_request(request_id)
-            if request is None:
-                raise NotFound(f"no promotion request {request_id}")
+            request = _find_request(tx, request_id)
             if request["status"] == "changes_requested" and decision == "approve":
                 raise BadInput(f"request {request_id} awaits changes from its requester, {request['requested_by']};"
                                " it returns to review when they answer")
@@ -395,13 +392,10 @@ class ReleasesAPI:
         """Send a pending request back to its requester (``promotion.changes_requested``): neither approval nor
         rejection. Only someone who could decide it now may (not its requester or the model's registrant, not
         someone who already decided it, in a role still open); it waits for the requester's :meth:`answer`."""
-        if not comment or not comment.strip():
-            raise BadInput("a comment is required: say what must change")
+        _require_comment(comment, "a comment is required: say what must change")
 
         def send_back(tx: Tx, _role: str) -> dict[str, Any]:
-            request = tx.get_request(request_id)
-            if request is None:
-                raise NotFound(f"no promotion request {request_id}")
+            request = _find_request(tx, request_id)
             if request["status"] == "changes_requested":
                 raise BadInput(f"request {request_id} already awaits changes from its requester, "
                                f"{request['requested_by']}")
@@ -434,13 +428,10 @@ class ReleasesAPI:
         approvals given on the old evidence cannot count: the old request is closed as ``superseded`` and a new one
         opened on the new evidence (``supersedes`` names the old one; its thread carries over), in one transaction.
         """
-        if not comment or not comment.strip():
-            raise BadInput("a comment is required: say what you changed or why nothing needs to")
+        _require_comment(comment, "a comment is required: say what you changed or why nothing needs to")
 
         def answer_in(tx: Tx, role: str) -> dict[str, Any]:
-            request = tx.get_request(request_id)
-            if request is None:
-                raise NotFound(f"no promotion request {request_id}")
+            request = _find_request(tx, request_id)
             if request["status"] != "changes_requested":
                 raise BadInput(f"request {request_id} is {request['status'].replace('_', ' ')}: only a request sent "
                                "back for changes can be answered")
@@ -484,16 +475,13 @@ class ReleasesAPI:
     def comment(self, session: Session, request_id: str, *, comment: str) -> dict[str, Any]:
         """Add a remark to an open request's thread (``promotion.commented``): its requester, or a reviewer (ML lead,
         compliance officer). A comment decides nothing."""
-        if not comment or not comment.strip():
-            raise BadInput("a comment cannot be empty")
+        _require_comment(comment, "a comment cannot be empty")
         requester = self._act(session, Permission.READ, f"request:{request_id}",
                               lambda tx, _r: (tx.get_request(request_id) or {}).get("requested_by"))
         permission = Permission.PROMOTE_REQUEST if requester == session.name else Permission.APPROVE
 
         def note(tx: Tx, role: str) -> dict[str, Any]:
-            request = tx.get_request(request_id)
-            if request is None:
-                raise NotFound(f"no promotion request {request_id}")
+            request = _find_request(tx, request_id)
             if request["status"] not in OPEN_STATUSES:
                 raise BadInput(f"request {request_id} is {request['status']}: its thread is closed")
             ref = f"{request['model_name']}@{request['model_version']}"
@@ -514,9 +502,7 @@ class ReleasesAPI:
         from core import review
 
         def build(tx: Tx, _role: str) -> dict[str, Any]:
-            request = tx.get_request(request_id)
-            if request is None:
-                raise NotFound(f"no promotion request {request_id}")
+            request = _find_request(tx, request_id)
             stale = self._evidence_changed(tx, request) if request["status"] in OPEN_STATUSES else []
             return review.context(tx, session, request, stale, _lapsed)
 
@@ -782,6 +768,20 @@ def _lapsed(tx: Tx, decision: dict[str, Any]) -> bool:
     return any(action == "user.role_revoked" and seq > int(decision["seq"])
                and json.loads(payload).get("role") == decision["role"]
                for seq, _actor, action, payload in tx.identity_events(decision["approver"]))
+
+
+def _find_request(tx: Tx, request_id: str) -> dict[str, Any]:
+    """The promotion request ``request_id`` (any status), or raise :class:`NotFound`."""
+    request = tx.get_request(request_id)
+    if request is None:
+        raise NotFound(f"no promotion request {request_id}")
+    return request
+
+
+def _require_comment(comment: str | None, refusal: str) -> None:
+    """Refuse (:class:`BadInput`, with ``refusal``) a missing or blank comment: every review step is explained."""
+    if not comment or not comment.strip():
+        raise BadInput(refusal)
 
 
 @dataclass(frozen=True)
