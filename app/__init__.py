@@ -1,1 +1,1 @@
-"""Streamlit front end of Countersign: layout only; every action goes through :mod:`core.service`."""
+"""Streamlit front end of Countersign: layout only; every action goes through :mod:`core.api.countersign`."""

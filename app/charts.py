@@ -1,4 +1,5 @@
-"""Altair chart builders for the app: drawing only (the numbers and words come from :mod:`core.explanations`).
+"""Altair chart builders for the app: drawing only (the numbers and words come from
+:mod:`core.evaluation.explanations`).
 
 Every chart here:
 
@@ -20,7 +21,7 @@ from typing import Any
 import altair as alt
 import pandas as pd
 
-from core.explanations import RateBand, number
+from core.evaluation.explanations import RateBand, number
 
 #: Bar and text colours (contrast with white: PASS 6.0:1, FAIL 6.5:1, NEUTRAL 8.6:1, LIMIT 6.5:1).
 PASS = "#1b6e3a"

@@ -17,7 +17,7 @@ from app import links, session
 from app.app_pages import no_role, sign_in
 from app.text import literal
 from core.errors import CountersignError
-from core.identity import Session
+from core.identity.users import Session
 
 PAGES = Path(__file__).resolve().parent / "app_pages"
 FAVICON = Path(__file__).resolve().parent / "assets" / "favicon.png"
@@ -73,7 +73,7 @@ def style() -> None:
 
 def inbox_count(user: Session, roles: set[str]) -> int:
     """How much awaits ``user``: requests they may decide, and their own requests sent back for changes
-    (:meth:`core.releases.ReleasesAPI.inbox`)."""
+    (:meth:`core.releases.promotions.ReleasesAPI.inbox`)."""
     if not roles:
         return 0
     try:

@@ -1,8 +1,10 @@
 """Sign-in state for a Streamlit session: who is signed in, when the session expires, and how it survives reload.
 
 A reload (F5), a bookmarked URL or a link opened in a new tab starts a new Streamlit session, which knows nothing
-of the old one. So at sign-in the user's :class:`core.identity.Session` (which holds their unsealed signing key) is
-put in this process's :class:`core.web_session.WebSessions` store, and the browser gets only an opaque, signed,
+of the old one. So at sign-in the user's :class:`core.identity.users.Session` (which holds their unsealed signing key)
+is
+put in this process's :class:`core.identity.web_sessions.WebSessions` store, and the browser gets only an opaque,
+signed,
 expiring token in the ``countersign_session`` cookie; a new Streamlit session reads the cookie
 (``st.context.cookies``, sent with the websocket handshake) and resumes. Nothing else is kept in the browser: no
 password, no key, nothing in local storage, and never a token in a URL.
@@ -31,11 +33,11 @@ from datetime import UTC, datetime
 
 import streamlit as st
 
+from core.api.countersign import Countersign
 from core.errors import CountersignError
-from core.identity import Session
-from core.service import Countersign
-from core.service_key import read_secret
-from core.web_session import COOKIE_NAME, TOKEN_RE, WebSessions, derive_key
+from core.identity.users import Session
+from core.identity.web_sessions import COOKIE_NAME, TOKEN_RE, WebSessions, derive_key
+from core.ledger.service_key import read_secret
 
 SESSION_TTL_S = float(os.environ.get("COUNTERSIGN_SESSION_TTL", "1800"))
 SESSION_MAX_AGE_S = float(os.environ.get("COUNTERSIGN_SESSION_MAX_AGE", str(12 * 3600)))

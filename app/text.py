@@ -7,7 +7,7 @@ comments, justifications, card and datasheet text, policy descriptions, names an
 come from people, so whenever one of them is part of such a text it goes through :func:`literal` first, and a
 free-standing text of that kind is shown with :func:`show_text` (``st.text``, which parses nothing).
 
-:func:`literal` makes control, bidi and zero-width characters visible (:func:`core.text.visible`) and puts a
+:func:`literal` makes control, bidi and zero-width characters visible (:func:`core.display.text.visible`) and puts a
 backslash before every ASCII punctuation character, which CommonMark renders as the character itself. That
 disarms every construct at once: emphasis, headings, lists, block quotes, tables, code, links and images
 (``[``, ``!``), raw HTML (``<``), entities (``&``), ``<...>`` autolinks, and Streamlit's own extensions
@@ -27,7 +27,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from core.text import WORD_JOINER, markdown_literal, visible  # noqa: F401 - WORD_JOINER re-exported
+from core.display.text import WORD_JOINER, markdown_literal, visible  # noqa: F401 - WORD_JOINER re-exported
 
 
 def literal(value: object) -> str:

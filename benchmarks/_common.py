@@ -15,9 +15,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from core.identity import Session
-from core.ledger import Event
-from core.service import Countersign
+from core.api.countersign import Countersign
+from core.identity.users import Session
+from core.ledger.chain import Event
 
 ADMIN, ADMIN_PW = "bench", "bench-password"
 
@@ -77,7 +77,7 @@ def bulk_append(cs: Countersign, session: Session, count: int, batch: int = 10_0
 
 
 def _sign_part(seed: bytes, messages: list[bytes]) -> int:
-    from core.ed25519 import SigningKey
+    from core.tlog.ed25519 import SigningKey
 
     key = SigningKey(seed)
     for message in messages:
@@ -86,7 +86,7 @@ def _sign_part(seed: bytes, messages: list[bytes]) -> int:
 
 
 def _verify_part(items: list[tuple[bytes, bytes, bytes]]) -> int:
-    from core.ed25519 import verify
+    from core.tlog.ed25519 import verify
 
     return sum(verify(public_key, signature, message) for message, signature, public_key in items)
 

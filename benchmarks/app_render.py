@@ -34,11 +34,11 @@ import pyarrow as pa
 import yaml
 
 from benchmarks._common import ADMIN, ADMIN_PW, bulk_append, fresh_db, machine, parser, report
-from core.demo import enrol
-from core.governance import result_digest
-from core.ledger import Event, LedgerRow
-from core.roles import ALL_ROLES
-from core.service import Countersign
+from core.api.countersign import Countersign
+from core.demo.seed import enrol
+from core.identity.roles import ALL_ROLES
+from core.ledger.chain import Event, LedgerRow
+from core.policy.governance import result_digest
 
 ROOT = Path(__file__).resolve().parents[1]
 GOAL_S = 2.0
@@ -61,7 +61,7 @@ def _sha(text: str) -> str:
 
 
 def _result(rng: random.Random, policy: dict[str, Any], passed: bool) -> dict[str, Any]:
-    """An evaluation result shaped like :mod:`core.evaluation`'s (same checks as policies/default.yaml)."""
+    """An evaluation result shaped like :mod:`core.evaluation.engine`'s (same checks as policies/default.yaml)."""
     def group(selection: float) -> dict[str, Any]:
         tp, fp, tn, fn = (rng.randint(200, 3000) for _ in range(4))
         return {"count": tp + fp + tn + fn, "included": True, "selection_rate": selection,

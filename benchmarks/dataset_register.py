@@ -6,7 +6,8 @@ at >= 70 % of ``sha256sum``'s speed on the same file in the same run.
 * Generates, streamed in chunks (never whole in memory), a ~1 GiB CSV of transactions (ints, floats, dates and a few
   categorical strings) and a 10M-row Parquet file of model predictions (prediction, label, score, a sensitive
   attribute and 15 features: 19 columns, 1M-row row groups).
-* For each file: ``sha256sum FILE`` vs :func:`core.hashing.sha256_file`, best of 2 each, interleaved, both on a warm
+* For each file: ``sha256sum FILE`` vs :func:`core.catalog.hashing.sha256_file`, best of 2 each, interleaved, both on a
+warm
   page cache (the file was just written) → throughput ratio. ``openssl dgst -sha256`` is timed too, for context
   only: coreutils' ``sha256sum`` may use a portable C implementation while ``hashlib`` uses OpenSSL.
 * Then ``Countersign.register_dataset`` (streamed digest + DuckDB profile) on a fresh database, by a data scientist,
@@ -35,8 +36,8 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from benchmarks._common import fresh_db, parser, peak_rss_mb, report, timed
-from core.demo import enrol
-from core.hashing import sha256_file
+from core.catalog.hashing import sha256_file
+from core.demo.seed import enrol
 
 DS_USER, DS_PW = "bench-ds", "bench-ds-password"
 MB = 1_000_000
@@ -199,7 +200,7 @@ def register_in_child(workdir: Path, name: str, data: Path) -> dict[str, Any]:
 
 
 def child_main(db: str, data: str, name: str) -> None:
-    from core.service import Countersign
+    from core.api.countersign import Countersign
 
     cs = Countersign(db)
     session = cs.login(DS_USER, DS_PW)

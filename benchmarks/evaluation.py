@@ -201,8 +201,8 @@ class _RssSampler(threading.Thread):
 
 def countersign_child(current: str, reference: str, drift: str) -> dict[str, Any]:
     started = time.perf_counter()
-    from core.evaluation import EvalInputs, Evaluator
-    from core.policy import parse_policy
+    from core.evaluation.engine import EvalInputs, Evaluator
+    from core.policy.rules import parse_policy
 
     # The drift checks import scipy lazily (~1.5-2 s in a fresh interpreter): imported here, with the peers' imports
     # likewise outside their timed work, and reported separately.

@@ -18,7 +18,7 @@ from pathlib import Path
 import duckdb
 
 from benchmarks._common import bench_event, bulk_append, fresh_db, parser, raw_libsodium_signs_per_s, report, timed
-from core.ledger import seal
+from core.ledger.chain import seal
 from core.storage.migrations import MIGRATIONS
 
 

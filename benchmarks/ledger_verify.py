@@ -26,7 +26,7 @@ from benchmarks._common import (
     report,
     timed,
 )
-from core.crypto import load_public_key
+from core.identity.keys import load_public_key
 
 
 def raw_verify_rates(cs, sample: int, jobs: int) -> dict[str, float]:

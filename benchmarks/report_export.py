@@ -14,11 +14,11 @@ import tempfile
 from pathlib import Path
 
 from benchmarks._common import parser, report, timed
-from core import demo_data
-from core.bundle_verify import verify_bundle
-from core.demo import enrol
-from core.ledger import Event
-from core.service import Countersign
+from core.api.countersign import Countersign
+from core.demo import data as demo_data
+from core.demo.seed import enrol
+from core.evidence.bundle_verify import verify_bundle
+from core.ledger.chain import Event
 
 POLICY = """policy: bench
 version: 1

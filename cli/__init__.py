@@ -1,1 +1,1 @@
-"""The ``countersign`` command line: a thin shell over :mod:`core.service`."""
+"""The ``countersign`` command line: a thin shell over :mod:`core.api.countersign`."""

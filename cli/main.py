@@ -16,11 +16,11 @@ from typing import Any
 import click
 
 from cli.output import emit_json, error, error_lines, say, say_block, stdin_is_tty, table, usage_error
-from core.datasets import CsvDialect
+from core.api.countersign import Countersign
+from core.catalog.datasets import CsvDialect
 from core.errors import BadInput, CheckFailed, CountersignError, NotAuthenticated
-from core.identity import Session
-from core.roles import ALL_ROLES
-from core.service import Countersign
+from core.identity.roles import ALL_ROLES
+from core.identity.users import Session
 
 
 class _State:
@@ -282,7 +282,7 @@ def log_cmd(state: _State, db: str | None, as_json: bool, as_user: str | None, l
     --actor is a whole user name in any case; --action matches whole dotted segments ('promotion' finds
     promotion.requested and promotion.approved); a trailing * on either, or on --subject, matches a plain prefix.
     A bad --since/--until (say 'yesterday') exits 2 naming it."""
-    from core.service import parse_log_time
+    from core.api.countersign import parse_log_time
 
     for label, value, end in (("--since", since, False), ("--until", until, True)):
         if value is not None:
@@ -565,7 +565,7 @@ def lineage_show(state: _State, db: str | None, as_json: bool, as_user: str | No
     if as_json or fmt == "json":
         emit_json(graph)
     elif fmt == "dot":
-        from core.lineage import to_dot
+        from core.catalog.lineage import to_dot
 
         say_block(to_dot(graph), nl=False)
     else:
@@ -608,7 +608,7 @@ def policy_group() -> None:
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 def policy_check(state: _State, db: str | None, as_json: bool, file: Path) -> None:
     """Validate a policy file; every error names the file, line and field (exit 2)."""
-    from core.policy import kind_of, load_policy_file
+    from core.policy.rules import kind_of, load_policy_file
 
     policy, _text, sha = load_policy_file(file)
     summary = {"file": str(file), "policy": policy.policy, "version": policy.version, "sha256": sha,
@@ -620,7 +620,7 @@ def policy_check(state: _State, db: str | None, as_json: bool, file: Path) -> No
 @command(policy_group, "schema")
 def policy_schema(state: _State, db: str | None, as_json: bool) -> None:
     """Print the policy JSON Schema (for editors)."""
-    from core.policy import schema_text
+    from core.policy.rules import schema_text
 
     say_block(schema_text())
 
@@ -1065,7 +1065,7 @@ def card_cmd(state: _State, db: str | None, as_json: bool, as_user: str | None, 
 @click.option("--trusted-key", default=None, help="Pin the log's service verifier key (name+keyid+base64).")
 def verify_bundle_cmd(state: _State, db: str | None, as_json: bool, directory: Path, trusted_key: str | None) -> None:
     """Verify an exported evidence bundle offline (the same checks as its verify.py)."""
-    from core.bundle_verify import BundleError, ok_line, verify_bundle
+    from core.evidence.bundle_verify import BundleError, ok_line, verify_bundle
 
     try:
         summary = verify_bundle(directory, trusted_key)
@@ -1089,7 +1089,7 @@ def app_cmd(state: _State, db: str | None, as_json: bool, port: int, address: st
 @click.option("--no-serve", is_flag=True, help="Only seed the demo database.")
 def demo_cmd(state: _State, db: str | None, as_json: bool, port: int, address: str, no_serve: bool) -> None:
     """Seed a demo database from real data (if it does not exist yet) and start the app on it."""
-    from core.demo import DEMO_USERS, TRAINING_DATA_NOTE, seed_demo
+    from core.demo.seed import DEMO_USERS, TRAINING_DATA_NOTE, seed_demo
 
     cs = Countersign(db or state.db)
     seeded = False

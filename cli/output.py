@@ -1,7 +1,8 @@
 """Rendering results for people (lines, blocks, tables, errors) and machines (JSON).
 
 Every human-readable line the CLI prints goes through this module, and every one of them is passed through
-:func:`core.text.visible` as a whole: whatever a reason, comment, justification, name, card text or error message
+:func:`core.display.text.visible` as a whole: whatever a reason, comment, justification, name, card text or error
+message
 holds, a newline, carriage return, tab, ANSI escape, bidi override or line separator is printed as a visible escape
 (``\\n``, ``\\r``, ``\\x1b``, ``\\u202e``...). So a user's text can never start a new line of output, overwrite one,
 colour the terminal or reorder what it shows. Line structure comes only from the code: :func:`say` prints one output
@@ -21,7 +22,7 @@ from typing import Any
 
 import click
 
-from core.text import visible
+from core.display.text import visible
 
 
 def emit_json(value: Any) -> None:  # noqa: ANN401 - any JSON value

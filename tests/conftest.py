@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from core.demo import enrol
-from core.identity import Session
-from core.service import Countersign
+from core.api.countersign import Countersign
+from core.demo.seed import enrol
+from core.identity.users import Session
 
 ADMIN, ADMIN_PW = "root", "root-password"
 USERS = {

@@ -17,7 +17,7 @@ import streamlit as st
 from app import links, session
 from app.text import literal, plain, show_text
 from core.errors import CountersignError
-from core.report import role_words, when
+from core.evidence.report import role_words, when
 
 cs = session.service()
 user = session.require()

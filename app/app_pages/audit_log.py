@@ -1,7 +1,8 @@
 """The audit ledger, paginated in SQL: filters as a person types them, one entry opened whole (its permalink is
 ``/audit_log?seq=N``), and a "Verify ledger" action.
 
-Filters (see :meth:`core.service.Countersign.log`): *Actor* is a whole user name in any case; *Action* matches whole
+Filters (see :meth:`core.api.countersign.Countersign.log`): *Actor* is a whole user name in any case; *Action* matches
+whole
 dotted segments (``promotion`` finds ``promotion.requested``, ``promotion.approved``…); a trailing ``*`` on either, or
 on *Subject*, matches a plain prefix. *Since*/*Until* take ISO 8601 dates or times in UTC; a date as *Until* includes
 that whole day. A value that is not a date is refused with a message, never read as "no entries match".
@@ -17,8 +18,8 @@ import streamlit as st
 
 from app import links, session
 from app.text import literal, plain
+from core.display.words import role_words, when
 from core.errors import CountersignError
-from core.words import role_words, when
 
 cs = session.service()
 user = session.require()

@@ -12,9 +12,9 @@ import streamlit as st
 
 from app import session
 from app.text import literal, plain
+from core.catalog.lineage import to_dot
+from core.display.text import visible
 from core.errors import CountersignError
-from core.lineage import to_dot
-from core.text import visible
 
 cs = session.service()
 user = session.require()

@@ -10,7 +10,7 @@ so the address bar is always this card's permalink.
 
 Every chart has a text alternative beside it (a sentence naming what it shows and a table of the same numbers).
 Numbers are rounded to 4 decimals, times are UTC to the second, operators and booleans are words
-(:mod:`core.explanations`, shared with the regulator report).
+(:mod:`core.evaluation.explanations`, shared with the regulator report).
 
 The sections sit in tabs that render lazily (only the open tab's queries and charts run), so a render stays fast
 however many evaluations, charts and stage changes a model has."""
@@ -25,9 +25,9 @@ import streamlit as st
 
 from app import charts, session
 from app.text import literal, plain, show_text
-from core import explanations as ex
-from core.documents import MODEL_CARD_SECTIONS
+from core.catalog.documents import MODEL_CARD_SECTIONS
 from core.errors import CountersignError
+from core.evaluation import explanations as ex
 
 cs = session.service()
 user = session.require()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from app.text import literal
-from core.identity import Session
+from core.identity.users import Session
 
 
 def role_words(role: str) -> str:

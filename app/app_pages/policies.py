@@ -10,9 +10,9 @@ import streamlit as st
 
 from app import links, session
 from app.text import literal, plain, show_text
+from core.display.text import visible
+from core.display.words import human, role_words, rule_words, when
 from core.errors import CountersignError
-from core.text import visible
-from core.words import human, role_words, rule_words, when
 
 cs = session.service()
 user = session.require()

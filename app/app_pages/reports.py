@@ -44,7 +44,7 @@ if st.button("Generate regulator export", type="primary", key="rep_generate"):
     from pathlib import Path
 
     from core.errors import CountersignError
-    from core.report import export_zip
+    from core.evidence.report import export_zip
 
     target = ref if scope == ref else ref.split("@")[0]
     with st.spinner("Building the report and its evidence bundle…"), tempfile.TemporaryDirectory() as tmp:

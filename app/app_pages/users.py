@@ -10,9 +10,9 @@ import streamlit as st
 
 from app import session
 from app.text import literal, plain
+from core.display.words import role_words, when
 from core.errors import CountersignError
-from core.roles import ALL_ROLES
-from core.words import role_words, when
+from core.identity.roles import ALL_ROLES
 
 cs = session.service()
 user = session.require()

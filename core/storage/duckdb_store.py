@@ -16,7 +16,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,7 @@ import duckdb
 
 from core.errors import BadInput, SchemaTooNew, StoreUnavailable
 from core.storage.migrations import HEAD_VERSION, MIGRATIONS, Migration
+from core.storage.records import LEDGER_COLUMNS, LedgerRow
 
 _DUCKDB_CONFIG = {
     # Never reach for the network: built-in extensions only (json is built in).
@@ -72,25 +72,6 @@ def _write_lock(path: Path) -> threading.RLock:
 def _is_lock_conflict(exc: BaseException) -> bool:
     text = str(exc)
     return "Could not set lock" in text or "Conflicting lock" in text
-
-
-@dataclass(frozen=True)
-class LedgerRow:
-    seq: int
-    ts: str
-    actor: str
-    role: str | None
-    action: str
-    subject: str
-    payload: str
-    prev_hash: str
-    leaf_hash: str
-    key_id: str
-    signature: str
-    entry: str
-
-
-LEDGER_COLUMNS = tuple(LedgerRow.__dataclass_fields__)
 
 
 class Tx:
@@ -977,7 +958,7 @@ class DuckDBStore:
 
 
 class _NeedsUpgrade(Exception):
-    """Internal signal: the schema is older than this code; :mod:`core.service` upgrades and retries."""
+    """Internal signal: the schema is older than this code; :mod:`core.api.countersign` upgrades and retries."""
 
     def __init__(self, version: int) -> None:
         super().__init__(version)

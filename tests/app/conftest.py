@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.identity import Session
-from core.service import Countersign
+from core.api.countersign import Countersign
+from core.identity.users import Session
 from tests.app.demo_db import PASSWORDS, copy_demo, demo_template
 
 APP = str(Path(__file__).resolve().parents[2] / "app" / "main.py")

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from core.artifacts import store_dir
-from core.demo import DEMO_USERS, seed_demo
-from core.service_key import secret_file_for
+from core.catalog.artifacts import store_dir
+from core.demo.seed import DEMO_USERS, seed_demo
+from core.ledger.service_key import secret_file_for
 
 PASSWORDS = {u.name: u.password for u in DEMO_USERS}
 ROLE_OF = {u.name: u.roles[0] for u in DEMO_USERS}

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.service import Countersign
+from core.api.countersign import Countersign
 from tests.conftest import ADMIN, ADMIN_PW, USERS
 
 APP = str(Path(__file__).resolve().parents[2] / "app" / "main.py")

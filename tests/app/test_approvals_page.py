@@ -9,8 +9,8 @@ from typing import Any
 
 from streamlit.testing.v1 import AppTest
 
-from core.identity import Session
-from core.service import Countersign
+from core.api.countersign import Countersign
+from core.identity.users import Session
 from tests.app.conftest import OpenApp
 
 PAGE = "app_pages/approvals.py"

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.service import Countersign
+from core.api.countersign import Countersign
 from tests.app.conftest import OpenApp
 
 PAGE = "app_pages/audit_log.py"

@@ -20,9 +20,9 @@ from typing import Any
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import explanations as ex
-from core.policy import FAIRNESS_METRICS, PERFORMANCE_METRICS
-from core.service import Countersign
+from core.api.countersign import Countersign
+from core.evaluation import explanations as ex
+from core.policy.rules import FAIRNESS_METRICS, PERFORMANCE_METRICS
 from tests.app.conftest import OpenApp
 from tests.app.demo_db import PASSWORDS
 
@@ -228,7 +228,8 @@ def test_a_suspended_version_shows_the_suspension_and_its_reason(open_app: OpenA
     assert at.metric[0].label == "Stage" and at.metric[0].value == "suspended"
 
 
-# ------------------------------------------------------------------------------------------- core.explanations
+# -------------------------------------------------------------------------------------------
+# core.evaluation.explanations
 @pytest.mark.parametrize("metric", [*PERFORMANCE_METRICS, *FAIRNESS_METRICS, "drifted_share (psi)", "model_card",
                                     "shap_top_features", "missing_rate", "schema_match"])
 def test_every_metric_a_policy_can_name_has_a_definition(metric: str) -> None:

@@ -12,9 +12,9 @@ from types import SimpleNamespace
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.demo import enrol
-from core.identity import Session
-from core.service import Countersign
+from core.api.countersign import Countersign
+from core.demo.seed import enrol
+from core.identity.users import Session
 from tests.app.conftest import OpenApp
 from tests.app.demo_db import ROLE_OF
 
@@ -290,7 +290,7 @@ def test_auditor_generates_a_verifiable_regulator_export(open_app: OpenApp, demo
     import io
     import zipfile
 
-    from core.bundle_verify import verify_bundle
+    from core.evidence.bundle_verify import verify_bundle
 
     at = _page(open_app(demo_db, "aude"), "reports.py")
     at.selectbox(key="rep_model").select("german-credit-scorer@1")

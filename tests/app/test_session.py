@@ -9,9 +9,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from app import links
-from core.demo import DEMO_USERS
-from core.identity import Session
-from core.service import Countersign
+from core.api.countersign import Countersign
+from core.demo.seed import DEMO_USERS
+from core.identity.users import Session
 from tests.app.conftest import APP, OpenApp
 from tests.app.demo_db import PASSWORDS, ROLE_OF
 

@@ -20,8 +20,8 @@ import yaml
 from streamlit.testing.v1 import AppTest
 
 from app.text import WORD_JOINER, literal, plain
-from core.service import Countersign
-from core.text import visible
+from core.api.countersign import Countersign
+from core.display.text import visible
 from tests.app.conftest import OpenApp
 from tests.app.demo_db import PASSWORDS, copy_demo
 

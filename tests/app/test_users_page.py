@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from core.api.countersign import Countersign
 from core.errors import NotAuthenticated
-from core.service import Countersign
 from tests.app.conftest import OpenApp
 from tests.app.demo_db import PASSWORDS
 

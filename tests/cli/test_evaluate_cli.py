@@ -13,8 +13,8 @@ import pytest
 import skops.io as sio
 from sklearn.linear_model import LogisticRegression
 
-from core import demo_data
-from core.service import Countersign
+from core.api.countersign import Countersign
+from core.demo import data as demo_data
 from tests.conftest import USERS, run_cli
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -17,7 +17,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from core.service import Countersign
+from core.api.countersign import Countersign
 from tests.conftest import USERS, run_cli
 
 
@@ -225,8 +225,8 @@ def _csv(tmp: Path, text: str) -> Path:
 
 
 def _engine(path: Path, body: str, **extra: object) -> list[dict[str, object]]:
-    from core.evaluation import EvalInputs, Evaluator
-    from core.policy import parse_policy
+    from core.evaluation.engine import EvalInputs, Evaluator
+    from core.policy.rules import parse_policy
 
     policy = parse_policy("policy: p\nversion: 1\n" + body, "p.yaml")
     return Evaluator(EvalInputs(policy=policy, data_path=path, data_format="csv", label="y",
@@ -302,8 +302,8 @@ def test_reserved_names_exact_classes_and_parquet_text_markers(tmp_path: Path) -
     import pyarrow.parquet as pq
 
     from core.errors import BadInput
-    from core.evaluation import EvalInputs, Evaluator
-    from core.policy import parse_policy
+    from core.evaluation.engine import EvalInputs, Evaluator
+    from core.policy.rules import parse_policy
 
     def run(table: pa.Table, body: str = ACCURACY, **extra: object) -> list[dict[str, object]]:
         pq.write_table(table, tmp_path / "d.parquet")

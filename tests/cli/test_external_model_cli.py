@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from core.service import Countersign
+from core.api.countersign import Countersign
 from tests.conftest import USERS, run_cli
 
 

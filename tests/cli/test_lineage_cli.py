@@ -8,7 +8,7 @@ from pathlib import Path
 
 import duckdb
 
-from core.service import Countersign
+from core.api.countersign import Countersign
 from tests.cli.test_main import run
 from tests.conftest import USERS
 

@@ -16,7 +16,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from core.service import Countersign
+from core.api.countersign import Countersign
 from tests.cli.test_main import run
 from tests.conftest import USERS
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from core.identity import Session
-from core.service import Countersign
+from core.api.countersign import Countersign
+from core.identity.users import Session
 from tests.conftest import USERS, run_cli
 from tests.core.test_releases import (
     EXTRA_USERS,

@@ -23,8 +23,8 @@ import pytest
 import yaml
 
 from cli.output import error, error_lines, say, say_block, table
-from core.service import Countersign
-from core.text import visible
+from core.api.countersign import Countersign
+from core.display.text import visible
 from tests.app.demo_db import PASSWORDS, copy_demo, demo_template
 from tests.conftest import countersign_exe, run_cli
 

@@ -4,7 +4,8 @@ One real export (users, a key rotated with the real API by three of them, a mode
 production, earlier exports by two users), then every forgery an insider holding some other key of the ledger could
 try: delete an entry or edit ``report.html``, rebuild the manifest and sign it with each key the ledger ever
 registered — each user's, current and retired, and the service's — naming the real exporter or the key's owner.
-Each must fail, in :mod:`core.bundle_verify` and in the exported ``verify.py`` run as a regulator would (with and
+Each must fail, in :mod:`core.evidence.bundle_verify` and in the exported ``verify.py`` run as a regulator would (with
+and
 without ``--trusted-key``). Statements re-signed by anyone but the approver, and ledger entries signed by a key not
 the actor's or no longer valid, fail the same way; the intact bundle verifies and its OK line names every signer.
 
@@ -31,16 +32,19 @@ from typing import Any
 import duckdb
 import pytest
 
-from core import attest, bundle_verify, demo_data, identity, ledger, report
-from core.artifacts import store_dir
-from core.bundle_verify import BundleError, verify_bundle
-from core.canonical import canonical_bytes
+from core.api.countersign import Countersign
+from core.catalog.artifacts import store_dir
+from core.demo import data as demo_data
 from core.errors import NotAuthenticated
-from core.identity import Session
-from core.ledger import Signer
-from core.merkle import MerkleTree, leaf_hash
-from core.service import Countersign
-from core.service_key import load_service_signer
+from core.evidence import attest, bundle_verify, report
+from core.evidence.bundle_verify import BundleError, verify_bundle
+from core.identity import users as identity
+from core.identity.users import Session
+from core.ledger import chain as ledger
+from core.ledger.chain import Signer
+from core.ledger.service_key import load_service_signer
+from core.tlog.canonical import canonical_bytes
+from core.tlog.merkle import MerkleTree, leaf_hash
 from tests.conftest import ADMIN, ADMIN_PW, USERS, _copy_db
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -263,7 +267,7 @@ def test_constants_agree_with_the_product() -> None:
     assert (bundle_verify.DSSE_TYPE, bundle_verify.STATEMENT_TYPE) == (attest.PAYLOAD_TYPE, attest.STATEMENT_TYPE)
     assert bundle_verify.EVALUATION_PREDICATE == attest.EVALUATION_PREDICATE
     assert bundle_verify.DECISION_PREDICATE == attest.DECISION_PREDICATE
-    from core.verify import SERVICE_OWNER
+    from core.ledger.verify import SERVICE_OWNER
 
     assert bundle_verify.SERVICE_OWNER == SERVICE_OWNER
 

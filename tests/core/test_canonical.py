@@ -7,7 +7,7 @@ import random
 import pytest
 import rfc8785
 
-from core.canonical import EntryTemplate, _encoder_safe, canonical_bytes, canonical_payload, ledger_entry_bytes
+from core.tlog.canonical import EntryTemplate, _encoder_safe, canonical_bytes, canonical_payload, ledger_entry_bytes
 
 NASTY = ["", "plain", 'quote " and \\ backslash', "\x00\x01\x1f\x7f controls", "\b\f\n\r\t", "é ü ß 中文 🙂",
          "\u2028\u2029", "</script>", "\ud7ff\ue000\uffff", "emoji 👩‍💻 zwj", "key_id"]

@@ -24,7 +24,9 @@ from jsonschema import Draft7Validator
 from jsonschema.validators import validator_for
 from sklearn.linear_model import LogisticRegression
 
-from core.card_export import (
+from core.api.countersign import Countersign
+from core.catalog.datasets import REF_RE
+from core.evidence.card_export import (
     MCT_SCHEMA,
     NO_ARTIFACT,
     _markdown,
@@ -32,8 +34,6 @@ from core.card_export import (
     iso_date,
     reference_uri,
 )
-from core.datasets import REF_RE
-from core.service import Countersign
 from tests.conftest import USERS, _copy_db
 
 FORMAT_CHECKER = Draft7Validator.FORMAT_CHECKER
@@ -396,7 +396,7 @@ def test_git_scp_references_still_become_ssh_uris() -> None:
 
 
 def test_the_markdown_card_names_the_model_in_a_code_span_without_invisible_characters() -> None:
-    from core.card_export import _markdown
+    from core.evidence.card_export import _markdown
 
     model = {"ref": "mc.ext_odd@1.0-b", "card": None, "framework": None, "artifact_digest": None, "estimator": None,
              "owner": "dana", "risk_tier": None}
@@ -405,7 +405,7 @@ def test_the_markdown_card_names_the_model_in_a_code_span_without_invisible_char
 
 
 def test_a_macro_averaged_metric_says_so_in_every_export() -> None:
-    from core.card_export import _metrics, _performance_metrics
+    from core.evidence.card_export import _metrics, _performance_metrics
 
     result = {"checks": [{"id": "f1m", "kind": "metric", "metric": "f1", "value": 0.5, "average": "macro",
                           "passed": True, "operator": "gte", "threshold": 0.4, "details": {}}]}

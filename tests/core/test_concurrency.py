@@ -17,11 +17,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from core.demo import enrol
+from core.api.countersign import Countersign
+from core.demo.seed import enrol
 from core.errors import StoreUnavailable
-from core.identity import Session
-from core.ledger import ZERO_HASH
-from core.service import Countersign
+from core.identity.users import Session
+from core.ledger.chain import ZERO_HASH
 from tests.conftest import ADMIN, ADMIN_PW
 
 WORKERS = 4
@@ -33,7 +33,7 @@ WORKER = r"""
 import json, sys, time
 from pathlib import Path
 
-from core.service import Countersign
+from core.api.countersign import Countersign
 
 db, admin, password, user, k, ready, start = sys.argv[1:8]
 cs = Countersign(db)

@@ -21,11 +21,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from core.demo import enrol
-from core.identity import Session
-from core.ledger import ZERO_HASH
-from core.merkle import leaf_hash
-from core.service import Countersign
+from core.api.countersign import Countersign
+from core.demo.seed import enrol
+from core.identity.users import Session
+from core.ledger.chain import ZERO_HASH
+from core.tlog.merkle import leaf_hash
 from tests.conftest import ADMIN, ADMIN_PW
 
 ROUNDS = 6
@@ -35,7 +35,7 @@ TOGGLED = "data_scientist"
 WRITER = r"""
 import sys, time
 
-from core.service import Countersign
+from core.api.countersign import Countersign
 
 db, admin, password, user = sys.argv[1:5]
 cs = Countersign(db)

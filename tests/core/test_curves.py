@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import roc_curve
 
-from core import drift
-from core.metrics import MAX_ROC_POINTS, roc_curve_points
+from core.evaluation import drift
+from core.evaluation.metrics import MAX_ROC_POINTS, roc_curve_points
 
 
 def _counts(labels: list[int], scores: list[float]) -> tuple[np.ndarray, np.ndarray]:

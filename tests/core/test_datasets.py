@@ -12,9 +12,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from core.datasets import CsvDialect, Ref, check_at_use, detect_format, inspect, parse_ref, validate_name
+from core.catalog.datasets import CsvDialect, Ref, check_at_use, detect_format, inspect, parse_ref, validate_name
+from core.catalog.hashing import digest_path, sha256_file
 from core.errors import BadInput
-from core.hashing import digest_path, sha256_file
 
 ROOT = Path(__file__).resolve().parents[2]
 ADULT = ROOT / "data" / "adult" / "adult.data"

@@ -13,11 +13,11 @@ import pytest
 from scipy.spatial.distance import jensenshannon
 from scipy.stats import chi2_contingency, chisquare, ks_2samp, wasserstein_distance
 
-from core import demo_data
-from core import drift as d
+from core.demo import data as demo_data
 from core.errors import BadInput
-from core.evaluation import EvalInputs, Evaluator
-from core.policy import Policy
+from core.evaluation import drift as d
+from core.evaluation.engine import EvalInputs, Evaluator
+from core.policy.rules import Policy
 from tests.core.test_metrics import shared_prepared
 
 TOL = 1e-9
@@ -66,7 +66,7 @@ def _categorical(name: str, ref: pd.DataFrame, cur: pd.DataFrame) -> d.ColumnDat
 
 
 def _reference_bins(ref: np.ndarray, cur: np.ndarray, bins: int = 10) -> tuple[np.ndarray, np.ndarray]:
-    """Equal-frequency bins of the reference (documented definition), counted independently of core.drift."""
+    """Equal-frequency bins of the reference (documented definition), counted independently of core.evaluation.drift."""
     edges = np.unique(np.quantile(ref, np.linspace(0, 1, bins + 1)))[1:-1]
     ref_counts = np.bincount(np.digitize(ref, edges), minlength=edges.size + 1).astype(float)
     cur_counts = np.bincount(np.digitize(cur, edges), minlength=edges.size + 1).astype(float)

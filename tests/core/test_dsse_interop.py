@@ -1,10 +1,12 @@
 """DSSE envelopes against securesystemslib, in both directions, and DSSE's verification rules.
 
-``core.attest`` makes the envelopes and opens them for the app; ``core.bundle_verify`` (the stand-alone
+``core.evidence.attest`` makes the envelopes and opens them for the app; ``core.evidence.bundle_verify`` (the
+stand-alone
 ``verify.py``) opens those of an exported bundle. securesystemslib 1.x (``securesystemslib.dsse.Envelope``) is a
-DSSE implementation of the format's own maintainers. Checked here: an envelope made by ``core.attest`` verifies in
+DSSE implementation of the format's own maintainers. Checked here: an envelope made by ``core.evidence.attest``
+verifies in
 securesystemslib; one made by securesystemslib (an Ed25519 key whose keyid is a Countersign key id) opens in
-``core.attest.open_envelope`` and in the bundle verifier's envelope opener; both accept URL-safe base64 (DSSE:
+``core.evidence.attest.open_envelope`` and in the bundle verifier's envelope opener; both accept URL-safe base64 (DSSE:
 "verifiers MUST accept either"), skip a signature by an unknown key and a bad signature beside a good one (DSSE's
 multi-signature rule), and refuse a tampered payload. Then a real export whose manifest and statement envelopes are
 rewritten that way still verifies, in ``verify_bundle`` and in its ``verify.py``, while a signature by another key
@@ -28,12 +30,13 @@ from securesystemslib.dsse import Envelope
 from securesystemslib.exceptions import VerificationError
 from securesystemslib.signer import CryptoSigner, SSlibKey
 
-from core import attest, bundle_verify, demo_data, report
-from core.bundle_verify import BundleError, decode_dsse_base64, parse_envelope, verify_bundle
-from core.canonical import canonical_bytes
-from core.crypto import key_id_of, public_bytes
-from core.identity import Session
-from core.ledger import Signer
+from core.demo import data as demo_data
+from core.evidence import attest, bundle_verify, report
+from core.evidence.bundle_verify import BundleError, decode_dsse_base64, parse_envelope, verify_bundle
+from core.identity.keys import key_id_of, public_bytes
+from core.identity.users import Session
+from core.ledger.chain import Signer
+from core.tlog.canonical import canonical_bytes
 from tests.conftest import ADMIN, ADMIN_PW, USERS, _copy_db
 
 #: "?" and "~" runs make both "/" and "+" appear in the base64 of the payload, so its URL-safe spelling differs.

@@ -1,4 +1,4 @@
-"""libsodium (core.ed25519) and OpenSSL (cryptography) must be interchangeable for every signature we make."""
+"""libsodium (core.tlog.ed25519) and OpenSSL (cryptography) must be interchangeable for every signature we make."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from core import ed25519
+from core.tlog import ed25519
 
 # RFC 8032 §7.1, TEST 2: one-byte message.
 RFC8032_SECRET = bytes.fromhex("4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb")

@@ -49,8 +49,8 @@ from scipy.spatial.distance import jensenshannon
 from scipy.stats import chisquare, ks_2samp, norm, wasserstein_distance
 
 from core.errors import BadInput
-from core.evaluation import EvalInputs, Evaluator
-from core.policy import CLASSIFICATION_METRICS, DRIFT_METHODS, FAIRNESS_METRICS, GROUP_RATES, parse_policy
+from core.evaluation.engine import EvalInputs, Evaluator
+from core.policy.rules import CLASSIFICATION_METRICS, DRIFT_METHODS, FAIRNESS_METRICS, GROUP_RATES, parse_policy
 
 TOL = 1e-9
 SETTINGS = {"deadline": None, "derandomize": True, "database": None, "print_blob": False,
@@ -104,7 +104,7 @@ def is_missing(value: Any) -> bool:  # noqa: ANN401
 
 
 def missing_kind(value: Any) -> str:  # noqa: ANN401
-    """The kind a Parquet value is reported as (core.labels.MISSING_KINDS)."""
+    """The kind a Parquet value is reported as (core.evaluation.labels.MISSING_KINDS)."""
     if value is None:
         return "NULL"
     if isinstance(value, float):
@@ -843,7 +843,8 @@ def _binned(ref: np.ndarray, cur: np.ndarray, bins: int) -> tuple[np.ndarray, np
 
 def drift_reference(method: str, numeric: bool, ref: list[Any], cur: list[Any], ctype: str, bins: int,
                     ) -> dict[str, float]:
-    """scipy's statistic for one column, on the present values, per core/drift.py's documented definitions."""
+    """scipy's statistic for one column, on the present values, per core/evaluation/drift.py's documented
+    definitions."""
     if numeric:
         r, c = np.array(ref, dtype=float), np.array(cur, dtype=float)
     cats_r, cats_c = _counts(ref), _counts(cur)  # numbers compare as floats: 1 and 1.0 (and -0.0 and 0.0) are one
@@ -1155,7 +1156,7 @@ def test_non_integral_float_classes_are_refused_as_sklearn_does() -> None:
 def test_regression_text_score_column_raises_a_duckdb_error_not_bad_input() -> None:
     """Fixed bug: a score column stored as text -- a Parquet string column with an empty string, or a CSV score column
     with one 'N/A' -- makes the evaluator raise duckdb.ConversionException (a crash, not exit 2) from the
-    CAST(score AS DOUBLE) in the 'ev' view (core/evaluation.py _prepare_predictions)."""
+    CAST(score AS DOUBLE) in the 'ev' view (core/evaluation/engine.py _prepare_predictions)."""
     policy = policy_yaml([{"id": "auc", "metric": "roc_auc", "gte": 0, "missing": "drop"}])
     for fmt, blank in (("parquet", ""), ("csv", "N/A")):
         frame = {"y": Col("int", [0, 1, 1, 0]), "s": Col("str", ["0.1", "0.9", blank, "0.2"])}

@@ -4,7 +4,8 @@ matrix grouped by the test's own column mapping, ``shap.PermutationExplainer`` o
 
 Grouping followed (the SHAP authors' recommendation): SHAP values of the transformed columns from one input column are
 summed per row, then the mean absolute value is taken over rows; with several classes the per-class importances are
-summed. Sampling followed (``core.explain``): explained rows ``frame.sample(n, random_state=seed)``, background rows
+summed. Sampling followed (``core.evaluation.explain``): explained rows ``frame.sample(n, random_state=seed)``,
+background rows
 ``frame.sample(min(100, len), random_state=seed + 1)``."""
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from sklearn.preprocessing import (
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 from threadpoolctl import threadpool_limits
 
-from core.explain import BACKGROUND, ExplanationError, importance, input_provenance
+from core.evaluation.explain import BACKGROUND, ExplanationError, importance, input_provenance
 
 TOL = 1e-9
 CATEGORICAL = ["alpha", "beta"]
@@ -73,7 +74,7 @@ def make_target(frame: pd.DataFrame, kind: str, seed: int) -> np.ndarray:
 
 
 def draw(frame: pd.DataFrame, sample_size: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The explained rows and the background rows, drawn as core.explain documents."""
+    """The explained rows and the background rows, drawn as core.evaluation.explain documents."""
     sample = frame.sample(n=min(sample_size, len(frame)), random_state=seed)
     return sample, frame.sample(n=min(BACKGROUND, len(frame)), random_state=seed + 1)
 

@@ -21,11 +21,11 @@ import skops.io as sio
 from fairlearn.metrics import demographic_parity_difference
 from sklearn.linear_model import LogisticRegression
 
-from core import demo_data
-from core.datasets import CsvDialect
+from core.api.countersign import Countersign
+from core.catalog.datasets import CsvDialect
+from core.demo import data as demo_data
 from core.errors import BadInput, NotFound, PermissionDenied
-from core.identity import Session
-from core.service import Countersign
+from core.identity.users import Session
 from tests.conftest import USERS, _copy_db
 from tests.core.test_metrics import shared_adult_model, shared_prepared
 
@@ -61,7 +61,7 @@ class Assets:
 
 @pytest.fixture(scope="module")
 def assets(tmp_path_factory: pytest.TempPathFactory) -> Assets:
-    """The prepared real data and the demo's logistic-regression models, trained as core.demo_data trains them."""
+    """The prepared real data and the demo's logistic-regression models, trained as core.demo.data trains them."""
     folder = tmp_path_factory.mktemp("assets")
     prepared = shared_prepared(tmp_path_factory)
     german = pd.read_csv(prepared["german-credit"])

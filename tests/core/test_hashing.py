@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from core.hashing import BLOCK, digest_path, manifest_digest, parquet_files, sha256_file
+from core.catalog.hashing import BLOCK, digest_path, manifest_digest, parquet_files, sha256_file
 
 ROOT = Path(__file__).resolve().parents[2]
 ADULT = ROOT / "data" / "adult" / "adult.data"
@@ -25,7 +25,7 @@ def sha256sum(path: Path) -> str:
 
 
 def shell_manifest_digest(folder: Path) -> str:
-    """The outsider's recipe from core.hashing's docstring, run by bash in the folder."""
+    """The outsider's recipe from core.catalog.hashing's docstring, run by bash in the folder."""
     out = subprocess.run(["bash", "-c", PIPELINE], cwd=folder, capture_output=True, text=True, check=True).stdout
     digest, dash = out.split()
     assert dash == "-"

@@ -1,7 +1,7 @@
 """Issue 12 (e): bounded cost for any input.
 
 Policies, model cards, datasheets (YAML) and OpenLineage files (JSON lines) are refused before the work starts when
-they are beyond the limits of ``core/limits.py``: the observed "billion laughs" policy through the real CLI, deep
+they are beyond the limits of ``core/inputs/limits.py``: the observed "billion laughs" policy through the real CLI, deep
 nesting, huge files, numbers beyond where they are stored — each a :class:`BadInput` naming the file (and line), never
 another exception, never minutes or gigabytes. The fuzz tests feed random and adversarial inputs to every parser with
 a per-input budget of CPU time and traced memory.
@@ -32,12 +32,13 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import core.yamlfile as yamlfile
-from core import artifacts
-from core.canonical import canonical_bytes
-from core.documents import Datasheet, ModelCard
+import core.inputs.yamlfile as yamlfile
+from core.api.countersign import Countersign
+from core.catalog import artifacts
+from core.catalog.documents import Datasheet, ModelCard
+from core.catalog.lineage import parse_openlineage
 from core.errors import BadInput
-from core.limits import (
+from core.inputs.limits import (
     MAX_DOCUMENT_BYTES,
     MAX_DOCUMENT_DEPTH,
     MAX_DOCUMENT_NODES,
@@ -52,10 +53,9 @@ from core.limits import (
     MAX_SKOPS_MEMBERS,
     MAX_STORED_INT,
 )
-from core.lineage import parse_openlineage
-from core.policy import Policy, load_policy_file, parse_policy
-from core.service import Countersign
-from core.yamlfile import load_model_file
+from core.inputs.yamlfile import load_model_file
+from core.policy.rules import Policy, load_policy_file, parse_policy
+from core.tlog.canonical import canonical_bytes
 from tests.conftest import USERS
 
 #: Per input: CPU seconds (process time, so a busy shared machine does not make the test flaky), wall seconds (a

@@ -8,11 +8,12 @@ from concurrent.futures import Future
 
 import pytest
 
-from core import ledger, parallel
-from core.ed25519 import verify
-from core.identity import Session
-from core.ledger import Event, _BatchSigner
-from core.service import Countersign
+from core.api.countersign import Countersign
+from core.identity.users import Session
+from core.ledger import chain as ledger
+from core.ledger import parallel
+from core.ledger.chain import Event, _BatchSigner
+from core.tlog.ed25519 import verify
 
 
 @pytest.fixture()

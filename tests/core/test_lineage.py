@@ -10,11 +10,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from core.canonical import canonical_bytes
+from core.api.countersign import Countersign
+from core.catalog.lineage import to_dot
+from core.catalog.openlineage import dataset_id, job_id, parse_openlineage
 from core.errors import BadInput, PermissionDenied
-from core.lineage import to_dot
-from core.openlineage import dataset_id, job_id, parse_openlineage
-from core.service import Countersign
+from core.tlog.canonical import canonical_bytes
 from tests.conftest import USERS
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "openlineage" / "run_events.jsonl"

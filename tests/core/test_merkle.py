@@ -1,4 +1,4 @@
-"""Tests for core.merkle: RFC 6962 / RFC 9162 §2.1 Merkle trees, proofs and their verification.
+"""Tests for core.tlog.merkle: RFC 6962 / RFC 9162 §2.1 Merkle trees, proofs and their verification.
 
 The JSON vectors under tests/testvectors/rfc6962 are the transparency-dev/merkle ``testdata`` probes (see the
 NOTICE.md there); every one of them is run.
@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from core.merkle import (
+from core.tlog.merkle import (
     EMPTY_ROOT,
     CompactRange,
     MerkleTree,

@@ -1,5 +1,6 @@
 """Countersign's performance and fairness numbers against the reference libraries (scikit-learn, fairlearn), on the
-real UCI Adult and German credit data, to 1e-9: through ``core.metrics`` from confusion counts built with NumPy, and
+real UCI Adult and German credit data, to 1e-9: through ``core.evaluation.metrics`` from confusion counts built with
+NumPy, and
 through the whole evaluation engine (DuckDB sufficient statistics)."""
 
 from __future__ import annotations
@@ -17,13 +18,13 @@ import sklearn.metrics as skm
 from fairlearn import metrics as flm
 from sklearn.linear_model import LogisticRegression
 
-from core import demo_data
-from core import metrics as m
-from core.evaluation import EvalInputs, Evaluator
-from core.policy import CLASSIFICATION_METRICS, GROUP_RATES, NAMED_FAIRNESS, Policy
+from core.demo import data as demo_data
+from core.evaluation import metrics as m
+from core.evaluation.engine import EvalInputs, Evaluator
+from core.policy.rules import CLASSIFICATION_METRICS, GROUP_RATES, NAMED_FAIRNESS, Policy
 
 TOL = 1e-9
-#: fairlearn / scikit-learn callables for every group rate core.metrics computes.
+#: fairlearn / scikit-learn callables for every group rate core.evaluation.metrics computes.
 RATE_FUNCTIONS = {
     "selection_rate": flm.selection_rate,
     "accuracy": skm.accuracy_score,
@@ -82,7 +83,7 @@ _SHARED: dict[tuple[Path, str], Any] = {}
 
 
 def shared_prepared(factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """The prepared real data (core.demo_data.prepare_all), once per test session; test_drift and test_governance
+    """The prepared real data (core.demo.data.prepare_all), once per test session; test_drift and test_governance
     import this so the session prepares the data and trains the Adult model only once."""
     key = (factory.getbasetemp(), "prepared")
     if key not in _SHARED:
@@ -96,7 +97,7 @@ def _demo_logreg(numeric: list[str], categorical: list[str], max_iter: int) -> A
 
 
 def shared_adult_model(factory: pytest.TempPathFactory) -> Any:  # noqa: ANN401
-    """The demo's Adult logistic regression ("adult-logreg" in core.demo_data.train_models) fitted on prepared
+    """The demo's Adult logistic regression ("adult-logreg" in core.demo.data.train_models) fitted on prepared
     Adult train, once per test session."""
     key = (factory.getbasetemp(), "adult-logreg")
     if key not in _SHARED:
@@ -190,7 +191,7 @@ def _sensitive(s: Scored, features: list[str]) -> Any:  # noqa: ANN401
     return s.frame[features[0]] if len(features) == 1 else s.frame[features]
 
 
-# ------------------------------------------------------------------------------------------- core.metrics
+# ------------------------------------------------------------------------------------------- core.evaluation.metrics
 def test_counts_and_rates_basics() -> None:
     c = m.Counts(tp=3, fp=1, tn=5, fn=2)
     assert c.n == 11

@@ -7,10 +7,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-import core.service
+import core.api.countersign
 import core.storage.duckdb_store
+from core.api.countersign import Countersign
 from core.errors import SchemaTooNew
-from core.service import Countersign
 from core.storage.migrations import HEAD_VERSION, MIGRATIONS
 from tests.conftest import ADMIN, ADMIN_PW
 
@@ -26,8 +26,8 @@ def _versions(db: Path) -> list[int]:
 def _init_at(db_path: Path, version: int, monkeypatch: pytest.MonkeyPatch) -> None:
     """Create the database as Countersign at schema ``version`` would have."""
     with monkeypatch.context() as old:
-        old.setattr(core.service, "MIGRATIONS", MIGRATIONS[:version])
-        old.setattr(core.service, "HEAD_VERSION", version)
+        old.setattr(core.api.countersign, "MIGRATIONS", MIGRATIONS[:version])
+        old.setattr(core.api.countersign, "HEAD_VERSION", version)
         old.setattr(core.storage.duckdb_store, "HEAD_VERSION", version)
         Countersign.init(db_path, admin=ADMIN, password=ADMIN_PW, origin="test.example/log")
 
@@ -75,7 +75,7 @@ def test_migration_9_rekeys_openlineage_ids_by_namespace_and_name_and_ledgers_it
     """Before schema 9, node ids were ``namespace + "/" + name``: re-keyed, edges moved, the renames ledgered."""
     import json
 
-    from core.openlineage import dataset_id, job_id
+    from core.catalog.openlineage import dataset_id, job_id
 
     _init_at(db_path, 8, monkeypatch)
     run = "3b452093-782c-4ef2-9c0c-aafe2aa6f34d"
@@ -119,13 +119,13 @@ def test_migration_9_rekeys_openlineage_ids_by_namespace_and_name_and_ledgers_it
 def test_migration_10_binds_each_waiver_to_the_policy_version_its_ledger_entry_names(
     db_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from core.ledger import Event
-    from core.service_key import load_service_signer
+    from core.ledger.chain import Event
+    from core.ledger.service_key import load_service_signer
 
     _init_at(db_path, 9, monkeypatch)
     with monkeypatch.context() as old:  # a waiver as schema 9 stored it, beside its ledger entry
-        old.setattr(core.service, "MIGRATIONS", MIGRATIONS[:9])
-        old.setattr(core.service, "HEAD_VERSION", 9)
+        old.setattr(core.api.countersign, "MIGRATIONS", MIGRATIONS[:9])
+        old.setattr(core.api.countersign, "HEAD_VERSION", 9)
         old.setattr(core.storage.duckdb_store, "HEAD_VERSION", 9)
         cs = Countersign(db_path)
 

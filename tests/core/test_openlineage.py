@@ -23,9 +23,9 @@ from openlineage.client.facet_v2 import (
 from openlineage.client.serde import Serde
 from openlineage.client.uuid import generate_new_uuid
 
+from core.api.countersign import Countersign
+from core.catalog.openlineage import dataset_id, event_problem, job_id, run_id
 from core.errors import BadInput
-from core.openlineage import dataset_id, event_problem, job_id, run_id
-from core.service import Countersign
 from tests.conftest import USERS
 
 PRODUCER = "https://github.com/example/pipelines/tree/v1"

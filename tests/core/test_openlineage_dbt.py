@@ -25,8 +25,8 @@ import pytest
 from openlineage.client.serde import Serde
 from openlineage.common.provider.dbt.local import DbtLocalArtifactProcessor
 
-from core.openlineage import dataset_id, job_id, parse_openlineage, run_id
-from core.service import Countersign
+from core.api.countersign import Countersign
+from core.catalog.openlineage import dataset_id, job_id, parse_openlineage, run_id
 from tests.conftest import USERS
 
 PROJECT = Path(__file__).resolve().parents[1] / "fixtures" / "dbt" / "shop"

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from core import ed25519, parallel
+from core.ledger import parallel
+from core.tlog import ed25519
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -88,7 +89,8 @@ def test_workers_do_not_rerun_the_calling_script(tmp_path: Path) -> None:
     script = tmp_path / "unguarded.py"
     script.write_text(textwrap.dedent(f"""
         from pathlib import Path
-        from core import ed25519, parallel
+        from core.tlog import ed25519
+        from core.ledger import parallel
         with open({str(marker)!r}, "a") as f:
             f.write("ran\\n")
         key = ed25519.SigningKey(bytes(32))

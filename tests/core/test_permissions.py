@@ -1,6 +1,7 @@
 """The permission matrix: every role against every action of the service.
 
-For each (role, action) pair: if the role is listed in :data:`core.roles.PERMISSIONS` for the action's permission,
+For each (role, action) pair: if the role is listed in :data:`core.identity.roles.PERMISSIONS` for the action's
+permission,
 the call succeeds (the template database has every precondition: a pending request authored by someone else, a
 production model to suspend, a waiver to revoke...); otherwise it raises :class:`PermissionDenied` (exit code 3)
 naming the needed role(s), and the only new ledger row is one ``access.denied`` event.
@@ -20,10 +21,10 @@ from typing import Any
 
 import pytest
 
+from core.api.countersign import Countersign
 from core.errors import PermissionDenied
-from core.identity import Session
-from core.roles import ALL_ROLES, PERMISSIONS, Permission
-from core.service import Countersign
+from core.identity.roles import ALL_ROLES, PERMISSIONS, Permission
+from core.identity.users import Session
 from tests.conftest import ADMIN, USERS
 from tests.core.test_releases import (
     GERMAN_CARD,
@@ -232,7 +233,8 @@ def test_permission_matrix(action: Action, role: str, template: Template, fresh:
                                  "held_roles": [role]}
 
 
-#: Permissions whose actions are still being built elsewhere (core/report.py); add them to ACTIONS when they settle.
+#: Permissions whose actions are still being built elsewhere (core/evidence/report.py); add them to ACTIONS when they
+#: settle.
 IN_FLIGHT = {"report.export"}
 
 

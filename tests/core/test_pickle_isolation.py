@@ -17,9 +17,9 @@ import pandas as pd
 import pytest
 from sklearn.linear_model import LogisticRegression
 
+from core.api.countersign import Countersign
 from core.errors import BadInput
-from core.sandbox import IsolatedModel, SandboxError, scrubbed_environment
-from core.service import Countersign
+from core.evaluation.sandbox import IsolatedModel, SandboxError, scrubbed_environment
 from tests.conftest import USERS
 
 POLICY = "policy: p\nversion: 1\nchecks:\n  - id: acc\n    metric: accuracy\n    gte: 0.5\n"
@@ -190,7 +190,7 @@ def test_predictions_of_the_wrong_shape_are_refused() -> None:
 
 def test_the_store_never_loads_a_pickle_nobody_acting_vouched_for(world: dict[str, object]) -> None:
     """The lowest layer holds the rule too: without the acting user's own trust, no pickle leaves the store."""
-    from core import artifacts
+    from core.catalog import artifacts
 
     cs: Countersign = world["cs"]  # type: ignore[assignment]
     marker: Path = world["marker"]  # type: ignore[assignment]

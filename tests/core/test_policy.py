@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from core.errors import BadInput
-from core.policy import (
+from core.policy.rules import (
     DataQualityCheck,
     DocumentationCheck,
     DriftCheck,

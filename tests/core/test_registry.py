@@ -25,11 +25,11 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
-from core.artifacts import describe
+from core.api.countersign import Countersign
+from core.catalog.artifacts import describe
+from core.catalog.lineage import to_dot
 from core.errors import BadInput, NotFound, PermissionDenied
-from core.identity import Session
-from core.lineage import to_dot
-from core.service import Countersign
+from core.identity.users import Session
 from tests.conftest import USERS, countersign_exe
 
 ROOT = Path(__file__).resolve().parents[2]

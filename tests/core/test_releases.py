@@ -24,13 +24,15 @@ from typing import Any
 
 import pytest
 
-from core import demo_data, releases, webhooks
-from core.demo import enrol
+from core.api.countersign import Countersign
+from core.demo import data as demo_data
+from core.demo.seed import enrol
 from core.errors import BadInput, CheckFailed, NotAuthenticated, PermissionDenied, SeparationOfDuties
-from core.identity import Session
-from core.ledger import decode_row
-from core.releases import GateRefused, ReleasesAPI
-from core.service import Countersign
+from core.identity.users import Session
+from core.ledger.chain import decode_row
+from core.releases import promotions as releases
+from core.releases import webhooks
+from core.releases.promotions import GateRefused, ReleasesAPI
 from tests.conftest import ADMIN, ADMIN_PW, USERS
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from core.bundle_verify import BundleError, verify_bundle
+from core.api.countersign import Countersign
 from core.errors import PermissionDenied
-from core.service import Countersign
+from core.evidence.bundle_verify import BundleError, verify_bundle
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Countersign:
-    from core.demo import seed_demo
+    from core.demo.seed import seed_demo
 
     return seed_demo(tmp_path_factory.mktemp("report-demo") / "demo.duckdb")
 
@@ -86,8 +86,8 @@ def test_pinned_service_key(bundle: Path, demo: Countersign) -> None:
     assert verify_bundle(bundle, vkey)["service_key_pinned"]
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    from core.crypto import public_bytes
-    from core.signed_note import verifier_key
+    from core.identity.keys import public_bytes
+    from core.tlog.signed_note import verifier_key
 
     other = verifier_key("countersign.demo/ledger", public_bytes(Ed25519PrivateKey.generate()))
     with pytest.raises(BundleError, match="checkpoint"):

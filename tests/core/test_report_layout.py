@@ -22,14 +22,14 @@ from typing import Any
 import pytest
 from pypdf import PdfReader
 
-import core.report as report_module
-from core import attest
-from core.bundle_verify import verify_bundle
+import core.evidence.report as report_module
+from core.api.countersign import Countersign
+from core.display.text import visible
 from core.errors import BadInput
-from core.ledger import Ledger
-from core.render import FRAME_HEIGHT, bar_chart, layout, to_html, to_pdf
-from core.service import Countersign
-from core.text import visible
+from core.evidence import attest
+from core.evidence.bundle_verify import verify_bundle
+from core.evidence.render import FRAME_HEIGHT, bar_chart, layout, to_html, to_pdf
+from core.ledger.chain import Ledger
 from tests.app.demo_db import PASSWORDS, copy_demo, demo_template
 
 MODEL = "adult-income"
@@ -283,7 +283,7 @@ def test_visible_is_the_one_escape_everywhere() -> None:
 
 
 def test_the_markdown_card_export_shows_user_text_literally() -> None:
-    from core.card_export import _text
+    from core.evidence.card_export import _text
 
     hostile = "**bold** <img src=http://evil.example/y.png> [link](javascript:alert(1))\n# heading\n---"
     import re

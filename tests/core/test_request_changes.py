@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
+from core.api.countersign import Countersign
 from core.errors import BadInput, PermissionDenied, SeparationOfDuties
-from core.identity import Session
-from core.releases import AnswerRefused, GateRefused
-from core.service import Countersign
+from core.identity.users import Session
+from core.releases.promotions import AnswerRefused, GateRefused
 from tests.core.test_releases import (  # noqa: F401 - fixtures
     GERMAN_CARD,
     LABEL,

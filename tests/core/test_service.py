@@ -9,8 +9,8 @@ import duckdb
 import pytest
 from cryptography.hazmat.primitives import serialization
 
+from core.api.countersign import Countersign
 from core.errors import BadInput, NotAuthenticated, PermissionDenied, SeparationOfDuties
-from core.service import Countersign
 from tests.conftest import ADMIN, ADMIN_PW, USERS
 
 
@@ -201,7 +201,7 @@ def test_log_filters_and_pages(populated: Countersign) -> None:
 
 
 def test_keys_lists_service_verifier_key_and_user_keys(populated: Countersign) -> None:
-    from core.signed_note import open_note, parse_verifier_key
+    from core.tlog.signed_note import open_note, parse_verifier_key
 
     keys = populated.keys()
     verifier = parse_verifier_key(keys["service"]["verifier_key"])

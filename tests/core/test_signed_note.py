@@ -1,4 +1,4 @@
-"""Tests for core.signed_note: C2SP signed-note (Ed25519) and tlog-checkpoint."""
+"""Tests for core.tlog.signed_note: C2SP signed-note (Ed25519) and tlog-checkpoint."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import base64
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from core.merkle import EMPTY_ROOT, leaf_hash, root
-from core.signed_note import (
+from core.tlog.merkle import EMPTY_ROOT, leaf_hash, root
+from core.tlog.signed_note import (
     Checkpoint,
     CheckpointError,
     NoteError,

@@ -1,8 +1,8 @@
-"""core.signed_note against Go's golang.org/x/mod/sumdb/note, the reference implementation of c2sp.org/signed-note.
+"""core.tlog.signed_note against Go's golang.org/x/mod/sumdb/note, the reference implementation of c2sp.org/signed-note.
 
 The notes below are fixed bytes. ``GO_ACCEPTS`` records what Go's ``note.Open`` (x/mod at commit fe2ec04f7c3c, with
 ``note.NewVerifier(VKEY)`` as the only known verifier) answered for each of them, run through a small Go program;
-:func:`core.signed_note.open_note` must give the same answer, except where c2sp.org/signed-note is stricter than Go
+:func:`core.tlog.signed_note.open_note` must give the same answer, except where c2sp.org/signed-note is stricter than Go
 (``SPEC_STRICTER``). What Go does, in ``Open``: every signature line, whatever its key, must start with an em dash
 and a space, hold a valid key name, a space and a non-empty string that ``base64.StdEncoding`` decodes (padding
 required, but non-zero pad bits accepted, as only ``StdEncoding.Strict()`` refuses those) to at least 5 bytes, and
@@ -16,7 +16,7 @@ import base64
 
 import pytest
 
-from core.signed_note import MAX_SIGNATURES, NoteError, open_note, parse_verifier_key
+from core.tlog.signed_note import MAX_SIGNATURES, NoteError, open_note, parse_verifier_key
 
 VKEY = "log.example/a+870806f8+AYqI4910CfGV/VLbLTy6XXLKZwm/HZQSG/N0iAG0D29c"  # Ed25519 seed 01 * 32
 TEXT = "log.example/a\n7\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n"

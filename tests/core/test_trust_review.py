@@ -19,15 +19,15 @@ from pathlib import Path
 
 import pytest
 
-from core.artifacts import check_skops_archive
+from core.api.countersign import Countersign
+from core.catalog.artifacts import check_skops_archive
+from core.catalog.lineage import to_dot
 from core.errors import BadInput, NotAuthenticated
-from core.identity import validate_username
-from core.limits import MAX_SKOPS_SCHEMA_NODES
-from core.lineage import to_dot
-from core.policy import parse_policy
-from core.releases import GateRefused
-from core.service import Countersign
-from core.yamlfile import parse_yaml
+from core.identity.users import validate_username
+from core.inputs.limits import MAX_SKOPS_SCHEMA_NODES
+from core.inputs.yamlfile import parse_yaml
+from core.policy.rules import parse_policy
+from core.releases.promotions import GateRefused
 from tests.conftest import ADMIN
 from tests.core.test_releases import LABEL, approve_all, cs, refused, s, world  # noqa: F401 - fixtures
 
@@ -153,7 +153,7 @@ def test_gate_refusals_are_typed() -> None:
 
 
 def test_a_deactivated_account_s_key_signs_nothing_valid_afterwards(cs: Countersign, s) -> None:  # noqa: F811
-    from core.ledger import Event
+    from core.ledger.chain import Event
 
     lee = s["lee"]  # a session opened before the deactivation still holds lee's private key in memory
     cs.deactivate_user(s[ADMIN], "lee", reason="Left the company.")

@@ -10,11 +10,11 @@ import duckdb
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from core.canonical import canonical_bytes
-from core.ledger import Signer
-from core.merkle import leaf_hash
-from core.service import Countersign
-from core.verify import verify_ledger
+from core.api.countersign import Countersign
+from core.ledger.chain import Signer
+from core.ledger.verify import verify_ledger
+from core.tlog.canonical import canonical_bytes
+from core.tlog.merkle import leaf_hash
 from tests.conftest import ADMIN, ADMIN_PW, USERS
 
 LEDGER_COLUMNS = ("seq", "ts", "actor", "role", "action", "subject", "payload", "prev_hash", "leaf_hash",
@@ -129,7 +129,7 @@ def test_row_forged_with_unknown_key_is_detected(ledger_db: Path) -> None:
 def test_key_planted_in_the_keys_table_is_still_unknown(ledger_db: Path) -> None:
     """Writing a key into public_keys/credentials does not make it trusted: trust comes from the ledger."""
     key = Ed25519PrivateKey.generate()
-    from core.crypto import key_id_of, public_bytes
+    from core.identity.keys import key_id_of, public_bytes
 
     pub = public_bytes(key)
     _sql(ledger_db, "INSERT INTO public_keys VALUES (?, ?, ?, ?)", [key_id_of(pub), ADMIN, pub, 0])
@@ -244,7 +244,7 @@ def _append_signed(db: Path, signer: Signer, actor: str, action: str, subject: s
 @pytest.fixture
 def keyring(populated: Countersign, db_path: Path) -> dict[str, Signer]:
     """Every key the ledger registered, by label: each user's, dana's rotated-out one, and the service's."""
-    from core.service_key import load_service_signer
+    from core.ledger.service_key import load_service_signer
 
     sessions = {name: populated.login(name, password) for name, (_roles, password) in USERS.items()}
     sessions[ADMIN] = populated.login(ADMIN, ADMIN_PW)
@@ -277,7 +277,7 @@ def test_every_key_but_the_actors_current_one_is_refused(keyring: dict[str, Sign
 
 
 def test_a_rotation_signed_by_the_new_key_is_refused(keyring: dict[str, Signer], db_path: Path) -> None:
-    from core import identity
+    from core.identity import users as identity
 
     new = identity.new_key("lee", "lee-new-password")
     seq = _append_signed(db_path, Signer(new.key_id, new.private_key), "lee", "user.key_rotated", "user:lee",
@@ -288,7 +288,7 @@ def test_a_rotation_signed_by_the_new_key_is_refused(keyring: dict[str, Signer],
 
 
 def test_a_new_key_cannot_sign_its_own_registration(keyring: dict[str, Signer], db_path: Path) -> None:
-    from core import identity
+    from core.identity import users as identity
 
     new = identity.new_key("mallory", "mallory-password")
     seq = _append_signed(db_path, Signer(new.key_id, new.private_key), "mallory", "user.added", "user:mallory",
@@ -309,7 +309,7 @@ def test_a_retired_key_stays_valid_for_what_it_signed_before(keyring: dict[str, 
 def test_a_key_registered_by_someone_without_the_role_they_claim_is_refused(keyring: dict[str, Signer],
                                                                             db_path: Path) -> None:
     """dana, signing with her own valid key, cannot mint an admin account by claiming the admin role."""
-    from core import identity
+    from core.identity import users as identity
 
     new = identity.new_key("mallory", "mallory-password")
     seq = _append_signed(db_path, keyring["dana"], "dana", "user.added", "user:mallory",
@@ -322,7 +322,7 @@ def test_a_key_registered_by_someone_without_the_role_they_claim_is_refused(keyr
 @pytest.mark.parametrize("action", ["user.added", "user.role_granted"])
 def test_user_management_claiming_no_role_is_refused(keyring: dict[str, Signer], db_path: Path, action: str) -> None:
     """Claiming no role at all does not let dana's valid key mint an account or a grant either."""
-    from core import identity
+    from core.identity import users as identity
 
     new = identity.new_key("mallory", "mallory-password")
     payload = {"name": "mallory", "roles": ["admin"], **new.payload("mallory")} if action == "user.added" else \

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from core import parallel
-from core.identity import Session
-from core.service import Countersign
-from core.verify_entries import COLUMNS, check_entries
+from core.api.countersign import Countersign
+from core.identity.users import Session
+from core.ledger import parallel
+from core.ledger.verify_entries import COLUMNS, check_entries
 
 
 def _columns(cs: Countersign) -> tuple[dict[str, list], dict[str, bytes]]:

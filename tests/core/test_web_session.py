@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.web_session import TOKEN_RE, WebSessions, derive_key
+from core.identity.web_sessions import TOKEN_RE, WebSessions, derive_key
 
 KEY = derive_key("a-service-secret")
 

@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     if reason:
         print(f"cannot take screenshots: {reason}", file=sys.stderr)
         return 2
-    from core.demo import seed_demo
+    from core.demo.seed import seed_demo
     from tests.app.demo_db import copy_demo
 
     with tempfile.TemporaryDirectory(prefix="countersign-shots-") as tmp:

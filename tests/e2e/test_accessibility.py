@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from core.service import Countersign
+from core.api.countersign import Countersign
 from tests.app.demo_db import PASSWORDS, copy_demo
 from tests.e2e import axe
 from tests.e2e import browser as ui

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from core.service import Countersign
+from core.api.countersign import Countersign
 from tests.app.demo_db import PASSWORDS
 from tests.e2e import browser as ui
 

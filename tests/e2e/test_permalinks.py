@@ -13,8 +13,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from core.service import Countersign
-from core.web_session import COOKIE_NAME
+from core.api.countersign import Countersign
+from core.identity.web_sessions import COOKIE_NAME
 from tests.app.demo_db import PASSWORDS, copy_demo
 from tests.e2e import browser as ui
 

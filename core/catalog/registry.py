@@ -1,0 +1,441 @@
+"""Lineage registry operations: datasets, models, their documentation, and provenance edges.
+
+Mixed into :class:`core.api.countersign.Countersign`. Every registration and edit is authorised and ledgered in the same
+transaction as the change; slow work (hashing, profiling, loading artifacts) happens before the transaction opens,
+so the database is never held while a large file is read.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+from core.catalog import artifacts, datasets
+from core.catalog.datasets import Ref, parse_ref
+from core.catalog.documents import Datasheet, ModelCard, as_dict
+from core.catalog.hashing import sha256_file
+from core.errors import BadInput, NotFound
+from core.identity.roles import Permission
+from core.identity.users import Session
+from core.inputs.yamlfile import load_model_file
+from core.ledger.chain import Event, Ledger
+from core.storage.duckdb_store import Tx
+from core.tlog.canonical import canonical_bytes
+
+T = TypeVar("T")
+RISK_TIERS = ("high", "medium", "low")
+
+
+def _sha(value: Any) -> str:  # noqa: ANN401
+    import hashlib
+
+    return hashlib.sha256(canonical_bytes(value)).hexdigest()
+
+
+def dataset_node(ref: Ref | str) -> str:
+    return f"dataset:{ref}"
+
+
+def model_node(ref: Ref | str) -> str:
+    return f"model:{ref}"
+
+
+class RegistryAPI:
+    """Datasets, models, documents and lineage (see :mod:`core.catalog.registry`)."""
+
+    path: Path
+    _act: Callable[..., Any]
+    _read: Callable[..., Any]
+    ledger: Callable[[], Ledger]
+    _assign_in: Callable[..., dict[str, Any]]
+
+    # ------------------------------------------------------------------------------------------- datasets
+    def register_dataset(
+        self,
+        session: Session,
+        path: str | Path,
+        *,
+        name: str,
+        version: str,
+        datasheet: str | Path | None = None,
+        derived_from: Sequence[str] = (),
+        source_uri: str | None = None,
+        csv: datasets.CsvDialect | None = None,
+    ) -> dict[str, Any]:
+        """Register ``path`` as ``name@version``; the same content again is a no-op, other content is refused.
+
+        ``csv`` overrides DuckDB's dialect sniffing; it is recorded (ledger and dataset) and used at every later read.
+        """
+        ref = datasets.validate_name(name, version)
+        parents = [parse_ref(r, "--derived-from reference") for r in derived_from]
+        sheet = as_dict(load_model_file(Datasheet, datasheet)[0]) if datasheet else None
+        options = csv.to_dict() if csv is not None and not csv.empty else None
+        facts = datasets.inspect(path, csv)
+        uri = source_uri or facts.path.as_uri()
+
+        def register(tx: Tx, role: str) -> dict[str, Any]:
+            existing = tx.get_dataset(ref.name, ref.version)
+            if existing is not None:
+                if existing["digest"] != facts.digest:
+                    raise BadInput(
+                        f"dataset {ref} is already registered with SHA-256 {existing['digest']}; {facts.path} has "
+                        f"{facts.digest}. A reference is immutable: register the new content as a new version"
+                    )
+                stored_sheet = tx.latest_document("datasheet", dataset_node(ref))
+                if sheet is not None and (stored_sheet is None or json.loads(stored_sheet["content"]) != sheet):
+                    raise BadInput(f"dataset {ref} is already registered with another datasheet; change it with "
+                                   f"'countersign dataset datasheet {ref} FILE' (a ledgered edit)")
+                parents_now = sorted(e["src"] for e in tx.lineage_edges_touching([dataset_node(ref)], "upstream")
+                                     if e["kind"] == "derived_from")
+                if parents and sorted(dataset_node(p) for p in parents) != parents_now:
+                    raise BadInput(f"dataset {ref} is already registered with other --derived-from parents")
+                recorded = datasets.dialect_of(existing)
+                if options is not None and options != (recorded.to_dict() if recorded else None):
+                    raise BadInput(f"dataset {ref} is already registered with other CSV options; register a new "
+                                   "version to read the same file differently")
+                return {**_dataset_summary(existing), "created": False}
+            for parent in parents:
+                if tx.get_dataset(parent.name, parent.version) is None:
+                    raise NotFound(f"--derived-from {parent}: no such dataset")
+            payload = {
+                "name": ref.name, "version": ref.version, "digest": facts.digest, "format": facts.format,
+                "rows": facts.row_count, "size_bytes": facts.size_bytes, "source_uri": uri,
+                "schema": facts.schema, "profile_sha256": _sha(facts.profile),
+                "derived_from": [str(p) for p in parents],
+                "files": [{"path": f.path, "sha256": f.sha256, "size": f.size} for f in facts.files],
+                "datasheet_sha256": _sha(sheet) if sheet is not None else None,
+                **({"csv": options} if options is not None else {}),
+            }
+            row = self.ledger().append(tx, signer=session.signer, actor=session.name, role=role,
+                                       event=Event("dataset.registered", dataset_node(ref), payload))
+            record = {
+                "name": ref.name, "version": ref.version, "digest": facts.digest, "format": facts.format,
+                "path": str(facts.path), "source_uri": uri, "size_bytes": facts.size_bytes,
+                "row_count": facts.row_count, "schema": json.dumps(facts.schema),
+                "profile": json.dumps(facts.profile), "files": json.dumps(payload["files"]),
+                "registered_by": session.name, "registered_at": row.ts, "registered_seq": row.seq,
+                "read_options": json.dumps(options) if options is not None else None,
+            }
+            tx.insert_dataset(record)
+            if sheet is not None:
+                _store_document(tx, "datasheet", dataset_node(ref), sheet, session.name, row.ts, row.seq)
+            tx.upsert_lineage_node({"id": dataset_node(ref), "kind": "dataset", "label": str(ref),
+                                    "digest": facts.digest, "attributes": json.dumps({"rows": facts.row_count,
+                                                                                      "format": facts.format}),
+                                    "seq": row.seq})
+            for parent in parents:
+                tx.insert_lineage_edge(dataset_node(parent), dataset_node(ref), "derived_from", row.seq)
+            return {**_dataset_summary(record), "created": True, "seq": row.seq}
+
+        return self._act(session, Permission.DATA_REGISTER, dataset_node(ref), register)
+
+    def dataset(self, session: Session, ref: str) -> dict[str, Any]:
+        r = parse_ref(ref, "dataset reference")
+
+        def show(tx: Tx, _role: str) -> dict[str, Any]:
+            record = tx.get_dataset(r.name, r.version)
+            if record is None:
+                raise NotFound(f"no dataset {r}")
+            history = tx.document_history("datasheet", dataset_node(r))
+            return {
+                **_dataset_summary(record),
+                "path": record["path"], "source_uri": record["source_uri"],
+                "schema": json.loads(record["schema"]), "profile": json.loads(record["profile"]),
+                "files": json.loads(record["files"]),
+                "derived_from": [e["src"].split(":", 1)[1] for e in tx.lineage_edges_touching(
+                    [dataset_node(r)], "upstream") if e["kind"] == "derived_from"],
+                "datasheet": json.loads(history[-1]["content"]) if history else None,
+                "datasheet_history": [_doc_summary(d) for d in history],
+            }
+
+        return self._act(session, Permission.READ, dataset_node(r), show)
+
+    def datasets(self, session: Session) -> list[dict[str, Any]]:
+        return self._act(session, Permission.READ, "datasets",
+                         lambda tx, _r: [_dataset_summary(d) for d in tx.list_datasets()])
+
+    def use_dataset(self, session: Session, ref: str) -> tuple[dict[str, Any], Path]:
+        """The registered record and its file, after re-checking the file's digest (refused if it changed)."""
+        r = parse_ref(ref, "dataset reference")
+
+        def fetch(tx: Tx, _role: str) -> dict[str, Any]:
+            record = tx.get_dataset(r.name, r.version)
+            if record is None:
+                raise NotFound(f"no dataset {r}")
+            return record
+
+        record = self._act(session, Permission.READ, dataset_node(r), fetch)
+        return record, datasets.check_at_use(record)
+
+    def edit_datasheet(self, session: Session, ref: str, datasheet: str | Path) -> dict[str, Any]:
+        r = parse_ref(ref, "dataset reference")
+        sheet = as_dict(load_model_file(Datasheet, datasheet)[0])
+        return self._edit_document(session, Permission.DATASHEET_EDIT, "datasheet", dataset_node(r), sheet,
+                                   lambda tx: tx.get_dataset(r.name, r.version), f"dataset {r}")
+
+    # ------------------------------------------------------------------------------------------- models
+    def register_model(
+        self,
+        session: Session,
+        artifact: str | Path | None,
+        *,
+        name: str,
+        version: str,
+        trained_on: Sequence[str] = (),
+        card: str | Path | None = None,
+        code_ref: str | None = None,
+        risk_tier: str | None = None,
+        external: bool = False,
+        trust_pickle: bool = False,
+        features: Sequence[str] = (),
+        policy: str | None = None,
+    ) -> dict[str, Any]:
+        """Register a model version (an artifact, or ``external`` for a model known only by its predictions)."""
+        ref = datasets.validate_name(name, version)
+        if risk_tier is not None and risk_tier not in RISK_TIERS:
+            raise BadInput(f"--risk-tier must be one of {', '.join(RISK_TIERS)}")
+        if code_ref is not None and "@" not in code_ref:
+            raise BadInput(f"--code-ref {code_ref!r}: expected URL@COMMIT")
+        training = [parse_ref(t, "--trained-on reference") for t in trained_on]
+        if not training:
+            raise BadInput("a model needs at least one --trained-on DATASET_REF")
+        card_doc = as_dict(load_model_file(ModelCard, card)[0]) if card else None
+        if external:
+            if artifact is not None:
+                raise BadInput("--external models have no artifact; drop the ARTIFACT argument")
+            info: dict[str, Any] = {"framework": None, "estimator": None, "hyperparameters": {},
+                                    "feature_names": list(features)}
+            digest = fmt = None
+            source = None
+        else:
+            if artifact is None:
+                raise BadInput("ARTIFACT is required (or pass --external)")
+            source = Path(artifact).expanduser()
+            if not source.is_file():
+                raise BadInput(f"no such artifact file: {source}")
+            fmt = artifacts.detect_format(source)
+            # Authorise before anything is loaded: a trusted pickle runs code when it is read.
+            self._act(session, Permission.MODEL_REGISTER, model_node(ref), lambda _tx, _role: None)
+            if fmt != "skops" and not trust_pickle:
+                raise BadInput(
+                    f"{source} is a {fmt} file, which runs code when loaded: refused (nothing was loaded or "
+                    "written). Save the model with skops (skops.io.dump), or, if you trust this exact file, pass "
+                    "--trust-pickle (the trust is recorded in the ledger)")
+            digest = sha256_file(source)
+            if fmt != "skops":
+                # The trust is recorded before the file is unpickled: whatever the file does, the ledger says who
+                # vouched for exactly these bytes.
+                self._vouch_for_pickle(session, str(ref), digest, fmt, Permission.MODEL_REGISTER)
+            model = artifacts.load_artifact(source, fmt, trusted_pickle=trust_pickle)
+            if fmt == "skops":
+                info = artifacts.describe(model)
+            else:  # unpickled only in the isolated process, which described the real object
+                info = model.description
+                model.close()
+            info = _with_feature_names(info, features, source)
+
+        def register(tx: Tx, role: str) -> dict[str, Any]:
+            existing = tx.get_model(ref.name, ref.version)
+            if existing is not None:
+                if existing["artifact_digest"] == digest and bool(existing["external"]) == external:
+                    stored_card = tx.latest_document("model_card", model_node(ref))
+                    if card_doc is not None and (stored_card is None or json.loads(stored_card["content"]) != card_doc):
+                        raise BadInput(f"model {ref} is already registered with another card; change it with "
+                                       f"'countersign model card {ref} FILE' (a ledgered edit)")
+                    return {**_model_summary(existing), "created": False}
+                raise BadInput(f"model {ref} is already registered (artifact SHA-256 {existing['artifact_digest']}); "
+                               "a reference is immutable: register a new version")
+            schemas: dict[str, str] = {}
+            for t in training:
+                record = tx.get_dataset(t.name, t.version)
+                if record is None:
+                    raise NotFound(f"--trained-on {t}: no such dataset")
+                for column in json.loads(record["schema"]):
+                    schemas.setdefault(column["name"], column["type"])
+            feature_list = [{"name": f, "type": schemas.get(f, "unknown")} for f in info["feature_names"]]
+            stored = artifacts.store_copy(self.path, source, digest, fmt) if source is not None and digest else None
+            payload = {
+                "name": ref.name, "version": ref.version, "external": external, "artifact_sha256": digest,
+                "artifact_format": fmt, "framework": info["framework"], "estimator": info["estimator"],
+                "hyperparameters_sha256": _sha(info["hyperparameters"]), "features": feature_list,
+                "trained_on": [str(t) for t in training], "code_ref": code_ref, "risk_tier": risk_tier,
+                "card_sha256": _sha(card_doc) if card_doc is not None else None,
+                "trusted_pickle": bool(trust_pickle and fmt not in (None, "skops")),
+            }
+            row = self.ledger().append(tx, signer=session.signer, actor=session.name, role=role,
+                                       event=Event("model.registered", model_node(ref), payload))
+            record = {
+                "name": ref.name, "version": ref.version, "external": external, "artifact_digest": digest,
+                "artifact_format": fmt, "artifact_file": stored.name if stored else None,
+                "trusted_pickle": bool(trust_pickle and fmt != "skops"), "framework": info["framework"],
+                "estimator": info["estimator"], "hyperparameters": json.dumps(info["hyperparameters"]),
+                "features": json.dumps(feature_list), "trained_on": json.dumps([str(t) for t in training]),
+                "code_ref": code_ref, "risk_tier": risk_tier, "owner": session.name, "registered_at": row.ts,
+                "registered_seq": row.seq,
+            }
+            tx.insert_model(record)
+            if card_doc is not None:
+                _store_document(tx, "model_card", model_node(ref), card_doc, session.name, row.ts, row.seq)
+            tx.upsert_lineage_node({"id": model_node(ref), "kind": "model", "label": str(ref),
+                                    "digest": digest or _sha(payload), "attributes": json.dumps(
+                                        {"estimator": info["estimator"], "external": external}), "seq": row.seq})
+            for t in training:
+                tx.insert_lineage_edge(dataset_node(t), model_node(ref), "trained_on", row.seq)
+            if policy is not None:
+                self._assign_in(tx, session, role, ref.name, policy, override=False)
+            return {**_model_summary(record), "created": True, "seq": row.seq, "policy": policy}
+
+        return self._act(session, Permission.MODEL_REGISTER, model_node(ref), register)
+
+    def model(self, session: Session, ref: str) -> dict[str, Any]:
+        r = parse_ref(ref, "model reference")
+
+        def show(tx: Tx, _role: str) -> dict[str, Any]:
+            record = tx.get_model(r.name, r.version)
+            if record is None:
+                raise NotFound(f"no model {r}")
+            history = tx.document_history("model_card", model_node(r))
+            return {
+                **_model_summary(record),
+                "framework": record["framework"], "hyperparameters": json.loads(record["hyperparameters"]),
+                "features": json.loads(record["features"]), "trained_on": json.loads(record["trained_on"]),
+                "code_ref": record["code_ref"], "registered_at": record["registered_at"],
+                "card": json.loads(history[-1]["content"]) if history else None,
+                "card_history": [_doc_summary(d) for d in history],
+            }
+
+        return self._act(session, Permission.READ, model_node(r), show)
+
+    def models(self, session: Session) -> list[dict[str, Any]]:
+        return self._act(session, Permission.READ, "models",
+                         lambda tx, _r: [_model_summary(m) for m in tx.list_models()])
+
+    def load_model(self, session: Session, ref: str) -> tuple[dict[str, Any], Any]:
+        """A registered model object, loaded safely after re-checking the stored artifact's digest."""
+        r = parse_ref(ref, "model reference")
+
+        def fetch(tx: Tx, _role: str) -> dict[str, Any]:
+            record = tx.get_model(r.name, r.version)
+            if record is None:
+                raise NotFound(f"no model {r}")
+            return record
+
+        record = self._act(session, Permission.READ, model_node(r), fetch)
+        if record["trusted_pickle"]:
+            self._personal_trusts(session, record, Permission.READ, vouch=False)
+        return record, artifacts.load_stored(self.path, record, actor_vouched=bool(record["trusted_pickle"]))
+
+    def _vouch_for_pickle(self, session: Session, ref: str, digest: str, fmt: str,
+                          permission: Permission) -> dict[str, Any]:
+        """Ledger ``model.pickle_trusted``: the acting user vouches for running these exact bytes; returns the trust."""
+        row = self._act(session, permission, model_node(ref), lambda tx, role: self.ledger().append(
+            tx, signer=session.signer, actor=session.name, role=role, event=Event(
+                "model.pickle_trusted", model_node(ref),
+                {"artifact_sha256": digest, "format": fmt,
+                 "statement": f"{session.name} trusts this {fmt} file to run code when loaded"})))
+        return {"seq": row.seq, "ts": row.ts, "name": session.name}
+
+    def _personal_trusts(self, session: Session, record: dict[str, Any], permission: Permission, *, vouch: bool,
+                         trusts: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+        """Everyone who vouched for this pickle's bytes, the acting user included — or :class:`BadInput`.
+
+        Trust in code is personal: another person's trust never lets a pickle run for this user. With ``vouch`` the
+        acting user's own trust is ledgered now (before anything is loaded) if it is not there yet.
+        """
+        ref = f"{record['name']}@{record['version']}"
+        if trusts is None:
+            trusts = self._act(session, Permission.READ, model_node(ref),
+                               lambda tx, _role: tx.pickle_trusts(record["artifact_digest"]))
+        if session.name in {t["name"] for t in trusts}:
+            return trusts
+        if not vouch:
+            raise BadInput(pickle_trust_refusal(ref, record, trusts, session.name))
+        return [*trusts, self._vouch_for_pickle(session, ref, record["artifact_digest"], record["artifact_format"],
+                                                permission)]
+
+    def edit_card(self, session: Session, ref: str, card: str | Path) -> dict[str, Any]:
+        r = parse_ref(ref, "model reference")
+        doc = as_dict(load_model_file(ModelCard, card)[0])
+        return self._edit_document(session, Permission.CARD_EDIT, "model_card", model_node(r), doc,
+                                   lambda tx: tx.get_model(r.name, r.version), f"model {r}")
+
+    # ------------------------------------------------------------------------------------------- documents
+    def _edit_document(
+        self, session: Session, permission: Permission, kind: str, subject: str, content: dict[str, Any],
+        lookup: Callable[[Tx], Any], what: str,
+    ) -> dict[str, Any]:
+        def edit(tx: Tx, role: str) -> dict[str, Any]:
+            if lookup(tx) is None:
+                raise NotFound(f"no {what}")
+            previous = tx.latest_document(kind, subject)
+            old = json.loads(previous["content"]) if previous else {}
+            if old == content:
+                raise BadInput(f"the {kind.replace('_', ' ')} of {what} already has exactly this content")
+            changed = sorted(k for k in set(old) | set(content) if old.get(k) != content.get(k))
+            revision = (previous["revision"] + 1) if previous else 1
+            row = self.ledger().append(tx, signer=session.signer, actor=session.name, role=role, event=Event(
+                f"{subject.split(':')[0]}.{kind}_edited", subject,
+                {"revision": revision, "sha256": _sha(content), "previous_sha256": previous["digest"] if previous
+                 else None, "sections_changed": changed}))
+            _store_document(tx, kind, subject, content, session.name, row.ts, row.seq, revision)
+            return {"subject": subject, "kind": kind, "revision": revision, "sections_changed": changed,
+                    "seq": row.seq}
+
+        return self._act(session, permission, subject, edit)
+
+
+def _store_document(tx: Tx, kind: str, subject: str, content: dict[str, Any], author: str, ts: str, seq: int,
+                    revision: int = 1) -> None:
+    tx.insert_document({"kind": kind, "subject": subject, "revision": revision,
+                        "content": json.dumps(content, sort_keys=True), "digest": _sha(content), "author": author,
+                        "created_at": ts, "seq": seq})
+
+
+def _doc_summary(doc: dict[str, Any]) -> dict[str, Any]:
+    return {"revision": doc["revision"], "sha256": doc["digest"], "author": doc["author"],
+            "created_at": doc["created_at"], "seq": doc["seq"]}
+
+
+def _dataset_summary(record: dict[str, Any]) -> dict[str, Any]:
+    return {"ref": f"{record['name']}@{record['version']}", "name": record["name"], "version": record["version"],
+            "digest": record["digest"], "format": record["format"], "rows": record["row_count"],
+            "size_bytes": record["size_bytes"], "registered_by": record["registered_by"],
+            "registered_at": record["registered_at"],
+            **({"csv": json.loads(record["read_options"])} if record.get("read_options") else {})}
+
+
+def _model_summary(record: dict[str, Any]) -> dict[str, Any]:
+    return {"ref": f"{record['name']}@{record['version']}", "name": record["name"], "version": record["version"],
+            "external": bool(record["external"]), "artifact_digest": record["artifact_digest"],
+            "estimator": record["estimator"], "risk_tier": record["risk_tier"], "owner": record["owner"],
+            "trusted_pickle": bool(record["trusted_pickle"]),
+            "registered_at": record["registered_at"]}
+
+
+def pickle_trust_refusal(ref: str, record: dict[str, Any], trusted: list[dict[str, Any]], name: str) -> str:
+    """Why ``name`` may not cause this pickle to run: trust in code is personal."""
+    by = ", ".join(f"{t['name']} (seq {t['seq']})" for t in trusted) or "nobody"
+    return (f"model {ref} is a {record['artifact_format']} file (sha256 {record['artifact_digest']}), which runs code "
+            f"when loaded; it was trusted by {by}, not by {name}. Trust in code is personal: pass --trust-pickle to "
+            "vouch for these exact bytes yourself (recorded in the ledger; the file then runs only in an isolated "
+            "process without your credentials), or ask for a skops artifact")
+
+
+def _with_feature_names(info: dict[str, Any], given: Sequence[str], source: Path) -> dict[str, Any]:
+    """The model's input names: its own ``feature_names_in_``, or — for a model fitted on arrays — the ``--feature``
+    names given at registration, in training order (checked against ``n_features_in_``). Names that disagree with
+    the model's own are refused, never silently ignored."""
+    own, given = list(info.get("feature_names") or []), list(given)
+    if own and given and own != given:
+        raise BadInput(f"{source}: --feature {', '.join(given)} disagrees with the model's own input names "
+                       f"({', '.join(own)}); drop --feature or correct it")
+    if not own and given:
+        expected = int(info.get("n_features") or 0)
+        if expected and len(given) != expected:
+            raise BadInput(f"{source}: the model takes {expected} input(s) but --feature names {len(given)}")
+        if len(set(given)) != len(given):
+            raise BadInput(f"{source}: --feature names repeat")
+        return {**info, "feature_names": given}
+    return info

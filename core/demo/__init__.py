@@ -1,0 +1,9 @@
+"""The demo: real UCI Adult and Statlog German credit data, models trained on them, and a seeded database.
+
+Names are imported on first use (lazy_loader), so importing one module of this package imports nothing else;
+the public names are listed in ``__init__.pyi``.
+"""
+
+import lazy_loader
+
+__getattr__, __dir__, __all__ = lazy_loader.attach_stub(__name__, __file__)

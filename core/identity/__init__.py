@@ -1,0 +1,10 @@
+"""Identity and roles: users, their passwords and sealed Ed25519 keys, sessions, the role/permission table (the one
+place for role rules) and web sign-in sessions.
+
+Names are imported on first use (lazy_loader), so importing one module of this package imports nothing else;
+the public names are listed in ``__init__.pyi``.
+"""
+
+import lazy_loader
+
+__getattr__, __dir__, __all__ = lazy_loader.attach_stub(__name__, __file__)
