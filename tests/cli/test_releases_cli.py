@@ -16,7 +16,7 @@ import pytest
 from core.api.countersign import Countersign
 from core.identity.users import Session
 from tests.conftest import USERS, run_cli
-from tests.core.test_releases import (
+from tests.core.releases.test_releases import (
     EXTRA_USERS,
     GERMAN_CARD,
     HOUSE_V1,

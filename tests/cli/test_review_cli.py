@@ -6,18 +6,18 @@ import json
 from pathlib import Path
 
 from tests.conftest import run_cli
-from tests.core.test_releases import world  # noqa: F401 - the module's trained models and database
+from tests.core.releases.test_releases import world  # noqa: F401 - the module's trained models and database
 
 
 def _as(user: str) -> dict[str, str]:
     from tests.conftest import USERS
-    from tests.core.test_releases import EXTRA_USERS
+    from tests.core.releases.test_releases import EXTRA_USERS
 
     return {"user": user, "password": {**USERS, **EXTRA_USERS}[user][1]}
 
 
 def test_request_changes_inbox_answer_and_review(world, tmp_path: Path) -> None:  # noqa: F811
-    from tests.core.test_releases import copy_db
+    from tests.core.releases.test_releases import copy_db
 
     copy_db(world.template, tmp_path / "ledger.duckdb")
     env = {"COUNTERSIGN_DB": str(tmp_path / "ledger.duckdb"), "PATH": "/usr/bin:/bin"}

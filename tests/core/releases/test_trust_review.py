@@ -29,7 +29,7 @@ from core.inputs.yamlfile import parse_yaml
 from core.policy.rules import parse_policy
 from core.releases.promotions import GateRefused
 from tests.conftest import ADMIN
-from tests.core.test_releases import LABEL, approve_all, cs, refused, s, world  # noqa: F401 - fixtures
+from tests.core.releases.test_releases import LABEL, approve_all, cs, refused, s, world  # noqa: F401 - fixtures
 
 
 def test_gate_evaluation_of_an_artifact_never_takes_answers_from_data(cs: Countersign, s) -> None:  # noqa: F811

@@ -27,7 +27,7 @@ from core.policy.rules import (
     schema_text,
 )
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 CREDIT = ROOT / "policies" / "credit-scoring.yaml"
 FIXTURES = ROOT / "tests" / "fixtures" / "policies"
 

@@ -18,7 +18,7 @@ from core.errors import BadInput
 from core.evaluation import drift as d
 from core.evaluation.engine import EvalInputs, Evaluator
 from core.policy.rules import Policy
-from tests.core.test_metrics import shared_prepared
+from tests.core.evaluation.test_metrics import shared_prepared
 
 TOL = 1e-9
 NUMERIC = ["age", "hours_per_week", "capital_gain"]

@@ -32,7 +32,7 @@ from core.errors import BadInput, NotFound, PermissionDenied
 from core.identity.users import Session
 from tests.conftest import USERS, countersign_exe
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 ADULT = ROOT / "data" / "adult" / "adult.data"
 COLUMNS = ["age", "workclass", "fnlwgt", "education", "education_num", "marital_status", "occupation",
            "relationship", "race", "sex", "capital_gain", "capital_loss", "hours_per_week", "native_country",

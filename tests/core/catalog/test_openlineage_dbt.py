@@ -29,7 +29,7 @@ from core.api.countersign import Countersign
 from core.catalog.openlineage import dataset_id, job_id, parse_openlineage, run_id
 from tests.conftest import USERS
 
-PROJECT = Path(__file__).resolve().parents[1] / "fixtures" / "dbt" / "shop"
+PROJECT = Path(__file__).resolve().parents[2] / "fixtures" / "dbt" / "shop"
 PRODUCER = "https://github.com/OpenLineage/OpenLineage/tree/1.54.0/integration/dbt"
 JOB_NAMESPACE = "dbt-shop"
 

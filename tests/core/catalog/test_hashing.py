@@ -13,7 +13,7 @@ import pytest
 
 from core.catalog.hashing import BLOCK, digest_path, manifest_digest, parquet_files, sha256_file
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 ADULT = ROOT / "data" / "adult" / "adult.data"
 PIPELINE = ("find . -type f -name '*.parquet' | sed 's|^\\./||' | LC_ALL=C sort "
             "| while IFS= read -r f; do sha256sum \"$f\"; done | sha256sum")

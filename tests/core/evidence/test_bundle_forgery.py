@@ -47,7 +47,7 @@ from core.tlog.canonical import canonical_bytes
 from core.tlog.merkle import MerkleTree, leaf_hash
 from tests.conftest import ADMIN, ADMIN_PW, USERS, _copy_db
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 GERMAN_CARD = demo_data.DATA_DIR / "cards" / "german-credit.yaml"
 GERMAN_SHEET = demo_data.DATA_DIR / "datasheets" / "german-credit.yaml"
 POLICY = """\

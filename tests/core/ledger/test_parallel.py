@@ -15,7 +15,7 @@ import pytest
 from core.ledger import parallel
 from core.tlog import ed25519
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture()

@@ -17,7 +17,7 @@ from core.errors import BadInput, PermissionDenied
 from core.tlog.canonical import canonical_bytes
 from tests.conftest import USERS
 
-FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "openlineage" / "run_events.jsonl"
+FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "openlineage" / "run_events.jsonl"
 
 RUN1 = "3b452093-782c-4ef2-9c0c-aafe2aa6f34d"
 RUN2 = "7f1c9e2a-5d4b-4a8e-9c3f-1e2d3c4b5a69"

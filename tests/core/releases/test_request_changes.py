@@ -19,7 +19,7 @@ from core.api.countersign import Countersign
 from core.errors import BadInput, PermissionDenied, SeparationOfDuties
 from core.identity.users import Session
 from core.releases.promotions import AnswerRefused, GateRefused
-from tests.core.test_releases import (  # noqa: F401 - fixtures
+from tests.core.releases.test_releases import (  # noqa: F401 - fixtures
     GERMAN_CARD,
     LABEL,
     World,

@@ -29,7 +29,7 @@ from core.tlog.merkle import (
     verify_inclusion,
 )
 
-VECTOR_DIR = Path(__file__).resolve().parent.parent / "testvectors" / "rfc6962"
+VECTOR_DIR = Path(__file__).resolve().parents[2] / "testvectors" / "rfc6962"
 
 
 def _load_vectors(kind: str) -> list[Any]:

@@ -35,7 +35,7 @@ from core.releases import webhooks
 from core.releases.promotions import GateRefused, ReleasesAPI
 from tests.conftest import ADMIN, ADMIN_PW, USERS
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 DEFAULT_POLICY = ROOT / "policies" / "default.yaml"
 GERMAN_CARD = demo_data.DATA_DIR / "cards" / "german-credit.yaml"
 GERMAN_SHEET = demo_data.DATA_DIR / "datasheets" / "german-credit.yaml"

@@ -27,9 +27,9 @@ from core.demo import data as demo_data
 from core.errors import BadInput, NotFound, PermissionDenied
 from core.identity.users import Session
 from tests.conftest import USERS, _copy_db
-from tests.core.test_metrics import shared_adult_model, shared_prepared
+from tests.core.evaluation.test_metrics import shared_adult_model, shared_prepared
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 CREDIT = ROOT / "policies" / "credit-scoring.yaml"
 LENIENT = ROOT / "tests" / "fixtures" / "policies" / "lenient.yaml"
 CARDS = demo_data.DATA_DIR / "cards"

@@ -16,7 +16,7 @@ from core.catalog.datasets import CsvDialect, Ref, check_at_use, detect_format, 
 from core.catalog.hashing import digest_path, sha256_file
 from core.errors import BadInput
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 ADULT = ROOT / "data" / "adult" / "adult.data"
 GERMAN = ROOT / "data" / "german-credit" / "german.data"
 

@@ -26,7 +26,7 @@ from core.errors import PermissionDenied
 from core.identity.roles import ALL_ROLES, PERMISSIONS, Permission
 from core.identity.users import Session
 from tests.conftest import ADMIN, USERS
-from tests.core.test_releases import (
+from tests.core.releases.test_releases import (
     GERMAN_CARD,
     GERMAN_SHEET,
     HOUSE_V1,
@@ -39,7 +39,7 @@ from tests.core.test_releases import (
     train_german,
 )
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 OPENLINEAGE = ROOT / "tests" / "fixtures" / "openlineage" / "run_events.jsonl"
 #: The one user holding each role.
 ACTOR = {"admin": ADMIN, "data_scientist": "dana", "ml_lead": "lee", "compliance_officer": "chloe",
