@@ -469,17 +469,28 @@ class ReleasesAPI:
                     "supersedes": request_id, "evidence": "changed", "changes": changed,
                     "approvals_voided": payload["approvals_voided"]}
 
-        result = self._act(session, Permission.PROMOTE_REQUEST, f"request:{request_id}", answer_in)
+        result = self._act(session, self._thread_permission(session, request_id), f"request:{request_id}", answer_in)
         self._flush_webhooks()
         return result
+
+    def _thread_permission(self, session: Session, request_id: str) -> Permission:
+        """The permission ``session`` writes in ``request_id``'s thread with (an unknown request is :class:`NotFound`,
+        exit 2, before any role is checked): a reviewer needs ``approve``; its requester the permission they could
+        have opened it with — ``promote.request``, or for a reinstatement also ``suspend`` (a compliance officer who
+        asked for a suspended version back answers and comments on their own request)."""
+        request, held = self._act(session, Permission.READ, f"request:{request_id}",
+                                  lambda tx, _r: (_find_request(tx, request_id), tx.user_roles(session.name)))
+        if request["requested_by"] != session.name:
+            return Permission.APPROVE
+        if request["from_stage"] == "suspended" and not acting_role(held, Permission.PROMOTE_REQUEST):
+            return Permission.SUSPEND
+        return Permission.PROMOTE_REQUEST
 
     def comment(self, session: Session, request_id: str, *, comment: str) -> dict[str, Any]:
         """Add a remark to an open request's thread (``promotion.commented``): its requester, or a reviewer (ML lead,
         compliance officer). A comment decides nothing."""
         _require_comment(comment, "a comment cannot be empty")
-        requester = self._act(session, Permission.READ, f"request:{request_id}",
-                              lambda tx, _r: (tx.get_request(request_id) or {}).get("requested_by"))
-        permission = Permission.PROMOTE_REQUEST if requester == session.name else Permission.APPROVE
+        permission = self._thread_permission(session, request_id)
 
         def note(tx: Tx, role: str) -> dict[str, Any]:
             request = _find_request(tx, request_id)

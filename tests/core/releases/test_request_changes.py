@@ -270,3 +270,30 @@ def test_review_shows_who_must_still_decide_and_the_evidence(cs: Countersign, s:
     assert review["evidence"]["stale"] == [] and review["suspension"] is None
     checks = {c["check"]: c for c in review["comparison"]["checks"]}
     assert checks["auc"]["rule"] == "must be at least 0.7000" and checks["auc"]["candidate_verdict"] == "passes"
+
+
+def test_a_compliance_officer_answers_and_comments_on_her_own_reinstatement(
+        cs: Countersign, s: dict[str, Session]) -> None:
+    # The kind: whoever may open a request may answer and comment on it, whatever permission opened it.
+    from tests.core.releases.test_releases import release
+
+    release(cs, s, "scorer@1")
+    cs.suspend(s["chloe"], "scorer@1", reason="Incident under review.")
+    cs.evaluate(s["dana"], "scorer@1", data="german-credit@1", policy="house", label=LABEL)
+    request = cs.reinstate(s["chloe"], "scorer@1", reason="Incident closed.")
+    cs.request_changes(s["lee"], request["request_id"], comment=ASK)
+    assert cs.comment(s["chloe"], request["request_id"], comment="Working on it.")["role"] == "compliance_officer"
+    answered = cs.answer(s["chloe"], request["request_id"], comment=ANSWER)
+    assert (answered["status"], answered["request_id"]) == ("pending", request["request_id"])
+    assert [e["action"] for e in ledger(cs, head(cs) - 2)] == ["promotion.commented", "promotion.changes_answered"]
+
+
+def test_a_thread_on_an_unknown_request_is_not_found_not_a_permission_refusal(
+        cs: Countersign, s: dict[str, Session]) -> None:
+    from core.errors import NotFound
+
+    before = head(cs)
+    for act in (cs.comment, cs.answer):
+        with pytest.raises(NotFound, match="no promotion request pr-nope"):
+            act(s["dana"], "pr-nope", comment="x")
+    assert head(cs) == before  # no access.denied entry: nothing was refused, there is nothing
