@@ -22,6 +22,7 @@ from typing import Any
 from core.catalog.datasets import parse_ref
 from core.catalog.registry import model_node
 from core.errors import BadInput, CheckFailed, NotFound, SeparationOfDuties
+from core.evaluation.explanations import check_value, metric_label, rule_text
 from core.evidence import attest
 from core.identity.roles import Permission, Role, acting_role
 from core.identity.users import Session
@@ -160,8 +161,8 @@ class ReleasesAPI:
                 why = (f"waiver {other['id']} was granted under {other.get('policy') or 'an unrecorded policy'}, not "
                        f"the active {policy.ref} — a compliance officer must waive it again" if other
                        else "has no active waiver")
-                reasons.append(f"block check {check_id!r} failed ({check.get('metric')} = {check.get('value')}, "
-                               f"needs {check.get('operator')} {check.get('threshold')}) and {why}")
+                reasons.append(f"block check {check_id!r} failed ({metric_label(check.get('metric'))} "
+                               f"{check_value(check)}; it must {rule_text(check)}) and {why}")
         return model, policy, dict(evaluation, result=result), used_waivers, reasons
 
     def _active_waivers(self, tx: Tx, name: str, version: str) -> list[dict[str, Any]]:
