@@ -265,7 +265,7 @@ class ReleasesAPI:
                 raise BadInput(f"request {request_id} awaits changes from its requester, {request['requested_by']};"
                                " it returns to review when they answer")
             if request["status"] not in OPEN_STATUSES:
-                raise BadInput(f"request {request_id} is already {request['status']}")
+                raise BadInput(f"request {request_id} is already {_status_words(request)}")
             position = _review_position(tx, session, request, "decide", "decision")
             acting, model, decisions, lapsed, held = (position.acting, position.model, position.decisions,
                                                       position.lapsed, position.held)
@@ -402,7 +402,7 @@ class ReleasesAPI:
                 raise BadInput(f"request {request_id} already awaits changes from its requester, "
                                f"{request['requested_by']}")
             if request["status"] != "pending":
-                raise BadInput(f"request {request_id} is already {request['status']}")
+                raise BadInput(f"request {request_id} is already {_status_words(request)}")
             acting = _review_position(tx, session, request).acting
             ref = f"{request['model_name']}@{request['model_version']}"
             payload = {"request_id": request_id, "model": ref, "to_stage": request["target_stage"], "role": acting,
@@ -435,7 +435,7 @@ class ReleasesAPI:
         def answer_in(tx: Tx, role: str) -> dict[str, Any]:
             request = _find_request(tx, request_id)
             if request["status"] != "changes_requested":
-                raise BadInput(f"request {request_id} is {request['status'].replace('_', ' ')}: only a request sent "
+                raise BadInput(f"request {request_id} is {_status_words(request)}: only a request sent "
                                "back for changes can be answered")
             if session.name != request["requested_by"]:
                 raise BadInput(f"only {request['requested_by']}, who opened request {request_id}, can answer its "
@@ -496,7 +496,7 @@ class ReleasesAPI:
         def note(tx: Tx, role: str) -> dict[str, Any]:
             request = _find_request(tx, request_id)
             if request["status"] not in OPEN_STATUSES:
-                raise BadInput(f"request {request_id} is {request['status']}: its thread is closed")
+                raise BadInput(f"request {request_id} is {_status_words(request)}: its thread is closed")
             ref = f"{request['model_name']}@{request['model_version']}"
             row = self.ledger().append(tx, signer=session.signer, actor=session.name, role=role, event=Event(
                 "promotion.commented", f"model:{ref}", {"request_id": request_id, "model": ref, "comment": comment}))
@@ -789,6 +789,15 @@ def _find_request(tx: Tx, request_id: str) -> dict[str, Any]:
     if request is None:
         raise NotFound(f"no promotion request {request_id}")
     return request
+
+
+def _status_words(request: dict[str, Any]) -> str:
+    """A request's status in words for refusals ("sent back to its requester for changes", not
+    ``changes_requested``); the terminal statuses keep their ledger names."""
+    words = {"pending": "awaiting decisions", "changes_requested": "sent back to its requester for changes",
+             "invalidated": "invalidated: its evidence changed",
+             "superseded": "superseded by a request on new evidence"}
+    return words.get(request["status"], request["status"].replace("_", " "))
 
 
 def _require_comment(comment: str | None, refusal: str) -> None:

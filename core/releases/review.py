@@ -147,9 +147,29 @@ def _approvals(tx: Tx, request: dict[str, Any], lapsed: Callable[[Tx, dict[str, 
             "standing": [{"approver": d["approver"], "role": d["role"], "at": d["decided_at"]} for d in standing],
             "lapsed": [{"approver": d["approver"], "role": d["role"], "at": d["decided_at"]} for d in gone],
             "open_roles": open_roles, "who_may_decide": who,
-            "still_needed_words": ("nobody: every required role has approved" if not open_roles else
-                                   "; ".join(f"a {role_words(r)} ({', '.join(who[r]) or 'nobody eligible yet'})"
-                                             for r in open_roles))}
+            "still_needed_words": _still_needed(request, decisions, open_roles, who)}
+
+
+def _still_needed(request: dict[str, Any], decisions: list[dict[str, Any]], open_roles: list[str],
+                  who: dict[str, list[str]]) -> str:
+    """Who must still decide, in words: the open roles and who may fill them, or why nobody is (the request was
+    approved, rejected — by whom —, superseded or invalidated)."""
+    status = request["status"]
+    if status in ("pending", "changes_requested"):
+        if not open_roles:
+            return "nobody: every required role has approved"
+        return "; ".join(f"{_a(role_words(r))} ({', '.join(who[r]) or 'nobody eligible yet'})" for r in open_roles)
+    if status == "approved":
+        return "nobody: every required role approved"
+    if status == "rejected":
+        by = [f"{d['approver']} ({role_words(d['role'])})" for d in decisions if d["decision"] == "reject"]
+        return "nobody: the request was rejected" + (f" by {', '.join(by)}" if by else "")
+    return f"nobody: the request was {STATUS_WORDS.get(status, status.replace('_', ' '))}"
+
+
+def _a(noun: str) -> str:
+    """``noun`` with its indefinite article by sound ("an ML lead", "a compliance officer")."""
+    return f"{'an' if noun[:1].lower() in 'aeio' or noun.startswith(('ML', 'SR')) else 'a'} {noun}"
 
 
 def context(tx: Tx, session: Session, request: dict[str, Any], stale: list[str],

@@ -297,3 +297,14 @@ def test_a_thread_on_an_unknown_request_is_not_found_not_a_permission_refusal(
         with pytest.raises(NotFound, match="no promotion request pr-nope"):
             act(s["dana"], "pr-nope", comment="x")
     assert head(cs) == before  # no access.denied entry: nothing was refused, there is nothing
+
+
+def test_who_must_still_decide_says_why_nobody_once_a_request_is_closed(
+        cs: Countersign, s: dict[str, Session]) -> None:
+    rid = _to_production(cs, s)["request_id"]
+    assert cs.review(s["aude"], rid)["approvals"]["still_needed_words"] == "a compliance officer (bo, chloe)"
+    cs.reject(s["chloe"], rid, comment="Not yet.")
+    words = cs.review(s["aude"], rid)["approvals"]["still_needed_words"]
+    assert words == "nobody: the request was rejected by chloe (compliance officer)"
+    request = cs.promote(s["dana"], "scorer@1", to="production", reason="Again.")
+    assert cs.review(s["aude"], request["request_id"])["approvals"]["still_needed_words"].startswith("an ML lead (")
