@@ -79,12 +79,51 @@ def quantile_edges(reference: np.ndarray, bins: int) -> np.ndarray:
     return edges[1:-1]
 
 
+def point_masses(reference: np.ndarray, bins: int) -> np.ndarray:
+    """Values holding so much of the reference that two or more of its ``bins + 1`` quantiles fall on them (at least
+    about ``1/bins`` of the rows: capital gain's 0 in UCI Adult). Each is a bin of its own: merged into a
+    neighbouring bin, a column whose reference is 92% zeros would have one bin and a PSI of 0 whatever happened."""
+    values, counts = np.unique(np.quantile(reference, np.linspace(0, 1, bins + 1)), return_counts=True)
+    return values[counts >= 2]
+
+
+def bin_index(reference: np.ndarray, values: np.ndarray, bins: int) -> tuple[np.ndarray, int]:
+    """The bin of each of ``values`` in the reference's equal-frequency bins, and how many bins there are.
+
+    Bins are ``[a, b)`` between consecutive inner edges (:func:`quantile_edges`; values outside the reference range
+    fall in the outer bins), except that each point mass ``m`` (:func:`point_masses`) is the bin ``{m}`` of its own:
+    the bin of ``x`` is the number of cuts (inner edges and point masses) at or below ``x`` plus the number of point
+    masses strictly below ``x``."""
+    masses = point_masses(reference, bins)
+    cuts = np.union1d(quantile_edges(reference, bins), masses)
+    index = np.searchsorted(cuts, values, side="right") + np.searchsorted(masses, values, side="left")
+    return index, cuts.size + masses.size + 1
+
+
 def binned(reference: np.ndarray, current: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray]:
-    inner = quantile_edges(reference, bins)
-    k = inner.size + 1
-    ref = np.bincount(np.searchsorted(inner, reference, side="right"), minlength=k).astype(float)
-    cur = np.bincount(np.searchsorted(inner, current, side="right"), minlength=k).astype(float)
-    return ref, cur
+    ref_index, k = bin_index(reference, reference, bins)
+    cur_index, _ = bin_index(reference, current, bins)
+    return (np.bincount(ref_index, minlength=k).astype(float), np.bincount(cur_index, minlength=k).astype(float))
+
+
+def bin_labels(reference: np.ndarray, bins: int) -> list[str]:
+    """The labels of :func:`bin_index`'s bins, in order: ``< a``, ``[a, b)``, ``= m`` (a point mass),
+    ``(m, b)``, ``≥ b`` / ``> m``."""
+    masses = set(point_masses(reference, bins).tolist())
+    cuts = np.union1d(quantile_edges(reference, bins), np.array(sorted(masses), dtype=float)).tolist()
+    if not cuts:
+        return ["all values"]
+    labels = [f"< {_number_label(cuts[0])}"]
+    for i, cut in enumerate(cuts):
+        after = cuts[i + 1] if i + 1 < len(cuts) else None
+        if cut in masses:
+            labels.append(f"= {_number_label(cut)}")
+            labels.append(f"> {_number_label(cut)}" if after is None else
+                          f"({_number_label(cut)}, {_number_label(after)})")
+        else:
+            labels.append(f"≥ {_number_label(cut)}" if after is None else
+                          f"[{_number_label(cut)}, {_number_label(after)})")
+    return labels
 
 
 #: Most categories a stored distribution lists; the rest are summed as one "(other categories)" bin.
@@ -100,17 +139,13 @@ def distribution(col: ColumnData, bins: int = 10) -> dict[str, Any]:
 
     ``{"bins": [label, …], "reference": [share, …], "current": [share, …]}``, shares in [0, 1] of each side's
     finite values. Numeric columns with more distinct reference values than ``bins`` use the reference-quantile bins
-    PSI uses (labels ``< a``, ``[a, b)``, ``≥ b``); other columns list their values or categories, the
-    :data:`MAX_DISTRIBUTION_CATEGORIES` most frequent in the reference first and the rest as "(other categories)".
+    PSI uses (:func:`bin_index`; labels ``< a``, ``[a, b)``, ``= m``, ``≥ b``); other columns list their values
+    or categories, the :data:`MAX_DISTRIBUTION_CATEGORIES` most frequent in the reference first and the rest as
+    "(other categories)".
     """
     if col.numeric and col.distinct > bins:
-        inner = quantile_edges(col.reference, bins)
         ref, cur = binned(col.reference, col.current, bins)
-        if inner.size:
-            middle = [f"[{_number_label(a)}, {_number_label(b)})" for a, b in zip(inner[:-1], inner[1:], strict=True)]
-            labels = [f"< {_number_label(inner[0])}", *middle, f"≥ {_number_label(inner[-1])}"]
-        else:
-            labels = ["all values"]
+        labels = bin_labels(col.reference, bins)
     else:
         ref_counts, cur_counts = category_counts(col)
         keys = sorted(set(ref_counts) | set(cur_counts),

@@ -49,7 +49,8 @@ def test_numeric_distributions_use_the_psi_bins() -> None:
     reference, current = rng.normal(0, 1, 2_000), rng.normal(0.5, 1, 1_000)
     col = drift.ColumnData("x", numeric=True, reference=reference, current=current)
     shown = drift.distribution(col, bins=10)
-    inner = drift.quantile_edges(reference, 10)
+    inner = drift.quantile_edges(reference, 10)  # continuous: no point mass, the PSI bins are the quantile bins
+    assert drift.point_masses(reference, 10).size == 0
     assert len(shown["bins"]) == inner.size + 1 and shown["bins"][0].startswith("< ")
     expected = np.bincount(np.searchsorted(inner, current, side="right"), minlength=inner.size + 1) / current.size
     np.testing.assert_allclose(shown["current"], expected, atol=1e-6)

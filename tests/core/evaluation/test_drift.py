@@ -66,11 +66,28 @@ def _categorical(name: str, ref: pd.DataFrame, cur: pd.DataFrame) -> d.ColumnDat
 
 
 def _reference_bins(ref: np.ndarray, cur: np.ndarray, bins: int = 10) -> tuple[np.ndarray, np.ndarray]:
-    """Equal-frequency bins of the reference (documented definition), counted independently of core.evaluation.drift."""
-    edges = np.unique(np.quantile(ref, np.linspace(0, 1, bins + 1)))[1:-1]
-    ref_counts = np.bincount(np.digitize(ref, edges), minlength=edges.size + 1).astype(float)
-    cur_counts = np.bincount(np.digitize(cur, edges), minlength=edges.size + 1).astype(float)
-    return ref_counts, cur_counts
+    """Equal-frequency bins of the reference (documented definition: ``bins + 1`` quantiles, duplicates merged, a
+    value two or more quantiles fall on is a bin of its own), counted value by value, independently of
+    core.evaluation.drift."""
+    uniq, times = np.unique(np.quantile(ref, np.linspace(0, 1, bins + 1)), return_counts=True)
+    masses = {float(v) for v, n in zip(uniq, times, strict=True) if n >= 2}
+    cuts = sorted({float(v) for v in uniq[1:-1]} | masses)
+
+    def which(x: float) -> int:
+        i = 0
+        for cut in cuts:
+            if x < cut:
+                return i
+            if cut in masses:
+                if x == cut:
+                    return i + 1
+                i += 1
+            i += 1
+        return i
+
+    k = len(cuts) + len(masses) + 1
+    counts = [np.bincount([which(float(x)) for x in side], minlength=k).astype(float) for side in (ref, cur)]
+    return counts[0], counts[1]
 
 
 def _psi(ref_counts: np.ndarray, cur_counts: np.ndarray, eps: float = 1e-4) -> float:
@@ -151,6 +168,20 @@ def test_capital_gain_bins_merge_duplicate_quantiles(train: pd.DataFrame) -> Non
     assert d.quantile_edges(ref, 10).size < 9  # mostly zeros: the duplicate edges are merged
     edges = d.quantile_edges(ref, 10)
     assert np.all(np.diff(edges) > 0)
+
+
+def test_a_point_mass_is_a_bin_of_its_own_so_psi_sees_drift_beside_it(train: pd.DataFrame) -> None:
+    # Fixed bug: capital gain is 0 in ~92% of UCI Adult, so all 11 quantiles but the last are 0 and the merged
+    # quantile bins were one bin: PSI 0 whatever the current data (a silent pass). 0 is now a bin of its own.
+    ref = train["capital_gain"].to_numpy(dtype=float)
+    assert d.point_masses(ref, 10).tolist() == [0.0]
+    rich = np.full(1_000, float(ref.max()))
+    got = d.statistic(d.ColumnData("capital_gain", True, ref, rich), "psi")
+    assert got["statistic"] > 1 and got["bins"] == 3
+    assert got["statistic"] == pytest.approx(_psi(*_reference_bins(ref, rich)), abs=TOL)
+    shown = d.distribution(d.ColumnData("capital_gain", True, ref, rich))
+    assert shown["bins"] == ["< 0", "= 0", "> 0"] and shown["current"] == [0.0, 0.0, 1.0]
+    assert shown["reference"][1] > 0.9
 
 
 # ------------------------------------------------------------------------------------------- categorical columns

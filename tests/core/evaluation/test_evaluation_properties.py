@@ -51,6 +51,7 @@ from scipy.stats import chisquare, ks_2samp, norm, wasserstein_distance
 from core.errors import BadInput
 from core.evaluation.engine import EvalInputs, Evaluator
 from core.policy.rules import CLASSIFICATION_METRICS, DRIFT_METHODS, FAIRNESS_METRICS, GROUP_RATES, parse_policy
+from tests.core.evaluation.test_drift import _reference_bins
 
 TOL = 1e-9
 SETTINGS = {"deadline": None, "derandomize": True, "database": None, "print_blob": False,
@@ -834,13 +835,6 @@ def _aligned(ref: dict[Any, int], cur: dict[Any, int]) -> tuple[np.ndarray, np.n
     return (np.array([ref.get(k, 0) for k in keys], dtype=float), np.array([cur.get(k, 0) for k in keys], dtype=float))
 
 
-def _binned(ref: np.ndarray, cur: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray]:
-    inner = np.unique(np.quantile(ref, np.linspace(0, 1, bins + 1)))[1:-1]
-    k = inner.size + 1
-    return (np.bincount(np.digitize(ref, inner), minlength=k).astype(float),
-            np.bincount(np.digitize(cur, inner), minlength=k).astype(float))
-
-
 def drift_reference(method: str, numeric: bool, ref: list[Any], cur: list[Any], ctype: str, bins: int,
                     ) -> dict[str, float]:
     """scipy's statistic for one column, on the present values, per core/evaluation/drift.py's documented
@@ -855,12 +849,12 @@ def drift_reference(method: str, numeric: bool, ref: list[Any], cur: list[Any], 
         return {"statistic": float(wasserstein_distance(r, c)) / max(float(np.std(r)), 0.001)}
     distinct = len(cats_r)
     if method == "psi":
-        rc, cc = _binned(r, c, bins) if numeric and distinct > bins else _aligned(cats_r, cats_c)
+        rc, cc = _reference_bins(r, c, bins) if numeric and distinct > bins else _aligned(cats_r, cats_c)
         rp, cp = rc / rc.sum(), cc / cc.sum()
         rp, cp = np.where(rp == 0, 1e-4, rp), np.where(cp == 0, 1e-4, cp)
         return {"statistic": float(np.sum((cp - rp) * np.log(cp / rp)))}
     if method == "jensenshannon":
-        rc, cc = _binned(r, c, bins) if numeric and distinct > 5 else _aligned(cats_r, cats_c)
+        rc, cc = _reference_bins(r, c, bins) if numeric and distinct > 5 else _aligned(cats_r, cats_c)
         return {"statistic": float(jensenshannon(rc / rc.sum(), cc / cc.sum()))}
     if method == "chisquare":
         rc, cc = _aligned(cats_r, cats_c)
