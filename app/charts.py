@@ -117,13 +117,15 @@ def confusion_chart(cells: list[dict[str, Any]], title: str, description: str) -
 def roc_chart(points: list[dict[str, Any]], title: str, description: str) -> alt.Chart:
     """A ROC curve (false- against true-positive rate) with the chance diagonal."""
     data = pd.DataFrame(points)
+    # Both layers name their axes alike: Vega-Lite joins differing layer titles ("x, false-positive rate").
+    x = alt.X("false-positive rate:Q", title="False-positive rate", scale=alt.Scale(domain=[0, 1]))
+    y = alt.Y("true-positive rate:Q", title="True-positive rate", scale=alt.Scale(domain=[0, 1]))
     curve = alt.Chart(data).mark_line(color=NEUTRAL, interpolate="step-after").encode(
-        x=alt.X("false-positive rate:Q", scale=alt.Scale(domain=[0, 1])),
-        y=alt.Y("true-positive rate:Q", scale=alt.Scale(domain=[0, 1])),
+        x=x, y=y,
         tooltip=[alt.Tooltip("false-positive rate:Q", format=".4f"), alt.Tooltip("true-positive rate:Q", format=".4f"),
                  alt.Tooltip("threshold:Q", format=".4f")])
-    chance = alt.Chart(pd.DataFrame({"x": [0.0, 1.0], "y": [0.0, 1.0]})).mark_line(
-        color=REFERENCE, strokeDash=[4, 4]).encode(x="x:Q", y="y:Q")
+    chance = alt.Chart(pd.DataFrame({"false-positive rate": [0.0, 1.0], "true-positive rate": [0.0, 1.0]})).mark_line(
+        color=REFERENCE, strokeDash=[4, 4]).encode(x=x, y=y)
     return (chance + curve).properties(title=title, description=description, width=320, height=320)
 
 

@@ -2,14 +2,15 @@
 
 The scheme (paths are relative to the app's base URL; ``<…>`` values are URL-encoded by :func:`url`)::
 
-    /                                   the landing page (Inventory)
-    /inventory                          Inventory                  (also what "/" shows)
+    /                                   the landing page: opens /inventory
+    /inventory                          Inventory
     /model_card?model=<name>@<version>  one model version's card
     /model_card?model=<ref>&evaluation=<id>   …opened on one evaluation
     /lineage?node=model:<name>@<version>      the lineage graph around a model version
     /lineage?node=dataset:<ref>               …or around a dataset
     /approvals?request=<request id>     one promotion request
-    /policies?policy=<name>             one policy
+    /policies?policy=<name>             one policy (its latest version)
+    /policies?policy=<name>@<version>   …one of its earlier versions
     /audit_log?seq=<n>                  one ledger entry
     /reports?model=<name>@<version>     the reports page for one model version
     /users                              user administration
@@ -24,8 +25,13 @@ The router (``app/main.py``) calls :func:`seed_widgets` before it runs a page: f
 :data:`WIDGET_KEYS`, the value from the URL becomes the page's widget value in ``st.session_state`` — once per new
 value, so the user's own later choice in the widget is not overridden. So ``/model_card?model=credit-scorer@2``
 opens the card's "Model version" select box (key ``card_ref``) on ``credit-scorer@2`` without any code in the
-model card page. Other parameters (``request``, ``seq``, ``policy``) a page reads itself with :func:`param`. A page
-that changes its object (a select box) should keep the URL in step: ``st.query_params["model"] = ref``.
+model card page. Other parameters (``request``, ``seq``, ``policy``) a page reads itself with :func:`fresh`
+(once per new value) or :func:`param`. A page that changes its object (a select box) keeps the URL in step with
+:func:`keep` (``links.keep("model", ref)``), and says so when the URL names an object that does not exist
+(:func:`unknown`: "There is no model version …; showing … instead."), never silently showing another one.
+
+Sign-in forgets which URL values were seen (:func:`forget_seen`): widgets are not rendered while the sign-in form
+shows, so Streamlit drops their values; after sign-in the URL's values select their objects again.
 
 Links to build
 --------------
@@ -61,6 +67,7 @@ PAGE_FILES: dict[str, str] = {
 WIDGET_KEYS: dict[str, dict[str, str]] = {
     "model_card": {"model": "card_ref", "evaluation": "card_eval"},
     "lineage": {"node": "lineage_focus"},
+    "reports": {"model": "rep_model"},
 }
 
 #: object kind -> (url path, query parameter)
@@ -86,7 +93,7 @@ def url(page: str, params: Mapping[str, object] | None = None) -> str:
     if page not in PAGE_FILES:
         raise ValueError(f"no page {page!r}")
     query = urlencode({k: str(v) for k, v in (params or {}).items() if v is not None}, safe="@:")
-    path = "./" if page == "inventory" else f"./{page}"  # the default page answers at "/" only
+    path = f"./{page}"
     return f"{path}?{query}" if query else path
 
 
@@ -149,3 +156,46 @@ def seed_widgets(page: str) -> None:
         if seeded.get(marker) != value:
             st.session_state[key] = value
             seeded[marker] = value
+
+
+def fresh(name: str, page: str) -> str | None:
+    """The URL's parameter ``name`` if it is new since this page last saw it (a permalink, a reload, a sign-in),
+    else ``None``: a page applies it once, and the user's later choices stand."""
+    seen: dict[str, str] = st.session_state.setdefault(_SEEDED, {})
+    value = param(name)
+    marker = f"{page}:{name}"
+    if value is None:
+        seen.pop(marker, None)
+        return None
+    if seen.get(marker) == value:
+        return None
+    seen[marker] = value
+    return value
+
+
+def keep(name: str, value: str | None, page: str | None = None) -> None:
+    """Write the page's current object into the URL (so a reload or a bookmark keeps it); ``None`` removes it.
+    With ``page``, the value counts as seen (:func:`fresh` does not apply it again)."""
+    if value is None:
+        if name in st.query_params:
+            del st.query_params[name]
+    elif st.query_params.get(name) != value:
+        st.query_params[name] = value
+    if page is not None and value is not None:
+        st.session_state.setdefault(_SEEDED, {})[f"{page}:{name}"] = value
+
+
+def forget_seen() -> None:
+    """Forget every URL value seen (called while the sign-in form shows): after sign-in, the URL applies again."""
+    st.session_state.pop(_SEEDED, None)
+
+
+def unknown(what: str, asked: str, instead: str | None) -> None:
+    """Say that the URL names an object that does not exist (the value shown literally, escaped)."""
+    from app.text import literal
+
+    if instead is None:
+        st.warning(f"There is no {what} {literal(asked)}.", icon=":material/search_off:")
+    else:
+        st.warning(f"There is no {what} {literal(asked)}; showing {literal(instead)} instead.",
+                   icon=":material/search_off:")

@@ -1,10 +1,10 @@
 """Entrypoint: routes every URL to its page (``st.navigation``), signed in or not. Layout only.
 
-Every page is registered under a stable path (its file name: ``/model_card``, ``/audit_log``…; see
-:mod:`app.links` for the object parameters), whoever is signed in, so a reload or a bookmarked URL always finds
-its page. Signed out, any URL shows the sign-in form in place of its page, and once signed in the same URL (page
-and query parameters) renders. The sidebar lists the pages the user's roles allow; a URL for another page says
-whose page it is instead of running it.
+Every page is registered under a stable path (its file name: ``/inventory``, ``/model_card``, ``/audit_log``…;
+see :mod:`app.links` for the object parameters), whoever is signed in, and ``/`` opens ``/inventory``; so a reload
+or a bookmarked URL always finds its page. Signed out, any URL shows the sign-in form in place of its page, and once
+signed in the same URL (page and query parameters) renders. The sidebar lists the pages the user's roles allow; a
+URL for another page says whose page it is instead of running it.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ import streamlit as st
 
 from app import links, session
 from app.app_pages import no_role, sign_in
-from app.text import literal
+from app.text import error_text, literal
+from core.display.words import role_words
 from core.errors import CountersignError
 from core.identity.users import Session
 
@@ -71,15 +72,35 @@ def style() -> None:
     st.markdown(STYLE, unsafe_allow_html=True)
 
 
-def inbox_count(user: Session, roles: set[str]) -> int:
-    """How much awaits ``user``: requests they may decide, and their own requests sent back for changes
+def inbox_items(user: Session, roles: set[str]) -> list[dict]:
+    """What awaits ``user``: requests they may decide, and their own requests sent back for changes
     (:meth:`core.releases.promotions.ReleasesAPI.inbox`)."""
     if not roles:
-        return 0
+        return []
     try:
-        return len(session.service().inbox(user))
+        return list(session.service().inbox(user))
     except CountersignError:
-        return 0
+        return []
+
+
+def inbox_words(items: list[dict]) -> str:
+    """The inbox in words, each kind on its own: "1 request awaits your decision; 1 request for changes awaits
+    your answer"."""
+    deciding = sum(1 for i in items if i.get("kind") == "decide")
+    answering = len(items) - deciding
+    parts = []
+    if deciding:
+        parts.append(f"{deciding} request{'s' if deciding != 1 else ''} await{'s' if deciding == 1 else ''} your "
+                     "decision")
+    if answering:
+        parts.append(f"{answering} request{'s' if answering != 1 else ''} for changes await"
+                     f"{'s' if answering == 1 else ''} your answer")
+    return "; ".join(parts)
+
+
+def home() -> None:
+    """``/``: the landing page is the inventory, at its own path (so ``/inventory`` is the one URL of it)."""
+    st.switch_page(links.PAGE_FILES["inventory"])
 
 
 def allowed(file: str, roles: set[str]) -> bool:
@@ -91,7 +112,8 @@ def allowed(file: str, roles: set[str]) -> bool:
 def route() -> None:
     user = session.current()
     roles = set(session.roles()) if user is not None else set()
-    waiting = inbox_count(user, roles) if user is not None else 0
+    inbox = inbox_items(user, roles) if user is not None else []
+    waiting = len(inbox)
     pages: dict[str, st.Page] = {}
     for file, title, icon, _allowed in NAVIGATION:
         if file == "approvals.py" and waiting:
@@ -99,23 +121,26 @@ def route() -> None:
         if file == "users.py" and roles and "admin" not in roles:
             title = "Your account"
         pages[file] = st.Page(PAGES / file, title=title, icon=icon, url_path=links.url_path_of(file),
-                              default=(file == "inventory.py"),
                               visibility="visible" if allowed(file, roles) else "hidden")
-    page = st.navigation(list(pages.values()))
+    landing = st.Page(home, title="Inventory", icon=":material/inventory_2:", default=True, visibility="hidden")
+    page = st.navigation([landing, *pages.values()])
     if user is None:
+        links.forget_seen()  # the page's widgets are not rendered now: after sign-in, the URL selects again
         session.render_cookie_script()
         sign_in.render(page.title)
         return
     with st.sidebar:
         st.markdown(f"**{literal(user.name)}**  \n"
-                    f"{literal(', '.join(no_role.role_words(r) for r in sorted(roles)) or 'no role')}")
+                    f"{literal(', '.join(role_words(r) for r in sorted(roles)) or 'no role')}")
         if waiting:
-            st.caption(f"{waiting} request{'s' if waiting != 1 else ''} await{'s' if waiting == 1 else ''} your "
-                       "decision")
+            st.caption(inbox_words(inbox))
         if st.button("Sign out", icon=":material/logout:", key="nav_sign_out"):
             session.sign_out()
             st.rerun()
         session.render_cookie_script()
+    if page is landing:
+        page.run()
+        return
     file = next(f for f, p in pages.items() if p is page)
     if not roles:
         no_role.render(user)
@@ -135,6 +160,6 @@ try:
     with session.service().store.held():
         route()
 except CountersignError as exc:
-    st.error(literal(exc.message))
+    st.error(error_text(exc))
 finally:
     style()  # also after st.stop() in a page

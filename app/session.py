@@ -44,6 +44,15 @@ SESSION_MAX_AGE_S = float(os.environ.get("COUNTERSIGN_SESSION_MAX_AGE", str(12 *
 
 #: session_state keys (the AppTest fixtures set ``auth_session`` and ``auth_last_seen`` directly)
 _SESSION, _LAST_SEEN, _EXPIRED = "auth_session", "auth_last_seen", "auth_expired"
+#: Why the user was signed out, for the sign-in form (``auth_expired`` holds one of these keys):
+NOTICES = {
+    "expired": "Your session expired. Please sign in again.",
+    "invalid": "Your sign-in could not be resumed: the session cookie this browser sent is not valid (altered, or "
+               "from another server). Please sign in.",
+    "ended": "Your session ended (signed out elsewhere, or the server restarted). Please sign in again.",
+    "deactivated": "Your account was deactivated by an administrator, so you were signed out. Ask an "
+                   "administrator if you think this is a mistake.",
+}
 _TOKEN, _COOKIE_SEEN, _CLEAR_COOKIE = "auth_token", "auth_cookie_seen", "auth_clear_cookie"
 
 
@@ -51,6 +60,13 @@ _TOKEN, _COOKIE_SEEN, _CLEAR_COOKIE = "auth_token", "auth_cookie_seen", "auth_cl
 def service() -> Countersign:
     """One service object per server process (it opens the database per operation)."""
     return Countersign()
+
+
+@st.cache_resource
+def _ended() -> dict[str, dict[str, str]]:
+    """This process's memory of why sessions ended: ``{"tokens": {token id: user}, "deactivated": {user: ""}}``
+    (the store only says a token is no longer good, not why)."""
+    return {"tokens": {}, "deactivated": {}}
 
 
 @st.cache_resource
@@ -81,13 +97,43 @@ def _resume(now: float) -> Session | None:
     st.session_state[_COOKIE_SEEN] = token
     resumed = web_sessions().resume(token, now=now)
     if resumed is None:
-        st.session_state[_EXPIRED] = True  # a cookie we no longer honour: say so, and delete it
+        st.session_state[_EXPIRED] = refusal(token, now)  # a cookie we no longer honour: say why, and delete it
         st.session_state[_CLEAR_COOKIE] = True
         return None
     st.session_state[_SESSION] = resumed
     st.session_state[_TOKEN] = token
     st.session_state.pop(_EXPIRED, None)
     return resumed
+
+
+def refusal(token: str | None, now: float, name: str | None = None) -> str:
+    """Why ``token`` is no longer honoured (a key of :data:`NOTICES`): not a token this server made (malformed or
+    its signature wrong), its user deactivated here, past its lifetime or idle for too long, or unknown here."""
+    match = TOKEN_RE.match(token) if isinstance(token, str) else None
+    if match is None:
+        return "invalid"
+    expiry = int(match.group(2))
+    if expiry > now and web_sessions().expires_in(token, now=now) == 0:
+        return "invalid"  # an unexpired token whose MAC does not match: altered or forged
+    name = name or _ended()["tokens"].get(match.group(1))
+    if name is not None and name in _ended()["deactivated"]:
+        return "deactivated"
+    if expiry <= now or name is not None:
+        return "expired"
+    return "ended"
+
+
+def notice() -> str | None:
+    """The sign-in form's notice: why the user was signed out, or ``None``."""
+    reason = st.session_state.get(_EXPIRED)
+    if reason is None or reason is False:
+        return None
+    return NOTICES.get(reason if isinstance(reason, str) else "expired", NOTICES["expired"])
+
+
+def clear_notice() -> None:
+    """Forget the sign-out notice (it is stale once the user tries to sign in again)."""
+    st.session_state.pop(_EXPIRED, None)
 
 
 def current() -> Session | None:
@@ -104,7 +150,8 @@ def current() -> Session | None:
     else:
         token = st.session_state.get(_TOKEN)
         if token is not None and not web_sessions().touch(token, now=now):
-            sign_out(expired=True)  # revoked elsewhere (say, the user was deactivated) or past its lifetime
+            # revoked elsewhere (say, the user was deactivated) or past its lifetime
+            sign_out(expired=refusal(token, now, session.name))
             return None
     st.session_state[_LAST_SEEN] = now
     return session
@@ -140,14 +187,23 @@ def sign_in(name: str, password: str) -> str | None:
         return exc.message
     st.session_state[_SESSION] = session
     st.session_state[_LAST_SEEN] = time.time()
-    st.session_state[_TOKEN] = web_sessions().issue(session)
+    token = web_sessions().issue(session)
+    st.session_state[_TOKEN] = token
+    match = TOKEN_RE.match(token)
+    if match is not None:
+        issued = _ended()["tokens"]
+        issued[match.group(1)] = session.name
+        while len(issued) > 100_000:  # bounded, like the store: the oldest go first
+            issued.pop(next(iter(issued)))
+    _ended()["deactivated"].pop(session.name, None)
     st.session_state.pop(_EXPIRED, None)
     st.session_state.pop(_CLEAR_COOKIE, None)
     return None
 
 
-def sign_out(expired: bool = False) -> None:
-    """End the session here and in the store (so the cookie is refused from now on) and delete the cookie."""
+def sign_out(expired: bool | str = False) -> None:
+    """End the session here and in the store (so the cookie is refused from now on) and delete the cookie;
+    ``expired`` is why (a key of :data:`NOTICES`, or ``True`` for an idle timeout), shown by the sign-in form."""
     token = st.session_state.pop(_TOKEN, None)
     if token is not None:
         web_sessions().revoke(token)
@@ -155,11 +211,13 @@ def sign_out(expired: bool = False) -> None:
     st.session_state.pop(_LAST_SEEN, None)
     st.session_state[_CLEAR_COOKIE] = True
     if expired:
-        st.session_state[_EXPIRED] = True
+        st.session_state[_EXPIRED] = "expired" if expired is True else expired
 
 
 def end_sessions_of(name: str) -> int:
-    """Sign ``name`` out everywhere (for deactivation or a password reset by an administrator); how many."""
+    """Sign ``name`` out everywhere (for deactivation or a password reset by an administrator); how many. Their
+    open sessions then say the account was deactivated."""
+    _ended()["deactivated"][name] = ""
     return web_sessions().revoke_where(lambda s: s.name == name)
 
 

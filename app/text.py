@@ -48,3 +48,32 @@ def plain(data: Any) -> pd.DataFrame:  # noqa: ANN401 - anything pandas makes a 
     frame = data if isinstance(data, pd.DataFrame) else pd.DataFrame(data)
     shown = frame.map(lambda v: visible(v) if isinstance(v, str) else v)
     return shown.rename(columns=lambda c: visible(c) if isinstance(c, str) else c)
+
+
+#: Core messages written for the command line (they name its flags), as the web says them: (pattern, words).
+#: Checked in order; whatever flag is left after them is named without its dashes (see :func:`web_words`).
+WEB_WORDS: list[tuple[str, str]] = [
+    (r"a user needs at least one role \(--role\)", "a user needs at least one role: choose one or more under Roles"),
+    (r"\(model register --policy, or policy assign\)",
+     "(a compliance officer assigns one; the command line: countersign policy assign)"),
+    (r" \(or --positive-label\)", ""),
+    (r"pass --label \(columns:", "name the label column (columns:"),
+    (r"\s*\(--[a-z][a-z-]*\)", ""),
+]
+
+
+def web_words(message: str) -> str:
+    """A core message worded for the web: command-line flags (``--role``) are replaced by what to do on the page
+    (:data:`WEB_WORDS`), or else named as the option they are ("the role option"); the first letter capitalised."""
+    import re
+
+    text = message
+    for pattern, words in WEB_WORDS:
+        text = re.sub(pattern, words, text, flags=re.IGNORECASE)
+    text = re.sub(r"(?<![\w-])--([a-z][a-z-]*)", lambda m: f"the {m.group(1).replace('-', ' ')} option", text)
+    return text[:1].upper() + text[1:]
+
+
+def error_text(exc: object) -> str:
+    """A refusal or error from core as Markdown-safe web text: :func:`web_words`, then :func:`literal`."""
+    return literal(web_words(str(getattr(exc, "message", exc))))

@@ -14,8 +14,8 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from app import links, session
-from app.text import literal, plain, show_text
+from app import hints, links, session
+from app.text import error_text, literal, plain, show_text, web_words
 from core.errors import CountersignError
 from core.evidence.report import role_words, when
 
@@ -53,7 +53,7 @@ def confirm(request_id: str, decision: str) -> None:
         request = cs.request_detail(user, request_id)
         what = f"{request['model_name']}@{request['model_version']} → {request['target_stage']}"
     except CountersignError as exc:
-        request, what = None, exc.message
+        request, what = None, web_words(exc.message)
     st.write(f"{verb} request **{literal(request_id)}** ({literal(what)})? Your key signs this "
              f"{'decision' if decision != 'request_changes' else 'request'}.")
     if decision == "request_changes":
@@ -85,24 +85,39 @@ def confirm(request_id: str, decision: str) -> None:
             message += f"; {literal(outcome['requested_by'])} is asked to answer"
         flash(message)
     except CountersignError as exc:
-        flash(literal(exc.message), error=True)
+        flash(error_text(exc), error=True)
     close_dialog()
     st.rerun()
 
 
 def comparison_table(review: dict[str, Any]) -> pd.DataFrame:
-    """Every check side by side with production (values, rules and verdicts in words)."""
+    """Every check side by side with production, in words: what it measures, the rule, the candidate's value and
+    result, production's, and the change. Five columns of text that wrap (see :func:`show_comparison`), so the
+    card fits a 1400 px screen without scrolling sideways."""
     production = review["production"]
     rows = []
     for c in review["comparison"]["checks"]:
-        row = {"Check": c["check"], "Kind": c["kind"].replace("_", " "), "Metric": c["metric"], "Rule": c["rule"],
-               "Candidate": c["candidate"], "Candidate result": c["candidate_verdict"]}
+        severity = "" if c.get("severity", "block") == "block" else "; warning only"
+        row = {"Check": f"{c['check']} ({c['metric']}, {c['kind'].replace('_', ' ')}{severity})",
+               "Rule": c["rule"], "Candidate": f"{c['candidate']}: {c['candidate_verdict']}"}
         if production:
-            row |= {f"Production v{production['version']}": c["production"],
-                    "Production result": c["production_verdict"],
+            verdict = c["production_verdict"]
+            row |= {f"Production v{production['version']}": c["production"] if verdict in (None, "", "—")
+                    else f"{c['production']}: {verdict}",
                     "Change": "—" if c["change"] is None else f"{c['change']:+.4f}"}
         rows.append(row)
     return plain(rows)
+
+
+def show_comparison(review: dict[str, Any]) -> None:
+    """The comparison as a static table whose cells wrap (a data grid cuts long rules and scrolls sideways); every
+    cell and heading is text from the records, shown literally (:func:`app.text.literal`)."""
+    frame = comparison_table(review)
+    shown = frame.map(literal).rename(columns=literal)
+    production = review["production"]
+    st.table(shown, hide_index=True, border="horizontal",
+             alt="The gate's checks: the candidate's value and result" + (
+                 f" beside production v{production['version']}'s, and the change" if production else ""))
 
 
 def show_thread(review: dict[str, Any]) -> None:
@@ -167,7 +182,7 @@ def show_request(request: dict[str, Any]) -> None:
         title = f"Gate evidence beside production v{production['version']}" if production else \
             "Gate evidence (nothing of this model is in production yet)"
         st.markdown(f"**{literal(title)}**")
-        st.dataframe(comparison_table(review), hide_index=True, width="stretch")
+        show_comparison(review)
         if production:
             art, card = review["comparison"]["artifact"], review["comparison"]["card"]
             art_words = "the same artifact as production" if art["same"] else \
@@ -203,8 +218,13 @@ def actions(request: dict[str, Any], review: dict[str, Any]) -> None:
         with st.form(f"appr_answer_{rid}"):
             answer = st.text_area("Your answer (required)", key=f"appr_answer_text_{rid}", required=True,
                                   placeholder="What you changed, or why nothing needs to change.")
-            st.caption("If you changed the card or the evidence, evaluate again first (countersign evaluate "
-                       f"{review['model']} --data … --policy …); the request then continues on the new evidence.")
+            try:
+                evidence = cs.evaluation(user, review["evidence"]["evaluation_id"])
+            except CountersignError:
+                evidence = None
+            command = hints.evaluate_command(user, roles, model=review["model"], evaluation=evidence)
+            st.caption(f"If you changed the card or the evidence, evaluate again first ({literal(command)}); the "
+                       "request then continues on the new evidence.")
             if st.form_submit_button("Answer and return to review", type="primary"):
                 if not (answer or "").strip():
                     st.error("Write an answer first.")
@@ -217,7 +237,7 @@ def actions(request: dict[str, Any], review: dict[str, Any]) -> None:
                                 f"{literal(rid)} and is in review; earlier approvals must be given again")
                     flash(text)
                 except CountersignError as exc:
-                    flash(literal(exc.message), error=True)
+                    flash(error_text(exc), error=True)
                 st.rerun()
     if mine or can_decide:
         with st.form(f"appr_note_{rid}", clear_on_submit=True):
@@ -231,7 +251,7 @@ def actions(request: dict[str, Any], review: dict[str, Any]) -> None:
                     cs.comment(user, rid, comment=note)
                     flash(f"Comment added to request {literal(rid)}")
                 except CountersignError as exc:
-                    flash(literal(exc.message), error=True)
+                    flash(error_text(exc), error=True)
                 st.rerun()
 
 
@@ -244,7 +264,8 @@ def inbox_section() -> None:
         return
     deciding = sum(1 for i in items if i["kind"] == "decide")
     if deciding:
-        st.markdown(f"{deciding} request(s) await your decision: listed above, under *Awaiting my decision*.")
+        st.markdown(f"{deciding} request{'s' if deciding != 1 else ''} await{'s' if deciding == 1 else ''} your "
+                    "decision: listed above, under *Awaiting my decision*.")
     for item in (i for i in items if i["kind"] != "decide"):
         if item["kind"] == "decide":
             text = f"Decide: {item['model']} → {item['target_stage']} (requested by {item['requested_by']})"
@@ -284,13 +305,16 @@ def governance_section() -> None:
                     flash(f"{literal(ref)} is suspended")
                     st.rerun()
                 except CountersignError as exc:
-                    st.error(literal(exc.message))
+                    st.error(error_text(exc))
     with right, st.form("appr_reinstate_form"):
         ref = st.selectbox("Suspended version to reinstate", suspended or ["—"], key="appr_reinstate_ref",
                            disabled=not suspended)
         reason = st.text_input("Why it may return (required)", key="appr_reinstate_reason")
+        command = hints.evaluate_command(user, roles, model=suspended[0] if len(suspended) == 1 else None,
+                                         evaluation=hints.last_evaluation(cs, user, suspended[0])
+                                         if len(suspended) == 1 else None)
         st.caption("Reinstatement is a promotion request to production: it needs an evaluation made since the "
-                   "suspension (countersign evaluate NAME@VERSION --data … --policy …) and the full approvals.")
+                   f"suspension ({literal(hints.evaluate_hint(user, roles) + command)}) and the full approvals.")
         if st.form_submit_button("Request reinstatement", disabled=not suspended):
             if not reason.strip():
                 st.error("Give a reason: the approvers read it.")
@@ -300,7 +324,7 @@ def governance_section() -> None:
                     flash(f"Request {literal(opened['request_id'])} to reinstate {literal(ref)} is open")
                     st.rerun()
                 except CountersignError as exc:
-                    st.error(literal(exc.message))
+                    st.error(error_text(exc))
 
 
 def request_section() -> None:
@@ -311,7 +335,7 @@ def request_section() -> None:
         target = st.radio("To", ["staging", "production"], horizontal=True, key="appr_req_target")
         reason = st.text_input("Reason", key="appr_req_reason")
         st.caption("Registering and evaluating stay in the command line: countersign model register …, then "
-                   "countersign evaluate NAME@VERSION --data DATASET@VERSION --policy POLICY.")
+                   f"{literal(hints.evaluate_hint(user, roles) + hints.evaluate_command(user, roles))}")
         if st.form_submit_button("Request promotion"):
             try:
                 opened = cs.promote(user, model, to=target, reason=reason)
@@ -319,7 +343,7 @@ def request_section() -> None:
                       f"{literal(', '.join(role_words(r) for r in opened['required_roles']))}")
                 st.rerun()
             except CountersignError as exc:
-                st.error(literal(exc.message))
+                st.error(error_text(exc))
 
 
 if message := st.session_state.pop("appr_flash", None):
@@ -340,7 +364,7 @@ if focus:
                     + ".")
             match = next((r for r in cs.requests(user) if r["id"] == focus), None)
         except CountersignError as exc:
-            st.error(literal(exc.message))
+            st.error(error_text(exc))
     if match is not None:
         show_request(match)
 else:

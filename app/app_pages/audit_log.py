@@ -17,9 +17,11 @@ import pandas as pd
 import streamlit as st
 
 from app import links, session
-from app.text import literal, plain
+from app.text import error_text, literal, plain
 from core.display.words import role_words, when
 from core.errors import CountersignError
+from core.ledger import SERVICE_ACTIONS
+from core.ledger.service_key import SERVICE_OWNER
 
 cs = session.service()
 user = session.require()
@@ -50,15 +52,69 @@ def summary(payload: dict[str, Any], limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def by_service(entry: dict[str, Any]) -> bool:
+    """Whether the service key signed the entry: the service's own entries (actor ``@service``) and what it records
+    on someone's behalf (``auth.failed``, ``access.denied``: :data:`core.ledger.chain.SERVICE_ACTIONS`)."""
+    return entry["actor"] == SERVICE_OWNER or entry["action"] in SERVICE_ACTIONS
+
+
+def role_text(entry: dict[str, Any]) -> str:
+    """The acting role in words; "service" for the service's own entries; a dash for a user's entry made in no
+    role (enrolling, changing one's password: signed with their own key)."""
+    if entry["role"]:
+        return role_words(entry["role"])
+    return "service" if entry["actor"] == SERVICE_OWNER else "—"
+
+
+def signer_text(entry: dict[str, Any]) -> str:
+    """Who signed the entry, in words."""
+    if entry["actor"] == SERVICE_OWNER:
+        return "the service key (the service's own entry)"
+    if by_service(entry):
+        return f"the service key, recording it about {entry['actor']} (who did not sign it)"
+    return f"{entry['actor']}'s own key"
+
+
+def acting_role_text(entry: dict[str, Any]) -> str:
+    if entry["role"]:
+        return role_words(entry["role"])
+    if entry["actor"] == SERVICE_OWNER:
+        return "none (the service itself)"
+    if by_service(entry):
+        return "none (recorded by the service)"
+    return f"none (an action on {entry['actor']}'s own account, which needs no role)"
+
+
+def last_page(**filters: Any) -> tuple[int, int]:  # noqa: ANN401 - the log's filters
+    """How many entries match the filters and how many pages they fill (probing the page size at a time, then
+    halving: a few one-row queries, asked only when a page past the end was requested)."""
+    def exists(offset: int) -> bool:
+        return bool(cs.log(user, limit=1, offset=offset, **filters))
+
+    if not exists(0):
+        return 0, 0
+    low, high = 0, 1  # exists(low) is true; find a high that does not
+    while exists(high):
+        low, high = high, high * 2
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (middle, high) if exists(middle) else (low, middle)
+    total = low + 1
+    return total, -(-total // PAGE_SIZE)
+
+
+def go_to_page(number: int) -> None:
+    st.session_state["audit_page"] = number
+
+
 def close_entry() -> None:
     """Close the entry view (a button callback: it may change the entry box's value)."""
     st.session_state[ENTRY_KEY] = ""
 
 
 # An entry named in the URL (a permalink, a reload) opens once per new value.
-url_seq = links.param("seq")
-if url_seq is not None and st.session_state.get("audit_url_seq") != url_seq:
-    st.session_state["audit_url_seq"] = url_seq
+url_seq = links.fresh("seq", "audit_log")
+if url_seq is not None:
     st.session_state[ENTRY_KEY] = url_seq
 
 st.title("Audit log")
@@ -81,11 +137,11 @@ try:
                   action=action or None, subject=subject or None, since=since or None, until=until or None)
 except CountersignError as exc:
     failed = True
-    st.error(literal(exc.message[:1].upper() + exc.message[1:]))
+    st.error(error_text(exc))
 if rows:
     frame = pd.DataFrame([{
         "entry": r["seq"], "time (UTC)": when(r["ts"]), "actor": r["actor"],
-        "role": role_words(r["role"]) if r["role"] else "service", "action": r["action"], "subject": r["subject"],
+        "role": role_text(r), "action": r["action"], "subject": r["subject"],
         "details": summary(r["payload"]), "link": links.ledger_url(r["seq"]),
     } for r in rows])
     table = st.dataframe(
@@ -102,8 +158,19 @@ if rows:
         if st.session_state.get("audit_picked") != chosen:  # a new selection opens its entry
             st.session_state["audit_picked"] = chosen
             st.session_state[ENTRY_KEY] = chosen
+elif not failed and page > 1:
+    filters = {"actor": actor or None, "action": action or None, "subject": subject or None, "since": since or None,
+               "until": until or None}
+    total, pages = last_page(**filters)
+    if pages:
+        matching = "these filters match" if any(filters.values()) else "the ledger has"
+        st.info(f"Page {int(page):,} is past the end: {matching} {total:,} entr{'y' if total == 1 else 'ies'}, "
+                f"{pages:,} page{'s' if pages != 1 else ''} of {PAGE_SIZE}.")
+        st.button(f"Go to the last page ({pages:,})", key="audit_last_page", on_click=go_to_page, args=(pages,))
+    else:
+        st.info("No entries match these filters." if any(filters.values()) else "The ledger is empty.")
 elif not failed:
-    st.info("No entries match these filters." if any((actor, action, subject, since, until)) or page > 1
+    st.info("No entries match these filters." if any((actor, action, subject, since, until))
             else "The ledger is empty.")
 
 # ------------------------------------------------------------------------------------------- one entry, whole
@@ -116,16 +183,15 @@ else:
     try:
         entry = cs.log_entry(user, number.strip())
     except CountersignError as exc:
-        st.error(literal(exc.message[:1].upper() + exc.message[1:]))
+        st.error(error_text(exc))
     else:
-        st.query_params["seq"] = str(entry["seq"])  # the address bar is this entry's permalink
-        st.session_state["audit_url_seq"] = str(entry["seq"])
+        links.keep("seq", str(entry["seq"]), "audit_log")  # the address bar is this entry's permalink
         st.markdown(f"**Entry {entry['seq']}: {literal(entry['action'])}** on {literal(entry['subject'])}")
         st.dataframe(plain(pd.DataFrame([
             {"Field": "Time", "Value": when(entry["ts"]) + f" (recorded as {entry['ts']})"},
             {"Field": "Actor", "Value": entry["actor"]},
-            {"Field": "Acting role",
-             "Value": role_words(entry["role"]) if entry["role"] else "none (signed by the service key)"},
+            {"Field": "Acting role", "Value": acting_role_text(entry)},
+            {"Field": "Signed by", "Value": signer_text(entry)},
             {"Field": "Signing key id", "Value": entry["key_id"]},
             {"Field": "Signature (Ed25519, base64)", "Value": entry["signature"]},
             {"Field": "Leaf hash (RFC 6962)", "Value": entry["leaf_hash"]},

@@ -17,7 +17,7 @@ user = session.require()
 #: pixel widths that fit the wide layout beside the sidebar at 1400 px (the grid is 940 px there) with no
 #: horizontal scrolling; a longer model name is cut with an ellipsis but its card link carries it whole.
 WIDTHS = {"name": 145, "version": 55, "stage": 90, "risk_tier": 70, "owner": 65, "policy": 70, "verdict": 115,
-          "pending_requests": 120, "attention": 120, "card": 70}
+          "pending_requests": 120, "attention": 140, "card": 70}
 DASH = "—"
 
 
@@ -33,14 +33,32 @@ def _verdict(row: dict[str, Any]) -> str:
     return f"{row['verdict']} ({day})" if day else str(row["verdict"])
 
 
-def _attention(row: dict[str, Any]) -> str:
-    """What needs a look besides pending requests, in words (``—`` when nothing does)."""
+def _reasons(row: dict[str, Any]) -> list[str]:
+    """Why a version needs a look (pending requests have their own column): a failing gate verdict (and whether a
+    waiver covers it), a suspension, active waivers, a revalidation flag."""
     items = []
     waivers = int(row.get("active_waivers") or 0)
+    if row.get("stage") == "suspended":
+        items.append("suspended")
+    if row.get("verdict") == "fail":
+        where = "in production, " if row.get("stage") == "production" else ""
+        items.append(f"{where}failing" + ("" if waivers else ", no waiver"))
     if waivers:
         items.append(f"{waivers} waiver{'s' if waivers != 1 else ''}")
     if row.get("revalidation_required"):
         items.append("revalidate")
+    return items
+
+
+def needs_attention(row: dict[str, Any]) -> bool:
+    """Counted under "Needing attention": a reason from :func:`_reasons`, or a pending request."""
+    return bool(_reasons(row)) or int(row.get("pending_requests") or 0) > 0
+
+
+def _attention(row: dict[str, Any]) -> str:
+    """What needs a look besides pending requests, in words, and what to know of the artifact (``—`` when
+    nothing)."""
+    items = _reasons(row)
     if row.get("trusted_pickle"):
         items.append("trusted pickle")
     if row.get("external"):
@@ -56,8 +74,7 @@ def shown(rows: list[dict[str, Any]]) -> pd.DataFrame:
         "risk_tier": _text(r.get("risk_tier")), "owner": _text(r.get("owner")), "policy": _text(r.get("policy")),
         "verdict": _verdict(r), "pending_requests": int(r.get("pending_requests") or 0),
         "attention": _attention(r), "card": links.model_url(r["name"], r["version"]),
-        "_needs_attention": (r.get("verdict") == "fail" or int(r.get("pending_requests") or 0) > 0
-                             or int(r.get("active_waivers") or 0) > 0 or bool(r.get("revalidation_required"))),
+        "_needs_attention": needs_attention(r),
     } for r in rows])
     return frame
 
@@ -76,7 +93,7 @@ search = left.text_input("Search", placeholder="e.g. a model name, owner or poli
 stages = middle.multiselect("Stage", sorted(frame["stage"].unique()), key="inv_stages",
                             placeholder="All stages")
 flagged_only = right.toggle("Needs attention", key="inv_flagged",
-                            help="Failing verdict, pending request, active waiver or revalidation flag")
+                            help="Failing verdict, suspension, pending request, active waiver or revalidation flag")
 if search:
     needle = search.strip().lower()
     text = frame[["name", "version", "stage", "risk_tier", "owner", "policy", "verdict", "attention"]]
@@ -113,8 +130,9 @@ st.dataframe(
         "pending_requests": st.column_config.NumberColumn("Pending requests", width=WIDTHS["pending_requests"],
                                                           format="%d", help="Open promotion requests"),
         "attention": st.column_config.TextColumn("Attention", width=WIDTHS["attention"],
-                                                 help="Active waivers, revalidation flag, pickle trusted at "
-                                                      "registration, external model"),
+                                                 help="Why it needs attention (failing, suspended, active "
+                                                      "waivers, revalidation flag), and a pickle trusted at "
+                                                      "registration or an external model"),
         "card": st.column_config.LinkColumn("Card", width=WIDTHS["card"], display_text="Open card",
                                             help="The model card (a permalink; opens in a new tab)"),
     })

@@ -3,6 +3,10 @@
 The graph is drawn by Graphviz, which a screen reader cannot read: a sentence under it says what it shows (focus,
 direction, how many nodes of each kind and how many links), and "The graph in words" lists every link as
 "from → to (kind)", the same information as the drawing's arrows, with the nodes and digests in the table below.
+
+``/lineage?node=model:name@version`` (or ``dataset:ref``, or any node the graph knows) focuses on that node; the
+address bar follows the "Focus on" box, and a node that does not exist is named in a warning, never silently
+replaced.
 """
 
 from collections import Counter
@@ -10,8 +14,8 @@ from typing import Any
 
 import streamlit as st
 
-from app import session
-from app.text import literal, plain
+from app import links, session
+from app.text import error_text, literal, plain
 from core.catalog.lineage import to_dot
 from core.display.text import visible
 from core.errors import CountersignError
@@ -51,13 +55,22 @@ options = [f"model:{r['name']}@{r['version']}" for r in cs.inventory(user)] + \
 if not options:
     st.info("Nothing is registered yet.")
     st.stop()
+asked = st.session_state.get("lineage_focus")
+if asked is not None and asked not in options:
+    try:  # another node of the graph (an evaluation, a job or dataset from OpenLineage): focus on it as asked
+        cs.lineage(user, asked, "both", depth=1)
+        options.append(asked)
+    except CountersignError:
+        links.unknown("lineage node", asked, options[0])
+        del st.session_state["lineage_focus"]
 left, right = st.columns([3, 1])
-focus = left.selectbox("Focus on", options, key="lineage_focus")
+focus = left.selectbox("Focus on", options, key="lineage_focus", format_func=visible)
+links.keep("node", focus, "lineage")
 direction = right.radio("Direction", ["both", "upstream", "downstream"], horizontal=True, key="lineage_dir")
 try:
     graph = cs.lineage(user, focus, direction)
 except CountersignError as exc:
-    st.error(literal(exc.message))
+    st.error(error_text(exc))
     st.stop()
 size = len(graph["nodes"])
 draw = size <= MAX_DRAWN_NODES or st.toggle(

@@ -23,9 +23,10 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from app import charts, session
+from app import charts, hints, session
 from app.text import literal, plain, show_text
 from core.catalog.documents import MODEL_CARD_SECTIONS
+from core.display.text import visible
 from core.errors import CountersignError
 from core.evaluation import explanations as ex
 
@@ -323,12 +324,20 @@ def metrics_tab() -> None:
     evaluations = cs.evaluations(user, ref)
     st.subheader("Metrics")
     if not evaluations:
-        st.markdown(f"No evaluation yet. Run one with the CLI: `countersign evaluate {literal(ref)} --data "
-                    "DATASET_REF --label COLUMN`.")
+        roles = session.roles()
+        command = hints.evaluate_command(user, roles, model=ref, policy=row.get("policy"))
+        st.markdown("No evaluation yet. " + ("Run one with the command line:" if hints.may_evaluate(roles) else
+                                             f"{literal(hints.who_evaluates()).capitalize()} runs one with the "
+                                             "command line:"))
+        st.code(visible(command), language="bash")
         return
     labels = {e["id"]: f"{ex.when(e['evaluated_at'])} · {e['id']} · policy {e['policy_name']}@{e['policy_version']}"
                        f" · on {e['dataset_ref']} · {'passes' if e['passed'] else 'fails'}" for e in evaluations}
     if st.session_state.get("card_eval") not in labels:  # a permalink to another version's evaluation, or none
+        asked = st.query_params.get("evaluation")
+        if asked and asked not in labels:
+            st.warning(f"There is no evaluation {literal(asked)} of {literal(ref)}; showing its latest evaluation "
+                       "instead.", icon=":material/search_off:")
         st.session_state.pop("card_eval", None)
     chosen = st.selectbox("Evaluation", list(labels), key="card_eval", format_func=labels.__getitem__)
     if st.query_params.get("evaluation") not in (None, chosen) or (

@@ -5,12 +5,10 @@ from __future__ import annotations
 import streamlit as st
 
 from app.text import literal
+from core.display.words import role_words
 from core.identity.users import Session
 
-
-def role_words(role: str) -> str:
-    """A role as words ("compliance officer", not "compliance_officer")."""
-    return role.replace("_", " ")
+__all__ = ["render", "render_forbidden", "role_words"]
 
 
 def render(user: Session) -> None:

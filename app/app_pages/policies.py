@@ -2,21 +2,23 @@
 waivers. Tabs and the policy text render lazily (only what is open runs)."""
 
 import tempfile
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import streamlit as st
 
-from app import links, session
-from app.text import literal, plain, show_text
+from app import hints, links, session
+from app.text import error_text, literal, plain, show_text
 from core.display.text import visible
 from core.display.words import human, role_words, rule_words, when
 from core.errors import CountersignError
+from core.inputs.limits import MAX_DAYS
 
 cs = session.service()
 user = session.require()
-is_compliance = "compliance_officer" in session.roles()
+roles = set(session.roles())
+is_compliance = "compliance_officer" in roles
 
 st.title("Policies")
 KINDS = ("metric", "fairness", "drift", "explain", "documentation", "data_quality")
@@ -32,7 +34,7 @@ def done(message: str) -> None:
 
 
 def failed(exc: CountersignError) -> None:
-    st.error(literal(exc.message[:1].upper() + exc.message[1:]))
+    st.error(error_text(exc))
 
 
 def what_words(value: Any) -> str:  # noqa: ANN401 - a policy value
@@ -57,10 +59,9 @@ def rule_of(check: dict[str, Any]) -> str:
 flash = st.session_state.pop(FLASH, None)
 if flash:
     st.success(flash)
-# /policies?policy=NAME opens that policy's latest version (once per new value).
-wanted = links.param("policy")
-if wanted is not None and st.session_state.get("pol_url_policy") != wanted:
-    st.session_state["pol_url_policy"] = wanted
+# /policies?policy=NAME opens that policy's latest version, ?policy=NAME@VERSION that version (once per new value).
+wanted = links.fresh("policy", "policies")
+if wanted is not None:
     st.session_state.pop("pol_choice", None)
     st.session_state["pol_wanted"] = wanted
 
@@ -72,12 +73,16 @@ def policies_tab() -> None:
     else:
         versions = [f"{p['name']}@{p['version']}" for p in policies]
         wanted_name = st.session_state.pop("pol_wanted", None)
-        of_wanted = [v for v in versions if v.rsplit("@", 1)[0] == wanted_name]
+        of_wanted = [v for v in versions if v == wanted_name] or \
+            [v for v in versions if v.rsplit("@", 1)[0] == wanted_name]
         if of_wanted:
             st.session_state["pol_choice"] = of_wanted[-1]
+        elif wanted_name is not None:
+            links.unknown("policy", wanted_name, versions[-1])
         chosen = st.selectbox("Policy version", versions, index=len(versions) - 1, key="pol_choice")
-        st.query_params["policy"] = chosen.rsplit("@", 1)[0]
-        st.session_state["pol_url_policy"] = chosen.rsplit("@", 1)[0]
+        name = chosen.rsplit("@", 1)[0]
+        latest = [v for v in versions if v.rsplit("@", 1)[0] == name][-1]
+        links.keep("policy", name if chosen == latest else chosen, "policies")  # an earlier version by its number
         record = cs.policy(user, chosen)
         parsed = record["parsed"]
         st.markdown(f"Added by {literal(record['added_by'])} on {literal(when(record['added_at']))} · sha256 "
@@ -98,9 +103,9 @@ def policies_tab() -> None:
             f"{stage}: {human([role_words(r) for r in v['roles']])}" for stage, v in approvals.items() if v)
             or "none required"))
         st.markdown("Evaluate a model against this policy with the command line (evaluations run where the data "
-                    "is):")
-        st.code(f"countersign evaluate MODEL@VERSION --data DATASET@VERSION --policy {chosen} --as {user.name}",
-                language="bash")
+                    "is; --label names the column of true outcomes)"
+                    + (":" if hints.may_evaluate(roles) else f"; {literal(hints.who_evaluates())} runs it:"))
+        st.code(visible(hints.evaluate_command(user, roles, policy=chosen)), language="bash")
         same = [v for v in versions if v.split("@")[0] == chosen.split("@")[0] and v != chosen]
         if same:
             other = st.selectbox("Diff against", same, key="pol_diff")
@@ -127,6 +132,21 @@ def policies_tab() -> None:
                          else f"{literal(added['name'])}@{literal(added['version'])} was already stored (same text)")
 
 
+def waiver_cap(policy: dict[str, Any] | None, today: date) -> tuple[str, date]:
+    """The longest waiver the governing policy allows, in words, and its last possible day: the policy's
+    ``max_waiver_days`` counted from today, as core checks it (:meth:`core.releases.promotions.ReleasesAPI.waive`
+    refuses an end more than that many days after today); without a cap, the longest any date may be."""
+    days = (policy or {}).get("parsed", {}).get("max_waiver_days") if policy else None
+    if policy is None:
+        return "Choose a model version: its governing policy may cap a waiver's length.", today + timedelta(MAX_DAYS)
+    ref = f"{policy['parsed'].get('policy', '')}@{policy['parsed'].get('version', '')}"
+    if days is None:
+        return f"Policy {ref} sets no cap on a waiver's length.", today + timedelta(days=MAX_DAYS)
+    latest = today + timedelta(days=int(days))
+    return (f"Policy {ref} caps waivers at {int(days)} days: the last possible day is {latest.isoformat()}.",
+            latest)
+
+
 def waivers_tab() -> None:
     waivers = cs.waivers(user)
     if waivers:
@@ -146,23 +166,40 @@ def waivers_tab() -> None:
     st.markdown("A waiver lets a promotion pass one failed check of one model version under the policy version in "
                 "force now. It must end after today (the policy may cap its length), and it is recorded, with its "
                 "justification, in the ledger.")
+    today = datetime.now(UTC).date()
+    tomorrow = today + timedelta(days=1)
+    if st.session_state.pop("pol_w_reset", False):  # after a grant: an empty form (set before the widgets render)
+        st.session_state["pol_w_model"] = None
+        st.session_state["pol_w_check"] = None
+        st.session_state["pol_w_just"] = ""
+        st.session_state["pol_w_until"] = today + timedelta(days=WAIVER_DAYS)
     inventory = cs.inventory(user)
     models = [f"{r['name']}@{r['version']}" for r in inventory]
     governing = {f"{r['name']}@{r['version']}": r.get("policy") for r in inventory}
     model = st.selectbox("Model version", models, key="pol_w_model", index=None, placeholder="choose a model version")
     checks: list[str] = []
+    policy: dict[str, Any] | None = None
     if model is not None and governing.get(model):
         try:
-            checks = [c["id"] for c in cs.policy(user, governing[model])["parsed"]["checks"]]
+            policy = cs.policy(user, governing[model])
+            checks = [c["id"] for c in policy["parsed"]["checks"]]
         except CountersignError:
             checks = []
     if model is not None and not governing.get(model):
         st.warning(f"{literal(model)} has no governing policy, so there is no check to waive.")
     check = st.selectbox("Check", checks, key="pol_w_check", index=None,
                          placeholder="choose a check of its governing policy" if checks else "choose a model first")
-    tomorrow = datetime.now(UTC).date() + timedelta(days=1)
-    until = st.date_input("Until (last day the waiver holds)", value=tomorrow + timedelta(days=WAIVER_DAYS - 1),
-                          min_value=tomorrow, key="pol_w_until", format="YYYY-MM-DD")
+    cap, latest = waiver_cap(policy, today)
+    default = min(today + timedelta(days=WAIVER_DAYS), latest)
+    held = st.session_state.get("pol_w_until")
+    if held is None:
+        st.session_state["pol_w_until"] = default  # the widget's value lives in the session state only
+    elif not tomorrow <= held <= latest:  # another model's policy allowed more (or a day passed)
+        st.session_state["pol_w_until"] = min(max(held, tomorrow), latest)
+    until = st.date_input("Until (last day the waiver holds)", min_value=tomorrow, max_value=latest,
+                          key="pol_w_until", format="YYYY-MM-DD")
+    st.caption(f"{literal(cap)} The waiver is granted until {until.isoformat()} ({(until - today).days} days from "
+               "today), the date shown above.")
     justification = st.text_area("Justification", key="pol_w_just",
                                  placeholder="why this failed check may be waived, and what mitigates it")
     if st.button("Grant waiver", key="pol_w_grant"):
@@ -174,8 +211,7 @@ def waivers_tab() -> None:
             except CountersignError as exc:
                 failed(exc)
             else:
-                for key in ("pol_w_check", "pol_w_just"):
-                    st.session_state.pop(key, None)
+                st.session_state["pol_w_reset"] = True
                 done(f"Waiver {literal(granted['id'])} granted: {literal(check)} on {literal(model)} until "
                      f"{literal(granted['until'])}")
     active = [w for w in waivers if w["active"]]

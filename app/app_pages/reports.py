@@ -1,11 +1,14 @@
-"""Reports: exports for regulators and auditors. The evidence bundle is assembled only when it is downloaded."""
+"""Reports: exports for regulators and auditors. The evidence bundle is assembled only when it is downloaded.
+
+``/reports?model=name@version`` opens the page on that model version (the router seeds the select box; see
+:mod:`app.links`), and the address bar follows the select box."""
 
 import json
 
 import streamlit as st
 
-from app import session
-from app.text import literal
+from app import links, session
+from app.text import error_text, literal
 
 cs = session.service()
 user = session.require()
@@ -15,7 +18,14 @@ models = [f"{r['name']}@{r['version']}" for r in cs.inventory(user)]
 if not models:
     st.info("No models are registered yet.")
     st.stop()
+asked = st.session_state.get("rep_model")
+if asked is not None and asked not in models:  # a permalink to a version that does not exist (or not any more)
+    links.unknown("model version", asked, models[0])
+    del st.session_state["rep_model"]
 ref = st.selectbox("Model version", models, key="rep_model")
+links.keep("model", ref, "reports")
+if (st.session_state.get("rep_zip") or (None, None, None, None, None))[-1] not in (ref, ref.split("@")[0]):
+    st.session_state.pop("rep_zip", None)  # an export made for another model version
 evaluations = cs.evaluations(user, ref)
 history = cs.history(user, ref.split("@")[0])
 st.write(f"{len(evaluations)} evaluation(s) of {literal(ref)}, {len(history['timeline'])} stage change(s) for "
@@ -51,14 +61,15 @@ if st.button("Generate regulator export", type="primary", key="rep_generate"):
         try:
             result = cs.report(user, target, out=Path(tmp) / "export")
         except CountersignError as exc:
-            st.error(literal(exc.message))
+            st.error(error_text(exc))
         else:
             folder = f"{target.replace('@', '-')}-regulator-export"  # the zip's one top-level folder
             st.session_state["rep_zip"] = (f"{folder}.zip", export_zip(Path(tmp) / "export", folder),
-                                           result["entries"], result["statements"])
+                                           result["entries"], result["statements"], target)
 if export := st.session_state.get("rep_zip"):
-    name, data, entries, statements = export
-    st.success(f"Export ready: {entries} ledger entries with inclusion proofs, {statements} signed statements. "
+    name, data, entries, statements, target = export
+    st.success(f"Export ready for {literal(target)}: {entries} ledger entries with inclusion proofs, {statements} "
+               "signed statements. "
                "Verify it with an independent verifier: `countersign verify-bundle DIR`, or the verify.py of a "
                "Countersign release whose SHA-256 you know (the bundled copy could be swapped).")
     st.download_button("Download regulator export (zip)", data, file_name=name, mime="application/zip",

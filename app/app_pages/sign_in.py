@@ -9,7 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from app import session
-from app.text import literal
+from app.text import literal, web_words
 
 
 def render(asked: str | None = None) -> None:
@@ -18,8 +18,9 @@ def render(asked: str | None = None) -> None:
     with middle:
         st.title("Countersign")
         st.caption("Model governance with a signed, tamper-evident audit ledger.")
-        if st.session_state.get("auth_expired"):
-            st.info("Your session expired. Please sign in again.")
+        notice = st.empty()  # why the user was signed out: gone as soon as they try again
+        if (why := session.notice()) is not None:
+            notice.info(why)
         if asked and (asked != "Inventory" or st.query_params.to_dict()):
             st.markdown(f"Sign in to open **{literal(asked)}**.")
         with st.form("sign_in_form"):
@@ -27,8 +28,10 @@ def render(asked: str | None = None) -> None:
             password = st.text_input("Password", type="password", autocomplete="current-password")
             submitted = st.form_submit_button("Sign in", type="primary")
         if submitted:
+            session.clear_notice()
+            notice.empty()
             problem = session.sign_in(username, password)
             if problem:
-                st.error(literal(problem))
+                st.error(literal(web_words(problem)))
             else:
                 st.rerun()

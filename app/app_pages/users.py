@@ -9,7 +9,7 @@ from typing import Any
 import streamlit as st
 
 from app import session
-from app.text import literal, plain
+from app.text import error_text, literal, plain
 from core.display.words import role_words, when
 from core.errors import CountersignError
 from core.identity.roles import ALL_ROLES
@@ -37,7 +37,7 @@ def done(message: str, code: str | None = None) -> None:
 
 
 def failed(exc: CountersignError) -> None:
-    st.error(literal(exc.message[:1].upper() + exc.message[1:]))
+    st.error(error_text(exc))
 
 
 st.title("Users" if is_admin else "Your account")

@@ -39,7 +39,7 @@ def test_sign_in_form_is_shown_first(app: AppTest) -> None:
 
 def test_wrong_password_is_refused(app: AppTest) -> None:
     at = _sign_in(app, "dana", "not-the-password")
-    assert any("authentication failed" in e.value for e in at.error)
+    assert any("authentication failed" in e.value.lower() for e in at.error)
     assert [t.label for t in at.text_input] == ["Username", "Password"]
 
 

@@ -129,7 +129,7 @@ def test_approvers_see_the_suspension_and_the_context(open_app: OpenApp, demo_db
     assert "suspended → production" in text  # the stage path
     assert "ago" in text and "Evidence:" in text  # the evidence and its age
     assert "Still to decide:" in text and "ML lead" in text and "compliance officer" in text
-    frame = at.dataframe[0].value
+    frame = at.table[0].value  # a static table whose cells wrap (it fits 1400 px without scrolling sideways)
     assert {"Candidate", "Production v1", "Change", "Rule"} <= set(frame.columns)
     assert not any(str(v) in ("None", "nan", "True", "False") for v in frame.to_numpy().ravel())
     assert "the same artifact as production" not in text  # v2 and v1 are different artifacts

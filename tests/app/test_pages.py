@@ -299,8 +299,9 @@ def test_auditor_generates_a_verifiable_regulator_export(open_app: OpenApp, demo
     at = at.run()
     assert not at.exception, [str(e.value) for e in at.exception]
     assert any("Export ready" in s.value for s in at.success)
-    name, data, entries, statements = at.session_state["rep_zip"]
+    name, data, entries, statements, target = at.session_state["rep_zip"]
     assert name == "german-credit-scorer-1-regulator-export.zip" and entries > 0 and statements > 0
+    assert target == "german-credit-scorer@1"
     archive = zipfile.ZipFile(io.BytesIO(data))
     assert {n.split("/")[0] for n in archive.namelist()} == {"german-credit-scorer-1-regulator-export"}
     archive.extractall(tmp_path / "export")
