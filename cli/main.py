@@ -15,9 +15,11 @@ from typing import Any
 
 import click
 
+from cli import words
 from cli.output import emit_json, error, error_lines, say, say_block, stdin_is_tty, table, usage_error
 from core.api.countersign import Countersign
 from core.catalog.datasets import CsvDialect
+from core.display.words import human, role_words, when
 from core.errors import BadInput, CheckFailed, CountersignError, NotAuthenticated
 from core.identity.roles import ALL_ROLES
 from core.identity.users import Session
@@ -161,8 +163,8 @@ def user_add(state: _State, db: str | None, as_json: bool, as_user: str | None, 
     session = _login(state, cs, as_user)
     result = cs.add_user(session, name, list(roles))
     emit_json(result) if as_json else say(
-        f"Added {name} ({', '.join(result['roles'])}), ledger seq {result['seq']}",
-        f"Enrolment code (works once, until {result['enrolment_expires_at']}): {result['enrolment_code']}",
+        f"Added {name} ({words.roles(result['roles'])}), ledger seq {result['seq']}",
+        f"Enrolment code (works once, until {when(result['enrolment_expires_at'])}): {result['enrolment_code']}",
         f"Give it to {name} over a separate channel; they run: countersign user enroll {name}")
 
 
@@ -173,7 +175,8 @@ def user_reissue(state: _State, db: str | None, as_json: bool, as_user: str | No
     cs = _service(state, db)
     result = cs.reissue_enrolment(_login(state, cs, as_user), name)
     emit_json(result) if as_json else say(
-        f"Enrolment code for {name} (works once, until {result['enrolment_expires_at']}): {result['enrolment_code']}")
+        f"Enrolment code for {name} (works once, until {when(result['enrolment_expires_at'])}): "
+        f"{result['enrolment_code']}")
 
 
 @command(user_group, "enroll")
@@ -190,7 +193,7 @@ def user_enroll(state: _State, db: str | None, as_json: bool, name: str, passwor
     session = _service(state, db).enroll(name, code, password)
     result = {"name": session.name, "roles": list(session.roles), "key_id": session.signer.key_id}
     emit_json(result) if as_json else say(
-        f"Enrolled {name} ({', '.join(session.roles)}): your key {session.signer.key_id} signed its own registration")
+        f"Enrolled {name} ({words.roles(session.roles)}): your key {session.signer.key_id} signed its own registration")
 
 
 @command(user_group, "list", auth=True)
@@ -201,9 +204,9 @@ def user_list(state: _State, db: str | None, as_json: bool, as_user: str | None)
     if as_json:
         emit_json(users)
         return
-    table([{**u, "status": "active" if u["active"] else f"deactivated {_when(u['deactivated']['ts'])}",
-            "enrolled": "yes" if u["enrolled"] else "no", "created": _when(u["created_at"])} for u in users],
-          ["name", "roles", "status", "enrolled", "key_id", "created"])
+    table([{**u, "roles": words.roles(u["roles"]), "status": words.user_status(u), "created": when(u["created_at"])}
+           for u in users],
+          ["name", "roles", "status", "key_id", "created"])
 
 
 @command(user_group, "deactivate", auth=True)
@@ -217,7 +220,7 @@ def user_deactivate(state: _State, db: str | None, as_json: bool, as_user: str |
     result = cs.deactivate_user(_login(state, cs, as_user), name, reason)
     emit_json(result) if as_json else say(
         f"Deactivated {name} (ledger seq {result['seq']}); roles removed: "
-        f"{', '.join(result['roles_removed']) or 'none'}")
+        f"{words.roles(result['roles_removed'], 'none')}")
 
 
 @command(user_group, "grant", auth=True)
@@ -227,7 +230,7 @@ def user_grant(state: _State, db: str | None, as_json: bool, as_user: str | None
     """Grant ROLE to NAME (admin only)."""
     cs = _service(state, db)
     result = cs.grant(_login(state, cs, as_user), name, role)
-    emit_json(result) if as_json else say(f"{name} now holds: {', '.join(result['roles'])}")
+    emit_json(result) if as_json else say(f"{name} now holds: {words.roles(result['roles'])}")
 
 
 @command(user_group, "revoke", auth=True)
@@ -237,7 +240,7 @@ def user_revoke(state: _State, db: str | None, as_json: bool, as_user: str | Non
     """Revoke ROLE from NAME (admin only)."""
     cs = _service(state, db)
     result = cs.revoke(_login(state, cs, as_user), name, role)
-    emit_json(result) if as_json else say(f"{name} now holds: {', '.join(result['roles']) or 'no role'}")
+    emit_json(result) if as_json else say(f"{name} now holds: {words.roles(result['roles'])}")
 
 
 @command(user_group, "passwd", auth=True)
@@ -293,7 +296,8 @@ def log_cmd(state: _State, db: str | None, as_json: bool, as_user: str | None, l
     if as_json:
         emit_json(rows)
     else:
-        table([{**r, "ts": _when(r["ts"]), "key": r["key_id"][:8]} for r in rows],
+        table([{**r, "ts": when(r["ts"]), "role": role_words(r["role"]) if r["role"] else None,
+                "key": r["key_id"][:8]} for r in rows],
               ["seq", "ts", "actor", "role", "action", "subject", "key"])
 
 
@@ -397,10 +401,10 @@ def dataset_show(state: _State, db: str | None, as_json: bool, as_user: str | No
         emit_json(info)
         return
     say(f"{info['ref']}  sha256 {info['digest']}", f"  {info['format']}, {info['rows']} rows, "
-        f"{info['size_bytes']} bytes, registered by {info['registered_by']} at {info['registered_at']}")
+        f"{info['size_bytes']} bytes, registered by {info['registered_by']} at {when(info['registered_at'])}")
     say(f"  source: {info['source_uri']}")
     if info.get("csv"):
-        say("  read as CSV with: " + ", ".join(f"{k}={v!r}" for k, v in info["csv"].items()))
+        say(f"  read as CSV with: {words.csv_dialect(info['csv'])}")
     if info["derived_from"]:
         say(f"  derived from: {', '.join(info['derived_from'])}")
     table([{"column": k, **v} for k, v in info["profile"]["columns"].items()],
@@ -654,7 +658,7 @@ def policy_show(state: _State, db: str | None, as_json: bool, as_user: str | Non
         emit_json(record)
     else:
         say(f"# {record['name']}@{record['version']}  sha256 {record['sha256']}  added by {record['added_by']} "
-                   f"at {record['added_at']}")
+                   f"at {when(record['added_at'])}")
         say_block(record["text"], nl=False)
 
 
@@ -698,7 +702,7 @@ def promote_cmd(state: _State, db: str | None, as_json: bool, as_user: str | Non
             raise _Quiet(1) from None
         raise
     emit_json(result) if as_json else say(
-        f"Request {result['request_id']}: {model_ref} → {to}, awaiting {', '.join(result['required_roles'])}"
+        f"Request {result['request_id']}: {model_ref} → {to}, awaiting {words.roles(result['required_roles'])}"
         + (f" (waivers used: {', '.join(w['check'] for w in result['waivers'])})" if result["waivers"] else ""))
 
 
@@ -711,7 +715,7 @@ def reinstate_cmd(state: _State, db: str | None, as_json: bool, as_user: str | N
     cs = _service(state, db)
     result = cs.reinstate(_login(state, cs, as_user), model_ref, reason=reason)
     emit_json(result) if as_json else say(
-        f"Request {result['request_id']}: reinstate {model_ref}, awaiting {', '.join(result['required_roles'])}")
+        f"Request {result['request_id']}: reinstate {model_ref}, awaiting {words.roles(result['required_roles'])}")
 
 
 def _decision_cmd(decision: str) -> Callable[..., None]:
@@ -726,11 +730,15 @@ def _decision_cmd(decision: str) -> Callable[..., None]:
             name = result["model"].rsplit("@", 1)[0]
             stage = result.get("to_stage") or (cs.version_stages(session, name).get(result["model"]) or {}).get(
                 "stage", "its target stage")
-            say(f"Approved as {result['role']}: {result['model']} promoted to {stage}")
+            say(f"Approved as {role_words(result['role'])}: {result['model']} promoted to {stage}")
         elif result["status"] == "rejected":
-            say(f"Rejected as {result['role']}: request {request_id} closed")
+            say(f"Rejected as {role_words(result['role'])}: request {request_id} closed")
         else:
-            say(f"Approved as {result['role']}; still awaiting {', '.join(result['remaining_roles'])}")
+            say(f"Approved as {role_words(result['role'])}; still awaiting "
+                f"{words.roles(result['remaining_roles'], 'nobody')}")
+        if not as_json and result.get("lapsed_approvals"):
+            say("Approvals that no longer count: " + ", ".join(
+                f"{a['approver']} ({role_words(a['role'])})" for a in result["lapsed_approvals"]))
 
     return run
 
@@ -752,7 +760,7 @@ def request_changes_cmd(state: _State, db: str | None, as_json: bool, as_user: s
     cs = _service(state, db)
     result = cs.request_changes(_login(state, cs, as_user), request_id, comment=comment)
     emit_json(result) if as_json else say(
-        f"Changes requested as {result['role']}: request {request_id} ({result['model']}) waits for "
+        f"Changes requested as {role_words(result['role'])}: request {request_id} ({result['model']}) waits for "
         f"{result['requested_by']}'s answer")
 
 
@@ -770,7 +778,7 @@ def answer_cmd(state: _State, db: str | None, as_json: bool, as_user: str | None
         emit_json(result)
     elif result["supersedes"]:
         say(f"Request {result['request_id']} opened on the new evidence (supersedes {result['supersedes']}; "
-            f"approvals voided: {', '.join(result['approvals_voided']) or 'none'})")
+            f"approvals voided: {human(result['approvals_voided'])})")
     else:
         say(f"Request {result['request_id']} is back in review (evidence unchanged; earlier approvals stand)")
 
@@ -784,7 +792,7 @@ def comment_cmd(state: _State, db: str | None, as_json: bool, as_user: str | Non
     cs = _service(state, db)
     result = cs.comment(_login(state, cs, as_user), request_id, comment=comment)
     emit_json(result) if as_json else say(
-        f"Commented on request {request_id} as {result['role']} (seq {result['seq']})")
+        f"Commented on request {request_id} as {role_words(result['role'])} (seq {result['seq']})")
 
 
 @command(cli, "inbox", auth=True)
@@ -797,16 +805,19 @@ def inbox_cmd(state: _State, db: str | None, as_json: bool, as_user: str | None)
     elif not items:
         say("Nothing awaits you.")
     else:
-        table(items, ["request_id", "kind", "model", "target_stage", "since", "what"])
+        table([{**i, "since": when(i["since"])} for i in items],
+              ["request_id", "kind", "model", "target_stage", "since", "what"])
 
 
 @command(cli, "review", auth=True)
 @click.argument("request_id")
 def review_cmd(state: _State, db: str | None, as_json: bool, as_user: str | None, request_id: str) -> None:
-    """A request with its decision context: stage path, suspension, evidence and its age, comparison with the
-    version in production, approvals (counting and lapsed), roles still open, and the thread (JSON)."""
+    """A request with its decision context: stage path, the model's stage now (and a suspension), the evidence, its
+    age and whether it still holds, the comparison with the version in production, approvals (counting and lapsed),
+    the roles still open and who may fill them, and the thread (all of it as JSON with --json)."""
     cs = _service(state, db)
-    emit_json(cs.review(_login(state, cs, as_user), request_id))
+    review = cs.review(_login(state, cs, as_user), request_id)
+    emit_json(review) if as_json else say(*words.review_lines(review))
 
 
 @command(cli, "requests", auth=True)
@@ -820,9 +831,11 @@ def requests_cmd(state: _State, db: str | None, as_json: bool, as_user: str | No
     if as_json:
         emit_json(rows)
         return
-    table([{**r, "model": f"{r['model_name']}@{r['model_version']}", "awaiting": ",".join(r["open_roles"]),
-            "approved_by": ",".join(f"{d['approver']}({d['role']})" for d in r["decisions"]
-                                    if d["decision"] == "approve")} for r in rows],
+    table([{**r, "model": f"{r['model_name']}@{r['model_version']}", "status": words.status(r["status"]),
+            "awaiting": words.roles(r["open_roles"], "-"),
+            "approved_by": ", ".join(f"{d['approver']} ({role_words(d['role'])})" for d in r["decisions"]
+                                     if d["decision"] == "approve") or "-",
+            "awaiting_me": human(bool(r["awaiting_me"]))} for r in rows],
           ["id", "model", "target_stage", "status", "requested_by", "awaiting", "approved_by", "awaiting_me"])
 
 
@@ -851,7 +864,7 @@ def waiver_list(state: _State, db: str | None, as_json: bool, as_user: str | Non
     cs = _service(state, db)
     rows = cs.waivers(_login(state, cs, as_user), model)
     emit_json(rows) if as_json else table(
-        [{**w, "model": f"{w['model_name']}@{w['model_version']}"} for w in rows],
+        [{**w, "model": f"{w['model_name']}@{w['model_version']}", "active": words.waiver_state(w)} for w in rows],
         ["id", "model", "check_id", "until", "active", "granted_by", "justification"])
 
 
@@ -899,7 +912,7 @@ def monitor_cmd(state: _State, db: str | None, as_json: bool, as_user: str | Non
     else:
         _print_evaluation(result)
         if result.get("revalidation_required"):
-            say(f"{model_ref} is flagged revalidation_required")
+            say(f"{model_ref} is flagged: revalidation required")
     if not result["passed"]:
         raise _Quiet(1)
 
@@ -915,20 +928,21 @@ def history_cmd(state: _State, db: str | None, as_json: bool, as_user: str | Non
     if as_json:
         emit_json(result)
         return
-    say(f"{model_name}" + (f" at {result['at']}" if result["at"] else "") +
-               f": production = {result['production'] or 'none'}")
+    say(f"{model_name}" + (f" at {when(result['at'])}" if result["at"] else "") +
+        f": production = {result['production'] or 'none'}")
     for version, s in result["versions"].items():
-        approvers = ", ".join(f"{a['name']} ({a['role']})" for a in s.get("approvers") or [])
-        say(f"  {version}: {s['stage']} since {s['since']}"
-                   + (f", requested by {s['requested_by']}" if s.get("requested_by") else "")
-                   + (f", approved by {approvers}" if approvers else "")
-                   + (f", evaluation {s['evaluation_id']}" if s.get("evaluation_id") else "")
-                   + (f" under {s['policy']['name']}@{s['policy']['version']}" if s.get("policy") else ""))
+        approvers = ", ".join(f"{a['name']} ({role_words(a['role'])})" for a in s.get("approvers") or [])
+        say(f"  {version}: {words.stage(s['stage'])} since {when(s['since'])}"
+            + (f", requested by {s['requested_by']}" if s.get("requested_by") else "")
+            + (f", approved by {approvers}" if approvers else "")
+            + (f", evaluation {s['evaluation_id']}" if s.get("evaluation_id") else "")
+            + (f" under {s['policy']['name']}@{s['policy']['version']}" if s.get("policy") else ""))
     if not at:
         say("Timeline:")
         for t in result["timeline"]:
-            say(f"  seq {t['seq']} {t['ts']}  {t['version']}: {t['from_stage']} → {t['to_stage']}  by "
-                       f"{t['actor']}  ({t.get('reason') or ''})")
+            by = f"{t['actor']} ({role_words(t['role'])})" if t.get("role") else t["actor"]
+            say(f"  seq {t['seq']} {when(t['ts'])}  {t['version']}: {words.stage(t['from_stage'])} → "
+                f"{words.stage(t['to_stage'])}  by {by}" + (f"  ({t['reason']})" if t.get("reason") else ""))
 
 
 # ------------------------------------------------------------------------------------------------- evaluation
@@ -961,34 +975,7 @@ def evaluate_cmd(state: _State, db: str | None, as_json: bool, as_user: str | No
 
 
 def _print_evaluation(result: dict[str, Any]) -> None:
-    policy = result["policy"]
-    say(f"Evaluation {result['id']}: {result['model']['ref']} on {result['data']['ref']} "
-               f"({result['data']['rows']} rows) under {policy['name']}@{policy['version']} "
-               f"(sha256 {policy['sha256'][:12]}…)")
-    loading = result["model"].get("pickle_loading")
-    if loading:
-        trusted = ", ".join(f"{t['name']} (seq {t['seq']})" for t in loading["trusted_by"])
-        say(f"  Loaded a {loading['format']} artifact, which runs code, in an isolated process for "
-            f"{loading['loaded_by']}; trusted by {trusted}")
-    for check in result["checks"]:
-        mark = "PASS" if check["passed"] else ("FAIL" if check["severity"] == "block" else "WARN")
-        value = check["value"]
-        shown = f"{value:.4f}" if isinstance(value, float) else ("—" if value is None else str(value))
-        reason = check["details"].get("reason") if isinstance(check["details"], dict) else None
-        extra = f" — {reason}" if reason else ""
-        used = check["details"].get("data") if isinstance(check["details"], dict) else None
-        if isinstance(used, dict) and used.get("dropped"):
-            extra += f" (dropped {used['dropped']} of {used['rows']} rows with missing values)"
-        if check["kind"] == "explain" and check["details"].get("violations"):
-            extra = f" — top features include {', '.join(check['details']['violations'])}"
-        if check["kind"] == "drift" and check["details"].get("drifted_columns"):
-            extra = f" — drifted: {', '.join(check['details']['drifted_columns'])}"
-        if check["kind"] == "documentation" and check["details"].get("missing"):
-            extra = f" — missing: {', '.join(check['details']['missing'])}"
-        say(f"  {mark:4}  {check['id']:<20} {check['metric']:<34} {shown:>10} {check['operator'] or ''} "
-                   f"{check['threshold'] if check['threshold'] is not None else ''}{extra}")
-    say(f"Verdict: {result['verdict'].upper()}" + (
-        f" (blocking: {', '.join(result['failed_block_checks'])})" if result["failed_block_checks"] else ""))
+    say(*words.evaluation_lines(result))
 
 
 @cli.group("evaluation")
@@ -1006,7 +993,7 @@ def evaluation_show(state: _State, db: str | None, as_json: bool, as_user: str |
         emit_json(result)
         return
     _print_evaluation(result)
-    say(f"Recorded by {result['evaluated_by']} at {result['evaluated_at']} (ledger seq {result['seq']}); "
+    say(f"Recorded by {result['evaluated_by']} at {when(result['evaluated_at'])} (ledger seq {result['seq']}); "
                f"result sha256 {result['result_sha256']} {'intact' if result['result_intact'] else 'ALTERED'}")
 
 
@@ -1018,7 +1005,8 @@ def evaluation_list(state: _State, db: str | None, as_json: bool, as_user: str |
     rows = cs.evaluations(_login(state, cs, as_user), model)
     emit_json(rows) if as_json else table(
         [{**r, "model": f"{r['model_name']}@{r['model_version']}",
-          "policy": f"{r['policy_name']}@{r['policy_version']}", "verdict": "pass" if r["passed"] else "fail"}
+          "policy": f"{r['policy_name']}@{r['policy_version']}", "verdict": "pass" if r["passed"] else "fail",
+          "evaluated_at": when(r["evaluated_at"])}
          for r in rows],
         ["id", "model", "dataset_ref", "policy", "verdict", "evaluated_by", "evaluated_at"])
 
@@ -1105,7 +1093,7 @@ def demo_cmd(state: _State, db: str | None, as_json: bool, port: int, address: s
     else:
         say(f"Demo database: {cs.path} ({'seeded now' if seeded else 'already there'})")
         say("Demo users (one per role):")
-        table(users, ["name", "roles", "password"])
+        table([{**u, "roles": words.roles(u["roles"])} for u in users], ["name", "roles", "password"])
         say(f"Note: the German credit models are {TRAINING_DATA_NOTE}.")
     if not no_serve:
         _serve(cs.path, port, address)
@@ -1124,14 +1112,9 @@ def _serve(db_path: Path, port: int, address: str) -> None:
     os.execve(sys.executable, args, env)
 
 
-def _when(ts: str | None) -> str:
-    """A ledger timestamp to the second, UTC: ``2026-11-01T14:30:05Z``."""
-    return "-" if not ts else (f"{ts[:19]}Z" if len(ts) >= 19 else ts)
-
-
 def _stage_words(stage: dict[str, Any]) -> str:
-    """``production since 2026-11-01T14:30:05Z``, or ``suspended … by chloe: reason``."""
-    text = stage["stage"] + (f" since {_when(stage['since'])}" if stage.get("since") else "")
+    """``production since 2026-11-01 14:30:05 UTC``, or ``suspended … by chloe: reason``."""
+    text = words.stage(stage["stage"]) + (f" since {when(stage['since'])}" if stage.get("since") else "")
     if stage["stage"] == "suspended":
         text += f" by {stage.get('suspended_by') or 'unknown'}: {stage.get('reason') or 'no reason recorded'}"
     if stage.get("revalidation_required"):

@@ -23,6 +23,7 @@ from typing import Any
 import click
 
 from core.display.text import visible
+from core.display.words import human
 
 
 def emit_json(value: Any) -> None:  # noqa: ANN401 - any JSON value
@@ -59,13 +60,11 @@ def table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
 
 
 def _cell(value: Any) -> str:  # noqa: ANN401
+    """A table cell in words (:func:`core.display.words.human`): yes/no for booleans, numbers to 4 decimals, lists
+    joined with commas, timestamps to the second in UTC, a dash for nothing; never a Python or JSON literal."""
     if value is None:
         return "-"
-    if isinstance(value, list | tuple):
-        return clean(",".join(str(v) for v in value))
-    if isinstance(value, dict):
-        return json.dumps(value, sort_keys=True)
-    return clean(value)
+    return clean(human(value))
 
 
 def error_lines(exc: BaseException, message: str | None = None) -> list[str]:

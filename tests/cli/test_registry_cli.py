@@ -168,7 +168,7 @@ def test_dataset_register_reads_a_headerless_space_separated_file_as_told(
     assert body["rows"] == 1000 and body["csv"] == {"delimiter": " ", "header": False,
                                                      "columns": ["checking", "duration"]}
     shown = run(cli_env, "dataset", "show", "german-raw@1", **DANA)
-    assert "read as CSV with: delimiter=' ', header=False, columns=['checking', 'duration']" in shown.stdout
+    assert "read as CSV with: delimiter space, no header line, columns checking, duration" in shown.stdout
     assert "column02" in shown.stdout  # columns beyond the given names keep DuckDB's names
 
     before = ledger_size(cli_env["COUNTERSIGN_DB"])

@@ -36,7 +36,7 @@ def test_request_changes_inbox_answer_and_review(world, tmp_path: Path) -> None:
     assert answered.returncode == 0 and "back in review" in answered.stdout, answered.stderr
     noted = run_cli(env, "comment", request, "--comment", "Thanks, reviewing.", **_as("lee"))
     assert noted.returncode == 0, noted.stderr
-    review = json.loads(run_cli(env, "review", request, **_as("lee")).stdout)
+    review = json.loads(run_cli(env, "review", request, "--json", **_as("lee")).stdout)
     assert [n["kind"] for n in review["thread"]][-3:] == ["changes_requested", "answer", "comment"]
     approved = run_cli(env, "approve", request, "--comment", "Good.", **_as("lee"))
     assert approved.returncode == 0 and "promoted to staging" in approved.stdout, approved.stderr

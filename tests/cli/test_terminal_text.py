@@ -114,7 +114,7 @@ def test_waiver_list_shows_the_justification_as_data(world: World) -> None:
     assert header[:6] == ["ID", "MODEL", "CHECK_ID", "UNTIL", "ACTIVE", "GRANTED_BY"]
     rows = [line for line in lines[1:] if line.startswith("wv-")]
     ours = next(line for line in rows if line.startswith(world.waiver_id))
-    assert ours.split()[4] == "True"  # the active waiver reads as active
+    assert ours.split()[4] == "yes"  # the active waiver reads as active, in words
     assert "\\r\\x1b[2K\\x1b[1A" in ours and "\\u202edeyalpsid\\u202c" in ours and "\\x00" in ours
     assert not any(line.startswith("wv-0000000000") for line in lines)  # the forged row never starts a line
     assert len(rows) == len(json.loads(_run(world, "chloe", "waiver", "list", "--json").stdout))
@@ -214,7 +214,7 @@ def test_output_helpers(capsys: pytest.CaptureFixture[str]) -> None:
     say_block("line 1\r\nline\x1b 2\n", nl=False)
     error("bad\nvalue", 2, as_json=True)
     out, err = capsys.readouterr()
-    assert out.splitlines() == ["one\\ntwo", "three\\x1b[0m", "A     B", "x\\ny  p\\rq,r", "line 1", "line\\x1b 2",
+    assert out.splitlines() == ["one\\ntwo", "three\\x1b[0m", "A     B", "x\\ny  p\\rq, r", "line 1", "line\\x1b 2",
                                 json.dumps({"error": "bad\nvalue", "exit_code": 2})]
     assert err == "error: bad\\nvalue\n"
 
