@@ -432,7 +432,7 @@ def dataset_datasheet(state: _State, db: str | None, as_json: bool, as_user: str
     cs = _service(state, db)
     result = cs.edit_datasheet(_login(state, cs, as_user), ref, file)
     emit_json(result) if as_json else say(
-        f"Datasheet of {ref} is now revision {result['revision']} (changed: {', '.join(result['sections_changed'])})")
+        f"Datasheet of {ref} is now revision {result['revision']} (changed: {human(result['sections_changed'])})")
 
 
 @command(dataset_group, "check", auth=True)
@@ -538,7 +538,7 @@ def model_card(state: _State, db: str | None, as_json: bool, as_user: str | None
     cs = _service(state, db)
     result = cs.edit_card(_login(state, cs, as_user), ref, file)
     emit_json(result) if as_json else say(
-        f"Card of {ref} is now revision {result['revision']} (changed: {', '.join(result['sections_changed'])})")
+        f"Card of {ref} is now revision {result['revision']} (changed: {human(result['sections_changed'])})")
 
 
 # ------------------------------------------------------------------------------------------------- lineage
