@@ -198,8 +198,8 @@ def waivers_tab() -> None:
         st.session_state["pol_w_until"] = min(max(held, tomorrow), latest)
     until = st.date_input("Until (last day the waiver holds)", min_value=tomorrow, max_value=latest,
                           key="pol_w_until", format="YYYY-MM-DD")
-    st.caption(f"{literal(cap)} The waiver is granted until {until.isoformat()} ({(until - today).days} days from "
-               "today), the date shown above.")
+    st.caption(f"{literal(cap)} Granting now sets its last day to **{until.isoformat()}** ({(until - today).days} "
+               "days from today); a date the field marks in red lies outside these bounds and is not taken.")
     justification = st.text_area("Justification", key="pol_w_just",
                                  placeholder="why this failed check may be waived, and what mitigates it")
     if st.button("Grant waiver", key="pol_w_grant"):
