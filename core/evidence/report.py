@@ -42,6 +42,7 @@ from core.display.words import (
     when,
 )
 from core.errors import BadInput, CountersignError, NotFound
+from core.evaluation.explanations import check_value, metric_label, rule_text
 from core.evaluation.metrics import disparity, fairness_definition
 from core.evidence import attest, bundle_verify
 from core.evidence.card_export import NO_ARTIFACT
@@ -416,12 +417,15 @@ def _check_value(check: dict[str, Any]) -> str:
         if missing:
             return "missing: " + human([str(m).replace("_", " ") for m in missing])
         return f"all {len(details.get('required') or [])} required sections present"
-    if check["kind"] == "drift":
-        columns = (check.get("details") or {}).get("columns") or {}
-        drifted = sum(1 for c in columns.values() if c.get("drifted"))
-        return f"{number(check['value'])} ({drifted} of {len(columns)} columns drifted)" if columns else \
-            number(check["value"])
-    return "undefined" if check["value"] is None else number(check["value"])
+    return check_value(check)  # the model card's wording: forbidden features ranked, columns drifted, "undefined"
+
+
+def _rule(check: dict[str, Any]) -> str:
+    """A check's rule in words: "at least 0.8000" for a number, else what it must do ("must rank none of sex, race
+    among the 5 most important features") — never an operator id or a Python list."""
+    if check.get("operator") in OPERATOR_WORDS:
+        return rule_words(check["operator"], check["threshold"])
+    return f"must {rule_text(check)}"
 
 
 def _result(check: dict[str, Any], waiver: dict[str, Any] | None) -> str:
@@ -479,8 +483,8 @@ def _summary(facts: dict[str, Any]) -> list[tuple[Any, ...]]:
                 lines.append(f"All {len(ev['checks'])} checks pass.")
             for c in failing:
                 waiver = waived.get((version, c["id"]))
-                lines.append(f"Check {c['id']} fails: {c['metric']} is {_check_value(c)}, the rule is "
-                             f"{rule_words(c['operator'], c['threshold'])} "
+                lines.append(f"Check {c['id']} fails: {metric_label(c['metric'])} is {_check_value(c)}, the rule "
+                             f"is {_rule(c)} "
                              f"({SEVERITY_WORDS.get(c['severity'], c['severity'])})"
                              + (f"; waived by {waiver['granted_by']} until {waiver['until']} ({waiver['id']}): "
                                 f"{_sentence(waiver['justification'])[:-1]}" if waiver else "; not waived") + ".")
@@ -527,7 +531,7 @@ def _evaluations(facts: dict[str, Any], waived: dict[tuple[str, str], dict[str, 
                        f"{policy['name']}@{policy['version']} (SHA-256 {policy['sha256']}; its text is under Risk "
                        f"management). Result SHA-256 {result['result_sha256']}."))
         b.append(("table", ["Check", "Kind", "Metric", "Value", "Rule", "Severity", "Result", "References"],
-                  [[c["id"], c["kind"], c["metric"], _check_value(c), rule_words(c["operator"], c["threshold"]),
+                  [[c["id"], c["kind"], metric_label(c["metric"]), _check_value(c), _rule(c),
                     SEVERITY_WORDS.get(c["severity"], c["severity"]), _result(c, waived.get((version, c["id"]))),
                     human(c["references"])] for c in result["checks"]]))
     return b
@@ -543,6 +547,8 @@ def rate_limit(rates: list[float], kind: str, operator: str | None,
         return None
     top = max(rates)
     if kind == "difference" and operator in ("lte", "lt"):
+        if top - threshold <= 0:  # no rate is below 0: the rule allows every rate, there is no line to draw
+            return None
         return top - threshold, f"highest rate {number(top)} − {number(threshold)}"
     if kind == "ratio" and operator in ("gte", "gt"):
         return top * threshold, f"highest rate {number(top)} × {number(threshold)}"
@@ -576,7 +582,7 @@ def _fairness(facts: dict[str, Any]) -> list[tuple[Any, ...]]:
             else:
                 measure = (f"the larger of the gaps between the highest and the lowest group in {named}"
                            if kind == "difference" else f"the smaller of the lowest-to-highest ratios in {named}")
-            b.append(("p", f"{c['metric']} is {_check_value(c)}; the rule is {rule}: "
+            b.append(("p", f"{metric_label(c['metric'])} is {_check_value(c)}; the rule is {rule}: "
                            f"{'pass' if c['passed'] else 'FAIL'}. It is {measure}"
                            + (f"; the binding rate is the {binding.replace('_', ' ')} ({number(parts[binding])})"
                               if binding and len(rates) > 1 else "")
@@ -598,8 +604,10 @@ def _fairness(facts: dict[str, Any]) -> list[tuple[Any, ...]]:
                            + (" — the binding rate, which sets the metric" if r == binding and len(rates) > 1 else "")
                            + (f". Dashed red line: the lowest rate the rule allows, {number(limit[0])} "
                               f"({limit[1]}); a bar left of it breaks the rule." if limit else
-                              ". This rule sets no per-group limit line.")
-                           + f" {c['metric']} = {_check_value(c)}, rule {rule_words(c['operator'], c['threshold'])}.")
+                              (". No limit line: every rate is allowed, since the highest rate minus the limit is "
+                               "below 0" if kind == "difference" and values and c["operator"] in ("lte", "lt")
+                               else ". This rule sets no per-group limit line."))
+                           + f" {metric_label(c['metric'])} {_check_value(c)}, rule {_rule(c)}.")
                 b.append(("image", chart, caption))
     if not found:
         b.append(("p", "No fairness check in the period."))

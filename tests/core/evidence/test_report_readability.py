@@ -86,7 +86,7 @@ def test_the_executive_summary_is_the_first_page(exports: dict[str, Export]) -> 
     assert "Executive summary" in first and "Regulatory index" not in first  # the index starts on page 2
     assert "adult-income@2 is in staging" in first and "adult-income@1 is registered (not promoted)" in first
     assert "gives the verdict FAIL" in first
-    assert "Check dp-sex fails: demographic_parity_difference is 0.1778, the rule is at most 0.1000 (blocking); " \
+    assert "Check dp-sex fails: Demographic parity difference is 0.1778, the rule is at most 0.1000 (blocking); " \
            "not waived." in first
     assert "waived by chloe until 2027-01-30" in first  # the waived check, with who and until when
     assert re.search(r"Request pr-\w+ to move it from staging to production, by dana on [\d-]+ [\d:]+ UTC, is "
@@ -172,14 +172,16 @@ def test_cells_say_it_in_words(exports: dict[str, Export]) -> None:
         for _kind, headers, rows, *_rest in export.tables():
             for row in rows:
                 for cell in row:
-                    assert not re.search(r"\b(True|False|None)\b", cell), (headers, cell)
+                    assert not re.search(r"\b(True|False|None)\b(?!-)", cell), (headers, cell)
                     assert not re.search(r"^\[|\['|\b(gte|lte|gt|lt)\b", cell), (headers, cell)
                     assert not re.search(r"\d\.\d{5,}", cell), (headers, cell)  # 4 decimals at most
                     assert not re.search(r"\d{4}-\d\d-\d\dT\d\d:", cell), (headers, cell)  # timestamps in words
         prose = [b[1] for b in export.blocks if b[0] in ("p", "h1", "h2", "h3")] + \
             [b[2] for b in export.blocks if b[0] == "image"]
         for text in prose:
-            assert not re.search(r"\d\.\d{5,}|\d{4}-\d\d-\d\dT\d\d:|\b(True|False|None)\b", text), text
+            assert not re.search(r"\d\.\d{5,}|\d{4}-\d\d-\d\dT\d\d:|\b(True|False|None)\b(?!-)", text), text
+            assert not re.search(r"allows, -\d|\b(must_not_include|requires|roc_auc|demographic_parity_\w+)\b",
+                                 text), text  # rules and metrics in words, no negative limit line
         assert not re.search(r"\d\.\d{5,}", "\n".join(p for p in export.pages)), "an unrounded number in the PDF"
     text = " ".join(exports["german-credit-scorer"].text.split())
     assert "at least 0.7000" in text and "all 7 required sections present" in text  # no bare "0"
@@ -308,3 +310,5 @@ def test_rate_limit_is_the_binding_line() -> None:
     low, how = rate_limit([0.72, 0.78], "ratio", "gte", 0.8) or (0.0, "")
     assert low == pytest.approx(0.624) and how == "highest rate 0.7800 × 0.8000"
     assert rate_limit([0.5], "difference", "gte", 0.1) is None and rate_limit([], "ratio", "gte", 0.8) is None
+    # no rate is below 0: a gap limit above the highest rate allows every rate (no negative line, no "-0.0024")
+    assert rate_limit([0.03, 0.0976], "difference", "lte", 0.1) is None
