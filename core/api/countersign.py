@@ -30,6 +30,7 @@ from core.evidence.report import ReportAPI
 from core.identity import users as identity
 from core.identity.roles import PERMISSIONS, Permission, Role, acting_role, exclusive_conflict, parse_role
 from core.identity.users import Session
+from core.inputs.limits import require_note
 from core.ledger.chain import Event, Ledger, Signer, decode_row, utc_now
 from core.ledger.checkpoints import write_checkpoint
 from core.ledger.service_key import (
@@ -455,9 +456,8 @@ class Countersign(RegistryAPI, LineageAPI, GovernanceAPI, ReleasesAPI, Inventory
         it made stays valid), but loses its roles (so its approvals of open requests lapse, as when an approver loses
         a role), its sealed private key and any pending enrolment: it can never sign in or sign again. Refused for
         oneself, for the last admin, and for an account already deactivated."""
-        reason = (reason or "").strip()
-        if not reason:
-            raise BadInput("a reason is required: say why this account is deactivated")
+        reason = require_note((reason or "").strip(), "a reason is required: say why this account is deactivated",
+                              "the reason")
 
         def deactivate(tx: Tx, acting: str) -> dict[str, Any]:
             held = _existing_roles(tx, name)

@@ -103,3 +103,19 @@ def read_bounded(path: str | Path, limit: int, what: str) -> bytes:
     if len(raw) > limit:
         raise BadInput(f"{p}: {what} is larger than the limit of {describe_bytes(limit)}")
     return raw
+
+
+#: Longest free text a person writes into the ledger (a reason, comment, answer or justification), in characters:
+#: a few pages of prose. Every copy of the ledger, every export and every reviewer's screen carries it.
+MAX_NOTE_CHARS = 10_000
+
+
+def require_note(text: str | None, refusal: str, what: str = "the text") -> str:
+    """``text`` if it says something and fits :data:`MAX_NOTE_CHARS`; otherwise :class:`BadInput` — ``refusal`` when
+    it is missing or blank, the length and the limit when it is too long."""
+    if not text or not text.strip():
+        raise BadInput(refusal)
+    if len(text) > MAX_NOTE_CHARS:
+        raise BadInput(f"{what} is {len(text):,} characters long; the limit is {MAX_NOTE_CHARS:,} (link to a "
+                       "longer document instead)")
+    return text

@@ -26,6 +26,7 @@ from core.evaluation.explanations import check_value, metric_label, rule_text
 from core.evidence import attest
 from core.identity.roles import Permission, Role, acting_role
 from core.identity.users import Session
+from core.inputs.limits import require_note
 from core.ledger.chain import Event, Ledger, decode_row
 from core.policy.rules import Policy, parse_policy
 from core.releases import webhooks
@@ -176,8 +177,7 @@ class ReleasesAPI:
         ref = parse_ref(model_ref, "model reference")
         if to not in ALLOWED_FROM:
             raise BadInput(f"the target stage must be staging or production, not {to!r}")
-        if not reason or not reason.strip():
-            raise BadInput("a reason is required: say why this version should be promoted")
+        require_note(reason, "a reason is required: say why this version should be promoted", "the reason")
         refused: list[str] = []
 
         def open_request(tx: Tx, role: str) -> dict[str, Any]:
@@ -623,8 +623,8 @@ class ReleasesAPI:
             raise BadInput(f"the waiver's end date {until!r} is not a date (expected YYYY-MM-DD)") from None
         if until_date <= _now().date():
             raise BadInput(f"the waiver's end date {until} is not in the future: a waiver must end after today")
-        if not justification or not justification.strip():
-            raise BadInput("a justification is required: say why the failed check may be waived")
+        require_note(justification, "a justification is required: say why the failed check may be waived",
+                     "the justification")
 
         def grant(tx: Tx, role: str) -> dict[str, Any]:
             if tx.get_model(ref.name, ref.version) is None:
@@ -684,8 +684,7 @@ class ReleasesAPI:
     # ------------------------------------------------------------------------------------------- suspension
     def suspend(self, session: Session, model_ref: str, *, reason: str) -> dict[str, Any]:
         ref = parse_ref(model_ref, "model reference")
-        if not reason or not reason.strip():
-            raise BadInput("a reason is required: say why this version is suspended")
+        require_note(reason, "a reason is required: say why this version is suspended", "the reason")
 
         def stop(tx: Tx, role: str) -> dict[str, Any]:
             current = tx.stage_of(ref.name, ref.version)
@@ -801,9 +800,9 @@ def _status_words(request: dict[str, Any]) -> str:
 
 
 def _require_comment(comment: str | None, refusal: str) -> None:
-    """Refuse (:class:`BadInput`, with ``refusal``) a missing or blank comment: every review step is explained."""
-    if not comment or not comment.strip():
-        raise BadInput(refusal)
+    """Refuse (:class:`BadInput`) a missing or blank comment (with ``refusal``: every review step is explained) and
+    one longer than :data:`core.inputs.limits.MAX_NOTE_CHARS`."""
+    require_note(comment, refusal, "the comment")
 
 
 @dataclass(frozen=True)

@@ -308,3 +308,20 @@ def test_who_must_still_decide_says_why_nobody_once_a_request_is_closed(
     assert words == "nobody: the request was rejected by chloe (compliance officer)"
     request = cs.promote(s["dana"], "scorer@1", to="production", reason="Again.")
     assert cs.review(s["aude"], request["request_id"])["approvals"]["still_needed_words"].startswith("an ML lead (")
+
+
+def test_free_text_is_bounded_before_anything_is_written(cs: Countersign, s: dict[str, Session]) -> None:
+    from core.inputs.limits import MAX_NOTE_CHARS
+
+    rid = _to_production(cs, s)["request_id"]
+    before = head(cs)
+    long = "x" * (MAX_NOTE_CHARS + 1)
+    for act in (lambda: cs.comment(s["dana"], rid, comment=long),
+                lambda: cs.request_changes(s["chloe"], rid, comment=long),
+                lambda: cs.approve(s["chloe"], rid, comment=long),
+                lambda: cs.promote(s["dana"], "scorer@2", to="staging", reason=long),
+                lambda: cs.suspend(s["chloe"], "scorer@1", reason=long)):
+        with pytest.raises(BadInput, match="10,001 characters long; the limit is 10,000"):
+            act()
+    assert head(cs) == before
+    assert cs.comment(s["dana"], rid, comment="y" * MAX_NOTE_CHARS)["request_id"] == rid
