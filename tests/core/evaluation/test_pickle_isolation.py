@@ -158,7 +158,10 @@ def test_the_child_cannot_read_the_parents_environment(monkeypatch: pytest.Monke
 def test_misbehaving_pickles_stay_bounded(monkeypatch: pytest.MonkeyPatch, payload: str, words: str | None) -> None:
     import time
 
-    monkeypatch.setenv("COUNTERSIGN_SANDBOX_TIMEOUT", "3")
+    # the hang is cut at 3 s; the others get the default, since loading scikit-learn in a child process alone can
+    # take more than 3 s on a busy 2-core machine (the test workers, a browser)
+    if words is not None:
+        monkeypatch.setenv("COUNTERSIGN_SANDBOX_TIMEOUT", "3")
     model = LogisticRegression().fit([[0.0], [1.0]], [0, 1])
 
     class Bad:
@@ -172,7 +175,7 @@ def test_misbehaving_pickles_stay_bounded(monkeypatch: pytest.MonkeyPatch, paylo
     else:
         with pytest.raises(SandboxError, match=words):
             IsolatedModel(pickle.dumps(Bad()), "pickle")
-    assert time.monotonic() - started < 20
+    assert time.monotonic() - started < (20 if words is not None else 60)
 
 
 def test_predictions_of_the_wrong_shape_are_refused() -> None:
