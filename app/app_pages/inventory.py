@@ -17,7 +17,7 @@ user = session.require()
 #: pixel widths that fit the wide layout beside the sidebar at 1400 px (the grid is 940 px there) with no
 #: horizontal scrolling; a longer model name is cut with an ellipsis but its card link carries it whole.
 WIDTHS = {"name": 145, "version": 55, "stage": 90, "risk_tier": 70, "owner": 65, "policy": 70, "verdict": 115,
-          "pending_requests": 120, "attention": 140, "card": 70}
+          "pending_requests": 115, "attention": 130, "card": 70}
 DASH = "—"
 
 
