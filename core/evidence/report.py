@@ -442,11 +442,14 @@ def _waived(facts: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
 
 
 def _latest(facts: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Version -> its latest evaluation in the period."""
+    """Version -> its latest evaluation in the period: under the policy that governs it when there is one (the gate
+    judges that policy), else under any policy (the summary then says which)."""
+    governing = {r["version"]: r.get("policy") for r in facts["inventory"]}
     latest: dict[str, dict[str, Any]] = {}
-    for e in facts["evaluations"]:
+    for e in sorted(facts["evaluations"], key=lambda e: e["evaluated_at"]):
         version = e["model"]["ref"].rpartition("@")[2]
-        if version not in latest or e["evaluated_at"] > latest[version]["evaluated_at"]:
+        held = e["policy"]["name"] == governing.get(version)
+        if version not in latest or held or latest[version]["policy"]["name"] != governing.get(version):
             latest[version] = e
     return latest
 
@@ -478,7 +481,10 @@ def _summary(facts: dict[str, Any]) -> list[tuple[Any, ...]]:
         else:
             lines.append(f"Its latest evaluation, {ev['id']} on {when(ev['evaluated_at'])} by {ev['evaluated_by']} "
                          f"on {ev['data']['ref']} under policy {ev['policy']['name']}@{ev['policy']['version']}, "
-                         f"gives the verdict {_verdict(ev['verdict'])}.")
+                         f"gives the verdict {_verdict(ev['verdict'])}."
+                         + (f" That policy does not govern it ({r['policy']} does, with no evaluation in the period): "
+                            "the gate judges the governing policy." if r.get("policy") and
+                            ev["policy"]["name"] != r["policy"] else ""))
             if not failing:
                 lines.append(f"All {len(ev['checks'])} checks pass.")
             for c in failing:

@@ -86,8 +86,12 @@ def test_the_executive_summary_is_the_first_page(exports: dict[str, Export]) -> 
     assert "Executive summary" in first and "Regulatory index" not in first  # the index starts on page 2
     assert "adult-income@2 is in staging" in first and "adult-income@1 is registered (not promoted)" in first
     assert "gives the verdict FAIL" in first
-    assert "Check dp-sex fails: Demographic parity difference is 0.1778, the rule is at most 0.1000 (blocking); " \
-           "not waived." in first
+    # v1 is held to policy default: its summary is its latest evaluation under default (the demo also evaluated it
+    # under credit-scoring later; that policy does not govern it, so its dp-sex failure is not the gate's verdict)
+    assert re.search(r"adult-income@1 is registered .{0,200}under policy default@1, gives the verdict FAIL\. Check "
+                     r"selection-parity-sex fails: Demographic parity ratio is 0\.3152, the rule is at least "
+                     r"0\.8000 \(blocking\); not waived\.", first)
+    assert "dp-sex" not in first
     assert "waived by chloe until 2027-01-30" in first  # the waived check, with who and until when
     assert re.search(r"Request pr-\w+ to move it from staging to production, by dana on [\d-]+ [\d:]+ UTC, is "
                      r"pending: approved by lee \(ML lead\); still to decide: compliance officer\.", first)
