@@ -49,7 +49,7 @@ NOTICES = {
     "expired": "Your session expired. Please sign in again.",
     "invalid": "Your sign-in could not be resumed: the session cookie this browser sent is not valid (altered, or "
                "from another server). Please sign in.",
-    "ended": "Your session ended (signed out elsewhere, or the server restarted). Please sign in again.",
+    "ended": "Your session ended: you signed out in another tab, or the server restarted. Please sign in again.",
     "deactivated": "Your account was deactivated by an administrator, so you were signed out. Ask an "
                    "administrator if you think this is a mistake.",
 }
@@ -64,9 +64,9 @@ def service() -> Countersign:
 
 @st.cache_resource
 def _ended() -> dict[str, dict[str, str]]:
-    """This process's memory of why sessions ended: ``{"tokens": {token id: user}, "deactivated": {user: ""}}``
-    (the store only says a token is no longer good, not why)."""
-    return {"tokens": {}, "deactivated": {}}
+    """This process's memory of why sessions ended: ``{"tokens": {token id: user}, "deactivated": {user: ""},
+    "signed_out": {token id: ""}}`` (the store only says a token is no longer good, not why)."""
+    return {"tokens": {}, "deactivated": {}, "signed_out": {}}
 
 
 @st.cache_resource
@@ -118,9 +118,11 @@ def refusal(token: str | None, now: float, name: str | None = None) -> str:
     name = name or _ended()["tokens"].get(match.group(1))
     if name is not None and name in _ended()["deactivated"]:
         return "deactivated"
+    if match.group(1) in _ended()["signed_out"]:
+        return "ended"  # signed out in another tab
     if expiry <= now or name is not None:
         return "expired"
-    return "ended"
+    return "ended"  # not issued by this server process (it restarted)
 
 
 def notice() -> str | None:
@@ -207,6 +209,12 @@ def sign_out(expired: bool | str = False) -> None:
     token = st.session_state.pop(_TOKEN, None)
     if token is not None:
         web_sessions().revoke(token)
+        match = TOKEN_RE.match(token)
+        if match is not None and not expired:
+            signed_out = _ended()["signed_out"]
+            signed_out[match.group(1)] = ""
+            while len(signed_out) > 100_000:
+                signed_out.pop(next(iter(signed_out)))
     st.session_state.pop(_SESSION, None)
     st.session_state.pop(_LAST_SEEN, None)
     st.session_state[_CLEAR_COOKIE] = True
