@@ -265,6 +265,37 @@ def _bar_chart(labels: tuple[str, ...], values: tuple[float, ...], title: str, t
     return buffer.getvalue()
 
 
+def roc_chart(fpr: list[float], tpr: list[float], title: str) -> bytes:
+    """A ROC curve as PNG bytes (matplotlib, Agg): true- against false-positive rate, with the diagonal a model
+    without skill would draw; ``title`` is shown literally (see :func:`chart_text`)."""
+    return _roc_chart(tuple(float(x) for x in fpr), tuple(float(y) for y in tpr),
+                      chart_text(title, 2 * MAX_CHART_LABEL))
+
+
+@functools.lru_cache(maxsize=64)
+def _roc_chart(fpr: tuple[float, ...], tpr: tuple[float, ...], title: str) -> bytes:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(4.2, 4.2), dpi=90)
+    ax.plot(fpr, tpr, color="#1d4e89", label="ROC curve")
+    ax.plot([0, 1], [0, 1], color="#555555", linestyle=":", label="no skill")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("False-positive rate", fontsize=9)
+    ax.set_ylabel("True-positive rate", fontsize=9)
+    ax.set_title(title, fontsize=10)
+    ax.legend(loc="lower right", fontsize=8)
+    ax.tick_params(labelsize=8)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    plt.close(fig)
+    return buffer.getvalue()
+
+
 def anchor(text: str) -> str:
     """The anchor (HTML ``id``, PDF destination) of a heading with this (laid-out, visible) text: lower case, spaces
     as hyphens, at most 80 characters, already safe in an attribute."""

@@ -42,12 +42,12 @@ from core.display.words import (
     when,
 )
 from core.errors import BadInput, CountersignError, NotFound
-from core.evaluation.explanations import check_value, metric_label, rule_text
+from core.evaluation.explanations import check_value, confusion_cells, metric_label, roc_points, rule_text
 from core.evaluation.metrics import disparity, fairness_definition
 from core.evidence import attest, bundle_verify
 from core.evidence.card_export import NO_ARTIFACT
 from core.evidence.regulatory import INDEX
-from core.evidence.render import bar_chart, to_html, to_pdf
+from core.evidence.render import bar_chart, roc_chart, to_html, to_pdf
 from core.identity.roles import Permission
 from core.identity.users import Session
 from core.ledger.chain import Event, Ledger
@@ -540,6 +540,27 @@ def _evaluations(facts: dict[str, Any], waived: dict[tuple[str, str], dict[str, 
                   [[c["id"], c["kind"], metric_label(c["metric"]), _check_value(c), _rule(c),
                     SEVERITY_WORDS.get(c["severity"], c["severity"]), _result(c, waived.get((version, c["id"]))),
                     human(c["references"])] for c in result["checks"]]))
+        b += _curves(result)
+    return b
+
+
+def _curves(result: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """The ROC curve and the confusion matrix an evaluation stored, as the model card shows them."""
+    b: list[tuple[Any, ...]] = []
+    ref = result["model"]["ref"]
+    for c in result["checks"]:
+        details = c.get("details") or {}
+        points = roc_points(details)
+        if points and c.get("metric") == "roc_auc":
+            chart = roc_chart([p["false-positive rate"] for p in points], [p["true-positive rate"] for p in points],
+                              f"{ref}: ROC curve")
+            b.append(("image", chart, f"{ref} ({result['id']}): ROC curve from {len(points)} points; ROC AUC "
+                                      f"{check_value(c)}, rule {_rule(c)}. The dotted diagonal is a model without "
+                                      "skill."))
+    cells = next((cells for c in result["checks"] if (cells := confusion_cells(c.get("details") or {}))), [])
+    if cells:
+        b.append(("table", ["Actual class", "Predicted class", "Rows"],
+                  [[cell["actual"], cell["predicted"], f"{cell['rows']:,}"] for cell in cells]))
     return b
 
 

@@ -29,13 +29,15 @@ from core.errors import BadInput
 from core.evidence import attest
 from core.evidence.bundle_verify import verify_bundle
 from core.evidence.render import FRAME_HEIGHT, bar_chart, layout, to_html, to_pdf
+from core.inputs.limits import MAX_NOTE_CHARS
 from core.ledger.chain import Ledger
 from tests.app.demo_db import PASSWORDS, copy_demo, demo_template
 
 MODEL = "adult-income"
 #: wide capitals: this comment alone made the old Approvals table row 669 pt tall (the frame holds 510)
 COMMENT_3K = ("WE REVIEWED THE MODEL WITH MAXIMUM WARINESS. " * 80)[:3000]
-TOKEN_20K = "".join(chr(ord("A") + i % 26) for i in range(20_000))  # no space anywhere
+#: the longest text the ledger takes (core.inputs.limits.MAX_NOTE_CHARS), with no space anywhere
+TOKEN_MAX = "".join(chr(ord("A") + i % 26) for i in range(MAX_NOTE_CHARS))
 HOSTILE = "<img src=http://x/y.png> <a href=http://evil>x</a> **bold** \x1b[31m \u202eevil\u202c\r\nnext"
 
 
@@ -102,23 +104,23 @@ def test_a_3000_character_approval_comment_exports(cs: Countersign, tmp_path: Pa
     assert ok.returncode == 0 and ok.stdout.startswith("OK"), ok.stdout + ok.stderr
 
 
-def test_a_20000_character_token_without_spaces_exports(cs: Countersign, tmp_path: Path,
-                                                         baseline_pages: int) -> None:
-    _approve_pending(cs, TOKEN_20K)
+def test_the_longest_token_without_spaces_exports(cs: Countersign, tmp_path: Path,
+                                                   baseline_pages: int) -> None:
+    _approve_pending(cs, TOKEN_MAX)
     chloe = cs.login("chloe", PASSWORDS["chloe"])
     until = (datetime.now(UTC).date() + timedelta(days=30)).isoformat()
-    cs.waive(chloe, f"{MODEL}@1", check="selection-parity-sex", until=until, justification=TOKEN_20K[::-1])
+    cs.waive(chloe, f"{MODEL}@1", check="selection-parity-sex", until=until, justification=TOKEN_MAX[::-1])
     out = tmp_path / "export"
     result = cs.report(cs.login("aude", PASSWORDS["aude"]), MODEL, out=out)
     assert verify_bundle(out)["entries"] == result["entries"]
 
     pages, text = _pdf_text(out / "report.pdf")
-    # two 20,000-character texts in full at the page width: a few pages each, not one page per table line
+    # two 10,000-character texts in full at the page width: a few pages each, not one page per table line
     assert pages <= baseline_pages + 12, (pages, baseline_pages)
     squashed = _squash(text)
-    assert TOKEN_20K in squashed and TOKEN_20K[::-1] in squashed
+    assert TOKEN_MAX in squashed and TOKEN_MAX[::-1] in squashed
     html = (out / "report.html").read_text(encoding="utf-8")
-    assert TOKEN_20K in html and TOKEN_20K[::-1] in html
+    assert TOKEN_MAX in html and TOKEN_MAX[::-1] in html
 
 
 def test_the_pdf_stays_inside_the_page(cs: Countersign, tmp_path: Path) -> None:
@@ -129,7 +131,7 @@ def test_the_pdf_stays_inside_the_page(cs: Countersign, tmp_path: Path) -> None:
         pytest.skip("pdftoppm (poppler-utils) is not installed")
     from PIL import Image
 
-    _approve_pending(cs, COMMENT_3K + " " + TOKEN_20K[:5000])
+    _approve_pending(cs, COMMENT_3K + " " + TOKEN_MAX[:5000])
     out = tmp_path / "export"
     cs.report(cs.login("aude", PASSWORDS["aude"]), MODEL, out=out)
     subprocess.run(["pdftoppm", "-r", "30", "-png", str(out / "report.pdf"), str(tmp_path / "page")], check=True,

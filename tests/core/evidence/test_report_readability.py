@@ -208,6 +208,16 @@ def test_the_word_helpers() -> None:
 
 
 # ------------------------------------------------------------------------------------------------ charts
+def test_each_evaluation_shows_its_roc_curve_and_confusion_matrix(exports: dict[str, Export]) -> None:
+    blocks = exports["german-credit-scorer"].blocks
+    roc = [b for b in blocks if b[0] == "image" and "ROC curve from" in b[2]]
+    assert roc and all(b[1].startswith(b"\x89PNG") for b in roc)
+    assert all(re.search(r"ROC AUC 0\.\d{4}, rule at least 0\.\d{4}", b[2]) for b in roc), [b[2] for b in roc]
+    matrices = [b for b in blocks if b[0] == "table" and b[1] == ["Actual class", "Predicted class", "Rows"]]
+    assert len(matrices) >= len(roc) and all(len(m[2]) >= 4 for m in matrices)
+    assert "Actual class" in exports["german-credit-scorer"].text
+
+
 def test_equalized_odds_charts_both_rates_with_the_binding_gap(exports: dict[str, Export]) -> None:
     charts = [c for c in exports["german-credit-scorer"].charts if c["title"].startswith("equalized-odds-sex")]
     assert [c["xlabel"] for c in charts] == ["true positive rate", "false positive rate"] * 2  # two versions
