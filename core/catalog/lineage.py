@@ -41,8 +41,7 @@ from core.display.text import visible
 from core.errors import BadInput, NotFound
 from core.identity.roles import Permission
 from core.identity.users import Session
-from core.ledger.chain import Event as LedgerEvent
-from core.ledger.chain import Ledger
+from core.ledger.chain import Event as LedgerEvent, Ledger
 from core.storage.duckdb_store import Tx
 from core.tlog.canonical import canonical_bytes
 

@@ -20,9 +20,7 @@ import numpy as np
 from core.catalog.datasets import CsvDialect, _quote, _scan
 from core.catalog.documents import present
 from core.errors import BadInput
-from core.evaluation import drift as driftlib
-from core.evaluation import labels
-from core.evaluation import metrics as m
+from core.evaluation import drift as driftlib, labels, metrics as m
 from core.policy.rules import (
     DEFAULT_DRIFT_THRESHOLDS,
     P_VALUE_METHODS,

@@ -36,8 +36,7 @@ from core.identity.roles import PERMISSIONS, Permission
 from core.identity.users import POSSESSION_CONTEXT
 from core.ledger import parallel
 from core.ledger.chain import SERVICE_ACTIONS, ZERO_HASH
-from core.ledger.verify_entries import COLUMNS as ENTRY_COLUMNS
-from core.ledger.verify_entries import MAX_PROBLEMS, check_entries
+from core.ledger.verify_entries import COLUMNS as ENTRY_COLUMNS, MAX_PROBLEMS, check_entries
 from core.tlog import ed25519
 from core.tlog.merkle import MerkleTree, ProofError, verify_consistency
 from core.tlog.signed_note import NoteError, open_note, parse_checkpoint, parse_verifier_key

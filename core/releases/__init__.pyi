@@ -1,4 +1,4 @@
 """Public names of :mod:`core.releases` (read by lazy_loader and by type checkers)."""
 
-from .promotions import STAGES as STAGES
-from .promotions import ReleasesAPI as ReleasesAPI
+from . import review as review, webhooks as webhooks
+from .promotions import STAGES as STAGES, ReleasesAPI as ReleasesAPI

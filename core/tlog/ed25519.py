@@ -17,8 +17,7 @@ signature accepted here is also accepted by the stand-alone verifier shipped in 
 from __future__ import annotations
 
 from nacl.bindings import crypto_sign, crypto_sign_open, crypto_sign_seed_keypair
-from nacl.exceptions import BadSignatureError
-from nacl.exceptions import ValueError as NaclValueError
+from nacl.exceptions import BadSignatureError, ValueError as NaclValueError
 
 SIGNATURE_SIZE = 64
 PUBLIC_KEY_SIZE = 32

@@ -53,3 +53,8 @@ def test_each_package_exports_what_its_stub_lists(package: str) -> None:
     assert module.__doc__ and module.__all__, f"core.{package} needs a docstring and a curated __all__"
     for name in module.__all__:
         assert getattr(module, name) is not None, f"core.{package}.{name}"
+    # every module of the package is public (in __all__) or the source of public names (the worker is a script)
+    stub = (CORE / package / "__init__.pyi").read_text(encoding="utf-8")
+    for path in (CORE / package).glob("*.py"):
+        if path.stem not in ("__init__", "worker"):
+            assert path.stem in module.__all__ or f"from .{path.stem} import" in stub, f"core.{package}.{path.stem}"
