@@ -7,8 +7,7 @@ distributions against numpy's own counts of the same bins.
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 from sklearn.metrics import roc_curve
 
 from core.evaluation import drift

@@ -43,8 +43,7 @@ import pyarrow.parquet as pq
 import pytest
 import sklearn.metrics as skm
 from fairlearn import metrics as flm
-from hypothesis import HealthCheck, Phase, event, given, note, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, Phase, event, given, note, settings, strategies as st
 from scipy.spatial.distance import jensenshannon
 from scipy.stats import chisquare, ks_2samp, norm, wasserstein_distance
 

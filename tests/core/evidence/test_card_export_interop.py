@@ -18,8 +18,7 @@ import pandas as pd
 import pytest
 import skops.io as sio
 import yaml
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 from jsonschema import Draft7Validator
 from jsonschema.validators import validator_for
 from sklearn.linear_model import LogisticRegression

@@ -29,8 +29,7 @@ import numpy as np
 import pytest
 import skops.io as sio
 import yaml
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 import core.inputs.yamlfile as yamlfile
 from core.api.countersign import Countersign

@@ -10,8 +10,7 @@ import pytest
 
 from core.api.countersign import Countersign
 from core.identity.users import Session
-from core.ledger import chain as ledger
-from core.ledger import parallel
+from core.ledger import chain as ledger, parallel
 from core.ledger.chain import Event, _BatchSigner
 from core.tlog.ed25519 import verify
 

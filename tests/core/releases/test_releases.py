@@ -31,8 +31,7 @@ from core.demo.seed import enrol
 from core.errors import BadInput, CheckFailed, NotAuthenticated, PermissionDenied, SeparationOfDuties
 from core.identity.users import Session
 from core.ledger.chain import decode_row
-from core.releases import promotions as releases
-from core.releases import webhooks
+from core.releases import promotions as releases, webhooks
 from core.releases.promotions import GateRefused, ReleasesAPI
 from tests.conftest import ADMIN, ADMIN_PW, USERS
 
