@@ -257,7 +257,15 @@ def _bar_chart(labels: tuple[str, ...], values: tuple[float, ...], title: str, t
         ax.legend(loc="lower right", fontsize=8)
     ax.set_title(title, fontsize=10)
     ax.set_xlabel(xlabel, fontsize=9)
-    ax.tick_params(labelsize=8)
+    return _png(fig)
+
+
+def _png(fig: Any) -> bytes:  # noqa: ANN401 - a matplotlib Figure
+    """``fig`` as PNG bytes, laid out tightly, with small tick labels; the figure is closed."""
+    import matplotlib.pyplot as plt
+
+    for ax in fig.axes:
+        ax.tick_params(labelsize=8)
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
@@ -288,12 +296,7 @@ def _roc_chart(fpr: tuple[float, ...], tpr: tuple[float, ...], title: str) -> by
     ax.set_ylabel("True-positive rate", fontsize=9)
     ax.set_title(title, fontsize=10)
     ax.legend(loc="lower right", fontsize=8)
-    ax.tick_params(labelsize=8)
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
-    plt.close(fig)
-    return buffer.getvalue()
+    return _png(fig)
 
 
 def anchor(text: str) -> str:
