@@ -78,7 +78,8 @@ def rule_words(operator: str | None, threshold: object) -> str:
     if operator == "all" and isinstance(threshold, dict):
         return " and ".join(rule_words(op, t) for op, t in threshold.items())
     if operator == "requires":
-        return "model card sections: " + human([str(t).replace("_", " ") for t in threshold or []])
+        sections = threshold if isinstance(threshold, list | tuple) else [] if threshold is None else [threshold]
+        return "model card sections: " + human([str(t).replace("_", " ") for t in sections])
     return f"{operator} {human(threshold)}"
 
 

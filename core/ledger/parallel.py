@@ -72,7 +72,7 @@ def read_frame(stream: Any) -> Any:  # noqa: ANN401
     return marshal.loads(data)
 
 
-_Task = tuple[str, tuple[Any, ...], Future]
+_Task = tuple[str, tuple[Any, ...], Future[Any]]
 
 
 class _Worker:
