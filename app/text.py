@@ -22,6 +22,7 @@ reorder what it shows: tables of user text go through :func:`plain`.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pandas as pd
@@ -64,16 +65,28 @@ WEB_WORDS: list[tuple[str, str]] = [
 
 def web_words(message: str) -> str:
     """A core message worded for the web: command-line flags (``--role``) are replaced by what to do on the page
-    (:data:`WEB_WORDS`), or else named as the option they are ("the role option"); the first letter capitalised."""
-    import re
-
+    (:data:`WEB_WORDS`), or else named as the option they are ("the role option"); the first letter capitalised,
+    unless the message starts with a user name."""
     text = message
     for pattern, words in WEB_WORDS:
         text = re.sub(pattern, words, text, flags=re.IGNORECASE)
     text = re.sub(r"(?<![\w-])--([a-z][a-z-]*)", lambda m: f"the {m.group(1).replace('-', ' ')} option", text)
+    if _NAMED_ACTOR.match(text):  # "ada may not …": a user name keeps its case ("Ada" is not ada)
+        return text
     return text[:1].upper() + text[1:]
 
 
+#: A core message that starts with a person's user name, as refusals of what someone did do.
+_NAMED_ACTOR = re.compile(
+    r"[a-z0-9][a-z0-9._-]* (may not|holds|has already|requested|registered|is not|cannot|must|needs) ")
+
+
 def error_text(exc: object) -> str:
-    """A refusal or error from core as Markdown-safe web text: :func:`web_words`, then :func:`literal`."""
-    return literal(web_words(str(getattr(exc, "message", exc))))
+    """A refusal or error from core as Markdown-safe web text: :func:`web_words`, then :func:`literal`. A message
+    that lists reasons on lines of their own ("promotion refused:" then "  - …" lines) becomes a Markdown list of
+    literal items, never a visible ``\n``."""
+    lines = web_words(str(getattr(exc, "message", exc))).split("\n")
+    head, items = lines[0], [line.strip()[2:] for line in lines[1:] if line.strip().startswith("- ")]
+    if not items or len(items) != len(lines) - 1:
+        return literal("\n".join(lines))
+    return literal(head) + "\n\n" + "\n".join(f"- {literal(item)}" for item in items)

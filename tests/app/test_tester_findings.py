@@ -378,3 +378,14 @@ def test_evaluate_hints_name_the_label_and_only_the_user_who_may_run_them(open_a
     last = hints.last_evaluation(cs, lee, "german-credit-scorer@2")
     command = hints.evaluate_command(lee, ["ml_lead"], model="german-credit-scorer@2", evaluation=last)
     assert "--label good_credit" in command and "--data german-credit@1" in command
+
+
+def test_a_refusal_with_reasons_is_a_list_and_a_leading_user_name_keeps_its_case() -> None:
+    from app.text import error_text, web_words
+    from core.releases.promotions import GateRefused
+
+    shown = error_text(GateRefused(["evaluation ev-1 is stale — evaluate again", "block check 'dp-sex' failed"]))
+    assert "\\n" not in shown and shown.count("\n- ") == 2  # a Markdown list, not a visible "\n"
+    assert shown.startswith("Promotion refused")
+    assert web_words("ada may not grant a role to themselves").startswith("ada may not")  # not "Ada"
+    assert web_words("a reason is required: say why") == "A reason is required: say why"

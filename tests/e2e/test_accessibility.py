@@ -21,8 +21,7 @@ import pytest
 
 from core.api.countersign import Countersign
 from tests.app.demo_db import PASSWORDS, copy_demo
-from tests.e2e import axe
-from tests.e2e import browser as ui
+from tests.e2e import axe, browser as ui
 
 pytestmark = pytest.mark.e2e
 
