@@ -26,7 +26,8 @@ from app import charts, hints, links
 from core.api.countersign import Countersign
 from core.identity.users import Session
 from tests.app.conftest import APP, OpenApp
-from tests.app.demo_db import PASSWORDS
+from tests.app.test_audit_log_page import _waivers
+from tests.app.test_session import _sign_in
 
 
 def _page(at: AppTest, page: str, **params: str) -> AppTest:
@@ -56,14 +57,6 @@ def _shown(markdown: str) -> str:
 
 def _warnings(at: AppTest) -> list[str]:
     return [_shown(w.value) for w in at.warning]
-
-
-def _sign_in(at: AppTest, name: str) -> AppTest:
-    inputs = {t.label: t for t in at.text_input}
-    inputs["Username"].input(name)
-    inputs["Password"].input(PASSWORDS[name])
-    next(b for b in at.button if b.label == "Sign in").click()
-    return at.run()
 
 
 def _signed_out(at: AppTest) -> bool:
@@ -166,14 +159,6 @@ def test_sign_in_after_an_idle_timeout_returns_to_the_full_url(open_app: OpenApp
 
 
 # ------------------------------------------------------------------------------------------- 4: waiver date
-def _waivers(open_app: OpenApp, db: Path) -> AppTest:
-    at = open_app(db, "chloe")
-    at.switch_page("app_pages/policies.py")
-    at = at.run()
-    at.session_state["pol_tab"] = "Waivers"
-    return at.run()
-
-
 def test_the_waiver_date_is_bounded_by_the_policy_cap_and_the_form_empties(open_app: OpenApp,
                                                                              demo_db: Path) -> None:
     at = _waivers(open_app, demo_db)

@@ -160,3 +160,15 @@ def table(page: Any, index: int = 0) -> list[dict[str, str]]:  # noqa: ANN401
             [...r.querySelectorAll('td')].map((c, i) => [head[i], c.innerText.trim()])));
     }""")
 
+
+
+def expect() -> Any:  # noqa: ANN401 - Playwright's expect, imported only where a browser test runs
+    from playwright.sync_api import expect as playwright_expect
+
+    return playwright_expect
+
+
+def goto(page: Any, url: str) -> None:  # noqa: ANN401
+    """Open ``url`` and wait until the app has settled."""
+    page.goto(url)
+    settle(page, delay_ms=0)

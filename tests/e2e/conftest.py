@@ -49,3 +49,12 @@ def served_demo(e2e_demo_template: Path, tmp_path: Path) -> Iterator[tuple[str, 
     db = copy_demo(e2e_demo_template, tmp_path / "demo.duckdb")
     with ui.app_server(db, env=ui.clean_env(XDG_DATA_HOME=str(tmp_path / "xdg"))) as url:
         yield url, db
+
+
+@pytest.fixture
+def short_lived(e2e_demo_template: Path, tmp_path: Path) -> Iterator[str]:
+    """The demo app with a 6-second idle timeout (``COUNTERSIGN_SESSION_TTL``): its base URL."""
+    db = copy_demo(e2e_demo_template, tmp_path / "demo.duckdb")
+    env = ui.clean_env(XDG_DATA_HOME=str(tmp_path / "xdg"), COUNTERSIGN_SESSION_TTL="6")
+    with ui.app_server(db, env=env) as url:
+        yield url

@@ -16,10 +16,7 @@ from tests.e2e import browser as ui
 pytestmark = pytest.mark.e2e
 
 
-def _expect() -> Any:  # noqa: ANN401
-    from playwright.sync_api import expect
-
-    return expect
+_expect = ui.expect
 
 
 def _decide(page: Any, button: str, confirm: str, comment: str) -> None:  # noqa: ANN401

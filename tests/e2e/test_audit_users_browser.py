@@ -16,15 +16,10 @@ from tests.e2e import browser as ui
 pytestmark = pytest.mark.e2e
 
 
-def _expect() -> Any:  # noqa: ANN401
-    from playwright.sync_api import expect
-
-    return expect
+_expect = ui.expect
 
 
-def _goto(page: Any, url: str) -> None:  # noqa: ANN401
-    page.goto(url)
-    ui.settle(page, delay_ms=0)
+_goto = ui.goto
 
 
 def test_a_ledger_entry_permalink_opens_it_whole_and_survives_reload(page: Any,

@@ -18,10 +18,7 @@ pytestmark = pytest.mark.e2e
 COMMENT = "Waiver, fairness evidence and pilot scope reviewed in the browser."
 
 
-def _expect() -> Any:  # noqa: ANN401
-    from playwright.sync_api import expect
-
-    return expect
+_expect = ui.expect
 
 
 def test_compliance_officer_approves_and_auditor_cannot(page: Any, served_demo: tuple[str, Path]) -> None:

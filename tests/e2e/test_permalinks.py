@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -15,7 +14,7 @@ import pytest
 
 from core.api.countersign import Countersign
 from core.identity.web_sessions import COOKIE_NAME
-from tests.app.demo_db import PASSWORDS, copy_demo
+from tests.app.demo_db import PASSWORDS
 from tests.e2e import browser as ui
 
 pytestmark = pytest.mark.e2e
@@ -24,15 +23,10 @@ CARD = "model_card?model=adult-income@1"  # not the select box's first choice
 HEADINGS = {"Inventory": "Model inventory"}
 
 
-def _expect() -> Any:  # noqa: ANN401
-    from playwright.sync_api import expect
-
-    return expect
+_expect = ui.expect
 
 
-def _goto(page: Any, url: str) -> None:  # noqa: ANN401
-    page.goto(url)
-    ui.settle(page, delay_ms=0)
+_goto = ui.goto
 
 
 def _submit_sign_in(page: Any, name: str) -> None:  # noqa: ANN401
@@ -59,13 +53,6 @@ def _signed_out(page: Any) -> None:  # noqa: ANN401
     expect(page.get_by_role("button", name="Sign out")).to_have_count(0)
 
 
-@pytest.fixture
-def short_lived(e2e_demo_template: Path, tmp_path: Path) -> Iterator[str]:
-    """The demo app with a 6-second idle timeout."""
-    db = copy_demo(e2e_demo_template, tmp_path / "demo.duckdb")
-    env = ui.clean_env(XDG_DATA_HOME=str(tmp_path / "xdg"), COUNTERSIGN_SESSION_TTL="6")
-    with ui.app_server(db, env=env) as url:
-        yield url
 
 
 def test_a_permalink_survives_reload_signed_in(page: Any, served_demo: tuple[str, Path]) -> None:

@@ -5,7 +5,6 @@ waiver date typed is the date granted; the approval card's comparison with produ
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,21 +13,16 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from core.api.countersign import Countersign
-from tests.app.demo_db import PASSWORDS, copy_demo
+from tests.app.demo_db import PASSWORDS
 from tests.e2e import browser as ui
 
 pytestmark = pytest.mark.e2e
 
 
-def _expect() -> Any:  # noqa: ANN401
-    from playwright.sync_api import expect
-
-    return expect
+_expect = ui.expect
 
 
-def _goto(page: Any, url: str) -> None:  # noqa: ANN401
-    page.goto(url)
-    ui.settle(page, delay_ms=0)
+_goto = ui.goto
 
 
 def _param(page: Any, name: str) -> str | None:  # noqa: ANN401
@@ -54,13 +48,6 @@ def _type_date(page: Any, label: str, day: str) -> None:  # noqa: ANN401
     ui.settle(page)
 
 
-@pytest.fixture
-def short_lived(e2e_demo_template: Path, tmp_path: Path) -> Iterator[str]:
-    """The demo app with a 6-second idle timeout."""
-    db = copy_demo(e2e_demo_template, tmp_path / "demo.duckdb")
-    env = ui.clean_env(XDG_DATA_HOME=str(tmp_path / "xdg"), COUNTERSIGN_SESSION_TTL="6")
-    with ui.app_server(db, env=env) as url:
-        yield url
 
 
 def test_the_address_bar_follows_the_object_and_a_reload_keeps_it(page: Any,  # noqa: ANN401
