@@ -17,9 +17,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cli import words
-from tests.cli.test_releases_cli import as_
-from tests.cli.test_releases_cli import env as env  # noqa: F401 - fixture
-from tests.cli.test_releases_cli import template as template  # noqa: F401 - fixture
+from tests.cli.test_releases_cli import (
+    as_,
+    env as env,  # noqa: F401 - fixture
+    template as template,  # noqa: F401 - fixture
+)
 from tests.conftest import run_cli
 from tests.core.releases.test_releases import LABEL
 

@@ -10,11 +10,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.test_main import _ledger_size, add_and_enroll
-from tests.cli.test_main import initialised as initialised  # noqa: F401 - fixture
-from tests.cli.test_releases_cli import PASSWORDS, as_
-from tests.cli.test_releases_cli import env as env  # noqa: F401 - fixture
-from tests.cli.test_releases_cli import template as template  # noqa: F401 - fixture
+from tests.cli.test_main import (
+    _ledger_size,
+    add_and_enroll,
+    initialised as initialised,  # noqa: F401 - fixture
+)
+from tests.cli.test_releases_cli import (
+    PASSWORDS,
+    as_,
+    env as env,  # noqa: F401 - fixture
+    template as template,  # noqa: F401 - fixture
+)
 from tests.conftest import run_cli
 
 run = run_cli
