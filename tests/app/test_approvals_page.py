@@ -113,12 +113,17 @@ def test_a_new_request_appears_at_once_and_errors_use_the_apps_words(open_app: O
     assert "german-credit-scorer@2" in set(table["Model"]) and "Open requests (2)" in [s.value for s in at.subheader]
 
 
+def reinstatement_request(demo_db: Path, sessions: dict[str, Session]) -> dict[str, Any]:
+    """The demo's suspended german-credit-scorer@2, evaluated again and asked back to production by dana."""
+    cs = Countersign(demo_db)
+    cs.evaluate(sessions["dana"], "german-credit-scorer@2", data="german-credit@1", policy="default",
+                label="good_credit")
+    return cs.reinstate(sessions["dana"], "german-credit-scorer@2", reason="Complaint review closed.")
+
+
 def test_approvers_see_the_suspension_and_the_context(open_app: OpenApp, demo_db: Path,
                                                       demo_sessions: dict[str, Session]) -> None:
-    cs = Countersign(demo_db)
-    cs.evaluate(demo_sessions["dana"], "german-credit-scorer@2", data="german-credit@1", policy="default",
-                label="good_credit")
-    opened = cs.reinstate(demo_sessions["dana"], "german-credit-scorer@2", reason="Complaint review closed.")
+    opened = reinstatement_request(demo_db, demo_sessions)
     at = _page(open_app(demo_db, "chloe"))
     at.query_params["request"] = opened["request_id"]
     at = at.run()

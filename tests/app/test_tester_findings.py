@@ -26,6 +26,7 @@ from app import charts, hints, links
 from core.api.countersign import Countersign
 from core.identity.users import Session
 from tests.app.conftest import APP, OpenApp
+from tests.app.test_approvals_page import reinstatement_request
 from tests.app.test_audit_log_page import _waivers
 from tests.app.test_session import _sign_in
 
@@ -193,10 +194,7 @@ def test_the_waiver_date_is_bounded_by_the_policy_cap_and_the_form_empties(open_
 # ------------------------------------------------------------------------------------------- 5 is a browser test
 def test_the_comparison_with_production_is_a_wrapping_table(open_app: OpenApp, demo_db: Path,
                                                             demo_sessions: dict[str, Session]) -> None:
-    cs = Countersign(demo_db)
-    cs.evaluate(demo_sessions["dana"], "german-credit-scorer@2", data="german-credit@1", policy="default",
-                label="good_credit")
-    opened = cs.reinstate(demo_sessions["dana"], "german-credit-scorer@2", reason="Complaint review closed.")
+    opened = reinstatement_request(demo_db, demo_sessions)
     at = _page(open_app(demo_db, "chloe"), "approvals.py", request=opened["request_id"])
     assert not at.exception
     frame = at.table[0].value

@@ -172,3 +172,9 @@ def goto(page: Any, url: str) -> None:  # noqa: ANN401
     """Open ``url`` and wait until the app has settled."""
     page.goto(url)
     settle(page, delay_ms=0)
+
+
+def open_signed_in(page: Any, base_url: str, user: str, password: str, path: str) -> None:  # noqa: ANN401
+    """Sign ``user`` in at ``base_url``, then open ``path`` (e.g. ``/users``) and wait until it has settled."""
+    sign_in(page, base_url, user, password)
+    goto(page, f"{base_url}{path}")

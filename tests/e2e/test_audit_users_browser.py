@@ -28,8 +28,7 @@ def test_a_ledger_entry_permalink_opens_it_whole_and_survives_reload(page: Any,
     url, db = served_demo
     cs = Countersign(db)
     entry = cs.log_entry(cs.login("aude", PASSWORDS["aude"]), 3)
-    ui.sign_in(page, url, "aude", PASSWORDS["aude"])
-    _goto(page, f"{url}/audit_log?seq=3")
+    ui.open_signed_in(page, url, "aude", PASSWORDS["aude"], "/audit_log?seq=3")
     expect(page.locator("h1").first).to_have_text("Audit log", timeout=60_000)
     expect(page.get_by_label("Entry number")).to_have_value("3")
     expect(page.get_by_text(f"Entry 3: {entry['action']}")).to_be_visible()
@@ -61,8 +60,7 @@ def test_users_page_actions_show_at_once_and_deactivation_ends_sign_in(page: Any
                                                                         served_demo: tuple[str, Path]) -> None:
     expect = _expect()
     url, db = served_demo
-    ui.sign_in(page, url, "ada", PASSWORDS["ada"])
-    _goto(page, f"{url}/users")
+    ui.open_signed_in(page, url, "ada", PASSWORDS["ada"], "/users")
     expect(page.locator("h1").first).to_have_text("Users", timeout=60_000)
 
     form = page.locator("[data-testid=stForm]").filter(has_text="Deactivate an account")

@@ -106,8 +106,7 @@ def test_every_page_has_a_url_that_reloads_to_it(page: Any, served_demo: tuple[s
 def test_a_page_my_roles_do_not_open_says_so(page: Any, served_demo: tuple[str, Path]) -> None:
     expect = _expect()
     url, _db = served_demo
-    ui.sign_in(page, url, "aude", PASSWORDS["aude"])
-    _goto(page, f"{url}/approvals")  # an auditor decides and requests nothing
+    ui.open_signed_in(page, url, "aude", PASSWORDS["aude"], "/approvals")  # an auditor decides and requests nothing
     expect(page.get_by_text("The Approvals page is open to")).to_be_visible(timeout=60_000)
     expect(page.get_by_role("button", name="Approve", exact=True)).to_have_count(0)
     assert not [t for t in ui.nav_titles(page) if t.startswith("Approvals")]

@@ -37,6 +37,14 @@ def _choose(page: Any, label: str, option: str) -> None:  # noqa: ANN401
     ui.settle(page)
 
 
+def _waiver_form(page: Any, url: str) -> None:  # noqa: ANN401
+    """chloe (compliance officer) on the Waivers tab of the Policies page, adult-income@1 chosen."""
+    ui.open_signed_in(page, url, "chloe", PASSWORDS["chloe"], "/policies")
+    page.get_by_role("tab", name="Waivers").click()
+    ui.settle(page)
+    _choose(page, "Model version", "adult-income@1")
+
+
 def _type_date(page: Any, label: str, day: str) -> None:  # noqa: ANN401
     """Type a date into a date field segment by segment (year, month, day), as a person does, then leave it."""
     year, month, dom = day.split("-")
@@ -117,11 +125,7 @@ def test_sign_in_after_expiry_mid_session_returns_to_the_full_url(page: Any, sho
 def test_the_waiver_date_typed_is_the_date_granted(page: Any, served_demo: tuple[str, Path]) -> None:  # noqa: ANN401
     expect = _expect()
     url, db = served_demo
-    ui.sign_in(page, url, "chloe", PASSWORDS["chloe"])
-    _goto(page, f"{url}/policies")
-    page.get_by_role("tab", name="Waivers").click()
-    ui.settle(page)
-    _choose(page, "Model version", "adult-income@1")
+    _waiver_form(page, url)
     box = page.get_by_role("combobox", name="Check")
     box.click()
     page.get_by_role("option").first.click()
@@ -150,8 +154,7 @@ def test_the_comparison_with_production_fits_1400_px(page: Any, served_demo: tup
     dana = cs.login("dana", PASSWORDS["dana"])
     cs.evaluate(dana, "german-credit-scorer@2", data="german-credit@1", policy="default", label="good_credit")
     opened = cs.reinstate(dana, "german-credit-scorer@2", reason="Complaint review closed.")
-    ui.sign_in(page, url, "chloe", PASSWORDS["chloe"])
-    _goto(page, f"{url}/approvals?request={opened['request_id']}")
+    ui.open_signed_in(page, url, "chloe", PASSWORDS["chloe"], f"/approvals?request={opened['request_id']}")
     table = page.locator("[data-testid=stTable]").first
     expect(table).to_be_visible(timeout=60_000)
     expect(table).to_contain_text("Production v1")
@@ -171,11 +174,7 @@ def test_a_waiver_date_past_the_cap_is_marked_and_never_granted_silently(page: A
                                                                            served_demo: tuple[str, Path]) -> None:
     expect = _expect()
     url, _db = served_demo
-    ui.sign_in(page, url, "chloe", PASSWORDS["chloe"])
-    _goto(page, f"{url}/policies")
-    page.get_by_role("tab", name="Waivers").click()
-    ui.settle(page)
-    _choose(page, "Model version", "adult-income@1")
+    _waiver_form(page, url)
     today = datetime.now(UTC).date()
     _type_date(page, "Until (last day the waiver holds)", "2099-12-31")
     caption = page.locator("[data-testid=stCaptionContainer]").filter(has_text="caps waivers")
