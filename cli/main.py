@@ -1100,6 +1100,12 @@ def demo_cmd(state: _State, db: str | None, as_json: bool, port: int, address: s
 
 
 def _serve(db_path: Path, port: int, address: str) -> None:
+    import importlib.util
+
+    missing = [m for m in ("streamlit", "altair") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise CountersignError(f"the app needs the front-end extra ({', '.join(missing)} is not installed): "
+                               "pip install 'countersign[app]' (or run ./scripts/demo, which installs everything)")
     import app
 
     script = Path(app.__file__).parent / "main.py"

@@ -58,3 +58,35 @@ def test_each_package_exports_what_its_stub_lists(package: str) -> None:
     for path in (CORE / package).glob("*.py"):
         if path.stem not in ("__init__", "worker"):
             assert path.stem in module.__all__ or f"from .{path.stem} import" in stub, f"core.{package}.{path.stem}"
+
+
+#: Run in a fresh interpreter where the front end's packages cannot be imported (as after a plain
+#: ``pip install countersign``, without the ``[app]`` extra).
+_WITHOUT_FRONT_END = """
+import importlib.abc, importlib.util, sys
+class _Blocked(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("streamlit", "altair"):
+            raise ModuleNotFoundError(f"No module named {name!r}")
+        return None
+sys.meta_path.insert(0, _Blocked())
+_real_find_spec = importlib.util.find_spec
+importlib.util.find_spec = lambda name, *a: None if name.split(".")[0] in ("streamlit", "altair") else \\
+    _real_find_spec(name, *a)
+from cli.main import main
+sys.argv = ["countersign", *sys.argv[1:]]
+main()
+"""
+
+
+@pytest.mark.parametrize("args, code, words", [
+    (["--help"], 0, "Usage"),
+    (["policy", "check", "policies/default.yaml"], 0, "default"),
+    (["app", "--db", "/nonexistent/x.duckdb"], 2, "pip install 'countersign[app]'"),
+])
+def test_the_cli_runs_without_the_front_end_extra(args: list[str], code: int, words: str) -> None:
+    run = subprocess.run([sys.executable, "-c", _WITHOUT_FRONT_END, *args], capture_output=True, text=True,
+                         cwd=CORE.parent, timeout=120)
+    assert run.returncode == code, run.stderr
+    assert words in run.stdout + run.stderr
+    assert "Traceback" not in run.stderr
