@@ -26,7 +26,7 @@ The method and threshold actually applied to each column are returned with its r
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -41,10 +41,10 @@ class ColumnData:
 
     name: str
     numeric: bool
-    reference: np.ndarray | None = None
-    current: np.ndarray | None = None
-    ref_counts: dict[str, int] | None = None
-    cur_counts: dict[str, int] | None = None
+    reference: np.ndarray = field(default_factory=lambda: np.empty(0))  #: numeric columns: finite values
+    current: np.ndarray = field(default_factory=lambda: np.empty(0))
+    ref_counts: dict[str, int] = field(default_factory=dict)  #: categorical columns: rows per category
+    cur_counts: dict[str, int] = field(default_factory=dict)
 
     @property
     def ref_size(self) -> int:
