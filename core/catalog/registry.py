@@ -323,9 +323,11 @@ class RegistryAPI:
             return record
 
         record = self._act(session, Permission.READ, model_node(r), fetch)
+        vouched = False  # only the acting user's own trust lets a pickle run for them (refused otherwise)
         if record["trusted_pickle"]:
-            self._personal_trusts(session, record, Permission.READ, vouch=False)
-        return record, artifacts.load_stored(self.path, record, actor_vouched=bool(record["trusted_pickle"]))
+            trusts = self._personal_trusts(session, record, Permission.READ, vouch=False)
+            vouched = session.name in {t["name"] for t in trusts}
+        return record, artifacts.load_stored(self.path, record, actor_vouched=vouched)
 
     def _vouch_for_pickle(self, session: Session, ref: str, digest: str, fmt: str,
                           permission: Permission) -> dict[str, Any]:

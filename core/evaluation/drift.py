@@ -73,44 +73,54 @@ def _counts_aligned(ref: dict[str, int], cur: dict[str, int]) -> tuple[np.ndarra
             keys)
 
 
+def _quantiles(reference: np.ndarray, bins: int) -> np.ndarray:
+    quantiles: np.ndarray = np.quantile(reference, np.linspace(0, 1, bins + 1))
+    return quantiles
+
+
 def quantile_edges(reference: np.ndarray, bins: int) -> np.ndarray:
     """Inner edges of ``bins`` equal-frequency bins of the reference (duplicates merged)."""
-    edges = np.unique(np.quantile(reference, np.linspace(0, 1, bins + 1)))
-    return edges[1:-1]
+    return np.unique(_quantiles(reference, bins))[1:-1]
 
 
 def point_masses(reference: np.ndarray, bins: int) -> np.ndarray:
     """Values holding so much of the reference that two or more of its ``bins + 1`` quantiles fall on them (at least
     about ``1/bins`` of the rows: capital gain's 0 in UCI Adult). Each is a bin of its own: merged into a
     neighbouring bin, a column whose reference is 92% zeros would have one bin and a PSI of 0 whatever happened."""
-    values, counts = np.unique(np.quantile(reference, np.linspace(0, 1, bins + 1)), return_counts=True)
+    values, counts = np.unique(_quantiles(reference, bins), return_counts=True)
     return values[counts >= 2]
 
 
-def bin_index(reference: np.ndarray, values: np.ndarray, bins: int) -> tuple[np.ndarray, int]:
-    """The bin of each of ``values`` in the reference's equal-frequency bins, and how many bins there are.
+def reference_cuts(reference: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray]:
+    """The reference's bin boundaries from one quantile computation: ``(cuts, masses)`` — the inner edges
+    (:func:`quantile_edges`) and point masses (:func:`point_masses`) together, sorted, and the point masses alone.
 
-    Bins are ``[a, b)`` between consecutive inner edges (:func:`quantile_edges`; values outside the reference range
-    fall in the outer bins), except that each point mass ``m`` (:func:`point_masses`) is the bin ``{m}`` of its own:
-    the bin of ``x`` is the number of cuts (inner edges and point masses) at or below ``x`` plus the number of point
-    masses strictly below ``x``."""
-    masses = point_masses(reference, bins)
-    cuts = np.union1d(quantile_edges(reference, bins), masses)
-    index = np.searchsorted(cuts, values, side="right") + np.searchsorted(masses, values, side="left")
-    return index, cuts.size + masses.size + 1
+    Bins are ``[a, b)`` between consecutive cuts (values outside the reference range fall in the outer bins), except
+    that each point mass ``m`` is the bin ``{m}`` of its own: the bin of ``x`` is the number of cuts at or below ``x``
+    plus the number of point masses strictly below ``x`` (:func:`bin_index`)."""
+    values, counts = np.unique(_quantiles(reference, bins), return_counts=True)
+    masses = values[counts >= 2]
+    return np.union1d(values[1:-1], masses), masses
+
+
+def bin_index(cuts: np.ndarray, masses: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """The bin of each of ``values`` given :func:`reference_cuts`; there are ``cuts.size + masses.size + 1`` bins."""
+    return np.searchsorted(cuts, values, side="right") + np.searchsorted(masses, values, side="left")
 
 
 def binned(reference: np.ndarray, current: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray]:
-    ref_index, k = bin_index(reference, reference, bins)
-    cur_index, _ = bin_index(reference, current, bins)
-    return (np.bincount(ref_index, minlength=k).astype(float), np.bincount(cur_index, minlength=k).astype(float))
+    """Reference and current counts per bin of the reference's equal-frequency bins (:func:`reference_cuts`)."""
+    cuts, masses = reference_cuts(reference, bins)
+    k = cuts.size + masses.size + 1
+    ref = np.bincount(bin_index(cuts, masses, reference), minlength=k).astype(float)
+    return ref, np.bincount(bin_index(cuts, masses, current), minlength=k).astype(float)
 
 
 def bin_labels(reference: np.ndarray, bins: int) -> list[str]:
-    """The labels of :func:`bin_index`'s bins, in order: ``< a``, ``[a, b)``, ``= m`` (a point mass),
+    """The labels of :func:`binned`'s bins, in order: ``< a``, ``[a, b)``, ``= m`` (a point mass),
     ``(m, b)``, ``≥ b`` / ``> m``."""
-    masses = set(point_masses(reference, bins).tolist())
-    cuts = np.union1d(quantile_edges(reference, bins), np.array(sorted(masses), dtype=float)).tolist()
+    cut_array, mass_array = reference_cuts(reference, bins)
+    cuts, masses = cut_array.tolist(), set(mass_array.tolist())
     if not cuts:
         return ["all values"]
     labels = [f"< {_number_label(cuts[0])}"]
