@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from core.errors import BadInput
 from core.identity import keys as crypto
-from core.identity.roles import parse_role
+from core.identity.roles import Permission, acting_role, parse_role
 from core.ledger.chain import Signer
 from core.ledger.service_key import sealed_to_credentials
 
@@ -36,6 +36,18 @@ class Session:
     name: str
     roles: tuple[str, ...]
     signer: Signer = field(repr=False)
+
+    def acting_role(self, permission: Permission) -> str | None:
+        """The role under which this user may exercise ``permission`` (:data:`core.identity.roles.PERMISSIONS`)."""
+        return acting_role(self.roles, permission)
+
+    def can(self, permission: Permission) -> bool:
+        """Whether one of this user's roles grants ``permission``: the one role table, for core, CLI and app alike.
+
+        Holding a permission is necessary, not sufficient: separation of duties and the state of the object are
+        checked by the operation itself, inside its transaction.
+        """
+        return self.acting_role(permission) is not None
 
 
 @dataclass(frozen=True)
