@@ -1,26 +1,54 @@
-"""Versioned schema migrations for the DuckDB store.
+"""Versioned schema migrations, each written once per SQL dialect.
 
 Each migration is applied in the same transaction as the ledger event that records it (``schema.upgraded``).
 A database whose version is higher than :data:`HEAD_VERSION` was written by a newer Countersign and is refused.
+
+A :class:`Migration` names its statements per dialect (``{DUCKDB: (...)}``); a store applies those of its own dialect
+(:meth:`Migration.statements_for`). DuckDB is the only dialect written so far: a second backend (PostgreSQL) adds its
+key to :data:`DIALECTS` and its statements to every migration, producing the same tables, columns and keys — the
+contract suite (``tests/core/storage/test_contract.py``) then runs against it. A migration once released never
+changes (its DuckDB statements are pinned by digest in ``tests/core/storage/test_migrations.py``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+DUCKDB = "duckdb"
+DIALECTS: tuple[str, ...] = (DUCKDB,)
+"""The SQL dialects every migration is written in."""
 
 
 @dataclass(frozen=True)
 class Migration:
     version: int
     description: str
-    statements: tuple[str, ...]
+    sql: Mapping[str, tuple[str, ...]] = field(repr=False)
+    """The migration's statements keyed by dialect (:data:`DIALECTS`), applied in order in one transaction."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "sql", dict(self.sql))  # a copy: the caller's mapping cannot change it later
+
+    def statements_for(self, dialect: str) -> tuple[str, ...]:
+        """The statements of ``dialect``; ``LookupError`` if this migration is not written in it."""
+        try:
+            return self.sql[dialect]
+        except KeyError:
+            raise LookupError(f"migration {self.version} has no {dialect} statements (written for: "
+                              f"{', '.join(self.sql)})") from None
+
+    @property
+    def statements(self) -> tuple[str, ...]:
+        """The DuckDB statements (the first dialect; what callers written before dialects read)."""
+        return self.statements_for(DUCKDB)
 
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
         "identities, keys, settings and the append-only ledger",
-        (
+        {DUCKDB: (
             """CREATE TABLE schema_migrations (
                    version INTEGER PRIMARY KEY,
                    description VARCHAR NOT NULL,
@@ -67,15 +95,15 @@ MIGRATIONS: tuple[Migration, ...] = (
                    note VARCHAR NOT NULL,
                    frontier VARCHAR NOT NULL,
                    created_at VARCHAR NOT NULL)""",
-        ),
+        )},
     ),
     Migration(
         2,
         "indexes for filtering the audit log by actor and action",
-        (
+        {DUCKDB: (
             "CREATE INDEX ledger_actor_idx ON ledger (actor)",
             "CREATE INDEX ledger_action_idx ON ledger (action)",
-        ),
+        )},
     ),
 )
 
@@ -84,7 +112,7 @@ MIGRATIONS = (
     Migration(
         3,
         "lineage registry: datasets, models, documents (datasheets, model cards) and the lineage graph",
-        (
+        {DUCKDB: (
             """CREATE TABLE datasets (
                    name VARCHAR NOT NULL,
                    version VARCHAR NOT NULL,
@@ -143,7 +171,7 @@ MIGRATIONS = (
                    kind VARCHAR NOT NULL,
                    seq BIGINT NOT NULL,
                    PRIMARY KEY (src, dst, kind))""",
-        ),
+        )},
     ),
 )
 
@@ -152,7 +180,7 @@ MIGRATIONS = (
     Migration(
         4,
         "policies and evaluations",
-        (
+        {DUCKDB: (
             """CREATE TABLE policies (
                    name VARCHAR NOT NULL,
                    version INTEGER NOT NULL,
@@ -182,7 +210,7 @@ MIGRATIONS = (
                    evaluated_by VARCHAR NOT NULL,
                    evaluated_at VARCHAR NOT NULL,
                    seq BIGINT NOT NULL)""",
-        ),
+        )},
     ),
 )
 
@@ -191,7 +219,7 @@ MIGRATIONS = (
     Migration(
         5,
         "releases: governing policies, stages, promotion requests, approvals, waivers, revalidation, webhook outbox",
-        (
+        {DUCKDB: (
             "ALTER TABLE evaluations ADD COLUMN purpose VARCHAR DEFAULT 'evaluation'",
             """CREATE TABLE policy_assignments (
                    model_name VARCHAR PRIMARY KEY,
@@ -259,7 +287,7 @@ MIGRATIONS = (
                    delivered_at VARCHAR,
                    last_error VARCHAR,
                    seq BIGINT NOT NULL)""",
-        ),
+        )},
     ),
 )
 
@@ -268,7 +296,7 @@ MIGRATIONS = (
     Migration(
         6,
         "attestations: DSSE envelopes of evaluations and promotion decisions",
-        (
+        {DUCKDB: (
             """CREATE TABLE attestations (
                    id VARCHAR PRIMARY KEY,
                    kind VARCHAR NOT NULL,
@@ -277,7 +305,7 @@ MIGRATIONS = (
                    envelope VARCHAR NOT NULL,
                    signer VARCHAR NOT NULL,
                    seq BIGINT NOT NULL)""",
-        ),
+        )},
     ),
 )
 
@@ -286,7 +314,7 @@ MIGRATIONS = (
     Migration(
         7,
         "datasets: the CSV dialect given at registration (delimiter, header, column names)",
-        ("ALTER TABLE datasets ADD COLUMN read_options VARCHAR",),
+        {DUCKDB: ("ALTER TABLE datasets ADD COLUMN read_options VARCHAR",)},
     ),
 )
 
@@ -295,12 +323,12 @@ MIGRATIONS = (
     Migration(
         8,
         "enrolments: one-time codes with which new users set their own password (an admin never knows it)",
-        ("""CREATE TABLE enrolments (
+        {DUCKDB: ("""CREATE TABLE enrolments (
                    name VARCHAR PRIMARY KEY,
                    code_sha256 VARCHAR NOT NULL,
                    expires_at VARCHAR NOT NULL,
                    issued_by VARCHAR NOT NULL,
-                   seq BIGINT NOT NULL)""",),
+                   seq BIGINT NOT NULL)""",)},
     ),
 )
 
@@ -318,7 +346,7 @@ MIGRATIONS = (
         9,
         "lineage: OpenLineage datasets and jobs keyed by (namespace, name) — namespace percent-encoded in node "
         "ids, old ids re-keyed; aliases (symlinks) and column-level lineage",
-        (
+        {DUCKDB: (
             """CREATE TABLE lineage_id_renames (old_id VARCHAR PRIMARY KEY, new_id VARCHAR NOT NULL)""",
             _rekey("ol-dataset", "ol-dataset"),
             _rekey("job", "job"),
@@ -349,7 +377,7 @@ MIGRATIONS = (
                    transformation VARCHAR NOT NULL,
                    seq BIGINT NOT NULL,
                    PRIMARY KEY (dst, dst_field, src, src_field, transformation))""",
-        ),
+        )},
     ),
 )
 
@@ -358,11 +386,11 @@ MIGRATIONS = (
     Migration(
         10,
         "waivers: the policy version each was granted under (a waiver holds for that check of that version only)",
-        (
+        {DUCKDB: (
             "ALTER TABLE waivers ADD COLUMN policy VARCHAR",
             """UPDATE waivers SET policy = json_extract_string(l.payload, '$.policy')
                    FROM ledger l WHERE l.seq = waivers.seq AND l.action = 'waiver.granted'""",
-        ),
+        )},
     ),
 )
 
@@ -372,7 +400,7 @@ MIGRATIONS = (
         11,
         "review threads: comments, change requests and answers on promotion requests (each a ledger entry); a "
         "request answered with new evidence names the request it supersedes",
-        (
+        {DUCKDB: (
             """CREATE TABLE request_notes (
                    seq BIGINT PRIMARY KEY,
                    request_id VARCHAR NOT NULL,
@@ -382,7 +410,7 @@ MIGRATIONS = (
                    comment VARCHAR NOT NULL,
                    noted_at VARCHAR NOT NULL)""",
             "ALTER TABLE promotion_requests ADD COLUMN supersedes VARCHAR",
-        ),
+        )},
     ),
 )
 
