@@ -1,5 +1,33 @@
 """Public names of :mod:`core.storage` (read by lazy_loader and by type checkers)."""
 
 from . import migrations as migrations
+from .contract import (
+    CatalogStore as CatalogStore,
+    IdentityStore as IdentityStore,
+    LedgerStore as LedgerStore,
+    LineageStore as LineageStore,
+    PolicyStore as PolicyStore,
+    ReleaseStore as ReleaseStore,
+    SettingsStore as SettingsStore,
+    Store as Store,
+    Transaction as Transaction,
+    WebhookOutbox as WebhookOutbox,
+)
 from .duckdb_store import DuckDBStore as DuckDBStore, NeedsUpgrade as NeedsUpgrade, Tx as Tx
-from .records import LEDGER_COLUMNS as LEDGER_COLUMNS, LedgerRow as LedgerRow
+from .migrations import DIALECTS as DIALECTS, HEAD_VERSION as HEAD_VERSION, Migration as Migration
+from .records import (
+    LEDGER_COLUMNS as LEDGER_COLUMNS,
+    CheckpointSummary as CheckpointSummary,
+    Credentials as Credentials,
+    Deactivation as Deactivation,
+    Enrolment as Enrolment,
+    LedgerHead as LedgerHead,
+    LedgerRow as LedgerRow,
+    LineageEdge as LineageEdge,
+    PickleTrust as PickleTrust,
+    PublicKey as PublicKey,
+    Record as Record,
+    StoredCheckpoint as StoredCheckpoint,
+    UserSummary as UserSummary,
+)
+from .site import Site as Site
