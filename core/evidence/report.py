@@ -52,7 +52,6 @@ from core.identity.roles import Permission
 from core.identity.users import Session
 from core.ledger.chain import Event, Ledger
 from core.storage.duckdb_store import Tx
-from core.tlog import merkle, signed_note
 from core.tlog.canonical import canonical_bytes
 from core.tlog.merkle import MerkleTree
 from core.tlog.signed_note import NoteError, open_note, parse_checkpoint, parse_verifier_key
@@ -62,21 +61,10 @@ MANIFEST_PREDICATE = "https://countersign.dev/attestations/report-manifest/v1"
 
 
 def standalone_verifier() -> str:
-    """The source of ``verify.py``: :mod:`core.evidence.bundle_verify` with the Merkle and signed-note modules
-    inlined."""
-    source = Path(bundle_verify.__file__).read_text(encoding="utf-8")
-    inlined = []
-    for module in (merkle, signed_note):
-        text = Path(module.__file__).read_text(encoding="utf-8")
-        text = text.replace("from __future__ import annotations\n", "")
-        text = re.sub(r"(?ms)^__all__ = \[.*?\]\n", "", text)
-        text = re.sub(r'(?s)^""".*?"""\n', "", text, count=1)
-        inlined.append(f"# ---- {module.__name__} (inlined) ----\n{text}")
-    start = source.index("# --- inline: core.tlog.merkle, core.tlog.signed_note ---")
-    end = source.index("# --- end inline ---")
-    header = ("#!/usr/bin/env python3\n# Countersign evidence-bundle verifier. Needs only Python 3.11+ and the "
-              "'cryptography' package.\n# Usage: python verify.py BUNDLE_DIR [--trusted-key VERIFIER_KEY]\n")
-    return header + source[:start] + "\n".join(inlined) + source[end + len("# --- end inline ---"):]
+    """The source of ``verify.py``: the offline verifier in one file (built by :mod:`core.evidence.standalone`)."""
+    from core.evidence.standalone import standalone_verifier as build
+
+    return build()
 
 
 def _in_range(ts: str | None, since: str | None, until: str | None) -> bool:

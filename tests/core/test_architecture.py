@@ -28,6 +28,9 @@ def _imported_after(statement: str) -> list[str]:
 @pytest.mark.parametrize("module", [
     "core.tlog.merkle", "core.tlog.signed_note", "core.tlog.canonical", "core.tlog.ed25519", "core.tlog",
     "core.evidence.bundle_verify", "core.evidence.attest", "core.ledger.verify", "core.ledger.chain",
+    "core.evidence.bundle_format", "core.evidence.bundle_keys", "core.evidence.bundle_dsse",
+    "core.evidence.bundle_entry_set", "core.evidence.bundle_entries", "core.evidence.bundle_attestations",
+    "core.evidence.standalone",
 ])
 def test_offline_primitives_import_no_database_dataframe_or_front_end(module: str) -> None:
     assert _imported_after(f"import {module}") == []
