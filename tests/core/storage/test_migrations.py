@@ -11,7 +11,7 @@ import core.api.countersign
 import core.storage.duckdb_store
 from core.api.countersign import Countersign
 from core.errors import SchemaTooNew
-from core.storage.migrations import HEAD_VERSION, MIGRATIONS
+from core.storage.migrations import DIALECTS, DUCKDB, HEAD_VERSION, MIGRATIONS
 from tests.conftest import ADMIN, ADMIN_PW
 
 
@@ -35,6 +35,42 @@ def _init_at(db_path: Path, version: int, monkeypatch: pytest.MonkeyPatch) -> No
 def test_head_has_at_least_two_versions() -> None:
     assert HEAD_VERSION == MIGRATIONS[-1].version >= 2
     assert [m.version for m in MIGRATIONS] == list(range(1, HEAD_VERSION + 1))
+
+
+#: SHA-256 of ``[version, description, DuckDB statements]`` of each released migration: a migration once released
+#: never changes (databases that applied it would differ from new ones); new migrations are appended instead.
+RELEASED = {
+    1: "643bd775ef523ba30c975ce991c25856b044701c4e00a7bb25496157f6665ca0",
+    2: "bcc3a840a7ab8044bcf8563e6a03631e5513e351437cd1605a7af76425a244b5",
+    3: "60f561ef9aab8ff1bc2923a6c731dc899932f96e7512e9cc7a0fad110ee3aa4f",
+    4: "39573e3aeadb47c71f270ce98989247c84a4cee86b266bba3df5a9fd21f898e5",
+    5: "18813749845ded3f9d1b18100b8ba8c2a8d94473b8af388ac298c41e295230a4",
+    6: "ab17ce989732e702577a27a9e87bfea9c2f5efa0fe17d146f5b1243eff1a334f",
+    7: "785710592610bac56035e004d185e6405c880cb439db4ac9b958b8d1b047c86f",
+    8: "14a28812a6bc34fc6c1741403afecae5ed9a3099fb18f6a96a3f9022ae6ee431",
+    9: "d912fe1dbb23477210d32b026966f2acee396169e41dbccbba064b0a9284ac04",
+    10: "20de73bc550174196fde9684f2aa141930766ac8e5dc368734348f85d2f83cf5",
+    11: "188415adfe4cf17a3972c7191f43302f913d0323d9cd4172a75006fead5f1fb2",
+}
+
+
+def test_released_migrations_never_change() -> None:
+    import hashlib
+    import json
+
+    for migration in MIGRATIONS:
+        if migration.version in RELEASED:
+            body = json.dumps([migration.version, migration.description, list(migration.statements_for(DUCKDB))])
+            assert hashlib.sha256(body.encode()).hexdigest() == RELEASED[migration.version], migration.version
+
+
+def test_every_migration_is_written_for_every_dialect() -> None:
+    for migration in MIGRATIONS:
+        assert set(migration.sql) == set(DIALECTS), migration.version
+        assert all(migration.statements_for(d) for d in DIALECTS)
+        assert migration.statements == migration.statements_for(DUCKDB)
+    with pytest.raises(LookupError, match="migration 1 has no oracle statements"):
+        MIGRATIONS[0].statements_for("oracle")
 
 
 def test_old_database_is_upgraded_on_open_and_the_upgrade_is_a_ledger_entry(
