@@ -101,18 +101,9 @@ class LedgerStore(Protocol):
     def ledger_entries(self, seqs: Sequence[int]) -> list[LedgerRow]:
         """The rows at ``seqs`` that exist, in seq order."""
 
-    def ledger_search(
-        self,
-        *,
-        limit: int,
-        offset: int = 0,
-        actor: str | None = None,
-        action: str | None = None,
-        subject: str | None = None,
-        since: str | None = None,
-        until: str | None = None,
-        newest_first: bool = True,
-    ) -> list[LedgerRow]:
+    def ledger_search(self, *, limit: int, offset: int = 0, actor: str | None = None, action: str | None = None,
+                      subject: str | None = None, since: str | None = None, until: str | None = None,
+                      newest_first: bool = True) -> list[LedgerRow]:
         """Rows for the audit log, newest first (``newest_first=False``: oldest first). ``actor`` matches the whole
         name ignoring case; ``action`` whole dotted segments ignoring case (``promotion`` finds ``promotion`` and
         ``promotion.*``, not ``promotions``); ``subject`` exactly. A trailing ``*`` on any of them matches a plain text

@@ -6,6 +6,11 @@ one transaction and disconnects. A connect that meets another process's lock is 
 the configured wait (``COUNTERSIGN_LOCK_TIMEOUT``) runs out, and only then fails with :class:`StoreUnavailable`.
 Inside one process, write transactions are serialised by a lock so that threads (Streamlit sessions) never race
 for the ledger head.
+
+Together, the file lock (across processes) and the per-process write lock (across threads) are how this store keeps
+the ledger-append serialisation the storage contract requires (:class:`core.storage.contract.LedgerStore`): a write
+transaction holds both from before its first read until commit or rollback, so the head it reads is the head it
+extends. The repository methods themselves live in :mod:`core.storage.duckdb_tx`, one mixin per aggregate.
 """
 
 from __future__ import annotations

@@ -41,6 +41,14 @@ class TxBase:
     def _all(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return self.con.execute(sql, list(params)).fetchall()
 
+    @staticmethod
+    def _where(**equal: Any) -> tuple[str, list[Any]]:
+        """``WHERE column = ? AND …`` for the columns whose value is not ``None`` (``""`` when none is), and its
+        parameters."""
+        given = {column: value for column, value in equal.items() if value is not None}
+        clause = f"WHERE {' AND '.join(f'{column} = ?' for column in given)}" if given else ""
+        return clause, list(given.values())
+
     def _records(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         cursor = self.con.execute(sql, list(params))
         names = [d[0] for d in cursor.description]

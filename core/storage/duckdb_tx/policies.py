@@ -34,14 +34,7 @@ class PolicyTx(TxBase):
 
     def list_evaluations(self, model_name: str | None = None, model_version: str | None = None,
                          limit: int = 100) -> list[dict[str, Any]]:
-        where, params = [], []
-        if model_name is not None:
-            where.append("model_name = ?")
-            params.append(model_name)
-        if model_version is not None:
-            where.append("model_version = ?")
-            params.append(model_version)
-        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        clause, params = self._where(model_name=model_name, model_version=model_version)
         return self._records(
             "SELECT id, model_name, model_version, artifact_digest, dataset_ref, policy_name, policy_version, "
             f"policy_sha256, passed, result_sha256, evaluated_by, evaluated_at, seq FROM evaluations {clause} "

@@ -152,14 +152,7 @@ class ReleaseTx(TxBase):
         self.con.execute("UPDATE waivers SET revoked_by = ?, revoked_at = ? WHERE id = ?", [by, at, waiver_id])
 
     def waivers_for(self, model_name: str | None = None, model_version: str | None = None) -> list[dict[str, Any]]:
-        where, params = [], []
-        if model_name:
-            where.append("model_name = ?")
-            params.append(model_name)
-        if model_version:
-            where.append("model_version = ?")
-            params.append(model_version)
-        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        clause, params = self._where(model_name=model_name or None, model_version=model_version or None)
         return self._records(f"SELECT * FROM waivers {clause} ORDER BY seq", params)
 
     def inventory_rows(self) -> list[dict[str, Any]]:

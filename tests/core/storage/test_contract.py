@@ -373,6 +373,7 @@ def test_policies_evaluations_and_attestations(store: Store) -> None:
         assert tx.get_evaluation("nope") is None
         assert [e["id"] for e in tx.list_evaluations()] == ["e3", "e2", "e1"]
         assert [e["id"] for e in tx.list_evaluations("m", "1", limit=1)] == ["e3"]
+        assert [e["id"] for e in tx.list_evaluations(model_version="2")] == ["e2"]
         assert "result" not in tx.list_evaluations()[0]
         assert tx.attestations_for("m") == [attestation] and tx.attestations_for("m", "2") == []
 
@@ -467,7 +468,7 @@ def test_waivers(store: Store) -> None:
     with store.reader() as tx:
         assert tx.get_waiver("w1") == waiver and tx.get_waiver("w3") is None
         assert tx.get_waiver("w2")["revoked_by"] == "chloe"
-        assert [w["id"] for w in tx.waivers_for()] == ["w1", "w2"]
+        assert [w["id"] for w in tx.waivers_for()] == ["w1", "w2"] == [w["id"] for w in tx.waivers_for("", "")]
         assert [w["id"] for w in tx.waivers_for("m", "2")] == ["w2"] and tx.waivers_for("x") == []
 
 
