@@ -1,5 +1,15 @@
 """Public names of :mod:`core.evaluation` (read by lazy_loader and by type checkers)."""
 
-from . import drift as drift, explain as explain, explanations as explanations, labels as labels, metrics as metrics
+from . import (
+    drift as drift,
+    explain as explain,
+    explain_fast as explain_fast,
+    explain_outputs as explain_outputs,
+    explain_permutation as explain_permutation,
+    explain_provenance as explain_provenance,
+    explanations as explanations,
+    labels as labels,
+    metrics as metrics,
+)
 from .engine import EvalInputs as EvalInputs, Evaluator as Evaluator, compare as compare
 from .sandbox import IsolatedModel as IsolatedModel, SandboxError as SandboxError

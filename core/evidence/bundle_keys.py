@@ -103,7 +103,7 @@ class _KeyHistory:
         elif action == "user.key_rotated":
             name = payload.get("name")
             old = self.current.get(name) if isinstance(name, str) else None
-            if old is None or payload.get("previous_key_id") != old or name != actor:
+            if not isinstance(name, str) or old is None or payload.get("previous_key_id") != old or name != actor:
                 raise BundleError(f"entry seq {seq}: key rotation does not name its actor's current key")
             self._register(seq, name, payload, seq + 1)
             self.keys[old].valid_to = seq
