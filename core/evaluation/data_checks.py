@@ -1,0 +1,229 @@
+"""Checks on the data and the model's documentation: distribution drift against reference data, missing rates and
+the training schema, the model card's required sections, and the features an explanation ranks highest."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from core.catalog.documents import present
+from core.errors import BadInput
+from core.evaluation import drift as driftlib, labels, metrics as m
+from core.evaluation.checks import check_result, compare, op_fields
+from core.evaluation.result import CheckResult
+from core.evaluation.statistics import PREDICTION, SCORE, Side
+from core.policy.rules import (
+    DEFAULT_DRIFT_THRESHOLDS,
+    P_VALUE_METHODS,
+    DataQualityCheck,
+    DocumentationCheck,
+    DriftCheck,
+    ExplainCheck,
+)
+
+if TYPE_CHECKING:
+    from core.evaluation.engine import Evaluator
+
+__all__ = ["data_quality_check", "documentation_check", "drift_check", "explain_check"]
+
+#: For categorical columns, the analogue of a numeric-only drift test (recorded per column in the result).
+_CATEGORICAL_STANDIN = {"ks": "chisquare", "wasserstein": "jensenshannon"}
+
+
+def drift_columns(ev: Evaluator, check: DriftCheck | DataQualityCheck, need_reference: bool = True) -> list[str]:
+    """The columns a drift or data-quality check reads: those named (all present), else every input column."""
+    if check.columns != "all":
+        pools = [ev.columns] + ([ev.ref_columns] if need_reference else [])
+        for pool, where in zip(pools, ("evaluation data", "reference data"), strict=False):
+            missing = [c for c in check.columns if c not in pool]
+            if missing:
+                raise BadInput(f"check {check.id}: column(s) {', '.join(missing)} not in the {where}")
+        return list(check.columns)
+    excluded = {ev.inputs.label, ev.inputs.prediction_column, ev.inputs.score_column, PREDICTION, SCORE}
+    base = ev.inputs.feature_names or list(ev.columns)
+    return [c for c in base if c in ev.columns and c not in excluded and (not need_reference or c in
+                                                                          ev.ref_columns)]
+
+
+def column_data(ev: Evaluator, check: DriftCheck, name: str) -> tuple[driftlib.ColumnData, dict[str, Any]]:
+    """One column's usable values in reference and current data, and its missing counts on each side.
+
+    Missing or non-finite values (NULL, NaN, ±inf, empty text) are excluded from the distribution and counted.
+    A column read as numbers on one side and as text on the other is refused, unless every present text value
+    is a number (e.g. a column that is blank on one side is read as text by the CSV reader).
+    """
+    types = {"reference": ev.ref_columns[name], "current": ev.columns[name]}
+    kinds = {side: labels.column_kind(t).kind for side, t in types.items()}
+    sides: tuple[Side, Side] = ("reference", "current")
+    if kinds["reference"] == kinds["current"] == "other" and types["reference"] != types["current"]:
+        raise BadInput(f"check {check.id}: column {name!r} is {types['reference']} in the reference data but "
+                       f"{types['current']} in the current data; drift needs one type on both sides")
+    if len(set(kinds.values())) > 1:
+        if set(kinds.values()) != {"numeric", "text"}:
+            raise BadInput(f"check {check.id}: column {name!r} is {types['reference']} in the reference data but "
+                           f"{types['current']} in the current data; drift needs one type on both sides")
+        text_side = next(side for side in sides if kinds[side] == "text")
+        bad = ev.source.non_numbers(name, text_side, limit=5)
+        if bad.top:
+            other = "reference" if text_side == "current" else "current"
+            raise BadInput(f"check {check.id}: column {name!r} is numeric ({types[other]}) in the {other} data "
+                           f"but text in the {text_side} data: {bad.total} value(s) are not numbers "
+                           f"({labels.describe_counts(dict(bad.top), limit=5)}); fix the data, or leave the column "
+                           "out of the check's columns. Text is never compared with numbers as categories")
+    numeric = "text" not in kinds.values() and "other" not in kinds.values() and not any(
+        t.split("(")[0] == "BOOLEAN" for t in types.values())
+    numeric = numeric or (set(kinds.values()) == {"numeric", "text"})
+    stats: dict[str, Any] = {}
+    arrays: dict[str, Any] = {}
+    for side in sides:
+        counts = ev.source.missing_codes(name, side)
+        total = sum(counts.values())
+        missing = {labels.MISSING_KINDS[c]: n for c, n in sorted(counts.items()) if c}
+        stats[side] = {"rows": total, "missing": missing,
+                       "missing_share": (sum(missing.values()) / total) if total else None}
+        if numeric:
+            arrays[side] = ev.source.numbers(name, side, lenient=kinds[side] != "numeric")
+        else:
+            arrays[side] = ev.source.categories(name, side)
+    if numeric:
+        data = driftlib.ColumnData(name, True, arrays["reference"], arrays["current"])
+    else:
+        data = driftlib.ColumnData(name, False, ref_counts=arrays["reference"], cur_counts=arrays["current"])
+    return data, stats
+
+
+def drift_check(ev: Evaluator, check: DriftCheck) -> CheckResult:
+    if not ev.ref_columns:
+        raise BadInput(f"check {check.id}: drift needs reference data (the model's training data, or --reference)")
+    columns = drift_columns(ev, check)
+    per_column: dict[str, Any] = {}
+    untestable: list[str] = []
+    for name in columns:
+        data, stats = column_data(ev, check, name)
+        ref_share, cur_share = stats["reference"]["missing_share"], stats["current"]["missing_share"]
+        entry: dict[str, Any] = {"reference": stats["reference"], "current": stats["current"],
+                                 "type": "numeric" if data.numeric else "categorical"}
+        if ref_share is None or cur_share is None:
+            side = "reference" if ref_share is None else "current"
+            entry.update({"method": None, "drifted": None, "reason": f"the {side} data has no rows"})
+            untestable.append(name)
+            per_column[name] = entry
+            continue
+        change = cur_share - ref_share
+        missing_drift = abs(change) > check.max_missing_share_change
+        entry["missing_share_change"] = change
+        entry["missing_drifted"] = missing_drift
+        ref_n = data.ref_size
+        cur_n = int(data.current.size) if data.numeric else sum(data.cur_counts.values())
+        if ref_n == 0 or cur_n == 0:
+            empty = [side for side, n in (("reference", ref_n), ("current", cur_n)) if n == 0]
+            why = " and ".join(f"the {side} data" for side in empty)
+            entry.update({"method": None, "reason": f"no present values in {why}: every value is missing or "
+                                                    "non-finite"})
+            if missing_drift:
+                entry["drifted"] = True
+                entry["reason"] += (f"; the missing share changed from {ref_share:.4f} to {cur_share:.4f}, "
+                                    f"more than {check.max_missing_share_change}")
+            else:
+                entry["drifted"] = None
+                untestable.append(name)
+            per_column[name] = entry
+            continue
+        ops: dict[str, Any]
+        if check.drift == "auto":
+            method, threshold = driftlib.resolve_auto(data)
+            ops = {"gte": threshold} if method in (*P_VALUE_METHODS, "z") else {"lt": threshold}
+        else:
+            method = check.drift
+            if not data.numeric and method in _CATEGORICAL_STANDIN:
+                method = _CATEGORICAL_STANDIN[method]  # ks/wasserstein need numbers: use the categorical analogue
+            default = DEFAULT_DRIFT_THRESHOLDS.get(method, 0.05)
+            fallback = {"gte": default} if method in P_VALUE_METHODS else {"lte": default}
+            ops = check.operators() if (check.operators() and method == check.drift) else fallback
+        stat = driftlib.statistic(data, method, check.bins)
+        compared = stat["p_value"] if method in (*P_VALUE_METHODS, "z") else stat["statistic"]
+        ok = compare(compared, ops)
+        op, threshold_field = op_fields(ops)
+        entry.update({"method": method, **{k: m.finite(v) for k, v in stat.items()},
+                      "compared": "p_value" if "p_value" in stat else "statistic",
+                      "operator": op, "threshold": threshold_field, "distribution_drifted": not ok,
+                      "drifted": (not ok) or missing_drift,
+                      "distribution": driftlib.distribution(data, check.bins)})
+        if missing_drift:
+            entry["reason"] = (f"the missing share changed from {ref_share:.4f} to {cur_share:.4f}, more than "
+                               f"{check.max_missing_share_change}")
+        per_column[name] = entry
+    tested = [c for c in per_column.values() if c["drifted"] is not None]
+    share = sum(bool(c["drifted"]) for c in tested) / len(tested) if tested else None
+    details: dict[str, Any] = {
+        "columns": per_column, "drifted_columns": sorted(k for k, v in per_column.items() if v["drifted"]),
+        "untestable_columns": sorted(untestable), "max_drifted_share": check.max_drifted_share,
+        "max_missing_share_change": check.max_missing_share_change, "reference_rows": None}
+    if not columns:
+        details["reason"] = "no columns to compare"
+    elif untestable:
+        details["reason"] = (f"drift cannot be measured for {', '.join(sorted(untestable))}: no present values "
+                             "on either side (or no rows); leave such columns out of the check")
+    result = check_result(check, f"drift:{check.drift}", share, {"lte": check.max_drifted_share}, details,
+                          force_fail=bool(untestable) or not columns)
+    result["metric"] = f"drifted_share ({check.drift})"
+    return result
+
+
+def explain_check(ev: Evaluator, check: ExplainCheck) -> CheckResult:
+    model = ev.inputs.model
+    if model is None:
+        details = {"reason": "an external model has no artifact to explain"}
+        return check_result(check, "shap_top_features", None, {}, details, force_fail=True)
+    if ev.importance is None or ev.importance.get("requested_sample_size", 0) < check.sample_size:
+        from core.evaluation.explain import ExplanationError, importance
+
+        features = ev.inputs.feature_names or [c for c in ev.columns if c != ev.inputs.label]
+        n = min(ev.rows, max(check.sample_size, 200) * 2)
+        frame = ev.source.sample(features, n, seed=7)
+        positive = (labels.display(ev.score_positive) if ev.score_positive is not None
+                    else ev.declared_positive)
+        try:
+            ev.importance = importance(model, frame, check.sample_size, feature_names=ev.inputs.feature_names
+                                       or None, positive_class=positive)
+        except ExplanationError as exc:
+            return check_result(check, "shap_top_features", None, {}, {"reason": f"cannot explain: {exc}"},
+                                force_fail=True)
+        except Exception as exc:  # noqa: BLE001 - report, do not crash, when a model cannot be explained
+            return check_result(check, "shap_top_features", None, {}, {"reason": f"SHAP failed: {exc}"},
+                                force_fail=True)
+    ranked = list(ev.importance["importance"])
+    top = ranked[: check.top_k]
+    violations = [f for f in check.must_not_include if f in top]
+    details = {"top_features": top, "must_not_include": check.must_not_include, "violations": violations,
+               "not_model_inputs": [f for f in check.must_not_include if f not in ranked], **ev.importance}
+    result = check_result(check, "shap_top_features", len(violations), {"eq": 0}, details)
+    result["operator"], result["threshold"] = "must_not_include", check.must_not_include
+    return result
+
+
+def documentation_check(ev: Evaluator, check: DocumentationCheck) -> CheckResult:
+    card = ev.inputs.card or {}
+    missing = [s for s in check.required if not present(card.get(s))]
+    details = {"required": check.required, "missing": missing, "card_present": bool(card)}
+    result = check_result(check, "model_card", len(missing), {"eq": 0}, details)
+    result["operator"], result["threshold"] = "requires", check.required
+    return result
+
+
+def data_quality_check(ev: Evaluator, check: DataQualityCheck) -> CheckResult:
+    if check.data_quality == "missing_rate":
+        columns = drift_columns(ev, check, need_reference=False)
+        counted = ev.source.missing_by_column(columns) if columns else None
+        total = (counted.rows if counted else 0) or 1
+        rates = {c: counted.missing[c] / total for c in columns} if counted else {}
+        ops = check.operators()
+        failing = sorted(c for c, r in rates.items() if not compare(r, ops))
+        worst = max(rates.values()) if rates else 0.0
+        details = {"missing_rate": rates, "failing_columns": failing}
+        return check_result(check, "missing_rate", worst, ops, details, force_fail=bool(failing))
+    expected = {c["name"]: c["type"] for c in (ev.inputs.training_schema or [])}
+    missing = sorted(c for c in expected if c not in ev.columns)
+    mismatched = sorted(c for c in expected if c in ev.columns and ev.columns[c] != expected[c])
+    details = {"missing_columns": missing, "type_mismatches": {c: {"expected": expected[c],
+                                                                   "actual": ev.columns[c]} for c in mismatched}}
+    return check_result(check, "schema_match", len(missing) + len(mismatched), {"eq": 0}, details)
