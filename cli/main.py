@@ -983,6 +983,14 @@ def evaluation_group() -> None:
     """Stored evaluation results."""
 
 
+@command(evaluation_group, "schema")
+def evaluation_schema(state: _State, db: str | None, as_json: bool) -> None:
+    """Print the JSON Schema of evaluation results (the stored evidence; Draft 2020-12)."""
+    from core.evaluation.result import schema_text
+
+    say_block(schema_text())
+
+
 @command(evaluation_group, "show", auth=True)
 @click.argument("evaluation_id")
 def evaluation_show(state: _State, db: str | None, as_json: bool, as_user: str | None, evaluation_id: str) -> None:

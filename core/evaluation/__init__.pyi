@@ -10,6 +10,15 @@ from . import (
     explanations as explanations,
     labels as labels,
     metrics as metrics,
+    result as result,
+    statistics as statistics,
 )
+from .duckdb_source import DuckDBSource as DuckDBSource
 from .engine import EvalInputs as EvalInputs, Evaluator as Evaluator, compare as compare
+from .result import (
+    CheckResult as CheckResult,
+    EvaluationRecord as EvaluationRecord,
+    EvaluationResult as EvaluationResult,
+)
 from .sandbox import IsolatedModel as IsolatedModel, SandboxError as SandboxError
+from .statistics import DataFile as DataFile, StatisticsSource as StatisticsSource

@@ -7,6 +7,7 @@ A check fails — never passes — when its value could not be measured (``None`
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 from core.evaluation import metrics as m
@@ -28,11 +29,12 @@ def compare(value: float | None, ops: dict[str, Any]) -> bool:
     """Whether ``value`` satisfies every operator (Evidently's vocabulary)."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return False
+    holds: dict[str, Callable[[Any], bool]] = {
+        "gt": lambda t: bool(value > t), "gte": lambda t: bool(value >= t), "lt": lambda t: bool(value < t),
+        "lte": lambda t: bool(value <= t), "eq": lambda t: math.isclose(value, t, rel_tol=1e-12, abs_tol=1e-12),
+        "between": lambda t: bool(t[0] <= value <= t[1])}
     for op, threshold in ops.items():
-        ok = {"gt": lambda t: value > t, "gte": lambda t: value >= t, "lt": lambda t: value < t,
-              "lte": lambda t: value <= t, "eq": lambda t: math.isclose(value, t, rel_tol=1e-12, abs_tol=1e-12),
-              "between": lambda t: t[0] <= value <= t[1]}[op](threshold)
-        if not ok:
+        if not holds[op](threshold):
             return False
     return True
 

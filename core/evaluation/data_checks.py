@@ -172,8 +172,8 @@ def drift_check(ev: Evaluator, check: DriftCheck) -> CheckResult:
 def explain_check(ev: Evaluator, check: ExplainCheck) -> CheckResult:
     model = ev.inputs.model
     if model is None:
-        details = {"reason": "an external model has no artifact to explain"}
-        return check_result(check, "shap_top_features", None, {}, details, force_fail=True)
+        return check_result(check, "shap_top_features", None, {},
+                            {"reason": "an external model has no artifact to explain"}, force_fail=True)
     if ev.importance is None or ev.importance.get("requested_sample_size", 0) < check.sample_size:
         from core.evaluation.explain import ExplanationError, importance
 

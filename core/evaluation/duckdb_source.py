@@ -230,11 +230,11 @@ class DuckDBSource:
         k = len(groups)
         cells = []
         for r in fetched:
-            g = r[6:6 + 2 * k]
+            grouped = r[6:6 + 2 * k]
             cells.append(ConfusionCell(
                 label=r[0], label_missing=int(r[1]), prediction=r[2], prediction_missing=int(r[3]),
-                score_missing=int(r[4]), score_outside=bool(r[5]), groups=tuple(g[0::2]),
-                groups_missing=tuple(int(v) for v in g[1::2]), rows=int(r[6 + 2 * k]),
+                score_missing=int(r[4]), score_outside=bool(r[5]), groups=tuple(grouped[0::2]),
+                groups_missing=tuple(int(v) for v in grouped[1::2]), rows=int(r[6 + 2 * k]),
                 at_least={t: int(v) for t, v in zip(thresholds if score else (), r[7 + 2 * k:], strict=True)}))
         return cells
 

@@ -156,13 +156,13 @@ def _regression(ev: Evaluator, check: MetricCheck) -> tuple[float, dict[str, Any
     if name == "rmse":
         return math.sqrt(sse / n), details
     if name == "mae":
-        return sae / n, details  # type: ignore[no-any-return]
+        return sae / n, details
     sst = var * n
     if not sst:
         conventional = 1.0 if not sse else 0.0
         raise Failed(f"r2 is undefined: the target is constant (scikit-learn's force_finite convention would "
                      f"report {conventional})", details)
-    return 1 - sse / sst, details  # type: ignore[no-any-return]
+    return 1 - sse / sst, details
 
 
 def fairness_check(ev: Evaluator, check: FairnessCheck) -> CheckResult:

@@ -29,6 +29,7 @@ __all__ = [
     "EvaluationResult",
     "json_schema",
     "schema_text",
+    "validator",
 ]
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "evaluation-result.schema.json"
@@ -145,3 +146,17 @@ def json_schema() -> dict[str, Any]:
 
 def schema_text() -> str:
     return json.dumps(json_schema(), indent=2)
+
+
+def validator(definition: Literal["record", "engine_result", "check"] = "record") -> Any:  # noqa: ANN401
+    """A Draft 2020-12 validator (``jsonschema``) of the schema's root (``record``: an :class:`EvaluationRecord`) or
+    of one of its definitions (``engine_result``: :meth:`EvaluationResult.to_dict`; ``check``: a
+    :class:`CheckResult`)."""
+    import jsonschema
+    from referencing import Registry, Resource
+
+    schema = json_schema()
+    if definition == "record":
+        return jsonschema.Draft202012Validator(schema)
+    registry: Any = Registry().with_resource(SCHEMA_ID, Resource.from_contents(schema))
+    return jsonschema.Draft202012Validator({"$ref": f"{SCHEMA_ID}#/$defs/{definition}"}, registry=registry)
