@@ -2,8 +2,9 @@
 
 An ``evaluate`` hint names every option the command needs on the demo data, ``--label`` included (it fails without
 it when the label column cannot be guessed): the values of the model's last evaluation where there is one, else
-placeholders. ``--as`` names the signed-in user only when their roles may evaluate
-(:data:`core.identity.roles.PERMISSIONS`); otherwise the hint says who runs it and keeps the ``USER`` placeholder.
+placeholders. ``--as`` names the signed-in user only when they may evaluate (``user.can(Permission.EVALUATE)``, asked
+of a session holding the user's roles as of now: :func:`app.session.acting`); otherwise the hint says who runs it
+and keeps the ``USER`` placeholder.
 """
 
 from __future__ import annotations
@@ -16,12 +17,13 @@ from core.errors import CountersignError
 from core.identity.roles import PERMISSIONS, Permission
 from core.identity.users import Session
 
+#: The roles that evaluate, in core's order (for words only: whether a user may is asked of their session).
 EVALUATORS: tuple[str, ...] = tuple(str(r) for r in PERMISSIONS[Permission.EVALUATE])
 
 
-def may_evaluate(roles: set[str] | tuple[str, ...] | list[str]) -> bool:
-    """Whether someone holding ``roles`` may run ``countersign evaluate``."""
-    return bool(set(roles) & set(EVALUATORS))
+def may_evaluate(user: Session) -> bool:
+    """Whether ``user`` may run ``countersign evaluate`` (core's answer: :meth:`Session.can`)."""
+    return user.can(Permission.EVALUATE)
 
 
 def who_evaluates() -> str:
@@ -46,8 +48,8 @@ def last_evaluation(cs: Any, user: Session, ref: str | None) -> dict[str, Any] |
         return None
 
 
-def evaluate_command(user: Session, roles: set[str] | tuple[str, ...] | list[str], *, model: str | None = None,
-                     data: str | None = None, policy: str | None = None, label: str | None = None,
+def evaluate_command(user: Session, *, model: str | None = None, data: str | None = None,
+                     policy: str | None = None, label: str | None = None,
                      evaluation: dict[str, Any] | None = None) -> str:
     """``countersign evaluate`` with every option it needs; known values filled in (from ``evaluation``, the model's
     last one, where not given), placeholders for the rest."""
@@ -58,11 +60,11 @@ def evaluate_command(user: Session, roles: set[str] | tuple[str, ...] | list[str
         policy = policy or (f"{given['name']}@{given['version']}" if given.get("name") else None)
     words = ["countersign", "evaluate", model or "MODEL@VERSION", "--data", data or "DATASET@VERSION",
              "--policy", policy or "POLICY", "--label", label or "COLUMN",
-             "--as", user.name if may_evaluate(roles) else "USER"]
+             "--as", user.name if may_evaluate(user) else "USER"]
     return " ".join(w if w.isupper() or w in ("MODEL@VERSION", "DATASET@VERSION") else shlex.quote(w)
                     for w in words)
 
 
-def evaluate_hint(user: Session, roles: set[str] | tuple[str, ...] | list[str]) -> str:
+def evaluate_hint(user: Session) -> str:
     """Who runs the command, in words ("" when the user may run it themselves)."""
-    return "" if may_evaluate(roles) else f"{who_evaluates()[0].upper()}{who_evaluates()[1:]} runs it, as themselves: "
+    return "" if may_evaluate(user) else f"{who_evaluates()[0].upper()}{who_evaluates()[1:]} runs it, as themselves: "

@@ -3,8 +3,9 @@
 Every page is registered under a stable path (its file name: ``/inventory``, ``/model_card``, ``/audit_log``…;
 see :mod:`app.links` for the object parameters), whoever is signed in, and ``/`` opens ``/inventory``; so a reload
 or a bookmarked URL always finds its page. Signed out, any URL shows the sign-in form in place of its page, and once
-signed in the same URL (page and query parameters) renders. The sidebar lists the pages the user's roles allow; a
-URL for another page says whose page it is instead of running it.
+signed in the same URL (page and query parameters) renders. The sidebar lists the pages the user may open, as core
+answers it (:mod:`app.access`: a permission per page, asked of the session); a URL for another page says whose page it
+is instead of running it.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 import streamlit as st
 
 from app import links, session
+from app.access import NAVIGATION, allowed, manages_users, roles_for
 from app.app_pages import no_role, sign_in
 from app.text import error_text, literal
 from core.display.words import role_words
@@ -22,18 +24,6 @@ from core.identity.users import Session
 
 PAGES = Path(__file__).resolve().parent / "app_pages"
 FAVICON = Path(__file__).resolve().parent / "assets" / "favicon.png"
-
-#: page file, title, icon, roles that see it (None: everyone signed in)
-NAVIGATION = [
-    ("inventory.py", "Inventory", ":material/inventory_2:", None),
-    ("model_card.py", "Model card", ":material/description:", None),
-    ("lineage.py", "Lineage", ":material/account_tree:", None),
-    ("approvals.py", "Approvals", ":material/approval:", {"data_scientist", "ml_lead", "compliance_officer"}),
-    ("policies.py", "Policies", ":material/policy:", None),
-    ("audit_log.py", "Audit log", ":material/receipt_long:", None),
-    ("reports.py", "Reports", ":material/summarize:", {"auditor", "compliance_officer"}),
-    ("users.py", "Users", ":material/group:", None),  # admins manage users; everyone changes their own password
-]
 
 # A local favicon: a ":material/…:" page icon makes the browser fetch its SVG from fonts.gstatic.com (the app
 # must make no request beyond its own server). An emoji is drawn locally too, if the file is missing.
@@ -72,10 +62,10 @@ def style() -> None:
     st.markdown(STYLE, unsafe_allow_html=True)
 
 
-def inbox_items(user: Session, roles: set[str]) -> list[dict]:
+def inbox_items(user: Session) -> list[dict]:
     """What awaits ``user``: requests they may decide, and their own requests sent back for changes
     (:meth:`core.releases.promotions.ReleasesAPI.inbox`)."""
-    if not roles:
+    if not user.roles:
         return []
     try:
         return list(session.service().inbox(user))
@@ -103,25 +93,20 @@ def home() -> None:
     st.switch_page(links.PAGE_FILES["inventory"])
 
 
-def allowed(file: str, roles: set[str]) -> bool:
-    """Whether a page is open to someone holding ``roles``."""
-    allowed_roles = next(a for f, _t, _i, a in NAVIGATION if f == file)
-    return bool(roles) and (allowed_roles is None or bool(roles & allowed_roles))
-
-
 def route() -> None:
-    user = session.current()
-    roles = set(session.roles()) if user is not None else set()
-    inbox = inbox_items(user, roles) if user is not None else []
+    signed_in = session.current()
+    user = session.as_now(signed_in) if signed_in is not None else None  # its roles as of now: asked, not named
+    roles = user.roles if user is not None else ()
+    inbox = inbox_items(user) if user is not None else []
     waiting = len(inbox)
     pages: dict[str, st.Page] = {}
-    for file, title, icon, _allowed in NAVIGATION:
+    for file, title, icon, _needed in NAVIGATION:
         if file == "approvals.py" and waiting:
             title = f"{title} ({waiting})"
-        if file == "users.py" and roles and "admin" not in roles:
+        if file == "users.py" and roles and not manages_users(user):
             title = "Your account"
         pages[file] = st.Page(PAGES / file, title=title, icon=icon, url_path=links.url_path_of(file),
-                              visibility="visible" if allowed(file, roles) else "hidden")
+                              visibility="visible" if allowed(file, user) else "hidden")
     landing = st.Page(home, title="Inventory", icon=":material/inventory_2:", default=True, visibility="hidden")
     page = st.navigation([landing, *pages.values()])
     if user is None:
@@ -144,9 +129,9 @@ def route() -> None:
     file = next(f for f, p in pages.items() if p is page)
     if not roles:
         no_role.render(user)
-    elif not allowed(file, roles):
-        title, needed = next((t, a) for f, t, _i, a in NAVIGATION if f == file)
-        no_role.render_forbidden(user, title, sorted(needed or ()), sorted(roles))
+    elif not allowed(file, user):
+        title = next(t for f, t, _i, _n in NAVIGATION if f == file)
+        no_role.render_forbidden(user, title, roles_for(file), sorted(roles))
     else:
         links.seed_widgets(links.url_path_of(file))
         page.run()

@@ -29,6 +29,7 @@ from __future__ import annotations
 import os
 import secrets
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import streamlit as st
@@ -159,16 +160,25 @@ def current() -> Session | None:
     return session
 
 
-def roles() -> tuple[str, ...]:
-    """The signed-in user's roles as the database has them now (a revoked role disappears at once)."""
-    user = current()
-    if user is None:
-        return ()
+def _roles_of(user: Session) -> tuple[str, ...]:
     try:
         listed = service().users(user)
     except CountersignError:
         return ()
     return tuple(next((u["roles"] for u in listed if u["name"] == user.name), ()))
+
+
+def roles() -> tuple[str, ...]:
+    """The signed-in user's roles as the database has them now (a revoked role disappears at once)."""
+    user = current()
+    return () if user is None else _roles_of(user)
+
+
+def as_now(user: Session) -> Session:
+    """``user`` holding the roles the database gives them now (:func:`roles`), not those they signed in with: the
+    session to ask :meth:`core.identity.users.Session.can`, since core checks every action against these same
+    roles. Ask permissions, never role names (:mod:`app.access`)."""
+    return replace(user, roles=_roles_of(user))
 
 
 def require() -> Session:
@@ -177,6 +187,12 @@ def require() -> Session:
     if user is None:
         st.stop()
     return user
+
+
+def acting() -> Session:
+    """The signed-in session with its roles as of now (:func:`as_now`), for a page that asks what the user may do
+    (``user.can(Permission.APPROVE)``); stops the page when nobody is signed in, like :func:`require`."""
+    return as_now(require())
 
 
 def sign_in(name: str, password: str) -> str | None:

@@ -2,9 +2,13 @@
 version's suspension (who, when, why), the evidence and its age, whether it still holds, a side-by-side comparison
 with the version in production (checks, artifact digest, card text), who has approved and who must still decide,
 and the thread. Reviewers approve, reject or request changes in one dialog (comment and decision submitted
-together, signed with their own key); requesters answer change requests; anyone on the request comments.
-Compliance officers suspend production versions and ask for suspended ones back. Every action reruns the page, so
-each table shows the state after it. ``/approvals?request=<id>`` opens one request (see :mod:`app.links`).
+together, signed with their own key); requesters answer change requests; anyone on the request comments. Whoever
+may suspend (compliance officers, ML leads) suspends production versions; whoever may suspend or request promotions
+asks for a suspended one back. Every action reruns the page, so each table shows the state after it.
+``/approvals?request=<id>`` opens one request (see :mod:`app.links`).
+
+Which actions show is asked of core, never decided from role names: ``user.can(Permission…)`` on the session with
+the user's roles as of now (:func:`app.session.acting`), the same table core checks each action against.
 """
 
 from __future__ import annotations
@@ -18,13 +22,15 @@ from app import hints, links, session
 from app.text import error_text, literal, plain, show_text, web_words
 from core.errors import CountersignError
 from core.evidence.report import role_words, when
+from core.identity.roles import Permission
 
 cs = session.service()
-user = session.require()
-roles = set(session.roles())
-can_decide = bool(roles & {"ml_lead", "compliance_officer"})
-can_request = bool(roles & {"data_scientist", "ml_lead"})
-can_suspend = "compliance_officer" in roles
+user = session.acting()
+can_decide = user.can(Permission.APPROVE)
+can_request = user.can(Permission.PROMOTE_REQUEST)
+can_suspend = user.can(Permission.SUSPEND)
+#: core's reinstate: "whoever may request promotions or suspend versions may ask" for a suspended version back
+can_reinstate = can_request or can_suspend
 PAGE_SIZE = 3  # requests shown with their full evidence per render (each is a page of context: < 2 s at 20)
 #: decision -> (verb for the button and the dialog, core method name, words for the flash)
 DECISIONS = {"approve": ("Approve", "approve", "Approved"), "reject": ("Reject", "reject", "Rejected"),
@@ -202,10 +208,20 @@ def show_request(request: dict[str, Any]) -> None:
         actions(request, review)
 
 
+def may_write_in_thread(request: dict[str, Any]) -> bool:
+    """Whether I may answer or comment on ``request``, as core decides it (its ``comment`` and ``answer``): a
+    reviewer needs :attr:`Permission.APPROVE`; its requester the permission they could have opened it with —
+    :attr:`Permission.PROMOTE_REQUEST`, or for a reinstatement (from ``suspended``) also :attr:`Permission.SUSPEND`."""
+    if request["requested_by"] != user.name:
+        return can_decide
+    return can_request or (request.get("from_stage") == "suspended" and can_suspend)
+
+
 def actions(request: dict[str, Any], review: dict[str, Any]) -> None:
     """The buttons and forms open to me on this request."""
     rid = request["id"]
     mine = request["requested_by"] == user.name
+    writes = may_write_in_thread(request)
     if can_decide and request.get("awaiting_me"):
         a, b, c = st.columns(3)
         if a.button("Approve", key=f"appr_approve_{rid}", type="primary"):
@@ -214,7 +230,7 @@ def actions(request: dict[str, Any], review: dict[str, Any]) -> None:
             st.session_state["appr_dialog"] = (rid, "request_changes")
         if c.button("Reject", key=f"appr_reject_{rid}"):
             st.session_state["appr_dialog"] = (rid, "reject")
-    if mine and review["status"] == "changes_requested":
+    if mine and writes and review["status"] == "changes_requested":
         with st.form(f"appr_answer_{rid}"):
             answer = st.text_area("Your answer (required)", key=f"appr_answer_text_{rid}", required=True,
                                   placeholder="What you changed, or why nothing needs to change.")
@@ -222,7 +238,7 @@ def actions(request: dict[str, Any], review: dict[str, Any]) -> None:
                 evidence = cs.evaluation(user, review["evidence"]["evaluation_id"])
             except CountersignError:
                 evidence = None
-            command = hints.evaluate_command(user, roles, model=review["model"], evaluation=evidence)
+            command = hints.evaluate_command(user, model=review["model"], evaluation=evidence)
             st.caption(f"If you changed the card or the evidence, evaluate again first ({literal(command)}); the "
                        "request then continues on the new evidence.")
             if st.form_submit_button("Answer and return to review", type="primary"):
@@ -239,7 +255,7 @@ def actions(request: dict[str, Any], review: dict[str, Any]) -> None:
                 except CountersignError as exc:
                     flash(error_text(exc), error=True)
                 st.rerun()
-    if mine or can_decide:
+    if writes:
         with st.form(f"appr_note_{rid}", clear_on_submit=True):
             note = st.text_area("Add a comment to the thread", key=f"appr_note_text_{rid}",
                                 placeholder="A question or remark; it decides nothing.")
@@ -286,13 +302,21 @@ def open_requests_table(rows: list[dict[str, Any]]) -> None:
 
 
 def governance_section() -> None:
-    """Suspend a production version; ask for a suspended one back (through the gate, decided by others)."""
+    """Suspend a production version (:attr:`Permission.SUSPEND`); ask for a suspended one back (through the gate,
+    decided by others; :data:`can_reinstate`). Each form shows only to whoever core lets use it."""
     stages = cs.stages(user)
-    st.subheader("Suspend or reinstate")
-    production = [f"{s['model_name']}@{s['model_version']}" for s in stages if s["stage"] == "production"]
-    suspended = [f"{s['model_name']}@{s['model_version']}" for s in stages if s["stage"] == "suspended"]
-    left, right = st.columns(2)
-    with left, st.form("appr_suspend_form"):
+    st.subheader("Suspend or reinstate" if can_suspend and can_reinstate else
+                 "Suspend a version" if can_suspend else "Reinstate a suspended version")
+    left, right = st.columns(2) if can_suspend and can_reinstate else (st.container(),) * 2
+    if can_suspend:
+        suspend_form([f"{s['model_name']}@{s['model_version']}" for s in stages if s["stage"] == "production"], left)
+    if can_reinstate:
+        reinstate_form([f"{s['model_name']}@{s['model_version']}" for s in stages if s["stage"] == "suspended"],
+                       right)
+
+
+def suspend_form(production: list[str], where: Any) -> None:  # noqa: ANN401 - a Streamlit container
+    with where, st.form("appr_suspend_form"):
         ref = st.selectbox("Production version to suspend", production or ["—"], key="appr_suspend_ref",
                            disabled=not production)
         reason = st.text_input("Reason for suspending (required)", key="appr_suspend_reason")
@@ -306,15 +330,18 @@ def governance_section() -> None:
                     st.rerun()
                 except CountersignError as exc:
                     st.error(error_text(exc))
-    with right, st.form("appr_reinstate_form"):
+
+
+def reinstate_form(suspended: list[str], where: Any) -> None:  # noqa: ANN401 - a Streamlit container
+    with where, st.form("appr_reinstate_form"):
         ref = st.selectbox("Suspended version to reinstate", suspended or ["—"], key="appr_reinstate_ref",
                            disabled=not suspended)
         reason = st.text_input("Why it may return (required)", key="appr_reinstate_reason")
-        command = hints.evaluate_command(user, roles, model=suspended[0] if len(suspended) == 1 else None,
+        command = hints.evaluate_command(user, model=suspended[0] if len(suspended) == 1 else None,
                                          evaluation=hints.last_evaluation(cs, user, suspended[0])
                                          if len(suspended) == 1 else None)
         st.caption("Reinstatement is a promotion request to production: it needs an evaluation made since the "
-                   f"suspension ({literal(hints.evaluate_hint(user, roles) + command)}) and the full approvals.")
+                   f"suspension ({literal(hints.evaluate_hint(user) + command)}) and the full approvals.")
         if st.form_submit_button("Request reinstatement", disabled=not suspended):
             if not reason.strip():
                 st.error("Give a reason: the approvers read it.")
@@ -335,7 +362,7 @@ def request_section() -> None:
         target = st.radio("To", ["staging", "production"], horizontal=True, key="appr_req_target")
         reason = st.text_input("Reason", key="appr_req_reason")
         st.caption("Registering and evaluating stay in the command line: countersign model register …, then "
-                   f"{literal(hints.evaluate_hint(user, roles) + hints.evaluate_command(user, roles))}")
+                   f"{literal(hints.evaluate_hint(user) + hints.evaluate_command(user))}")
         if st.form_submit_button("Request promotion"):
             try:
                 opened = cs.promote(user, model, to=target, reason=reason)
@@ -402,7 +429,7 @@ else:
 if dialog := st.session_state.get("appr_dialog"):
     confirm(*dialog)
 
-if can_suspend:
+if can_suspend or can_reinstate:
     governance_section()
 if can_request:
     request_section()

@@ -324,9 +324,9 @@ def metrics_tab() -> None:
     evaluations = cs.evaluations(user, ref)
     st.subheader("Metrics")
     if not evaluations:
-        roles = session.roles()
-        command = hints.evaluate_command(user, roles, model=ref, policy=row.get("policy"))
-        st.markdown("No evaluation yet. " + ("Run one with the command line:" if hints.may_evaluate(roles) else
+        acting = session.as_now(user)  # may they evaluate? asked of their roles as of now
+        command = hints.evaluate_command(acting, model=ref, policy=row.get("policy"))
+        st.markdown("No evaluation yet. " + ("Run one with the command line:" if hints.may_evaluate(acting) else
                                              f"{literal(hints.who_evaluates()).capitalize()} runs one with the "
                                              "command line:"))
         st.code(visible(command), language="bash")

@@ -13,12 +13,13 @@ from app.text import error_text, literal, plain, show_text
 from core.display.text import visible
 from core.display.words import human, role_words, rule_words, when
 from core.errors import CountersignError
+from core.identity.roles import Permission
 from core.inputs.limits import MAX_DAYS
 
 cs = session.service()
-user = session.require()
-roles = set(session.roles())
-is_compliance = "compliance_officer" in roles
+user = session.acting()  # its roles as of now: the page asks core's questions (Session.can), never role names
+can_manage_policies = user.can(Permission.POLICY_MANAGE)
+can_waive = user.can(Permission.WAIVE)
 
 st.title("Policies")
 KINDS = ("metric", "fairness", "drift", "explain", "documentation", "data_quality")
@@ -104,8 +105,8 @@ def policies_tab() -> None:
             or "none required"))
         st.markdown("Evaluate a model against this policy with the command line (evaluations run where the data "
                     "is; --label names the column of true outcomes)"
-                    + (":" if hints.may_evaluate(roles) else f"; {literal(hints.who_evaluates())} runs it:"))
-        st.code(visible(hints.evaluate_command(user, roles, policy=chosen)), language="bash")
+                    + (":" if hints.may_evaluate(user) else f"; {literal(hints.who_evaluates())} runs it:"))
+        st.code(visible(hints.evaluate_command(user, policy=chosen)), language="bash")
         same = [v for v in versions if v.split("@")[0] == chosen.split("@")[0] and v != chosen]
         if same:
             other = st.selectbox("Diff against", same, key="pol_diff")
@@ -115,7 +116,7 @@ def policies_tab() -> None:
             with text:
                 st.code(visible(record["text"], keep="\n\t"), language="yaml")
 
-    if is_compliance:
+    if can_manage_policies:
         st.subheader("Add a policy version")
         upload = st.file_uploader("Policy file (YAML)", type=["yaml", "yml"], key="pol_upload")
         if upload is not None and st.button("Add policy", key="pol_add"):
@@ -160,7 +161,7 @@ def waivers_tab() -> None:
         } for w in reversed(waivers)]), hide_index=True, width="stretch", key="pol_waivers_table")
     else:
         st.info("No waivers.")
-    if not is_compliance:
+    if not can_waive:
         return
     st.markdown("**Grant a waiver**")
     st.markdown("A waiver lets a promotion pass one failed check of one model version under the policy version in "

@@ -8,7 +8,7 @@ from typing import Any
 
 import streamlit as st
 
-from app import session
+from app import access, session
 from app.text import error_text, literal, plain
 from core.display.words import role_words, when
 from core.errors import CountersignError
@@ -16,7 +16,7 @@ from core.identity.roles import ALL_ROLES
 
 cs = session.service()
 user = session.require()
-is_admin = "admin" in session.roles()
+can_manage_users = access.manages_users(session.as_now(user))  # Permission.USER_MANAGE, asked of the session as of now
 FLASH = "users_flash"  # (kind, message, code or None): shown once, after the rerun that follows an action
 
 
@@ -40,7 +40,7 @@ def failed(exc: CountersignError) -> None:
     st.error(error_text(exc))
 
 
-st.title("Users" if is_admin else "Your account")
+st.title("Users" if can_manage_users else "Your account")
 flash = st.session_state.pop(FLASH, None)
 if flash is not None:
     kind, message, code = flash
@@ -48,7 +48,7 @@ if flash is not None:
     if code:
         st.code(code, language=None)
 
-if is_admin:
+if can_manage_users:
     users = cs.users(user)
     st.dataframe(plain([{
         "Name": u["name"], "Roles": ", ".join(map(role_words, u["roles"])) or "none",

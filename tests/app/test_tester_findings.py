@@ -356,10 +356,10 @@ def test_evaluate_hints_name_the_label_and_only_the_user_who_may_run_them(open_a
     assert "--label COLUMN" in code and "--as chloe" not in code and "--as USER" in code
     assert any("data scientist or an ML lead runs it" in m.value for m in at.markdown)
     lee = demo_sessions["lee"]
-    assert hints.evaluate_command(lee, ["ml_lead"]).endswith("--as lee")
+    assert hints.evaluate_command(lee).endswith("--as lee")
     cs = Countersign(shared_demo)
     last = hints.last_evaluation(cs, lee, "german-credit-scorer@2")
-    command = hints.evaluate_command(lee, ["ml_lead"], model="german-credit-scorer@2", evaluation=last)
+    command = hints.evaluate_command(lee, model="german-credit-scorer@2", evaluation=last)
     assert "--label good_credit" in command and "--data german-credit@1" in command
 
 
