@@ -64,7 +64,7 @@ def style() -> None:
 
 def inbox_items(user: Session) -> list[dict]:
     """What awaits ``user``: requests they may decide, and their own requests sent back for changes
-    (:meth:`core.releases.promotions.ReleasesAPI.inbox`)."""
+    (:meth:`core.releases.promotions.ReleaseService.inbox`)."""
     if not user.roles:
         return []
     try:

@@ -135,7 +135,7 @@ def policies_tab() -> None:
 
 def waiver_cap(policy: dict[str, Any] | None, today: date) -> tuple[str, date]:
     """The longest waiver the governing policy allows, in words, and its last possible day: the policy's
-    ``max_waiver_days`` counted from today, as core checks it (:meth:`core.releases.promotions.ReleasesAPI.waive`
+    ``max_waiver_days`` counted from today, as core checks it (:meth:`core.releases.promotions.ReleaseService.waive`
     refuses an end more than that many days after today); without a cap, the longest any date may be."""
     days = (policy or {}).get("parsed", {}).get("max_waiver_days") if policy else None
     if policy is None:

@@ -3,23 +3,27 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.errors import NotFound
 from core.identity.roles import Permission
 from core.identity.users import Session
 from core.storage.duckdb_store import Tx
 
+if TYPE_CHECKING:
+    from core.api.context import Context
 
-class InventoryAPI:
-    """Inventory and request detail (mixed into :class:`core.api.countersign.Countersign`)."""
 
-    _act: Callable[..., Any]
+
+class InventoryService:
+    """Inventory and request detail, over a :class:`~core.api.context.Context`."""
+
+    def __init__(self, ctx: Context) -> None:
+        self._ctx = ctx
 
     def inventory(self, session: Session) -> list[dict[str, Any]]:
         """Every model version with stage, risk tier, owner, policy, latest verdict, requests, waivers and flags."""
-        return self._act(session, Permission.READ, "inventory", lambda tx, _r: tx.inventory_rows())
+        return self._ctx.act(session, Permission.READ, "inventory", lambda tx, _r: tx.inventory_rows())
 
     def version_stages(self, session: Session, model_name: str | None = None) -> dict[str, dict[str, Any]]:
         """``{"name@version": {"stage", "since", "seq", ...}}`` for every model version (or those of ``model_name``):
@@ -44,7 +48,7 @@ class InventoryAPI:
                 found[f"{r['name']}@{r['version']}"] = entry
             return found
 
-        return self._act(session, Permission.READ, "inventory", collect)
+        return self._ctx.act(session, Permission.READ, "inventory", collect)
 
     def request_detail(self, session: Session, request_id: str) -> dict[str, Any]:
         """A promotion request with its gate evidence, decisions, and the current production version beside it."""
@@ -69,4 +73,4 @@ class InventoryAPI:
                 "current_production": current,
             }
 
-        return self._act(session, Permission.READ, f"request:{request_id}", detail)
+        return self._ctx.act(session, Permission.READ, f"request:{request_id}", detail)

@@ -37,6 +37,7 @@ from core.inputs.limits import (
     MiB,
     describe_bytes,
 )
+from core.storage.site import Site
 
 #: Types beyond skops' defaults that Countersign trusts in ``.skops`` artifacts (needed by common sklearn
 #: pipelines: HistGradientBoosting's tree predictors and binning, NumPy dtypes).
@@ -320,13 +321,14 @@ def describe(model: Any) -> dict[str, Any]:  # noqa: ANN401
     }
 
 
-def store_dir(db_path: Path) -> Path:
-    return db_path.with_name(db_path.name + ".artifacts")
+def store_dir(where: Site | Path) -> Path:
+    """The site's content-addressed artifact store (:attr:`core.storage.site.Site.artifact_store`)."""
+    return (where if isinstance(where, Site) else Site.for_database(where)).artifact_store
 
 
-def store_copy(db_path: Path, source: Path, digest: str, fmt: str) -> Path:
-    """Copy an artifact into the content-addressed store (idempotent)."""
-    folder = store_dir(db_path)
+def store_copy(where: Site | Path, source: Path, digest: str, fmt: str) -> Path:
+    """Copy an artifact into the site's content-addressed store as ``<digest>.<fmt>`` (idempotent)."""
+    folder = store_dir(where)
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"{digest}.{fmt}"
     if not target.exists():
@@ -336,14 +338,13 @@ def store_copy(db_path: Path, source: Path, digest: str, fmt: str) -> Path:
     return target
 
 
-def load_stored(db_path: Path, record: dict[str, Any], *, actor_vouched: bool = False) -> Any:  # noqa: ANN401
+def load_stored(db_path: Site | Path, record: dict[str, Any], *, actor_vouched: bool = False) -> Any:  # noqa: ANN401
     """Load a registered model from the store after re-checking its digest.
 
     A skops artifact is parsed in this process; a pickle or joblib file is never unpickled here: the digest-checked
     bytes go to an :class:`core.evaluation.sandbox.IsolatedModel`, whose caller must close it — and only when the
-    caller says
-    the acting user vouched for these bytes (``actor_vouched``; see ``RegistryAPI._personal_trusts``, the one place
-    that decides it). Another person's trust never suffices.
+    caller says the acting user vouched for these bytes (``actor_vouched``; see ``RegistryService.personal_trusts``,
+    the one place that decides it). Another person's trust never suffices.
     """
     ref = f"{record['name']}@{record['version']}"
     if record.get("external"):

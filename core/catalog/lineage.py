@@ -19,10 +19,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.catalog.openlineage import (
     EVENT_KINDS,
@@ -41,11 +40,15 @@ from core.display.text import visible
 from core.errors import BadInput, NotFound
 from core.identity.roles import Permission
 from core.identity.users import Session
-from core.ledger.chain import Event as LedgerEvent, Ledger
+from core.ledger.chain import Event as LedgerEvent
 from core.storage.duckdb_store import Tx
 from core.tlog.canonical import canonical_bytes
 
-__all__ = ["LineageAPI", "resolve_node", "run_state", "to_dot", "walk"]
+if TYPE_CHECKING:
+    from core.api.context import Context
+
+
+__all__ = ["LineageService", "resolve_node", "run_state", "to_dot", "walk"]
 
 
 def _sha(value: Any) -> str:  # noqa: ANN401
@@ -408,17 +411,17 @@ def _add_version(attrs: dict[str, Any], version: dict[str, Any]) -> None:
     attrs["schema"] = compact[-1]["fields"] or [] if compact else []
 
 
-class LineageAPI:
-    """Lineage queries and OpenLineage import (mixed into :class:`core.api.countersign.Countersign`)."""
+class LineageService:
+    """Lineage queries and OpenLineage import, over a :class:`~core.api.context.Context`."""
 
-    _act: Callable[..., Any]
-    ledger: Callable[[], Ledger]
+    def __init__(self, ctx: Context) -> None:
+        self._ctx = ctx
 
     def lineage(self, session: Session, ref: str, direction: str = "both", depth: int = 50) -> dict[str, Any]:
         """The graph around ``ref`` (see :func:`walk`); ``ref`` as in :func:`resolve_node`."""
         if direction not in ("upstream", "downstream", "both"):
             raise BadInput("direction must be upstream, downstream or both")
-        return self._act(session, Permission.READ, f"lineage:{ref}",
+        return self._ctx.act(session, Permission.READ, f"lineage:{ref}",
                          lambda tx, _r: walk(tx, resolve_node(tx, ref), direction, depth))
 
     def import_openlineage(self, session: Session, path: str | Path) -> dict[str, Any]:
@@ -456,10 +459,10 @@ class LineageAPI:
                                       "edges": [list(e) for e in edges], "aliases": aliases,
                                       "columns": [list(c) for c in columns], "merged": merged}),
             }
-            row = self.ledger().append(tx, signer=session.signer, actor=session.name, role=role,
+            row = self._ctx.ledger().append(tx, signer=session.signer, actor=session.name, role=role,
                                        event=LedgerEvent("lineage.imported", f"openlineage:{file_sha}", summary))
             written = merge.write(row.seq)
             return {**summary, "jobs": names["job"], "runs": names["run"], "datasets": names["ol-dataset"],
                     "merged_nodes": merged, **written, "seq": row.seq}
 
-        return self._act(session, Permission.LINEAGE_IMPORT, f"openlineage:{file_sha}", record)
+        return self._ctx.act(session, Permission.LINEAGE_IMPORT, f"openlineage:{file_sha}", record)

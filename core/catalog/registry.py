@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from core.catalog import artifacts, datasets
 from core.catalog.datasets import Ref, parse_ref
@@ -20,9 +20,14 @@ from core.errors import BadInput, NotFound
 from core.identity.roles import Permission
 from core.identity.users import Session
 from core.inputs.yamlfile import load_model_file
-from core.ledger.chain import Event, Ledger
+from core.ledger.chain import Event
 from core.storage.duckdb_store import Tx
 from core.tlog.canonical import canonical_bytes
+
+if TYPE_CHECKING:
+    from core.api.context import Context
+    from core.releases.promotions import ReleaseService
+
 
 T = TypeVar("T")
 RISK_TIERS = ("high", "medium", "low")
@@ -42,14 +47,12 @@ def model_node(ref: Ref | str) -> str:
     return f"model:{ref}"
 
 
-class RegistryAPI:
-    """Datasets, models, documents and lineage (see :mod:`core.catalog.registry`)."""
+class RegistryService:
+    """Datasets, models and their documents (see :mod:`core.catalog.registry`)."""
 
-    path: Path
-    _act: Callable[..., Any]
-    _read: Callable[..., Any]
-    ledger: Callable[[], Ledger]
-    _assign_in: Callable[..., dict[str, Any]]
+    def __init__(self, ctx: Context, releases: ReleaseService) -> None:
+        self._ctx = ctx
+        self._releases = releases
 
     # ------------------------------------------------------------------------------------------- datasets
     def register_dataset(
@@ -108,7 +111,7 @@ class RegistryAPI:
                 "datasheet_sha256": _sha(sheet) if sheet is not None else None,
                 **({"csv": options} if options is not None else {}),
             }
-            row = self.ledger().append(tx, signer=session.signer, actor=session.name, role=role,
+            row = self._ctx.ledger().append(tx, signer=session.signer, actor=session.name, role=role,
                                        event=Event("dataset.registered", dataset_node(ref), payload))
             record = {
                 "name": ref.name, "version": ref.version, "digest": facts.digest, "format": facts.format,
@@ -129,7 +132,7 @@ class RegistryAPI:
                 tx.insert_lineage_edge(dataset_node(parent), dataset_node(ref), "derived_from", row.seq)
             return {**_dataset_summary(record), "created": True, "seq": row.seq}
 
-        return self._act(session, Permission.DATA_REGISTER, dataset_node(ref), register)
+        return self._ctx.act(session, Permission.DATA_REGISTER, dataset_node(ref), register)
 
     def dataset(self, session: Session, ref: str) -> dict[str, Any]:
         r = parse_ref(ref, "dataset reference")
@@ -150,10 +153,10 @@ class RegistryAPI:
                 "datasheet_history": [_doc_summary(d) for d in history],
             }
 
-        return self._act(session, Permission.READ, dataset_node(r), show)
+        return self._ctx.act(session, Permission.READ, dataset_node(r), show)
 
     def datasets(self, session: Session) -> list[dict[str, Any]]:
-        return self._act(session, Permission.READ, "datasets",
+        return self._ctx.act(session, Permission.READ, "datasets",
                          lambda tx, _r: [_dataset_summary(d) for d in tx.list_datasets()])
 
     def use_dataset(self, session: Session, ref: str) -> tuple[dict[str, Any], Path]:
@@ -166,7 +169,7 @@ class RegistryAPI:
                 raise NotFound(f"no dataset {r}")
             return record
 
-        record = self._act(session, Permission.READ, dataset_node(r), fetch)
+        record = self._ctx.act(session, Permission.READ, dataset_node(r), fetch)
         return record, datasets.check_at_use(record)
 
     def edit_datasheet(self, session: Session, ref: str, datasheet: str | Path) -> dict[str, Any]:
@@ -217,7 +220,7 @@ class RegistryAPI:
                 raise BadInput(f"no such artifact file: {source}")
             fmt = artifacts.detect_format(source)
             # Authorise before anything is loaded: a trusted pickle runs code when it is read.
-            self._act(session, Permission.MODEL_REGISTER, model_node(ref), lambda _tx, _role: None)
+            self._ctx.act(session, Permission.MODEL_REGISTER, model_node(ref), lambda _tx, _role: None)
             if fmt != "skops" and not trust_pickle:
                 raise BadInput(
                     f"{source} is a {fmt} file, which runs code when loaded: refused (nothing was loaded or "
@@ -255,7 +258,8 @@ class RegistryAPI:
                 for column in json.loads(record["schema"]):
                     schemas.setdefault(column["name"], column["type"])
             feature_list = [{"name": f, "type": schemas.get(f, "unknown")} for f in info["feature_names"]]
-            stored = artifacts.store_copy(self.path, source, digest, fmt) if source is not None and digest else None
+            stored = (artifacts.store_copy(self._ctx.site, source, digest, fmt)
+                      if source is not None and digest else None)
             payload = {
                 "name": ref.name, "version": ref.version, "external": external, "artifact_sha256": digest,
                 "artifact_format": fmt, "framework": info["framework"], "estimator": info["estimator"],
@@ -264,7 +268,7 @@ class RegistryAPI:
                 "card_sha256": _sha(card_doc) if card_doc is not None else None,
                 "trusted_pickle": bool(trust_pickle and fmt not in (None, "skops")),
             }
-            row = self.ledger().append(tx, signer=session.signer, actor=session.name, role=role,
+            row = self._ctx.ledger().append(tx, signer=session.signer, actor=session.name, role=role,
                                        event=Event("model.registered", model_node(ref), payload))
             record = {
                 "name": ref.name, "version": ref.version, "external": external, "artifact_digest": digest,
@@ -284,10 +288,10 @@ class RegistryAPI:
             for t in training:
                 tx.insert_lineage_edge(dataset_node(t), model_node(ref), "trained_on", row.seq)
             if policy is not None:
-                self._assign_in(tx, session, role, ref.name, policy, override=False)
+                self._releases.assign_in(tx, session, role, ref.name, policy, override=False)
             return {**_model_summary(record), "created": True, "seq": row.seq, "policy": policy}
 
-        return self._act(session, Permission.MODEL_REGISTER, model_node(ref), register)
+        return self._ctx.act(session, Permission.MODEL_REGISTER, model_node(ref), register)
 
     def model(self, session: Session, ref: str) -> dict[str, Any]:
         r = parse_ref(ref, "model reference")
@@ -306,10 +310,10 @@ class RegistryAPI:
                 "card_history": [_doc_summary(d) for d in history],
             }
 
-        return self._act(session, Permission.READ, model_node(r), show)
+        return self._ctx.act(session, Permission.READ, model_node(r), show)
 
     def models(self, session: Session) -> list[dict[str, Any]]:
-        return self._act(session, Permission.READ, "models",
+        return self._ctx.act(session, Permission.READ, "models",
                          lambda tx, _r: [_model_summary(m) for m in tx.list_models()])
 
     def load_model(self, session: Session, ref: str) -> tuple[dict[str, Any], Any]:
@@ -322,24 +326,24 @@ class RegistryAPI:
                 raise NotFound(f"no model {r}")
             return record
 
-        record = self._act(session, Permission.READ, model_node(r), fetch)
+        record = self._ctx.act(session, Permission.READ, model_node(r), fetch)
         vouched = False  # only the acting user's own trust lets a pickle run for them (refused otherwise)
         if record["trusted_pickle"]:
-            trusts = self._personal_trusts(session, record, Permission.READ, vouch=False)
+            trusts = self.personal_trusts(session, record, Permission.READ, vouch=False)
             vouched = session.name in {t["name"] for t in trusts}
-        return record, artifacts.load_stored(self.path, record, actor_vouched=vouched)
+        return record, artifacts.load_stored(self._ctx.site, record, actor_vouched=vouched)
 
     def _vouch_for_pickle(self, session: Session, ref: str, digest: str, fmt: str,
                           permission: Permission) -> dict[str, Any]:
         """Ledger ``model.pickle_trusted``: the acting user vouches for running these exact bytes; returns the trust."""
-        row = self._act(session, permission, model_node(ref), lambda tx, role: self.ledger().append(
+        row = self._ctx.act(session, permission, model_node(ref), lambda tx, role: self._ctx.ledger().append(
             tx, signer=session.signer, actor=session.name, role=role, event=Event(
                 "model.pickle_trusted", model_node(ref),
                 {"artifact_sha256": digest, "format": fmt,
                  "statement": f"{session.name} trusts this {fmt} file to run code when loaded"})))
         return {"seq": row.seq, "ts": row.ts, "name": session.name}
 
-    def _personal_trusts(self, session: Session, record: dict[str, Any], permission: Permission, *, vouch: bool,
+    def personal_trusts(self, session: Session, record: dict[str, Any], permission: Permission, *, vouch: bool,
                          trusts: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
         """Everyone who vouched for this pickle's bytes, the acting user included — or :class:`BadInput`.
 
@@ -348,7 +352,7 @@ class RegistryAPI:
         """
         ref = f"{record['name']}@{record['version']}"
         if trusts is None:
-            trusts = self._act(session, Permission.READ, model_node(ref),
+            trusts = self._ctx.act(session, Permission.READ, model_node(ref),
                                lambda tx, _role: tx.pickle_trusts(record["artifact_digest"]))
         if session.name in {t["name"] for t in trusts}:
             return trusts
@@ -377,7 +381,7 @@ class RegistryAPI:
                 raise BadInput(f"the {kind.replace('_', ' ')} of {what} already has exactly this content")
             changed = sorted(k for k in set(old) | set(content) if old.get(k) != content.get(k))
             revision = (previous["revision"] + 1) if previous else 1
-            row = self.ledger().append(tx, signer=session.signer, actor=session.name, role=role, event=Event(
+            row = self._ctx.ledger().append(tx, signer=session.signer, actor=session.name, role=role, event=Event(
                 f"{subject.split(':')[0]}.{kind}_edited", subject,
                 {"revision": revision, "sha256": _sha(content), "previous_sha256": previous["digest"] if previous
                  else None, "sections_changed": changed}))
@@ -385,7 +389,7 @@ class RegistryAPI:
             return {"subject": subject, "kind": kind, "revision": revision, "sections_changed": changed,
                     "seq": row.seq}
 
-        return self._act(session, permission, subject, edit)
+        return self._ctx.act(session, permission, subject, edit)
 
 
 def _store_document(tx: Tx, kind: str, subject: str, content: dict[str, Any], author: str, ts: str, seq: int,

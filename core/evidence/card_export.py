@@ -24,10 +24,9 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 import yaml
@@ -38,6 +37,12 @@ from core.display.words import number, rule_words
 from core.errors import BadInput
 from core.evidence.render import to_html
 from core.identity.users import Session
+
+if TYPE_CHECKING:
+    from core.api.context import Context
+    from core.catalog.registry import RegistryService
+    from core.policy.governance import GovernanceService
+
 
 FORMATS = ("md", "json", "html")
 
@@ -208,20 +213,21 @@ def reference_uri(text: str | None) -> str | None:
 # --- the exports ----------------------------------------------------------------------------------------------------
 
 
-class CardExportAPI:
-    """``countersign card`` (mixed into :class:`core.api.countersign.Countersign`)."""
+class CardExportService:
+    """``countersign card``: a model card in Markdown, Model Card Toolkit JSON or HTML."""
 
-    model: Callable[..., dict[str, Any]]
-    evaluations: Callable[..., list[dict[str, Any]]]
-    evaluation: Callable[..., dict[str, Any]]
+    def __init__(self, ctx: Context, registry: RegistryService, governance: GovernanceService) -> None:
+        self._ctx = ctx
+        self._registry = registry
+        self._governance = governance
 
     def export_card(self, session: Session, model_ref: str, fmt: str) -> str:
         """The model card of ``model_ref`` with its latest evaluation, as ``md``, ``json`` (MCT) or ``html``."""
         if fmt not in FORMATS:
             raise BadInput(f"--format must be one of {', '.join(FORMATS)}")
-        model = self.model(session, model_ref)
-        listed = self.evaluations(session, model_ref)
-        latest = self.evaluation(session, listed[0]["id"]) if listed else None
+        model = self._registry.model(session, model_ref)
+        listed = self._governance.evaluations(session, model_ref)
+        latest = self._governance.evaluation(session, listed[0]["id"]) if listed else None
         return {"md": _markdown, "json": _toolkit_json, "html": _html}[fmt](model, latest)
 
 

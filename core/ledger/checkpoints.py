@@ -11,11 +11,10 @@ what later lets ``countersign verify --checkpoint cp.txt`` prove that the log wa
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from core.ledger.chain import utc_now
-from core.ledger.service_key import load_service_signer
+from core.ledger.service_key import SiteLike, load_service_signer
 from core.tlog.merkle import CompactRange
 from core.tlog.signed_note import NoteSigner, format_checkpoint, sign_note
 
@@ -23,8 +22,9 @@ if TYPE_CHECKING:
     from core.storage.duckdb_store import Tx
 
 
-def write_checkpoint(tx: Tx, db_path: Path, origin: str) -> dict[str, Any]:
-    """Sign and store a checkpoint at the ledger's current size (or return the existing one at that size)."""
+def write_checkpoint(tx: Tx, db_path: SiteLike, origin: str) -> dict[str, Any]:
+    """Sign and store a checkpoint at the ledger's current size (or return the existing one at that size), signed by
+    the service key of the site ``db_path`` (a :class:`~core.storage.site.Site` or its database file)."""
     size = tx.ledger_size()
     last = tx.latest_checkpoint()
     if last is not None and last["size"] == size:

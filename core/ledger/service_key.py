@@ -5,8 +5,9 @@ The private key is stored in the database only sealed (scrypt + AES-256-GCM, see
 
 1. ``COUNTERSIGN_SERVICE_SECRET`` — the secret itself (inject it from your secrets manager in production);
 2. ``COUNTERSIGN_SERVICE_SECRET_FILE`` — a path to a file holding it;
-3. ``<database path>.service-secret`` — a file created beside the database by ``countersign init`` with mode
-   0600 (convenient for one machine; keep it off backups of the database).
+3. the site's service-secret file (:attr:`core.storage.site.Site.service_secret_file`,
+   ``<database path>.service-secret``) — created beside the database by ``countersign init`` with mode 0600
+   (convenient for one machine; keep it off backups of the database).
 
 A copy of the database file alone therefore cannot sign checkpoints.
 """
@@ -24,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from core.errors import StoreUnavailable
 from core.identity import keys as crypto
 from core.ledger.chain import Signer
+from core.storage.site import Site
 from core.tlog.signed_note import verifier_key
 
 if TYPE_CHECKING:
@@ -34,12 +36,20 @@ SERVICE_OWNER = "@service"
 _unsealed_cache: dict[tuple[str, str], Ed25519PrivateKey] = {}
 
 
-def secret_file_for(db_path: Path) -> Path:
-    """Default location of the service secret for a database."""
-    return db_path.with_name(db_path.name + ".service-secret")
+#: Where a site is: a :class:`~core.storage.site.Site`, or a database file standing for the site around it.
+SiteLike = Site | Path
 
 
-def secret_source(db_path: Path) -> str:
+def _site(where: SiteLike) -> Site:
+    return where if isinstance(where, Site) else Site.for_database(where)
+
+
+def secret_file_for(where: SiteLike) -> Path:
+    """Default location of the service secret of a site (:attr:`~core.storage.site.Site.service_secret_file`)."""
+    return _site(where).service_secret_file
+
+
+def secret_source(db_path: SiteLike) -> str:
     """Human-readable description of where the secret is read from."""
     if os.environ.get("COUNTERSIGN_SERVICE_SECRET"):
         return "environment variable COUNTERSIGN_SERVICE_SECRET"
@@ -48,7 +58,7 @@ def secret_source(db_path: Path) -> str:
     return f"file {secret_file_for(db_path)}"
 
 
-def read_secret(db_path: Path) -> str:
+def read_secret(db_path: SiteLike) -> str:
     """The service secret, or :class:`StoreUnavailable` saying where it was looked for."""
     env = os.environ.get("COUNTERSIGN_SERVICE_SECRET")
     if env:
@@ -63,7 +73,7 @@ def read_secret(db_path: Path) -> str:
         ) from None
 
 
-def provision_secret(db_path: Path) -> str:
+def provision_secret(db_path: SiteLike) -> str:
     """At ``init``: use the configured secret, or create the default secret file (mode 0600)."""
     if os.environ.get("COUNTERSIGN_SERVICE_SECRET") or os.environ.get("COUNTERSIGN_SERVICE_SECRET_FILE"):
         return read_secret(db_path)
@@ -85,12 +95,13 @@ def create_service_key(tx: Tx, secret: str) -> Signer:
     return Signer(key_id, key)
 
 
-def load_service_signer(tx: Tx, db_path: Path) -> Signer:
+def load_service_signer(tx: Tx, db_path: SiteLike) -> Signer:
     """Unseal the service key (cached per process after the first scrypt derivation)."""
     cred = tx.get_credentials(SERVICE_OWNER)
     if cred is None:
-        raise StoreUnavailable(f"database {db_path} has no service key; was it created by 'countersign init'?")
-    cache_key = (str(db_path.resolve()), cred["key_id"])
+        raise StoreUnavailable(f"database {_site(db_path).database} has no service key; was it created by "
+                               "'countersign init'?")
+    cache_key = (str(_site(db_path).database.resolve()), cred["key_id"])
     key = _unsealed_cache.get(cache_key)
     if key is None:
         sealed = crypto.SealedKey(

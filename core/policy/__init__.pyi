@@ -1,6 +1,6 @@
 """Public names of :mod:`core.policy` (read by lazy_loader and by type checkers)."""
 
-from .governance import GovernanceAPI as GovernanceAPI
+from .governance import GovernanceService as GovernanceService
 from .rules import (
     Policy as Policy,
     json_schema as json_schema,

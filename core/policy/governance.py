@@ -16,7 +16,7 @@ import os
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.catalog import artifacts, datasets
 from core.catalog.datasets import parse_ref
@@ -26,10 +26,16 @@ from core.evaluation.engine import EvalInputs, Evaluator
 from core.evidence import attest
 from core.identity.roles import Permission
 from core.identity.users import Session
-from core.ledger.chain import Event, Ledger
+from core.ledger.chain import Event
 from core.policy.rules import Policy, load_policy_file, parse_policy
 from core.storage.duckdb_store import Tx
 from core.tlog.canonical import canonical_bytes
+
+if TYPE_CHECKING:
+    from core.api.context import Context
+    from core.catalog.registry import RegistryService
+    from core.releases.promotions import ReleaseService
+
 
 
 def result_digest(result: dict[str, Any]) -> str:
@@ -40,16 +46,13 @@ def policy_node(name: str, version: int) -> str:
     return f"policy:{name}@{version}"
 
 
-class GovernanceAPI:
+class GovernanceService:
     """Policies and evaluations (see :mod:`core.policy.governance`)."""
 
-    path: Path
-    _act: Callable[..., Any]
-    ledger: Callable[[], Ledger]
-    flag_after_policy_activation: Callable[..., list[str]]
-    _flag: Callable[..., int]
-    _flush_webhooks: Callable[[], None]
-    _personal_trusts: Callable[..., list[dict[str, Any]]]
+    def __init__(self, ctx: Context, releases: ReleaseService, registry: RegistryService) -> None:
+        self._ctx = ctx
+        self._releases = releases
+        self._registry = registry
 
     # ------------------------------------------------------------------------------------------- policies
     def add_policy(self, session: Session, file: str | Path) -> dict[str, Any]:
@@ -63,27 +66,27 @@ class GovernanceAPI:
                     return {"name": policy.policy, "version": policy.version, "sha256": sha, "created": False}
                 raise BadInput(f"policy {policy.ref} already exists with SHA-256 {existing['sha256']} (this file: "
                                f"{sha}); policy versions are immutable: bump 'version'")
-            row = self.ledger().append(tx, signer=session.signer, actor=session.name, role=role, event=Event(
+            row = self._ctx.ledger().append(tx, signer=session.signer, actor=session.name, role=role, event=Event(
                 "policy.added", policy_node(policy.policy, policy.version),
                 {"name": policy.policy, "version": policy.version, "sha256": sha,
                  "checks": [c.id for c in policy.checks], "approvals": policy.approvals.model_dump(exclude_none=True)}))
             tx.insert_policy({"name": policy.policy, "version": policy.version, "sha256": sha, "text": text,
                               "description": policy.description, "added_by": session.name, "added_at": row.ts,
                               "seq": row.seq})
-            flagged = self.flag_after_policy_activation(tx, session, role, policy.policy, policy.version)
+            flagged = self._releases.flag_after_policy_activation(tx, session, role, policy.policy, policy.version)
             tx.upsert_lineage_node({"id": policy_node(policy.policy, policy.version), "kind": "policy",
                                     "label": policy.ref, "digest": sha, "attributes": json.dumps(
                                         {"checks": len(policy.checks)}), "seq": row.seq})
             return {"name": policy.policy, "version": policy.version, "sha256": sha, "created": True, "seq": row.seq,
                     "flagged_for_revalidation": flagged}
 
-        result = self._act(session, Permission.POLICY_MANAGE, f"policy:{policy.ref}", add)
+        result = self._ctx.act(session, Permission.POLICY_MANAGE, f"policy:{policy.ref}", add)
         if result.get("flagged_for_revalidation"):
-            self._flush_webhooks()
+            self._releases.flush_webhooks()
         return result
 
     def policies(self, session: Session) -> list[dict[str, Any]]:
-        return self._act(session, Permission.READ, "policies", lambda tx, _r: tx.list_policies())
+        return self._ctx.act(session, Permission.READ, "policies", lambda tx, _r: tx.list_policies())
 
     def policy(self, session: Session, spec: str) -> dict[str, Any]:
         name, version = _policy_spec(spec)
@@ -95,7 +98,7 @@ class GovernanceAPI:
             parsed = parse_policy(record["text"], f"{name}@{record['version']}")
             return {**record, "parsed": parsed.model_dump(mode="json", exclude_none=True)}
 
-        return self._act(session, Permission.READ, f"policy:{spec}", show)
+        return self._ctx.act(session, Permission.READ, f"policy:{spec}", show)
 
     def policy_diff(self, session: Session, a: str, b: str) -> str:
         left, right = self.policy(session, a), self.policy(session, b)
@@ -163,7 +166,7 @@ class GovernanceAPI:
                     "card": json.loads(card["content"]) if card else None,
                     "training_schema": json.loads(training["schema"]) if training else None, "trusts": trusts}
 
-        found = self._act(session, permission, model_node(mref), gather)
+        found = self._ctx.act(session, permission, model_node(mref), gather)
         model_record, data_record, ref_record = found["model"], found["data"], found["reference"]
         if purpose == "evaluation" and not model_record["external"] and (prediction_column or score_column):
             # A gate evaluation of a model with an artifact runs that artifact: predictions written into the data
@@ -177,12 +180,12 @@ class GovernanceAPI:
         ref_path = datasets.check_at_use(ref_record) if ref_record else None
         loading: dict[str, Any] | None = None
         if model_record["trusted_pickle"]:
-            trusts = self._personal_trusts(session, model_record, permission, vouch=trust_pickle,
+            trusts = self._registry.personal_trusts(session, model_record, permission, vouch=trust_pickle,
                                            trusts=found["trusts"])
             loading = {"format": model_record["artifact_format"], "isolated_process": True,
                        "loaded_by": session.name, "trusted_by": trusts}
         model_obj = None if model_record["external"] else artifacts.load_stored(
-            self.path, model_record, actor_vouched=loading is not None)
+            self._ctx.site, model_record, actor_vouched=loading is not None)
         features = [f["name"] for f in json.loads(model_record["features"])]
         label = label or _default_label(data_record)
         engine = Evaluator(EvalInputs(
@@ -233,7 +236,7 @@ class GovernanceAPI:
             predicate["result_sha256"] = digest
             env = attest.envelope(attest.statement(f"model:{mref}", subject_sha, attest.EVALUATION_PREDICATE,
                                                    predicate), session.signer)
-            row = self.ledger().append(tx, signer=session.signer, actor=session.name, role=role, event=Event(
+            row = self._ctx.ledger().append(tx, signer=session.signer, actor=session.name, role=role, event=Event(
                 "evaluation.recorded" if purpose == "evaluation" else "monitoring.recorded",
                 f"evaluation:{evaluation_id}",
                 {"id": evaluation_id, "model": str(mref), "artifact_sha256": model_record["artifact_digest"],
@@ -274,7 +277,7 @@ class GovernanceAPI:
 
         digest = result_digest(result)
         stored_json = json.dumps(result, sort_keys=True)
-        return self._act(session, permission, f"evaluation:{evaluation_id}", store)
+        return self._ctx.act(session, permission, f"evaluation:{evaluation_id}", store)
 
     def monitor(self, session: Session, model_ref: str, *, data: str, label: str | None = None,
                 prediction_column: str | None = None, score_column: str | None = None,
@@ -282,7 +285,7 @@ class GovernanceAPI:
         """Run the governing policy's drift and performance checks on production data; a failing block check flags
         the version ``revalidation_required`` (ledgered)."""
         mref = parse_ref(model_ref, "model reference")
-        assignment = self._act(session, Permission.MONITOR, model_node(mref),
+        assignment = self._ctx.act(session, Permission.MONITOR, model_node(mref),
                                lambda tx, _r: tx.governing_policy(mref.name))
         if assignment is None:
             raise BadInput(f"model {mref.name} has no governing policy to monitor against")
@@ -290,7 +293,7 @@ class GovernanceAPI:
         def flag(tx: Tx, role: str, result: dict[str, Any]) -> None:
             stage = tx.stage_of(mref.name, mref.version)
             if result["failed_block_checks"] and stage is not None and stage["stage"] in ("production", "staging"):
-                seq = self._flag(tx, session, role, mref.name, mref.version,
+                seq = self._releases.flag(tx, session, role, mref.name, mref.version,
                                  f"monitoring {result['id']} failed {', '.join(result['failed_block_checks'])}")
                 result["revalidation_required"] = True
                 result["revalidation_seq"] = seq
@@ -300,7 +303,7 @@ class GovernanceAPI:
                                purpose="monitoring", kinds=("metric", "drift"), permission=Permission.MONITOR,
                                after_store=flag, trust_pickle=trust_pickle)
         if result.get("revalidation_required"):
-            self._flush_webhooks()
+            self._releases.flush_webhooks()
         return result
 
     def evaluation(self, session: Session, evaluation_id: str, *, check_digest: bool = True) -> dict[str, Any]:
@@ -315,7 +318,7 @@ class GovernanceAPI:
             return {**result, "evaluated_at": record["evaluated_at"], "evaluated_by": record["evaluated_by"],
                     "seq": record["seq"], "result_sha256": record["result_sha256"], "result_intact": intact}
 
-        return self._act(session, Permission.READ, f"evaluation:{evaluation_id}", show)
+        return self._ctx.act(session, Permission.READ, f"evaluation:{evaluation_id}", show)
 
     def evaluations(self, session: Session, model_ref: str | None = None) -> list[dict[str, Any]]:
         name = version = None
@@ -325,7 +328,7 @@ class GovernanceAPI:
                 name, version = r.name, r.version
             else:
                 name = model_ref
-        return self._act(session, Permission.READ, "evaluations",
+        return self._ctx.act(session, Permission.READ, "evaluations",
                          lambda tx, _r: tx.list_evaluations(name, version))
 
     def _resolve_policy(self, session: Session, spec: str) -> tuple[Policy, str, str, bool]:

@@ -1,10 +1,9 @@
 """The context a reviewer decides a promotion request in: what moves where, what changed since production, how old
 the evidence is, who has decided and who must still, and the conversation so far.
 
-Built by :meth:`core.releases.promotions.ReleasesAPI.review` inside one read transaction; everything here is plain data
-for
-the app, the CLI and the reports (nothing imports Streamlit). Values are kept as data (numbers, timestamps); the
-``*_words`` fields say the same in words.
+Built by :meth:`core.releases.promotions.ReleaseService.review` inside one read transaction; everything here is
+plain data for the app, the CLI and the reports (nothing imports Streamlit). Values are kept as data (numbers,
+timestamps); the ``*_words`` fields say the same in words.
 """
 
 from __future__ import annotations
@@ -16,8 +15,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from core.catalog.registry import model_node
+from core.display.words import role_words, when
 from core.evaluation.explanations import check_value, metric_label, rule_text, verdict_words
-from core.evidence.report import role_words, when
 from core.identity.roles import Role
 from core.identity.users import Session
 from core.storage.duckdb_store import Tx
@@ -199,7 +198,7 @@ def context(tx: Tx, session: Session, request: dict[str, Any], stale: list[str],
         "checks": compare_checks(result, production["result"] if production else None),
         "artifact": {"candidate": model.get("artifact_digest"),
                      "production": production["artifact_digest"] if production else None,
-                     "same": bool(production) and model.get("artifact_digest") == production["artifact_digest"]},
+                     "same": production is not None and model.get("artifact_digest") == production["artifact_digest"]},
         "card": {"candidate_revision": card["revision"] if card else None,
                  "production_revision": other_card["revision"] if other_card else None,
                  "same": bool(production) and (card or {}).get("digest") == (other_card or {}).get("digest"),

@@ -23,10 +23,12 @@ from pypdf import PdfReader
 
 import core.evidence.report as report_module
 from core.api.countersign import Countersign
+from core.display.words import human, number, rule_words, when
 from core.evidence.bundle_verify import verify_bundle
 from core.evidence.regulatory import INDEX
 from core.evidence.render import CELL_PADDING, anchor, bar_chart, fitted_widths, layout, leading_for, to_pdf
-from core.evidence.report import export_zip, human, number, rate_limit, rule_words, when
+from core.evidence.report import export_zip
+from core.evidence.report_sections import rate_limit
 from tests.app.demo_db import PASSWORDS, copy_demo, demo_template
 
 MODELS = ("adult-income", "german-credit-scorer")

@@ -32,7 +32,7 @@ from core.errors import BadInput, CheckFailed, NotAuthenticated, PermissionDenie
 from core.identity.users import Session
 from core.ledger.chain import decode_row
 from core.releases import promotions as releases, webhooks
-from core.releases.promotions import GateRefused, ReleasesAPI
+from core.releases.promotions import GateRefused, ReleaseService
 from tests.conftest import ADMIN, ADMIN_PW, USERS
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -390,19 +390,19 @@ def test_replacement_is_one_transaction(cs: Countersign, s: dict[str, Session], 
     approve_all(cs, cs.promote(s["dana"], "scorer@2", to="staging", reason="Next."), s["lee"])
     request = cs.promote(s["dana"], "scorer@2", to="production", reason="Replace.")
     cs.approve(s["lee"], request["request_id"], comment="OK.")
-    original = ReleasesAPI._set_stage
+    original = ReleaseService._set_stage
 
-    def failing(self: ReleasesAPI, tx: Any, session: Session, role: str | None, name: str, version: str,
+    def failing(self: ReleaseService, tx: Any, session: Session, role: str | None, name: str, version: str,
                 target: str, *args: Any, **kwargs: Any) -> int:
         if target == "production":
             raise RuntimeError("disk full")
         return original(self, tx, session, role, name, version, target, *args, **kwargs)
 
-    monkeypatch.setattr(ReleasesAPI, "_set_stage", failing)
+    monkeypatch.setattr(ReleaseService, "_set_stage", failing)
     before = head(cs)
     with pytest.raises(RuntimeError):
         cs.approve(s["chloe"], request["request_id"], comment="OK for production.")
-    monkeypatch.setattr(ReleasesAPI, "_set_stage", original)
+    monkeypatch.setattr(ReleaseService, "_set_stage", original)
     assert head(cs) == before
     assert stage(cs, s["dana"], "scorer@1")["stage"] == "production"
     assert stage(cs, s["dana"], "scorer@2")["stage"] == "staging"
