@@ -1,6 +1,9 @@
 """Public names of :mod:`core.evaluation` (read by lazy_loader and by type checkers)."""
 
 from . import (
+    checks as checks,
+    classification as classification,
+    data_checks as data_checks,
     drift as drift,
     explain as explain,
     explain_fast as explain_fast,
@@ -10,6 +13,7 @@ from . import (
     explanations as explanations,
     labels as labels,
     metrics as metrics,
+    performance as performance,
     result as result,
     statistics as statistics,
 )

@@ -24,12 +24,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from core.catalog.datasets import CsvDialect
 
 __all__ = [
     "PREDICTION",
@@ -60,9 +63,9 @@ ModelOutputs = tuple[Any, Any]
 class DataFile:
     """A data file to read: its path, format (``csv``, ``parquet``, ``parquet-dir``) and CSV dialect, if any."""
 
-    path: Any  #: a :class:`pathlib.Path` (or anything a backend can open)
+    path: Path
     format: str
-    dialect: Any = None  #: a :class:`core.catalog.datasets.CsvDialect` or ``None``
+    dialect: CsvDialect | None = None
 
 
 @dataclass(frozen=True)
