@@ -12,6 +12,7 @@ from . import (
     regulatory as regulatory,
     render as render,
     report as report,
+    report_sections as report_sections,
     standalone as standalone,
 )
 from .bundle_verify import BundleError as BundleError, verify_bundle as verify_bundle
