@@ -22,6 +22,7 @@ import pytest
 from pypdf import PdfReader
 
 import core.evidence.report as report_module
+import core.evidence.report_sections as report_sections
 from core.api.countersign import Countersign
 from core.display.words import human, number, rule_words, when
 from core.evidence.bundle_verify import verify_bundle
@@ -60,7 +61,7 @@ def exports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Export]:
     for model in MODELS:
         blocks: list[tuple[Any, ...]] = []
         charts: list[dict[str, Any]] = []
-        real_pdf, real_chart = report_module.to_pdf, report_module.bar_chart
+        real_pdf, real_chart = report_module.to_pdf, report_sections.bar_chart
 
         def pdf(title: str, given: list[tuple[Any, ...]], _real: Any = real_pdf,  # noqa: ANN401
                 _into: list[tuple[Any, ...]] = blocks) -> bytes:
@@ -75,7 +76,7 @@ def exports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Export]:
 
         with pytest.MonkeyPatch.context() as patch:
             patch.setattr(report_module, "to_pdf", pdf)
-            patch.setattr(report_module, "bar_chart", chart)
+            patch.setattr(report_sections, "bar_chart", chart)
             cs.report(aude, model, out=folder / model)
         found[model] = Export(folder / model, blocks, charts)
     return found
