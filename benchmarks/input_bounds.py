@@ -47,14 +47,16 @@ MEMORY_GOAL_MIB = 256
 _PROC = Path("/proc/self")
 
 
-def _status_kib(field: str) -> int:
+def status_kib(field: str) -> int:
+    """A field of this process's ``/proc/self/status`` in KiB (``VmRSS``, ``VmHWM``)."""
     for line in (_PROC / "status").read_text().splitlines():
         if line.startswith(field + ":"):
             return int(line.split()[1])
     raise LookupError(field)
 
 
-def _reset_peak() -> bool:
+def reset_peak() -> bool:
+    """Reset the kernel's peak-RSS mark of this process (Linux); False where that is not possible."""
     try:
         (_PROC / "clear_refs").write_text("5")
     except OSError:
@@ -66,8 +68,8 @@ def measure(fn: Callable[[], Any], repeats: int) -> dict[str, Any]:
     """Best-of-``repeats`` CPU seconds and peak-RSS growth (MiB, None where unmeasurable) of ``fn``; its outcome."""
     best_cpu, best_mem, outcome = float("inf"), None, ""
     for _ in range(repeats):
-        tracked = _reset_peak()
-        base = _status_kib("VmRSS") if tracked else 0
+        tracked = reset_peak()
+        base = status_kib("VmRSS") if tracked else 0
         start = time.process_time()
         try:
             fn()
@@ -77,7 +79,7 @@ def measure(fn: Callable[[], Any], repeats: int) -> dict[str, Any]:
         cpu = time.process_time() - start
         best_cpu = min(best_cpu, cpu)
         if tracked:
-            grown = (_status_kib("VmHWM") - base) / 1024
+            grown = (status_kib("VmHWM") - base) / 1024
             best_mem = grown if best_mem is None else min(best_mem, grown)
     return {"outcome": outcome, "cpu_s": round(best_cpu, 4),
             "peak_mib": None if best_mem is None else round(best_mem, 1)}

@@ -37,6 +37,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 import core.inputs.yamlfile as yamlfile
+from benchmarks.input_bounds import reset_peak, status_kib as _status_kib
 from core.api.countersign import Countersign
 from core.catalog import artifacts
 from core.catalog.documents import Datasheet, ModelCard
@@ -116,25 +117,6 @@ def _outcome(fn: Callable[[], Any]) -> tuple[str, Any]:
         return "refused", exc.message
 
 
-_PROC = Path("/proc/self")
-
-
-def _peak_tracking() -> bool:
-    """Reset the kernel's peak-RSS mark of this process (Linux); False where that is not possible."""
-    try:
-        (_PROC / "clear_refs").write_text("5")
-    except OSError:
-        return False
-    return True
-
-
-def _status_kib(field: str) -> int:
-    for line in (_PROC / "status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
-    raise LookupError(field)
-
-
 def within_budget(fn: Callable[[], Any]) -> tuple[str, Any]:
     """Run ``fn``: it must return or raise BadInput, within the CPU, wall and memory budget.
 
@@ -143,7 +125,7 @@ def within_budget(fn: Callable[[], Any]) -> tuple[str, Any]:
     Memory a previous input left in the allocator's free lists could hide growth, but such an input would have been
     caught itself.
     """
-    rss_mark = _peak_tracking()
+    rss_mark = reset_peak()
     base = _status_kib("VmRSS") if rss_mark else 0
     wall, cpu = time.perf_counter(), time.process_time()
     first = _outcome(fn)
