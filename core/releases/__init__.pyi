@@ -1,6 +1,7 @@
 """Public names of :mod:`core.releases` (read by lazy_loader and by type checkers)."""
 
 from . import (
+    clock as clock,
     gate as gate,
     history as history,
     inbox as inbox,

@@ -8,27 +8,20 @@ card edit or a suspension), and the waivers in force for exactly that policy ver
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from core.catalog.registry import model_node
 from core.errors import CheckFailed, NotFound
 from core.evaluation.explanations import check_value, metric_label, rule_text
 from core.policy.rules import Policy, parse_policy
+from core.releases import clock
 from core.storage.duckdb_store import Tx
 
-__all__ = ["ALLOWED_FROM", "AnswerRefused", "GateRefused", "active_waivers", "gate", "now", "parse_ts"]
+__all__ = ["ALLOWED_FROM", "AnswerRefused", "GateRefused", "active_waivers", "gate"]
 
 #: target stage -> stages a version may be promoted from
 ALLOWED_FROM = {"staging": ("registered",), "production": ("staging", "retired", "suspended")}
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
-
-
-def parse_ts(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 class GateRefused(CheckFailed):
@@ -89,7 +82,7 @@ def gate(tx: Tx, name: str, version: str, target: str) -> tuple[dict[str, Any], 
         reasons.append(f"{name}@{version} was suspended at seq {current['seq']}, after evaluation "
                        f"{evaluation['id']}; reinstatement needs an evaluation made since — evaluate again")
     if policy.max_evaluation_age_days is not None:
-        age = now() - parse_ts(evaluation["evaluated_at"])
+        age = clock.now() - clock.parse_ts(evaluation["evaluated_at"])
         if age > timedelta(days=policy.max_evaluation_age_days):
             reasons.append(f"evaluation {evaluation['id']} is {age.days} days old; the policy allows "
                            f"{policy.max_evaluation_age_days}")
@@ -112,5 +105,5 @@ def gate(tx: Tx, name: str, version: str, target: str) -> tuple[dict[str, Any], 
     return model, policy, dict(evaluation, result=result), used_waivers, reasons
 
 def active_waivers(tx: Tx, name: str, version: str) -> list[dict[str, Any]]:
-    today = now().date().isoformat()
+    today = clock.now().date().isoformat()
     return [w for w in tx.waivers_for(name, version) if w["revoked_at"] is None and w["until"] >= today]

@@ -12,7 +12,7 @@ from core.errors import BadInput
 from core.identity.roles import Permission
 from core.identity.users import Session
 from core.ledger.chain import decode_row
-from core.releases.gate import parse_ts
+from core.releases import clock
 from core.storage.duckdb_store import Tx
 
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ class HistoryService:
         moment = None
         if at:
             try:
-                moment = parse_ts(at if ("T" in at or " " in at) else f"{at}T23:59:59.999999+00:00")
+                moment = clock.parse_ts(at if ("T" in at or " " in at) else f"{at}T23:59:59.999999+00:00")
             except ValueError:
                 raise BadInput(f"{at!r} is not a date or time (expected ISO 8601, e.g. 2026-05-01 or "
                                "2026-05-01T09:00:00Z)") from None
@@ -48,7 +48,7 @@ class HistoryService:
             timeline = [{"seq": e["seq"], "ts": e["ts"], "actor": e["actor"], "role": e["role"],
                          **{k: v for k, v in e["payload"].items() if k not in ("name",)}} for e in events]
             if moment is not None:
-                timeline = [t for t in timeline if parse_ts(t["ts"]) <= moment]
+                timeline = [t for t in timeline if clock.parse_ts(t["ts"]) <= moment]
             state: dict[str, dict[str, Any]] = {}
             for t in timeline:
                 state[t["version"]] = t

@@ -24,8 +24,8 @@ from core.identity.users import Session
 from core.inputs.limits import require_note
 from core.ledger.chain import Event
 from core.policy.rules import Policy
-from core.releases import webhooks
-from core.releases.gate import ALLOWED_FROM, AnswerRefused, GateRefused, gate, now
+from core.releases import clock, webhooks
+from core.releases.gate import ALLOWED_FROM, AnswerRefused, GateRefused, gate
 from core.releases.inbox import OPEN_STATUSES
 from core.releases.separation import (
     approval_lapsed,
@@ -266,7 +266,7 @@ class ReleaseService:
             waiver = tx.get_waiver(waiver_id) or {}
             if waiver.get("revoked_at"):
                 state = f"was revoked by {waiver['revoked_by']} at {waiver['revoked_at']}"
-            elif waiver.get("until", "9999") < now().date().isoformat():
+            elif waiver.get("until", "9999") < clock.now().date().isoformat():
                 state = f"expired on {waiver['until']}"
             elif waiver.get("policy") != policy.ref:
                 state = f"was granted under {waiver.get('policy')}, not the active {policy.ref}"

@@ -15,7 +15,7 @@ from core.identity.users import Session
 from core.inputs.limits import require_note
 from core.ledger.chain import Event
 from core.policy.rules import parse_policy
-from core.releases.gate import now
+from core.releases import clock
 from core.storage.duckdb_store import Tx
 
 if TYPE_CHECKING:
@@ -36,7 +36,7 @@ class WaiverService:
             until_date = date.fromisoformat(until)
         except ValueError:
             raise BadInput(f"the waiver's end date {until!r} is not a date (expected YYYY-MM-DD)") from None
-        if until_date <= now().date():
+        if until_date <= clock.now().date():
             raise BadInput(f"the waiver's end date {until} is not in the future: a waiver must end after today")
         require_note(justification, "a justification is required: say why the failed check may be waived",
                      "the justification")
@@ -55,7 +55,7 @@ class WaiverService:
             if check not in {c.id for c in policy.checks}:
                 raise BadInput(f"policy {policy.ref} has no check {check!r} (checks: "
                                f"{', '.join(c.id for c in policy.checks)})")
-            if policy.max_waiver_days is not None and (until_date - now().date()).days > policy.max_waiver_days:
+            if policy.max_waiver_days is not None and (until_date - clock.now().date()).days > policy.max_waiver_days:
                 raise BadInput(f"policy {policy.ref} caps waivers at {policy.max_waiver_days} days")
             waiver_id = f"wv-{uuid.uuid4().hex[:10]}"
             row = self._ctx.ledger().append(tx, signer=session.signer, actor=session.name, role=role, event=Event(
@@ -91,7 +91,7 @@ class WaiverService:
         name = version = None
         if model_ref:
             name, _, version = model_ref.partition("@")
-        today = now().date().isoformat()
+        today = clock.now().date().isoformat()
 
         def listing(tx: Tx, _role: str) -> list[dict[str, Any]]:
             return [{**w, "active": w["revoked_at"] is None and w["until"] >= today}

@@ -31,7 +31,7 @@ from core.demo.seed import enrol
 from core.errors import BadInput, CheckFailed, NotAuthenticated, PermissionDenied, SeparationOfDuties
 from core.identity.users import Session
 from core.ledger.chain import decode_row
-from core.releases import promotions as releases, webhooks
+from core.releases import clock, webhooks
 from core.releases.promotions import GateRefused, ReleaseService
 from tests.conftest import ADMIN, ADMIN_PW, USERS
 
@@ -465,10 +465,10 @@ def test_new_policy_version_requires_new_evaluation_and_flags_released_versions(
 
 def test_stale_evaluation_is_refused(cs: Countersign, s: dict[str, Session], monkeypatch: pytest.MonkeyPatch) -> None:
     real = datetime.now(UTC)
-    monkeypatch.setattr(releases, "_now", lambda: real + timedelta(days=31))
+    monkeypatch.setattr(clock, "now", lambda: real + timedelta(days=31))
     reasons = refused(cs, s["dana"], "scorer@1")
     assert len(reasons) == 1 and "is 31 days old; the policy allows 30" in reasons[0]
-    monkeypatch.setattr(releases, "_now", lambda: real + timedelta(days=29))
+    monkeypatch.setattr(clock, "now", lambda: real + timedelta(days=29))
     assert cs.promote(s["dana"], "scorer@1", to="staging", reason="Fresh enough.")["status"] == "pending"
 
 
@@ -493,7 +493,7 @@ def test_expired_waiver_does_not_count(cs: Countersign, s: dict[str, Session], m
     until = (datetime.now(UTC) + timedelta(days=1)).date().isoformat()
     cs.waive(s["chloe"], "risky@1", check="auc-excellent", until=until, justification="One day only.")
     real = datetime.now(UTC)
-    monkeypatch.setattr(releases, "_now", lambda: real + timedelta(days=3))
+    monkeypatch.setattr(clock, "now", lambda: real + timedelta(days=3))
     reasons = refused(cs, s["dana"], "risky@1")
     assert len(reasons) == 1 and "'auc-excellent'" in reasons[0] and "no active waiver" in reasons[0]
     assert not cs.waivers(s["aude"], "risky@1")[0]["active"]
@@ -864,7 +864,7 @@ def test_an_evaluation_aging_past_the_policy_limit_refuses_the_decision(
         cs: Countersign, s: dict[str, Session], monkeypatch: pytest.MonkeyPatch) -> None:
     request = cs.promote(s["dana"], "scorer@1", to="staging", reason="Candidate.")
     real = datetime.now(UTC)
-    monkeypatch.setattr(releases, "_now", lambda: real + timedelta(days=31))
+    monkeypatch.setattr(clock, "now", lambda: real + timedelta(days=31))
     _stale_decision(cs, s, request, "lee", "31 days old")
 
 
