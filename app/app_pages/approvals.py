@@ -20,17 +20,18 @@ import streamlit as st
 
 from app import hints, links, session
 from app.text import error_text, literal, plain, show_text, web_words
+from core.display.words import role_words, when
 from core.errors import CountersignError
-from core.evidence.report import role_words, when
 from core.identity.roles import Permission
+from core.releases.separation import reinstatement_permission, thread_permission
 
 cs = session.service()
 user = session.acting()
 can_decide = user.can(Permission.APPROVE)
 can_request = user.can(Permission.PROMOTE_REQUEST)
 can_suspend = user.can(Permission.SUSPEND)
-#: core's reinstate: "whoever may request promotions or suspend versions may ask" for a suspended version back
-can_reinstate = can_request or can_suspend
+#: core's own rule for asking a suspended version back (:func:`core.releases.separation.reinstatement_permission`)
+can_reinstate = user.can(reinstatement_permission(user.roles))
 PAGE_SIZE = 3  # requests shown with their full evidence per render (each is a page of context: < 2 s at 20)
 #: decision -> (verb for the button and the dialog, core method name, words for the flash)
 DECISIONS = {"approve": ("Approve", "approve", "Approved"), "reject": ("Reject", "reject", "Rejected"),
@@ -209,12 +210,9 @@ def show_request(request: dict[str, Any]) -> None:
 
 
 def may_write_in_thread(request: dict[str, Any]) -> bool:
-    """Whether I may answer or comment on ``request``, as core decides it (its ``comment`` and ``answer``): a
-    reviewer needs :attr:`Permission.APPROVE`; its requester the permission they could have opened it with —
-    :attr:`Permission.PROMOTE_REQUEST`, or for a reinstatement (from ``suspended``) also :attr:`Permission.SUSPEND`."""
-    if request["requested_by"] != user.name:
-        return can_decide
-    return can_request or (request.get("from_stage") == "suspended" and can_suspend)
+    """Whether I may answer or comment on ``request``: the permission core's ``comment`` and ``answer`` check
+    (:func:`core.releases.separation.thread_permission`), asked of my session."""
+    return user.can(thread_permission(request, user.name, user.roles))
 
 
 def actions(request: dict[str, Any], review: dict[str, Any]) -> None:

@@ -1,8 +1,8 @@
 """Lineage registry operations: datasets, models, their documentation, and provenance edges.
 
-Mixed into :class:`core.api.countersign.Countersign`. Every registration and edit is authorised and ledgered in the same
-transaction as the change; slow work (hashing, profiling, loading artifacts) happens before the transaction opens,
-so the database is never held while a large file is read.
+:class:`RegistryService`, composed into :class:`core.api.countersign.Countersign`. Every registration and edit is
+authorised and ledgered in the same transaction as the change; slow work (hashing, profiling, loading artifacts) happens
+before the transaction opens, so the database is never held while a large file is read.
 """
 
 from __future__ import annotations

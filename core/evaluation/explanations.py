@@ -271,8 +271,8 @@ def verdict_words(check: dict[str, Any]) -> str:
     """"passes", "fails" or "fails (warning only)": the result in words, never by colour alone."""
     if check.get("passed"):
         return "passes"
-    return "fails" if check.get("severity", "block") == "block" else \
-        f"fails ({SEVERITY_WORDS.get(check.get('severity'), check.get('severity'))})"
+    severity = str(check.get("severity", "block"))
+    return "fails" if severity == "block" else f"fails ({SEVERITY_WORDS.get(severity, severity)})"
 
 
 def check_sentence(check: dict[str, Any]) -> str:
@@ -432,7 +432,7 @@ def confusion_cells(details: dict[str, Any]) -> list[dict[str, Any]]:
             {"actual": rest, "predicted": rest, "rows": int(counts.get("tn", 0))}]
 
 
-def roc_points(details: dict[str, Any]) -> list[dict[str, float]] | None:
+def roc_points(details: dict[str, Any]) -> list[dict[str, float | None]] | None:
     """The ROC curve an evaluation stored with a ROC AUC check, as rows of false- and true-positive rate (and the
     score threshold), or ``None`` when only the area was stored. The shape read is
     ``details["roc_curve"] = {"fpr": […], "tpr": […], "thresholds": […]}`` (scikit-learn's ``roc_curve``)."""
@@ -443,8 +443,10 @@ def roc_points(details: dict[str, Any]) -> list[dict[str, float]] | None:
     thresholds = curve.get("thresholds") or [None] * len(fpr or [])
     if not (isinstance(fpr, list) and isinstance(tpr, list) and len(fpr) == len(tpr) == len(thresholds) and fpr):
         return None
-    return [{"false-positive rate": float(f), "true-positive rate": float(t),
-             "threshold": None if s is None else float(s)} for f, t, s in zip(fpr, tpr, thresholds, strict=True)]
+    points: list[dict[str, float | None]] = [
+        {"false-positive rate": float(f), "true-positive rate": float(t), "threshold": None if s is None else float(s)}
+        for f, t, s in zip(fpr, tpr, thresholds, strict=True)]
+    return points
 
 
 def operator_words(operator: str | None) -> str:

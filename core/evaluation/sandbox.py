@@ -150,7 +150,7 @@ def _table_bytes(frame: Any) -> bytes:  # noqa: ANN401
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, table.schema) as writer:
         writer.write_table(table)
-    return sink.getvalue().to_pybytes()
+    return bytes(sink.getvalue().to_pybytes())
 
 
 def _table_from(body: bytes) -> Any:  # noqa: ANN401
@@ -218,7 +218,7 @@ class IsolatedModel:
         stream = self._proc.stderr
         while stream is not None:
             try:
-                chunk = stream.read1(1024)
+                chunk = stream.read1(1024)  # type: ignore[attr-defined]  # a BufferedReader (Popen, bufsize -1)
             except (OSError, ValueError):
                 return
             if not chunk:
@@ -400,7 +400,7 @@ def _table_bytes_arrow(table: Any) -> bytes:  # noqa: ANN401
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, table.schema) as writer:
         writer.write_table(table)
-    return sink.getvalue().to_pybytes()
+    return bytes(sink.getvalue().to_pybytes())
 
 
 if __name__ == "__main__":

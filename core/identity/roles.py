@@ -9,7 +9,8 @@ Roles (issue 2):
   and waivers;
 * ``auditor`` — reads and exports everything, changes nothing.
 
-Every permission is checked in :mod:`core.api.countersign`, whatever a front end shows or hides.
+Every permission is checked by :meth:`core.api.context.Context.act` inside the transaction that acts, whatever a
+front end shows or hides; front ends ask :meth:`core.identity.users.Session.can` to decide what to show.
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ PERMISSIONS: dict[Permission, tuple[str, ...]] = {
 
 
 #: Roles whose holders decide promotions.
-APPROVING_ROLES: tuple[str, ...] = (Role.ML_LEAD.value, Role.COMPLIANCE_OFFICER.value)
+APPROVING_ROLES: tuple[str, ...] = tuple(str(r) for r in PERMISSIONS[Permission.APPROVE])
 
 
 def exclusive_conflict(roles: list[str] | set[str] | tuple[str, ...]) -> str | None:

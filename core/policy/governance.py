@@ -1,9 +1,9 @@
 """Policies and evaluations through the service: policy versions, evaluating a model, showing a result.
 
-Mixed into :class:`core.api.countersign.Countersign`. An evaluation reads everything first (authorising the caller, then
-re-checking every dataset's digest and the model artifact's), runs the engine outside any database lock, and then
-stores the full result and its RFC 8785 digest with one ``evaluation.recorded`` ledger entry — whether it passed or
-failed: a failed evaluation is evidence too.
+:class:`GovernanceService`, composed into :class:`core.api.countersign.Countersign`. An evaluation reads everything
+first (authorising the caller, then re-checking every dataset's digest and the model artifact's), runs the engine
+outside any database lock, and then stores the full result and its RFC 8785 digest with one ``evaluation.recorded``
+ledger entry — whether it passed or failed: a failed evaluation is evidence too.
 """
 
 from __future__ import annotations
@@ -198,8 +198,9 @@ class GovernanceService:
         try:
             outcome = engine.run()
         finally:
-            if hasattr(model_obj, "close"):
-                model_obj.close()
+            close = getattr(model_obj, "close", None)
+            if close is not None:
+                close()
         evaluation_id = f"ev-{uuid.uuid4().hex[:12]}"
         result = {
             "id": evaluation_id,

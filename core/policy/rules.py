@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_val
 
 from core.catalog.documents import MODEL_CARD_SECTIONS
 from core.errors import BadInput
-from core.identity.roles import ALL_ROLES
+from core.identity.roles import ALL_ROLES, APPROVING_ROLES
 from core.inputs.limits import MAX_DAYS, MAX_DOCUMENT_BYTES, MAX_JSON_INT, MAX_STORED_INT, read_bounded
 from core.inputs.yamlfile import parse_yaml, validate
 
@@ -309,8 +309,8 @@ class StageApproval(_Strict):
     @classmethod
     def _roles(cls, value: list[str]) -> list[str]:
         for role in value:
-            if role not in ("ml_lead", "compliance_officer"):
-                known = "ml_lead, compliance_officer" if role in ALL_ROLES else ", ".join(ALL_ROLES)
+            if role not in APPROVING_ROLES:
+                known = ", ".join(APPROVING_ROLES) if role in ALL_ROLES else ", ".join(ALL_ROLES)
                 raise ValueError(f"role {role!r} cannot approve promotions (approving roles: {known})")
         if len(set(value)) != len(value):
             raise ValueError("each approving role is listed once")

@@ -19,7 +19,7 @@ from core.catalog.datasets import parse_ref
 from core.catalog.registry import model_node
 from core.errors import BadInput, NotFound, SeparationOfDuties
 from core.evidence import attest
-from core.identity.roles import Permission, Role, acting_role
+from core.identity.roles import Permission, Role
 from core.identity.users import Session
 from core.inputs.limits import require_note
 from core.ledger.chain import Event
@@ -31,9 +31,11 @@ from core.releases.separation import (
     approval_lapsed,
     find_request,
     independence_problem,
+    reinstatement_permission,
     require_comment,
     review_position,
     status_words,
+    thread_permission,
 )
 from core.storage.duckdb_store import Tx
 from core.tlog.canonical import canonical_bytes
@@ -151,8 +153,7 @@ class ReleaseService:
         is decided by others, like any promotion."""
         ref = parse_ref(model_ref, "model reference")
         held = self._ctx.act(session, Permission.READ, model_node(ref), lambda tx, _r: tx.user_roles(session.name))
-        permission = Permission.PROMOTE_REQUEST if acting_role(held, Permission.PROMOTE_REQUEST) else \
-            Permission.SUSPEND
+        permission = reinstatement_permission(held)
         stage = self._ctx.act(session, permission, model_node(ref), lambda tx, _r: tx.stage_of(ref.name, ref.version))
         if stage is None or stage["stage"] != "suspended":
             raise BadInput(f"{ref} is not suspended (stage: {stage['stage'] if stage else 'registered'}); request "
@@ -393,11 +394,7 @@ class ReleaseService:
         asked for a suspended version back answers and comments on their own request)."""
         request, held = self._ctx.act(session, Permission.READ, f"request:{request_id}",
                                   lambda tx, _r: (find_request(tx, request_id), tx.user_roles(session.name)))
-        if request["requested_by"] != session.name:
-            return Permission.APPROVE
-        if request["from_stage"] == "suspended" and not acting_role(held, Permission.PROMOTE_REQUEST):
-            return Permission.SUSPEND
-        return Permission.PROMOTE_REQUEST
+        return thread_permission(request, session.name, held)
 
     def comment(self, session: Session, request_id: str, *, comment: str) -> dict[str, Any]:
         """Add a remark to an open request's thread (``promotion.commented``): its requester, or a reviewer (ML lead,

@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.errors import NotFound, SeparationOfDuties
-from core.identity.roles import Role
+from core.identity.roles import Permission, Role, acting_role
 from core.identity.users import Session
 from core.inputs.limits import require_note
 from core.storage.duckdb_store import Tx
 
-__all__ = ["ReviewPosition", "approval_lapsed", "find_request", "independence_problem", "require_comment",
-           "review_position", "status_words"]
+__all__ = ["ReviewPosition", "approval_lapsed", "find_request", "independence_problem", "reinstatement_permission",
+           "require_comment", "review_position", "status_words", "thread_permission"]
 
 
 def approval_lapsed(tx: Tx, decision: dict[str, Any]) -> bool:
@@ -139,3 +139,23 @@ def independence_problem(tx: Tx, approver: str, acting: str, held: list[str], re
     if grant[1] in participants and grant[1] != approver:
         return f"the role {acting} was granted to {approver!r} by {grant[1]}, who {participants[grant[1]]}"
     return None
+
+
+def reinstatement_permission(held: list[str] | tuple[str, ...]) -> Permission:
+    """The permission a holder of ``held`` asks for a suspended version back with: whoever may request promotions or
+    suspend versions may ask (so a compliance officer who suspended a version can ask for it back). Holding neither,
+    it is ``promote.request`` (and the request is refused for want of it)."""
+    if acting_role(held, Permission.PROMOTE_REQUEST) or not acting_role(held, Permission.SUSPEND):
+        return Permission.PROMOTE_REQUEST
+    return Permission.SUSPEND
+
+
+def thread_permission(request: dict[str, Any], name: str, held: list[str] | tuple[str, ...]) -> Permission:
+    """The permission ``name`` (holding ``held``) writes in ``request``'s thread (comments, answers) with: a reviewer
+    needs ``promotion.decide``; its requester the permission they could have opened it with — ``promote.request``, or
+    for a reinstatement (from ``suspended``) the one :func:`reinstatement_permission` gives."""
+    if request["requested_by"] != name:
+        return Permission.APPROVE
+    if request.get("from_stage") == "suspended":
+        return reinstatement_permission(held)
+    return Permission.PROMOTE_REQUEST

@@ -1,4 +1,6 @@
-"""Persistence. All SQL in Countersign lives in this package.
+"""Persistence: every table and the SQL that reads and writes it (the evaluation engine's scans of the data being
+evaluated live behind :mod:`core.evaluation.statistics`, in :mod:`core.evaluation.duckdb_source`; dataset profiling in
+:mod:`core.catalog.datasets`).
 
 Domain modules call the repository methods of a transaction object and exchange driver-independent records
 (:mod:`core.storage.records`). What a store must provide is the storage contract (:mod:`core.storage.contract`):
