@@ -184,7 +184,7 @@ def show_request(request: dict[str, Any]) -> None:
                        + literal(", ".join(f"{a['approver']} ({role_words(a['role'])})" for a in approvals["lapsed"])))
         if review["request"]["waivers"]:
             st.warning("Waivers used: " + ", ".join(f"{literal(w['check'])} (until {literal(w['until'])}, "
-                                                   f"{literal(w['id'])})" for w in review["request"]["waivers"]))
+                                                    f"{literal(w['id'])})" for w in review["request"]["waivers"]))
         production = review["production"]
         title = f"Gate evidence beside production v{production['version']}" if production else \
             "Gate evidence (nothing of this model is in production yet)"

@@ -295,7 +295,7 @@ def drift(checks: list[dict[str, Any]], result: dict[str, Any]) -> None:
                 drawn += 1
                 description = (f"Bar chart of the share of rows per bin of {name} in the reference and the current "
                                "data: " + "; ".join(f"{s['bin']} {s['data']} {ex.number(s['share'])}"
-                                                     for s in shares) + ".")
+                                                    for s in shares) + ".")
                 st.altair_chart(charts.distribution_chart(shares, f"{name}: reference and current distribution",
                                                           description), width="stretch")
                 st.markdown(f"*Chart description:* {literal(description)}")

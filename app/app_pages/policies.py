@@ -154,8 +154,8 @@ def waivers_tab() -> None:
         st.dataframe(plain([{
             "waiver": w["id"], "model": f"{w['model_name']}@{w['model_version']}", "check": w["check_id"],
             "until": w["until"], "status": ("active" if w["active"] else
-                                          f"revoked {when(w['revoked_at'])} by {w.get('revoked_by') or '—'}"
-                                          if w.get("revoked_at") else "expired"),
+                                            f"revoked {when(w['revoked_at'])} by {w.get('revoked_by') or '—'}"
+                                            if w.get("revoked_at") else "expired"),
             "granted by": w["granted_by"], "granted (UTC)": when(w["granted_at"]),
             "policy": w.get("policy") or "—", "justification": w["justification"],
         } for w in reversed(waivers)]), hide_index=True, width="stretch", key="pol_waivers_table")

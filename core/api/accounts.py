@@ -58,7 +58,7 @@ class AccountService:
                 self._ctx.service_event(name, Event("auth.failed", f"user:{name}", {"reason": reason}))
             else:  # not a possible user name (spaces, capitals, controls): never shown as if it were an actor
                 self._ctx.service_event("@invalid-name", Event("auth.failed", "user:@invalid-name",
-                                                           {"reason": "not a valid user name", "attempted": name}))
+                                                               {"reason": "not a valid user name", "attempted": name}))
             raise NotAuthenticated(f"authentication failed for {name!r}: unknown user or wrong password")
         return session
 
@@ -83,7 +83,7 @@ class AccountService:
             row = self._ctx.ledger().append(
                 tx, signer=session.signer, actor=session.name, role=role,
                 event=Event("user.added", f"user:{name}", {"name": name, "roles": roles,
-                                                            "enrolment_expires_at": expires}))
+                                                           "enrolment_expires_at": expires}))
             tx.insert_user(name, row.ts, row.seq)
             for r in roles:
                 tx.add_role(name, r)
@@ -105,7 +105,7 @@ class AccountService:
             row = self._ctx.ledger().append(
                 tx, signer=session.signer, actor=session.name, role=role,
                 event=Event("user.enrolment_reissued", f"user:{name}", {"name": name,
-                                                                         "enrolment_expires_at": expires}))
+                                                                        "enrolment_expires_at": expires}))
             tx.put_enrolment(name, code_sha, expires, session.name, row.seq)
             return {"name": name, "enrolment_code": code, "enrolment_expires_at": expires, "seq": row.seq}
 

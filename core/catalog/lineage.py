@@ -321,7 +321,7 @@ class _Merge:
             step = {"eventType": body.get("eventType"), "eventTime": when}
             if step not in attrs["events"]:
                 attrs["events"] = sorted([*attrs["events"], step], key=lambda e: (_instant(e["eventTime"]),
-                                                                                   str(e["eventType"])))
+                                                                                  str(e["eventType"])))
             attrs.update(run_state(attrs["events"]))
             self.edges.add((job, run, "ran"))
             hub = run
@@ -422,7 +422,7 @@ class LineageService:
         if direction not in ("upstream", "downstream", "both"):
             raise BadInput("direction must be upstream, downstream or both")
         return self._ctx.act(session, Permission.READ, f"lineage:{ref}",
-                         lambda tx, _r: walk(tx, resolve_node(tx, ref), direction, depth))
+                             lambda tx, _r: walk(tx, resolve_node(tx, ref), direction, depth))
 
     def import_openlineage(self, session: Session, path: str | Path) -> dict[str, Any]:
         """Record an OpenLineage 2-0-2 file (:mod:`core.catalog.openlineage`): one transaction, one ledger entry, or
@@ -460,7 +460,7 @@ class LineageService:
                                       "columns": [list(c) for c in columns], "merged": merged}),
             }
             row = self._ctx.ledger().append(tx, signer=session.signer, actor=session.name, role=role,
-                                       event=LedgerEvent("lineage.imported", f"openlineage:{file_sha}", summary))
+                                            event=LedgerEvent("lineage.imported", f"openlineage:{file_sha}", summary))
             written = merge.write(row.seq)
             return {**summary, "jobs": names["job"], "runs": names["run"], "datasets": names["ol-dataset"],
                     "merged_nodes": merged, **written, "seq": row.seq}

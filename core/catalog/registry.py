@@ -112,7 +112,7 @@ class RegistryService:
                 **({"csv": options} if options is not None else {}),
             }
             row = self._ctx.ledger().append(tx, signer=session.signer, actor=session.name, role=role,
-                                       event=Event("dataset.registered", dataset_node(ref), payload))
+                                            event=Event("dataset.registered", dataset_node(ref), payload))
             record = {
                 "name": ref.name, "version": ref.version, "digest": facts.digest, "format": facts.format,
                 "path": str(facts.path), "source_uri": uri, "size_bytes": facts.size_bytes,
@@ -157,7 +157,7 @@ class RegistryService:
 
     def datasets(self, session: Session) -> list[dict[str, Any]]:
         return self._ctx.act(session, Permission.READ, "datasets",
-                         lambda tx, _r: [_dataset_summary(d) for d in tx.list_datasets()])
+                             lambda tx, _r: [_dataset_summary(d) for d in tx.list_datasets()])
 
     def use_dataset(self, session: Session, ref: str) -> tuple[dict[str, Any], Path]:
         """The registered record and its file, after re-checking the file's digest (refused if it changed)."""
@@ -269,7 +269,7 @@ class RegistryService:
                 "trusted_pickle": bool(trust_pickle and fmt not in (None, "skops")),
             }
             row = self._ctx.ledger().append(tx, signer=session.signer, actor=session.name, role=role,
-                                       event=Event("model.registered", model_node(ref), payload))
+                                            event=Event("model.registered", model_node(ref), payload))
             record = {
                 "name": ref.name, "version": ref.version, "external": external, "artifact_digest": digest,
                 "artifact_format": fmt, "artifact_file": stored.name if stored else None,
@@ -314,7 +314,7 @@ class RegistryService:
 
     def models(self, session: Session) -> list[dict[str, Any]]:
         return self._ctx.act(session, Permission.READ, "models",
-                         lambda tx, _r: [_model_summary(m) for m in tx.list_models()])
+                             lambda tx, _r: [_model_summary(m) for m in tx.list_models()])
 
     def load_model(self, session: Session, ref: str) -> tuple[dict[str, Any], Any]:
         """A registered model object, loaded safely after re-checking the stored artifact's digest."""
@@ -344,7 +344,7 @@ class RegistryService:
         return {"seq": row.seq, "ts": row.ts, "name": session.name}
 
     def personal_trusts(self, session: Session, record: dict[str, Any], permission: Permission, *, vouch: bool,
-                         trusts: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+                        trusts: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
         """Everyone who vouched for this pickle's bytes, the acting user included — or :class:`BadInput`.
 
         Trust in code is personal: another person's trust never lets a pickle run for this user. With ``vouch`` the
@@ -353,7 +353,7 @@ class RegistryService:
         ref = f"{record['name']}@{record['version']}"
         if trusts is None:
             trusts = self._ctx.act(session, Permission.READ, model_node(ref),
-                               lambda tx, _role: tx.pickle_trusts(record["artifact_digest"]))
+                                   lambda tx, _role: tx.pickle_trusts(record["artifact_digest"]))
         if session.name in {t["name"] for t in trusts}:
             return trusts
         if not vouch:

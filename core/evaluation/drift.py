@@ -162,9 +162,9 @@ def distribution(col: ColumnData, bins: int = 10) -> dict[str, Any]:
                       key=lambda k: (-ref_counts.get(k, 0), -cur_counts.get(k, 0), k))
         shown, rest = keys[:MAX_DISTRIBUTION_CATEGORIES], keys[MAX_DISTRIBUTION_CATEGORIES:]
         ref = np.array([ref_counts.get(k, 0) for k in shown] + ([sum(ref_counts.get(k, 0) for k in rest)] if rest
-                                                               else []), dtype=float)
+                                                                else []), dtype=float)
         cur = np.array([cur_counts.get(k, 0) for k in shown] + ([sum(cur_counts.get(k, 0) for k in rest)] if rest
-                                                               else []), dtype=float)
+                                                                else []), dtype=float)
         labels = [str(k) for k in shown] + (["(other categories)"] if rest else [])
     shares = [(counts / counts.sum()).round(6).tolist() if counts.sum() else [0.0] * counts.size
               for counts in (ref, cur)]

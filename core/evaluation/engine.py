@@ -233,7 +233,7 @@ class Evaluator:
         self._exact_classes()
         names = self.column_names()
         for column, what in ((self.inputs.label, names["label"]), (PREDICTION if self.has_prediction else None,
-                                                                    names["prediction"]),
+                                                                   names["prediction"]),
                              *((g, f"sensitive feature {g!r}") for g in groups)):
             if column is not None and labels.column_kind(self.types[column]).kind == "other" and (
                     column in (self.inputs.label, PREDICTION) or any(t in self.types[column].upper()

@@ -78,7 +78,7 @@ def _one_hot_widths(encoder: Any) -> list[int]:  # noqa: ANN401
     infrequent categories of a feature sharing one column)."""
     widths = [len(c) for c in encoder.categories_]
     infrequent = getattr(encoder, "infrequent_categories_", None) if getattr(encoder, "_infrequent_enabled",
-                                                                            False) else None
+                                                                             False) else None
     for i, group in enumerate(infrequent or []):
         if group is not None:
             widths[i] -= len(group) - 1

@@ -194,7 +194,7 @@ class IsolatedModel:
             import numpy as np
 
             self.classes_ = np.asarray(info["classes"], dtype=object if any(isinstance(c, str) for c in
-                                                                              info["classes"]) else None)
+                                                                            info["classes"]) else None)
         if info.get("feature_names_in") is not None:
             import numpy as np
 

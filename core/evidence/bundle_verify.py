@@ -163,7 +163,7 @@ def _verify_bundle(root: str | Path, trusted_key: str | None = None) -> dict[str
     for path in sorted((evidence / "statements").glob("*.json")):
         what = f"statement {path.name}"
         name = _check_statement(_load_json(path, what), what, entries.recorded, by_seq, signed_by, entries.artifacts,
-                               registered)
+                                registered)
         statement_signers[name] = statement_signers.get(name, 0) + 1
         statements += 1
 

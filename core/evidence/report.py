@@ -158,7 +158,7 @@ class ReportService:
             event = self._ctx.act(session, Permission.REPORT, subject, append)
             checkpoint = self._audit.checkpoint(session)
             evidence = self._ctx.act(session, Permission.REPORT, subject,
-                                 lambda tx, _r: self._evidence(tx, facts, checkpoint, event))
+                                     lambda tx, _r: self._evidence(tx, facts, checkpoint, event))
             consistency = None
             if old_checkpoint is not None:
                 consistency = self._consistency(old_checkpoint, evidence["tree"], checkpoint["size"])
@@ -198,7 +198,7 @@ class ReportService:
     def _gather(self, session: Session, name: str, version: str | None, since: str | None,
                 until: str | None) -> dict[str, Any]:
         inventory = [r for r in self._inventory.inventory(session) if r["name"] == name and (version is None or
-                                                                                 r["version"] == version)]
+                                                                                             r["version"] == version)]
         if not inventory:
             raise NotFound(f"no model {name}{'@' + version if version else ''}")
         versions = [r["version"] for r in inventory]
@@ -338,7 +338,7 @@ class ReportService:
         nodes = {n["id"]: n for g in facts["lineage"].values() for n in g["nodes"]}
         edges = {(e["from"], e["kind"], e["to"]) for g in facts["lineage"].values() for e in g["edges"]}
         b.append(("table", ["Node", "Kind", "SHA-256"], [[n["id"], n["kind"], human(n["digest"])]
-                                                          for n in nodes.values()]))
+                                                         for n in nodes.values()]))
         b.append(("table", ["From", "Relation", "To"], sorted([f, k.replace("_", " "), t] for f, k, t in edges)))
         waived = waived_checks(facts)
         b += evaluations_section(facts, waived)
@@ -348,7 +348,7 @@ class ReportService:
         b += risk_section(facts)
         b += self._approvals(facts, evidence)
         b += [("h2", "Waivers"), ("table", ["Waiver", "Version", "Check", "Until", "Granted by", "Granted at",
-                                             "Justification", "Revoked"],
+                                            "Justification", "Revoked"],
                                   [[w["id"], w["model_version"], w["check_id"], human(w["until"]), w["granted_by"],
                                     when(w.get("granted_at")),
                                     w["justification"],
@@ -360,7 +360,7 @@ class ReportService:
                   [[when(t["ts"]), t["version"], t["actor"], human(t.get("reason"))] for t in suspensions])
                  if suspensions else ("p", "No version was suspended in the period."))
         b += [("h2", "Production history"), ("table", ["Seq", "When", "Version", "From", "To", "Requested by",
-                                                        "Approved by", "Evaluation", "Policy"],
+                                                       "Approved by", "Evaluation", "Policy"],
                                              [[t["seq"], when(t["ts"]), t["version"], t["from_stage"], t["to_stage"],
                                                human(t.get("requested_by")),
                                                human([f"{a['name']} ({role_words(a['role'])})"

@@ -298,7 +298,7 @@ def drift_section(facts: dict[str, Any]) -> list[tuple[Any, ...]]:
 
 
 def drift_charts(check: dict[str, Any], result: dict[str, Any],
-                  columns: dict[str, dict[str, Any]]) -> list[tuple[Any, ...]]:
+                 columns: dict[str, dict[str, Any]]) -> list[tuple[Any, ...]]:
     """One chart per rule the columns share (what is compared, operator, threshold): each column's value with the
     rule's line."""
     rules: dict[tuple[str, str, float], list[tuple[str, float]]] = {}

@@ -172,7 +172,7 @@ class GovernanceService:
             # A gate evaluation of a model with an artifact runs that artifact: predictions written into the data
             # would let anyone "evaluate" a model that never ran (perfect answers in a column).
             given = " and ".join(f"{flag} {col!r}" for flag, col in (("--prediction-column", prediction_column),
-                                                                        ("--score-column", score_column)) if col)
+                                                                     ("--score-column", score_column)) if col)
             raise BadInput(f"{mref} has an artifact, so its evaluation runs it on {dref}; {given} would take the "
                            "answers from the data instead. Supplied predictions are for external models (registered "
                            "with --external) and for 'countersign monitor' on logged production predictions")
@@ -181,7 +181,7 @@ class GovernanceService:
         loading: dict[str, Any] | None = None
         if model_record["trusted_pickle"]:
             trusts = self._registry.personal_trusts(session, model_record, permission, vouch=trust_pickle,
-                                           trusts=found["trusts"])
+                                                    trusts=found["trusts"])
             loading = {"format": model_record["artifact_format"], "isolated_process": True,
                        "loaded_by": session.name, "trusted_by": trusts}
         model_obj = None if model_record["external"] else artifacts.load_stored(
@@ -287,15 +287,16 @@ class GovernanceService:
         the version ``revalidation_required`` (ledgered)."""
         mref = parse_ref(model_ref, "model reference")
         assignment = self._ctx.act(session, Permission.MONITOR, model_node(mref),
-                               lambda tx, _r: tx.governing_policy(mref.name))
+                                   lambda tx, _r: tx.governing_policy(mref.name))
         if assignment is None:
             raise BadInput(f"model {mref.name} has no governing policy to monitor against")
 
         def flag(tx: Tx, role: str, result: dict[str, Any]) -> None:
             stage = tx.stage_of(mref.name, mref.version)
             if result["failed_block_checks"] and stage is not None and stage["stage"] in ("production", "staging"):
+                failed = ", ".join(result["failed_block_checks"])
                 seq = self._releases.flag(tx, session, role, mref.name, mref.version,
-                                 f"monitoring {result['id']} failed {', '.join(result['failed_block_checks'])}")
+                                          f"monitoring {result['id']} failed {failed}")
                 result["revalidation_required"] = True
                 result["revalidation_seq"] = seq
 
@@ -330,7 +331,7 @@ class GovernanceService:
             else:
                 name = model_ref
         return self._ctx.act(session, Permission.READ, "evaluations",
-                         lambda tx, _r: tx.list_evaluations(name, version))
+                             lambda tx, _r: tx.list_evaluations(name, version))
 
     def _resolve_policy(self, session: Session, spec: str) -> tuple[Policy, str, str, bool]:
         """A registered ``NAME[@V]`` or a policy file path (its hash and text are recorded)."""

@@ -42,7 +42,7 @@ class AnswerRefused(GateRefused):
 
 
 def gate(tx: Tx, name: str, version: str, target: str) -> tuple[dict[str, Any], Policy, dict[str, Any],
-                                                              list[dict[str, Any]], list[str]]:
+                                                                list[dict[str, Any]], list[str]]:
     """``(model, active policy record, evaluation, waivers used, reasons refused)`` for a promotion."""
     reasons: list[str] = []
     model = tx.get_model(name, version)

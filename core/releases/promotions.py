@@ -65,7 +65,7 @@ class ReleaseService:
         return self._ctx.act(session, permission, f"model:{model_name}", assign)
 
     def assign_in(self, tx: Tx, session: Session, role: str, model_name: str, policy_name: str,
-                   override: bool) -> dict[str, Any]:
+                  override: bool) -> dict[str, Any]:
         policy = tx.get_policy(policy_name)
         if policy is None:
             raise NotFound(f"no policy named {policy_name!r}; a compliance officer adds it with 'policy add'")
@@ -135,7 +135,7 @@ class ReleaseService:
                    "waivers": [{"id": w["id"], "check": w["check_id"], "until": w["until"]} for w in waivers_used],
                    **({"supersedes": supersedes} if supersedes else {})}
         row = self._ctx.ledger().append(tx, signer=session.signer, actor=session.name, role=role,
-                                   event=Event("promotion.requested", model_node(ref), payload))
+                                        event=Event("promotion.requested", model_node(ref), payload))
         tx.insert_request({"id": request_id, "model_name": name, "model_version": version,
                            "from_stage": payload["from_stage"], "target_stage": to, "reason": reason,
                            "requested_by": session.name, "requested_at": row.ts, "evaluation_id": evaluation["id"],
@@ -288,7 +288,7 @@ class ReleaseService:
                        "reasons": reasons, "approvals_voided": [d["approver"] for d in tx.decisions(request_id)
                                                                 if d["decision"] == "approve"]}
             row = self._ctx.ledger().append(tx, signer=session.signer, actor=session.name, role=role,
-                                       event=Event("promotion.invalidated", f"model:{ref}", payload))
+                                            event=Event("promotion.invalidated", f"model:{ref}", payload))
             tx.close_request(request_id, "invalidated", row.ts)
             webhooks.enqueue(tx, "promotion.invalidated", payload, row.seq)
 
@@ -393,7 +393,7 @@ class ReleaseService:
         have opened it with — ``promote.request``, or for a reinstatement also ``suspend`` (a compliance officer who
         asked for a suspended version back answers and comments on their own request)."""
         request, held = self._ctx.act(session, Permission.READ, f"request:{request_id}",
-                                  lambda tx, _r: (find_request(tx, request_id), tx.user_roles(session.name)))
+                                      lambda tx, _r: (find_request(tx, request_id), tx.user_roles(session.name)))
         return thread_permission(request, session.name, held)
 
     def comment(self, session: Session, request_id: str, *, comment: str) -> dict[str, Any]:
@@ -485,7 +485,7 @@ class ReleaseService:
 
     # ------------------------------------------------------------------------------------------- revalidation
     def flag(self, tx: Tx, session: Session, role: str | None, name: str, version: str, reason: str,
-              seq_hint: int | None = None) -> int:
+             seq_hint: int | None = None) -> int:
         row = self._ctx.ledger().append(tx, signer=session.signer, actor=session.name, role=role, event=Event(
             "model.revalidation_required", f"model:{name}@{version}", {"model": f"{name}@{version}",
                                                                        "reason": reason}))
@@ -503,8 +503,8 @@ class ReleaseService:
                 for entry in tx.versions_in_stage(model_name, stage):
                     if entry["policy_name"] == policy_name and (entry["policy_version"] or 0) < version:
                         self.flag(tx, session, role, model_name, entry["model_version"],
-                                   f"policy {policy_name}@{version} replaced @{entry['policy_version']} under which "
-                                   "it was approved")
+                                  f"policy {policy_name}@{version} replaced @{entry['policy_version']} under which "
+                                  "it was approved")
                         flagged.append(f"{model_name}@{entry['model_version']}")
         return flagged
 

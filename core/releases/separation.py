@@ -70,7 +70,7 @@ class ReviewPosition:
 
 
 def review_position(tx: Tx, session: Session, request: dict[str, Any], verb: str = "review",
-                     noun: str = "review") -> ReviewPosition:
+                    noun: str = "review") -> ReviewPosition:
     """The open role in which ``session`` may ``verb`` (decide, review) ``request`` now, or raise
     :class:`SeparationOfDuties`: not its requester, not the model's registrant, not someone who already decided it,
     and holding a role still to fill. An earlier approval fills its role only while its approver still holds that
@@ -99,7 +99,7 @@ def review_position(tx: Tx, session: Session, request: dict[str, Any], verb: str
 
 
 def independence_problem(tx: Tx, approver: str, acting: str, held: list[str], request: dict[str, Any],
-                          participants: dict[str, str]) -> str | None:
+                         participants: dict[str, str]) -> str | None:
     """Why ``approver`` is not an independent second person on this request, or ``None``.
 
     The approver must not hold admin; their account must predate the request and must not have been created by

@@ -60,8 +60,8 @@ class WaiverService:
             waiver_id = f"wv-{uuid.uuid4().hex[:10]}"
             row = self._ctx.ledger().append(tx, signer=session.signer, actor=session.name, role=role, event=Event(
                 "waiver.granted", model_node(ref), {"id": waiver_id, "model": str(ref), "check": check,
-                                                     "until": until_date.isoformat(), "justification": justification,
-                                                     "policy": policy.ref}))
+                                                    "until": until_date.isoformat(), "justification": justification,
+                                                    "policy": policy.ref}))
             tx.insert_waiver({"id": waiver_id, "model_name": ref.name, "model_version": ref.version, "check_id": check,
                               "until": until_date.isoformat(), "justification": justification,
                               "granted_by": session.name, "granted_at": row.ts, "seq": row.seq,
@@ -81,7 +81,7 @@ class WaiverService:
             ref = f"{waiver['model_name']}@{waiver['model_version']}"
             row = self._ctx.ledger().append(tx, signer=session.signer, actor=session.name, role=role, event=Event(
                 "waiver.revoked", f"model:{ref}", {"id": waiver_id, "model": ref, "check": waiver["check_id"],
-                                                  "reason": reason}))
+                                                   "reason": reason}))
             tx.revoke_waiver(waiver_id, session.name, row.ts)
             return {"id": waiver_id, "revoked": True, "seq": row.seq}
 
