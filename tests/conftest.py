@@ -15,6 +15,8 @@ from core.api.countersign import Countersign
 from core.demo.seed import enrol
 from core.identity.users import Session
 
+pytest_plugins = ["tests.pg_fixtures"]
+
 ADMIN, ADMIN_PW = "root", "root-password"
 USERS = {
     "dana": (["data_scientist"], "dana-password"),
