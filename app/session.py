@@ -75,7 +75,7 @@ def web_sessions() -> WebSessions[Session]:
     """This process's store of signed-in sessions. Its token MAC key is derived from the service secret; where the
     secret is unavailable, from random bytes (the store lives in this process's memory either way)."""
     try:
-        key = derive_key(read_secret(service().path))
+        key = derive_key(read_secret(service().site))
     except CountersignError:
         key = secrets.token_bytes(32)
     return WebSessions(key, idle_s=SESSION_TTL_S, max_age_s=SESSION_MAX_AGE_S)

@@ -129,12 +129,12 @@ def init_cmd(state: _State, db: str | None, as_json: bool, admin: str, origin: s
     cs = Countersign.init(db or state.db, admin=admin, password=password, origin=origin,
                           checkpoint_interval=checkpoint_interval)
     keys = cs.keys()
-    result = {"database": str(cs.path), "origin": cs.origin, "admin": admin,
+    result = {"database": cs.location, "origin": cs.origin, "admin": admin,
               "service_verifier_key": keys["service"]["verifier_key"]}
     if as_json:
         emit_json(result)
     else:
-        say(f"Created {cs.path}", f"  origin: {cs.origin}", f"  admin: {admin}",
+        say(f"Created {cs.location}", f"  origin: {cs.origin}", f"  admin: {admin}",
             f"  service key: {result['service_verifier_key']}")
 
 
@@ -1076,7 +1076,8 @@ def verify_bundle_cmd(state: _State, db: str | None, as_json: bool, directory: P
 @click.option("--address", default="127.0.0.1", show_default=True)
 def app_cmd(state: _State, db: str | None, as_json: bool, port: int, address: str) -> None:
     """Start the Streamlit app on the database."""
-    _serve(Countersign(db or state.db).path, port, address)
+    cs = Countersign(db or state.db)
+    _serve(cs.context.site.dsn or str(cs.path), cs.location, port, address)
 
 
 @command(cli, "demo")
@@ -1088,6 +1089,10 @@ def demo_cmd(state: _State, db: str | None, as_json: bool, port: int, address: s
     from core.demo.seed import DEMO_USERS, TRAINING_DATA_NOTE, seed_demo
 
     cs = Countersign(db or state.db)
+    if cs.context.path is None:
+        raise BadInput("the demo seeds an embedded DuckDB file; to try it on PostgreSQL, seed a file and copy it: "
+                       "'countersign demo --no-serve --db demo.duckdb', then "
+                       "'countersign store copy demo.duckdb postgresql://…'")
     seeded = False
     if not cs.path.exists():
         if not as_json:
@@ -1104,10 +1109,12 @@ def demo_cmd(state: _State, db: str | None, as_json: bool, port: int, address: s
         table([{**u, "roles": words.roles(u["roles"])} for u in users], ["name", "roles", "password"])
         say(f"Note: the German credit models are {TRAINING_DATA_NOTE}.")
     if not no_serve:
-        _serve(cs.path, port, address)
+        _serve(str(cs.path), str(cs.path), port, address)
 
 
-def _serve(db_path: Path, port: int, address: str) -> None:
+def _serve(location: str, shown: str, port: int, address: str) -> None:
+    """Run the app on ``location`` (a file path or a PostgreSQL URI, passed in ``COUNTERSIGN_DB``); ``shown`` is
+    what to print for it (never a password)."""
     import importlib.util
 
     missing = [m for m in ("streamlit", "altair") if importlib.util.find_spec(m) is None]
@@ -1117,8 +1124,8 @@ def _serve(db_path: Path, port: int, address: str) -> None:
     import app
 
     script = Path(app.__file__).parent / "main.py"
-    env = {**os.environ, "COUNTERSIGN_DB": str(db_path)}
-    say(f"Countersign app: http://{address}:{port}  (database {db_path}; Ctrl-C stops it)")
+    env = {**os.environ, "COUNTERSIGN_DB": location}
+    say(f"Countersign app: http://{address}:{port}  (database {shown}; Ctrl-C stops it)")
     sys.stdout.flush()
     args = [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port),
             "--server.address", address, "--server.headless", "true", "--browser.gatherUsageStats", "false"]

@@ -4,8 +4,13 @@ Resolution order for the database path: the explicit ``--db`` argument, else the
 variable, else the documented default ``$XDG_DATA_HOME/countersign/countersign.duckdb`` (``XDG_DATA_HOME``
 defaults to ``~/.local/share``).
 
-The lock wait (seconds another process may hold the DuckDB file before an operation gives up) comes from
-``COUNTERSIGN_LOCK_TIMEOUT`` (default 60).
+The database may also be a PostgreSQL server: ``--db``/``COUNTERSIGN_DB`` set to a libpq URI
+``postgresql://USER[:PASSWORD]@HOST[:PORT]/DATABASE`` (the password may instead come from ``PGPASSWORD`` or
+``~/.pgpass``, as libpq reads them); :func:`resolve_location` keeps such a URI as text.
+
+The lock wait (seconds another process may hold the DuckDB file, or to get a PostgreSQL connection, before an
+operation gives up) comes from ``COUNTERSIGN_LOCK_TIMEOUT`` (default 60); the most PostgreSQL connections one process
+keeps open from ``COUNTERSIGN_PG_POOL_SIZE`` (default 4).
 """
 
 from __future__ import annotations
@@ -30,6 +35,28 @@ def resolve_db_path(explicit: str | os.PathLike[str] | None = None) -> Path:
     if env:
         return Path(env).expanduser()
     return default_db_path()
+
+
+def resolve_location(explicit: str | os.PathLike[str] | None = None) -> str | Path:
+    """Like :func:`resolve_db_path`, but a ``postgresql://`` (or ``postgres://``) URI stays a string."""
+    from core.storage.site import is_server_uri
+
+    chosen = explicit or os.environ.get("COUNTERSIGN_DB")
+    if chosen and is_server_uri(chosen):
+        return str(chosen)
+    return resolve_db_path(explicit)
+
+
+def pool_size() -> int:
+    """The most PostgreSQL connections one process keeps open (``COUNTERSIGN_PG_POOL_SIZE``, default 4)."""
+    raw = os.environ.get("COUNTERSIGN_PG_POOL_SIZE")
+    if not raw:
+        return 4
+    if not raw.strip().isdigit() or not 1 <= int(raw) <= 1000:
+        from core.errors import BadInput
+
+        raise BadInput(f"COUNTERSIGN_PG_POOL_SIZE must be a whole number from 1 to 1000, got {raw!r}")
+    return int(raw)
 
 
 def lock_timeout() -> float:

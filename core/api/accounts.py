@@ -24,7 +24,7 @@ from core.identity.roles import Permission, Role, exclusive_conflict, parse_role
 from core.identity.users import Session
 from core.inputs.limits import require_note
 from core.ledger.chain import Event, Signer, utc_now
-from core.storage.duckdb_store import Tx
+from core.storage.contract import Transaction as Tx
 
 __all__ = ["AccountService", "store_user"]
 

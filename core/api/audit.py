@@ -18,7 +18,7 @@ from core.ledger.chain import decode_row
 from core.ledger.checkpoints import write_checkpoint
 from core.ledger.service_key import SERVICE_OWNER, service_public_key, service_verifier_key
 from core.ledger.verify import VerifyReport, verify_ledger
-from core.storage.duckdb_store import Tx
+from core.storage.contract import Transaction as Tx
 
 __all__ = ["VERIFY_CHUNK", "AuditService", "parse_log_time"]
 

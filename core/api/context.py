@@ -26,7 +26,7 @@ from core.identity.users import Session
 from core.ledger.chain import Event, Ledger, utc_now
 from core.ledger.checkpoints import write_checkpoint
 from core.ledger.service_key import SERVICE_OWNER, load_service_signer
-from core.storage.duckdb_store import DuckDBStore, NeedsUpgrade, Tx
+from core.storage.contract import NeedsUpgrade, Store, Transaction as Tx
 from core.storage.migrations import Migration
 from core.storage.site import Site
 from core.tlog.canonical import canonical_bytes
@@ -47,14 +47,16 @@ class _Refused(Exception):
 class Context:
     """One Countersign site's database, opened per operation (safe to share a file among processes).
 
-    ``site`` names the site's locations (database, service secret, artifact store: :class:`core.storage.site.Site`);
-    ``path`` is its database file; ``store`` the storage backend (:class:`core.storage.duckdb_store.DuckDBStore`).
+    ``db`` is a DuckDB file path or a ``postgresql://`` URI (:func:`core.config.resolve_location`). ``site`` names the
+    site's locations (database, service secret, artifact store: :class:`core.storage.site.Site`); ``path`` is its
+    database file (``None`` on a server); ``store`` the storage backend (:meth:`core.storage.site.Site.open_store`).
     """
 
     def __init__(self, db: str | os.PathLike[str] | None = None, *, lock_timeout: float | None = None) -> None:
-        self.path: Path = config.resolve_db_path(db)
-        self.site = Site.for_database(self.path)
-        self.store = DuckDBStore(self.site.database, config.lock_timeout() if lock_timeout is None else lock_timeout)
+        self.site = Site.for_uri(config.resolve_location(db))
+        self.path: Path | None = self.site.database
+        self.store: Store = self.site.open_store(config.lock_timeout() if lock_timeout is None else lock_timeout,
+                                                 config.pool_size() if self.site.database is None else 4)
         self._settings: dict[str, str] | None = None
         self._ledger: Ledger | None = None
 

@@ -62,7 +62,7 @@ from core.releases.history import HistoryService
 from core.releases.inbox import InboxService
 from core.releases.promotions import ReleaseService
 from core.releases.waivers import WaiverService
-from core.storage.duckdb_store import DuckDBStore, Tx
+from core.storage.contract import Store, Transaction as Tx
 from core.storage.migrations import HEAD_VERSION, MIGRATIONS
 from core.storage.site import Site
 
@@ -107,8 +107,15 @@ class Countersign:
     # ---------------------------------------------------------------------------------------------- the site
     @property
     def path(self) -> Path:
-        """The database file."""
+        """The database file (a DuckDB site; a PostgreSQL site has none: see :attr:`location`)."""
+        if self.context.path is None:
+            raise BadInput(f"{self.context.site.name} is a PostgreSQL database, not a file")
         return self.context.path
+
+    @property
+    def location(self) -> str:
+        """The site's database for messages: the file path, or the PostgreSQL URI without its password."""
+        return self.context.site.name
 
     @property
     def site(self) -> Site:
@@ -116,7 +123,7 @@ class Countersign:
         return self.context.site
 
     @property
-    def store(self) -> DuckDBStore:
+    def store(self) -> Store:
         return self.context.store
 
     @property
@@ -156,8 +163,9 @@ class Countersign:
         identity.validate_password(password)
         if checkpoint_interval < 1:
             raise BadInput("checkpoint interval must be at least 1")
-        if cs.path.exists():
-            raise BadInput(f"a database already exists at {cs.path}; 'countersign init' never touches one")
+        site = cs.context.site
+        if site.database is not None and site.database.exists():
+            raise BadInput(f"a database already exists at {site.database}; 'countersign init' never touches one")
         origin = origin or f"countersign.local/{os.urandom(6).hex()}"
         secret_existed = secret_file_for(cs.context.site).exists()
         admin_key = identity.new_key(admin, password)
@@ -206,8 +214,9 @@ class Countersign:
                 store_user(tx, admin, [Role.ADMIN.value], admin_key, row.seq, row.ts, valid_from=row.seq)
                 write_checkpoint(tx, cs.context.site, origin)
         except BaseException:
-            for leftover in (cs.path, cs.path.with_name(cs.path.name + ".wal")):
-                leftover.unlink(missing_ok=True)
+            if site.database is not None:  # a server rolled the transaction back: nothing to remove there
+                for leftover in (site.database, site.database.with_name(site.database.name + ".wal")):
+                    leftover.unlink(missing_ok=True)
             if not secret_existed:
                 secret_file_for(cs.context.site).unlink(missing_ok=True)
             raise

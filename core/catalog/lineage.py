@@ -41,7 +41,7 @@ from core.errors import BadInput, NotFound
 from core.identity.roles import Permission
 from core.identity.users import Session
 from core.ledger.chain import Event as LedgerEvent
-from core.storage.duckdb_store import Tx
+from core.storage.contract import Transaction as Tx
 from core.tlog.canonical import canonical_bytes
 
 if TYPE_CHECKING:

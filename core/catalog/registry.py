@@ -21,7 +21,7 @@ from core.identity.roles import Permission
 from core.identity.users import Session
 from core.inputs.yamlfile import load_model_file
 from core.ledger.chain import Event
-from core.storage.duckdb_store import Tx
+from core.storage.contract import Transaction as Tx
 from core.tlog.canonical import canonical_bytes
 
 if TYPE_CHECKING:

@@ -53,7 +53,7 @@ from core.evidence.report_sections import (
 from core.identity.roles import Permission
 from core.identity.users import Session
 from core.ledger.chain import Event
-from core.storage.duckdb_store import Tx
+from core.storage.contract import Transaction as Tx
 from core.tlog.canonical import canonical_bytes
 from core.tlog.merkle import MerkleTree
 from core.tlog.signed_note import NoteError, open_note, parse_checkpoint, parse_verifier_key

@@ -37,7 +37,7 @@ from core.tlog.ed25519 import SIGNATURE_SIZE, SigningKey, sign_many
 from core.tlog.merkle import leaf_hash
 
 if TYPE_CHECKING:
-    from core.storage.duckdb_store import Tx
+    from core.storage.contract import Transaction as Tx
 
 ENTRY_VERSION = 1
 ZERO_HASH = "0" * 64

@@ -19,7 +19,7 @@ from core.tlog.merkle import CompactRange
 from core.tlog.signed_note import NoteSigner, format_checkpoint, sign_note
 
 if TYPE_CHECKING:
-    from core.storage.duckdb_store import Tx
+    from core.storage.contract import Transaction as Tx
 
 
 def write_checkpoint(tx: Tx, db_path: SiteLike, origin: str) -> dict[str, Any]:

@@ -29,7 +29,7 @@ from core.storage.site import Site
 from core.tlog.signed_note import verifier_key
 
 if TYPE_CHECKING:
-    from core.storage.duckdb_store import Tx
+    from core.storage.contract import Transaction as Tx
 
 SERVICE_OWNER = "@service"
 
@@ -99,9 +99,9 @@ def load_service_signer(tx: Tx, db_path: SiteLike) -> Signer:
     """Unseal the service key (cached per process after the first scrypt derivation)."""
     cred = tx.get_credentials(SERVICE_OWNER)
     if cred is None:
-        raise StoreUnavailable(f"database {_site(db_path).database} has no service key; was it created by "
+        raise StoreUnavailable(f"database {_site(db_path).name} has no service key; was it created by "
                                "'countersign init'?")
-    cache_key = (str(_site(db_path).database.resolve()), cred["key_id"])
+    cache_key = (_site(db_path).key, cred["key_id"])
     key = _unsealed_cache.get(cache_key)
     if key is None:
         sealed = crypto.SealedKey(

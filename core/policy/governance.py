@@ -28,7 +28,7 @@ from core.identity.roles import Permission
 from core.identity.users import Session
 from core.ledger.chain import Event
 from core.policy.rules import Policy, load_policy_file, parse_policy
-from core.storage.duckdb_store import Tx
+from core.storage.contract import Transaction as Tx
 from core.tlog.canonical import canonical_bytes
 
 if TYPE_CHECKING:

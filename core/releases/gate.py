@@ -16,7 +16,7 @@ from core.errors import CheckFailed, NotFound
 from core.evaluation.explanations import check_value, metric_label, rule_text
 from core.policy.rules import Policy, parse_policy
 from core.releases import clock
-from core.storage.duckdb_store import Tx
+from core.storage.contract import Transaction as Tx
 
 __all__ = ["ALLOWED_FROM", "AnswerRefused", "GateRefused", "active_waivers", "gate"]
 

@@ -13,7 +13,7 @@ from core.identity.roles import Permission
 from core.identity.users import Session
 from core.ledger.chain import decode_row
 from core.releases import clock
-from core.storage.duckdb_store import Tx
+from core.storage.contract import Transaction as Tx
 
 if TYPE_CHECKING:
     from core.api.context import Context

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from core.identity.roles import Permission
 from core.identity.users import Session
-from core.storage.duckdb_store import Tx
+from core.storage.contract import Transaction as Tx
 
 if TYPE_CHECKING:
     from core.api.context import Context

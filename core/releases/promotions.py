@@ -37,7 +37,7 @@ from core.releases.separation import (
     status_words,
     thread_permission,
 )
-from core.storage.duckdb_store import Tx
+from core.storage.contract import Transaction as Tx
 from core.tlog.canonical import canonical_bytes
 
 if TYPE_CHECKING:

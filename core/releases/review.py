@@ -19,7 +19,7 @@ from core.display.words import role_words, when
 from core.evaluation.explanations import check_value, metric_label, rule_text, verdict_words
 from core.identity.roles import Role
 from core.identity.users import Session
-from core.storage.duckdb_store import Tx
+from core.storage.contract import Transaction as Tx
 
 #: request statuses in words
 STATUS_WORDS = {"pending": "awaiting decisions", "changes_requested": "sent back to its requester for changes",

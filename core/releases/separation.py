@@ -16,7 +16,7 @@ from core.errors import NotFound, SeparationOfDuties
 from core.identity.roles import Permission, Role, acting_role
 from core.identity.users import Session
 from core.inputs.limits import require_note
-from core.storage.duckdb_store import Tx
+from core.storage.contract import Transaction as Tx
 
 __all__ = ["ReviewPosition", "approval_lapsed", "find_request", "independence_problem", "reinstatement_permission",
            "require_comment", "review_position", "status_words", "thread_permission"]

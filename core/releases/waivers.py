@@ -16,7 +16,7 @@ from core.inputs.limits import require_note
 from core.ledger.chain import Event
 from core.policy.rules import parse_policy
 from core.releases import clock
-from core.storage.duckdb_store import Tx
+from core.storage.contract import Transaction as Tx
 
 if TYPE_CHECKING:
     from core.api.context import Context

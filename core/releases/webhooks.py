@@ -25,7 +25,7 @@ import uuid
 from typing import Any
 
 from core.ledger.chain import utc_now
-from core.storage.duckdb_store import DuckDBStore, Tx
+from core.storage.contract import Store, Transaction as Tx
 
 EVENTS = ("promotion.requested", "promotion.approved", "promotion.rejected", "promotion.invalidated",
           "promotion.changes_requested", "promotion.changes_answered", "model.suspended",
@@ -61,7 +61,7 @@ def post(url: str, event: str, delivery: str, body: bytes, timeout: float = 5.0)
             raise urllib.error.HTTPError(url, response.status, "unexpected status", response.headers, None)
 
 
-def deliver_pending(store: DuckDBStore, *, attempts: int = 3, backoff: float = 0.5) -> int:
+def deliver_pending(store: Store, *, attempts: int = 3, backoff: float = 0.5) -> int:
     """Try to deliver every undelivered notification; return how many were delivered."""
     targets = urls()
     if not targets:
@@ -88,7 +88,7 @@ def deliver_pending(store: DuckDBStore, *, attempts: int = 3, backoff: float = 0
     return delivered
 
 
-def deliver_in_background(store: DuckDBStore, wait: float = 0.0) -> threading.Thread | None:
+def deliver_in_background(store: Store, wait: float = 0.0) -> threading.Thread | None:
     """Start delivery on a daemon thread; optionally wait up to ``wait`` seconds for it."""
     if not urls():
         return None
@@ -99,7 +99,7 @@ def deliver_in_background(store: DuckDBStore, wait: float = 0.0) -> threading.Th
     return thread
 
 
-def _quietly(store: DuckDBStore) -> None:
+def _quietly(store: Store) -> None:
     try:
         deliver_pending(store)
     except Exception:  # noqa: BLE001 - delivery problems never surface into the action that caused them

@@ -6,6 +6,7 @@ from .contract import (
     IdentityStore as IdentityStore,
     LedgerStore as LedgerStore,
     LineageStore as LineageStore,
+    NeedsUpgrade as NeedsUpgrade,
     PolicyStore as PolicyStore,
     ReleaseStore as ReleaseStore,
     SettingsStore as SettingsStore,
@@ -13,8 +14,9 @@ from .contract import (
     Transaction as Transaction,
     WebhookOutbox as WebhookOutbox,
 )
-from .duckdb_store import DuckDBStore as DuckDBStore, NeedsUpgrade as NeedsUpgrade, Tx as Tx
+from .duckdb_store import DuckDBStore as DuckDBStore, Tx as Tx
 from .migrations import DIALECTS as DIALECTS, HEAD_VERSION as HEAD_VERSION, Migration as Migration
+from .postgres_store import PostgresStore as PostgresStore
 from .records import (
     LEDGER_COLUMNS as LEDGER_COLUMNS,
     CheckpointSummary as CheckpointSummary,

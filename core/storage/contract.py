@@ -42,9 +42,18 @@ from core.storage.migrations import Migration
 from core.storage.records import LedgerHead, LedgerRow, PublicKey, Record, UserSummary
 
 __all__ = [
-    "CatalogStore", "IdentityStore", "LedgerStore", "LineageStore", "PolicyStore", "ReleaseStore", "SettingsStore",
-    "Store", "Transaction", "WebhookOutbox",
+    "CatalogStore", "IdentityStore", "LedgerStore", "LineageStore", "NeedsUpgrade", "PolicyStore", "ReleaseStore",
+    "SettingsStore", "Store", "Transaction", "WebhookOutbox",
 ]
+
+
+class NeedsUpgrade(Exception):
+    """Raised by a store when the schema is older than this code; :class:`core.api.context.Context` upgrades and
+    retries (``version``: the database's schema version)."""
+
+    def __init__(self, version: int) -> None:
+        super().__init__(version)
+        self.version = version
 
 
 @runtime_checkable

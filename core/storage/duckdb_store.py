@@ -25,6 +25,7 @@ from pathlib import Path
 import duckdb
 
 from core.errors import BadInput, SchemaTooNew, StoreUnavailable
+from core.storage.contract import NeedsUpgrade
 from core.storage.duckdb_tx.base import _Instance
 from core.storage.duckdb_tx.catalog import CatalogTx
 from core.storage.duckdb_tx.identities import IdentityTx
@@ -215,7 +216,7 @@ class DuckDBStore:
                 f"version {HEAD_VERSION}; upgrade Countersign to open it (nothing was changed)"
             )
         if version < HEAD_VERSION:
-            raise _NeedsUpgrade(version)
+            raise NeedsUpgrade(version)
         self._version_ok = True
 
     def upgrade(self, on_upgrade: Callable[[Tx, int, int, list[Migration]], None], now: Callable[[], str]) -> bool:
@@ -242,14 +243,3 @@ class DuckDBStore:
                 raise
             con.commit()
             return True
-
-
-class _NeedsUpgrade(Exception):
-    """Internal signal: the schema is older than this code; :mod:`core.api.countersign` upgrades and retries."""
-
-    def __init__(self, version: int) -> None:
-        super().__init__(version)
-        self.version = version
-
-
-NeedsUpgrade = _NeedsUpgrade

@@ -3,21 +3,47 @@
 Each migration is applied in the same transaction as the ledger event that records it (``schema.upgraded``).
 A database whose version is higher than :data:`HEAD_VERSION` was written by a newer Countersign and is refused.
 
-A :class:`Migration` names its statements per dialect (``{DUCKDB: (...)}``); a store applies those of its own dialect
-(:meth:`Migration.statements_for`). DuckDB is the only dialect written so far: a second backend (PostgreSQL) adds its
-key to :data:`DIALECTS` and its statements to every migration, producing the same tables, columns and keys — the
-contract suite (``tests/core/storage/test_contract.py``) then runs against it. A migration once released never
-changes (its DuckDB statements are pinned by digest in ``tests/core/storage/test_migrations.py``).
+A :class:`Migration` names its statements per dialect (``_dialects((...), POSTGRES: (...))``); a store applies those
+of its own dialect (:meth:`Migration.statements_for`). The PostgreSQL statements are the DuckDB ones rewritten by
+:func:`postgres_statements`, a fixed, reviewed set of type and function renames (``BLOB`` → ``BYTEA``, ``VARCHAR`` →
+``TEXT COLLATE "C"`` so that text sorts by code point as in DuckDB, ``json_extract_string`` → ``->>``) producing the
+same tables, columns and keys; the contract suite (``tests/core/storage/test_contract.py``) runs against both. A
+migration once released never changes (the statements of both dialects are pinned by digest in
+``tests/core/storage/test_migrations.py``).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 DUCKDB = "duckdb"
-DIALECTS: tuple[str, ...] = (DUCKDB,)
+POSTGRES = "postgresql"
+DIALECTS: tuple[str, ...] = (DUCKDB, POSTGRES)
 """The SQL dialects every migration is written in."""
+
+_POSTGRES_RENAMES: tuple[tuple[str, str], ...] = (
+    (r"\bBLOB\b", "BYTEA"),
+    (r"\bVARCHAR\b", 'TEXT COLLATE "C"'),
+    (r"\bDOUBLE\b", "DOUBLE PRECISION"),
+    (r"json_extract_string\(([\w.]+), '\$\.(\w+)'\)", r"(\1::jsonb ->> '\2')"),
+    (r"\) WHERE new_id IS NOT NULL", ") AS renamed WHERE new_id IS NOT NULL"),  # PostgreSQL < 16 names subqueries
+)
+
+
+def postgres_statements(duckdb_statements: tuple[str, ...]) -> tuple[str, ...]:
+    """The PostgreSQL form of DuckDB migration statements (same tables, columns, keys and meaning)."""
+    out = []
+    for statement in duckdb_statements:
+        for pattern, replacement in _POSTGRES_RENAMES:
+            statement = re.sub(pattern, replacement, statement)
+        out.append(statement)
+    return tuple(out)
+
+
+def _dialects(duckdb_statements: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+    return {DUCKDB: duckdb_statements, POSTGRES: postgres_statements(duckdb_statements)}
 
 
 @dataclass(frozen=True)
@@ -48,7 +74,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
         "identities, keys, settings and the append-only ledger",
-        {DUCKDB: (
+        _dialects((
             """CREATE TABLE schema_migrations (
                    version INTEGER PRIMARY KEY,
                    description VARCHAR NOT NULL,
@@ -95,15 +121,15 @@ MIGRATIONS: tuple[Migration, ...] = (
                    note VARCHAR NOT NULL,
                    frontier VARCHAR NOT NULL,
                    created_at VARCHAR NOT NULL)""",
-        )},
+        )),
     ),
     Migration(
         2,
         "indexes for filtering the audit log by actor and action",
-        {DUCKDB: (
+        _dialects((
             "CREATE INDEX ledger_actor_idx ON ledger (actor)",
             "CREATE INDEX ledger_action_idx ON ledger (action)",
-        )},
+        )),
     ),
 )
 
@@ -112,7 +138,7 @@ MIGRATIONS = (
     Migration(
         3,
         "lineage registry: datasets, models, documents (datasheets, model cards) and the lineage graph",
-        {DUCKDB: (
+        _dialects((
             """CREATE TABLE datasets (
                    name VARCHAR NOT NULL,
                    version VARCHAR NOT NULL,
@@ -171,7 +197,7 @@ MIGRATIONS = (
                    kind VARCHAR NOT NULL,
                    seq BIGINT NOT NULL,
                    PRIMARY KEY (src, dst, kind))""",
-        )},
+        )),
     ),
 )
 
@@ -180,7 +206,7 @@ MIGRATIONS = (
     Migration(
         4,
         "policies and evaluations",
-        {DUCKDB: (
+        _dialects((
             """CREATE TABLE policies (
                    name VARCHAR NOT NULL,
                    version INTEGER NOT NULL,
@@ -210,7 +236,7 @@ MIGRATIONS = (
                    evaluated_by VARCHAR NOT NULL,
                    evaluated_at VARCHAR NOT NULL,
                    seq BIGINT NOT NULL)""",
-        )},
+        )),
     ),
 )
 
@@ -219,7 +245,7 @@ MIGRATIONS = (
     Migration(
         5,
         "releases: governing policies, stages, promotion requests, approvals, waivers, revalidation, webhook outbox",
-        {DUCKDB: (
+        _dialects((
             "ALTER TABLE evaluations ADD COLUMN purpose VARCHAR DEFAULT 'evaluation'",
             """CREATE TABLE policy_assignments (
                    model_name VARCHAR PRIMARY KEY,
@@ -287,7 +313,7 @@ MIGRATIONS = (
                    delivered_at VARCHAR,
                    last_error VARCHAR,
                    seq BIGINT NOT NULL)""",
-        )},
+        )),
     ),
 )
 
@@ -296,7 +322,7 @@ MIGRATIONS = (
     Migration(
         6,
         "attestations: DSSE envelopes of evaluations and promotion decisions",
-        {DUCKDB: (
+        _dialects((
             """CREATE TABLE attestations (
                    id VARCHAR PRIMARY KEY,
                    kind VARCHAR NOT NULL,
@@ -305,7 +331,7 @@ MIGRATIONS = (
                    envelope VARCHAR NOT NULL,
                    signer VARCHAR NOT NULL,
                    seq BIGINT NOT NULL)""",
-        )},
+        )),
     ),
 )
 
@@ -314,7 +340,7 @@ MIGRATIONS = (
     Migration(
         7,
         "datasets: the CSV dialect given at registration (delimiter, header, column names)",
-        {DUCKDB: ("ALTER TABLE datasets ADD COLUMN read_options VARCHAR",)},
+        _dialects(("ALTER TABLE datasets ADD COLUMN read_options VARCHAR",)),
     ),
 )
 
@@ -323,12 +349,12 @@ MIGRATIONS = (
     Migration(
         8,
         "enrolments: one-time codes with which new users set their own password (an admin never knows it)",
-        {DUCKDB: ("""CREATE TABLE enrolments (
+        _dialects(("""CREATE TABLE enrolments (
                    name VARCHAR PRIMARY KEY,
                    code_sha256 VARCHAR NOT NULL,
                    expires_at VARCHAR NOT NULL,
                    issued_by VARCHAR NOT NULL,
-                   seq BIGINT NOT NULL)""",)},
+                   seq BIGINT NOT NULL)""",)),
     ),
 )
 
@@ -346,7 +372,7 @@ MIGRATIONS = (
         9,
         "lineage: OpenLineage datasets and jobs keyed by (namespace, name) — namespace percent-encoded in node "
         "ids, old ids re-keyed; aliases (symlinks) and column-level lineage",
-        {DUCKDB: (
+        _dialects((
             """CREATE TABLE lineage_id_renames (old_id VARCHAR PRIMARY KEY, new_id VARCHAR NOT NULL)""",
             _rekey("ol-dataset", "ol-dataset"),
             _rekey("job", "job"),
@@ -377,7 +403,7 @@ MIGRATIONS = (
                    transformation VARCHAR NOT NULL,
                    seq BIGINT NOT NULL,
                    PRIMARY KEY (dst, dst_field, src, src_field, transformation))""",
-        )},
+        )),
     ),
 )
 
@@ -386,11 +412,11 @@ MIGRATIONS = (
     Migration(
         10,
         "waivers: the policy version each was granted under (a waiver holds for that check of that version only)",
-        {DUCKDB: (
+        _dialects((
             "ALTER TABLE waivers ADD COLUMN policy VARCHAR",
             """UPDATE waivers SET policy = json_extract_string(l.payload, '$.policy')
                    FROM ledger l WHERE l.seq = waivers.seq AND l.action = 'waiver.granted'""",
-        )},
+        )),
     ),
 )
 
@@ -400,7 +426,7 @@ MIGRATIONS = (
         11,
         "review threads: comments, change requests and answers on promotion requests (each a ledger entry); a "
         "request answered with new evidence names the request it supersedes",
-        {DUCKDB: (
+        _dialects((
             """CREATE TABLE request_notes (
                    seq BIGINT PRIMARY KEY,
                    request_id VARCHAR NOT NULL,
@@ -410,7 +436,7 @@ MIGRATIONS = (
                    comment VARCHAR NOT NULL,
                    noted_at VARCHAR NOT NULL)""",
             "ALTER TABLE promotion_requests ADD COLUMN supersedes VARCHAR",
-        )},
+        )),
     ),
 )
 

@@ -28,6 +28,13 @@ class TxBase:
 
     dialect = "duckdb"
     """The SQL dialect of this transaction (the key of :class:`core.storage.migrations.Migration` statements)."""
+    _today = "strftime(current_date, '%Y-%m-%d')"
+    """Today's date as ``YYYY-MM-DD`` text, in this dialect."""
+
+    @staticmethod
+    def _json_text(column: str, key: str) -> str:
+        """SQL for the text value of the top-level ``key`` of the JSON text in ``column``, in this dialect."""
+        return f"json_extract_string({column}, '$.{key}')"
 
     def __init__(self, con: duckdb.DuckDBPyConnection, instance: _Instance | None = None) -> None:
         self.con = con

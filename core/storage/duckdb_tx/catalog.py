@@ -39,7 +39,7 @@ class CatalogTx(TxBase):
     def pickle_trusts(self, artifact_sha256: str) -> list[dict[str, Any]]:
         """Who vouched for running this exact pickle/joblib file (``model.pickle_trusted`` entries), oldest first."""
         rows = self._all("SELECT seq, ts, actor FROM ledger WHERE action = 'model.pickle_trusted' AND "
-                         "json_extract_string(payload, '$.artifact_sha256') = ? ORDER BY seq", [artifact_sha256])
+                         f"{self._json_text('payload', 'artifact_sha256')} = ? ORDER BY seq", [artifact_sha256])
         return [{"seq": int(r[0]), "ts": r[1], "name": r[2]} for r in rows]
 
     def latest_document(self, kind: str, subject: str) -> dict[str, Any] | None:

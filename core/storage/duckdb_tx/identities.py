@@ -28,7 +28,9 @@ class IdentityTx(TxBase):
         self.con.execute("DELETE FROM user_roles WHERE name = ? AND role = ?", [name, role])
 
     def put_enrolment(self, name: str, code_sha256: str, expires_at: str, issued_by: str, seq: int) -> None:
-        self.con.execute("INSERT OR REPLACE INTO enrolments VALUES (?, ?, ?, ?, ?)",
+        self.con.execute("INSERT INTO enrolments VALUES (?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
+                         "code_sha256 = excluded.code_sha256, expires_at = excluded.expires_at, "
+                         "issued_by = excluded.issued_by, seq = excluded.seq",
                          [name, code_sha256, expires_at, issued_by, seq])
 
     def get_enrolment(self, name: str) -> dict[str, Any] | None:
@@ -63,13 +65,13 @@ class IdentityTx(TxBase):
     def list_users(self) -> list[UserSummary]:
         rows = self._all(
             """SELECT u.name, u.created_at, c.key_id,
-                      coalesce(list(r.role ORDER BY r.role) FILTER (WHERE r.role IS NOT NULL), [])
+                      array_agg(r.role ORDER BY r.role) FILTER (WHERE r.role IS NOT NULL)
                FROM users u
                LEFT JOIN credentials c ON c.owner = u.name
                LEFT JOIN user_roles r ON r.name = u.name
                GROUP BY u.name, u.created_at, c.key_id ORDER BY u.name"""
         )
-        return [{"name": n, "created_at": t, "key_id": k, "roles": list(roles), "enrolled": k is not None}
+        return [{"name": n, "created_at": t, "key_id": k, "roles": list(roles or ()), "enrolled": k is not None}
                 for n, t, k, roles in rows]
 
     def get_credentials(self, owner: str) -> dict[str, Any] | None:
@@ -84,7 +86,9 @@ class IdentityTx(TxBase):
 
     def put_credentials(self, owner: str, cred: dict[str, Any]) -> None:
         self.con.execute(
-            "INSERT OR REPLACE INTO credentials VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO credentials VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (owner) DO UPDATE SET "
+            "kdf = excluded.kdf, salt = excluded.salt, verifier = excluded.verifier, nonce = excluded.nonce, "
+            "ciphertext = excluded.ciphertext, public_key = excluded.public_key, key_id = excluded.key_id",
             [
                 owner,
                 cred["kdf"],

@@ -175,7 +175,7 @@ class LedgerTx(TxBase):
     # -- checkpoints -------------------------------------------------------------------------------------------
     def insert_checkpoint(self, size: int, root: str, note: str, frontier: list[str], created_at: str) -> None:
         self.con.execute(
-            "INSERT OR IGNORE INTO checkpoints VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO checkpoints VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             [size, root, note, json.dumps(frontier), created_at],
         )
 

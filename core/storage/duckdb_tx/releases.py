@@ -157,17 +157,17 @@ class ReleaseTx(TxBase):
 
     def inventory_rows(self) -> list[dict[str, Any]]:
         """One row per model version with its stage, governance and latest evidence."""
-        return self._records("""
+        return self._records(f"""
             WITH latest_eval AS (
                 SELECT model_name, model_version, id, passed, evaluated_at,
                        row_number() OVER (PARTITION BY model_name, model_version ORDER BY seq DESC) AS rn
                 FROM evaluations WHERE purpose = 'evaluation'),
             pending AS (
                 SELECT model_name, model_version, count(*) AS n FROM promotion_requests
-                WHERE status IN ('pending', 'changes_requested') GROUP BY ALL),
+                WHERE status IN ('pending', 'changes_requested') GROUP BY model_name, model_version),
             active_waivers AS (
                 SELECT model_name, model_version, count(*) AS n FROM waivers
-                WHERE revoked_at IS NULL AND until >= strftime(current_date, '%Y-%m-%d') GROUP BY ALL)
+                WHERE revoked_at IS NULL AND until >= {self._today} GROUP BY model_name, model_version)
             SELECT m.name, m.version, coalesce(s.stage, 'registered') AS stage, m.risk_tier, m.owner,
                    a.policy_name AS policy, e.id AS latest_evaluation,
                    CASE WHEN e.passed IS NULL THEN NULL WHEN e.passed THEN 'pass' ELSE 'fail' END AS verdict,

@@ -11,7 +11,8 @@ class SettingsTx(TxBase):
 
     def schema_version(self) -> int:
         exists = self._one(
-            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_migrations'"
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_migrations' "
+            "AND table_schema = current_schema()"
         )
         if not exists or not exists[0]:
             return 0
@@ -31,4 +32,5 @@ class SettingsTx(TxBase):
         return None if row is None else str(row[0])
 
     def put_setting(self, key: str, value: str) -> None:
-        self.con.execute("INSERT OR REPLACE INTO settings VALUES (?, ?)", [key, value])
+        self.con.execute("INSERT INTO settings VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                         [key, value])

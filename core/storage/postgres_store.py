@@ -1,0 +1,200 @@
+"""PostgreSQL implementation of the store: one database on a server, shared by many processes and machines.
+
+Connections come from a :class:`psycopg_pool.ConnectionPool` (checked before use, so a restarted server costs one
+failed operation, not a broken pool). Every operation runs in one transaction:
+
+* **write** transactions start with ``SELECT pg_advisory_xact_lock(…)`` — the ledger-append lock of the storage
+  contract (:class:`core.storage.contract.LedgerStore`). It is taken before the transaction's first read and released
+  by PostgreSQL itself at commit or rollback (also when the client dies: the server ends its session and rolls
+  back), so the ledger head a writer reads is the committed head, and no two writers ever extend the same head —
+  whichever machine they run on. State changes and their ledger entry commit together or not at all.
+* **read** transactions run ``REPEATABLE READ, READ ONLY``: one consistent snapshot for a page or a verification,
+  taking no lock.
+
+A server that cannot be reached, or that goes away mid-operation, raises :class:`core.errors.StoreUnavailable` (exit
+code 4) naming the server without its password; what happened to a transaction whose connection broke while it was
+committing cannot be known from the client, and the message says so.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from core.errors import BadInput, SchemaTooNew, StoreUnavailable
+from core.storage.contract import NeedsUpgrade
+from core.storage.migrations import HEAD_VERSION, MIGRATIONS, Migration
+from core.storage.postgres_names import redact
+from core.storage.postgres_tx import PgConnection, PgTx
+
+__all__ = ["LEDGER_LOCK_KEY", "PostgresStore"]
+
+LEDGER_LOCK_KEY = 0x436F756E74657273  # "Countersign" → a fixed 64-bit advisory-lock key ("Counters" in ASCII)
+"""The advisory-lock key that serialises ledger appends on one database."""
+
+_pools: dict[tuple[str, int], ConnectionPool] = {}
+_pools_guard = threading.Lock()
+
+
+def _pool(uri: str, size: int) -> ConnectionPool:
+    key = (uri, size)
+    with _pools_guard:
+        pool = _pools.get(key)
+        if pool is None or pool.closed:
+            pool = _pools[key] = ConnectionPool(
+                uri, min_size=1, max_size=size, open=False, check=ConnectionPool.check_connection,
+                kwargs={"autocommit": False}, name=f"countersign-{len(_pools)}", reconnect_timeout=30.0)
+            pool.open(wait=False)
+        return pool
+
+
+class PostgresStore:
+    """One PostgreSQL database reached by a libpq URI (password also from ``PGPASSWORD`` or ``~/.pgpass``)."""
+
+    backend = "postgresql"
+
+    def __init__(self, uri: str, *, pool_size: int = 4, connect_timeout: float = 30.0) -> None:
+        try:
+            psycopg.conninfo.conninfo_to_dict(uri)
+        except psycopg.ProgrammingError as exc:
+            raise BadInput(f"not a valid PostgreSQL URI ({exc}); expected "
+                           "postgresql://USER[:PASSWORD]@HOST[:PORT]/DATABASE") from None
+        self.uri = uri
+        self.name = redact(uri)
+        self.pool_size = pool_size
+        self.connect_timeout = connect_timeout
+        self._version_ok = False
+        self._held = threading.local()
+
+    # -- connections ------------------------------------------------------------------------------------------
+    def _unavailable(self, exc: BaseException, committing: bool = False) -> StoreUnavailable:
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        outcome = ("the connection broke while committing, so whether the operation was recorded is unknown: "
+                   "check the audit log before retrying" if committing else "nothing was written")
+        return StoreUnavailable(f"cannot reach the PostgreSQL database {self.name}: {detail}; {outcome}")
+
+    @contextmanager
+    def _connection(self) -> Iterator[psycopg.Connection[Any]]:
+        held = getattr(self._held, "conn", None)
+        if held is not None:
+            yield held
+            return
+        try:
+            pool = _pool(self.uri, self.pool_size)
+            conn_cm = pool.connection(timeout=self.connect_timeout)
+            conn = conn_cm.__enter__()
+        except (PoolTimeout, psycopg.OperationalError) as exc:
+            raise self._unavailable(exc) from None
+        try:
+            yield conn
+        except BaseException as exc:
+            conn_cm.__exit__(type(exc), exc, exc.__traceback__)
+            raise
+        else:
+            conn_cm.__exit__(None, None, None)
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        """Keep one pooled connection for this thread inside the block (each transaction still commits alone)."""
+        if getattr(self._held, "conn", None) is not None:
+            yield
+            return
+        with self._connection() as conn:
+            self._held.conn = conn
+            try:
+                yield
+            finally:
+                self._held.conn = None
+
+    def exists(self) -> bool:
+        """Whether the database holds a Countersign site (its ``schema_migrations`` table)."""
+        with self._run(write=False, check_version=False) as tx:
+            return tx.schema_version() > 0
+
+    @contextmanager
+    def _run(self, *, write: bool, check_version: bool = True) -> Iterator[PgTx]:
+        outer = getattr(self._held, "tx", None)
+        if outer is not None:
+            yield outer
+            return
+        committing = False
+        try:
+            with self._connection() as conn:
+                conn.rollback()  # a clean start, whatever the pooled connection did last
+                try:
+                    if write:
+                        conn.execute("SELECT pg_advisory_xact_lock(%s)", [LEDGER_LOCK_KEY])
+                    else:
+                        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                    tx = PgTx(PgConnection(conn))
+                    self._held.tx = tx
+                    try:
+                        if check_version:
+                            self._check_version(tx)
+                        yield tx
+                    finally:
+                        self._held.tx = None
+                except BaseException:
+                    if not conn.closed:
+                        conn.rollback()
+                    raise
+                if write:
+                    committing = True
+                    conn.commit()
+                else:
+                    conn.rollback()
+        except psycopg.OperationalError as exc:
+            raise self._unavailable(exc, committing) from None
+
+    @contextmanager
+    def transaction(self, *, create: bool = False) -> Iterator[PgTx]:
+        """A read-write transaction holding the ledger-append lock; committed when the block exits normally."""
+        if create:
+            with self._run(write=True, check_version=False) as tx:
+                if tx.schema_version() > 0:
+                    raise BadInput(f"a Countersign site already exists in {self.name}; 'countersign init' never "
+                                   "touches one")
+                yield tx
+            return
+        with self._run(write=True) as tx:
+            yield tx
+
+    @contextmanager
+    def reader(self) -> Iterator[PgTx]:
+        """A read-only snapshot (no lock; nothing is written)."""
+        with self._run(write=False) as tx:
+            yield tx
+
+    def _check_version(self, tx: PgTx) -> None:
+        if self._version_ok:
+            return
+        version = tx.schema_version()
+        if version == 0:
+            raise BadInput(f"no Countersign site in the PostgreSQL database {self.name}; create one with "
+                           "'countersign init'")
+        if version > HEAD_VERSION:
+            raise SchemaTooNew(
+                f"database {self.name} has schema version {version}, but this Countersign understands only up to "
+                f"version {HEAD_VERSION}; upgrade Countersign to open it (nothing was changed)")
+        if version < HEAD_VERSION:
+            raise NeedsUpgrade(version)
+        self._version_ok = True
+
+    def upgrade(self, on_upgrade: Callable[[PgTx, int, int, list[Migration]], None], now: Callable[[], str]) -> bool:
+        """Apply pending migrations and record them (``on_upgrade``) in one locked transaction."""
+        with self._run(write=True, check_version=False) as tx:
+            version = tx.schema_version()
+            if version > HEAD_VERSION:
+                self._check_version(tx)
+            pending = [m for m in MIGRATIONS if m.version > version]
+            if not pending:
+                return False
+            for migration in pending:
+                tx.apply_migration(migration, now())
+            on_upgrade(tx, version, HEAD_VERSION, pending)
+            return True
