@@ -33,8 +33,9 @@ class _State:
 
 def _db_option(fn: Callable[..., Any]) -> Callable[..., Any]:
     return click.option(
-        "--db", "db", default=None, metavar="PATH",
-        help="Database file (default: $COUNTERSIGN_DB, else ~/.local/share/countersign/countersign.duckdb).",
+        "--db", "db", default=None, metavar="PATH|URI",
+        help="Database: a DuckDB file or postgresql://USER[:PASSWORD]@HOST[:PORT]/DATABASE (default: "
+             "$COUNTERSIGN_DB, else ~/.local/share/countersign/countersign.duckdb).",
     )(fn)
 
 
@@ -976,6 +977,33 @@ def evaluate_cmd(state: _State, db: str | None, as_json: bool, as_user: str | No
 
 def _print_evaluation(result: dict[str, Any]) -> None:
     say(*words.evaluation_lines(result))
+
+
+@cli.group("store")
+def store_group() -> None:
+    """The site's database as a whole (moving between DuckDB and PostgreSQL)."""
+
+
+@store_group.command("copy")
+@click.argument("source")
+@click.argument("dest")
+@_json_option
+def store_copy(source: str, dest: str, as_json: bool) -> None:
+    """Copy a whole site from SOURCE to the empty DEST (DuckDB files or postgresql:// URIs), all or nothing.
+
+    Every table row for row (the ledger byte-identical: same Merkle root at the same size, so checkpoints saved from
+    SOURCE verify against DEST), the service secret (unless COUNTERSIGN_SERVICE_SECRET[_FILE] serves both) and the
+    model artifact files. DEST must be empty; SOURCE is only read. Then run 'countersign verify --db DEST'.
+    """
+    from core.api.site_copy import copy_site
+
+    report = copy_site(source, dest, progress=None if as_json else (lambda line: say(f"  {line}")))
+    if as_json:
+        emit_json(report)
+    else:
+        say(f"Copied {report['source']} to {report['dest']} in {report['seconds']} s: "
+            f"{report['ledger_size']} ledger entries, Merkle root {report['root']}, "
+            f"{report['artifacts']} artifact file(s); service secret: {report['secret']}")
 
 
 @cli.group("evaluation")

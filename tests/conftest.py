@@ -29,7 +29,8 @@ USERS = {
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for var in ("COUNTERSIGN_DB", "COUNTERSIGN_USER", "COUNTERSIGN_PASSWORD", "COUNTERSIGN_SERVICE_SECRET",
-                "COUNTERSIGN_SERVICE_SECRET_FILE", "COUNTERSIGN_LOCK_TIMEOUT"):
+                "COUNTERSIGN_SERVICE_SECRET_FILE", "COUNTERSIGN_LOCK_TIMEOUT", "COUNTERSIGN_ARTIFACT_STORE",
+                "COUNTERSIGN_PG_POOL_SIZE"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
 

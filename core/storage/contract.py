@@ -34,7 +34,7 @@ ever append on the same head, across threads and processes. A second backend is 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol, runtime_checkable
 
@@ -75,6 +75,18 @@ class SettingsStore(Protocol):
 
     def put_setting(self, key: str, value: str) -> None:
         """Set (or replace) a setting."""
+
+    def table_names(self) -> list[str]:
+        """The base tables of the site's schema, sorted (for copying a whole site between stores)."""
+
+    def table_columns(self, table: str) -> list[str]:
+        """The columns of one of :meth:`table_names`, in their defined order."""
+
+    def table_batches(self, table: str, size: int = 10_000) -> Iterator[list[tuple[Any, ...]]]:
+        """Every row of ``table`` (values in :meth:`table_columns` order), at most ``size`` rows per batch."""
+
+    def insert_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        """Insert rows into ``table`` exactly as given (values in ``columns`` order)."""
 
 
 @runtime_checkable

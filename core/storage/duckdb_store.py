@@ -34,6 +34,7 @@ from core.storage.duckdb_tx.lineage import LineageTx
 from core.storage.duckdb_tx.policies import PolicyTx
 from core.storage.duckdb_tx.releases import ReleaseTx
 from core.storage.duckdb_tx.settings import SettingsTx
+from core.storage.duckdb_tx.tables import TableTx
 from core.storage.duckdb_tx.webhooks import WebhookTx
 from core.storage.migrations import HEAD_VERSION, MIGRATIONS, Migration
 
@@ -71,7 +72,7 @@ def _is_lock_conflict(exc: BaseException) -> bool:
     return "Could not set lock" in text or "Conflicting lock" in text
 
 
-class Tx(SettingsTx, LedgerTx, IdentityTx, CatalogTx, LineageTx, PolicyTx, ReleaseTx, WebhookTx):
+class Tx(SettingsTx, TableTx, LedgerTx, IdentityTx, CatalogTx, LineageTx, PolicyTx, ReleaseTx, WebhookTx):
     """Repository methods bound to one open DuckDB connection inside one transaction.
 
     One mixin per aggregate (:mod:`core.storage.duckdb_tx`); together they implement

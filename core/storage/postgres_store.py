@@ -116,6 +116,11 @@ class PostgresStore:
         with self._run(write=False, check_version=False) as tx:
             return tx.schema_version() > 0
 
+    def is_empty(self) -> bool:
+        """Whether the database's schema has no table at all (what ``store copy`` writes into)."""
+        with self._run(write=False, check_version=False) as tx:
+            return not tx.table_names()
+
     @contextmanager
     def _run(self, *, write: bool, check_version: bool = True) -> Iterator[PgTx]:
         outer = getattr(self._held, "tx", None)

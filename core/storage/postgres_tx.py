@@ -18,7 +18,7 @@ columns ``TEXT COLLATE "C"`` (ordered by code point, as DuckDB orders ``VARCHAR`
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import psycopg
@@ -31,6 +31,7 @@ from core.storage.duckdb_tx.lineage import LineageTx
 from core.storage.duckdb_tx.policies import PolicyTx
 from core.storage.duckdb_tx.releases import ReleaseTx
 from core.storage.duckdb_tx.settings import SettingsTx
+from core.storage.duckdb_tx.tables import COPY_BATCH, TableTx
 from core.storage.duckdb_tx.webhooks import WebhookTx
 from core.storage.migrations import POSTGRES
 
@@ -101,7 +102,7 @@ class PgConnection:
             self.conn.execute(f"DROP TABLE IF EXISTS {name}")
 
 
-class PgTx(SettingsTx, LedgerTx, IdentityTx, CatalogTx, LineageTx, PolicyTx, ReleaseTx, WebhookTx):
+class PgTx(SettingsTx, TableTx, LedgerTx, IdentityTx, CatalogTx, LineageTx, PolicyTx, ReleaseTx, WebhookTx):
     """Repository methods bound to one PostgreSQL transaction (:class:`core.storage.contract.Transaction`).
 
     The ledger head is always read from the database: the store holds the ledger-append lock
@@ -112,9 +113,31 @@ class PgTx(SettingsTx, LedgerTx, IdentityTx, CatalogTx, LineageTx, PolicyTx, Rel
     dialect = POSTGRES
     _today = "to_char(current_date, 'YYYY-MM-DD')"
 
+    con: PgConnection  # type: ignore[assignment]  # the adapter speaks the DuckDB API subset the mixins use
+
     def __init__(self, con: PgConnection) -> None:
-        super().__init__(con)  # type: ignore[arg-type]  # the adapter speaks the DuckDB API subset used
+        super().__init__(con)  # type: ignore[arg-type]
 
     @staticmethod
     def _json_text(column: str, key: str) -> str:
         return f"({column}::jsonb ->> '{key}')"
+
+    def table_batches(self, table: str, size: int = COPY_BATCH) -> Iterator[list[tuple[Any, ...]]]:
+        """Every row of ``table``, ``size`` rows at a time, through a server-side cursor (bounded memory)."""
+        columns = ", ".join(self.table_columns(table))
+        with self.con.conn.cursor(name=f"countersign_copy_{table}") as cursor:
+            cursor.execute(f"SELECT {columns} FROM {table}")
+            while rows := cursor.fetchmany(size):
+                yield [tuple(r) for r in rows]
+
+    def insert_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        """Insert ``rows`` into ``table`` with ``COPY … FROM STDIN`` (values adapted by psycopg, never formatted)."""
+        if not rows:
+            return
+        self._known_table(table)
+        known = set(self.table_columns(table))
+        if not set(columns) <= known:
+            raise ValueError(f"{table} has no column(s) {sorted(set(columns) - known)}")
+        with self.con.conn.cursor().copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)

@@ -1,9 +1,10 @@
 """The storage backends the contract suite runs against, and what its tests and worker processes share.
 
-A backend is accepted when ``tests/core/storage/test_contract.py`` passes against it. To add one (PostgreSQL), add a
-:class:`Backend` to :data:`BACKENDS`: ``create`` makes a fresh, empty database for one test and returns its location
-(a file path, a DSN …); ``open`` opens a store on a location (also in the worker processes of the append race, which
-receive the backend's name and the location on their command line). The suite applies the migrations itself, through
+A backend is accepted when ``tests/core/storage/test_contract.py`` passes against it. Each :class:`Backend` in
+:data:`BACKENDS` says how to get a fresh, empty database for one test (``create``, given the test's directory and a
+way to ask for pytest fixtures: PostgreSQL asks for ``pg_uri``, a new database on the session's real server) and
+``open`` opens a store on a location (also in the worker processes of the append race, which receive the backend's
+name and the location on their command line). The suite applies the migrations itself, through
 the contract (:meth:`~core.storage.contract.SettingsStore.apply_migration`).
 """
 
@@ -25,8 +26,9 @@ from core.storage.records import LedgerRow
 
 @dataclass(frozen=True)
 class Backend:
-    create: Callable[[Path], str]
-    """A fresh empty database in the given (empty, per-test) directory; returns its location."""
+    create: Callable[[Path, Callable[[str], Any]], str]
+    """A fresh empty database for one test: given its (empty) directory and a fixture lookup
+    (``request.getfixturevalue``); returns its location."""
     open: Callable[[str], Store]
     """A store on a location made by ``create`` (nothing opened until the first transaction)."""
 
@@ -37,8 +39,15 @@ def _duckdb_open(location: str) -> Store:
     return DuckDBStore(location, lock_timeout=120.0)
 
 
+def _postgres_open(location: str) -> Store:
+    from core.storage.postgres_store import PostgresStore
+
+    return PostgresStore(location, pool_size=4, connect_timeout=120.0)
+
+
 BACKENDS: dict[str, Backend] = {
-    "duckdb": Backend(create=lambda directory: str(directory / "contract.duckdb"), open=_duckdb_open),
+    "duckdb": Backend(create=lambda directory, _fixture: str(directory / "contract.duckdb"), open=_duckdb_open),
+    "postgresql": Backend(create=lambda _directory, fixture: str(fixture("pg_uri")), open=_postgres_open),
 }
 
 
