@@ -18,6 +18,7 @@ committing cannot be known from the client, and the message says so.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -36,6 +37,10 @@ __all__ = ["LEDGER_LOCK_KEY", "PostgresStore"]
 
 LEDGER_LOCK_KEY = 0x436F756E74657273  # "Countersign" → a fixed 64-bit advisory-lock key ("Counters" in ASCII)
 """The advisory-lock key that serialises ledger appends on one database."""
+
+# The pool logs each failed (re)connection attempt as a warning; the store turns failures into one clear error, so
+# without a logging configuration of the host application those warnings must not reach the terminal.
+logging.getLogger("psycopg.pool").addHandler(logging.NullHandler())
 
 _pools: dict[tuple[str, int], ConnectionPool] = {}
 _pools_guard = threading.Lock()
@@ -78,6 +83,14 @@ class PostgresStore:
                    "check the audit log before retrying" if committing else "nothing was written")
         return StoreUnavailable(f"cannot reach the PostgreSQL database {self.name}: {detail}; {outcome}")
 
+    def _reason(self, timeout: PoolTimeout) -> BaseException:
+        """Why no pooled connection came: one direct attempt names the cause (refused, bad password …)."""
+        try:
+            psycopg.connect(self.uri, connect_timeout=5).close()
+        except psycopg.Error as exc:
+            return exc
+        return timeout
+
     @contextmanager
     def _connection(self) -> Iterator[psycopg.Connection[Any]]:
         held = getattr(self._held, "conn", None)
@@ -88,7 +101,9 @@ class PostgresStore:
             pool = _pool(self.uri, self.pool_size)
             conn_cm = pool.connection(timeout=self.connect_timeout)
             conn = conn_cm.__enter__()
-        except (PoolTimeout, psycopg.OperationalError) as exc:
+        except PoolTimeout as exc:
+            raise self._unavailable(self._reason(exc)) from None
+        except psycopg.OperationalError as exc:
             raise self._unavailable(exc) from None
         try:
             yield conn

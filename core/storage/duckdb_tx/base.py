@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -21,6 +22,10 @@ class _Instance:
     def __init__(self) -> None:
         self.open_connections = 0
         self.head: LedgerHead | None = None
+        self.guard = threading.Lock()
+        """Guards ``open_connections`` and ``lock_fd`` (threads of this process open and close connections)."""
+        self.lock_fd: int | None = None
+        """This process's open descriptor of the sidecar lock file while it holds the database open."""
 
 
 class TxBase:

@@ -229,3 +229,34 @@ def test_lock_timeout_fails_cleanly_and_writes_nothing(cs: Countersign, admin: S
     assert report.ok and report.size == len(before)
     roles = {u["name"]: u["roles"] for u in cs.users(admin)}
     assert roles["dana"] == ["auditor"]
+
+
+PROBE = r"""
+import fcntl, os, sys
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o644)
+try:
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    print("free")
+except BlockingIOError:
+    print("held")
+"""
+
+
+def test_a_process_holds_the_sidecar_lock_exactly_while_it_has_the_database_open(cs: Countersign,
+                                                                                  db_path: Path) -> None:
+    """DuckDB's fcntl lock drops when the process closes any descriptor of the file; the flock on
+    ``<database>.lock`` does not, and it is held from before the open until after the last close."""
+    lock = db_path.with_name(db_path.name + ".lock")
+
+    def probe() -> str:
+        return subprocess.run([sys.executable, "-c", PROBE, str(lock)], capture_output=True, text=True,
+                              check=True).stdout.strip()
+
+    cs.verify(jobs=1)
+    assert probe() == "free"
+    with cs.store.held():
+        assert probe() == "held"
+        with open(db_path, "rb") as other:  # an unrelated descriptor of the database file, opened and closed
+            other.read(16)
+        assert probe() == "held"
+    assert probe() == "free"
