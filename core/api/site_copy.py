@@ -138,7 +138,8 @@ def copy_site(source: str | os.PathLike[str], dest: str | os.PathLike[str], *,
                         dst.insert_rows(table, columns, batch)
                         count += len(batch)
                     tables[table] = count
-                    say(f"{table}: {count} rows")
+                    if count:
+                        say(f"{table}: {count} rows")
                 dst_size, dst_root = _ledger_root(dst)
                 if (dst_size, dst_root) != (size, root):
                     raise CountersignError(f"the copied ledger's Merkle root differs (SOURCE {size} entries, root "
