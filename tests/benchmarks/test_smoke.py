@@ -24,3 +24,25 @@ def test_benchmark_smoke_run(name: str, tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr[-3000:]
     body = json.loads(result.stdout)
     assert body["benchmark"] == name and body["machine"]["cores"] >= 1
+
+
+def test_store_backends_smoke_measures_both_backends(tmp_path: Path) -> None:
+    """Part (a) of benchmarks.store_backends at a tiny size: both backends measured for each client count, every
+    client's governed write succeeded, both ledgers verify afterwards (no entry lost or forked under concurrency)."""
+    result = subprocess.run([sys.executable, "-m", "benchmarks.store_backends", "--smoke", "--parts", "a",
+                             "--clients", "1,3", "--seconds", "1", "--workdir", str(tmp_path)],
+                            cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    body = json.loads(result.stdout)
+    if "skipped" in body:
+        import os
+
+        if os.environ.get("COUNTERSIGN_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"store_backends skipped: {body['skipped']}")
+        pytest.skip(body["skipped"])
+    runs = body["concurrent_governed_writes"]
+    for backend in ("duckdb", "postgresql"):
+        assert [r["clients"] for r in runs[backend]] == [1, 3]
+        assert all(r["actions"] > 0 and not r["errors"] for r in runs[backend]), runs[backend]
+        assert runs[f"{backend}_ledger_verified"]["ok"]
+    assert runs["pg_write_anatomy"]["statements_per_action"] > 1
