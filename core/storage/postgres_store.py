@@ -35,6 +35,10 @@ from core.storage.postgres_tx import PgConnection, PgTx
 
 __all__ = ["LEDGER_LOCK_KEY", "PostgresStore"]
 
+CONNECT_WAIT_S = 10.0
+"""The longest an operation waits for a connection to the server (a server restart takes seconds; a server that is
+down or refuses the credentials fails the operation with exit code 4 after this wait, naming the cause)."""
+
 LEDGER_LOCK_KEY = 0x436F756E74657273  # "Countersign" → a fixed 64-bit advisory-lock key ("Counters" in ASCII)
 """The advisory-lock key that serialises ledger appends on one database."""
 
@@ -64,6 +68,8 @@ class PostgresStore:
     backend = "postgresql"
 
     def __init__(self, uri: str, *, pool_size: int = 4, connect_timeout: float = 30.0) -> None:
+        """``connect_timeout``: seconds a write waits for the ledger-append lock held by another transaction
+        (``COUNTERSIGN_LOCK_TIMEOUT``), and at most :data:`CONNECT_WAIT_S` of them for a connection."""
         try:
             psycopg.conninfo.conninfo_to_dict(uri)
         except psycopg.ProgrammingError as exc:
@@ -99,7 +105,7 @@ class PostgresStore:
             return
         try:
             pool = _pool(self.uri, self.pool_size)
-            conn_cm = pool.connection(timeout=self.connect_timeout)
+            conn_cm = pool.connection(timeout=min(self.connect_timeout, CONNECT_WAIT_S))
             conn = conn_cm.__enter__()
         except PoolTimeout as exc:
             raise self._unavailable(self._reason(exc)) from None
@@ -148,7 +154,15 @@ class PostgresStore:
                 conn.rollback()  # a clean start, whatever the pooled connection did last
                 try:
                     if write:
-                        conn.execute("SELECT pg_advisory_xact_lock(%s)", [LEDGER_LOCK_KEY])
+                        conn.execute("SELECT set_config('lock_timeout', %s, true)",
+                                     [f"{max(1, round(self.connect_timeout * 1000))}ms"])
+                        try:
+                            conn.execute("SELECT pg_advisory_xact_lock(%s)", [LEDGER_LOCK_KEY])
+                        except psycopg.errors.LockNotAvailable:
+                            raise StoreUnavailable(
+                                f"the ledger of {self.name} is held by another transaction that was not finished "
+                                f"within {self.connect_timeout:g} s (COUNTERSIGN_LOCK_TIMEOUT); nothing was written"
+                            ) from None
                     else:
                         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
                     tx = PgTx(PgConnection(conn))
