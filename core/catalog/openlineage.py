@@ -30,11 +30,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jsonschema import Draft202012Validator, FormatChecker
-from jsonschema.exceptions import ValidationError, best_match
-from referencing import Registry, Resource
+if TYPE_CHECKING:  # jsonschema is imported when an event is validated: its format checkers cost ~2 s at import
+    from jsonschema import Draft202012Validator, FormatChecker
+    from jsonschema.exceptions import ValidationError
+    from referencing import Registry
 
 from core.errors import BadInput
 from core.inputs.limits import (
@@ -111,6 +112,8 @@ def split_id(node_id: str) -> tuple[str, str, str]:
 # ------------------------------------------------------------------------------------------------- validation
 @cache
 def _registry() -> Registry:
+    from referencing import Registry, Resource
+
     resources = []
     for path in [_SCHEMA_DIR / "OpenLineage.json", *sorted((_SCHEMA_DIR / "facets").glob("*.json"))]:
         contents = json.loads(path.read_text(encoding="utf-8"))
@@ -130,6 +133,8 @@ def without_leap_second(text: str) -> str:
 @cache
 def _format_checker() -> FormatChecker:
     """JSON Schema's format checks, with RFC 3339 leap seconds accepted (jsonschema's ``date-time`` refuses them)."""
+    from jsonschema import Draft202012Validator, FormatChecker
+
     checker = FormatChecker(formats=Draft202012Validator.FORMAT_CHECKER.checkers)
     base, raises = Draft202012Validator.FORMAT_CHECKER.checkers["date-time"]
 
@@ -142,7 +147,15 @@ def _format_checker() -> FormatChecker:
 
 @cache
 def _validator(ref: str) -> Draft202012Validator:
+    from jsonschema import Draft202012Validator
+
     return Draft202012Validator({"$ref": ref}, registry=_registry(), format_checker=_format_checker())
+
+
+def _best_match(errors: Any) -> ValidationError | None:  # noqa: ANN401 - jsonschema's error iterator
+    from jsonschema.exceptions import best_match
+
+    return best_match(errors)
 
 
 def _facet_ref(facet: str) -> str:
@@ -218,7 +231,7 @@ def classify(event: Any) -> tuple[str | None, str | None]:  # noqa: ANN401
     named = sum(len(event[side]) for side in ("inputs", "outputs") if isinstance(event.get(side), list))
     if named > MAX_OPENLINEAGE_EVENT_DATASETS:  # before the (costlier) schema validation
         return None, f"{named:,} inputs and outputs; the limit is {MAX_OPENLINEAGE_EVENT_DATASETS:,} per event"
-    errors = {kind: best_match(_validator(f"{SPEC_URL}#/$defs/{kind}").iter_errors(event)) for kind in kinds}
+    errors = {kind: _best_match(_validator(f"{SPEC_URL}#/$defs/{kind}").iter_errors(event)) for kind in kinds}
     valid = [kind for kind, error in errors.items() if error is None]
     if len(valid) > 1:
         return None, (f"matches both a {valid[0]} and a {valid[1]}; the spec allows exactly one kind (give a "
@@ -232,7 +245,7 @@ def classify(event: Any) -> tuple[str | None, str | None]:  # noqa: ANN401
         facets = ds.get("facets") or {}
         for facet in FACET_SCHEMAS:
             if _facet(facets, facet) is not None:
-                error = best_match(_validator(_facet_ref(facet)).iter_errors({facet: facets[facet]}))
+                error = _best_match(_validator(_facet_ref(facet)).iter_errors({facet: facets[facet]}))
                 if error is not None:
                     return None, f"{kind}: {_explain(error, (*path, 'facets'))}"
     return kind, None
