@@ -11,7 +11,11 @@ Everything runs in one process tree, in the same run, against a DuckDB file and 
     start together (a barrier) after a warm-up; throughput counts the actions completed in the measured window,
     latency percentiles cover every action started in it. ``--read-every K`` makes every K-th action a read
     (``log``, the 20 newest entries), reported apart. Both ledgers are verified afterwards (no entry lost or forked).
-    Goal: at 16 clients PostgreSQL >= 10x DuckDB's actions/s, with p99 < 250 ms.
+    Goal: at 16 clients PostgreSQL >= 10x DuckDB's actions/s, with p99 < 250 ms. The server's own limits at each
+    client count, measured the same way: bare psycopg clients inserting and committing one ledger-shaped row each
+    (``postgresql_raw_commits``: concurrent commits share WAL flushes), and the same with the ledger's advisory lock
+    taken first (``postgresql_raw_commits_locked``: the lock is held through the commit's flush, so commits are
+    serialised — the ceiling of any writer that must extend one hash chain this way).
     ``pg_write_anatomy`` breaks one client's PostgreSQL governed write down: SQL statements and their round trips,
     time in ``execute``, in ``commit`` (the WAL flush), and the rest (Python: authorising, signing, the pool).
 (b) **Single durable append vs the raw commit.** Each ledger append its own committed transaction (as in
@@ -24,10 +28,10 @@ Everything runs in one process tree, in the same run, against a DuckDB file and 
     server, on PostgreSQL and, for reference, on the DuckDB original. Goal: every page < 2 s on PostgreSQL.
     Without Chromium or Playwright this part reports ``{"skipped": reason}``.
 
-Run: ``.venv/bin/python -m benchmarks.store_backends`` (``--smoke``: 1 and 4 clients for 2 s each, 40 appends,
-the app site at app_render's smoke size, no DuckDB reference render; ``--workdir DIR`` keeps the app site's DuckDB
-build there and reuses it for the same sizes; ``--parts a,b`` runs some parts only). Without PostgreSQL server
-binaries or psycopg it prints ``{"skipped": reason}`` and exits 0.
+Run: ``.venv/bin/python -m benchmarks.store_backends`` (``--smoke``: 1 and 4 clients for 2 s each, no raw
+concurrent series, 40 appends, the app site at app_render's smoke size, no DuckDB reference render; ``--workdir DIR``
+keeps the app site's DuckDB build there and reuses it for the same sizes; ``--parts a,b`` runs some parts only).
+Without PostgreSQL server binaries or psycopg it prints ``{"skipped": reason}`` and exits 0.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ import multiprocessing
 import os
 import pstats
 import queue
+import secrets
 import sys
 import tempfile
 import threading
@@ -105,26 +110,60 @@ def _new_site(db: str, clients: int) -> None:
 
 
 # ------------------------------------------------------------------------------------------------ (a) clients
-def _client(db: str, index: int, seconds: float, read_every: int, barrier: Any, results: Any) -> None:  # noqa: ANN401
-    """One client process: sign in, warm up, wait for the others, then act until ``seconds`` have passed."""
+def _governed_actor(db: str, index: int, read_every: int) -> tuple[Any, Any]:  # noqa: ANN401
+    """``act(k)`` for a Countersign client (grant, revoke, grant …; a ``log`` read every ``read_every``-th action)
+    and ``finish()``, which leaves the client's user as it was found."""
+    cs = Countersign(db)
+    session = cs.login(ADMIN, ADMIN_PW)
+    user = _user(index)
+    granted = False
+
+    def act(k: int) -> str:
+        nonlocal granted
+        if read_every and k % read_every == read_every - 1:
+            cs.log(session, limit=20)
+            return "reads"
+        (cs.revoke if granted else cs.grant)(session, user, ROLE)
+        granted = not granted
+        return "writes"
+
+    def finish() -> None:
+        if granted:
+            cs.revoke(session, user, ROLE)
+
+    return act, finish
+
+
+def _raw_actor(uri: str, index: int, locked: bool) -> tuple[Any, Any]:  # noqa: ANN401
+    """``act(k)`` for a bare psycopg client: one ledger-shaped row inserted and committed per action (after taking
+    the ledger's advisory lock first when ``locked``, as Countersign's write transactions do)."""
+    import psycopg
+
+    from core.storage.postgres_store import LEDGER_LOCK_KEY
+
+    conn = psycopg.connect(uri)
+    insert = "INSERT INTO raw_ledger VALUES (" + ", ".join(["%s"] * 12) + ")"
+    base = secrets.randbits(30) << 32  # keys ascending within a client (as ledger seqs are), unique across runs
+
+    def act(k: int) -> str:
+        if locked:
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", [LEDGER_LOCK_KEY])
+        conn.execute(insert, [base + k + 4, *RAW_ROW])
+        conn.commit()
+        return "writes"
+
+    return act, conn.close
+
+
+def _client(mode: str, db: str, index: int, seconds: float, read_every: int, barrier: Any,  # noqa: ANN401
+            results: Any) -> None:  # noqa: ANN401
+    """One client process: connect (and sign in), warm up, wait for the others, then act for ``seconds``."""
     out: dict[str, Any] = {"index": index, "writes": [], "reads": [], "errors": Counter()}
     try:
-        cs = Countersign(db)
-        session = cs.login(ADMIN, ADMIN_PW)
-        user = _user(index)
-        granted = False
-
-        def act(k: int) -> str:
-            nonlocal granted
-            if read_every and k % read_every == read_every - 1:
-                cs.log(session, limit=20)
-                return "reads"
-            (cs.revoke if granted else cs.grant)(session, user, ROLE)
-            granted = not granted
-            return "writes"
-
-        for k in range(2):  # warm-up: connections open, statements prepared, the service key unsealed if needed
-            act(k + 1 if read_every == 1 else k)
+        act, finish = (_governed_actor(db, index, read_every) if mode == "governed"
+                       else _raw_actor(db, index, locked=mode == "raw_locked"))
+        for k in range(-4, 0):  # warm-up: connections open, statements prepared, the service key unsealed if needed
+            act(k)
         barrier.wait(timeout=900)
         end = time.monotonic() + seconds
         k = 0
@@ -137,8 +176,7 @@ def _client(db: str, index: int, seconds: float, read_every: int, barrier: Any, 
             if kind != "failed":
                 out[kind].append((start, time.monotonic()))
             k += 1
-        if granted:  # leave the user as found, for the next client count (not measured)
-            cs.revoke(session, user, ROLE)
+        finish()  # not measured
     except BaseException:
         out["fatal"] = traceback.format_exc()[-3000:]
         with contextlib.suppress(Exception):
@@ -147,9 +185,10 @@ def _client(db: str, index: int, seconds: float, read_every: int, barrier: Any, 
     results.put(out)
 
 
-def concurrent_run(ctx: Any, db: str, clients: int, seconds: float, read_every: int) -> dict[str, Any]:  # noqa: ANN401
+def concurrent_run(ctx: Any, mode: str, db: str, clients: int, seconds: float,  # noqa: ANN401
+                   read_every: int = 0) -> dict[str, Any]:
     barrier, results = ctx.Barrier(clients + 1), ctx.Queue()
-    procs = [ctx.Process(target=_client, args=(db, i, seconds, read_every, barrier, results), daemon=True)
+    procs = [ctx.Process(target=_client, args=(mode, db, i, seconds, read_every, barrier, results), daemon=True)
              for i in range(clients)]
     setup_started = time.perf_counter()
     for p in procs:
@@ -290,7 +329,9 @@ def pg_write_anatomy(uri: str, n: int, profile: bool) -> dict[str, Any]:
 
 
 def part_a(ctx: Any, work: Path, server: Any, sizes: dict[str, Any], read_every: int,  # noqa: ANN401
-           profile: bool) -> dict[str, Any]:
+           profile: bool, raw: bool) -> dict[str, Any]:
+    import psycopg
+
     most = max(sizes["clients"])
     duck = str(work / "governed.duckdb")
     pg = server.create_database("governed")
@@ -299,11 +340,18 @@ def part_a(ctx: Any, work: Path, server: Any, sizes: dict[str, Any], read_every:
     _new_site(pg, most)
     out: dict[str, Any] = {"seconds_per_run": sizes["seconds"], "read_every": read_every,
                            "sites_built_s": round(time.perf_counter() - started, 1), "duckdb": [], "postgresql": []}
+    series = [("duckdb", "governed", duck), ("postgresql", "governed", pg)]
+    if raw:
+        raw_uri = server.create_database("raw_concurrent")
+        with psycopg.connect(raw_uri) as conn:
+            conn.execute(_ledger_ddl(POSTGRES, "raw_ledger"))
+        series += [("postgresql_raw_commits", "raw", raw_uri), ("postgresql_raw_commits_locked", "raw_locked", raw_uri)]
+        out.update({name: [] for name, _mode, _db in series[2:]})
     for clients in sizes["clients"]:
-        for backend, db in (("duckdb", duck), ("postgresql", pg)):
-            run = concurrent_run(ctx, db, clients, sizes["seconds"], read_every)
-            out[backend].append(run)
-            print(f"# (a) {backend} {clients} clients: {run['actions_per_s']} actions/s, p50 {run['p50_ms']} ms, "
+        for name, mode, db in series:
+            run = concurrent_run(ctx, mode, db, clients, sizes["seconds"], read_every if mode == "governed" else 0)
+            out[name].append(run)
+            print(f"# (a) {name} {clients} clients: {run['actions_per_s']}/s, p50 {run['p50_ms']} ms, "
                   f"p99 {run['p99_ms']} ms, errors {sum(run['errors'].values())}, load {run['load_1min_after']}",
                   file=sys.stderr, flush=True)
     for backend, db in (("duckdb", duck), ("postgresql", pg)):
@@ -312,6 +360,11 @@ def part_a(ctx: Any, work: Path, server: Any, sizes: dict[str, Any], read_every:
         assert verified.ok, f"{backend} ledger failed verification after the concurrent runs"
     out["speedup"] = {str(d["clients"]): round(q["actions_per_s"] / d["actions_per_s"], 1) if d["actions_per_s"]
                       else None for d, q in zip(out["duckdb"], out["postgresql"], strict=True)}
+    for name in ("postgresql_raw_commits", "postgresql_raw_commits_locked"):
+        if name in out:
+            out[f"postgresql_vs_{name[len('postgresql_'):]}"] = {
+                str(q["clients"]): round(q["actions_per_s"] / r["actions_per_s"], 3) if r["actions_per_s"] else None
+                for q, r in zip(out["postgresql"], out[name], strict=True)}
     at16 = next((i for i, d in enumerate(out["duckdb"]) if d["clients"] == 16), None)
     if at16 is not None:
         pg16, duck16 = out["postgresql"][at16], out["duckdb"][at16]
@@ -484,6 +537,9 @@ def main() -> None:
     p.add_argument("--duckdb-render", action=argparse.BooleanOptionalAction, default=None,
                    help="(c): also render the DuckDB original, for reference (default: yes; no with --smoke)")
     p.add_argument("--parts", default="a,b,c", help="which parts to run (default a,b,c)")
+    p.add_argument("--raw-concurrent", action=argparse.BooleanOptionalAction, default=None,
+                   help="(a): also bare psycopg clients committing one row each, with and without the ledger's "
+                        "advisory lock: the server's limits at each client count (default: yes; no with --smoke)")
     p.add_argument("--profile", action="store_true", help="(a): add a cProfile of PostgreSQL governed writes")
     args = p.parse_args()
     reason = _unavailable()
@@ -517,7 +573,9 @@ def main() -> None:
                                             "synchronous_commit": "on", "max_connections": server.max_connections}
             if "a" in parts:
                 results["concurrent_governed_writes"] = part_a(ctx, work, server, sizes, args.read_every,
-                                                               args.profile)
+                                                               args.profile,
+                                                               not args.smoke if args.raw_concurrent is None
+                                                               else args.raw_concurrent)
             if "b" in parts:
                 results["single_append_vs_raw_commit"] = part_b(work, server, sizes)
                 print(f"# (b) {json.dumps(results['single_append_vs_raw_commit'])}", file=sys.stderr, flush=True)
