@@ -15,7 +15,9 @@ keeps open from ``COUNTERSIGN_PG_POOL_SIZE`` (default 4).
 
 from __future__ import annotations
 
+import math
 import os
+import re
 from pathlib import Path
 
 DEFAULT_LOCK_TIMEOUT_S = 60.0
@@ -44,6 +46,13 @@ def resolve_location(explicit: str | os.PathLike[str] | None = None) -> str | Pa
     chosen = explicit or os.environ.get("COUNTERSIGN_DB")
     if chosen and is_server_uri(chosen):
         return str(chosen)
+    if isinstance(chosen, str) and chosen.startswith("duckdb://"):
+        return Path(chosen.removeprefix("duckdb://")).expanduser()
+    if isinstance(chosen, str) and re.search(r"(^|\s)(host|hostaddr|dbname|user|password|port)\s*=", chosen):
+        from core.errors import BadInput
+
+        raise BadInput("key=value connection strings are not accepted (and are never echoed); write the database "
+                       "as a URI: postgresql://USER[:PASSWORD]@HOST[:PORT]/DATABASE")
     return resolve_db_path(explicit)
 
 
@@ -52,7 +61,7 @@ def pool_size() -> int:
     raw = os.environ.get("COUNTERSIGN_PG_POOL_SIZE")
     if not raw:
         return 4
-    if not raw.strip().isdigit() or not 1 <= int(raw) <= 1000:
+    if not re.fullmatch(r"[0-9]+", raw.strip()) or not 1 <= int(raw) <= 1000:
         from core.errors import BadInput
 
         raise BadInput(f"COUNTERSIGN_PG_POOL_SIZE must be a whole number from 1 to 1000, got {raw!r}")
@@ -66,6 +75,8 @@ def lock_timeout() -> float:
         return DEFAULT_LOCK_TIMEOUT_S
     try:
         value = float(raw)
+        if not math.isfinite(value):
+            raise ValueError(raw)
     except ValueError:
         from core.errors import BadInput
 

@@ -28,6 +28,10 @@ class BadInput(CountersignError):
     exit_code = 2
 
 
+class SiteExists(BadInput):
+    """``init`` (or ``store copy``) met a database that already holds a Countersign site: it is left untouched."""
+
+
 class NotFound(BadInput):
     """A referenced object does not exist."""
 

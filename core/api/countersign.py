@@ -42,7 +42,7 @@ from core.api.context import DEFAULT_CHECKPOINT_INTERVAL, Context
 from core.api.inventory import InventoryService
 from core.catalog.lineage import LineageService
 from core.catalog.registry import RegistryService
-from core.errors import BadInput
+from core.errors import BadInput, SiteExists
 from core.evidence.card_export import CardExportService
 from core.evidence.report import ReportService
 from core.identity import users as identity
@@ -165,12 +165,13 @@ class Countersign:
             raise BadInput("checkpoint interval must be at least 1")
         site = cs.context.site
         if site.database is not None and site.database.exists():
-            raise BadInput(f"a database already exists at {site.database}; 'countersign init' never touches one")
+            raise SiteExists(f"a database already exists at {site.database}; 'countersign init' never touches one")
+        cs.store.check_creatable()  # refuse a server database holding a site or other tables before any file
         origin = origin or f"countersign.local/{os.urandom(6).hex()}"
-        secret_existed = secret_file_for(cs.context.site).exists()
         admin_key = identity.new_key(admin, password)
+        created_secret = False
         try:
-            secret = provision_secret(cs.context.site)
+            secret, created_secret = provision_secret(cs.context.site)
             with cs.store.transaction(create=True) as tx:
                 now = utc_now()
                 for migration in MIGRATIONS:
@@ -213,11 +214,12 @@ class Countersign:
                 )
                 store_user(tx, admin, [Role.ADMIN.value], admin_key, row.seq, row.ts, valid_from=row.seq)
                 write_checkpoint(tx, cs.context.site, origin)
-        except BaseException:
-            if site.database is not None:  # a server rolled the transaction back: nothing to remove there
+        except BaseException as exc:
+            # A server rolled the transaction back; a file another init made first (SiteExists) is theirs.
+            if site.database is not None and not isinstance(exc, SiteExists):
                 for leftover in (site.database, site.database.with_name(site.database.name + ".wal")):
                     leftover.unlink(missing_ok=True)
-            if not secret_existed:
+            if created_secret:
                 secret_file_for(cs.context.site).unlink(missing_ok=True)
             raise
         return cs

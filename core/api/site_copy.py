@@ -5,10 +5,12 @@ row for row and value for value (the ledger's rows byte-identical, so the
 same Merkle root at the same size, and a checkpoint saved from SOURCE verifies against DEST), the service secret (so
 the copied service key unseals at DEST) and the content-addressed artifact files (model files, checked by SHA-256).
 
-All or nothing: DEST must be empty (no DuckDB file; no Countersign tables in the PostgreSQL database) and the rows
+All or nothing: DEST must be empty (no DuckDB file; no tables in the PostgreSQL database's schema) and the rows
 are written in one DEST transaction that commits only after the copied ledger's Merkle root has been recomputed from
-DEST and found equal to SOURCE's; on any failure DEST is left as it was (the DuckDB file and any secret or artifact
-file this copy created are removed). SOURCE is only read, in one consistent snapshot (REPEATABLE READ on
+DEST and found equal to SOURCE's, and DEST's service secret has unlocked the copied service key; on any failure DEST
+is left as it was (any secret or artifact file this copy created is removed). A DuckDB DEST is written to a hidden
+file beside it and linked into place after the commit, so even a copy killed midway leaves no partial DEST. SOURCE
+is only read, in one consistent snapshot (REPEATABLE READ on
 PostgreSQL; the file held for the whole copy on DuckDB), and must be at this version's schema.
 """
 
@@ -23,9 +25,9 @@ from typing import Any
 
 from core import config
 from core.catalog.hashing import sha256_file
-from core.errors import BadInput, CountersignError
+from core.errors import BadInput, CountersignError, StoreUnavailable
 from core.ledger.chain import utc_now
-from core.ledger.service_key import read_secret, secret_file_for
+from core.ledger.service_key import load_service_signer, read_secret, secret_file_for
 from core.storage.contract import Store, Transaction
 from core.storage.migrations import HEAD_VERSION, MIGRATIONS
 from core.storage.postgres_store import PostgresStore
@@ -90,6 +92,11 @@ def _copy_secret(source: Site, dest: Site, created: list[Path]) -> str:
     return str(target)
 
 
+def _remove_database_files(path: Path) -> None:
+    for leftover in (path, path.with_name(path.name + ".wal"), path.with_name(path.name + ".lock")):
+        leftover.unlink(missing_ok=True)
+
+
 def copy_site(source: str | os.PathLike[str], dest: str | os.PathLike[str], *,
               progress: Progress | None = None) -> dict[str, Any]:
     """Copy the site at ``source`` to the empty ``dest`` (file paths or ``postgresql://`` URIs).
@@ -104,7 +111,13 @@ def copy_site(source: str | os.PathLike[str], dest: str | os.PathLike[str], *,
     if src_site.key == dst_site.key:
         raise BadInput("SOURCE and DEST are the same database")
     timeout = config.lock_timeout()
-    src_store, dst_store = src_site.open_store(timeout, 2), dst_site.open_store(timeout, 2)
+    src_store = src_site.open_store(timeout, 2)
+    # A DuckDB DEST is written as a hidden file beside it and linked into place once committed: a copy killed midway
+    # leaves no half-made DEST behind.
+    staging = (None if dst_site.database is None else
+               dst_site.database.with_name(f".{dst_site.database.name}.copying-{os.getpid()}"))
+    dst_store = (dst_site.open_store(timeout, 2) if staging is None else
+                 Site.for_database(staging).open_store(timeout, 2))
     if src_site.database is not None and not src_site.database.exists():
         raise BadInput(f"no Countersign database at {src_site.name}")
     if not _empty(dst_site, dst_store):
@@ -144,10 +157,21 @@ def copy_site(source: str | os.PathLike[str], dest: str | os.PathLike[str], *,
                 if (dst_size, dst_root) != (size, root):
                     raise CountersignError(f"the copied ledger's Merkle root differs (SOURCE {size} entries, root "
                                            f"{root}; DEST {dst_size}, {dst_root}); nothing was copied")
+                try:  # DEST must be able to sign: its secret unlocks the copied service key
+                    load_service_signer(dst, dst_site)
+                except StoreUnavailable as exc:
+                    raise BadInput(f"DEST would be a site that cannot sign: {exc.message}. Run the copy with the "
+                                   "secret SOURCE uses (e.g. without COUNTERSIGN_SERVICE_SECRET, so that SOURCE's "
+                                   "secret file is copied); nothing was copied") from None
+        if staging is not None and dst_site.database is not None:
+            try:
+                os.link(staging, dst_site.database)  # fails if DEST appeared meanwhile: never overwritten
+            except FileExistsError:
+                raise BadInput(f"DEST {dst_site.name} appeared while copying; nothing was copied") from None
+            _remove_database_files(staging)
     except BaseException:
-        if dst_site.database is not None:
-            for leftover in (dst_site.database, dst_site.database.with_name(dst_site.database.name + ".wal")):
-                leftover.unlink(missing_ok=True)
+        if staging is not None:
+            _remove_database_files(staging)
         for path in reversed(created):
             if path.is_dir():
                 shutil.rmtree(path, ignore_errors=True)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import os
 import secrets
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -73,17 +74,34 @@ def read_secret(db_path: SiteLike) -> str:
         ) from None
 
 
-def provision_secret(db_path: SiteLike) -> str:
-    """At ``init``: use the configured secret, or create the default secret file (mode 0600)."""
+def provision_secret(db_path: SiteLike) -> tuple[str, bool]:
+    """At ``init``: the configured secret, or the site's default secret file — created (mode 0600) when missing,
+    never overwritten (a secret file that exists already may unlock a live site's key). Returns ``(secret,
+    created)``: whether this call created the file (so that a failed ``init`` removes only what it made)."""
     if os.environ.get("COUNTERSIGN_SERVICE_SECRET") or os.environ.get("COUNTERSIGN_SERVICE_SECRET_FILE"):
-        return read_secret(db_path)
+        return read_secret(db_path), False
     path = secret_file_for(db_path)
     secret = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode("ascii")
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        deadline = time.monotonic() + 5.0  # another init may be writing it this very moment
+        while True:
+            try:
+                existing = path.read_text(encoding="utf-8").strip()
+            except OSError:
+                existing = ""
+            if existing or time.monotonic() > deadline:
+                break
+            time.sleep(0.02)
+        if not existing:
+            raise StoreUnavailable(f"the service-secret file {path} exists but is empty; remove it or set "
+                                   "COUNTERSIGN_SERVICE_SECRET_FILE") from None
+        return existing, False
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(secret + "\n")
-    return secret
+    return secret, True
 
 
 def create_service_key(tx: Tx, secret: str) -> Signer:

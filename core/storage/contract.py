@@ -433,6 +433,10 @@ class Store(Protocol):
     def exists(self) -> bool:
         """Whether the database exists (``countersign init`` creates it)."""
 
+    def check_creatable(self) -> None:
+        """Raise :class:`core.errors.SiteExists` if a site is there already (or :class:`core.errors.BadInput` if the
+        database holds anything else); ``init`` calls it before it provisions anything."""
+
     def transaction(self, *, create: bool = False) -> AbstractContextManager[Transaction]:
         """A read-write transaction, committed when the block exits normally and rolled back otherwise.
 

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import duckdb
 
-from core.errors import BadInput, SchemaTooNew, StoreUnavailable
+from core.errors import BadInput, SchemaTooNew, SiteExists, StoreUnavailable
 from core.storage.contract import NeedsUpgrade
 from core.storage.duckdb_tx.base import _Instance
 from core.storage.duckdb_tx.catalog import CatalogTx
@@ -106,6 +106,11 @@ class DuckDBStore:
 
     def exists(self) -> bool:
         return self.path.exists()
+
+    def check_creatable(self) -> None:
+        """Refuse (:class:`SiteExists`) a database file that exists already."""
+        if self.path.exists():
+            raise SiteExists(f"a database already exists at {self.path}; 'countersign init' never touches one")
 
     @contextmanager
     def held(self) -> Iterator[None]:
@@ -248,6 +253,8 @@ class DuckDBStore:
             try:
                 if not create:
                     self._check_version(tx)
+                elif tx.schema_version() > 0:  # another process created it since the caller looked
+                    raise SiteExists(f"a database already exists at {self.path}; 'countersign init' never touches one")
                 yield tx
             except BaseException:
                 con.rollback()

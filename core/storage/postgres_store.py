@@ -27,7 +27,7 @@ from typing import Any
 import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from core.errors import BadInput, SchemaTooNew, StoreUnavailable
+from core.errors import BadInput, SchemaTooNew, SiteExists, StoreUnavailable
 from core.storage.contract import NeedsUpgrade
 from core.storage.migrations import HEAD_VERSION, MIGRATIONS, Migration
 from core.storage.postgres_names import redact
@@ -50,11 +50,19 @@ _pools: dict[tuple[str, int], ConnectionPool] = {}
 _pools_guard = threading.Lock()
 
 
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def _pool(uri: str, size: int) -> ConnectionPool:
     key = (uri, size)
     with _pools_guard:
         pool = _pools.get(key)
         if pool is None or pool.closed:
+            # One direct connection first: a server that is down or refuses the credentials fails this operation at
+            # once, naming why (a pool would keep retrying in the background until the wait ran out).
+            psycopg.connect(uri, connect_timeout=int(CONNECT_WAIT_S)).close()
             pool = _pools[key] = ConnectionPool(
                 uri, min_size=1, max_size=size, open=False, check=ConnectionPool.check_connection,
                 kwargs={"autocommit": False}, name=f"countersign-{len(_pools)}", reconnect_timeout=30.0)
@@ -70,11 +78,15 @@ class PostgresStore:
     def __init__(self, uri: str, *, pool_size: int = 4, connect_timeout: float = 30.0) -> None:
         """``connect_timeout``: seconds a write waits for the ledger-append lock held by another transaction
         (``COUNTERSIGN_LOCK_TIMEOUT``), and at most :data:`CONNECT_WAIT_S` of them for a connection."""
+        authority = uri.split("://", 1)[-1].split("/", 1)[0]
+        if authority.count("@") > 1:
+            raise BadInput("not a valid PostgreSQL URI: more than one '@' before the host (percent-encode an '@' in "
+                           "the password as %40); expected postgresql://USER[:PASSWORD]@HOST[:PORT]/DATABASE")
         try:
             psycopg.conninfo.conninfo_to_dict(uri)
-        except psycopg.ProgrammingError as exc:
-            raise BadInput(f"not a valid PostgreSQL URI ({exc}); expected "
-                           "postgresql://USER[:PASSWORD]@HOST[:PORT]/DATABASE") from None
+        except psycopg.ProgrammingError:  # its text may quote the password: not shown
+            raise BadInput("not a valid PostgreSQL URI (check the percent-encoding of special characters, e.g. % as "
+                           "%25 in a password); expected postgresql://USER[:PASSWORD]@HOST[:PORT]/DATABASE") from None
         self.uri = uri
         self.name = redact(uri)
         self.pool_size = pool_size
@@ -142,6 +154,18 @@ class PostgresStore:
         with self._run(write=False, check_version=False) as tx:
             return not tx.table_names()
 
+    def check_creatable(self) -> None:
+        """Refuse (:class:`SiteExists`, :class:`BadInput`) a database whose schema holds a site or other tables."""
+        with self._run(write=False, check_version=False) as tx:
+            if tx.schema_version() > 0:
+                raise SiteExists(f"a Countersign site already exists in {self.name}; 'countersign init' never "
+                                 "touches one")
+            tables = tx.table_names()
+        if tables:
+            shown = ", ".join(tables[:5]) + (" …" if len(tables) > 5 else "")
+            raise BadInput(f"{self.name} holds tables that are not Countersign's ({shown}); use an empty database, "
+                           "or another schema through the URI's options (search_path)")
+
     @contextmanager
     def _run(self, *, write: bool, check_version: bool = True) -> Iterator[PgTx]:
         outer = getattr(self._held, "tx", None)
@@ -184,6 +208,11 @@ class PostgresStore:
                     conn.rollback()
         except psycopg.OperationalError as exc:
             raise self._unavailable(exc, committing) from None
+        except psycopg.DataError as exc:  # e.g. a NUL character, which PostgreSQL text cannot hold
+            raise BadInput(f"PostgreSQL refused a value: {_first_line(exc)}; nothing was written") from None
+        except psycopg.DatabaseError as exc:  # privileges, a schema that is not there, tables in the way …
+            raise StoreUnavailable(f"the PostgreSQL database {self.name} refused the operation: {_first_line(exc)}; "
+                                   "nothing was written") from None
 
     @contextmanager
     def transaction(self, *, create: bool = False) -> Iterator[PgTx]:
@@ -191,8 +220,8 @@ class PostgresStore:
         if create:
             with self._run(write=True, check_version=False) as tx:
                 if tx.schema_version() > 0:
-                    raise BadInput(f"a Countersign site already exists in {self.name}; 'countersign init' never "
-                                   "touches one")
+                    raise SiteExists(f"a Countersign site already exists in {self.name}; 'countersign init' never "
+                                     "touches one")
                 yield tx
             return
         with self._run(write=True) as tx:

@@ -151,3 +151,36 @@ def test_the_cli_copies_and_refuses_with_exit_codes(source: Countersign, pg_uri:
     assert pg_uri not in again.stderr
     verified = run("verify", "--db", pg_uri)
     assert verified.returncode == 0, verified.stderr
+
+
+def test_a_dest_whose_secret_cannot_unlock_the_service_key_is_refused(source: Countersign, pg_uri: str,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COUNTERSIGN_SERVICE_SECRET", "another-secret-than-the-source-file")
+    with pytest.raises(BadInput, match="cannot sign"):
+        copy_site(source.path, pg_uri)
+    from core.storage.postgres_store import PostgresStore
+
+    assert PostgresStore(pg_uri).is_empty()
+
+
+def test_a_failed_copy_into_duckdb_leaves_no_file_behind(source: Countersign, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from core.storage.duckdb_tx.tables import TableTx
+
+    real = TableTx.insert_rows
+
+    def failing(self: TableTx, table: str, columns: Any, rows: Any) -> None:  # noqa: ANN401
+        if table == "ledger":
+            raise CountersignError("killed (simulated)")
+        real(self, table, columns, rows)
+
+    monkeypatch.setattr(TableTx, "insert_rows", failing)
+    dest = tmp_path / "dest" / "copy.duckdb"
+    dest.parent.mkdir()
+    with pytest.raises(CountersignError, match="simulated"):
+        copy_site(source.path, dest)
+    assert sorted(p.name for p in dest.parent.iterdir()) == []  # no DEST, no staging file, secret or lock file
+    monkeypatch.setattr(TableTx, "insert_rows", real)
+    copy_site(source.path, dest)  # the retry is not blocked by leftovers
+    assert Countersign(dest).verify(jobs=1).ok
+    assert sorted(p.name for p in dest.parent.iterdir() if p.name.startswith(".")) == []

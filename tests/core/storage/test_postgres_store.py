@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import psycopg
 import pytest
 
-from core.errors import BadInput, StoreUnavailable
+from core.errors import BadInput, SiteExists, StoreUnavailable
 from core.storage.postgres_names import redact, site_label
 from core.storage.postgres_store import CONNECT_WAIT_S, LEDGER_LOCK_KEY, PostgresStore
 from core.storage.site import Site
 from tests.core.storage.backends import migrate
+
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_a_write_waits_for_the_ledger_lock_then_gives_up_naming_the_wait(pg_uri: str) -> None:
@@ -53,3 +59,69 @@ def test_uris_are_named_without_passwords_and_bad_ones_refused() -> None:
     assert site.database is None and site.backend == "postgresql" and "pw" not in site.name
     with pytest.raises(BadInput, match="not a valid PostgreSQL URI"):
         PostgresStore("postgresql://ann@db.example:notaport/cs?nosuchoption=1")
+
+
+def test_init_on_an_existing_site_or_a_foreign_database_touches_nothing(pg_uri: str, tmp_path: Path) -> None:
+    from core.api.countersign import Countersign
+
+    with psycopg.connect(pg_uri) as conn:
+        conn.execute("CREATE TABLE users (id int)")  # somebody else's table
+    with pytest.raises(BadInput, match="not Countersign's"):
+        Countersign.init(pg_uri, admin="ada", password="ada-password-1")
+    site = Site.for_uri(pg_uri)
+    assert not site.service_secret_file.exists()
+    with psycopg.connect(pg_uri) as conn:
+        conn.execute("DROP TABLE users")
+    Countersign.init(pg_uri, admin="ada", password="ada-password-1")
+    secret = site.service_secret_file.read_bytes()
+    with pytest.raises(SiteExists):
+        Countersign.init(pg_uri, admin="bob", password="bob-password-1")
+    assert site.service_secret_file.read_bytes() == secret  # the live site's secret is untouched
+    assert Countersign(pg_uri).verify(jobs=1).ok
+
+
+@pytest.mark.slow
+def test_two_inits_at_once_make_one_site(pg_uri: str, tmp_path: Path) -> None:
+    env = {**os.environ, "COUNTERSIGN_PASSWORD": "admin-password-1", "XDG_DATA_HOME": str(tmp_path / "xdg")}
+    for location in (pg_uri, str(tmp_path / "file.duckdb")):
+        procs = [subprocess.Popen([sys.executable, "-m", "cli", "init", "--db", location, "--admin", name],
+                                  cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                 for name in ("ada", "bob")]
+        results = [(p.wait(timeout=300), p.stderr.read() if p.stderr else "") for p in procs]
+        codes = sorted(code for code, _ in results)
+        assert codes == [0, 2], results
+        assert "already exists" in next(err for code, err in results if code == 2)
+        verified = subprocess.run([sys.executable, "-m", "cli", "verify", "--db", location], cwd=ROOT, env=env,
+                                  capture_output=True, text=True, timeout=300)
+        assert verified.returncode == 0, verified.stderr
+
+
+def test_a_value_postgresql_cannot_hold_is_bad_input_not_a_traceback(pg_uri: str) -> None:
+    store = PostgresStore(pg_uri)
+    migrate(store)
+    with pytest.raises(BadInput, match="NUL"):
+        with store.transaction() as tx:
+            tx.put_setting("note", "a\x00b")
+    with store.reader() as tx:
+        assert tx.get_setting("note") is None
+
+
+@pytest.mark.parametrize("location", [
+    "postgresql://ann:SEKRET%zz@127.0.0.1:5432/cs",      # a bad percent-escape in the password
+    "postgresql://ann:abc@SEKRET@127.0.0.1:5432/cs",     # an unencoded '@' in the password
+    "host=127.0.0.1 password=SEKRET dbname=cs user=ann",  # key=value conninfo
+])
+def test_a_malformed_location_is_refused_without_echoing_the_password(location: str, tmp_path: Path) -> None:
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "xdg")}
+    run = subprocess.run([sys.executable, "-m", "cli", "verify", "--db", location], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2, run.stderr
+    assert "SEKRET" not in run.stderr + run.stdout and "Traceback" not in run.stderr
+
+
+def test_a_duckdb_uri_names_the_file(tmp_path: Path) -> None:
+    from core.api.countersign import Countersign
+
+    path = tmp_path / "site.duckdb"
+    Countersign.init(path, admin="ada", password="ada-password-1")
+    assert Countersign(f"duckdb://{path}").verify(jobs=1).ok
