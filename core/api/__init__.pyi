@@ -6,3 +6,4 @@ from .audit import AuditService as AuditService
 from .context import Context as Context
 from .countersign import Countersign as Countersign
 from .inventory import InventoryService as InventoryService
+from .site_copy import copy_site as copy_site

@@ -8,7 +8,9 @@ one ``Protocol`` per aggregate (ledger, identities, catalog, lineage, policies, 
 in :class:`~core.storage.contract.Transaction`, and :class:`~core.storage.contract.Store`, which opens transactions and
 serialises ledger appends. DuckDB is the first implementation: :class:`~core.storage.duckdb_store.DuckDBStore` (the
 file, its locks and transactions) and :class:`~core.storage.duckdb_store.Tx`, composed of one mixin per aggregate
-(:mod:`core.storage.duckdb_tx`). Migrations (:mod:`core.storage.migrations`) are written per SQL dialect, and
+(:mod:`core.storage.duckdb_tx`). PostgreSQL is the second: :class:`~core.storage.postgres_store.PostgresStore` (a
+psycopg 3 pool, the ledger-append advisory lock) and :class:`~core.storage.postgres_tx.PgTx` (the same mixins through
+a small adapter). Migrations (:mod:`core.storage.migrations`) are written per SQL dialect, and
 :class:`~core.storage.site.Site` names a site's locations (database, service secret file, artifact store).
 
 Names are imported on first use (lazy_loader), so the records, the contract and the site import no database driver;

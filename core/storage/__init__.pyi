@@ -16,7 +16,9 @@ from .contract import (
 )
 from .duckdb_store import DuckDBStore as DuckDBStore, Tx as Tx
 from .migrations import DIALECTS as DIALECTS, HEAD_VERSION as HEAD_VERSION, Migration as Migration
+from .postgres_names import redact as redact, site_label as site_label
 from .postgres_store import PostgresStore as PostgresStore
+from .postgres_tx import PgTx as PgTx
 from .records import (
     LEDGER_COLUMNS as LEDGER_COLUMNS,
     CheckpointSummary as CheckpointSummary,
