@@ -134,10 +134,7 @@ class PgTx(SettingsTx, TableTx, LedgerTx, IdentityTx, CatalogTx, LineageTx, Poli
         """Insert ``rows`` into ``table`` with ``COPY … FROM STDIN`` (values adapted by psycopg, never formatted)."""
         if not rows:
             return
-        self._known_table(table)
-        known = set(self.table_columns(table))
-        if not set(columns) <= known:
-            raise ValueError(f"{table} has no column(s) {sorted(set(columns) - known)}")
+        self._check_columns(table, columns)
         with self.con.conn.cursor().copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)

@@ -27,6 +27,12 @@ class TableTx(TxBase):
             raise ValueError(f"not a table of this site: {table!r}")
         return table
 
+    def _check_columns(self, table: str, columns: Sequence[str]) -> None:
+        """``ValueError`` unless ``table`` is one of the site's and has every one of ``columns``."""
+        known = set(self.table_columns(table))
+        if not set(columns) <= known:
+            raise ValueError(f"{table} has no column(s) {sorted(set(columns) - known)}")
+
     def table_columns(self, table: str) -> list[str]:
         """The columns of ``table`` in their defined order."""
         rows = self._all("SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() "
@@ -49,10 +55,7 @@ class TableTx(TxBase):
             return
         import pyarrow as pa
 
-        self._known_table(table)
-        known = set(self.table_columns(table))
-        if not set(columns) <= known:
-            raise ValueError(f"{table} has no column(s) {sorted(set(columns) - known)}")
+        self._check_columns(table, columns)
         values = list(zip(*rows, strict=True))
         batch = pa.table({c: pa.array(list(v)) for c, v in zip(columns, values, strict=True)})
         self.con.register("_copied", batch)
