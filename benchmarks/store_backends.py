@@ -15,7 +15,12 @@ Everything runs in one process tree, in the same run, against a DuckDB file and 
     client count, measured the same way: bare psycopg clients inserting and committing one ledger-shaped row each
     (``postgresql_raw_commits``: concurrent commits share WAL flushes), and the same with the ledger's advisory lock
     taken first (``postgresql_raw_commits_locked``: the lock is held through the commit's flush, so commits are
-    serialised — the ceiling of any writer that must extend one hash chain this way).
+    serialised — the ceiling of any writer that must extend one hash chain this way). Every 1,000th entry's
+    transaction also writes a signed checkpoint; the first one in a process unseals the service key (scrypt) and,
+    on PostgreSQL, imports pandas (``pyarrow.array`` does, reading the leaf hashes): ~0.4-0.6 s inside that
+    transaction, so under the lock, while every other writer waits. Short-lived clients (CLI calls, these
+    processes) pay it; long-running servers once: ``postgresql_warm_processes`` repeats the PostgreSQL runs with
+    clients that did both before the start. Each run counts the actions that wrote a checkpoint.
     ``pg_write_anatomy`` breaks one client's PostgreSQL governed write down: SQL statements and their round trips,
     time in ``execute``, in ``commit`` (the WAL flush), and the rest (Python: authorising, signing, the pool).
 (b) **Single durable append vs the raw commit.** Each ledger append its own committed transaction (as in
@@ -110,22 +115,30 @@ def _new_site(db: str, clients: int) -> None:
 
 
 # ------------------------------------------------------------------------------------------------ (a) clients
-def _governed_actor(db: str, index: int, read_every: int) -> tuple[Any, Any]:  # noqa: ANN401
+def _governed_actor(db: str, index: int, read_every: int, warm: bool) -> tuple[Any, Any]:  # noqa: ANN401
     """``act(k)`` for a Countersign client (grant, revoke, grant …; a ``log`` read every ``read_every``-th action)
-    and ``finish()``, which leaves the client's user as it was found."""
+    and ``finish()``, which leaves the client's user as it was found. An action whose entry completes a checkpoint
+    interval (the ledger writes a signed checkpoint in that transaction) is reported as ``checkpoints``.
+    ``warm``: before the start, unseal the service key (scrypt) and read a leaf hash (on PostgreSQL this imports
+    pandas, through ``pyarrow.array``), as a long-running server process has done at its first checkpoint."""
     cs = Countersign(db)
     session = cs.login(ADMIN, ADMIN_PW)
     user = _user(index)
     granted = False
+    interval = cs.ledger().checkpoint_interval
+    if warm:  # what the first checkpoint of a process costs: the service key unsealed, the leaf-hash read path
+        from core.ledger.service_key import load_service_signer
+
+        cs.context.read(lambda tx: (load_service_signer(tx, cs.site), tx.ledger_leaf_hashes(0, 1)))
 
     def act(k: int) -> str:
         nonlocal granted
         if read_every and k % read_every == read_every - 1:
             cs.log(session, limit=20)
             return "reads"
-        (cs.revoke if granted else cs.grant)(session, user, ROLE)
+        done = (cs.revoke if granted else cs.grant)(session, user, ROLE)
         granted = not granted
-        return "writes"
+        return "checkpoints" if (done["seq"] + 1) % interval == 0 else "writes"
 
     def finish() -> None:
         if granted:
@@ -158,10 +171,10 @@ def _raw_actor(uri: str, index: int, locked: bool) -> tuple[Any, Any]:  # noqa: 
 def _client(mode: str, db: str, index: int, seconds: float, read_every: int, barrier: Any,  # noqa: ANN401
             results: Any) -> None:  # noqa: ANN401
     """One client process: connect (and sign in), warm up, wait for the others, then act for ``seconds``."""
-    out: dict[str, Any] = {"index": index, "writes": [], "reads": [], "errors": Counter()}
+    out: dict[str, Any] = {"index": index, "writes": [], "checkpoints": [], "reads": [], "errors": Counter()}
     try:
-        act, finish = (_governed_actor(db, index, read_every) if mode == "governed"
-                       else _raw_actor(db, index, locked=mode == "raw_locked"))
+        act, finish = (_governed_actor(db, index, read_every, mode == "governed_warm")
+                       if mode.startswith("governed") else _raw_actor(db, index, locked=mode == "raw_locked"))
         for k in range(-4, 0):  # warm-up: connections open, statements prepared, the service key unsealed if needed
             act(k)
         barrier.wait(timeout=900)
@@ -224,7 +237,8 @@ def concurrent_run(ctx: Any, mode: str, db: str, clients: int, seconds: float,  
         raise RuntimeError(f"{clients - len(outs)} client(s) gave no report; first failure:\n"
                            + (fatal[0] if fatal else "none reported"))
     window_end = t0 + seconds
-    writes = [w for o in outs for w in o["writes"]]
+    checkpoints = [c for o in outs for c in o["checkpoints"]]
+    writes = [w for o in outs for w in o["writes"]] + checkpoints
     reads = [r for o in outs for r in o["reads"]]
     errors: Counter[str] = Counter()
     for o in outs:
@@ -232,7 +246,7 @@ def concurrent_run(ctx: Any, mode: str, db: str, clients: int, seconds: float,  
     write_lat = [end - start for start, end in writes]
     read_lat = [end - start for start, end in reads]
     done = sum(1 for _start, end in writes if end <= window_end)
-    per_client = [sum(1 for _s, e in o["writes"] if e <= window_end) for o in outs]
+    per_client = [sum(1 for _s, e in o["writes"] + o["checkpoints"] if e <= window_end) for o in outs]
     result = {
         "clients": clients,
         "actions_per_s": round(done / seconds, 1),
@@ -241,6 +255,8 @@ def concurrent_run(ctx: Any, mode: str, db: str, clients: int, seconds: float,  
         "max_ms": _ms(max(write_lat, default=None)),
         "actions": len(writes),
         "fairness_min_max": [min(per_client), max(per_client)],
+        "checkpoints_written": len(checkpoints),
+        "checkpoint_action_max_ms": _ms(max((e - s for s, e in checkpoints), default=None)),
         "errors": dict(errors),
         "setup_s": round(setup_s, 1),
         "load_1min_after": load,
@@ -329,7 +345,7 @@ def pg_write_anatomy(uri: str, n: int, profile: bool) -> dict[str, Any]:
 
 
 def part_a(ctx: Any, work: Path, server: Any, sizes: dict[str, Any], read_every: int,  # noqa: ANN401
-           profile: bool, raw: bool) -> dict[str, Any]:
+           profile: bool, raw: bool, warm: bool) -> dict[str, Any]:
     import psycopg
 
     most = max(sizes["clients"])
@@ -341,15 +357,18 @@ def part_a(ctx: Any, work: Path, server: Any, sizes: dict[str, Any], read_every:
     out: dict[str, Any] = {"seconds_per_run": sizes["seconds"], "read_every": read_every,
                            "sites_built_s": round(time.perf_counter() - started, 1), "duckdb": [], "postgresql": []}
     series = [("duckdb", "governed", duck), ("postgresql", "governed", pg)]
+    if warm:
+        series.append(("postgresql_warm_processes", "governed_warm", pg))
     if raw:
         raw_uri = server.create_database("raw_concurrent")
         with psycopg.connect(raw_uri) as conn:
             conn.execute(_ledger_ddl(POSTGRES, "raw_ledger"))
         series += [("postgresql_raw_commits", "raw", raw_uri), ("postgresql_raw_commits_locked", "raw_locked", raw_uri)]
-        out.update({name: [] for name, _mode, _db in series[2:]})
+    out.update({name: [] for name, _mode, _db in series[2:]})
     for clients in sizes["clients"]:
         for name, mode, db in series:
-            run = concurrent_run(ctx, mode, db, clients, sizes["seconds"], read_every if mode == "governed" else 0)
+            run = concurrent_run(ctx, mode, db, clients, sizes["seconds"],
+                                 read_every if mode.startswith("governed") else 0)
             out[name].append(run)
             print(f"# (a) {name} {clients} clients: {run['actions_per_s']}/s, p50 {run['p50_ms']} ms, "
                   f"p99 {run['p99_ms']} ms, errors {sum(run['errors'].values())}, load {run['load_1min_after']}",
@@ -360,6 +379,10 @@ def part_a(ctx: Any, work: Path, server: Any, sizes: dict[str, Any], read_every:
         assert verified.ok, f"{backend} ledger failed verification after the concurrent runs"
     out["speedup"] = {str(d["clients"]): round(q["actions_per_s"] / d["actions_per_s"], 1) if d["actions_per_s"]
                       else None for d, q in zip(out["duckdb"], out["postgresql"], strict=True)}
+    if "postgresql_warm_processes" in out:
+        out["speedup_warm_processes"] = {
+            str(d["clients"]): round(q["actions_per_s"] / d["actions_per_s"], 1) if d["actions_per_s"] else None
+            for d, q in zip(out["duckdb"], out["postgresql_warm_processes"], strict=True)}
     for name in ("postgresql_raw_commits", "postgresql_raw_commits_locked"):
         if name in out:
             out[f"postgresql_vs_{name[len('postgresql_'):]}"] = {
@@ -540,6 +563,9 @@ def main() -> None:
     p.add_argument("--raw-concurrent", action=argparse.BooleanOptionalAction, default=None,
                    help="(a): also bare psycopg clients committing one row each, with and without the ledger's "
                         "advisory lock: the server's limits at each client count (default: yes; no with --smoke)")
+    p.add_argument("--warm", action=argparse.BooleanOptionalAction, default=None,
+                   help="(a): also PostgreSQL clients warmed for checkpoints before the start (service key unsealed, "
+                        "pandas imported), as long-running servers are (default: yes; no with --smoke)")
     p.add_argument("--profile", action="store_true", help="(a): add a cProfile of PostgreSQL governed writes")
     args = p.parse_args()
     reason = _unavailable()
@@ -561,7 +587,8 @@ def main() -> None:
     started, load_before = time.perf_counter(), _load()
     results: dict[str, Any] = {"sizes": {**sizes, "clients": list(sizes["clients"])}, "load_1min_before": load_before}
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
-        work = Path(args.workdir) if args.workdir else Path(tmp)
+        work = Path(args.workdir) if args.workdir else Path(tmp)  # the app site's build, kept for reuse
+        scratch = Path(tmp)  # every other database: fresh each run
         # A PostgreSQL site keeps its service secret under $XDG_DATA_HOME: keep it (and the app server's) in here.
         os.environ["XDG_DATA_HOME"] = str(Path(tmp) / "xdg")
         for var in ("COUNTERSIGN_SERVICE_SECRET", "COUNTERSIGN_SERVICE_SECRET_FILE", "COUNTERSIGN_DB"):
@@ -572,12 +599,14 @@ def main() -> None:
             results["postgresql_server"] = {"version": server.bin_dir.parent.name, "fsync": "on",
                                             "synchronous_commit": "on", "max_connections": server.max_connections}
             if "a" in parts:
-                results["concurrent_governed_writes"] = part_a(ctx, work, server, sizes, args.read_every,
+                results["concurrent_governed_writes"] = part_a(ctx, scratch, server, sizes, args.read_every,
                                                                args.profile,
                                                                not args.smoke if args.raw_concurrent is None
-                                                               else args.raw_concurrent)
+                                                               else args.raw_concurrent,
+                                                               not args.smoke if args.warm is None
+                                                               else args.warm)
             if "b" in parts:
-                results["single_append_vs_raw_commit"] = part_b(work, server, sizes)
+                results["single_append_vs_raw_commit"] = part_b(scratch, server, sizes)
                 print(f"# (b) {json.dumps(results['single_append_vs_raw_commit'])}", file=sys.stderr, flush=True)
             if "c" in parts:
                 reference = not args.smoke if args.duckdb_render is None else args.duckdb_render
