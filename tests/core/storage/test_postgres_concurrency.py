@@ -30,7 +30,6 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
@@ -423,73 +422,6 @@ def test_two_app_server_processes_each_with_one_service_and_many_threads(pg_uri:
     assert {s["model_name"] for s in cs.stages(admin) if s["stage"] == "staging"} == {f"m{j}" for j in range(6)}
     approvers = {payload(r)["request_id"]: r[3] for r in rows if r[4] == "promotion.approved"}
     assert approvers == {rid: ("lee" if n < 3 else "lena") for n, (rid, _model) in enumerate(requests)}
-
-
-@pytest.mark.e2e
-@pytest.mark.slow
-def test_two_real_app_servers_on_one_database_each_approve_a_request(pg_uri: str, tmp_path: Path) -> None:
-    from tests.e2e import browser as ui
-
-    reason = ui.unavailable()
-    if reason:
-        pytest.skip(reason)
-    users = {"dana": (["data_scientist"], pw("dana")), "chloe": (["compliance_officer"], pw("chloe")),
-             "lee": (["ml_lead"], pw("lee")), "lena": (["ml_lead"], pw("lena"))}
-    cs, who = new_site(pg_uri, users)
-    requests = pending_requests(cs, who, tmp_path / "setup", ["m0", "m1"])
-    before = len(ledger_rows(pg_uri))
-    env = ui.clean_env(XDG_DATA_HOME=str(tmp_path / "xdg"), COUNTERSIGN_SERVICE_SECRET=SECRET)
-    expect = ui.expect()
-    with contextlib.ExitStack() as stack:
-        # two `countersign app --db URI` servers, started side by side while Chromium starts
-        servers = [ui.app_server(pg_uri, log=tmp_path / f"app-{n}.log", env=env)  # type: ignore[arg-type]
-                   for n in range(2)]
-        with ThreadPoolExecutor(len(servers)) as pool:
-            starting = [pool.submit(server.__enter__) for server in servers]
-            browser = stack.enter_context(ui.chromium())
-            wait(starting)
-        for server, started in zip(servers, starting, strict=True):
-            if started.exception() is None:
-                stack.push(server.__exit__)
-        urls = [started.result() for started in starting]
-        pages = []
-        for url, (request_id, _model) in zip(urls, requests, strict=True):
-            context = browser.new_context(viewport=ui.VIEWPORT)
-            stack.callback(context.close)
-            pages.append(context.new_page())
-            pages[-1].goto(f"{url}/approvals?request={request_id}", wait_until="commit")  # both servers render at once
-        # lee signs in on one server, lena on the other (each lands on the request's permalink) …
-        for page, lead in zip(pages, ("lee", "lena"), strict=True):
-            ui.settle(page, delay_ms=0)
-            page.get_by_label("Username").fill(lead)
-            page.get_by_label("Password", exact=True).fill(pw(lead))
-            page.get_by_role("button", name="Sign in").click()
-        for page in pages:
-            expect(page.get_by_role("button", name="Sign out")).to_be_visible(timeout=60_000)
-        # … and each opens one request's approval dialog …
-        for page, (request_id, model) in zip(pages, requests, strict=True):
-            ui.settle(page)
-            expect(page.get_by_text(f"Request {request_id} by dana")).to_be_visible(timeout=60_000)
-            page.get_by_role("button", name="Approve", exact=True).first.click()
-            dialog = page.get_by_role("dialog")
-            expect(dialog).to_be_visible(timeout=30_000)
-            dialog.get_by_label("Comment (required)").fill(f"Reviewed {model}.")
-        # … and both confirm at the same moment: the two servers write to the database at once
-        for page in pages:
-            page.get_by_role("dialog").get_by_role("button", name="Confirm approve").click()
-        for page, (_request_id, model) in zip(pages, requests, strict=True):
-            expect(page.get_by_role("dialog")).to_be_hidden(timeout=60_000)
-            ui.settle(page)
-            expect(page.get_by_text(f"{model} is now in staging").first).to_be_visible(timeout=60_000)
-    rows = ledger_rows(pg_uri)
-    assert_gapless_chain(rows)
-    new = [(r[3], r[4], r[5]) for r in rows[before:]]
-    pairs = {new[n][0]: new[n:n + 2] for n in (0, 2)}  # each approval and its stage change: one transaction
-    assert pairs == {lead: [(lead, "promotion.approved", f"model:{model}"), (lead, "model.stage_changed",
-                                                                              f"model:{model}")]
-                     for lead, (_request_id, model) in zip(("lee", "lena"), requests, strict=True)}, new
-    check_verifies(pg_uri, len(rows))
-    check_state_agrees_with_ledger(pg_uri, rows)
 
 
 # ---------------------------------------------------------------------------------------------------- 3. killed clients
