@@ -57,17 +57,36 @@ def translate(sql: str) -> str:
 _ARROW_TO_PG = {pa.int64(): "BIGINT", pa.string(): 'TEXT COLLATE "C"', pa.bool_(): "BOOLEAN"}
 
 
+class _Columns:
+    """Fetched rows, column by column: what the mixins read from ``DuckDBPyConnection.sql(...).to_arrow_table()``
+    (``column(name or index).to_pylist()``), without building Arrow arrays (whose first use imports pandas: ~0.4 s
+    that a process would otherwise spend holding the ledger-append lock at its first checkpoint)."""
+
+    def __init__(self, cursor: psycopg.Cursor[Any]) -> None:
+        self._names = [c.name for c in cursor.description or ()]
+        rows = cursor.fetchall()
+        self._values = [list(v) for v in zip(*rows, strict=True)] if rows else [[] for _ in self._names]
+
+    def column(self, key: int | str) -> _Column:
+        return _Column(self._values[key if isinstance(key, int) else self._names.index(key)])
+
+
+class _Column:
+    def __init__(self, values: list[Any]) -> None:
+        self._values = values
+
+    def to_pylist(self) -> list[Any]:
+        return self._values
+
+
 class _Relation:
     """What ``DuckDBPyConnection.sql(...)`` returns, as far as the mixins use it."""
 
     def __init__(self, cursor: psycopg.Cursor[Any]) -> None:
         self._cursor = cursor
 
-    def to_arrow_table(self) -> pa.Table:
-        names = [c.name for c in self._cursor.description or ()]
-        rows = self._cursor.fetchall()
-        columns = list(zip(*rows, strict=True)) if rows else [() for _ in names]
-        return pa.table({n: pa.array(list(v)) for n, v in zip(names, columns, strict=True)} if names else {})
+    def to_arrow_table(self) -> _Columns:
+        return _Columns(self._cursor)
 
 
 class PgConnection:
