@@ -440,4 +440,30 @@ MIGRATIONS = (
     ),
 )
 
+MIGRATIONS = (
+    *MIGRATIONS,
+    Migration(
+        12,
+        "PostgreSQL: countersign_lock_ledger(key, wait), which takes the ledger-append lock and returns the head in "
+        "the same round trip (nothing changes on DuckDB, where one process holds the file)",
+        {
+            DUCKDB: (),
+            POSTGRES: (
+                # VOLATILE: the head query takes a fresh snapshot after the lock is granted (READ COMMITTED), so it
+                # sees the entry of the writer that held the lock before.
+                """CREATE FUNCTION countersign_lock_ledger(lock_key BIGINT, wait TEXT)
+                   RETURNS TABLE (seq BIGINT, leaf_hash TEXT, ts TEXT)
+                   LANGUAGE plpgsql VOLATILE AS $$
+                   #variable_conflict use_column
+                   BEGIN
+                       PERFORM set_config('lock_timeout', wait, true);
+                       PERFORM pg_advisory_xact_lock(lock_key);
+                       RETURN QUERY SELECT l.seq, l.leaf_hash::TEXT, l.ts::TEXT FROM ledger AS l
+                                    ORDER BY l.seq DESC LIMIT 1;
+                   END $$""",
+            ),
+        },
+    ),
+)
+
 HEAD_VERSION: int = MIGRATIONS[-1].version

@@ -3,8 +3,11 @@
 Connections come from a :class:`psycopg_pool.ConnectionPool` (checked before use, so a restarted server costs one
 failed operation, not a broken pool). Every operation runs in one transaction:
 
-* **write** transactions start with ``SELECT pg_advisory_xact_lock(…)`` — the ledger-append lock of the storage
-  contract (:class:`core.storage.contract.LedgerStore`). It is taken before the transaction's first read and released
+* **write** transactions start with ``pg_advisory_xact_lock(…)`` — the ledger-append lock of the storage
+  contract (:class:`core.storage.contract.LedgerStore`) — sent with ``BEGIN`` in one round trip and, on a current
+  schema, followed in the same round trip by the read of the ledger head (the server function
+  ``countersign_lock_ledger``: the head query takes its snapshot after the lock is granted). It is taken before the
+  transaction's first read and released
   by PostgreSQL itself at commit or rollback (also when the client dies: the server ends its session and rolls
   back), so the ledger head a writer reads is the committed head, and no two writers ever extend the same head —
   whichever machine they run on. State changes and their ledger entry commit together or not at all.
@@ -32,6 +35,7 @@ from core.storage.contract import NeedsUpgrade
 from core.storage.migrations import HEAD_VERSION, MIGRATIONS, Migration
 from core.storage.postgres_names import redact
 from core.storage.postgres_tx import PgConnection, PgTx
+from core.storage.records import LedgerHead
 
 __all__ = ["LEDGER_LOCK_KEY", "PostgresStore"]
 
@@ -65,7 +69,7 @@ def _pool(uri: str, size: int) -> ConnectionPool:
             psycopg.connect(uri, connect_timeout=int(CONNECT_WAIT_S)).close()
             pool = _pools[key] = ConnectionPool(
                 uri, min_size=1, max_size=size, open=False, check=ConnectionPool.check_connection,
-                kwargs={"autocommit": False}, name=f"countersign-{len(_pools)}", reconnect_timeout=30.0)
+                kwargs={"autocommit": True}, name=f"countersign-{len(_pools)}", reconnect_timeout=30.0)
             pool.open(wait=False)
         return pool
 
@@ -166,6 +170,31 @@ class PostgresStore:
             raise BadInput(f"{self.name} holds tables that are not Countersign's ({shown}); use an empty database, "
                            "or another schema through the URI's options (search_path)")
 
+    def _begin(self, conn: psycopg.Connection[Any], write: bool) -> PgTx:
+        """Begin the transaction in one round trip; a write also takes the ledger-append lock (and, on a current
+        schema, reads the head under it in the same round trip: ``countersign_lock_ledger``, migration 12).
+
+        Connections are in autocommit mode and the transaction is begun here in SQL, so that ``BEGIN`` travels with
+        the statement after it (a driver-issued ``BEGIN`` is a round trip of its own). Only constants of this module
+        and an integer are formatted into these statements.
+        """
+        if not write:
+            conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            return PgTx(PgConnection(conn))
+        wait = f"'{max(1, round(self.connect_timeout * 1000))}ms'"
+        try:
+            if self._version_ok:
+                cursor = conn.execute(f"BEGIN; SELECT * FROM countersign_lock_ledger({LEDGER_LOCK_KEY}, {wait})")
+                cursor.nextset()
+                row = cursor.fetchone()
+                return PgTx(PgConnection(conn), head=None if row is None else LedgerHead(int(row[0]), row[1], row[2]))
+            conn.execute(f"BEGIN; SET LOCAL lock_timeout = {wait}; SELECT pg_advisory_xact_lock({LEDGER_LOCK_KEY})")
+            return PgTx(PgConnection(conn))
+        except psycopg.errors.LockNotAvailable:
+            raise StoreUnavailable(
+                f"the ledger of {self.name} is held by another transaction that was not finished within "
+                f"{self.connect_timeout:g} s (COUNTERSIGN_LOCK_TIMEOUT); nothing was written") from None
+
     @contextmanager
     def _run(self, *, write: bool, check_version: bool = True) -> Iterator[PgTx]:
         outer = getattr(self._held, "tx", None)
@@ -175,21 +204,9 @@ class PostgresStore:
         committing = False
         try:
             with self._connection() as conn:
-                conn.rollback()  # a clean start, whatever the pooled connection did last
+                conn.rollback()  # a clean start, whatever the pooled connection did last (no round trip when idle)
                 try:
-                    if write:
-                        conn.execute("SELECT set_config('lock_timeout', %s, true)",
-                                     [f"{max(1, round(self.connect_timeout * 1000))}ms"])
-                        try:
-                            conn.execute("SELECT pg_advisory_xact_lock(%s)", [LEDGER_LOCK_KEY])
-                        except psycopg.errors.LockNotAvailable:
-                            raise StoreUnavailable(
-                                f"the ledger of {self.name} is held by another transaction that was not finished "
-                                f"within {self.connect_timeout:g} s (COUNTERSIGN_LOCK_TIMEOUT); nothing was written"
-                            ) from None
-                    else:
-                        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-                    tx = PgTx(PgConnection(conn))
+                    tx = self._begin(conn, write)
                     self._held.tx = tx
                     try:
                         if check_version:

@@ -34,6 +34,7 @@ from core.storage.duckdb_tx.settings import SettingsTx
 from core.storage.duckdb_tx.tables import COPY_BATCH, TableTx
 from core.storage.duckdb_tx.webhooks import WebhookTx
 from core.storage.migrations import POSTGRES
+from core.storage.records import LedgerHead
 
 __all__ = ["PgConnection", "PgTx", "translate"]
 
@@ -53,6 +54,9 @@ def translate(sql: str) -> str:
             _translated[sql] = done
     return done
 
+
+_UNREAD = object()
+"""The ledger head of a transaction that has not read it under the lock yet."""
 
 _ARROW_TO_PG = {pa.int64(): "BIGINT", pa.string(): 'TEXT COLLATE "C"', pa.bool_(): "BOOLEAN"}
 
@@ -126,7 +130,10 @@ class PgTx(SettingsTx, TableTx, LedgerTx, IdentityTx, CatalogTx, LineageTx, Poli
 
     The ledger head is always read from the database: the store holds the ledger-append lock
     (:class:`core.storage.postgres_store.PostgresStore`) from the transaction's first statement, so the committed head
-    read here is the one the append extends (no process cache: other machines append too).
+    read here is the one the append extends (no process cache: other machines append too). ``head``: the head the
+    store read under that lock in the transaction's first round trip (``None``: an empty ledger); only this
+    transaction can then extend it, so it stays the head until this transaction appends (its own appends are
+    tracked) or bulk-inserts rows (then it is read again).
     """
 
     dialect = POSTGRES
@@ -134,8 +141,14 @@ class PgTx(SettingsTx, TableTx, LedgerTx, IdentityTx, CatalogTx, LineageTx, Poli
 
     con: PgConnection  # type: ignore[assignment]  # the adapter speaks the DuckDB API subset the mixins use
 
-    def __init__(self, con: PgConnection) -> None:
+    def __init__(self, con: PgConnection, head: LedgerHead | None | object = _UNREAD) -> None:
         super().__init__(con)  # type: ignore[arg-type]
+        self._locked_head = head
+
+    def ledger_head(self) -> LedgerHead | None:
+        if self.pending_head is None and self._locked_head is not _UNREAD:
+            return self._locked_head  # type: ignore[return-value]
+        return super().ledger_head()
 
     @staticmethod
     def _json_text(column: str, key: str) -> str:
@@ -154,6 +167,7 @@ class PgTx(SettingsTx, TableTx, LedgerTx, IdentityTx, CatalogTx, LineageTx, Poli
         if not rows:
             return
         self._check_columns(table, columns)
+        self._locked_head = _UNREAD
         with self.con.conn.cursor().copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
