@@ -14,7 +14,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from app import links, session
+from app import links, session, warmup
 from app.access import NAVIGATION, allowed, manages_users, roles_for
 from app.app_pages import no_role, sign_in
 from app.text import error_text, literal
@@ -148,3 +148,4 @@ except CountersignError as exc:
     st.error(error_text(exc))
 finally:
     style()  # also after st.stop() in a page
+    warmup.start()  # once per server: the chart library loads after the first page is shown, while the user reads

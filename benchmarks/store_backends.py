@@ -499,13 +499,7 @@ def part_c(work: Path, server: Any, smoke: bool, entries: int | None, reference:
     if entries:
         sizes["entries"] = entries
     name = "app_render_smoke" if smoke else "app_render"  # app_render's own names: one --workdir serves both
-    marker, db = work / f"{name}.json", work / f"{name}.duckdb"
-    if marker.exists() and db.exists() and json.loads(marker.read_text())["sizes"] == sizes:
-        built = {**json.loads(marker.read_text()), "reused": True}
-    else:
-        marker.unlink(missing_ok=True)
-        db, built = app_render.build(work, name, sizes)
-        marker.write_text(json.dumps(built))
+    db, built = app_render.build_or_reuse(work, name, sizes, reuse=True)
     print(f"# (c) DuckDB site: {built}", file=sys.stderr, flush=True)
     uri = server.create_database("app")
     copy_started = time.perf_counter()

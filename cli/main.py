@@ -1200,6 +1200,7 @@ def main(argv: list[str] | None = None) -> None:
         error(exc.message, exc.exit_code, as_json, error_lines(exc))
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
+        say("interrupted (a write that had not committed wrote nothing)", err=True)
         sys.exit(130)
     sys.exit(0)
 

@@ -30,6 +30,7 @@ same transaction (:meth:`core.api.context.Context.act`).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 from collections.abc import Callable
@@ -53,7 +54,6 @@ from core.ledger.service_key import (
     SERVICE_OWNER,
     create_service_key,
     provision_secret,
-    secret_file_for,
     service_public_key,
     service_verifier_key,
 )
@@ -169,9 +169,9 @@ class Countersign:
         cs.store.check_creatable()  # refuse a server database holding a site or other tables before any file
         origin = origin or f"countersign.local/{os.urandom(6).hex()}"
         admin_key = identity.new_key(admin, password)
-        created_secret = False
+        created: list[Path] = []
         try:
-            secret, created_secret = provision_secret(cs.context.site)
+            secret, created = provision_secret(cs.context.site)
             with cs.store.transaction(create=True) as tx:
                 now = utc_now()
                 for migration in MIGRATIONS:
@@ -219,8 +219,9 @@ class Countersign:
             if site.database is not None and not isinstance(exc, SiteExists):
                 for leftover in (site.database, site.database.with_name(site.database.name + ".wal")):
                     leftover.unlink(missing_ok=True)
-            if created_secret:
-                secret_file_for(cs.context.site).unlink(missing_ok=True)
+            for path in reversed(created):  # the secret file, then the folders made for it, if left empty
+                with contextlib.suppress(OSError):
+                    path.rmdir() if path.is_dir() else path.unlink()
             raise
         return cs
 

@@ -31,7 +31,7 @@ from core.ledger.service_key import load_service_signer, read_secret, secret_fil
 from core.storage.contract import Store, Transaction
 from core.storage.migrations import HEAD_VERSION, MIGRATIONS
 from core.storage.postgres_store import PostgresStore
-from core.storage.site import Site
+from core.storage.site import Site, make_dirs
 from core.tlog import merkle
 
 __all__ = ["copy_site"]
@@ -65,8 +65,7 @@ def _copy_files(source: Site, dest: Site, created: list[Path]) -> int:
                 raise CountersignError(f"{target} exists at DEST with other content; nothing was copied")
             continue
         if not dest.artifact_store.exists():
-            dest.artifact_store.mkdir(parents=True)
-            created.append(dest.artifact_store)
+            created.extend(make_dirs(dest.artifact_store))
         shutil.copyfile(path, target)
         created.append(target)
         count += 1
@@ -84,7 +83,7 @@ def _copy_secret(source: Site, dest: Site, created: list[Path]) -> str:
             raise BadInput(f"DEST's service-secret file {target} exists with another secret; remove it or set "
                            "COUNTERSIGN_SERVICE_SECRET_FILE (nothing was copied)")
         return str(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    created.extend(make_dirs(target.parent))
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     created.append(target)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:

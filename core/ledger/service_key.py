@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from core.errors import StoreUnavailable
 from core.identity import keys as crypto
 from core.ledger.chain import Signer
-from core.storage.site import Site
+from core.storage.site import Site, make_dirs
 from core.tlog.signed_note import verifier_key
 
 if TYPE_CHECKING:
@@ -74,15 +74,16 @@ def read_secret(db_path: SiteLike) -> str:
         ) from None
 
 
-def provision_secret(db_path: SiteLike) -> tuple[str, bool]:
+def provision_secret(db_path: SiteLike) -> tuple[str, list[Path]]:
     """At ``init``: the configured secret, or the site's default secret file — created (mode 0600) when missing,
     never overwritten (a secret file that exists already may unlock a live site's key). Returns ``(secret,
-    created)``: whether this call created the file (so that a failed ``init`` removes only what it made)."""
+    created)``: the file and folders this call created, outermost first (so that a failed ``init`` removes only what
+    it made)."""
     if os.environ.get("COUNTERSIGN_SERVICE_SECRET") or os.environ.get("COUNTERSIGN_SERVICE_SECRET_FILE"):
-        return read_secret(db_path), False
+        return read_secret(db_path), []
     path = secret_file_for(db_path)
     secret = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode("ascii")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    created: list[Path] = make_dirs(path.parent)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
@@ -98,10 +99,10 @@ def provision_secret(db_path: SiteLike) -> tuple[str, bool]:
         if not existing:
             raise StoreUnavailable(f"the service-secret file {path} exists but is empty; remove it or set "
                                    "COUNTERSIGN_SERVICE_SECRET_FILE") from None
-        return existing, False
+        return existing, created
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(secret + "\n")
-    return secret, True
+    return secret, [*created, path]
 
 
 def create_service_key(tx: Tx, secret: str) -> Signer:

@@ -200,6 +200,10 @@ class DuckDBStore:
         try:
             with self._connect_duckdb(deadline) as con:
                 yield con
+        except duckdb.InterruptException:
+            # Ctrl-C while DuckDB ran a query: DuckDB cancels the query and raises its own error in place of
+            # Python's; it is the user's interrupt (the transaction was rolled back), so it leaves as one.
+            raise KeyboardInterrupt from None
         finally:
             with state.guard:
                 state.open_connections -= 1

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from core.storage.contract import Store
 
-__all__ = ["Site"]
+__all__ = ["Site", "make_dirs"]
 
 #: Backends :meth:`Site.open_store` can open.
 BACKENDS = ("duckdb", "postgresql")
@@ -124,3 +124,21 @@ class Site:
 
             return PostgresStore(self.dsn, pool_size=pool_size, connect_timeout=lock_timeout)
         raise ValueError(f"unknown storage backend {self.backend!r} (known: {', '.join(BACKENDS)})")
+
+
+def make_dirs(path: Path) -> list[Path]:
+    """Create the directory ``path`` and its missing parents; returns those this call created, outermost first (so
+    that an operation that fails afterwards can remove exactly them, innermost first, and leave no empty folders)."""
+    missing: list[Path] = []
+    current = path
+    while not current.exists() and current != current.parent:
+        missing.append(current)
+        current = current.parent
+    made: list[Path] = []
+    for folder in reversed(missing):
+        try:
+            folder.mkdir()
+        except FileExistsError:  # made by someone else meanwhile: theirs
+            continue
+        made.append(folder)
+    return made

@@ -129,6 +129,7 @@ def test_a_failure_midway_leaves_dest_empty(source: Countersign, pg_uri: str, tm
     assert PostgresStore(pg_uri).is_empty()
     dest = Site.for_uri(pg_uri)
     assert not dest.service_secret_file.exists() and not dest.artifact_store.exists()
+    assert not dest.service_secret_file.parent.exists()  # nor the site's folder made for them
     monkeypatch.setattr(PgTx, "insert_rows", real)
     copy_site(source.path, pg_uri)  # and a second try succeeds
     assert Countersign(pg_uri).verify(jobs=1).ok

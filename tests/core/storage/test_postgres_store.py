@@ -80,6 +80,27 @@ def test_init_on_an_existing_site_or_a_foreign_database_touches_nothing(pg_uri: 
     assert Countersign(pg_uri).verify(jobs=1).ok
 
 
+def test_a_failed_init_leaves_no_secret_file_and_no_empty_folder(pg_uri: str, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from core.api import countersign as api
+    from core.api.countersign import Countersign
+
+    site = Site.for_uri(pg_uri)
+    xdg = tmp_path / "xdg"
+    assert site.service_secret_file.is_relative_to(xdg) and not xdg.exists()  # conftest's XDG_DATA_HOME
+
+    def broken(*_args: object) -> None:
+        raise StoreUnavailable("the key store is down (simulated)")
+
+    with monkeypatch.context() as patched, pytest.raises(StoreUnavailable, match="simulated"):
+        patched.setattr(api, "create_service_key", broken)
+        Countersign.init(pg_uri, admin="ada", password="ada-password-1")
+    assert not xdg.exists()  # the secret file and every folder made for it are gone
+    assert PostgresStore(pg_uri).is_empty()
+    Countersign.init(pg_uri, admin="ada", password="ada-password-1")
+    assert site.service_secret_file.exists()
+
+
 @pytest.mark.slow
 def test_two_inits_at_once_make_one_site(pg_uri: str, tmp_path: Path) -> None:
     env = {**os.environ, "COUNTERSIGN_PASSWORD": "admin-password-1", "XDG_DATA_HOME": str(tmp_path / "xdg")}
