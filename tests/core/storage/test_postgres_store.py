@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -15,14 +16,20 @@ from core.errors import BadInput, SiteExists, StoreUnavailable
 from core.storage.postgres_names import redact, site_label
 from core.storage.postgres_store import CONNECT_WAIT_S, LEDGER_LOCK_KEY, PostgresStore
 from core.storage.site import Site
-from tests.core.storage.backends import migrate
+from tests.core.ledger.test_concurrency import assert_gapless_chain
+from tests.core.storage.backends import append, chain_tuples, migrate, new_signer
 
 ROOT = Path(__file__).resolve().parents[3]
 
 
-def test_a_write_waits_for_the_ledger_lock_then_gives_up_naming_the_wait(pg_uri: str) -> None:
+@pytest.mark.parametrize("schema_checked", [False, True], ids=["first-write", "later-writes"])
+def test_a_write_waits_for_the_ledger_lock_then_gives_up_naming_the_wait(pg_uri: str, schema_checked: bool) -> None:
     store = PostgresStore(pg_uri, connect_timeout=1.0)
     migrate(store)
+    if schema_checked:  # later writes lock through countersign_lock_ledger (one round trip with BEGIN)
+        with store.transaction() as tx:
+            tx.put_setting("warm", "yes")
+        assert store._version_ok
     with psycopg.connect(pg_uri) as other:
         other.execute("SELECT pg_advisory_xact_lock(%s)", [LEDGER_LOCK_KEY])  # another writer, mid-transaction
         started = time.monotonic()
@@ -37,6 +44,37 @@ def test_a_write_waits_for_the_ledger_lock_then_gives_up_naming_the_wait(pg_uri:
         tx.put_setting("now", "written")
     with store.reader() as tx:
         assert tx.get_setting("now") == "written"
+
+
+def test_a_writer_that_waited_for_the_lock_extends_the_head_committed_meanwhile(pg_uri: str) -> None:
+    """The head is read after the lock is granted: a snapshot taken before the wait would miss the entry committed
+    by the writer that held the lock, and the second append would fork the chain (or collide on ``seq``)."""
+    first, second = PostgresStore(pg_uri, pool_size=1), PostgresStore(pg_uri, pool_size=2)
+    migrate(first)
+    for store in (first, second):  # both take the one-round-trip path from now on
+        with store.transaction() as tx:
+            tx.put_setting("warm", "yes")
+    signer = new_signer()
+    holding, waiting_done = threading.Event(), threading.Event()
+    seen: list[object] = []
+
+    def second_writer() -> None:
+        holding.wait(10)
+        with second.transaction() as tx:  # waits for the lock held below
+            seen.append(tx.ledger_head())
+            append(tx, signer, ("b.second", "s:2", {}))
+        waiting_done.set()
+
+    thread = threading.Thread(target=second_writer)
+    thread.start()
+    with first.transaction() as tx:
+        row = append(tx, signer, ("a.first", "s:1", {}))[0]
+        holding.set()
+        time.sleep(0.5)  # the second writer is now waiting for the lock, its transaction begun
+        assert not waiting_done.is_set()
+    thread.join(10)
+    assert seen and seen[0] is not None and seen[0][:2] == (row.seq, row.leaf_hash)  # type: ignore[index]
+    assert_gapless_chain(chain_tuples(first))
 
 
 def test_an_unreachable_server_fails_within_the_connect_wait_naming_the_cause() -> None:
