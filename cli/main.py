@@ -117,7 +117,7 @@ def cli(ctx: click.Context, db: str | None, as_user: str | None) -> None:
 @command(cli, "init")
 @click.option("--admin", required=True, metavar="NAME", help="Name of the first administrator.")
 @click.option("--origin", default=None, help="Log origin named in checkpoints (default: countersign.local/<random>).")
-@click.option("--checkpoint-interval", default=1000, show_default=True, type=int,
+@click.option("--checkpoint-interval", default=1000, show_default=True, type=click.IntRange(1, 2**62),
               help="Write a signed checkpoint every N entries.")
 def init_cmd(state: _State, db: str | None, as_json: bool, admin: str, origin: str | None,
              checkpoint_interval: int) -> None:
@@ -268,8 +268,8 @@ def user_rotate_key(state: _State, db: str | None, as_json: bool, as_user: str |
 
 # ------------------------------------------------------------------------------------------------- ledger
 @command(cli, "log", auth=True)
-@click.option("--limit", default=50, show_default=True, type=int)
-@click.option("--offset", default=0, type=int)
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(0, 2**62))
+@click.option("--offset", default=0, type=click.IntRange(0, 2**62))
 @click.option("--actor", default=None, help="Only entries by this user (any case; trailing * for a prefix).")
 @click.option("--action", default=None,
               help="Only this action or family: 'promotion' finds promotion.*; a trailing * matches a prefix.")
@@ -327,7 +327,7 @@ def keys_cmd(state: _State, db: str | None, as_json: bool) -> None:
 @command(cli, "verify")
 @click.option("--checkpoint", "checkpoint_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="A checkpoint saved earlier, outside the database: prove the log only grew since.")
-@click.option("--jobs", type=int, default=None,
+@click.option("--jobs", type=click.IntRange(1, 1024), default=None,
               help="Parallel slices for the per-entry checks; 1 checks everything in this process "
                    "(default: cores; how many worker processes run them is COUNTERSIGN_WORKERS).")
 def verify_cmd(state: _State, db: str | None, as_json: bool, checkpoint_file: Path | None,
@@ -1100,7 +1100,7 @@ def verify_bundle_cmd(state: _State, db: str | None, as_json: bool, directory: P
 
 # ------------------------------------------------------------------------------------------------- app
 @command(cli, "app")
-@click.option("--port", default=8501, show_default=True, type=int)
+@click.option("--port", default=8501, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--address", default="127.0.0.1", show_default=True)
 def app_cmd(state: _State, db: str | None, as_json: bool, port: int, address: str) -> None:
     """Start the Streamlit app on the database."""
@@ -1109,7 +1109,7 @@ def app_cmd(state: _State, db: str | None, as_json: bool, port: int, address: st
 
 
 @command(cli, "demo")
-@click.option("--port", default=8501, show_default=True, type=int)
+@click.option("--port", default=8501, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--address", default="127.0.0.1", show_default=True)
 @click.option("--no-serve", is_flag=True, help="Only seed the demo database.")
 def demo_cmd(state: _State, db: str | None, as_json: bool, port: int, address: str, no_serve: bool) -> None:
@@ -1199,6 +1199,11 @@ def main(argv: list[str] | None = None) -> None:
     except CountersignError as exc:
         error(exc.message, exc.exit_code, as_json, error_lines(exc))
         sys.exit(exc.exit_code)
+    except OSError as exc:  # the file system said no: read-only, full, missing, not permitted …
+        where = f" {exc.filename}" if exc.filename else ""
+        message = f"cannot use{where}: {exc.strerror or exc}"
+        error(message, 4, as_json, error_lines(exc, message))
+        sys.exit(4)
     except KeyboardInterrupt:
         say("interrupted (a write that had not committed wrote nothing)", err=True)
         sys.exit(130)

@@ -39,15 +39,30 @@ def resolve_db_path(explicit: str | os.PathLike[str] | None = None) -> Path:
     return default_db_path()
 
 
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
+"""A URI scheme at the start of a database location (``postgresql:``, ``duckdb:`` …)."""
+
+
 def resolve_location(explicit: str | os.PathLike[str] | None = None) -> str | Path:
     """Like :func:`resolve_db_path`, but a ``postgresql://`` (or ``postgres://``) URI stays a string."""
     from core.storage.site import is_server_uri
 
     chosen = explicit or os.environ.get("COUNTERSIGN_DB")
+    if isinstance(chosen, str) and (scheme := _SCHEME.match(chosen.strip())):
+        # A URI: its scheme in any case, spaces around it (a copied line, an env file) dropped. An unknown scheme is
+        # refused without echoing the text (it may hold a password): DuckDB would read "NAME:" as an extension.
+        name, rest = scheme.group(1).lower(), chosen.strip()[scheme.end():]
+        if name in ("postgresql", "postgres") and rest.startswith("//"):
+            return f"{name}:{rest}"
+        if name == "duckdb" and rest.startswith("//"):
+            return Path(rest.removeprefix("//")).expanduser()
+        from core.errors import BadInput
+
+        raise BadInput(f"unknown database scheme {name!r}: the database is postgresql://USER[:PASSWORD]@HOST[:PORT]/"
+                       "DATABASE (or postgres://…), duckdb:///PATH, or a DuckDB file path (which may not start "
+                       "with 'NAME:')")
     if chosen and is_server_uri(chosen):
         return str(chosen)
-    if isinstance(chosen, str) and chosen.startswith("duckdb://"):
-        return Path(chosen.removeprefix("duckdb://")).expanduser()
     if isinstance(chosen, str) and re.search(r"(^|\s)(host|hostaddr|dbname|user|password|port)\s*=", chosen):
         from core.errors import BadInput
 
@@ -75,10 +90,10 @@ def lock_timeout() -> float:
         return DEFAULT_LOCK_TIMEOUT_S
     try:
         value = float(raw)
-        if not math.isfinite(value):
+        if not math.isfinite(value) or value < 0:
             raise ValueError(raw)
     except ValueError:
         from core.errors import BadInput
 
-        raise BadInput(f"COUNTERSIGN_LOCK_TIMEOUT must be a number of seconds, got {raw!r}") from None
-    return max(0.0, value)
+        raise BadInput(f"COUNTERSIGN_LOCK_TIMEOUT must be a number of seconds, 0 or more, got {raw!r}") from None
+    return value

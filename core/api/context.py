@@ -20,14 +20,14 @@ from typing import Any, TypeVar
 
 from core import config
 from core.display.words import role_words
-from core.errors import PermissionDenied, SeparationOfDuties
+from core.errors import PermissionDenied, SeparationOfDuties, StoreUnavailable
 from core.identity.roles import PERMISSIONS, Permission, acting_role
 from core.identity.users import Session
 from core.ledger.chain import Event, Ledger, utc_now
 from core.ledger.checkpoints import write_checkpoint
 from core.ledger.service_key import SERVICE_OWNER, load_service_signer
 from core.storage.contract import NeedsUpgrade, Store, Transaction as Tx
-from core.storage.migrations import Migration
+from core.storage.migrations import HEAD_VERSION, Migration
 from core.storage.site import Site
 from core.tlog.canonical import canonical_bytes
 
@@ -168,7 +168,13 @@ class Context:
                 ),
             )
 
-        return self.store.upgrade(record, utc_now)
+        try:
+            return self.store.upgrade(record, utc_now)
+        except StoreUnavailable as exc:  # e.g. a database user that may read but not change the schema
+            raise StoreUnavailable(
+                f"this site's schema must first be upgraded to version {HEAD_VERSION} (done automatically by the "
+                f"first command of this Countersign version, with a database user that may change the schema), and "
+                f"that failed: {exc.message}") from None
 
 
 #: what each permission lets one do, in words (for refusals: never an internal id)

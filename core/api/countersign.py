@@ -218,7 +218,8 @@ class Countersign:
             # A server rolled the transaction back; a file another init made first (SiteExists) is theirs.
             if site.database is not None and not isinstance(exc, SiteExists):
                 for leftover in (site.database, site.database.with_name(site.database.name + ".wal")):
-                    leftover.unlink(missing_ok=True)
+                    with contextlib.suppress(OSError):
+                        leftover.unlink(missing_ok=True)
             for path in reversed(created):  # the secret file, then the folders made for it, if left empty
                 with contextlib.suppress(OSError):
                     path.rmdir() if path.is_dir() else path.unlink()

@@ -16,6 +16,7 @@ PostgreSQL; the file held for the whole copy on DuckDB), and must be at this ver
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import time
@@ -28,7 +29,7 @@ from core.catalog.hashing import sha256_file
 from core.errors import BadInput, CountersignError, StoreUnavailable
 from core.ledger.chain import utc_now
 from core.ledger.service_key import load_service_signer, read_secret, secret_file_for
-from core.storage.contract import Store, Transaction
+from core.storage.contract import NeedsUpgrade, Store, Transaction
 from core.storage.migrations import HEAD_VERSION, MIGRATIONS
 from core.storage.postgres_store import PostgresStore
 from core.storage.site import Site, make_dirs
@@ -93,7 +94,8 @@ def _copy_secret(source: Site, dest: Site, created: list[Path]) -> str:
 
 def _remove_database_files(path: Path) -> None:
     for leftover in (path, path.with_name(path.name + ".wal"), path.with_name(path.name + ".lock")):
-        leftover.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # a read-only or vanished folder: the first error is the one to report
+            leftover.unlink(missing_ok=True)
 
 
 def copy_site(source: str | os.PathLike[str], dest: str | os.PathLike[str], *,
@@ -122,6 +124,13 @@ def copy_site(source: str | os.PathLike[str], dest: str | os.PathLike[str], *,
     if not _empty(dst_site, dst_store):
         raise BadInput(f"DEST {dst_site.name} is not empty; 'store copy' only writes into an empty database "
                        "(nothing was copied)")
+    try:
+        with src_store.reader():
+            pass
+    except NeedsUpgrade as exc:
+        raise BadInput(f"SOURCE {src_site.name} is at schema version {exc.version}, this Countersign writes "
+                       f"{HEAD_VERSION}: open SOURCE once with this version (e.g. 'countersign verify') to upgrade it, "
+                       "then copy (nothing was copied)") from None
     created: list[Path] = []
     tables: dict[str, int] = {}
     try:
@@ -175,7 +184,8 @@ def copy_site(source: str | os.PathLike[str], dest: str | os.PathLike[str], *,
             if path.is_dir():
                 shutil.rmtree(path, ignore_errors=True)
             else:
-                path.unlink(missing_ok=True)
+                with contextlib.suppress(OSError):
+                    path.unlink(missing_ok=True)
         raise
     return {"source": src_site.name, "dest": dst_site.name, "tables": tables, "ledger_size": size, "root": root,
             "artifacts": artifacts, "secret": secret_from, "seconds": round(time.monotonic() - started, 2)}

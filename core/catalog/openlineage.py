@@ -291,7 +291,8 @@ class Event:
 
 
 def _too_deep_or_bad_text(value: Any) -> str | None:  # noqa: ANN401
-    """Why a decoded event cannot be stored as it is (nesting beyond the limit, unpaired surrogates), or ``None``.
+    """Why a decoded event cannot be stored as it is (nesting beyond the limit, unpaired surrogates, NUL characters),
+    or ``None``.
 
     Iterative, so it costs one pass whatever the shape; JSON's own recursion limit is hit long before the nesting
     could exhaust memory, and that case is caught where the line is decoded.
@@ -312,6 +313,8 @@ def _too_deep_or_bad_text(value: Any) -> str | None:  # noqa: ANN401
             if depth > MAX_JSON_DEPTH:
                 return f"nested deeper than {MAX_JSON_DEPTH} levels"
             stack.extend((member, depth + 1) for member in item if isinstance(member, dict | list | str))
+        elif isinstance(item, str) and "\x00" in item:
+            return "text holds a NUL character (U+0000), which no Countersign store keeps"
         elif isinstance(item, str) and not item.isascii():
             try:
                 item.encode("utf-8")

@@ -90,6 +90,9 @@ def _scalar(node: yaml.Node) -> Any:  # noqa: ANN401
     """The Python value of a scalar node whose tag :func:`_compose` allowed; bad values name their line."""
     value = node.value
     if node.tag == _STR:
+        if "\x00" in value:  # only an escape ("\0", "\x00") can write it: PostgreSQL text cannot hold it
+            raise BadInput(f"{node.start_mark.line + 1}: text holds a NUL character (U+0000), which no Countersign "
+                           "store keeps")
         if not value.isascii():
             try:
                 value.encode("utf-8")

@@ -60,6 +60,12 @@ _process_write_locks_guard = threading.Lock()
 _instances: dict[str, _Instance] = {}
 
 
+def _first_line(exc: BaseException) -> str:
+    """An engine error's first line (DuckDB's messages go on with candidate lists and hints)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def _instance(path: Path) -> _Instance:
     key = str(path.resolve())
     with _process_write_locks_guard:
@@ -200,10 +206,13 @@ class DuckDBStore:
         try:
             with self._connect_duckdb(deadline) as con:
                 yield con
-        except duckdb.InterruptException:
-            # Ctrl-C while DuckDB ran a query: DuckDB cancels the query and raises its own error in place of
-            # Python's; it is the user's interrupt (the transaction was rolled back), so it leaves as one.
-            raise KeyboardInterrupt from None
+        except (duckdb.InterruptException, RuntimeError) as exc:
+            # Ctrl-C while DuckDB ran a query or a commit: DuckDB cancels it and raises its own error in place of
+            # Python's (InterruptException, or a RuntimeError "Query interrupted" from a commit or a metadata
+            # query); it is the user's interrupt (the transaction was rolled back), so it leaves as one.
+            if isinstance(exc, duckdb.InterruptException) or str(exc).startswith("Query interrupted"):
+                raise KeyboardInterrupt from None
+            raise
         finally:
             with state.guard:
                 state.open_connections -= 1
@@ -220,7 +229,7 @@ class DuckDBStore:
                 break
             except duckdb.IOException as exc:
                 if not _is_lock_conflict(exc):
-                    raise StoreUnavailable(f"cannot open database {self.path}: {exc}") from None
+                    raise StoreUnavailable(f"cannot open database {self.path}: {_first_line(exc)}") from None
                 if time.monotonic() >= deadline:
                     raise StoreUnavailable(
                         f"database {self.path} is held by another process and was not released within "
@@ -229,7 +238,7 @@ class DuckDBStore:
                 time.sleep(delay * (0.5 + random.random()))
                 delay = min(delay * 1.6, 0.1)
             except duckdb.Error as exc:
-                raise StoreUnavailable(f"cannot open database {self.path}: {exc}") from None
+                raise StoreUnavailable(f"cannot open database {self.path}: {_first_line(exc)}") from None
         try:
             yield con
         finally:

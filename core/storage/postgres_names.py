@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["redact", "site_label"]
+__all__ = ["redact", "schema_of", "site_label"]
 
 
 def _info(uri: str) -> dict[str, str]:
@@ -16,18 +16,33 @@ def _info(uri: str) -> dict[str, str]:
         return {}
 
 
+_SEARCH_PATH = re.compile(r"-c\s*search_path\s*=\s*(\S+)")
+
+
+def schema_of(uri: str) -> str | None:
+    """The schema a URI selects through its ``options`` (``-csearch_path=NAME``), or ``None`` (the default)."""
+    found = _SEARCH_PATH.search(_info(uri).get("options", ""))
+    return found.group(1) if found else None
+
+
 def redact(uri: str) -> str:
-    """``uri`` without its password: ``postgresql://user@host:5432/db``."""
+    """``uri`` without its password: ``postgresql://user@host:5432/db``, and `` (schema NAME)`` when the URI selects
+    one (two sites in two schemas of one database are two sites)."""
     info = _info(uri)
     if not info:
         return "postgresql://(unparseable URI)"
     user = f"{info['user']}@" if info.get("user") else ""
     port = f":{info['port']}" if info.get("port") else ""
-    return f"postgresql://{user}{info.get('host', '')}{port}/{info.get('dbname', '')}"
+    schema = schema_of(uri)
+    return (f"postgresql://{user}{info.get('host', '')}{port}/{info.get('dbname', '')}"
+            + (f" (schema {schema})" if schema else ""))
 
 
 def site_label(uri: str) -> str:
-    """``host_port_database`` with anything but letters, digits, ``.``, ``-`` and ``_`` replaced (a directory name)."""
+    """``host_port_database[_schema]`` with anything but letters, digits, ``.``, ``-`` and ``_`` replaced (a directory
+    name)."""
     info = _info(uri)
-    raw = f"{info.get('host', 'local')}_{info.get('port', '5432')}_{info.get('dbname', '')}"
+    schema = schema_of(uri)
+    raw = f"{info.get('host', 'local')}_{info.get('port', '5432')}_{info.get('dbname', '')}" + (
+        f"_{schema}" if schema else "")
     return re.sub(r"[^A-Za-z0-9._-]", "-", raw)

@@ -81,7 +81,8 @@ class PostgresStore:
 
     def __init__(self, uri: str, *, pool_size: int = 4, connect_timeout: float = 30.0) -> None:
         """``connect_timeout``: seconds a write waits for the ledger-append lock held by another transaction
-        (``COUNTERSIGN_LOCK_TIMEOUT``), and at most :data:`CONNECT_WAIT_S` of them for a connection."""
+        (``COUNTERSIGN_LOCK_TIMEOUT``; 0: the lock is tried once); a connection is waited for
+        :data:`CONNECT_WAIT_S`."""
         authority = uri.split("://", 1)[-1].split("/", 1)[0]
         if authority.count("@") > 1:
             raise BadInput("not a valid PostgreSQL URI: more than one '@' before the host (percent-encode an '@' in "
@@ -121,7 +122,7 @@ class PostgresStore:
             return
         try:
             pool = _pool(self.uri, self.pool_size)
-            conn_cm = pool.connection(timeout=min(self.connect_timeout, CONNECT_WAIT_S))
+            conn_cm = pool.connection(timeout=CONNECT_WAIT_S)  # not the lock wait: 0 there means "try the lock once"
             conn = conn_cm.__enter__()
         except PoolTimeout as exc:
             raise self._unavailable(self._reason(exc)) from None

@@ -24,6 +24,7 @@ from typing import Any
 import psycopg
 import pyarrow as pa
 
+from core.errors import BadInput
 from core.storage.duckdb_tx.catalog import CatalogTx
 from core.storage.duckdb_tx.identities import IdentityTx
 from core.storage.duckdb_tx.ledger import LedgerTx
@@ -168,6 +169,10 @@ class PgTx(SettingsTx, TableTx, LedgerTx, IdentityTx, CatalogTx, LineageTx, Poli
             return
         self._check_columns(table, columns)
         self._locked_head = _UNREAD
-        with self.con.conn.cursor().copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
+        try:
+            with self.con.conn.cursor().copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        except psycopg.DataError as exc:  # e.g. a NUL character that a DuckDB site holds: name where it is
+            text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise BadInput(f"table {table}: PostgreSQL refused a value ({text}); nothing was written") from None

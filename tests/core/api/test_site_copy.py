@@ -185,3 +185,43 @@ def test_a_failed_copy_into_duckdb_leaves_no_file_behind(source: Countersign, tm
     copy_site(source.path, dest)  # the retry is not blocked by leftovers
     assert Countersign(dest).verify(jobs=1).ok
     assert sorted(p.name for p in dest.parent.iterdir() if p.name.startswith(".")) == []
+
+
+def test_a_value_postgresql_cannot_hold_is_refused_naming_its_table(source: Countersign, pg_uri: str) -> None:
+    """A DuckDB site written before NUL characters were refused at input can still hold one."""
+    assert source.path is not None
+    con = duckdb.connect(str(source.path))
+    try:
+        con.execute("INSERT INTO settings VALUES ('legacy', 'a\x00b')")
+    finally:
+        con.close()
+    with pytest.raises(BadInput, match=r"table settings: PostgreSQL refused a value .*NUL"):
+        copy_site(source.path, pg_uri)
+    from core.storage.postgres_store import PostgresStore
+
+    assert PostgresStore(pg_uri).is_empty()
+
+
+def test_a_source_at_an_older_schema_is_refused_with_the_way_out(tmp_path: Path, pg_uri: str,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.core.storage.test_migrations import _init_at
+
+    old = tmp_path / "old.duckdb"
+    _init_at(old, 11, monkeypatch)
+    with pytest.raises(BadInput, match=r"schema version 11, this Countersign writes \d+: open SOURCE once"):
+        copy_site(old, pg_uri)
+
+
+def test_two_schemas_of_one_database_are_two_sites(source: Countersign, pg_uri: str) -> None:
+    import psycopg
+
+    with psycopg.connect(pg_uri, autocommit=True) as conn:
+        conn.execute("CREATE SCHEMA one")
+        conn.execute("CREATE SCHEMA two")
+    one, two = (f"{pg_uri}{'&' if '?' in pg_uri else '?'}options=-csearch_path%3D{s}" for s in ("one", "two"))
+    assert Site.for_uri(one).key != Site.for_uri(two).key
+    assert Site.for_uri(one).service_secret_file != Site.for_uri(two).service_secret_file
+    copy_site(source.path, one)
+    copied = copy_site(one, two)
+    assert copied["dest"].endswith("(schema two)")
+    assert Countersign(two).verify(jobs=1).ok

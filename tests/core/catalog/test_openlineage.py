@@ -382,3 +382,16 @@ def test_a_chain_of_symlinks_merges_into_the_oldest_node(populated: Countersign,
     assert nodes == 1 and set(aliases.values()) == {survivor} and len(aliases) == count - 1
     assert len(_node(populated, survivor)["attributes"]["identifiers"]) == count - 1
     assert populated.verify().ok
+
+
+def test_a_nul_character_in_an_event_is_refused_naming_the_line(tmp_path: Path) -> None:
+    """PostgreSQL text cannot hold U+0000, so no store keeps it (a DuckDB site holding one could never be copied)."""
+    from core.catalog.openlineage import parse_openlineage
+
+    good = _run(ol.RunState.COMPLETE, "2026-01-01T00:00:00Z", ("ns", "job"), str(generate_new_uuid()))
+    bad = json.loads(Serde.to_json(good))
+    bad["job"]["name"] = "job\u0000x"
+    path = tmp_path / "events.jsonl"
+    path.write_text(Serde.to_json(good) + "\n" + json.dumps(bad) + "\n")
+    with pytest.raises(BadInput, match=r"events.jsonl:2: text holds a NUL character \(U\+0000\)"):
+        parse_openlineage(path)
