@@ -38,11 +38,20 @@ def redact(uri: str) -> str:
             + (f" (schema {schema})" if schema else ""))
 
 
-def site_label(uri: str) -> str:
+#: Host spellings that all mean "this machine": a site's local folder must not depend on which one a command used.
+_THIS_MACHINE = frozenset({"", "localhost", "localhost.localdomain", "127.0.0.1", "::1", "[::1]"})
+
+
+def site_label(uri: str, *, as_written: bool = False) -> str:
     """``host_port_database[_schema]`` with anything but letters, digits, ``.``, ``-`` and ``_`` replaced (a directory
-    name)."""
+    name). The host is lower-cased, and every spelling of this machine (``localhost``, ``127.0.0.1``, ``::1``, a
+    Unix-socket directory, none) is ``local``, so that one site on one machine has one folder however a command
+    spells it; ``as_written`` gives the label of the first release, which kept the host as written."""
     info = _info(uri)
     schema = schema_of(uri)
-    raw = f"{info.get('host', 'local')}_{info.get('port', '5432')}_{info.get('dbname', '')}" + (
-        f"_{schema}" if schema else "")
+    host = info.get("host", "local" if as_written else "")
+    if not as_written:
+        host = host.lower()
+        host = "local" if host in _THIS_MACHINE or host.startswith("/") else host
+    raw = f"{host}_{info.get('port', '5432')}_{info.get('dbname', '')}" + (f"_{schema}" if schema else "")
     return re.sub(r"[^A-Za-z0-9._-]", "-", raw)

@@ -69,7 +69,11 @@ class Site:
 
             uri = str(location)
             base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
-            local = base / "countersign" / "sites" / site_label(uri)
+            sites = base / "countersign" / "sites"
+            local = sites / site_label(uri)
+            legacy = sites / site_label(uri, as_written=True)  # a site made before hosts were normalised
+            if not local.exists() and legacy != local and legacy.exists():
+                local = legacy
             artifacts = os.environ.get("COUNTERSIGN_ARTIFACT_STORE")
             return cls(database=None, service_secret_file=local / "service-secret",
                        artifact_store=Path(artifacts).expanduser() if artifacts else local / "artifacts",

@@ -89,6 +89,22 @@ def test_an_unreachable_server_fails_within_the_connect_wait_naming_the_cause() 
     assert "postgresql://someone@127.0.0.1:1/nowhere" in message and "nothing was written" in message
 
 
+def test_every_spelling_of_this_machine_gives_one_local_site_folder(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    spellings = ["postgresql://ann@localhost:5433/cs", "postgresql://ann:pw@127.0.0.1:5433/cs",
+                 "postgresql://ann@[::1]:5433/cs", "postgresql://ann@LocalHost:5433/cs",
+                 "postgresql://ann@%2Fvar%2Frun%2Fpostgresql:5433/cs", "postgresql:///cs?port=5433"]
+    assert {site_label(u) for u in spellings} == {"local_5433_cs"}
+    assert {Site.for_uri(u).artifact_store for u in spellings} == {Site.for_uri(spellings[0]).artifact_store}
+    assert site_label("postgresql://ann@DB.Example:5433/cs") == "db.example_5433_cs"
+    assert site_label("postgresql://ann@10.0.0.5/cs") != site_label("postgresql://ann@db.example/cs")  # other hosts
+    # A site made before hosts were normalised keeps its folder.
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    legacy = tmp_path / "countersign" / "sites" / "127.0.0.1_5433_cs"
+    legacy.mkdir(parents=True)
+    assert Site.for_uri("postgresql://ann@127.0.0.1:5433/cs").service_secret_file.parent == legacy
+
+
 def test_uris_are_named_without_passwords_and_bad_ones_refused() -> None:
     assert redact("postgresql://ann:pa%40ss@db.example:5433/cs") == "postgresql://ann@db.example:5433/cs"
     assert redact("postgres://db.example/cs") == "postgresql://db.example/cs"
