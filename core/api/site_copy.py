@@ -17,6 +17,7 @@ PostgreSQL; the file held for the whole copy on DuckDB), and must be at this ver
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import shutil
 import time
@@ -92,6 +93,22 @@ def _copy_secret(source: Site, dest: Site, created: list[Path]) -> str:
     return str(target)
 
 
+def _remove_stale_staging(dest: Path) -> None:
+    """Remove the hidden staging files of earlier copies to ``dest`` whose process is gone (killed mid-copy)."""
+    if not dest.parent.is_dir():
+        return
+    for staged in dest.parent.glob(f".{glob.escape(dest.name)}.copying-*"):
+        pid = staged.name.rsplit("-", 1)[-1].split(".", 1)[0]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            _remove_database_files(staged.with_name(staged.name.removesuffix(".lock").removesuffix(".wal")))
+        except PermissionError:  # another user's live process
+            continue
+
+
 def _remove_database_files(path: Path) -> None:
     for leftover in (path, path.with_name(path.name + ".wal"), path.with_name(path.name + ".lock")):
         with contextlib.suppress(OSError):  # a read-only or vanished folder: the first error is the one to report
@@ -117,6 +134,8 @@ def copy_site(source: str | os.PathLike[str], dest: str | os.PathLike[str], *,
     # leaves no half-made DEST behind.
     staging = (None if dst_site.database is None else
                dst_site.database.with_name(f".{dst_site.database.name}.copying-{os.getpid()}"))
+    if dst_site.database is not None:
+        _remove_stale_staging(dst_site.database)
     dst_store = (dst_site.open_store(timeout, 2) if staging is None else
                  Site.for_database(staging).open_store(timeout, 2))
     if src_site.database is not None and not src_site.database.exists():

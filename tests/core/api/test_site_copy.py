@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -225,3 +226,18 @@ def test_two_schemas_of_one_database_are_two_sites(source: Countersign, pg_uri: 
     copied = copy_site(one, two)
     assert copied["dest"].endswith("(schema two)")
     assert Countersign(two).verify(jobs=1).ok
+
+
+def test_staging_files_of_a_killed_copy_are_removed_by_the_next(source: Countersign, tmp_path: Path) -> None:
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
+                          check=True)
+    dead_pid, live_pid = int(dead.stdout), os.getppid()  # the first has exited; the second is this test's parent
+    dest = tmp_path / "copy.duckdb"
+    stale = [tmp_path / f".copy.duckdb.copying-{dead_pid}{suffix}" for suffix in ("", ".wal", ".lock")]
+    live = tmp_path / f".copy.duckdb.copying-{live_pid}"
+    for path in (*stale, live):
+        path.write_bytes(b"left by a killed copy")
+    copy_site(source.path, dest)
+    assert not any(p.exists() for p in stale)
+    assert live.exists()  # a copy that may still be running is left alone
+    assert Countersign(dest).verify(jobs=1).ok
