@@ -268,7 +268,7 @@ def user_rotate_key(state: _State, db: str | None, as_json: bool, as_user: str |
 
 # ------------------------------------------------------------------------------------------------- ledger
 @command(cli, "log", auth=True)
-@click.option("--limit", default=50, show_default=True, type=click.IntRange(0, 2**62))
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 2**62))
 @click.option("--offset", default=0, type=click.IntRange(0, 2**62))
 @click.option("--actor", default=None, help="Only entries by this user (any case; trailing * for a prefix).")
 @click.option("--action", default=None,
@@ -1171,6 +1171,10 @@ def _stage_words(stage: dict[str, Any]) -> str:
     return text
 
 
+EXIT_INTERNAL = 70
+"""Exit code of an unexpected failure (``EX_SOFTWARE`` of sysexits.h), distinct from 1 (a check failed)."""
+
+
 class _Quiet(Exception):
     def __init__(self, code: int) -> None:
         super().__init__(code)
@@ -1200,13 +1204,20 @@ def main(argv: list[str] | None = None) -> None:
         error(exc.message, exc.exit_code, as_json, error_lines(exc))
         sys.exit(exc.exit_code)
     except OSError as exc:  # the file system said no: read-only, full, missing, not permitted …
-        where = f" {exc.filename}" if exc.filename else ""
-        message = f"cannot use{where}: {exc.strerror or exc}"
+        reason = exc.strerror or str(exc)
+        message = f"cannot use {exc.filename}: {reason}" if exc.filename else f"the file system refused: {reason}"
         error(message, 4, as_json, error_lines(exc, message))
         sys.exit(4)
     except KeyboardInterrupt:
         say("interrupted (a write that had not committed wrote nothing)", err=True)
         sys.exit(130)
+    except Exception:  # a bug, not a user's mistake: say so, and never exit 1 (a failed check, to a CI gate)
+        import traceback
+
+        traceback.print_exc()
+        say(f"internal error: Countersign failed unexpectedly (exit {EXIT_INTERNAL}); please report it with the "
+            "text above", err=True)
+        sys.exit(EXIT_INTERNAL)
     sys.exit(0)
 
 

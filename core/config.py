@@ -61,6 +61,14 @@ def resolve_location(explicit: str | os.PathLike[str] | None = None) -> str | Pa
         raise BadInput(f"unknown database scheme {name!r}: the database is postgresql://USER[:PASSWORD]@HOST[:PORT]/"
                        "DATABASE (or postgres://…), duckdb:///PATH, or a DuckDB file path (which may not start "
                        "with 'NAME:')")
+    if isinstance(chosen, str) and ("://" in chosen or ("@" in chosen and ("//" in chosen or ":" in chosen))):
+        # Not a URI this reads, yet shaped like one with credentials ("postgresql//user:pw@host/db", a look-alike
+        # letter in the scheme): as a file path it would be printed and made into folders, password and all.
+        from core.errors import BadInput
+
+        raise BadInput("the database location looks like a server URI but is not one (it is not shown: it may hold "
+                       "a password); write postgresql://USER[:PASSWORD]@HOST[:PORT]/DATABASE, or a DuckDB file path "
+                       "without '@'")
     if chosen and is_server_uri(chosen):
         return str(chosen)
     if isinstance(chosen, str) and re.search(r"(^|\s)(host|hostaddr|dbname|user|password|port)\s*=", chosen):
@@ -69,6 +77,25 @@ def resolve_location(explicit: str | os.PathLike[str] | None = None) -> str | Pa
         raise BadInput("key=value connection strings are not accepted (and are never echoed); write the database "
                        "as a URI: postgresql://USER[:PASSWORD]@HOST[:PORT]/DATABASE")
     return resolve_db_path(explicit)
+
+
+def env_number(name: str, default: float, *, minimum: float, maximum: float, integer: bool = False) -> float:
+    """A numeric setting from the environment variable ``name`` (``default`` when unset or empty), refused with
+    :class:`core.errors.BadInput` naming the variable and its range when it is not a finite number in
+    ``[minimum, maximum]`` (or not a whole number, with ``integer``)."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    kind = "a whole number" if integer else "a number"
+    try:
+        value = float(int(raw)) if integer else float(raw)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and minimum <= value <= maximum):
+        from core.errors import BadInput
+
+        raise BadInput(f"{name} must be {kind} from {minimum:g} to {maximum:g}, got {raw[:40]!r}")
+    return value
 
 
 def pool_size() -> int:

@@ -40,12 +40,13 @@ def test_server_answers_on_its_uri(postgres_server: PostgresServer, pg_uri: str)
 
 
 def test_server_does_not_run_as_root(postgres_server: PostgresServer, pg_uri: str) -> None:
-    with psycopg.connect(pg_uri) as conn:
+    with psycopg.connect(pg_uri) as conn:  # the backend process exists while its connection is open
         backend = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+        backend_uid = _uid(backend)
     postmaster = postgres_server.postmaster_pid()
     assert postmaster is not None
-    assert _uid(backend) != 0 and _uid(postmaster) != 0
-    assert _uid(postmaster) == _uid(backend)
+    assert backend_uid != 0 and _uid(postmaster) != 0
+    assert _uid(postmaster) == backend_uid
     if os.geteuid() == 0:
         assert postgres_server.run_as is not None and postgres_server.run_as.uid == _uid(postmaster)
     else:

@@ -12,11 +12,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import os
 import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from core import config
 from core.api.context import Context
 from core.errors import BadInput, NotAuthenticated, SeparationOfDuties
 from core.identity import users as identity
@@ -300,6 +300,6 @@ def store_user(
 def _new_enrolment_code() -> tuple[str, str, str]:
     """``(code, sha256 of the code, expiry)``: 128 random bits in base32, shown once."""
     code = base64.b32encode(secrets.token_bytes(20)).decode("ascii").rstrip("=")
-    hours = float(os.environ.get("COUNTERSIGN_ENROLMENT_HOURS", "72"))
+    hours = config.env_number("COUNTERSIGN_ENROLMENT_HOURS", 72, minimum=1 / 60, maximum=24 * 366)
     expires = (datetime.now(UTC) + timedelta(hours=hours)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     return code, hashlib.sha256(code.encode("utf-8")).hexdigest(), expires

@@ -147,6 +147,8 @@ def copy_site(source: str | os.PathLike[str], dest: str | os.PathLike[str], *,
         with src_store.reader():
             pass
     except NeedsUpgrade as exc:
+        if exc.version == 0:
+            raise BadInput(f"no Countersign site in SOURCE {src_site.name} (nothing was copied)") from None
         raise BadInput(f"SOURCE {src_site.name} is at schema version {exc.version}, this Countersign writes "
                        f"{HEAD_VERSION}: open SOURCE once with this version (e.g. 'countersign verify') to upgrade it, "
                        "then copy (nothing was copied)") from None

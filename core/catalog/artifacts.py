@@ -15,6 +15,7 @@ copy's digest before loading it.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -333,8 +334,13 @@ def store_copy(where: Site | Path, source: Path, digest: str, fmt: str) -> Path:
     target = folder / f"{digest}.{fmt}"
     if not target.exists():
         tmp = target.with_suffix(".partial")
-        shutil.copyfile(source, tmp)
-        tmp.replace(target)
+        try:
+            shutil.copyfile(source, tmp)
+            tmp.replace(target)
+        except OSError as exc:  # a full or read-only store: no half-written file left, the store named
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
+            raise OSError(exc.errno, exc.strerror, str(folder)) from None
     return target
 
 

@@ -188,6 +188,9 @@ def profile(
         except duckdb.Error as exc:
             raise BadInput(f"cannot read {path} as {fmt}: {str(exc).splitlines()[0]}") from None
         schema = [{"name": r[0], "type": r[1]} for r in described]
+        unkeepable = [c["name"] for c in schema if "\x00" in c["name"]]
+        if unkeepable:  # PostgreSQL text cannot hold U+0000, and a model's features could never be matched to it
+            raise BadInput(f"{path}: column name {unkeepable[0]!r} holds a NUL character (U+0000); rename it")
         parts = ["count(*)"]
         for col in schema:
             q = _quote(col["name"])

@@ -41,6 +41,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from typing import IO, Any
 
 __all__ = ["IsolatedModel", "SandboxError", "scrubbed_environment"]
@@ -66,11 +67,22 @@ def scrubbed_environment(home: str) -> dict[str, str]:
     return env
 
 
-def _limits() -> None:  # runs in the child between fork and exec
+def _limits_from_environment() -> Callable[[], None]:
+    """The child's limits, read and checked here, in the parent (a bad value is the user's :class:`BadInput`, not
+    a failure between fork and exec): ``COUNTERSIGN_SANDBOX_MEMORY_MB`` (64 to 1,048,576; default 4096) and
+    ``COUNTERSIGN_SANDBOX_CPU_SECONDS`` (1 to 10,000,000; default 1800 — there is no "unlimited")."""
+    from core import config
+
+    memory = int(config.env_number("COUNTERSIGN_SANDBOX_MEMORY_MB", 4096, minimum=64, maximum=1 << 20,
+                                   integer=True)) << 20
+    cpu = int(config.env_number("COUNTERSIGN_SANDBOX_CPU_SECONDS", 1800, minimum=1, maximum=10_000_000,
+                                integer=True))
+    return lambda: _limits(memory, cpu)
+
+
+def _limits(memory: int, cpu: int) -> None:  # runs in the child between fork and exec
     import resource
 
-    memory = int(os.environ.get("COUNTERSIGN_SANDBOX_MEMORY_MB", "4096")) << 20
-    cpu = int(os.environ.get("COUNTERSIGN_SANDBOX_CPU_SECONDS", "1800"))
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
@@ -172,14 +184,17 @@ class IsolatedModel:
         # Our own environment holds credentials (COUNTERSIGN_PASSWORD): a non-dumpable process's /proc files and
         # memory are closed to other processes of the same user (and, below, the child has no capabilities).
         _prctl(4, 0)  # PR_SET_DUMPABLE = 0
-        self._timeout = float(os.environ.get("COUNTERSIGN_SANDBOX_TIMEOUT", "600"))
+        from core import config
+
+        self._timeout = config.env_number("COUNTERSIGN_SANDBOX_TIMEOUT", 600, minimum=1, maximum=10_000_000)
+        limits = _limits_from_environment()
         command = _command()
         self._home = tempfile.TemporaryDirectory(prefix="countersign-sandbox-")
         self._stderr: collections.deque[bytes] = collections.deque(maxlen=64)
         self._proc = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
             command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=subprocess.PIPE, cwd=self._home.name, env=scrubbed_environment(self._home.name),
-            preexec_fn=_limits, close_fds=True, start_new_session=True)  # noqa: PLW1509 - limits before exec
+            preexec_fn=limits, close_fds=True, start_new_session=True)  # noqa: PLW1509 - limits before exec
         threading.Thread(target=self._drain, daemon=True).start()
         try:
             assert self._proc.stdin is not None and self._proc.stdout is not None

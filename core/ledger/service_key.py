@@ -15,6 +15,7 @@ A copy of the database file alone therefore cannot sign checkpoints.
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import secrets
 import time
@@ -86,7 +87,10 @@ def provision_secret(db_path: SiteLike) -> tuple[str, list[Path]]:
     created: list[Path] = make_dirs(path.parent)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
+    except OSError as exc:
+        if not isinstance(exc, FileExistsError):
+            _remove(created)
+            raise
         deadline = time.monotonic() + 5.0  # another init may be writing it this very moment
         while True:
             try:
@@ -100,9 +104,20 @@ def provision_secret(db_path: SiteLike) -> tuple[str, list[Path]]:
             raise StoreUnavailable(f"the service-secret file {path} exists but is empty; remove it or set "
                                    "COUNTERSIGN_SERVICE_SECRET_FILE") from None
         return existing, created
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(secret + "\n")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(secret + "\n")
+    except BaseException:  # a full disk: an empty secret file would block the next init
+        _remove([*created, path])
+        raise
     return secret, [*created, path]
+
+
+def _remove(made: list[Path]) -> None:
+    """Remove files and (empty) folders this module made, innermost first; never hides the error being handled."""
+    for made_path in reversed(made):
+        with contextlib.suppress(OSError):
+            made_path.rmdir() if made_path.is_dir() else made_path.unlink()
 
 
 def create_service_key(tx: Tx, secret: str) -> Signer:

@@ -213,6 +213,10 @@ class DuckDBStore:
             if isinstance(exc, duckdb.InterruptException) or str(exc).startswith("Query interrupted"):
                 raise KeyboardInterrupt from None
             raise
+        except (duckdb.IOException, duckdb.TransactionException, duckdb.OutOfMemoryException) as exc:
+            # The file could not be written (a full or read-only disk, out of memory): DuckDB rolled back.
+            raise StoreUnavailable(f"database {self.path}: {_first_line(exc)}; the operation was rolled back"
+                                   ) from None
         finally:
             with state.guard:
                 state.open_connections -= 1

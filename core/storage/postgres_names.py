@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 
 __all__ = ["redact", "schema_of", "site_label"]
@@ -16,13 +17,20 @@ def _info(uri: str) -> dict[str, str]:
         return {}
 
 
-_SEARCH_PATH = re.compile(r"-c\s*search_path\s*=\s*(\S+)")
+_SEARCH_PATH = re.compile(r"(?:-c\s*|--)search_path\s*=\s*(\S+)")
 
 
 def schema_of(uri: str) -> str | None:
-    """The schema a URI selects through its ``options`` (``-csearch_path=NAME``), or ``None`` (the default)."""
-    found = _SEARCH_PATH.search(_info(uri).get("options", ""))
-    return found.group(1) if found else None
+    """The schema a URI selects through its ``options`` (``-csearch_path=NAME``; else ``$PGOPTIONS``, as libpq),
+    as PostgreSQL reads it — the last setting wins, its first schema is where tables are made, an unquoted name is
+    folded to lower case — or ``None`` (the default)."""
+    options = _info(uri).get("options") or os.environ.get("PGOPTIONS", "")
+    found = _SEARCH_PATH.findall(options.replace("\\ ", " "))
+    if not found:
+        return None
+    first = found[-1].split(",")[0].strip()
+    name = first[1:-1] if first.startswith('"') and first.endswith('"') and len(first) > 1 else first.lower()
+    return None if name in ("", "public") else name  # public: the default schema, the site without a schema
 
 
 def redact(uri: str) -> str:
@@ -38,6 +46,9 @@ def redact(uri: str) -> str:
             + (f" (schema {schema})" if schema else ""))
 
 
+_LOOPBACK = re.compile(r"(?:\[?(?:::ffff:)?)?127(?:\.\d{1,3}){0,3}\]?")
+"""IPv4 loopback addresses in their spellings (``127.0.0.1``, ``127.1``, ``::ffff:127.0.0.1``)."""
+
 #: Host spellings that all mean "this machine": a site's local folder must not depend on which one a command used.
 _THIS_MACHINE = frozenset({"", "localhost", "localhost.localdomain", "127.0.0.1", "::1", "[::1]"})
 
@@ -51,7 +62,8 @@ def site_label(uri: str, *, as_written: bool = False) -> str:
     schema = schema_of(uri)
     host = info.get("host", "local" if as_written else "")
     if not as_written:
-        host = host.lower()
-        host = "local" if host in _THIS_MACHINE or host.startswith("/") else host
+        host = (info.get("hostaddr") or host).lower()  # libpq connects to hostaddr when given
+        if host in _THIS_MACHINE or host.startswith("/") or _LOOPBACK.fullmatch(host):
+            host = "local"
     raw = f"{host}_{info.get('port', '5432')}_{info.get('dbname', '')}" + (f"_{schema}" if schema else "")
     return re.sub(r"[^A-Za-z0-9._-]", "-", raw)

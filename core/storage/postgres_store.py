@@ -43,12 +43,15 @@ CONNECT_WAIT_S = 10.0
 """The longest an operation waits for a connection to the server (a server restart takes seconds; a server that is
 down or refuses the credentials fails the operation with exit code 4 after this wait, naming the cause)."""
 
+PG_MAX_LOCK_TIMEOUT_MS = 2_147_483_647
+"""PostgreSQL's largest ``lock_timeout`` (about 24.8 days): a longer ``COUNTERSIGN_LOCK_TIMEOUT`` waits this long."""
+
 LEDGER_LOCK_KEY = 0x436F756E74657273  # "Countersign" → a fixed 64-bit advisory-lock key ("Counters" in ASCII)
 """The advisory-lock key that serialises ledger appends on one database."""
 
 # The pool logs each failed (re)connection attempt as a warning; the store turns failures into one clear error, so
 # without a logging configuration of the host application those warnings must not reach the terminal.
-logging.getLogger("psycopg.pool").addHandler(logging.NullHandler())
+logging.getLogger("psycopg").addHandler(logging.NullHandler())  # psycopg.pool's too
 
 _pools: dict[tuple[str, int], ConnectionPool] = {}
 _pools_guard = threading.Lock()
@@ -57,6 +60,20 @@ _pools_guard = threading.Lock()
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _abandon(conn: psycopg.Connection[Any], exc: BaseException) -> None:
+    """End a failed transaction without hiding why it failed: roll back, or — when the connection is mid-command
+    (Ctrl-C arrived while a statement ran) or broken — close it, and the server rolls the transaction back."""
+    if conn.closed:
+        return
+    if isinstance(exc, KeyboardInterrupt) or conn.info.transaction_status == psycopg.pq.TransactionStatus.ACTIVE:
+        conn.close()
+        return
+    try:
+        conn.rollback()
+    except psycopg.Error:
+        conn.close()
 
 
 def _pool(uri: str, size: int) -> ConnectionPool:
@@ -88,10 +105,13 @@ class PostgresStore:
             raise BadInput("not a valid PostgreSQL URI: more than one '@' before the host (percent-encode an '@' in "
                            "the password as %40); expected postgresql://USER[:PASSWORD]@HOST[:PORT]/DATABASE")
         try:
-            psycopg.conninfo.conninfo_to_dict(uri)
+            parts = psycopg.conninfo.conninfo_to_dict(uri)
         except psycopg.ProgrammingError:  # its text may quote the password: not shown
             raise BadInput("not a valid PostgreSQL URI (check the percent-encoding of special characters, e.g. % as "
                            "%25 in a password); expected postgresql://USER[:PASSWORD]@HOST[:PORT]/DATABASE") from None
+        if "@" in str(parts.get("dbname") or ""):  # "postgresql:///user:pw@host/db": credentials read as a name
+            raise BadInput("not a valid PostgreSQL URI: the database name holds '@' (is the host missing after "
+                           "'//'?); expected postgresql://USER[:PASSWORD]@HOST[:PORT]/DATABASE")
         self.uri = uri
         self.name = redact(uri)
         self.pool_size = pool_size
@@ -182,7 +202,7 @@ class PostgresStore:
         if not write:
             conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             return PgTx(PgConnection(conn))
-        wait = f"'{max(1, round(self.connect_timeout * 1000))}ms'"
+        wait = f"'{min(max(1, round(self.connect_timeout * 1000)), PG_MAX_LOCK_TIMEOUT_MS)}ms'"
         try:
             if self._version_ok:
                 cursor = conn.execute(f"BEGIN; SELECT * FROM countersign_lock_ledger({LEDGER_LOCK_KEY}, {wait})")
@@ -215,9 +235,8 @@ class PostgresStore:
                         yield tx
                     finally:
                         self._held.tx = None
-                except BaseException:
-                    if not conn.closed:
-                        conn.rollback()
+                except BaseException as exc:
+                    _abandon(conn, exc)
                     raise
                 if write:
                     committing = True

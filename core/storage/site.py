@@ -19,6 +19,7 @@ creates, mode 0600, when neither variable is set).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from dataclasses import dataclass
@@ -144,5 +145,10 @@ def make_dirs(path: Path) -> list[Path]:
             folder.mkdir()
         except FileExistsError:  # made by someone else meanwhile: theirs
             continue
+        except OSError:  # read-only, full, not permitted: take back what this call made, then say why
+            for done in reversed(made):
+                with contextlib.suppress(OSError):
+                    done.rmdir()
+            raise
         made.append(folder)
     return made

@@ -241,3 +241,22 @@ def test_staging_files_of_a_killed_copy_are_removed_by_the_next(source: Counters
     assert not any(p.exists() for p in stale)
     assert live.exists()  # a copy that may still be running is left alone
     assert Countersign(dest).verify(jobs=1).ok
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small tmpfs needs root (CI runs as root)")
+@pytest.mark.parametrize("free_kib", [0, 8, 20])  # no room for the secret; for the file; for the commit
+def test_a_dest_on_a_full_disk_is_a_one_line_error_leaving_nothing(source: Countersign, tmp_path: Path,
+                                                                   free_kib: int) -> None:
+    mount = tmp_path / "full"
+    mount.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], check=True)
+    try:
+        (mount / ".filler").write_bytes(b"\0" * (1024 - free_kib) * 1024)
+        done = subprocess.run([sys.executable, "-m", "cli", "store", "copy", str(source.path),
+                               str(mount / "site.duckdb")], cwd=ROOT, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 4, (done.returncode, done.stderr)
+        assert "Traceback" not in done.stderr and done.stderr.startswith("error: "), done.stderr
+        assert "No space left" in done.stderr, done.stderr
+        assert sorted(p.name for p in mount.iterdir()) == [".filler"]
+    finally:
+        subprocess.run(["umount", str(mount)], check=False)

@@ -256,3 +256,15 @@ def test_check_at_use_refuses_a_missing_file(small_csv: Path) -> None:
     small_csv.unlink()
     with pytest.raises(BadInput, match="no longer exists"):
         check_at_use(record)
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_a_column_name_holding_nul_is_refused_naming_it(tmp_path: Path, fmt: str) -> None:
+    """No store keeps U+0000 in text, and no model's features could be matched to such a column at evaluation."""
+    path = tmp_path / f"t.{fmt}"
+    if fmt == "parquet":
+        pq.write_table(pa.table({"a\x00b": [1, 2], "label": [0, 1]}), path)
+    else:
+        path.write_bytes(b"a\x00b,label\n1,0\n2,1\n")
+    with pytest.raises(BadInput, match=r"column name 'a\\x00b' holds a NUL character"):
+        inspect(path)

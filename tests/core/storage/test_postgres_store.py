@@ -200,3 +200,28 @@ def test_a_duckdb_uri_names_the_file(tmp_path: Path) -> None:
     path = tmp_path / "site.duckdb"
     Countersign.init(path, admin="ada", password="ada-password-1")
     assert Countersign(f"duckdb://{path}").verify(jobs=1).ok
+
+
+def test_ctrl_c_during_a_statement_is_an_interrupt_and_the_store_keeps_working(pg_uri: str) -> None:
+    """Ctrl-C can land while the driver has sent a statement and not yet read its result: rolling back on that
+    connection fails ("another command is already in progress"), which used to replace the interrupt with exit 4.
+    The store closes such a connection instead (the server rolls the transaction back)."""
+    store = PostgresStore(pg_uri)
+    migrate(store)
+    with pytest.raises(KeyboardInterrupt), store.transaction() as tx:
+        tx.put_setting("interrupted", "yes")
+        tx.con.conn.pgconn.send_query(b"SELECT pg_sleep(0.2)")  # type: ignore[attr-defined]  # sent, result unread
+        raise KeyboardInterrupt
+    with store.transaction() as tx:  # the next operation gets a working connection
+        assert tx.get_setting("interrupted") is None
+        tx.put_setting("after", "yes")
+    with store.reader() as tx:
+        assert tx.get_setting("after") == "yes"
+
+
+def test_a_lock_wait_beyond_postgresql_s_limit_is_capped(pg_uri: str) -> None:
+    store = PostgresStore(pg_uri, connect_timeout=1e300)
+    migrate(store)
+    for _ in range(2):  # both lock paths (first write, then countersign_lock_ledger)
+        with store.transaction() as tx:
+            tx.put_setting("long", "wait")
