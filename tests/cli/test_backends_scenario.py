@@ -206,7 +206,8 @@ class Backend:
     def site_dir(self, xdg: Path) -> Path:
         """Where a PostgreSQL site keeps its service secret and artifacts by default."""
         parts = urllib.parse.urlsplit(self.location)
-        return xdg / "countersign" / "sites" / f"{parts.hostname}_{parts.port}_{parts.path.lstrip('/')}"
+        host = "local" if parts.hostname in ("127.0.0.1", "localhost") else parts.hostname  # this machine: "local"
+        return xdg / "countersign" / "sites" / f"{host}_{parts.port}_{parts.path.lstrip('/')}"
 
 
 @pytest.fixture(params=["duckdb", "postgresql"])
