@@ -7,6 +7,8 @@ Exit codes, everywhere (CLI and scripts):
 * 2 — bad usage or bad input; nothing was written
 * 3 — not authenticated or not permitted; nothing but the refusal event was written
 * 4 — the database could not be used (busy beyond the lock timeout, or unreadable); nothing was written
+* 70 — an unexpected failure (a bug; the CLI prints its traceback)
+* 130 — interrupted (Ctrl-C)
 """
 
 from __future__ import annotations
@@ -70,3 +72,10 @@ class SchemaTooNew(StoreUnavailable):
 
 class SeparationOfDuties(PermissionDenied):
     """The user holds a suitable role but a separation-of-duties rule forbids this action (recorded as a refusal)."""
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an engine's or driver's error (their messages go on with hints, candidates and context), or
+    the exception's type name when it says nothing."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

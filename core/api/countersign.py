@@ -64,7 +64,7 @@ from core.releases.promotions import ReleaseService
 from core.releases.waivers import WaiverService
 from core.storage.contract import Store, Transaction as Tx
 from core.storage.migrations import HEAD_VERSION, MIGRATIONS
-from core.storage.site import Site
+from core.storage.site import Site, remove_made
 
 __all__ = ["DEFAULT_CHECKPOINT_INTERVAL", "Countersign", "parse_log_time"]
 
@@ -220,9 +220,7 @@ class Countersign:
                 for leftover in (site.database, site.database.with_name(site.database.name + ".wal")):
                     with contextlib.suppress(OSError):
                         leftover.unlink(missing_ok=True)
-            for path in reversed(created):  # the secret file, then the folders made for it, if left empty
-                with contextlib.suppress(OSError):
-                    path.rmdir() if path.is_dir() else path.unlink()
+            remove_made(created)  # the secret file, then the folders made for it
             raise
         return cs
 

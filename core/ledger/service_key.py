@@ -15,7 +15,6 @@ A copy of the database file alone therefore cannot sign checkpoints.
 from __future__ import annotations
 
 import base64
-import contextlib
 import os
 import secrets
 import time
@@ -27,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from core.errors import StoreUnavailable
 from core.identity import keys as crypto
 from core.ledger.chain import Signer
-from core.storage.site import Site, make_dirs
+from core.storage.site import Site, make_dirs, remove_made
 from core.tlog.signed_note import verifier_key
 
 if TYPE_CHECKING:
@@ -89,7 +88,7 @@ def provision_secret(db_path: SiteLike) -> tuple[str, list[Path]]:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except OSError as exc:
         if not isinstance(exc, FileExistsError):
-            _remove(created)
+            remove_made(created)
             raise
         deadline = time.monotonic() + 5.0  # another init may be writing it this very moment
         while True:
@@ -108,16 +107,10 @@ def provision_secret(db_path: SiteLike) -> tuple[str, list[Path]]:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(secret + "\n")
     except BaseException:  # a full disk: an empty secret file would block the next init
-        _remove([*created, path])
+        remove_made([*created, path])
         raise
     return secret, [*created, path]
 
-
-def _remove(made: list[Path]) -> None:
-    """Remove files and (empty) folders this module made, innermost first; never hides the error being handled."""
-    for made_path in reversed(made):
-        with contextlib.suppress(OSError):
-            made_path.rmdir() if made_path.is_dir() else made_path.unlink()
 
 
 def create_service_key(tx: Tx, secret: str) -> Signer:

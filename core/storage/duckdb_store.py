@@ -35,7 +35,7 @@ from pathlib import Path
 
 import duckdb
 
-from core.errors import BadInput, SchemaTooNew, SiteExists, StoreUnavailable
+from core.errors import BadInput, SchemaTooNew, SiteExists, StoreUnavailable, first_line
 from core.storage.contract import NeedsUpgrade
 from core.storage.duckdb_tx.base import _Instance
 from core.storage.duckdb_tx.catalog import CatalogTx
@@ -58,12 +58,6 @@ _DUCKDB_CONFIG = {
 _process_write_locks: dict[str, threading.RLock] = {}
 _process_write_locks_guard = threading.Lock()
 _instances: dict[str, _Instance] = {}
-
-
-def _first_line(exc: BaseException) -> str:
-    """An engine error's first line (DuckDB's messages go on with candidate lists and hints)."""
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _instance(path: Path) -> _Instance:
@@ -215,7 +209,7 @@ class DuckDBStore:
             raise
         except (duckdb.IOException, duckdb.TransactionException, duckdb.OutOfMemoryException) as exc:
             # The file could not be written (a full or read-only disk, out of memory): DuckDB rolled back.
-            raise StoreUnavailable(f"database {self.path}: {_first_line(exc)}; the operation was rolled back"
+            raise StoreUnavailable(f"database {self.path}: {first_line(exc)}; the operation was rolled back"
                                    ) from None
         finally:
             with state.guard:
@@ -233,7 +227,7 @@ class DuckDBStore:
                 break
             except duckdb.IOException as exc:
                 if not _is_lock_conflict(exc):
-                    raise StoreUnavailable(f"cannot open database {self.path}: {_first_line(exc)}") from None
+                    raise StoreUnavailable(f"cannot open database {self.path}: {first_line(exc)}") from None
                 if time.monotonic() >= deadline:
                     raise StoreUnavailable(
                         f"database {self.path} is held by another process and was not released within "
@@ -242,7 +236,7 @@ class DuckDBStore:
                 time.sleep(delay * (0.5 + random.random()))
                 delay = min(delay * 1.6, 0.1)
             except duckdb.Error as exc:
-                raise StoreUnavailable(f"cannot open database {self.path}: {_first_line(exc)}") from None
+                raise StoreUnavailable(f"cannot open database {self.path}: {first_line(exc)}") from None
         try:
             yield con
         finally:

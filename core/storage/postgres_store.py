@@ -30,7 +30,7 @@ from typing import Any
 import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from core.errors import BadInput, SchemaTooNew, SiteExists, StoreUnavailable
+from core.errors import BadInput, SchemaTooNew, SiteExists, StoreUnavailable, first_line
 from core.storage.contract import NeedsUpgrade
 from core.storage.migrations import HEAD_VERSION, MIGRATIONS, Migration
 from core.storage.postgres_names import redact
@@ -55,11 +55,6 @@ logging.getLogger("psycopg").addHandler(logging.NullHandler())  # psycopg.pool's
 
 _pools: dict[tuple[str, int], ConnectionPool] = {}
 _pools_guard = threading.Lock()
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _abandon(conn: psycopg.Connection[Any], exc: BaseException) -> None:
@@ -121,7 +116,7 @@ class PostgresStore:
 
     # -- connections ------------------------------------------------------------------------------------------
     def _unavailable(self, exc: BaseException, committing: bool = False) -> StoreUnavailable:
-        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        detail = first_line(exc)
         outcome = ("the connection broke while committing, so whether the operation was recorded is unknown: "
                    "check the audit log before retrying" if committing else "nothing was written")
         return StoreUnavailable(f"cannot reach the PostgreSQL database {self.name}: {detail}; {outcome}")
@@ -246,9 +241,9 @@ class PostgresStore:
         except psycopg.OperationalError as exc:
             raise self._unavailable(exc, committing) from None
         except psycopg.DataError as exc:  # e.g. a NUL character, which PostgreSQL text cannot hold
-            raise BadInput(f"PostgreSQL refused a value: {_first_line(exc)}; nothing was written") from None
+            raise BadInput(f"PostgreSQL refused a value: {first_line(exc)}; nothing was written") from None
         except psycopg.DatabaseError as exc:  # privileges, a schema that is not there, tables in the way …
-            raise StoreUnavailable(f"the PostgreSQL database {self.name} refused the operation: {_first_line(exc)}; "
+            raise StoreUnavailable(f"the PostgreSQL database {self.name} refused the operation: {first_line(exc)}; "
                                    "nothing was written") from None
 
     @contextmanager

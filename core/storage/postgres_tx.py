@@ -24,7 +24,7 @@ from typing import Any
 import psycopg
 import pyarrow as pa
 
-from core.errors import BadInput
+from core.errors import BadInput, first_line
 from core.storage.duckdb_tx.catalog import CatalogTx
 from core.storage.duckdb_tx.identities import IdentityTx
 from core.storage.duckdb_tx.ledger import LedgerTx
@@ -174,5 +174,5 @@ class PgTx(SettingsTx, TableTx, LedgerTx, IdentityTx, CatalogTx, LineageTx, Poli
                 for row in rows:
                     copy.write_row(row)
         except psycopg.DataError as exc:  # e.g. a NUL character that a DuckDB site holds: name where it is
-            text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise BadInput(f"table {table}: PostgreSQL refused a value ({text}); nothing was written") from None
+            raise BadInput(f"table {table}: PostgreSQL refused a value ({first_line(exc)}); nothing was written"
+                           ) from None

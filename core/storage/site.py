@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from core.storage.contract import Store
 
-__all__ = ["Site", "make_dirs"]
+__all__ = ["Site", "make_dirs", "remove_made"]
 
 #: Backends :meth:`Site.open_store` can open.
 BACKENDS = ("duckdb", "postgresql")
@@ -152,3 +152,11 @@ def make_dirs(path: Path) -> list[Path]:
             raise
         made.append(folder)
     return made
+
+
+def remove_made(made: list[Path]) -> None:
+    """Undo an operation that failed: remove the files and (emptied) folders it made — listed outermost first, as
+    :func:`make_dirs` returns them — innermost first; an error here never hides the one being handled."""
+    for path in reversed(made):
+        with contextlib.suppress(OSError):
+            path.rmdir() if path.is_dir() else path.unlink()
