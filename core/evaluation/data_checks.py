@@ -3,6 +3,8 @@ the training schema, the model card's required sections, and the features an exp
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from core.catalog.documents import present
@@ -10,7 +12,7 @@ from core.errors import BadInput
 from core.evaluation import drift as driftlib, labels, metrics as m
 from core.evaluation.checks import check_result, compare, op_fields
 from core.evaluation.result import CheckResult
-from core.evaluation.statistics import PREDICTION, SCORE, Side
+from core.evaluation.statistics import PREDICTION, SCORE, Side, StatisticsSource
 from core.policy.rules import (
     DEFAULT_DRIFT_THRESHOLDS,
     P_VALUE_METHODS,
@@ -24,6 +26,28 @@ if TYPE_CHECKING:
     from core.evaluation.engine import Evaluator
 
 __all__ = ["data_quality_check", "documentation_check", "drift_check", "explain_check"]
+
+#: Columns of a drift check measured at a time: one is read while the statistics of the other are computed.
+DRIFT_WORKERS = 2
+
+
+class _Serialized:
+    """A statistics source whose methods run one at a time (sources are not thread-safe)."""
+
+    def __init__(self, source: StatisticsSource) -> None:
+        self._source, self._lock = source, threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:  # noqa: ANN401 - the source's own attribute
+        found = getattr(self._source, name)
+        if not callable(found):
+            return found
+
+        def call(*args: Any, **kwargs: Any) -> Any:  # noqa: ANN401
+            with self._lock:
+                return found(*args, **kwargs)
+
+        return call
+
 
 #: For categorical columns, the analogue of a numeric-only drift test (recorded per column in the result).
 _CATEGORICAL_STANDIN = {"ks": "chisquare", "wasserstein": "jensenshannon"}
@@ -44,13 +68,17 @@ def drift_columns(ev: Evaluator, check: DriftCheck | DataQualityCheck, need_refe
                                                                           ev.ref_columns)]
 
 
-def column_data(ev: Evaluator, check: DriftCheck, name: str) -> tuple[driftlib.ColumnData, dict[str, Any]]:
+def column_data(ev: Evaluator, check: DriftCheck, name: str,
+                missing: dict[Side, dict[str, dict[int, int]]] | None = None,
+                source: StatisticsSource | None = None) -> tuple[driftlib.ColumnData, dict[str, Any]]:
     """One column's usable values in reference and current data, and its missing counts on each side.
 
-    Missing or non-finite values (NULL, NaN, ±inf, empty text) are excluded from the distribution and counted.
+    Missing or non-finite values (NULL, NaN, ±inf, empty text) are excluded from the distribution and counted
+    (``missing``: the rows per missing code of each column and side, when already counted).
     A column read as numbers on one side and as text on the other is refused, unless every present text value
     is a number (e.g. a column that is blank on one side is read as text by the CSV reader).
     """
+    source = source or ev.source
     types = {"reference": ev.ref_columns[name], "current": ev.columns[name]}
     kinds = {side: labels.column_kind(t).kind for side, t in types.items()}
     sides: tuple[Side, Side] = ("reference", "current")
@@ -62,7 +90,7 @@ def column_data(ev: Evaluator, check: DriftCheck, name: str) -> tuple[driftlib.C
             raise BadInput(f"check {check.id}: column {name!r} is {types['reference']} in the reference data but "
                            f"{types['current']} in the current data; drift needs one type on both sides")
         text_side = next(side for side in sides if kinds[side] == "text")
-        bad = ev.source.non_numbers(name, text_side, limit=5)
+        bad = source.non_numbers(name, text_side, limit=5)
         if bad.top:
             other = "reference" if text_side == "current" else "current"
             raise BadInput(f"check {check.id}: column {name!r} is numeric ({types[other]}) in the {other} data "
@@ -73,22 +101,87 @@ def column_data(ev: Evaluator, check: DriftCheck, name: str) -> tuple[driftlib.C
         t.split("(")[0] == "BOOLEAN" for t in types.values())
     numeric = numeric or (set(kinds.values()) == {"numeric", "text"})
     stats: dict[str, Any] = {}
-    arrays: dict[str, Any] = {}
+    present: dict[str, int] = {}
     for side in sides:
-        counts = ev.source.missing_codes(name, side)
+        counts = missing[side][name] if missing else source.missing_codes(name, side)
         total = sum(counts.values())
-        missing = {labels.MISSING_KINDS[c]: n for c, n in sorted(counts.items()) if c}
-        stats[side] = {"rows": total, "missing": missing,
-                       "missing_share": (sum(missing.values()) / total) if total else None}
-        if numeric:
-            arrays[side] = ev.source.numbers(name, side, lenient=kinds[side] != "numeric")
-        else:
-            arrays[side] = ev.source.categories(name, side)
-    if numeric:
-        data = driftlib.ColumnData(name, True, arrays["reference"], arrays["current"])
-    else:
-        data = driftlib.ColumnData(name, False, ref_counts=arrays["reference"], cur_counts=arrays["current"])
+        kinds_missing = {labels.MISSING_KINDS[c]: n for c, n in sorted(counts.items()) if c}
+        present[side] = counts.get(0, 0)
+        stats[side] = {"rows": total, "missing": kinds_missing,
+                       "missing_share": (sum(kinds_missing.values()) / total) if total else None}
+    if not numeric:
+        data = driftlib.ColumnData(name, False, ref_counts=source.categories(name, "reference"),
+                                   cur_counts=source.categories(name, "current"))
+        return data, stats
+    lenient = {side: kinds[side] != "numeric" for side in sides}
+
+    def current_bins(cuts: Any, masses: Any) -> Any:  # noqa: ANN401 - NumPy arrays
+        return source.bin_counts(name, "current", cuts.tolist(), masses.tolist(), lenient=lenient["current"])
+
+    reference = source.numbers(name, "reference", lenient=lenient["reference"])
+    data = driftlib.ColumnData(name, True, reference, None, current_bins=current_bins,
+                               current_rows=present["current"])
+    if check.drift == "auto" or driftlib.needs_current_values(data, check.drift, check.bins):
+        # KS, Wasserstein, chi-square, the z-test and few-valued columns need the values; PSI and Jensen-Shannon
+        # on reference-quantile bins only their counts per bin, counted where the data lives
+        current = source.numbers(name, "current", lenient=lenient["current"])
+        data = driftlib.ColumnData(name, True, reference, current)
     return data, stats
+
+
+def _column_entry(ev: Evaluator, check: DriftCheck, name: str, missing: dict[Side, dict[str, dict[int, int]]],
+                  source: StatisticsSource) -> tuple[dict[str, Any], bool]:
+    """One column's drift result, and whether it is untestable (no rows or no present values on a side)."""
+    data, stats = column_data(ev, check, name, missing, source)
+    ref_share, cur_share = stats["reference"]["missing_share"], stats["current"]["missing_share"]
+    entry: dict[str, Any] = {"reference": stats["reference"], "current": stats["current"],
+                             "type": "numeric" if data.numeric else "categorical"}
+    if ref_share is None or cur_share is None:
+        side = "reference" if ref_share is None else "current"
+        entry.update({"method": None, "drifted": None, "reason": f"the {side} data has no rows"})
+        return entry, True
+    change = cur_share - ref_share
+    missing_drift = abs(change) > check.max_missing_share_change
+    entry["missing_share_change"] = change
+    entry["missing_drifted"] = missing_drift
+    ref_n = data.ref_size
+    cur_n = data.cur_size
+    if ref_n == 0 or cur_n == 0:
+        empty = [side for side, n in (("reference", ref_n), ("current", cur_n)) if n == 0]
+        why = " and ".join(f"the {side} data" for side in empty)
+        entry.update({"method": None, "reason": f"no present values in {why}: every value is missing or "
+                                                "non-finite"})
+        if missing_drift:
+            entry["drifted"] = True
+            entry["reason"] += (f"; the missing share changed from {ref_share:.4f} to {cur_share:.4f}, "
+                                f"more than {check.max_missing_share_change}")
+            return entry, False
+        entry["drifted"] = None
+        return entry, True
+    ops: dict[str, Any]
+    if check.drift == "auto":
+        method, threshold = driftlib.resolve_auto(data)
+        ops = {"gte": threshold} if method in (*P_VALUE_METHODS, "z") else {"lt": threshold}
+    else:
+        method = check.drift
+        if not data.numeric and method in _CATEGORICAL_STANDIN:
+            method = _CATEGORICAL_STANDIN[method]  # ks/wasserstein need numbers: use the categorical analogue
+        default = DEFAULT_DRIFT_THRESHOLDS.get(method, 0.05)
+        fallback = {"gte": default} if method in P_VALUE_METHODS else {"lte": default}
+        ops = check.operators() if (check.operators() and method == check.drift) else fallback
+    stat = driftlib.statistic(data, method, check.bins)
+    compared = stat["p_value"] if method in (*P_VALUE_METHODS, "z") else stat["statistic"]
+    ok = compare(compared, ops)
+    op, threshold_field = op_fields(ops)
+    entry.update({"method": method, **{k: m.finite(v) for k, v in stat.items()},
+                  "compared": "p_value" if "p_value" in stat else "statistic",
+                  "operator": op, "threshold": threshold_field, "distribution_drifted": not ok,
+                  "drifted": (not ok) or missing_drift,
+                  "distribution": driftlib.distribution(data, check.bins)})
+    if missing_drift:
+        entry["reason"] = (f"the missing share changed from {ref_share:.4f} to {cur_share:.4f}, more than "
+                           f"{check.max_missing_share_change}")
+    return entry, False
 
 
 def drift_check(ev: Evaluator, check: DriftCheck) -> CheckResult:
@@ -97,61 +190,17 @@ def drift_check(ev: Evaluator, check: DriftCheck) -> CheckResult:
     columns = drift_columns(ev, check)
     per_column: dict[str, Any] = {}
     untestable: list[str] = []
-    for name in columns:
-        data, stats = column_data(ev, check, name)
-        ref_share, cur_share = stats["reference"]["missing_share"], stats["current"]["missing_share"]
-        entry: dict[str, Any] = {"reference": stats["reference"], "current": stats["current"],
-                                 "type": "numeric" if data.numeric else "categorical"}
-        if ref_share is None or cur_share is None:
-            side = "reference" if ref_share is None else "current"
-            entry.update({"method": None, "drifted": None, "reason": f"the {side} data has no rows"})
-            untestable.append(name)
-            per_column[name] = entry
-            continue
-        change = cur_share - ref_share
-        missing_drift = abs(change) > check.max_missing_share_change
-        entry["missing_share_change"] = change
-        entry["missing_drifted"] = missing_drift
-        ref_n = data.ref_size
-        cur_n = int(data.current.size) if data.numeric else sum(data.cur_counts.values())
-        if ref_n == 0 or cur_n == 0:
-            empty = [side for side, n in (("reference", ref_n), ("current", cur_n)) if n == 0]
-            why = " and ".join(f"the {side} data" for side in empty)
-            entry.update({"method": None, "reason": f"no present values in {why}: every value is missing or "
-                                                    "non-finite"})
-            if missing_drift:
-                entry["drifted"] = True
-                entry["reason"] += (f"; the missing share changed from {ref_share:.4f} to {cur_share:.4f}, "
-                                    f"more than {check.max_missing_share_change}")
-            else:
-                entry["drifted"] = None
-                untestable.append(name)
-            per_column[name] = entry
-            continue
-        ops: dict[str, Any]
-        if check.drift == "auto":
-            method, threshold = driftlib.resolve_auto(data)
-            ops = {"gte": threshold} if method in (*P_VALUE_METHODS, "z") else {"lt": threshold}
-        else:
-            method = check.drift
-            if not data.numeric and method in _CATEGORICAL_STANDIN:
-                method = _CATEGORICAL_STANDIN[method]  # ks/wasserstein need numbers: use the categorical analogue
-            default = DEFAULT_DRIFT_THRESHOLDS.get(method, 0.05)
-            fallback = {"gte": default} if method in P_VALUE_METHODS else {"lte": default}
-            ops = check.operators() if (check.operators() and method == check.drift) else fallback
-        stat = driftlib.statistic(data, method, check.bins)
-        compared = stat["p_value"] if method in (*P_VALUE_METHODS, "z") else stat["statistic"]
-        ok = compare(compared, ops)
-        op, threshold_field = op_fields(ops)
-        entry.update({"method": method, **{k: m.finite(v) for k, v in stat.items()},
-                      "compared": "p_value" if "p_value" in stat else "statistic",
-                      "operator": op, "threshold": threshold_field, "distribution_drifted": not ok,
-                      "drifted": (not ok) or missing_drift,
-                      "distribution": driftlib.distribution(data, check.bins)})
-        if missing_drift:
-            entry["reason"] = (f"the missing share changed from {ref_share:.4f} to {cur_share:.4f}, more than "
-                               f"{check.max_missing_share_change}")
+    sides: tuple[Side, Side] = ("reference", "current")
+    missing = {side: ev.source.missing_code_counts(columns, side) for side in sides}  # one scan per side
+    source = _Serialized(ev.source)
+    with ThreadPoolExecutor(max_workers=DRIFT_WORKERS, thread_name_prefix="drift") as pool:
+        # the data is read one statement at a time (the source is not thread-safe); sorting and the statistics
+        # (NumPy and scipy, which release the GIL) of one column run while the next one is read
+        done = list(pool.map(lambda name: _column_entry(ev, check, name, missing, source), columns))
+    for name, (entry, untestable_column) in zip(columns, done, strict=True):
         per_column[name] = entry
+        if untestable_column:
+            untestable.append(name)
     tested = [c for c in per_column.values() if c["drifted"] is not None]
     share = sum(bool(c["drifted"]) for c in tested) / len(tested) if tested else None
     details: dict[str, Any] = {

@@ -26,7 +26,9 @@ The method and threshold actually applied to each column are returned with its r
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -37,24 +39,60 @@ AUTO_SMALL_REFERENCE = 1000
 
 @dataclass(frozen=True)
 class ColumnData:
-    """One column of reference and current data: numeric arrays, or category counts."""
+    """One column of reference and current data: numeric arrays, or category counts.
+
+    ``current`` may be left unread (``None``) when ``current_bins`` is given: a callable that counts the current
+    values in the bins of :func:`reference_cuts` where the data lives (``(cuts, masses) -> counts`` of length
+    ``cuts.size + masses.size + 1``), with ``current_rows`` present values in all. :func:`statistic` and
+    :func:`distribution` then only use those counts; the caller reads ``current`` whenever the chosen method needs
+    the values themselves (see :func:`needs_current_values`).
+    """
 
     name: str
     numeric: bool
     reference: np.ndarray = field(default_factory=lambda: np.empty(0))  #: numeric columns: finite values
-    current: np.ndarray = field(default_factory=lambda: np.empty(0))
+    current: np.ndarray | None = field(default_factory=lambda: np.empty(0))
     ref_counts: dict[str, int] = field(default_factory=dict)  #: categorical columns: rows per category
     cur_counts: dict[str, int] = field(default_factory=dict)
+    current_bins: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
+    current_rows: int | None = None
 
     @property
     def ref_size(self) -> int:
         return int(self.reference.size) if self.numeric else sum(self.ref_counts.values())
 
     @property
+    def cur_size(self) -> int:
+        if not self.numeric:
+            return sum(self.cur_counts.values())
+        return int(self.current.size) if self.current is not None else int(self.current_rows or 0)
+
+    @cached_property
+    def sorted_reference(self) -> np.ndarray:
+        return np.sort(self.reference)
+
+    @cached_property
+    def sorted_current(self) -> np.ndarray:
+        return np.sort(self._current_values())
+
+    def _current_values(self) -> np.ndarray:
+        if self.current is None:
+            raise ValueError(f"the current values of {self.name} were not read")
+        return self.current
+
+    @cached_property
     def distinct(self) -> int:
         if self.numeric:
-            return int(np.unique(self.reference).size)
+            ordered = self.sorted_reference
+            return int(ordered.size and 1 + np.count_nonzero(ordered[1:] != ordered[:-1]))
         return len(self.ref_counts)
+
+
+def needs_current_values(col: ColumnData, method: str, bins: int) -> bool:
+    """Whether :func:`statistic` and :func:`distribution` need a numeric column's current values themselves, or
+    only their counts per reference-quantile bin (PSI and Jensen-Shannon on a column of more than ``bins`` distinct
+    reference values)."""
+    return not (col.numeric and method in ("psi", "jensenshannon") and col.distinct > max(bins, 5))
 
 
 def category_counts(col: ColumnData) -> tuple[dict[str, int], dict[str, int]]:
@@ -63,7 +101,8 @@ def category_counts(col: ColumnData) -> tuple[dict[str, int], dict[str, int]]:
         return col.ref_counts, col.cur_counts
     # + 0.0 turns -0.0 into 0.0: one number, one category (str(-0.0) would make it a second one)
     ref = {str(k): int(v) for k, v in zip(*np.unique(col.reference + 0.0, return_counts=True), strict=True)}
-    cur = {str(k): int(v) for k, v in zip(*np.unique(col.current + 0.0, return_counts=True), strict=True)}
+    cur = {str(k): int(v) for k, v in zip(*np.unique(col._current_values() + 0.0, return_counts=True),
+                                          strict=True)}
     return ref, cur
 
 
@@ -116,6 +155,63 @@ def binned(reference: np.ndarray, current: np.ndarray, bins: int) -> tuple[np.nd
     return ref, np.bincount(bin_index(cuts, masses, current), minlength=k).astype(float)
 
 
+def sorted_bin_counts(cuts: np.ndarray, masses: np.ndarray, ordered: np.ndarray) -> np.ndarray:
+    """:func:`bin_index` counts of ascending ``ordered`` values, from the bins' boundaries alone (equal to
+    ``np.bincount(bin_index(cuts, masses, ordered))``): the values below each boundary are counted by binary search.
+    """
+    # bin(x) = #cuts <= x + #masses < x: x is in a bin past boundary b when x >= b (a cut) or x > b (a mass)
+    below = np.concatenate([np.searchsorted(ordered, cuts, side="left"),
+                            np.searchsorted(ordered, masses, side="right")])
+    below.sort()
+    edges = np.concatenate([[0], below, [ordered.size]])
+    return np.diff(edges).astype(float)
+
+
+def column_binned(col: ColumnData, bins: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`binned` of a numeric column: its reference and current counts per reference-quantile bin, the current
+    ones counted where the data lives when the values were not read (``col.current_bins``)."""
+    cuts, masses = reference_cuts(col.reference, bins)
+    ref = sorted_bin_counts(cuts, masses, col.sorted_reference)
+    if col.current is None and col.current_bins is not None:
+        cur = np.asarray(col.current_bins(cuts, masses), dtype=float)
+    else:
+        cur = sorted_bin_counts(cuts, masses, col.sorted_current)
+    return ref, cur
+
+
+def wasserstein(u: np.ndarray, v: np.ndarray) -> float:
+    """``scipy.stats.wasserstein_distance(u, v)`` of two ascending arrays, bit for bit, in linear time.
+
+    scipy sorts both samples and their union, then finds every union value in each sample by binary search. Given
+    the samples sorted, their union is a merge (each ``u`` value's place is ``i + #v < u[i]``) and the number of
+    each sample's values up to a union value is a running count. Where consecutive union values are equal the
+    interval between them is empty and its term is 0 in both computations; elsewhere the running count *is*
+    scipy's ``searchsorted(..., "right")``. The terms are the same numbers in the same order, summed by the same
+    ``np.vecdot`` (scipy's ``np_vecdot`` on NumPy 2), so the results are equal.
+    """
+    n, m = u.size, v.size
+    if n == 0 or m == 0:
+        raise ValueError("wasserstein needs values on both sides")
+    places = np.searchsorted(v, u, side="left") + np.arange(n)
+    from_u = np.zeros(n + m, dtype=bool)
+    from_u[places] = True
+    union = np.empty(n + m)
+    union[from_u] = u
+    union[~from_u] = v
+    deltas = np.diff(union)
+    del union, from_u
+    # u values among the first k + 1 union values, for k < n + m - 1: i from the i-th u value's place on; counts
+    # are held as floats (exact below 2**53) so that the arithmetic runs in place on two buffers
+    u_cdf = np.repeat(np.arange(n + 1, dtype=float), np.diff(places, prepend=0, append=n + m - 1))
+    v_cdf = np.arange(1, n + m, dtype=float)
+    v_cdf -= u_cdf
+    u_cdf /= n
+    v_cdf /= m
+    u_cdf -= v_cdf
+    np.abs(u_cdf, out=u_cdf)
+    return float(np.vecdot(u_cdf, deltas))
+
+
 def bin_labels(reference: np.ndarray, bins: int) -> list[str]:
     """The labels of :func:`binned`'s bins, in order: ``< a``, ``[a, b)``, ``= m`` (a point mass),
     ``(m, b)``, ``≥ b`` / ``> m``."""
@@ -154,7 +250,7 @@ def distribution(col: ColumnData, bins: int = 10) -> dict[str, Any]:
     "(other categories)".
     """
     if col.numeric and col.distinct > bins:
-        ref, cur = binned(col.reference, col.current, bins)
+        ref, cur = column_binned(col, bins)
         labels = bin_labels(col.reference, bins)
     else:
         ref_counts, cur_counts = category_counts(col)
@@ -213,21 +309,21 @@ def resolve_auto(col: ColumnData) -> tuple[str, float]:
 def statistic(col: ColumnData, method: str, bins: int = 10) -> dict[str, Any]:
     """The drift statistic of one column by ``method``; p-value methods also report the statistic."""
     from scipy.spatial.distance import jensenshannon
-    from scipy.stats import chisquare, ks_2samp, wasserstein_distance
+    from scipy.stats import chisquare, ks_2samp
 
     if method == "ks":
         if not col.numeric:
             raise ValueError(f"ks needs a numeric column; {col.name} is categorical")
-        result = ks_2samp(col.reference, col.current)
+        result = ks_2samp(col.reference, col._current_values())
         return {"statistic": float(result.statistic), "p_value": float(result.pvalue)}
     if method == "wasserstein":
         if not col.numeric:
             raise ValueError(f"wasserstein needs a numeric column; {col.name} is categorical")
         norm = max(float(np.std(col.reference)), 0.001)
-        return {"statistic": float(wasserstein_distance(col.reference, col.current)) / norm}
+        return {"statistic": wasserstein(col.sorted_reference, col.sorted_current) / norm}
     if method == "psi":
         if col.numeric and col.distinct > bins:
-            ref, cur = binned(col.reference, col.current, bins)
+            ref, cur = column_binned(col, bins)
         elif col.numeric:  # few distinct values: quantile bins would merge them; bin by value instead
             ref, cur, _ = _counts_aligned(*category_counts(col))
         else:
@@ -235,7 +331,7 @@ def statistic(col: ColumnData, method: str, bins: int = 10) -> dict[str, Any]:
         return {"statistic": psi(ref, cur), "bins": int(ref.size)}
     if method == "jensenshannon":
         if col.numeric and col.distinct > 5:
-            ref, cur = binned(col.reference, col.current, bins)
+            ref, cur = column_binned(col, bins)
         elif col.numeric:
             ref, cur, _ = _counts_aligned(*category_counts(col))
         else:

@@ -52,6 +52,11 @@ def _sql_literal(value: Any) -> str:  # noqa: ANN401
     return "'" + str(value).replace("'", "''") + "'"
 
 
+def _double(value: float) -> str:
+    """A float as an exact SQL DOUBLE: its shortest round-trip text, parsed (correctly rounded) as DOUBLE."""
+    return f"CAST('{float(value)!r}' AS DOUBLE)"
+
+
 def _column_sql(column: str) -> str:
     """The reserved prediction and score columns are named bare (they are plain identifiers); others quoted."""
     return column if column in (PREDICTION, SCORE) else _quote(column)
@@ -295,6 +300,37 @@ class DuckDBSource:
         value = f"TRY_CAST({q} AS DOUBLE)" if lenient else f"CAST({q} AS DOUBLE)"
         fetched = self.con.execute(f"SELECT {value} AS v FROM {_VIEWS[side]} WHERE {code} = 0").fetchnumpy()
         return np.asarray(fetched["v"], dtype=float)
+
+    def missing_code_counts(self, columns: Sequence[str], side: Side) -> dict[str, dict[int, int]]:
+        if not columns:
+            return {}
+        codes = ", ".join(f"{self._miss(_column_sql(c), self._type(c, side), side)} AS m{i}"
+                          for i, c in enumerate(columns))
+        kinds = (0, *labels.MISSING_KINDS)
+        # each code computed once per row (in the subquery), then counted per kind (a sum: count(*) FILTER is
+        # four times slower here)
+        parts = ", ".join(f"sum(CAST(m{i} = {k} AS BIGINT))" for i in range(len(columns)) for k in kinds)
+        values = self._one(f"SELECT {parts} FROM (SELECT {codes} FROM {_VIEWS[side]})")
+        found: dict[str, dict[int, int]] = {}
+        for i, column in enumerate(columns):
+            counts = values[i * len(kinds):(i + 1) * len(kinds)]
+            found[column] = {k: int(n) for k, n in zip(kinds, counts, strict=True) if n}  # None: no rows
+        return found
+
+    def bin_counts(self, column: str, side: Side, cuts: Sequence[float], masses: Sequence[float], *,
+                   lenient: bool = False) -> np.ndarray:
+        q = _column_sql(column)
+        code = self._miss(q, self._type(column, side), side)
+        value = f"TRY_CAST({q} AS DOUBLE)" if lenient else f"CAST({q} AS DOUBLE)"
+        terms = ([f"CAST(v >= {_double(c)} AS INTEGER)" for c in cuts]
+                 + [f"CAST(v > {_double(m)} AS INTEGER)" for m in masses])
+        index = " + ".join(terms) or "0"
+        rows = self.con.execute(f"SELECT {index} AS b, count(*) FROM (SELECT {value} AS v FROM {_VIEWS[side]} "
+                                f"WHERE {code} = 0) GROUP BY b").fetchall()
+        counts = np.zeros(len(cuts) + len(masses) + 1, dtype=np.int64)
+        for b, n in rows:
+            counts[int(b)] = int(n)
+        return counts
 
     def categories(self, column: str, side: Side) -> dict[str, int]:
         q = _column_sql(column)

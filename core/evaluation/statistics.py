@@ -238,6 +238,17 @@ class StatisticsSource(Protocol):
         """Rows of the data file and, per column, its missing values (one scan)."""
         ...
 
+    def missing_code_counts(self, columns: Sequence[str], side: Side) -> dict[str, dict[int, int]]:
+        """:meth:`missing_codes` of several columns of one side, from one scan (codes with no rows left out)."""
+        ...
+
+    def bin_counts(self, column: str, side: Side, cuts: Sequence[float], masses: Sequence[float], *,
+                   lenient: bool = False) -> np.ndarray:
+        """Counts of a numeric column's present values per bin of :func:`core.evaluation.drift.reference_cuts`
+        (bin of ``x``: the cuts at or below ``x`` plus the point masses strictly below it; ``len(cuts) +
+        len(masses) + 1`` bins), counted where the data lives; the boundaries are compared as exact doubles."""
+        ...
+
     def numbers(self, column: str, side: Side, *, lenient: bool = False) -> np.ndarray:
         """A column's present values as floats (``lenient``: text read as numbers, values that are not become
         NaN)."""

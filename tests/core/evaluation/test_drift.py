@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings, strategies as st
 from scipy.spatial.distance import jensenshannon
 from scipy.stats import chi2_contingency, chisquare, ks_2samp, wasserstein_distance
 
@@ -423,3 +424,53 @@ def test_a_column_going_mostly_missing_is_drifted_even_if_its_distribution_holds
     x = check["details"]["columns"]["x"]
     assert x["distribution_drifted"] is False and x["missing_drifted"] is True and x["drifted"] is True
     assert x["missing_share_change"] == pytest.approx(0.3) and check["passed"] is False
+
+
+# ------------------------------------------------------------------------------------------------ sorted inputs
+_VALUES = st.one_of(
+    st.floats(allow_nan=False, allow_infinity=False, width=64),
+    st.sampled_from([0.0, -0.0, 1.0, 2.5, -3.0, 5e-324, 1e300, -1e300]),  # ties, signed zeros, extremes
+    st.integers(-5, 5).map(float))
+
+
+@settings(max_examples=400, deadline=None, derandomize=True, database=None)
+@given(u=st.lists(_VALUES, min_size=1, max_size=80), v=st.lists(_VALUES, min_size=1, max_size=80))
+def test_linear_wasserstein_equals_scipy_bit_for_bit(u: list[float], v: list[float]) -> None:
+    """The merge-based Wasserstein distance of sorted samples is scipy's number itself (not merely close)."""
+    ua, va = np.array(u), np.array(v)
+    with np.errstate(over="ignore", invalid="ignore"):
+        expected = wasserstein_distance(ua, va)
+        got = d.wasserstein(np.sort(ua), np.sort(va))
+    assert (got == expected) or (math.isnan(got) and math.isnan(expected)) or (math.isinf(got) and got == expected)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True, database=None)
+@given(reference=st.lists(_VALUES, min_size=1, max_size=80), current=st.lists(_VALUES, min_size=0, max_size=80),
+       bins=st.sampled_from([1, 2, 3, 10]))
+def test_bin_counts_of_sorted_values_equal_bincount(reference: list[float], current: list[float], bins: int) -> None:
+    ref, cur = np.array(reference), np.array(current, dtype=float)
+    with np.errstate(over="ignore", invalid="ignore"):
+        cuts, masses = d.reference_cuts(ref, bins)
+    expected = np.bincount(d.bin_index(cuts, masses, cur), minlength=cuts.size + masses.size + 1)
+    assert d.sorted_bin_counts(cuts, masses, np.sort(cur)).tolist() == expected.tolist()
+
+
+def test_psi_from_counts_made_elsewhere_equals_psi_from_values(train: pd.DataFrame, current: pd.DataFrame) -> None:
+    """A column whose current values stay where the data lives (only their counts per bin come back) gets the same
+    PSI, Jensen-Shannon distance and plotted distribution as one read whole."""
+    ref, cur = train["age"].to_numpy(dtype=float), current["age"].to_numpy(dtype=float)
+    asked: list[int] = []
+
+    def counts(cuts: np.ndarray, masses: np.ndarray) -> np.ndarray:
+        asked.append(cuts.size + masses.size + 1)
+        return np.bincount(d.bin_index(cuts, masses, cur), minlength=cuts.size + masses.size + 1)
+
+    whole = d.ColumnData("age", True, ref, cur)
+    remote = d.ColumnData("age", True, ref, None, current_bins=counts, current_rows=cur.size)
+    assert not d.needs_current_values(remote, "psi", 10) and d.needs_current_values(remote, "ks", 10)
+    for method in ("psi", "jensenshannon"):
+        assert d.statistic(remote, method) == d.statistic(whole, method)
+    assert d.distribution(remote) == d.distribution(whole)
+    assert asked and remote.cur_size == whole.cur_size
+    with pytest.raises(ValueError, match="not read"):
+        d.statistic(remote, "wasserstein")

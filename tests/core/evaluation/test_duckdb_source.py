@@ -230,3 +230,30 @@ def test_no_sql_outside_the_duckdb_source() -> None:
                                     "statistics", "result", "duckdb_source"])
 def test_modules_stay_small(module: str) -> None:
     assert len((EVALUATION / f"{module}.py").read_text().splitlines()) <= 500
+
+
+def test_missing_code_counts_of_several_columns_equal_one_column_at_a_time(source: DuckDBSource) -> None:
+    columns = ["y", "s", "g", "x", "flag", "text_score"]
+    together = source.missing_code_counts(columns, "data")
+    assert together == {c: source.missing_codes(c, "data") for c in columns}
+    assert together["x"] == {0: 6, 3: 1, 5: 1} and source.missing_code_counts([], "data") == {}
+
+
+def test_bin_counts_compare_boundaries_as_exact_doubles(tmp_path: Path) -> None:
+    """Counts per reference-quantile bin made in SQL equal NumPy's, values equal to a boundary included (a cut
+    whose shortest text has 17 digits, a point mass, -0.0 against 0.0)."""
+    from core.evaluation import drift
+
+    rng = np.random.default_rng(5)
+    edge = 0.1 + 0.2  # 0.30000000000000004
+    values = np.concatenate([rng.normal(size=500), [edge] * 7, [np.nextafter(edge, 0)] * 3, [0.0] * 40, [-0.0] * 9])
+    path = tmp_path / "v.parquet"
+    pq.write_table(pa.table({"v": values, "t": [repr(float(v)) for v in values]}), path)
+    src = DuckDBSource(DataFile(path, "parquet"))
+    cases = [(np.array([edge]), np.array([])), (np.array([-1.0, 0.0, edge]), np.array([0.0])),
+             (np.array([]), np.array([])), drift.reference_cuts(values, 10)]
+    for cuts, masses in cases:
+        expected = np.bincount(drift.bin_index(cuts, masses, values), minlength=cuts.size + masses.size + 1)
+        assert src.bin_counts("v", "data", cuts.tolist(), masses.tolist()).tolist() == expected.tolist()
+        assert src.bin_counts("t", "data", cuts.tolist(), masses.tolist(), lenient=True).tolist() == \
+            expected.tolist()
