@@ -15,6 +15,8 @@ from . import (
     metrics as metrics,
     performance as performance,
     result as result,
+    sql_dialect as sql_dialect,
+    sql_source as sql_source,
     statistics as statistics,
 )
 from .duckdb_source import DuckDBSource as DuckDBSource

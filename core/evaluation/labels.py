@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.catalog.datasets import NUMERIC
+from core.evaluation.sql_dialect import DUCKDB, SqlDialect
 
 __all__ = [
     "MISSING_KINDS",
@@ -78,12 +79,12 @@ def column_kind(duckdb_type: str) -> ColumnKind:
 NUMBER_PATTERN = r"\s*[+-]?([0-9]+([.][0-9]*)?|[.][0-9]+)([eE][+-]?[0-9]+)?\s*"
 
 
-def is_number_sql(column_sql: str) -> str:
+def is_number_sql(column_sql: str, dialect: SqlDialect = DUCKDB) -> str:
     """SQL: the text value is a plain decimal number (no digit separators, no hex)."""
-    return f"regexp_full_match(CAST({column_sql} AS VARCHAR), '{NUMBER_PATTERN}')"
+    return dialect.full_match(f"CAST({column_sql} AS {dialect.text_type})", NUMBER_PATTERN)
 
 
-def missing_code_sql(column_sql: str, duckdb_type: str, markers: bool = True) -> str:
+def missing_code_sql(column_sql: str, duckdb_type: str, markers: bool = True, dialect: SqlDialect = DUCKDB) -> str:
     """SQL giving 0 for a present value, else the :data:`MISSING_KINDS` code of why it is missing.
 
     ``markers``: whether pandas' missing-value markers count as missing — true for CSV files (pandas reads them as
@@ -92,8 +93,8 @@ def missing_code_sql(column_sql: str, duckdb_type: str, markers: bool = True) ->
     if kind.base in NUMERIC and kind.base not in ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT",
                                                   "USMALLINT", "UINTEGER", "UBIGINT", "DECIMAL"):
         value = f"CAST({column_sql} AS DOUBLE)"
-        return (f"(CASE WHEN {column_sql} IS NULL THEN 1 WHEN isnan({value}) THEN 2 WHEN isinf({value}) THEN 3 "
-                f"ELSE 0 END)")
+        return (f"(CASE WHEN {column_sql} IS NULL THEN 1 WHEN isnan({value}) THEN 2 WHEN "
+                f"{dialect.is_infinite(value)} THEN 3 ELSE 0 END)")
     if kind.kind in ("numeric", "boolean", "other"):
         return f"(CASE WHEN {column_sql} IS NULL THEN 1 ELSE 0 END)"
     low = f"lower(trim({column_sql}))"
@@ -105,14 +106,14 @@ def missing_code_sql(column_sql: str, duckdb_type: str, markers: bool = True) ->
             f"WHEN {low} IN ({inf}) THEN 3 {marker}ELSE 0 END)")
 
 
-def class_key_sql(column_sql: str, duckdb_type: str) -> str:
+def class_key_sql(column_sql: str, duckdb_type: str, dialect: SqlDialect = DUCKDB) -> str:
     """SQL for the value that identifies a class: ``DOUBLE`` for numbers and booleans, text otherwise."""
     kind = column_kind(duckdb_type).kind
     if kind in ("numeric", "boolean"):
         return f"CAST({column_sql} AS DOUBLE)"
     if kind == "text":
         return str(column_sql)
-    return f"CAST({column_sql} AS VARCHAR)"
+    return f"CAST({column_sql} AS {dialect.text_type})"
 
 
 def display(value: Any) -> Any:  # noqa: ANN401

@@ -1,0 +1,83 @@
+"""The few spellings in which the evaluation's SQL differs between engines (DuckDB, Spark SQL).
+
+The statistics are written once (:mod:`core.evaluation.sql_source`, :mod:`core.evaluation.labels`); a
+:class:`SqlDialect` supplies what differs: identifier and string quoting, the text type's name, regular-expression
+matching, infinity tests, "cast or NULL", and exact DOUBLE literals. Each spelling is chosen to have the same
+meaning on both engines — e.g. regular expressions are matched over the whole text (DuckDB's RE2
+``regexp_full_match``; Java's ``RLIKE`` anchored with ``^`` and ``\\z``) with ``\\s`` spelled ``[ \\t\\n\\f\\r]``,
+the set RE2 gives it (Java's ``\\s`` also matches a vertical tab); a DOUBLE literal is its shortest round-trip text
+cast from a string (both engines parse it correctly rounded).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+__all__ = ["DUCKDB", "SPARK", "SqlDialect"]
+
+#: What ``\s`` means in RE2 (DuckDB), spelled out so that Java's regular expressions (Spark) mean the same.
+_RE2_SPACE = "[ \\t\\n\\f\\r]"
+
+
+@dataclass(frozen=True)
+class SqlDialect:
+    """How one engine spells the evaluation's SQL."""
+
+    name: Literal["duckdb", "spark"]
+
+    def quote(self, identifier: str) -> str:
+        """A column or view name as a quoted identifier."""
+        if self.name == "spark":
+            return "`" + identifier.replace("`", "``") + "`"
+        return '"' + identifier.replace('"', '""') + '"'
+
+    def string(self, text: str) -> str:
+        """A string literal (Spark SQL reads backslash escapes in literals; DuckDB does not)."""
+        if self.name == "spark":
+            return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+        return "'" + text.replace("'", "''") + "'"
+
+    @property
+    def text_type(self) -> str:
+        return "STRING" if self.name == "spark" else "VARCHAR"
+
+    def full_match(self, text_sql: str, pattern: str) -> str:
+        """SQL: the whole of ``text_sql`` matches the regular expression ``pattern`` (RE2 syntax, ``\\s`` as RE2
+        defines it)."""
+        portable = pattern.replace("\\s", _RE2_SPACE)
+        if self.name == "spark":
+            anchored = "^(?:" + portable + ")\\z"
+            return f"({text_sql} RLIKE {self.string(anchored)})"
+        return f"regexp_full_match({text_sql}, {self.string(portable)})"
+
+    def is_infinite(self, double_sql: str) -> str:
+        if self.name == "spark":  # Spark SQL has no isinf
+            return f"(abs({double_sql}) = CAST('Infinity' AS DOUBLE))"
+        return f"isinf({double_sql})"
+
+    def try_double(self, sql: str) -> str:
+        """SQL: the value as DOUBLE, or NULL where it is not a number."""
+        return f"TRY_CAST({sql} AS DOUBLE)"
+
+    def try_cast(self, sql: str, type_name: str) -> str:
+        return f"TRY_CAST({sql} AS {type_name})"
+
+    def double(self, value: float) -> str:
+        """An exact DOUBLE literal (the float's shortest round-trip text, parsed correctly rounded)."""
+        text = repr(float(value))
+        if self.name == "spark":
+            text = {"inf": "Infinity", "-inf": "-Infinity", "nan": "NaN"}.get(text, text)
+        return f"CAST('{text}' AS DOUBLE)"
+
+    def square(self, sql: str) -> str:
+        """SQL: the square of a DOUBLE expression (Spark's ``^`` is exclusive or)."""
+        return f"(({sql}) * ({sql}))"
+
+    def group_by(self, keys: int) -> str:
+        """GROUP BY the first ``keys`` selected expressions."""
+        return "GROUP BY " + ", ".join(str(i) for i in range(1, keys + 1)) if keys else ""
+
+
+DUCKDB = SqlDialect("duckdb")
+SPARK = SqlDialect("spark")

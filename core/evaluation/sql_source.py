@@ -1,0 +1,311 @@
+"""The evaluation's statistics as SQL, written once for every SQL engine (DuckDB, Spark SQL).
+
+:class:`SqlSource` implements the statistics of :class:`~core.evaluation.statistics.StatisticsSource` as SQL
+statements over three views — the data file as read (the ``data`` side), the evaluated rows (the data with the
+predictions and scores attached as :data:`~core.evaluation.statistics.PREDICTION` and
+:data:`~core.evaluation.statistics.SCORE`; the ``current`` side) and the reference file (the ``reference`` side) —
+spelled through a :class:`~core.evaluation.sql_dialect.SqlDialect`. Only aggregates come back: per-group confusion
+counts from one ``GROUP BY``, counts per distinct score (ROC AUC and average precision stay exact), sums for log
+loss, Brier and regression errors, missing-value counts, category counts and counts per reference-quantile bin for
+drift; the values of one numeric column only when a drift test needs them (KS, Wasserstein). An engine subclass
+opens the views and runs the statements (:meth:`SqlSource._rows`, :meth:`SqlSource._arrays`,
+:meth:`SqlSource._create_view`, :meth:`SqlSource._describe`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any, Literal
+
+import numpy as np
+
+from core.evaluation import labels
+from core.evaluation.sql_dialect import SqlDialect
+from core.evaluation.statistics import (
+    PREDICTION,
+    SCORE,
+    ConfusionCell,
+    LossSum,
+    MissingByColumn,
+    NumberCounts,
+    RegressionCell,
+    ScoreCounts,
+    Side,
+    ValueCounts,
+)
+
+__all__ = ["SqlSource"]
+
+
+class SqlSource:
+    """The statistics of an evaluation as SQL; subclasses supply the engine (see the module's docstring)."""
+
+    dialect: SqlDialect
+    #: The views' names per side (an engine with shared sessions makes them unique per source).
+    views: dict[Side, str]
+
+    def __init__(self) -> None:
+        self._columns: dict[str, str] = {}
+        self._ref_columns: dict[str, str] = {}
+        self._types: dict[str, str] = {}
+        self._markers = False
+        self._ref_markers = True
+
+    # ------------------------------------------------------------------------------------------- the engine
+    def _rows(self, sql: str, limit: int | None = None) -> list[tuple[Any, ...]]:
+        """The rows of a query (at most ``limit``)."""
+        raise NotImplementedError
+
+    def _arrays(self, sql: str) -> dict[str, np.ndarray]:
+        """The columns of a query as NumPy arrays."""
+        raise NotImplementedError
+
+    def _create_view(self, view: str, select_sql: str) -> None:
+        raise NotImplementedError
+
+    def _describe(self, view: str) -> dict[str, str]:
+        """A view's columns and their type names, spelled as the catalog records them (``BIGINT``, ``VARCHAR``…)."""
+        raise NotImplementedError
+
+    def _one(self, sql: str) -> tuple[Any, ...]:
+        (row,) = self._rows(sql)  # an aggregate without GROUP BY: one row
+        return tuple(row)
+
+    # ------------------------------------------------------------------------------------------- schema
+    @property
+    def columns(self) -> Mapping[str, str]:
+        return self._columns
+
+    @property
+    def reference_columns(self) -> Mapping[str, str]:
+        return self._ref_columns
+
+    @property
+    def evaluated_columns(self) -> Mapping[str, str]:
+        return self._types
+
+    def _q(self, column: str) -> str:
+        """The reserved prediction and score columns are named bare (they are plain identifiers); others quoted."""
+        return column if column in (PREDICTION, SCORE) else self.dialect.quote(column)
+
+    def _literal(self, value: Any) -> str:  # noqa: ANN401
+        if isinstance(value, float):
+            return self.dialect.double(value)
+        return self.dialect.string(str(value))
+
+    def _type(self, column: str, side: Side) -> str:
+        """The type a column's missing codes are read with: as the file declares it (the evaluated rows' own type
+        only for the attached prediction and score)."""
+        if side == "reference":
+            return self._ref_columns[column]
+        return self._columns[column] if column in self._columns else self._types[column]
+
+    def _miss(self, column_sql: str, type_name: str, side: Side = "current") -> str:
+        """:func:`labels.missing_code_sql` with pandas' markers only for CSV data."""
+        markers = self._ref_markers if side == "reference" else self._markers
+        return labels.missing_code_sql(column_sql, type_name, markers, self.dialect)
+
+    def _is_number(self, column_sql: str) -> str:
+        return labels.is_number_sql(column_sql, self.dialect)
+
+    # ------------------------------------------------------------------------------------------- predictions
+    def attach_columns(self, prediction: str | None, score: str | None) -> None:
+        d = self.dialect
+        pred = d.quote(prediction) if prediction else "NULL"
+        score_sql = "CAST(NULL AS DOUBLE)"
+        if score:
+            score_sql = f"CAST({d.quote(score)} AS DOUBLE)"
+            if labels.column_kind(self._columns[score]).kind != "numeric":
+                q = d.quote(score)
+                code = self._miss(q, self._columns[score], "data")
+                score_sql = (f"(CASE WHEN {code} = 0 THEN {d.try_double(q)} WHEN {code} = 2 THEN "
+                             f"{d.double(float('nan'))} WHEN {code} = 3 THEN {d.double(float('inf'))} END)")
+        self._create_view(self.views["current"], f"SELECT *, {pred} AS {PREDICTION}, {score_sql} AS {SCORE} "
+                                                 f"FROM {self.views['data']}")
+        self._types = self._describe(self.views["current"])
+
+    # ------------------------------------------------------------------------------------------- values
+    def row_count(self, side: Side) -> int:
+        return int(self._one(f"SELECT count(*) FROM {self.views[side]}")[0])
+
+    def count_numbers(self, column: str) -> NumberCounts:
+        q = self._q(column)
+        code = self._miss(q, self._types[column])
+        present, numbers = self._one(f"SELECT count(*) FILTER (WHERE {code} = 0), count(*) FILTER (WHERE {code} = 0 "
+                                     f"AND {self._is_number(q)}) FROM {self.views['current']}")
+        return NumberCounts(int(present), int(numbers))
+
+    def non_numbers(self, column: str, side: Side, limit: int = 5) -> ValueCounts:
+        q = self._q(column)
+        view = self.views[side]
+        where = f"{self._miss(q, self._type(column, side), side)} = 0 AND NOT {self._is_number(q)}"
+        text = f"CAST({q} AS {self.dialect.text_type})"
+        top = self._rows(f"SELECT {text} AS v, count(*) AS n FROM {view} WHERE {where} GROUP BY 1 "
+                         f"ORDER BY 2 DESC, 1 LIMIT {int(limit)}")
+        if not top:
+            return ValueCounts((), 0)
+        total = int(self._one(f"SELECT count(*) FROM {view} WHERE {where}")[0])
+        return ValueCounts(tuple((v, int(n)) for v, n in top), total)
+
+    def inexact_class_values(self, column: str) -> int:
+        q = self._q(column)
+        back = self.dialect.try_cast(f"CAST({q} AS DOUBLE)", self._types[column])
+        return int(self._one(f"SELECT count(*) FILTER (WHERE {q} IS NOT NULL AND {back} IS DISTINCT FROM {q}) "
+                             f"FROM {self.views['current']}")[0])
+
+    def top_values(self, column: str, limit: int = 5) -> ValueCounts:
+        q = self._q(column)
+        rows = self._rows(f"SELECT {q} AS v, count(*) AS n FROM {self.views['current']} WHERE {q} IS NOT NULL "
+                          f"GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT {int(limit)}")
+        return ValueCounts(tuple((v, int(n)) for v, n in rows), 0)
+
+    def _key(self, column: str, as_number: bool) -> str:
+        """SQL for a column's class key (numbers-as-text read as numbers)."""
+        q = self._q(column)
+        if as_number:
+            return self.dialect.try_double(q)
+        return labels.class_key_sql(q, self._types[column], self.dialect)
+
+    # ------------------------------------------------------------------------------------------- classification
+    def confusion_table(self, label: str, groups: Sequence[str], *, prediction: bool, score: bool,
+                        thresholds: Sequence[float], limit: int,
+                        as_numbers: Collection[str] = ()) -> list[ConfusionCell]:
+        d = self.dialect
+        q = d.quote(label)
+        ym = self._miss(q, self._types[label])
+        parts = [f"CASE WHEN {ym} = 0 THEN {self._key(label, label in as_numbers)} END", ym]
+        if prediction:
+            pm = self._miss(PREDICTION, self._types[PREDICTION])
+            parts += [f"CASE WHEN {pm} = 0 THEN {self._key(PREDICTION, PREDICTION in as_numbers)} END", pm]
+        else:
+            parts += ["NULL", "1"]
+        clean = ""
+        if score:
+            sm = self._miss(SCORE, "DOUBLE")
+            clean = f"(CASE WHEN {sm} = 0 THEN {SCORE} END)"
+            parts += [sm, f"coalesce({clean} < 0 OR {clean} > 1, false)"]
+        else:
+            parts += ["1", "false"]
+        for g in groups:
+            gq = d.quote(g)
+            gm = self._miss(gq, self._types[g])
+            parts += [f"CASE WHEN {gm} = 0 THEN {gq} END", gm]
+        keys = ", ".join(f"{p} AS k{i}" for i, p in enumerate(parts))
+        counts = ", ".join(["count(*)"] + [f"count(*) FILTER (WHERE {clean} >= {d.double(t)})" for t in thresholds]
+                           if score else ["count(*)"])
+        fetched = self._rows(f"SELECT {keys}, {counts} FROM {self.views['current']} {d.group_by(len(parts))}",
+                             limit=limit + 1)
+        k = len(groups)
+        cells = []
+        for r in fetched:
+            grouped = r[6:6 + 2 * k]
+            cells.append(ConfusionCell(
+                label=r[0], label_missing=int(r[1]), prediction=r[2], prediction_missing=int(r[3]),
+                score_missing=int(r[4]), score_outside=bool(r[5]), groups=tuple(grouped[0::2]),
+                groups_missing=tuple(int(v) for v in grouped[1::2]), rows=int(r[6 + 2 * k]),
+                at_least={t: int(v) for t, v in zip(thresholds if score else (), r[7 + 2 * k:], strict=True)}))
+        return cells
+
+    def _scored(self, label: str, positive: Any, label_as_number: bool) -> tuple[str, str]:  # noqa: ANN401
+        """SQL: the row is of the positive class; the label and score are present."""
+        q = self.dialect.quote(label)
+        is_pos = f"({self._key(label, label_as_number)} = {self._literal(positive)})"
+        usable = f"{self._miss(q, self._types[label])} = 0 AND {self._miss(SCORE, 'DOUBLE')} = 0"
+        return is_pos, usable
+
+    def score_counts(self, label: str, positive: Any, label_as_number: bool = False) -> ScoreCounts:  # noqa: ANN401
+        is_pos, usable = self._scored(label, positive, label_as_number)
+        counts = self._arrays(
+            f"SELECT count(*) FILTER (WHERE {is_pos}) AS pos, count(*) FILTER (WHERE NOT {is_pos}) AS neg "
+            f"FROM {self.views['current']} WHERE {usable} GROUP BY {SCORE} ORDER BY {SCORE}")
+        return ScoreCounts(counts["pos"], counts["neg"])
+
+    def scores_outside_unit(self, label: str, limit: int = 5) -> list[float]:
+        _, usable = self._scored(label, 1.0, False)
+        rows = self._rows(f"SELECT {SCORE} FROM {self.views['current']} WHERE {usable} AND ({SCORE} < 0 OR "
+                          f"{SCORE} > 1) LIMIT {int(limit)}")
+        return [v for (v,) in rows]
+
+    def probability_loss(self, label: str, positive: Any, loss: Literal["log_loss", "brier"],  # noqa: ANN401
+                         epsilon: float, label_as_number: bool = False) -> LossSum:
+        d = self.dialect
+        is_pos, usable = self._scored(label, positive, label_as_number)
+        p = f"least(greatest({SCORE}, {d.double(epsilon)}), {d.double(1 - epsilon)})"
+        expr = (f"-(CASE WHEN {is_pos} THEN ln({p}) ELSE ln(1 - {p}) END)" if loss == "log_loss"
+                else d.square(f"{SCORE} - CASE WHEN {is_pos} THEN 1.0 ELSE 0.0 END"))
+        n, total = self._one(f"SELECT count(*), sum({expr}) FROM {self.views['current']} WHERE {usable}")
+        return LossSum(int(n), None if total is None else float(total))
+
+    def regression_sums(self, label: str, target: str) -> list[RegressionCell]:
+        d = self.dialect
+        q = d.quote(label)
+        ym = self._miss(q, self._types[label])
+        tm = self._miss(target, self._types[target])
+        y, yhat = d.try_double(q), d.try_double(target)
+        fetched = self._rows(
+            f"SELECT {ym} AS ym, {tm} AS tm, count(*), sum({d.square(f'{y} - {yhat}')}), sum(abs({y} - {yhat})), "
+            f"var_pop({y}) FROM {self.views['current']} {d.group_by(2)}")
+        return [RegressionCell(int(r[0]), int(r[1]), int(r[2]), _float(r[3]), _float(r[4]), _float(r[5]))
+                for r in fetched]
+
+    # ------------------------------------------------------------------------------------------- columns
+    def missing_codes(self, column: str, side: Side) -> dict[int, int]:
+        code = self._miss(self._q(column), self._type(column, side), side)
+        rows = self._rows(f"SELECT {code} AS m, count(*) FROM {self.views[side]} GROUP BY 1")
+        return {int(c): int(n) for c, n in rows}
+
+    def missing_code_counts(self, columns: Sequence[str], side: Side) -> dict[str, dict[int, int]]:
+        if not columns:
+            return {}
+        codes = ", ".join(f"{self._miss(self._q(c), self._type(c, side), side)} AS m{i}"
+                          for i, c in enumerate(columns))
+        kinds = (0, *labels.MISSING_KINDS)
+        # each code computed once per row (in the subquery), then counted per kind (a sum: DuckDB's count(*) FILTER
+        # is four times slower here)
+        parts = ", ".join(f"sum(CAST(m{i} = {k} AS BIGINT))" for i in range(len(columns)) for k in kinds)
+        values = self._one(f"SELECT {parts} FROM (SELECT {codes} FROM {self.views[side]}) AS coded")
+        found: dict[str, dict[int, int]] = {}
+        for i, column in enumerate(columns):
+            counts = values[i * len(kinds):(i + 1) * len(kinds)]
+            found[column] = {k: int(n) for k, n in zip(kinds, counts, strict=True) if n}  # None: no rows
+        return found
+
+    def missing_by_column(self, columns: Sequence[str]) -> MissingByColumn:
+        parts = ", ".join(f"count(*) FILTER (WHERE {self._miss(self.dialect.quote(c), self._columns[c], 'data')} > 0)"
+                          for c in columns)
+        values = self._one(f"SELECT count(*), {parts} FROM {self.views['data']}") if columns else (0,)
+        return MissingByColumn(int(values[0]), dict(zip(columns, (int(v) for v in values[1:]), strict=True)))
+
+    def _present_doubles(self, column: str, side: Side, lenient: bool) -> str:
+        q = self._q(column)
+        code = self._miss(q, self._type(column, side), side)
+        value = self.dialect.try_double(q) if lenient else f"CAST({q} AS DOUBLE)"
+        return f"SELECT {value} AS v FROM {self.views[side]} WHERE {code} = 0"
+
+    def numbers(self, column: str, side: Side, *, lenient: bool = False) -> np.ndarray:
+        fetched = self._arrays(self._present_doubles(column, side, lenient))
+        return np.asarray(fetched["v"], dtype=float)
+
+    def bin_counts(self, column: str, side: Side, cuts: Sequence[float], masses: Sequence[float], *,
+                   lenient: bool = False) -> np.ndarray:
+        d = self.dialect
+        terms = ([f"CAST(v >= {d.double(c)} AS INTEGER)" for c in cuts]
+                 + [f"CAST(v > {d.double(m)} AS INTEGER)" for m in masses])
+        index = " + ".join(terms) or "0"
+        rows = self._rows(f"SELECT {index} AS b, count(*) AS n FROM ({self._present_doubles(column, side, lenient)}) "
+                          f"AS present GROUP BY 1")
+        counts = np.zeros(len(cuts) + len(masses) + 1, dtype=np.int64)
+        for b, n in rows:
+            counts[int(b)] = int(n)
+        return counts
+
+    def categories(self, column: str, side: Side) -> dict[str, int]:
+        q = self._q(column)
+        code = self._miss(q, self._type(column, side), side)
+        got = self._rows(f"SELECT CAST({q} AS {self.dialect.text_type}) AS v, count(*) AS n FROM {self.views[side]} "
+                         f"WHERE {code} = 0 GROUP BY 1")
+        return {str(k): int(v) for k, v in got}
+
+
+def _float(value: Any) -> float | None:  # noqa: ANN401
+    return None if value is None else float(value)
