@@ -21,6 +21,7 @@ from core.api.countersign import Countersign
 from core.catalog.datasets import CsvDialect
 from core.display.words import human, role_words, when
 from core.errors import BadInput, CheckFailed, CountersignError, NotAuthenticated
+from core.evaluation.engines import Engine
 from core.identity.roles import ALL_ROLES
 from core.identity.users import Session
 
@@ -900,14 +901,21 @@ def suspend_cmd(state: _State, db: str | None, as_json: bool, as_user: str | Non
 @click.option("--reference", default=None, metavar="DATASET_REF")
 @click.option("--trust-pickle", is_flag=True,
               help="Vouch for this pickle/joblib artifact's exact bytes yourself (ledgered) so it may run, isolated.")
+@click.option("--engine", "engine_name", type=click.Choice(["duckdb", "spark"], case_sensitive=False),
+              default="duckdb", show_default=True,
+              help="Where the statistics are computed: DuckDB on this machine, or Apache Spark (Parquet datasets; "
+                   "predictions in the data).")
+@click.option("--spark-master", default=None, metavar="URL",
+              help="Spark master for --engine spark (default: $COUNTERSIGN_SPARK_MASTER, else local[*]).")
 def monitor_cmd(state: _State, db: str | None, as_json: bool, as_user: str | None, model_ref: str, data: str,
                 label: str | None, prediction_column: str | None, score_column: str | None,
-                reference: str | None, trust_pickle: bool) -> None:
+                reference: str | None, trust_pickle: bool, engine_name: str, spark_master: str | None) -> None:
     """Run the governing policy's drift and performance checks on production data (exit 1 if a block check fails)."""
+    engine = Engine.of(engine_name, spark_master)
     cs = _service(state, db)
     result = cs.monitor(_login(state, cs, as_user), model_ref, data=data, label=label,
                         prediction_column=prediction_column, score_column=score_column, reference=reference,
-                        trust_pickle=trust_pickle)
+                        trust_pickle=trust_pickle, engine=engine)
     if as_json:
         emit_json(result)
     else:
@@ -959,14 +967,22 @@ def history_cmd(state: _State, db: str | None, as_json: bool, as_user: str | Non
               help="The positive class (default: the policy's positive_label, else scikit-learn's 1).")
 @click.option("--trust-pickle", is_flag=True,
               help="Vouch for this pickle/joblib artifact's exact bytes yourself (ledgered) so it may run, isolated.")
+@click.option("--engine", "engine_name", type=click.Choice(["duckdb", "spark"], case_sensitive=False),
+              default="duckdb", show_default=True,
+              help="Where the statistics are computed: DuckDB on this machine, or Apache Spark (Parquet datasets; "
+                   "predictions in the data).")
+@click.option("--spark-master", default=None, metavar="URL",
+              help="Spark master for --engine spark (default: $COUNTERSIGN_SPARK_MASTER, else local[*]).")
 def evaluate_cmd(state: _State, db: str | None, as_json: bool, as_user: str | None, model_ref: str, data: str,
                  policy: str, reference: str | None, label: str | None, prediction_column: str | None,
-                 score_column: str | None, positive_label: str | None, trust_pickle: bool) -> None:
+                 score_column: str | None, positive_label: str | None, trust_pickle: bool, engine_name: str,
+                 spark_master: str | None) -> None:
     """Evaluate a model against a policy: exit 0 if every block check passes, 1 if any fails, 2 on bad input."""
+    engine = Engine.of(engine_name, spark_master)
     cs = _service(state, db)
     result = cs.evaluate(_login(state, cs, as_user), model_ref, data=data, policy=policy, reference=reference,
                          label=label, prediction_column=prediction_column, score_column=score_column,
-                         positive_label=positive_label, trust_pickle=trust_pickle)
+                         positive_label=positive_label, trust_pickle=trust_pickle, engine=engine)
     if as_json:
         emit_json(result)
     else:

@@ -52,6 +52,11 @@ class DuckDBSource(SqlSource):
         self._columns = self._open("cur_file", data)
         self._markers = data.format == "csv"
 
+    @property
+    def engine(self) -> dict[str, Any]:
+        """What the result records of the engine: name, version and approximations (none)."""
+        return {"name": "duckdb", "version": engine_version(), "approximations": []}
+
     # ------------------------------------------------------------------------------------------- the engine
     def _rows(self, sql: str, limit: int | None = None) -> list[tuple[Any, ...]]:
         cursor = self.con.execute(sql)

@@ -20,6 +20,7 @@ from core.catalog.datasets import CsvDialect
 from core.errors import BadInput
 from core.evaluation import data_checks, labels, performance
 from core.evaluation.checks import compare
+from core.evaluation.engines import Engine, described
 from core.evaluation.result import CheckResult, EvaluationResult
 from core.evaluation.statistics import PREDICTION, SCORE, DataFile, ModelOutputs, StatisticsSource
 from core.policy.rules import (
@@ -57,25 +58,21 @@ class EvalInputs:
     prediction_column: str | None = None
     score_column: str | None = None
     positive_label: Any = None
-
-
-def _duckdb(data: DataFile) -> StatisticsSource:
-    from core.evaluation.duckdb_source import DuckDBSource
-
-    return DuckDBSource(data)
+    engine: Engine = field(default_factory=Engine)
 
 
 class Evaluator:
     """Runs a policy's checks; construct, then call :meth:`run`.
 
-    ``source``: how to open a statistics source on the evaluation data (DuckDB unless given).
+    ``source``: how to open a statistics source on the evaluation data (``inputs.engine`` unless given).
     """
 
     def __init__(self, inputs: EvalInputs,
                  source: Callable[[DataFile], StatisticsSource] | None = None) -> None:
         self.inputs = inputs
         self.policy = inputs.policy
-        self.source = (source or _duckdb)(DataFile(inputs.data_path, inputs.data_format, inputs.data_dialect))
+        self.source = (source or inputs.engine.open)(DataFile(inputs.data_path, inputs.data_format,
+                                                              inputs.data_dialect))
         self.columns: dict[str, str] = dict(self.source.columns)
         reserved = [c for c in self.columns if c.lower() in (PREDICTION.lower(), SCORE.lower())]
         if reserved:
@@ -296,8 +293,9 @@ class Evaluator:
         for c in checks:
             if c["kind"] == "drift":
                 c["details"]["reference_rows"] = self.source.row_count("reference")
+        engine = described(self.source)
         self.source.close()
-        return EvaluationResult.of(self.rows, checks, round(time.perf_counter() - started, 3))
+        return EvaluationResult.of(self.rows, checks, round(time.perf_counter() - started, 3), engine)
 
     def run(self) -> dict[str, Any]:
         """:meth:`evaluate`, as the plain dict that is stored and hashed."""

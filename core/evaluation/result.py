@@ -64,24 +64,32 @@ class EvaluationResult:
     failed_block_checks: list[str] = field(default_factory=list)
     failed_warn_checks: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    #: Which engine computed the statistics: ``{"name", "version", "approximations"[, "master"]}`` (``None`` in
+    #: results recorded before engines were recorded).
+    engine: dict[str, Any] | None = None
 
     @classmethod
-    def of(cls, rows: int, checks: list[CheckResult], seconds: float) -> EvaluationResult:
+    def of(cls, rows: int, checks: list[CheckResult], seconds: float,
+           engine: dict[str, Any] | None = None) -> EvaluationResult:
         """The verdict of checks: passed unless a ``block`` check failed; failed checks listed by severity."""
         blocking = [c["id"] for c in checks if c["severity"] == "block" and not c["passed"]]
         warnings = [c["id"] for c in checks if c["severity"] == "warn" and not c["passed"]]
-        return cls(rows, checks, not blocking, blocking, warnings, seconds)
+        return cls(rows, checks, not blocking, blocking, warnings, seconds, engine)
 
     def to_dict(self) -> dict[str, Any]:
-        """The result as stored and hashed (the same keys, in the same order, as always)."""
-        return {"rows": self.rows, "checks": self.checks, "passed": self.passed,
-                "failed_block_checks": self.failed_block_checks, "failed_warn_checks": self.failed_warn_checks,
-                "seconds": self.seconds}
+        """The result as stored and hashed (the same keys, in the same order, as always; ``engine`` last, when
+        known)."""
+        out = {"rows": self.rows, "checks": self.checks, "passed": self.passed,
+               "failed_block_checks": self.failed_block_checks, "failed_warn_checks": self.failed_warn_checks,
+               "seconds": self.seconds}
+        if self.engine is not None:
+            out["engine"] = self.engine
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> EvaluationResult:
         return cls(data["rows"], data["checks"], data["passed"], data["failed_block_checks"],
-                   data["failed_warn_checks"], data["seconds"])
+                   data["failed_warn_checks"], data["seconds"], data.get("engine"))
 
 
 class PolicyRef(TypedDict):
@@ -129,6 +137,7 @@ class EvaluationRecord(TypedDict):
     failed_block_checks: list[str]
     failed_warn_checks: list[str]
     seconds: float
+    engine: NotRequired[dict[str, Any]]
     evaluated_at: NotRequired[str]
     evaluated_by: NotRequired[str]
     seq: NotRequired[int]

@@ -23,6 +23,7 @@ from core.catalog.datasets import parse_ref
 from core.catalog.registry import dataset_node, model_node
 from core.errors import BadInput, NotFound
 from core.evaluation.engine import EvalInputs, Evaluator
+from core.evaluation.engines import Engine
 from core.evidence import attest
 from core.identity.roles import Permission
 from core.identity.users import Session
@@ -124,6 +125,7 @@ class GovernanceService:
         permission: Permission = Permission.EVALUATE,
         after_store: Callable[[Tx, str, dict[str, Any]], None] | None = None,
         trust_pickle: bool = False,
+        engine: Engine | None = None,
     ) -> dict[str, Any]:
         """Evaluate a model version against a policy on a registered dataset; store and ledger the result.
 
@@ -133,7 +135,12 @@ class GovernanceService:
         A pickle/joblib artifact runs only if the acting user has vouched for its exact bytes — earlier, or now with
         ``trust_pickle`` (ledgered before anything is loaded) — and then only in an isolated process
         (:mod:`core.evaluation.sandbox`); the result records who trusted it.
+
+        ``engine``: where the statistics are computed (:class:`core.evaluation.engines.Engine`; DuckDB by default).
+        The Spark engine reads Parquet datasets and evaluates predictions already in the data; a model with an
+        artifact is refused there before anything is loaded.
         """
+        engine = engine or Engine()
         mref = parse_ref(model_ref, "model reference")
         dref = parse_ref(data, "--data dataset reference")
         rref = parse_ref(reference, "--reference dataset reference") if reference else None
@@ -176,6 +183,11 @@ class GovernanceService:
             raise BadInput(f"{mref} has an artifact, so its evaluation runs it on {dref}; {given} would take the "
                            "answers from the data instead. Supplied predictions are for external models (registered "
                            "with --external) and for 'countersign monitor' on logged production predictions")
+        if engine.name == "spark" and not model_record["external"] and not (prediction_column or score_column):
+            raise BadInput(f"{mref} has an artifact: scoring it runs its code, which the Spark engine would do on "
+                           "the cluster, outside Countersign's sandbox. Evaluate it with --engine duckdb; the Spark "
+                           "engine evaluates predictions already in the data (external models, and 'countersign "
+                           "monitor' on logged production predictions)")
         data_path = datasets.check_at_use(data_record)
         ref_path = datasets.check_at_use(ref_record) if ref_record else None
         loading: dict[str, Any] | None = None
@@ -188,15 +200,16 @@ class GovernanceService:
             self._ctx.site, model_record, actor_vouched=loading is not None)
         features = [f["name"] for f in json.loads(model_record["features"])]
         label = label or _default_label(data_record)
-        engine = Evaluator(EvalInputs(
+        evaluator = Evaluator(EvalInputs(
             policy=policy_obj, data_path=data_path, data_format=data_record["format"], label=label,
             data_dialect=datasets.dialect_of(data_record),
             reference_path=ref_path, reference_format=ref_record["format"] if ref_record else None,
             reference_dialect=datasets.dialect_of(ref_record) if ref_record else None,
             model=model_obj, feature_names=features, card=found["card"], training_schema=found["training_schema"],
-            prediction_column=prediction_column, score_column=score_column, positive_label=positive_label))
+            prediction_column=prediction_column, score_column=score_column, positive_label=positive_label,
+            engine=engine))
         try:
-            outcome = engine.run()
+            outcome = evaluator.run()
         finally:
             close = getattr(model_obj, "close", None)
             if close is not None:
@@ -221,6 +234,7 @@ class GovernanceService:
             "failed_block_checks": outcome["failed_block_checks"],
             "failed_warn_checks": outcome["failed_warn_checks"],
             "seconds": outcome["seconds"],
+            **({"engine": outcome["engine"]} if "engine" in outcome else {}),
         }
 
         subject_sha = model_record["artifact_digest"] or hashlib.sha256(
@@ -282,7 +296,8 @@ class GovernanceService:
 
     def monitor(self, session: Session, model_ref: str, *, data: str, label: str | None = None,
                 prediction_column: str | None = None, score_column: str | None = None,
-                reference: str | None = None, trust_pickle: bool = False) -> dict[str, Any]:
+                reference: str | None = None, trust_pickle: bool = False,
+                engine: Engine | None = None) -> dict[str, Any]:
         """Run the governing policy's drift and performance checks on production data; a failing block check flags
         the version ``revalidation_required`` (ledgered)."""
         mref = parse_ref(model_ref, "model reference")
@@ -303,7 +318,7 @@ class GovernanceService:
         result = self.evaluate(session, model_ref, data=data, policy=assignment["policy_name"], reference=reference,
                                label=label, prediction_column=prediction_column, score_column=score_column,
                                purpose="monitoring", kinds=("metric", "drift"), permission=Permission.MONITOR,
-                               after_store=flag, trust_pickle=trust_pickle)
+                               after_store=flag, trust_pickle=trust_pickle, engine=engine)
         if result.get("revalidation_required"):
             self._releases.flush_webhooks()
         return result

@@ -138,7 +138,8 @@ def test_a_result_with_every_kind_of_check_validates(every_kind: dict[str, Any])
 def test_evaluation_result_round_trips_the_engine_dict_exactly(every_kind: dict[str, Any]) -> None:
     typed = EvaluationResult.from_dict(every_kind)
     assert json.dumps(typed.to_dict()) == json.dumps(every_kind)  # same keys, same order, same values
-    again = EvaluationResult.of(typed.rows, typed.checks, typed.seconds)
+    again = EvaluationResult.of(typed.rows, typed.checks, typed.seconds, typed.engine)
+    assert typed.engine is not None and typed.engine["name"] == "duckdb" and typed.engine["approximations"] == []
     assert again == typed
 
 

@@ -1,0 +1,178 @@
+"""The Apache Spark statistics source: the evaluation's SQL (:mod:`core.evaluation.sql_source`) on Spark SQL.
+
+For prediction logs too big for one machine: Spark reads the registered Parquet file(s) where its executors run and
+returns only aggregates to the driver — per-group confusion counts, counts per distinct score, loss and error sums,
+missing-value counts, category counts and counts per reference-quantile bin — the same statements, with the same
+definitions, as the DuckDB engine. Only drift tests that need a numeric column's values (KS, Wasserstein, and
+columns of few distinct values) bring that one column to the driver (through Arrow).
+
+The session is Spark's own (``SparkSession.builder.master(url).getOrCreate()``): ``local[*]`` runs Spark inside this
+machine's JVM; ``spark://host:7077``, ``yarn`` or ``k8s://…`` use an existing cluster (see ``docs/engines.md``). The
+session runs with ANSI mode off, the UTC time zone and Arrow transfers on (:data:`SESSION_CONF`).
+
+What Spark does not do here: CSV files (Spark's CSV reader types columns differently from the catalog's reader:
+register the data as Parquet) and models with artifacts (scoring would run the artifact's code on the cluster's
+executors, outside Countersign's sandbox: evaluate prediction logs — the data's prediction/score columns — or use
+the DuckDB engine).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import uuid
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from core.catalog.hashing import parquet_files
+from core.errors import BadInput
+from core.evaluation.sql_dialect import SPARK
+from core.evaluation.sql_source import SqlSource
+from core.evaluation.statistics import DataFile, ModelOutputs, Side
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql.types import DataType
+
+__all__ = ["DEFAULT_MASTER", "SESSION_CONF", "SparkSource", "catalog_type", "session", "shown_master"]
+
+DEFAULT_MASTER = "local[*]"
+SESSION_CONF: dict[str, str] = {
+    "spark.sql.ansi.enabled": "false",  # a value that is not a number is NULL (TRY_CAST), as in DuckDB's casts
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.execution.arrow.pyspark.enabled": "true",
+    "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.sql.shuffle.partitions": "8",
+}
+_LOCK = threading.Lock()
+_SIMPLE = {"double": "DOUBLE", "float": "FLOAT", "bigint": "BIGINT", "int": "INTEGER", "smallint": "SMALLINT",
+           "tinyint": "TINYINT", "string": "VARCHAR", "boolean": "BOOLEAN", "date": "DATE", "binary": "BLOB",
+           "timestamp": "TIMESTAMP WITH TIME ZONE", "timestamp_ntz": "TIMESTAMP", "void": "NULL"}
+
+
+def shown_master(master: str) -> str:
+    """A master URL as it may be recorded and shown: any ``user:password@`` removed."""
+    return re.sub(r"(?<=://)[^/@]*@", "", master)
+
+
+def session(master: str = DEFAULT_MASTER) -> SparkSession:
+    """This process's Spark session on ``master`` (created on first use; a process holds one session, so a second
+    master is refused rather than silently ignored)."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError as exc:  # pragma: no cover - pyspark is a declared dependency
+        raise BadInput(f"the Spark engine needs PySpark: {exc}") from None
+    with _LOCK:
+        active = SparkSession.getActiveSession()
+        if active is not None:
+            running = str(active.sparkContext.master)
+            if running != master:
+                raise BadInput(f"this process already runs Spark on {shown_master(running)}; it cannot also use "
+                               f"{shown_master(master)}")
+            return active
+        builder = SparkSession.builder.master(master).appName("countersign")
+        for key, value in SESSION_CONF.items():
+            builder = builder.config(key, value)
+        try:
+            return builder.getOrCreate()
+        except Exception as exc:  # noqa: BLE001 - Java missing, master unreachable: the user's setup
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise BadInput(f"could not start Spark on {shown_master(master)}: {first}") from None
+
+
+def catalog_type(data_type: DataType) -> str:
+    """A Spark column type spelled as the catalog (DuckDB) spells the same Parquet type (``bigint`` → ``BIGINT``,
+    ``string`` → ``VARCHAR``, ``decimal(18,3)`` → ``DECIMAL(18,3)``, ``timestamp`` → ``TIMESTAMP WITH TIME ZONE``)."""
+    text = data_type.simpleString()
+    if text in _SIMPLE:
+        return _SIMPLE[text]
+    if text.startswith("decimal"):
+        return text.upper()
+    if text.startswith(("char", "varchar")):
+        return "VARCHAR"
+    if text.startswith("array<"):
+        from pyspark.sql.types import ArrayType
+
+        if isinstance(data_type, ArrayType):
+            return catalog_type(data_type.elementType) + "[]"
+    return text.upper()
+
+
+class SparkSource(SqlSource):
+    """A :class:`~core.evaluation.statistics.StatisticsSource` on a Spark session."""
+
+    dialect = SPARK
+
+    def __init__(self, data: DataFile, master: str = DEFAULT_MASTER) -> None:
+        super().__init__()
+        self.master = master
+        self.spark = session(master)
+        prefix = f"cs_{uuid.uuid4().hex[:12]}"
+        self.views: dict[Side, str] = {"current": f"{prefix}_ev", "data": f"{prefix}_cur",
+                                       "reference": f"{prefix}_ref"}
+        self._columns = self._open(self.views["data"], data)
+
+    @property
+    def engine(self) -> dict[str, Any]:
+        """What the result records of the engine: name, version, master and approximations (none)."""
+        return {"name": "spark", "version": str(self.spark.version), "master": shown_master(self.master),
+                "approximations": []}
+
+    # ------------------------------------------------------------------------------------------- the engine
+    def _frame(self, sql: str) -> DataFrame:
+        return self.spark.sql(sql)
+
+    def _rows(self, sql: str, limit: int | None = None) -> list[tuple[Any, ...]]:
+        frame = self._frame(sql)
+        rows = (frame if limit is None else frame.limit(limit)).collect()
+        return [tuple(r) for r in rows]
+
+    def _arrays(self, sql: str) -> dict[str, np.ndarray]:
+        table = self._frame(sql).toArrow()
+        return {name: table.column(name).to_numpy(zero_copy_only=False) for name in table.column_names}
+
+    def _create_view(self, view: str, select_sql: str) -> None:
+        self.spark.sql(f"CREATE OR REPLACE TEMPORARY VIEW {view} AS {select_sql}")
+
+    def _describe(self, view: str) -> dict[str, str]:
+        return {f.name: catalog_type(f.dataType) for f in self.spark.table(view).schema.fields}
+
+    # ------------------------------------------------------------------------------------------- files
+    def _open(self, view: str, data: DataFile) -> dict[str, str]:
+        if data.format == "csv":
+            raise BadInput("the Spark engine reads Parquet (a file or a folder of files): Spark's CSV reader types "
+                           "columns differently from the catalog's, so the same file could give other numbers; "
+                           "register the data as Parquet, or evaluate it with --engine duckdb")
+        if data.format == "parquet-dir":
+            files = [str(p) for p in parquet_files(Path(data.path))]
+        elif data.format == "parquet":
+            files = [str(data.path)]
+        else:
+            raise BadInput(f"the Spark engine cannot read {data.format!r} data")
+        # exactly the registered files (their digest is what was checked), without partition discovery
+        frame = self.spark.read.parquet(*files)
+        frame.createOrReplaceTempView(view)
+        return self._describe(view)
+
+    def attach_reference(self, reference: DataFile) -> None:
+        self._ref_columns = self._open(self.views["reference"], reference)
+        self._ref_markers = reference.format == "csv"
+
+    def attach_model_outputs(self, predict: Callable[[pd.DataFrame], ModelOutputs]) -> None:
+        raise BadInput("the Spark engine evaluates predictions that are already in the data (--prediction-column "
+                       "and/or --score-column, e.g. a production prediction log): running a model artifact would "
+                       "execute its code on the cluster, outside Countersign's sandbox. Evaluate models with "
+                       "artifacts with --engine duckdb")
+
+    def sample(self, columns: Sequence[str], rows: int, seed: int) -> pd.DataFrame:
+        raise BadInput("explanations need the model artifact, which the Spark engine does not run; use --engine "
+                       "duckdb")
+
+    def close(self) -> None:
+        for view in self.views.values():
+            self.spark.catalog.dropTempView(view)
