@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 import threading
 import uuid
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -49,6 +50,8 @@ SESSION_CONF: dict[str, str] = {
     "spark.ui.showConsoleProgress": "false",
     "spark.sql.shuffle.partitions": "8",
 }
+#: Spark's driver log: errors only (Spark's default prints INFO and WARN lines into the command's output).
+LOG_CONFIG = Path(__file__).with_name("spark-log4j2.properties")
 _LOCK = threading.Lock()
 _SIMPLE = {"double": "DOUBLE", "float": "FLOAT", "bigint": "BIGINT", "int": "INTEGER", "smallint": "SMALLINT",
            "tinyint": "TINYINT", "string": "VARCHAR", "boolean": "BOOLEAN", "date": "DATE", "binary": "BLOB",
@@ -67,6 +70,8 @@ def session(master: str = DEFAULT_MASTER) -> SparkSession:
         from pyspark.sql import SparkSession
     except ImportError as exc:  # pragma: no cover - pyspark is a declared dependency
         raise BadInput(f"the Spark engine needs PySpark: {exc}") from None
+    # PySpark warns about pandas 3 wherever it checks pandas, even where (as here) no pandas is involved
+    warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
     with _LOCK:
         active = SparkSession.getActiveSession()
         if active is not None:
@@ -78,6 +83,8 @@ def session(master: str = DEFAULT_MASTER) -> SparkSession:
         builder = SparkSession.builder.master(master).appName("countersign")
         for key, value in SESSION_CONF.items():
             builder = builder.config(key, value)
+        # given to spark-submit, so it reaches the driver JVM as it starts
+        builder = builder.config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={LOG_CONFIG.as_uri()}")
         try:
             return builder.getOrCreate()
         except Exception as exc:  # noqa: BLE001 - Java missing, master unreachable: the user's setup
