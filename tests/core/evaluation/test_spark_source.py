@@ -1,0 +1,329 @@
+"""The Spark engine against the DuckDB engine on the same data: every metric, fairness rate and drift statistic equal
+(to 1e-12 relative: only the order of additions differs), on real data (UCI Adult with a fitted model's logged
+predictions) and on generated data covering every check kind, missing-value kind and column type; a Parquet folder
+through the CLI; and the refusals (CSV, model artifacts).
+
+Spark runs for real: PySpark from the package index on Debian's Java 17 (scripts/bootstrap), ``local[2]``. Without
+Java or PySpark these tests are skipped, unless ``COUNTERSIGN_REQUIRE_SPARK=1`` (CI sets it in .ci/run): then they
+fail, saying what is missing.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+from core.api.countersign import Countersign
+from core.demo import data as demo_data
+from core.errors import BadInput
+from core.evaluation.engine import EvalInputs, Evaluator
+from core.evaluation.engines import Engine
+from core.evaluation.statistics import DataFile
+from core.policy.rules import load_policy_file, parse_policy
+from tests.conftest import USERS, run_cli
+
+ROOT = Path(__file__).resolve().parents[3]
+REQUIRE_ENV = "COUNTERSIGN_REQUIRE_SPARK"
+MASTER = "local[2]"
+REL = 1e-12
+
+
+def _java_major() -> int:
+    java = shutil.which("java")
+    if java is None:
+        return 0
+    out = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=60).stderr
+    for token in out.split('"')[1:2]:
+        return int(token.split(".")[0]) if token.split(".")[0].isdigit() else 0
+    return 0
+
+
+@pytest.fixture(scope="module")
+def spark() -> Engine:
+    """The Spark engine on ``local[2]`` (this worker's JVM, started once for the module)."""
+    missing = None
+    if importlib.util.find_spec("pyspark") is None:
+        missing = "PySpark is not installed (pip install -e '.[spark]')"
+    elif _java_major() < 17:
+        missing = "no Java 17 or newer on the PATH (scripts/bootstrap installs openjdk-17-jre-headless)"
+    if missing:
+        if os.environ.get(REQUIRE_ENV) == "1":
+            pytest.fail(f"{missing}, and {REQUIRE_ENV}=1 requires the Spark tests to run", pytrace=False)
+        pytest.skip(f"{missing} (set {REQUIRE_ENV}=1 to make this a failure)")
+    return Engine.of("spark", MASTER)
+
+
+def differences(duck: Any, spark: Any, path: str = "") -> list[str]:  # noqa: ANN401
+    """Where two results differ: keys, lengths, values (floats beyond 1e-12 relative); run times and the engine's
+    own record excepted."""
+    if isinstance(duck, dict) and isinstance(spark, dict):
+        found = []
+        for key in sorted(set(duck) | set(spark)):
+            if key in ("seconds", "engine"):
+                continue
+            if key not in duck or key not in spark:
+                found.append(f"{path}/{key}: only in {'duckdb' if key in duck else 'spark'}")
+            else:
+                found += differences(duck[key], spark[key], f"{path}/{key}")
+        return found
+    if isinstance(duck, list) and isinstance(spark, list):
+        if len(duck) != len(spark):
+            return [f"{path}: {len(duck)} items in duckdb, {len(spark)} in spark"]
+        return [d for i, (a, b) in enumerate(zip(duck, spark, strict=True)) for d in differences(a, b, f"{path}[{i}]")]
+    if isinstance(duck, float) and isinstance(spark, float):
+        same = duck == spark or (math.isnan(duck) and math.isnan(spark)) or math.isclose(duck, spark, rel_tol=REL)
+        return [] if same else [f"{path}: duckdb {duck!r}, spark {spark!r}"]
+    return [] if (duck == spark and type(duck) is type(spark)) else [f"{path}: duckdb {duck!r}, spark {spark!r}"]
+
+
+def _outcome(inputs: EvalInputs) -> dict[str, Any]:
+    try:
+        return dict(json.loads(json.dumps(Evaluator(inputs).run())))
+    except BadInput as refused:  # refused input: the same refusal, word for word, on both engines
+        return {"refused": str(refused)}
+
+
+def both(inputs: EvalInputs, spark: Engine) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The outcome on DuckDB and on Spark: results as stored (JSON), or ``{"refused": message}``."""
+    duck = _outcome(inputs)
+    inputs.engine = spark
+    return duck, _outcome(inputs)
+
+
+# ------------------------------------------------------------------------------------------------ the demo data
+@pytest.fixture(scope="module")
+def adult_log(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """UCI Adult: the training set as the reference, and the test set as a prediction log (a fitted pipeline's
+    predictions and positive-class scores as columns), both as Parquet."""
+    folder = tmp_path_factory.mktemp("adult")
+    prepared = demo_data.prepare_all(folder / "prepared")
+    train, test = pd.read_csv(prepared["adult-train"]), pd.read_csv(prepared["adult-test"])
+    features = demo_data.ADULT_NUMERIC + demo_data.ADULT_CATEGORICAL
+    model = demo_data._pipeline(demo_data.ADULT_NUMERIC, demo_data.ADULT_CATEGORICAL,
+                                LogisticRegression(max_iter=500)).fit(train[features], train[demo_data.ADULT_LABEL])
+    test["prediction"] = model.predict(test[features])
+    test["score"] = model.predict_proba(test[features])[:, 1]
+    paths = {"reference": folder / "train.parquet", "log": folder / "log.parquet"}
+    train.to_parquet(paths["reference"], index=False)
+    test.to_parquet(paths["log"], index=False)
+    return paths
+
+
+@pytest.mark.parametrize("policy_file", sorted((ROOT / "policies").glob("*.yaml")), ids=lambda p: p.name)
+def test_the_repository_policies_give_equal_results_on_adult(policy_file: Path, adult_log: dict[str, Path],
+                                                             spark: Engine) -> None:
+    policy, _text, _sha = load_policy_file(policy_file)
+    inputs = EvalInputs(policy=policy, data_path=adult_log["log"], data_format="parquet",
+                        label=demo_data.ADULT_LABEL, reference_path=adult_log["reference"],
+                        reference_format="parquet", prediction_column="prediction", score_column="score",
+                        card={"intended_use": "x", "limitations": "y"})
+    duck, other = both(inputs, spark)
+    assert not differences(duck, other)
+    assert duck["engine"]["name"] == "duckdb" and other["engine"]["name"] == "spark"
+    assert other["engine"]["master"] == MASTER and other["engine"]["approximations"] == []
+    kinds = {c["kind"] for c in duck["checks"]}
+    assert {"metric", "fairness", "drift"} <= kinds, kinds
+
+
+def test_drift_auto_and_every_fairness_metric_on_adult(adult_log: dict[str, Path], spark: Engine) -> None:
+    from core.policy.rules import FAIRNESS_METRICS
+
+    checks = "".join(f"  - {{id: f{i}, fairness: {name}, sensitive_feature: sex, lte: 1.0, min_group_size: 1}}\n"
+                     for i, name in enumerate(FAIRNESS_METRICS))
+    policy = parse_policy("policy: adult-all\nversion: 1\nchecks:\n" + checks +
+                          "  - {id: auto, drift: auto, columns: all, max_drifted_share: 1.0}\n", "adult-all.yaml")
+    inputs = EvalInputs(policy=policy, data_path=adult_log["log"], data_format="parquet",
+                        label=demo_data.ADULT_LABEL, reference_path=adult_log["reference"],
+                        reference_format="parquet", prediction_column="prediction", score_column="score")
+    duck, other = both(inputs, spark)
+    assert not differences(duck, other)
+    methods = {c.get("method") for c in duck["checks"][-1]["details"]["columns"].values()}
+    assert {"wasserstein", "jensenshannon"} <= methods, methods
+
+
+# ------------------------------------------------------------------------------------------------ generated data
+EVERY_KIND = """
+policy: spark-every-kind
+version: 1
+checks:
+  - {id: acc, metric: accuracy, gte: 0.5, missing: drop}
+  - {id: bal, metric: balanced_accuracy, gte: 0.1, missing: drop}
+  - {id: prec, metric: precision, gte: 0.1, missing: drop}
+  - {id: rec-at, metric: recall, decision_threshold: 0.35, gte: 0.1, missing: drop}
+  - {id: f1-macro, metric: f1, average: macro, gte: 0.1, missing: drop}
+  - {id: f1-weighted, metric: f1, average: weighted, gte: 0.1, missing: drop}
+  - {id: auc, metric: roc_auc, gte: 0.5, missing: drop}
+  - {id: ap, metric: average_precision, gte: 0.1, missing: drop}
+  - {id: logloss, metric: log_loss, lte: 5, missing: drop}
+  - {id: brier, metric: brier, lte: 1, missing: drop}
+  - {id: dp, fairness: demographic_parity_difference, sensitive_feature: g, lte: 0.9, min_group_size: 2,
+     missing: drop}
+  - {id: dpr, fairness: demographic_parity_ratio, sensitive_feature: g, gte: 0.1, min_group_size: 2, missing: drop}
+  - {id: eo, fairness: equalized_odds_difference, sensitive_feature: flag, lte: 0.9, min_group_size: 2,
+     missing: drop}
+  - {id: fnr, fairness: false_negative_rate_difference, sensitive_feature: g, lte: 0.9, missing: drop}
+  - {id: prec-ratio, fairness: precision_ratio, sensitive_feature: g, gte: 0.1, missing: drop}
+  - {id: psi, drift: psi, columns: [x, xi, xd, xf, c, flag], max_drifted_share: 1.0}
+  - {id: psi3, drift: psi, bins: 3, columns: [x, xi], max_drifted_share: 1.0}
+  - {id: ks, drift: ks, columns: [x, xi, xd, xf, c], max_drifted_share: 1.0}
+  - {id: ws, drift: wasserstein, columns: [x, xi, xd, xf], max_drifted_share: 1.0}
+  - {id: js, drift: jensenshannon, columns: [x, xi, c, flag], max_drifted_share: 1.0}
+  - {id: chi, drift: chisquare, columns: [xi, c, flag], max_drifted_share: 1.0}
+  - {id: auto, drift: auto, columns: [x, xi, xd, xf, c, flag], max_drifted_share: 1.0}
+  - {id: missing, data_quality: missing_rate, columns: [x, g, c, s], lte: 0.05, severity: warn}
+  - {id: schema, data_quality: schema_match}
+  - {id: card, documentation: model_card, required: [intended_use, limitations]}
+"""
+
+REGRESSION = """
+policy: spark-regression
+version: 1
+checks:
+  - {id: rmse, metric: rmse, lte: 100, missing: drop}
+  - {id: mae, metric: mae, lte: 100, missing: drop}
+  - {id: r2, metric: r2, gte: -10, missing: drop}
+"""
+
+
+def _generated(rng: np.random.Generator, n: int, shift: float) -> pa.Table:
+    """Every column type and missing-value kind: NULL and NaN and infinities in doubles, empty text, NULL groups,
+    booleans, decimals, 32-bit floats, few-valued integers, tied scores, a category that only the current side has."""
+    y = rng.integers(0, 2, n)
+    noise = rng.normal(0, 0.3, n)
+    score = np.clip(0.5 + (y - 0.5) * 0.6 + noise, 0, 1).round(2)  # ties
+    x = rng.normal(shift, 1, n)
+    x[rng.random(n) < 0.03] = np.nan
+    x[rng.random(n) < 0.01] = np.inf
+    cats = np.array(["red", "green", "blue"] + (["violet"] if shift else []))
+    groups = rng.choice(["a", "b", "c", ""], n, p=[0.5, 0.3, 0.15, 0.05])
+    t = rng.normal(10, 3, n)
+    return pa.table({
+        "y": pa.array(y, mask=rng.random(n) < 0.02),
+        "p": pa.array((score >= 0.5).astype(np.int64), mask=rng.random(n) < 0.02),
+        "s": pa.array(score, mask=rng.random(n) < 0.02),
+        "g": pa.array(groups, mask=rng.random(n) < 0.02),
+        "flag": pa.array(rng.random(n) < 0.4 + shift / 10),
+        "x": pa.array(x, mask=rng.random(n) < 0.02),
+        "xi": pa.array(rng.integers(0, 4 + int(shift), n)),
+        "xd": pa.array([f"{v:.2f}" for v in rng.normal(100 + shift, 5, n)]).cast(pa.decimal128(10, 2)),
+        "xf": pa.array(rng.normal(shift, 2, n).astype(np.float32)),
+        "c": pa.array(rng.choice(cats, n)),
+        "t": t, "tp": t + rng.normal(0, 1, n),
+    })
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A current side written as a folder of three Parquet files (one in a subfolder), and a reference file."""
+    folder = tmp_path_factory.mktemp("generated")
+    rng = np.random.default_rng(17)
+    current = folder / "current"
+    (current / "part").mkdir(parents=True)
+    for i, target in enumerate([current / "a.parquet", current / "b.parquet", current / "part" / "c.parquet"]):
+        pq.write_table(_generated(rng, 700 + 150 * i, 0.8), target)
+    reference = folder / "reference.parquet"
+    pq.write_table(_generated(rng, 1600, 0.0), reference)
+    return {"current": current, "reference": reference}
+
+
+@pytest.mark.parametrize(("text", "label", "prediction", "score"),
+                         [(EVERY_KIND, "y", "p", "s"), (EVERY_KIND, "y", None, "s"), (EVERY_KIND, "y", "p", None),
+                          (REGRESSION, "t", "tp", None)], ids=["predictions+scores", "scores", "predictions (refused)",
+                                                                "regression"])
+def test_generated_data_of_every_check_kind_gives_equal_results(text: str, label: str, prediction: str | None,
+                                                                score: str | None, generated: dict[str, Path],
+                                                                spark: Engine) -> None:
+    inputs = EvalInputs(policy=parse_policy(text, "p.yaml"), data_path=generated["current"],
+                        data_format="parquet-dir", label=label, reference_path=generated["reference"],
+                        reference_format="parquet", prediction_column=prediction, score_column=score,
+                        card={"intended_use": "tests"},
+                        training_schema=[{"name": "x", "type": "DOUBLE"}, {"name": "xd", "type": "DECIMAL(10,2)"}])
+    duck, other = both(inputs, spark)
+    assert not differences(duck, other)
+    if text == EVERY_KIND and score is None:  # a decision threshold and the score metrics need scores
+        assert "refused" in duck and "refused" in other, duck
+        return
+    assert duck["rows"] == 700 + 850 + 1000
+    if text == EVERY_KIND:
+        kinds = {c["kind"] for c in duck["checks"]}
+        assert kinds == {"metric", "fairness", "drift", "data_quality", "documentation"}
+        measured = [c for c in duck["checks"] if c["value"] is not None]
+        assert len(measured) >= len(duck["checks"]) - 2  # the numbers compared are numbers, not all "not computed"
+
+
+def test_a_policy_that_contradicts_the_data_is_refused_alike(generated: dict[str, Path], spark: Engine) -> None:
+    """Both engines refuse the same bad input with the same words (here a label column that is not there)."""
+    messages = []
+    for engine in (Engine(), spark):
+        inputs = EvalInputs(policy=parse_policy(REGRESSION, "p.yaml"), data_path=generated["current"],
+                            data_format="parquet-dir", label="nope", prediction_column="tp", engine=engine)
+        with pytest.raises(BadInput) as refused:
+            Evaluator(inputs).run()
+        messages.append(str(refused.value))
+    assert messages[0] == messages[1] and "nope" in messages[0]
+
+
+# ------------------------------------------------------------------------------------------------ refusals
+def test_spark_refuses_csv_and_model_artifacts(tmp_path: Path, spark: Engine) -> None:
+    csv = tmp_path / "d.csv"
+    csv.write_text("y,p\n1,1\n0,0\n")
+    with pytest.raises(BadInput, match="reads Parquet"):
+        spark.open(DataFile(csv, "csv"))
+    frame = tmp_path / "d.parquet"
+    pq.write_table(pa.table({"y": [0, 1], "x": [0.5, 1.5]}), frame)
+    model = LogisticRegression().fit(pd.DataFrame({"x": [0.5, 1.5]}), [0, 1])
+    inputs = EvalInputs(policy=parse_policy(REGRESSION, "p.yaml"), data_path=frame, data_format="parquet",
+                        label="y", model=model, feature_names=["x"], engine=spark)
+    with pytest.raises(BadInput, match="outside Countersign's sandbox"):
+        Evaluator(inputs)
+
+
+def test_engine_choice_is_checked() -> None:
+    with pytest.raises(BadInput, match="unknown engine"):
+        Engine.of("presto")
+    with pytest.raises(BadInput, match="for --engine spark"):
+        Engine.of("duckdb", "local[1]")
+    assert Engine.of("SPARK", "spark://u:secret@host:7077").spark_master == "spark://u:secret@host:7077"
+    from core.evaluation.spark_source import shown_master
+
+    assert shown_master("spark://u:secret@host:7077") == "spark://host:7077"
+
+
+# ------------------------------------------------------------------------------------------------ the CLI
+def test_cli_evaluates_a_parquet_folder_on_spark_as_on_duckdb(populated: Countersign, generated: dict[str, Path],
+                                                              cli_env: dict[str, str], spark: Engine,
+                                                              tmp_path: Path) -> None:
+    dana = populated.login("dana", USERS["dana"][1])
+    populated.register_dataset(dana, generated["reference"], name="gen-ref", version="1")
+    populated.register_dataset(dana, generated["current"], name="gen-log", version="1")
+    user = {"user": "dana", "password": USERS["dana"][1]}
+    registered = run_cli(cli_env, "model", "register", "--external", "--name", "vendor", "--version", "1",
+                         "--trained-on", "gen-ref@1", "--feature", "x", **user)
+    assert registered.returncode == 0, registered.stderr
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(EVERY_KIND)
+    results = {}
+    for engine in ("duckdb", "spark"):
+        extra = ["--spark-master", MASTER] if engine == "spark" else []
+        done = run_cli(cli_env, "evaluate", "--json", "vendor@1", "--data", "gen-log@1", "--policy", str(policy),
+                       "--label", "y", "--prediction-column", "p", "--score-column", "s", "--engine", engine,
+                       *extra, **user)
+        assert done.returncode in (0, 1), done.stderr
+        assert "Traceback" not in done.stderr and "INFO" not in done.stderr, done.stderr
+        results[engine] = json.loads(done.stdout)
+    assert not differences({k: v for k, v in results["duckdb"].items() if k not in ("id", "evaluated_at", "seq")},
+                           {k: v for k, v in results["spark"].items() if k not in ("id", "evaluated_at", "seq")})
+    assert results["spark"]["engine"]["name"] == "spark" and results["duckdb"]["engine"]["name"] == "duckdb"
