@@ -199,10 +199,21 @@ class _RssSampler(threading.Thread):
         return round(max(inside), 1) if inside else None
 
 
-def countersign_child(current: str, reference: str, drift: str) -> dict[str, Any]:
+def countersign_child(current: str, reference: str, drift: str, engine_name: str = "duckdb",
+                      master: str | None = None) -> dict[str, Any]:
     started = time.perf_counter()
     from core.evaluation.engine import EvalInputs, Evaluator
+    from core.evaluation.engines import Engine
     from core.policy.rules import parse_policy
+
+    engine = Engine.of(engine_name, master)
+    spark_start_s = None
+    if engine.name == "spark":  # the JVM's start-up, reported apart from the evaluation's work
+        from core.evaluation.spark_source import session
+
+        t_spark = time.perf_counter()
+        session(engine.spark_master or "local[*]")
+        spark_start_s = round(time.perf_counter() - t_spark, 3)
 
     # The drift checks import scipy lazily (~1.5-2 s in a fresh interpreter): imported here, with the peers' imports
     # likewise outside their timed work, and reported separately.
@@ -218,7 +229,8 @@ def countersign_child(current: str, reference: str, drift: str) -> dict[str, Any
     t0 = time.perf_counter()
     inputs = EvalInputs(policy=parse_policy(policy_yaml(drift), "bench"), data_path=Path(current),
                         data_format="parquet", label="label", reference_path=Path(reference),
-                        reference_format="parquet", prediction_column="prediction", score_column="score")
+                        reference_format="parquet", prediction_column="prediction", score_column="score",
+                        engine=engine)
     evaluator = Evaluator(inputs)
     t_run = time.perf_counter()
     result = evaluator.run()
@@ -231,7 +243,8 @@ def countersign_child(current: str, reference: str, drift: str) -> dict[str, Any
     for c in result["checks"]:
         check_peaks[c["id"]] = sampler.peak(at, at + c["seconds"])
         at += c["seconds"]
-    out: dict[str, Any] = {"rows": result["rows"], "import_s": round(import_s, 3),
+    out: dict[str, Any] = {"rows": result["rows"], "engine": result.get("engine"), "spark_start_s": spark_start_s,
+                           "import_s": round(import_s, 3),
                            "scipy_import_s": round(scipy_s, 3), "work_s": round(work_s, 3),
                            "init_s": round(t_run - t0, 3), "engine_seconds": result["seconds"],
                            "baseline_rss_mb": round(baseline, 1), "vm_hwm_mb": round(_vm_hwm_mb(), 1),
@@ -349,7 +362,9 @@ def run_child(cmd: list[str], work: Path, name: str, timeout: float, rss_limit_m
         outside = int(lines[-1]) / 1024 if lines and lines[-1].isdigit() else None
     peak = max(outside or 0.0, child["vm_hwm_mb"])
     return {"status": "ok", **child, "child_wall_s": round(wall, 2),
-            "time_maxrss_mb": round(outside, 1) if outside is not None else None, "peak_rss_mb": round(peak, 1)}
+            "time_maxrss_mb": round(outside, 1) if outside is not None else None, "peak_rss_mb": round(peak, 1),
+            # the whole process tree (a Spark child's JVM included), sampled every 0.25 s
+            "sampled_tree_peak_rss_mb": round(sampled, 1)}
 
 
 def ensure_evidently(venv: Path, log: Path) -> tuple[Path | None, str]:
@@ -501,7 +516,9 @@ def run_size(work: Path, rows: int, args: argparse.Namespace, evidently: Path | 
 def main() -> None:
     if sys.argv[1:2] == ["--child"]:  # before importing Countersign's service: children start lean
         kind, current, reference, drift = sys.argv[2:6]
-        result = countersign_child(current, reference, drift) if kind == "countersign" else fairlearn_child(current)
+        engine = sys.argv[6:8]  # optional: ENGINE [MASTER]
+        result = (countersign_child(current, reference, drift, *engine) if kind == "countersign"
+                  else fairlearn_child(current))
         print(json.dumps(result))
         return
     from benchmarks._common import parser, report
