@@ -39,12 +39,12 @@ class Engine:
             if spark_master:
                 raise BadInput("--spark-master is for --engine spark")
             return cls("duckdb")
-        from core.evaluation.spark_source import DEFAULT_MASTER
+        from core.evaluation.spark_source import DEFAULT_MASTER, check_master
 
         master = (spark_master or os.environ.get(MASTER_ENV) or DEFAULT_MASTER).strip()
         if not master or any(ord(ch) < 32 for ch in master):
             raise BadInput("the Spark master URL is empty or holds control characters")
-        return cls("spark", master)
+        return cls("spark", check_master(master))
 
     def open(self, data: DataFile) -> StatisticsSource:
         """A statistics source on ``data`` in this engine."""

@@ -97,13 +97,21 @@ def missing_code_sql(column_sql: str, duckdb_type: str, markers: bool = True, di
                 f"{dialect.is_infinite(value)} THEN 3 ELSE 0 END)")
     if kind.kind in ("numeric", "boolean", "other"):
         return f"(CASE WHEN {column_sql} IS NULL THEN 1 ELSE 0 END)"
-    low = f"lower(trim({column_sql}))"
+    # Python's text.strip().lower(), compared with ASCII spellings: only ASCII text can equal them (a full Unicode
+    # lowering differs between engines — DuckDB lowers "İ" to "i", Java and Python to "i̇"). Text that neither begins
+    # nor ends with white space (nearly all) is compared as it is; the rest is stripped first (slower).
     nan = ", ".join(f"'{t}'" for t in _NAN_TEXT)
     inf = ", ".join(f"'{t}'" for t in _INF_TEXT)
     listed = ", ".join(f"'{t}'" for t in MISSING_MARKERS)
-    marker = f"WHEN {low} IN ({listed}) THEN 5 " if markers else ""
-    return (f"(CASE WHEN {column_sql} IS NULL THEN 1 WHEN {low} = '' THEN 4 WHEN {low} IN ({nan}) THEN 2 "
-            f"WHEN {low} IN ({inf}) THEN 3 {marker}ELSE 0 END)")
+
+    def coded(text: str) -> str:
+        low, spelled = f"lower({text})", dialect.is_ascii(text)
+        marker = f"WHEN {spelled} AND {low} IN ({listed}) THEN 5 " if markers else ""
+        return (f"CASE WHEN {text} = '' THEN 4 WHEN {spelled} AND {low} IN ({nan}) THEN 2 "
+                f"WHEN {spelled} AND {low} IN ({inf}) THEN 3 {marker}ELSE 0 END")
+
+    return (f"(CASE WHEN {column_sql} IS NULL THEN 1 WHEN NOT {dialect.padded(column_sql)} THEN "
+            f"{coded(column_sql)} ELSE {coded(dialect.stripped(column_sql))} END)")
 
 
 def class_key_sql(column_sql: str, duckdb_type: str, dialect: SqlDialect = DUCKDB) -> str:

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pyarrow.parquet as pq
 
 from core.catalog.hashing import parquet_files
 from core.errors import BadInput
@@ -59,8 +60,27 @@ _SIMPLE = {"double": "DOUBLE", "float": "FLOAT", "bigint": "BIGINT", "int": "INT
 
 
 def shown_master(master: str) -> str:
-    """A master URL as it may be recorded and shown: any ``user:password@`` removed."""
-    return re.sub(r"(?<=://)[^/@]*@", "", master)
+    """A master URL as it may be recorded and shown: everything between ``://`` and the last ``@`` of the URL's
+    authority removed (credentials may hold ``/`` and ``@``; :func:`check_master` refuses such URLs anyway)."""
+    return re.sub(r"(?<=://).*@", "", master)
+
+
+#: Masters Spark accepts: local[N], local[*], local[N,F], local-cluster[…], spark://, yarn, k8s://, mesos://.
+_MASTER = re.compile(r"local(\[(\*|[1-9][0-9]*)(,[0-9]+)?\])?|local-cluster\[[0-9, ]+\]|yarn|"
+                     r"(spark|k8s|mesos)://[^\s]+")
+
+
+def check_master(master: str) -> str:
+    """``master`` if it is a Spark master URL without credentials, else :class:`BadInput` (without echoing a URL that
+    carries credentials: Spark itself would print it in its error log)."""
+    if "@" in master:
+        raise BadInput("the Spark master URL carries credentials (user:password@); Spark would print it in its "
+                       "logs. Give credentials through Spark's own configuration (spark-defaults.conf, Kerberos, "
+                       "the Kubernetes client's configuration), and only the host in --spark-master")
+    if not _MASTER.fullmatch(master):
+        raise BadInput(f"{master!r} is not a Spark master URL: use local[*], local[N] (N >= 1), "
+                       "spark://HOST:PORT, yarn or k8s://https://HOST:PORT")
+    return master
 
 
 def session(master: str = DEFAULT_MASTER) -> SparkSession:
@@ -72,6 +92,7 @@ def session(master: str = DEFAULT_MASTER) -> SparkSession:
         raise BadInput(f"the Spark engine needs PySpark: {exc}") from None
     # PySpark warns about pandas 3 wherever it checks pandas, even where (as here) no pandas is involved
     warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
+    check_master(master)
     with _LOCK:
         active = SparkSession.getActiveSession()
         if active is not None:
@@ -88,8 +109,15 @@ def session(master: str = DEFAULT_MASTER) -> SparkSession:
         try:
             return builder.getOrCreate()
         except Exception as exc:  # noqa: BLE001 - Java missing, master unreachable: the user's setup
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise BadInput(f"could not start Spark on {shown_master(master)}: {first}") from None
+            raise BadInput(f"could not start Spark on {shown_master(master)}: {_reason(exc)} (Spark's own "
+                           "account, if any, is above)") from None
+
+
+def _reason(exc: BaseException) -> str:
+    """The first line of a Spark or Py4J error that says something (Py4J's own first line only names the call)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    telling = [line for line in lines if not line.startswith(("An error occurred while calling", "at ", "Caused by"))]
+    return (telling or lines or [type(exc).__name__])[0][:300]
 
 
 def catalog_type(data_type: DataType) -> str:
@@ -110,6 +138,26 @@ def catalog_type(data_type: DataType) -> str:
     return text.upper()
 
 
+def _readable(data: DataFile) -> list[str]:
+    """The registered Parquet files of ``data`` (refused: CSV, and files Spark would silently skip)."""
+    if data.format == "csv":
+        raise BadInput("the Spark engine reads Parquet (a file or a folder of files): Spark's CSV reader types "
+                       "columns differently from the catalog's, so the same file could give other numbers; "
+                       "register the data as Parquet, or evaluate it with --engine duckdb")
+    if data.format == "parquet-dir":
+        paths = parquet_files(Path(data.path))
+    elif data.format == "parquet":
+        paths = [Path(data.path)]
+    else:
+        raise BadInput(f"the Spark engine cannot read {data.format!r} data")
+    hidden = [p.name for p in paths if p.name.startswith(("_", "."))]
+    if hidden:
+        raise BadInput(f"Spark skips files whose names begin with '_' or '.' ({', '.join(sorted(hidden)[:3])}"
+                       f"{' …' if len(hidden) > 3 else ''}), which are part of {data.path}: rename them and "
+                       "register the data again, or evaluate it with --engine duckdb")
+    return [str(p) for p in paths]
+
+
 class SparkSource(SqlSource):
     """A :class:`~core.evaluation.statistics.StatisticsSource` on a Spark session."""
 
@@ -117,6 +165,7 @@ class SparkSource(SqlSource):
 
     def __init__(self, data: DataFile, master: str = DEFAULT_MASTER) -> None:
         super().__init__()
+        _readable(data)  # before the JVM starts
         self.master = master
         self.spark = session(master)
         prefix = f"cs_{uuid.uuid4().hex[:12]}"
@@ -131,16 +180,19 @@ class SparkSource(SqlSource):
                 "approximations": []}
 
     # ------------------------------------------------------------------------------------------- the engine
-    def _frame(self, sql: str) -> DataFrame:
-        return self.spark.sql(sql)
-
     def _rows(self, sql: str, limit: int | None = None) -> list[tuple[Any, ...]]:
-        frame = self._frame(sql)
-        rows = (frame if limit is None else frame.limit(limit)).collect()
+        try:
+            frame = self._frame(sql)
+            rows = (frame if limit is None else frame.limit(limit)).collect()
+        except Exception as exc:  # noqa: BLE001 - files that disagree (types, names) fail only when read
+            raise BadInput(f"Spark could not evaluate the data: {_reason(exc)}") from None
         return [tuple(r) for r in rows]
 
     def _arrays(self, sql: str) -> dict[str, np.ndarray]:
-        table = self._frame(sql).toArrow()
+        try:
+            table = self._frame(sql).toArrow()
+        except Exception as exc:  # noqa: BLE001
+            raise BadInput(f"Spark could not evaluate the data: {_reason(exc)}") from None
         return {name: table.column(name).to_numpy(zero_copy_only=False) for name in table.column_names}
 
     def _create_view(self, view: str, select_sql: str) -> None:
@@ -151,20 +203,23 @@ class SparkSource(SqlSource):
 
     # ------------------------------------------------------------------------------------------- files
     def _open(self, view: str, data: DataFile) -> dict[str, str]:
-        if data.format == "csv":
-            raise BadInput("the Spark engine reads Parquet (a file or a folder of files): Spark's CSV reader types "
-                           "columns differently from the catalog's, so the same file could give other numbers; "
-                           "register the data as Parquet, or evaluate it with --engine duckdb")
-        if data.format == "parquet-dir":
-            files = [str(p) for p in parquet_files(Path(data.path))]
-        elif data.format == "parquet":
-            files = [str(data.path)]
-        else:
-            raise BadInput(f"the Spark engine cannot read {data.format!r} data")
+        files = _readable(data)
         # exactly the registered files (their digest is what was checked), without partition discovery
-        frame = self.spark.read.parquet(*files)
-        frame.createOrReplaceTempView(view)
-        return self._describe(view)
+        try:
+            frame = self.spark.read.parquet(*files)
+            frame.createOrReplaceTempView(view)
+            columns = self._describe(view)
+            rows = int(self._one(f"SELECT count(*) FROM {view}")[0])
+        except Exception as exc:  # noqa: BLE001 - a file Spark cannot read is the data's problem
+            raise BadInput(f"Spark cannot read {data.path}: {_reason(exc)}") from None
+        expected = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+        if rows != expected:
+            raise BadInput(f"Spark read {rows} rows of {data.path}, but its registered files hold {expected}: "
+                           "evaluate it with --engine duckdb")
+        return columns
+
+    def _frame(self, sql: str) -> DataFrame:
+        return self.spark.sql(sql)
 
     def attach_reference(self, reference: DataFile) -> None:
         self._ref_columns = self._open(self.views["reference"], reference)

@@ -18,6 +18,10 @@ __all__ = ["DUCKDB", "SPARK", "SqlDialect"]
 
 #: What ``\s`` means in RE2 (DuckDB), spelled out so that Java's regular expressions (Spark) mean the same.
 _RE2_SPACE = "[ \\t\\n\\f\\r]"
+#: Python's ``str.isspace`` characters (what ``str.strip()`` removes), as a regular-expression class both RE2 and
+#: Java read alike.
+_PY_SPACE = ("\\x{9}-\\x{D}\\x{1C}-\\x{20}\\x{85}\\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}"
+             "\\x{202F}\\x{205F}\\x{3000}")
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,29 @@ class SqlDialect:
             return f"({text_sql} RLIKE {self.string(anchored)})"
         return f"regexp_full_match({text_sql}, {self.string(portable)})"
 
+    def stripped(self, text_sql: str) -> str:
+        """SQL: Python's ``text.strip()`` (Unicode white space at either end removed), by a regular expression (slow:
+        callers use it only where :meth:`padded` says it may change the text)."""
+        pattern = self.string(f"^[{_PY_SPACE}]+|[{_PY_SPACE}]+$")
+        replaced = (f"regexp_replace({text_sql}, {pattern}, '')" if self.name == "spark"
+                    else f"regexp_replace({text_sql}, {pattern}, '', 'g')")
+        return replaced
+
+    def padded(self, text_sql: str) -> str:
+        """SQL: the text's first or last character may be white space — a control character, or any character past
+        ASCII (Unicode spaces are; other such text merely takes the slower exact path): a cheap test by code point."""
+        if self.name == "spark":
+            first, last = f"ascii({text_sql})", f"ascii(right({text_sql}, 1))"
+        else:
+            first, last = f"ord({text_sql})", f"ord({text_sql}[-1])"
+        return f"({first} <= 32 OR {first} >= 127 OR {last} <= 32 OR {last} >= 127)"
+
+    def is_ascii(self, text_sql: str) -> str:
+        """SQL: the text is ASCII (as many bytes as characters in UTF-8)."""
+        if self.name == "spark":
+            return f"(octet_length({text_sql}) = char_length({text_sql}))"
+        return f"(strlen({text_sql}) = length({text_sql}))"
+
     def is_infinite(self, double_sql: str) -> str:
         if self.name == "spark":  # Spark SQL has no isinf
             return f"(abs({double_sql}) = CAST('Infinity' AS DOUBLE))"
@@ -62,6 +89,22 @@ class SqlDialect:
 
     def try_cast(self, sql: str, type_name: str) -> str:
         return f"TRY_CAST({sql} AS {type_name})"
+
+    def inexact_in_double(self, sql: str, type_name: str) -> str:
+        """SQL: the (integer or decimal) value does not come back from a DOUBLE unchanged, so two such values could
+        meet as one class key. DuckDB converts a DOUBLE to an integer or decimal exactly; Spark saturates at the
+        BIGINT range and converts to DECIMAL through the double's shortest text, so there integers and whole
+        decimals of up to 18 digits go through BIGINT (exact), and other decimals through the text — which can only
+        call more values inexact (a refusal), never fewer."""
+        if self.name == "spark":
+            base = type_name.split("(")[0].upper()
+            whole = base == "DECIMAL" and type_name.replace(" ", "").endswith(",0)") and int(
+                type_name.split("(")[1].split(",")[0]) <= 18
+            if base == "BIGINT" or whole:
+                as_double = f"CAST({sql} AS DOUBLE)"
+                return (f"({as_double} >= {self.double(2.0 ** 63)} OR {as_double} < {self.double(-(2.0 ** 63))} "
+                        f"OR CAST({as_double} AS BIGINT) <> {sql})")
+        return f"({self.try_cast(f'CAST({sql} AS DOUBLE)', type_name)} IS DISTINCT FROM {sql})"
 
     def double(self, value: float) -> str:
         """An exact DOUBLE literal (the float's shortest round-trip text, parsed correctly rounded)."""

@@ -14,6 +14,7 @@ opens the views and runs the statements (:meth:`SqlSource._rows`, :meth:`SqlSour
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any, Literal
 
@@ -149,8 +150,8 @@ class SqlSource:
 
     def inexact_class_values(self, column: str) -> int:
         q = self._q(column)
-        back = self.dialect.try_cast(f"CAST({q} AS DOUBLE)", self._types[column])
-        return int(self._one(f"SELECT count(*) FILTER (WHERE {q} IS NOT NULL AND {back} IS DISTINCT FROM {q}) "
+        inexact = self.dialect.inexact_in_double(q, self._types[column])
+        return int(self._one(f"SELECT count(*) FILTER (WHERE {q} IS NOT NULL AND {inexact}) "
                              f"FROM {self.views['current']}")[0])
 
     def top_values(self, column: str, limit: int = 5) -> ValueCounts:
@@ -242,11 +243,26 @@ class SqlSource:
         ym = self._miss(q, self._types[label])
         tm = self._miss(target, self._types[target])
         y, yhat = d.try_double(q), d.try_double(target)
+        view = self.views["current"]
         fetched = self._rows(
             f"SELECT {ym} AS ym, {tm} AS tm, count(*), sum({d.square(f'{y} - {yhat}')}), sum(abs({y} - {yhat})), "
-            f"var_pop({y}) FROM {self.views['current']} {d.group_by(2)}")
-        return [RegressionCell(int(r[0]), int(r[1]), int(r[2]), _float(r[3]), _float(r[4]), _float(r[5]))
-                for r in fetched]
+            f"var_pop({y}), min({y}) FROM {view} {d.group_by(2)}")
+        cells = []
+        for r in fetched:
+            variance = _float(r[5])
+            if int(r[0]) == 0 and int(r[1]) == 0 and r[6] is not None and math.isfinite(float(r[6])):
+                # the usable rows' variance as scikit-learn's r2 takes it — squared deviations from the mean, summed —
+                # in passes: the mean as the smallest value plus the mean offset from it (small numbers, summed
+                # without the large mean's rounding), then the deviations. A one-pass variance (var_pop), or a mean
+                # summed from large values, loses digits when the mean is large against the spread.
+                where = f"WHERE {ym} = 0 AND {tm} = 0"
+                low = d.double(float(r[6]))
+                (offset,) = self._one(f"SELECT avg({y} - {low}) FROM {view} {where}")
+                mean = float(r[6]) + float(offset)
+                (spread,) = self._one(f"SELECT sum({d.square(f'{y} - {d.double(mean)}')}) FROM {view} {where}")
+                variance = None if spread is None else float(spread) / int(r[2])
+            cells.append(RegressionCell(int(r[0]), int(r[1]), int(r[2]), _float(r[3]), _float(r[4]), variance))
+        return cells
 
     # ------------------------------------------------------------------------------------------- columns
     def missing_codes(self, column: str, side: Side) -> dict[int, int]:
@@ -288,16 +304,31 @@ class SqlSource:
 
     def bin_counts(self, column: str, side: Side, cuts: Sequence[float], masses: Sequence[float], *,
                    lenient: bool = False) -> np.ndarray:
-        d = self.dialect
-        terms = ([f"CAST(v >= {d.double(c)} AS INTEGER)" for c in cuts]
-                 + [f"CAST(v > {d.double(m)} AS INTEGER)" for m in masses])
-        index = " + ".join(terms) or "0"
-        rows = self._rows(f"SELECT {index} AS b, count(*) AS n FROM ({self._present_doubles(column, side, lenient)}) "
-                          f"AS present GROUP BY 1")
-        counts = np.zeros(len(cuts) + len(masses) + 1, dtype=np.int64)
-        for b, n in rows:
-            counts[int(b)] = int(n)
+        (counts,) = self.bin_counts_many([(column, cuts, masses, lenient)], side)
         return counts
+
+    def bin_counts_many(self, specs: Sequence[tuple[str, Sequence[float], Sequence[float], bool]],
+                        side: Side) -> list[np.ndarray]:
+        if not specs:
+            return []
+        d = self.dialect
+        bins, parts = [], []
+        for i, (column, cuts, masses, lenient) in enumerate(specs):
+            q = self._q(column)
+            code = self._miss(q, self._type(column, side), side)
+            value = d.try_double(q) if lenient else f"CAST({q} AS DOUBLE)"
+            terms = ([f"CAST({value} >= {d.double(c)} AS INTEGER)" for c in cuts]
+                     + [f"CAST({value} > {d.double(m)} AS INTEGER)" for m in masses])
+            parts.append(f"CASE WHEN {code} = 0 THEN {' + '.join(terms) or '0'} END AS b{i}")
+            bins.append(len(cuts) + len(masses) + 1)
+        # each value's bin computed once per row (in the subquery), then counted per bin: one scan for all columns
+        sums = ", ".join(f"sum(CAST(b{i} = {k} AS BIGINT))" for i, n in enumerate(bins) for k in range(n))
+        values = self._one(f"SELECT {sums} FROM (SELECT {', '.join(parts)} FROM {self.views[side]}) AS binned")
+        found, at = [], 0
+        for n in bins:
+            found.append(np.array([int(v or 0) for v in values[at:at + n]], dtype=np.int64))
+            at += n
+        return found
 
     def categories(self, column: str, side: Side) -> dict[str, int]:
         q = self._q(column)

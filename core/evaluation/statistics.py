@@ -249,6 +249,12 @@ class StatisticsSource(Protocol):
         len(masses) + 1`` bins), counted where the data lives; the boundaries are compared as exact doubles."""
         ...
 
+    def bin_counts_many(self, specs: Sequence[tuple[str, Sequence[float], Sequence[float], bool]],
+                        side: Side) -> list[np.ndarray]:
+        """:meth:`bin_counts` of several columns of one side from one scan: ``specs`` are ``(column, cuts, masses,
+        lenient)``; the counts come back in the same order."""
+        ...
+
     def numbers(self, column: str, side: Side, *, lenient: bool = False) -> np.ndarray:
         """A column's present values as floats (``lenient``: text read as numbers, values that are not become
         NaN)."""

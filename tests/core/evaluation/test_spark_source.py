@@ -296,10 +296,17 @@ def test_engine_choice_is_checked() -> None:
         Engine.of("presto")
     with pytest.raises(BadInput, match="for --engine spark"):
         Engine.of("duckdb", "local[1]")
-    assert Engine.of("SPARK", "spark://u:secret@host:7077").spark_master == "spark://u:secret@host:7077"
+    assert Engine.of("SPARK", "spark://host:7077").spark_master == "spark://host:7077"
+    for master in ("spark://u:s3cret@host:7077", "spark://u:p/s3cret@host:7077", "k8s://https://u:s3cret@h:6443"):
+        with pytest.raises(BadInput, match="carries credentials") as refused:  # Spark would log the URL
+            Engine.of("spark", master)
+        assert "s3cret" not in str(refused.value)
+    for master in ("local[0]", "foo://x", "local[x]", "spark:/host"):
+        with pytest.raises(BadInput, match="not a Spark master URL"):
+            Engine.of("spark", master)
     from core.evaluation.spark_source import shown_master
 
-    assert shown_master("spark://u:secret@host:7077") == "spark://host:7077"
+    assert shown_master("spark://u:p/s@cret@host:7077") == "spark://host:7077"
 
 
 # ------------------------------------------------------------------------------------------------ the CLI
