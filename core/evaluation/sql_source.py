@@ -296,7 +296,9 @@ class SqlSource:
         q = self._q(column)
         code = self._miss(q, self._type(column, side), side)
         value = self.dialect.try_double(q) if lenient else f"CAST({q} AS DOUBLE)"
-        return f"SELECT {value} AS v FROM {self.views[side]} WHERE {code} = 0"
+        # text read as numbers: a number beyond the double range ("1e400") is no finite value either
+        finite = f" AND NOT {self.dialect.is_infinite(value)}" if lenient else ""
+        return f"SELECT {value} AS v FROM {self.views[side]} WHERE {code} = 0{finite}"
 
     def numbers(self, column: str, side: Side, *, lenient: bool = False) -> np.ndarray:
         fetched = self._arrays(self._present_doubles(column, side, lenient))
@@ -319,7 +321,8 @@ class SqlSource:
             value = d.try_double(q) if lenient else f"CAST({q} AS DOUBLE)"
             terms = ([f"CAST({value} >= {d.double(c)} AS INTEGER)" for c in cuts]
                      + [f"CAST({value} > {d.double(m)} AS INTEGER)" for m in masses])
-            parts.append(f"CASE WHEN {code} = 0 THEN {' + '.join(terms) or '0'} END AS b{i}")
+            finite = f" AND NOT {d.is_infinite(value)}" if lenient else ""  # as in numbers(): "1e400" is no value
+            parts.append(f"CASE WHEN {code} = 0{finite} THEN {' + '.join(terms) or '0'} END AS b{i}")
             bins.append(len(cuts) + len(masses) + 1)
         # each value's bin computed once per row (in the subquery), then counted per bin: one scan for all columns
         sums = ", ".join(f"sum(CAST(b{i} = {k} AS BIGINT))" for i, n in enumerate(bins) for k in range(n))

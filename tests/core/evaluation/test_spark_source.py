@@ -16,6 +16,7 @@ import math
 import os
 import shutil
 import subprocess
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -334,3 +335,79 @@ def test_cli_evaluates_a_parquet_folder_on_spark_as_on_duckdb(populated: Counter
     assert not differences({k: v for k, v in results["duckdb"].items() if k not in ("id", "evaluated_at", "seq")},
                            {k: v for k, v in results["spark"].items() if k not in ("id", "evaluated_at", "seq")})
     assert results["spark"]["engine"]["name"] == "spark" and results["duckdb"]["engine"]["name"] == "duckdb"
+
+
+# ------------------------------------------------------------------------------------------------ found by breaking it
+FAIRNESS_G = """
+policy: p
+version: 1
+checks:
+  - {id: dp, fairness: demographic_parity_difference, sensitive_feature: g, lte: 1, min_group_size: 1, missing: drop}
+  - {id: missing, data_quality: missing_rate, columns: [g], lte: 1}
+"""
+
+
+def test_hostile_inputs_found_by_breaking_it_are_decided_alike(tmp_path: Path, spark: Engine) -> None:
+    """Inputs on which the engines once disagreed: Unicode white space and 'İ' in text (Python's strip().lower()
+    decides, with ASCII spellings), integers a double cannot hold (refused on both), r2 with a large offset (equal,
+    and as scikit-learn within 1e-9), text numbers beyond the double range (no value, on both)."""
+    from sklearn.metrics import r2_score
+
+    def run(table: pa.Table, text: str, label: str, prediction: str, **extra: Any) -> tuple[dict[str, Any], ...]:  # noqa: ANN401
+        path = tmp_path / f"{label}-{len(text)}.parquet"
+        pq.write_table(table, path)
+        inputs = EvalInputs(policy=parse_policy(text, "p.yaml"), data_path=path, data_format="parquet", label=label,
+                            prediction_column=prediction, **extra)
+        duck, other = both(inputs, spark)
+        assert not differences(duck, other)
+        return duck, other
+
+    spaces = ["a", "\u00a0", "\u3000NA\t", "İNF", "Inf\u2028", " b ", "\x1c", "nan ", "x"] * 6
+    duck, _ = run(pa.table({"y": [0, 1, 1] * 18, "p": [0, 1, 0] * 18, "g": spaces}), FAIRNESS_G, "y", "p")
+    expected_missing = sum(1 for v in spaces if v.strip().lower() in ("", "nan", "inf")) / len(spaces)
+    assert duck["checks"][1]["value"] == pytest.approx(expected_missing, rel=1e-12)  # "\u3000NA\t": text in Parquet
+    assert set(duck["checks"][0]["details"]["groups"]) == {"a", "\u3000NA\t", "İNF", " b ", "x"}
+
+    wide = pa.table({"y": pa.array([2**63 - 1] * 5 + [0] * 4, pa.int64()), "p": pa.array([0] * 9, pa.int64())})
+    refused, _ = run(wide, "policy: p\nversion: 1\nchecks:\n  - {id: a, metric: accuracy, gte: 0}\n", "y", "p")
+    assert "exactly" in refused["refused"]
+
+    rng = np.random.default_rng(3)
+    t = 1.6e12 + rng.normal(0, 1, 400)
+    tp = t + rng.normal(0, 0.3, 400)
+    duck, _ = run(pa.table({"t": t, "tp": tp}), REGRESSION, "t", "tp")
+    r2 = next(c["value"] for c in duck["checks"] if c["id"] == "r2")
+    # the exact r2 of these doubles, in rational arithmetic: Countersign's passes come within 1e-11 of it, where
+    # scikit-learn's (whose mean is summed from values of 1.6e12) is 6e-9 away
+    exact_t, exact_p = [Fraction(v) for v in t], [Fraction(v) for v in tp]
+    mean = sum(exact_t) / len(exact_t)
+    exact = float(1 - sum((a - b) ** 2 for a, b in zip(exact_t, exact_p, strict=True))
+                  / sum((a - mean) ** 2 for a in exact_t))
+    assert r2 == pytest.approx(exact, rel=1e-11)
+    assert abs(r2 - exact) <= abs(r2_score(t, tp) - exact)
+
+    reference = tmp_path / "ref.parquet"
+    pq.write_table(pa.table({"x": [1.0, 2.0, 3.0] * 20}), reference)
+    current = pa.table({"y": [0, 1] * 30, "p": [0, 1] * 30, "x": ["1e400", "2", "3"] * 20})
+    duck, _ = run(current, "policy: p\nversion: 1\nchecks:\n  - {id: d, drift: psi, columns: [x], "
+                           "max_drifted_share: 1}\n", "y", "p", reference_path=reference,
+                  reference_format="parquet")
+    assert duck["checks"][0]["details"]["columns"]["x"]["statistic"] is not None
+
+
+def test_data_spark_cannot_read_whole_is_refused_in_one_line(tmp_path: Path, spark: Engine) -> None:
+    folder = tmp_path / "log"
+    folder.mkdir()
+    table = pa.table({"y": [0, 1] * 5, "p": [0, 1] * 5})
+    pq.write_table(table, folder / "part-0.parquet")
+    pq.write_table(table, folder / "_part-1.parquet")
+    with pytest.raises(BadInput, match="Spark skips files whose names begin with '_' or '.'"):
+        spark.open(DataFile(folder, "parquet-dir"))
+    nanos = tmp_path / "nanos.parquet"
+    pq.write_table(pa.table({"y": [0, 1], "when": pa.array([1, 2], pa.timestamp("ns"))}), nanos)
+    cased = tmp_path / "cased.parquet"
+    pq.write_table(pa.table({"p": [0, 1], "P": [1, 0]}), cased)
+    for path in (nanos, cased):
+        with pytest.raises(BadInput, match="^Spark cannot read") as refused:
+            spark.open(DataFile(path, "parquet"))
+        assert "\n" not in str(refused.value) and "at org." not in str(refused.value)
