@@ -892,6 +892,16 @@ def suspend_cmd(state: _State, db: str | None, as_json: bool, as_user: str | Non
     emit_json(result) if as_json else say(f"{model_ref} suspended")
 
 
+def _engine_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``--engine`` and ``--spark-master`` (evaluate, monitor): where an evaluation's statistics are computed."""
+    fn = click.option("--spark-master", default=None, metavar="URL",
+                      help="Spark master for --engine spark (default: $COUNTERSIGN_SPARK_MASTER, else local[*]).")(fn)
+    return click.option("--engine", "engine_name", type=click.Choice(["duckdb", "spark"], case_sensitive=False),
+                        default="duckdb", show_default=True,
+                        help="Where the statistics are computed: DuckDB on this machine, or Apache Spark (Parquet "
+                             "datasets; predictions in the data).")(fn)
+
+
 @command(cli, "monitor", auth=True)
 @click.argument("model_ref")
 @click.option("--data", "data", required=True, metavar="DATASET_REF")
@@ -901,12 +911,7 @@ def suspend_cmd(state: _State, db: str | None, as_json: bool, as_user: str | Non
 @click.option("--reference", default=None, metavar="DATASET_REF")
 @click.option("--trust-pickle", is_flag=True,
               help="Vouch for this pickle/joblib artifact's exact bytes yourself (ledgered) so it may run, isolated.")
-@click.option("--engine", "engine_name", type=click.Choice(["duckdb", "spark"], case_sensitive=False),
-              default="duckdb", show_default=True,
-              help="Where the statistics are computed: DuckDB on this machine, or Apache Spark (Parquet datasets; "
-                   "predictions in the data).")
-@click.option("--spark-master", default=None, metavar="URL",
-              help="Spark master for --engine spark (default: $COUNTERSIGN_SPARK_MASTER, else local[*]).")
+@_engine_options
 def monitor_cmd(state: _State, db: str | None, as_json: bool, as_user: str | None, model_ref: str, data: str,
                 label: str | None, prediction_column: str | None, score_column: str | None,
                 reference: str | None, trust_pickle: bool, engine_name: str, spark_master: str | None) -> None:
@@ -967,12 +972,7 @@ def history_cmd(state: _State, db: str | None, as_json: bool, as_user: str | Non
               help="The positive class (default: the policy's positive_label, else scikit-learn's 1).")
 @click.option("--trust-pickle", is_flag=True,
               help="Vouch for this pickle/joblib artifact's exact bytes yourself (ledgered) so it may run, isolated.")
-@click.option("--engine", "engine_name", type=click.Choice(["duckdb", "spark"], case_sensitive=False),
-              default="duckdb", show_default=True,
-              help="Where the statistics are computed: DuckDB on this machine, or Apache Spark (Parquet datasets; "
-                   "predictions in the data).")
-@click.option("--spark-master", default=None, metavar="URL",
-              help="Spark master for --engine spark (default: $COUNTERSIGN_SPARK_MASTER, else local[*]).")
+@_engine_options
 def evaluate_cmd(state: _State, db: str | None, as_json: bool, as_user: str | None, model_ref: str, data: str,
                  policy: str, reference: str | None, label: str | None, prediction_column: str | None,
                  score_column: str | None, positive_label: str | None, trust_pickle: bool, engine_name: str,
