@@ -5,6 +5,7 @@ from . import (
     classification as classification,
     data_checks as data_checks,
     drift as drift,
+    engines as engines,
     explain as explain,
     explain_fast as explain_fast,
     explain_outputs as explain_outputs,
@@ -15,12 +16,14 @@ from . import (
     metrics as metrics,
     performance as performance,
     result as result,
+    spark_source as spark_source,
     sql_dialect as sql_dialect,
     sql_source as sql_source,
     statistics as statistics,
 )
 from .duckdb_source import DuckDBSource as DuckDBSource
 from .engine import EvalInputs as EvalInputs, Evaluator as Evaluator, compare as compare
+from .engines import Engine as Engine
 from .result import (
     CheckResult as CheckResult,
     EvaluationRecord as EvaluationRecord,
