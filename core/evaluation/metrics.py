@@ -16,7 +16,8 @@ balanced accuracy the mean recall over the classes present in the labels, and pr
 scikit-learn's ``average`` (``micro`` pools the counts; ``macro`` is the unweighted mean over classes; ``weighted``
 weighs each class by its number of true rows, so classes without true rows do not count).
 
-Score metrics are exact, computed from per-distinct-score counts (so ties are handled as scikit-learn does):
+Score metrics are exact, computed from per-distinct-score counts summed in the engine
+(:class:`~core.evaluation.statistics.ScoreRanking`; ties are handled as scikit-learn does):
 
 * ROC AUC — the Mann-Whitney statistic: P(score of a positive > score of a negative) + ½ P(tie);
 * average precision — ``Σ (R_k − R_{k−1}) P_k`` over descending distinct thresholds (scikit-learn's definition);
@@ -28,7 +29,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from core.evaluation.statistics import ScoreRanking
 
 EPS = 2.220446049250313e-16
 
@@ -183,69 +187,31 @@ def fairness_value(name: str, group_rates: dict[str, dict[str, float]]) -> float
     return max(parts) if kind == "difference" else min(parts)
 
 
-def score_metrics(by_score: list[tuple[float, int, int]]) -> dict[str, float]:
-    """ROC AUC and average precision from ``(score, positives, negatives)`` per distinct score."""
-    import numpy as np
-
-    ordered = sorted(by_score)
-    positives = np.array([p for _, p, _ in ordered], dtype=np.int64)
-    negatives = np.array([n for _, _, n in ordered], dtype=np.int64)
-    return score_metrics_sorted(positives, negatives)
-
-
 #: Most points of a stored ROC curve (the curve through every distinct score is thinned to this many).
 MAX_ROC_POINTS = 200
 
 
-def roc_curve_points(positives: Any, negatives: Any, max_points: int = MAX_ROC_POINTS) -> dict[str, Any]:  # noqa: ANN401
-    """The ROC curve from per-distinct-score counts: ``positives[i]`` and ``negatives[i]`` rows at the i-th distinct
-    score, scores ascending (the same counts ROC AUC is computed from).
-
-    As scikit-learn's ``roc_curve(drop_intermediate=False)``: the point (0, 0), then one point per distinct score
-    taken as the threshold from the highest down — ``fpr``, ``tpr`` of predicting positive when score ≥ threshold.
-    Curves of more than ``max_points`` points are thinned evenly, keeping the first and the last; ``points_of`` says
-    how many there were. Returns ``{"fpr": [...], "tpr": [...], "points_of": n}`` (rates rounded to 6 decimals).
-    """
-    import numpy as np
-
-    pos = np.asarray(positives, dtype=float)[::-1].cumsum()
-    neg = np.asarray(negatives, dtype=float)[::-1].cumsum()
-    p, n = (pos[-1] if pos.size else 0.0), (neg[-1] if neg.size else 0.0)
-    tpr = np.concatenate([[0.0], pos / p if p else np.zeros_like(pos)])
-    fpr = np.concatenate([[0.0], neg / n if n else np.zeros_like(neg)])
-    keep = np.arange(tpr.size)
-    if tpr.size > max_points:
-        keep = np.unique(np.round(np.linspace(0, tpr.size - 1, max_points)).astype(int))
-    return {"fpr": [round(float(v), 6) for v in fpr[keep]], "tpr": [round(float(v), 6) for v in tpr[keep]],
-            "points_of": int(tpr.size)}
+def roc_auc(ranking: ScoreRanking) -> float:
+    """ROC AUC = twice the wins / (2·P·N), exact in integers until the one division (NaN without both classes)."""
+    if not (ranking.positives and ranking.negatives):
+        return math.nan
+    return ranking.twice_wins / (2 * ranking.positives * ranking.negatives)
 
 
-def score_metrics_sorted(positives: Any, negatives: Any) -> dict[str, float]:  # noqa: ANN401
-    """ROC AUC and average precision from per-distinct-score counts in ascending score order (NumPy int arrays).
+def average_precision(ranking: ScoreRanking) -> float:
+    """Average precision = Σ_k (R_k − R_{k−1}) · precision_k = Σ_k pos_k · precision_k / P (NaN without positives)."""
+    return ranking.precision_sum / ranking.positives if ranking.positives else math.nan
 
-    AUC = (Σ 2·pos·neg_below + Σ pos·neg_tied) / (2·P·N), exact in integers (Σ pos·neg_below ≤ P·N fits int64);
-    average precision = Σ pos_k / P · precision_k over descending thresholds.
-    """
-    import numpy as np
 
-    pos = np.asarray(positives, dtype=np.int64)
-    neg = np.asarray(negatives, dtype=np.int64)
-    total_pos, total_neg = int(pos.sum()), int(neg.sum())
-    result: dict[str, float] = {}
-    if total_pos and total_neg:
-        below = np.cumsum(neg) - neg
-        twice_wins = 2 * int(np.dot(pos, below)) + int(np.dot(pos, neg))
-        result["roc_auc"] = twice_wins / (2 * total_pos * total_neg)
-    else:
-        result["roc_auc"] = math.nan
-    if total_pos:
-        tp = np.cumsum(pos[::-1])
-        fp = np.cumsum(neg[::-1])
-        precision = tp / (tp + fp)
-        result["average_precision"] = float(np.sum(pos[::-1] / total_pos * precision))
-    else:
-        result["average_precision"] = math.nan
-    return result
+def roc_curve(ranking: ScoreRanking) -> dict[str, Any]:
+    """The ROC curve as scikit-learn's ``roc_curve(drop_intermediate=False)``: the point (0, 0), then one point per
+    distinct score taken as the threshold from the highest down — ``fpr``, ``tpr`` of predicting positive when score
+    ≥ threshold — thinned to the points the ranking kept (``points_of`` says how many there were). Returns
+    ``{"fpr": [...], "tpr": [...], "points_of": n}`` (rates rounded to 6 decimals)."""
+    p, n = ranking.positives, ranking.negatives
+    return {"fpr": [round(fp / n, 6) if n else 0.0 for _, _, fp in ranking.curve],
+            "tpr": [round(tp / p, 6) if p else 0.0 for _, tp, _ in ranking.curve],
+            "points_of": ranking.distinct + 1}
 
 
 def finite(value: Any) -> Any:  # noqa: ANN401

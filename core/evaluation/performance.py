@@ -103,16 +103,16 @@ def _score_metric(ev: Evaluator, check: MetricCheck) -> tuple[float, dict[str, A
     label = ev.inputs.label
     as_number = label in ev.numeric_text
     if name in ("roc_auc", "average_precision"):
-        counts = ev.source.score_counts(label, pos.key, label_as_number=as_number)
-        positives = int(counts.positives.sum())
-        total = int(counts.positives.sum() + counts.negatives.sum())
+        ranking = ev.source.score_ranking(label, pos.key, label_as_number=as_number, max_points=m.MAX_ROC_POINTS)
+        positives, total = ranking.positives, ranking.positives + ranking.negatives
         details.update({"n": total, "positives": positives})
         if not positives or (name == "roc_auc" and positives == total):
             why = "no actual positives" if not positives else "no actual negatives"
             raise Failed(f"{name} is undefined: {why} (scikit-learn refuses one class in y_true)", details)
         if name == "roc_auc":
-            details["roc_curve"] = m.roc_curve_points(counts.positives, counts.negatives)
-        return m.score_metrics_sorted(counts.positives, counts.negatives)[name], details
+            details["roc_curve"] = m.roc_curve(ranking)
+            return m.roc_auc(ranking), details
+        return m.average_precision(ranking), details
     outside = sum(r["n"] for r in rows if r["sout"])
     if outside:
         sample = ev.source.scores_outside_unit(label, limit=5)

@@ -117,6 +117,19 @@ class SqlDialect:
         """SQL: the square of a DOUBLE expression (Spark's ``^`` is exclusive or)."""
         return f"(({sql}) * ({sql}))"
 
+    def int_div(self, dividend_sql: str, divisor_sql: str) -> str:
+        """SQL: integer division of two non-negative BIGINT expressions (the quotient rounded down)."""
+        return f"(({dividend_sql}) {'div' if self.name == 'spark' else '//'} ({divisor_sql}))"
+
+    @property
+    def wide_integer(self) -> str:
+        """An exact integer type of at least 38 digits (sums of products of counts that may pass 2**63)."""
+        return "DECIMAL(38, 0)" if self.name == "spark" else "HUGEINT"
+
+    def int_list(self, *sqls: str) -> str:
+        """SQL: a list of integer expressions (one value; ``array_agg`` of it collects rows)."""
+        return f"{'array' if self.name == 'spark' else 'list_value'}({', '.join(sqls)})"
+
     def group_by(self, keys: int) -> str:
         """GROUP BY the first ``keys`` selected expressions."""
         return "GROUP BY " + ", ".join(str(i) for i in range(1, keys + 1)) if keys else ""

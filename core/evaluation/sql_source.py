@@ -30,7 +30,7 @@ from core.evaluation.statistics import (
     MissingByColumn,
     NumberCounts,
     RegressionCell,
-    ScoreCounts,
+    ScoreRanking,
     Side,
     ValueCounts,
 )
@@ -214,12 +214,34 @@ class SqlSource:
         usable = f"{self._miss(q, self._types[label])} = 0 AND {self._miss(SCORE, 'DOUBLE')} = 0"
         return is_pos, usable
 
-    def score_counts(self, label: str, positive: Any, label_as_number: bool = False) -> ScoreCounts:  # noqa: ANN401
+    def score_ranking(self, label: str, positive: Any, label_as_number: bool = False,  # noqa: ANN401
+                      max_points: int = 200) -> ScoreRanking:
+        """One scan: counts per distinct score (``GROUP BY``), running sums from the highest score down (ordered
+        window sums), then the sums of :class:`~core.evaluation.statistics.ScoreRanking` and its kept curve points
+        (``array_agg ... FILTER``); only those come back, whatever the number of distinct scores."""
+        d = self.dialect
         is_pos, usable = self._scored(label, positive, label_as_number)
-        counts = self._arrays(
-            f"SELECT count(*) FILTER (WHERE {is_pos}) AS pos, count(*) FILTER (WHERE NOT {is_pos}) AS neg "
-            f"FROM {self.views['current']} WHERE {usable} GROUP BY {SCORE} ORDER BY {SCORE}")
-        return ScoreCounts(counts["pos"], counts["neg"])
+        top = "OVER (ORDER BY s DESC ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
+        kept = _kept_curve_point(d, "k", "n_scores", max_points)
+        row = self._one(
+            f"WITH per_score AS (SELECT {SCORE} AS s, count(*) FILTER (WHERE {is_pos}) AS pos, "
+            f"count(*) FILTER (WHERE NOT {is_pos}) AS neg FROM {self.views['current']} WHERE {usable} "
+            f"GROUP BY {SCORE}), "
+            f"ranked AS (SELECT pos, neg, sum(pos) {top} AS tp, sum(neg) {top} AS fp, "
+            f"row_number() OVER (ORDER BY s DESC) AS k FROM per_score), "
+            f"scores AS (SELECT count(*) AS n_scores FROM per_score) "
+            f"SELECT count(*), sum(pos), sum(neg), sum(CAST(pos AS {d.wide_integer}) * (2 * fp - neg)), "
+            f"sum(CAST(CAST(pos AS DOUBLE) * tp / (tp + fp) AS DECIMAL(38, 24))), "
+            f"array_agg({d.int_list('k', 'tp', 'fp')}) FILTER (WHERE {kept}) "
+            f"FROM ranked CROSS JOIN scores")
+        n_scores, pos, neg = int(row[0]), int(row[1] or 0), int(row[2] or 0)
+        if pos >= 10 ** 14:  # pragma: no cover - the DECIMAL(38, 24) terms hold up to 10**14 rows at one score
+            raise ValueError(f"{pos} positive rows are beyond the exact average precision's range (10**14)")
+        # Σ pos_k (2 fp_k − neg_k) was summed: twice the wins are 2·P·N minus it (N − fp_k negatives rank below)
+        twice_wins = 2 * pos * neg - int(row[3] or 0)
+        points = sorted((int(k), int(tp), int(fp)) for k, tp, fp in (row[5] or ()))
+        return ScoreRanking(positives=pos, negatives=neg, distinct=n_scores, twice_wins=twice_wins,
+                            precision_sum=float(row[4] or 0), curve=((0, 0, 0), *points))
 
     def scores_outside_unit(self, label: str, limit: int = 5) -> list[float]:
         _, usable = self._scored(label, 1.0, False)
@@ -339,6 +361,15 @@ class SqlSource:
         got = self._rows(f"SELECT CAST({q} AS {self.dialect.text_type}) AS v, count(*) AS n FROM {self.views[side]} "
                          f"WHERE {code} = 0 GROUP BY 1")
         return {str(k): int(v) for k, v in got}
+
+
+def _kept_curve_point(d: SqlDialect, k: str, n: str, max_points: int) -> str:
+    """SQL: the k-th of ``n`` thresholds (k = 1 … n; k = 0 is the point (0, 0)) is kept on a curve of at most
+    ``max_points`` points: all when there are no more, else the k nearest to ``j · n / (max_points − 1)`` for
+    j = 0 … max_points − 1 (halves rounded up) — exactly ``max_points`` points, both ends among them."""
+    m = int(max_points) - 1
+    nearest_j = d.int_div(f"2 * {k} * {m} + {n}", f"2 * {n}")
+    return f"({n} + 1 <= {m + 1} OR {d.int_div(f'2 * {nearest_j} * {n} + {m}', str(2 * m))} = {k})"
 
 
 def _float(value: Any) -> float | None:  # noqa: ANN401

@@ -44,7 +44,7 @@ __all__ = [
     "ModelOutputs",
     "NumberCounts",
     "RegressionCell",
-    "ScoreCounts",
+    "ScoreRanking",
     "Side",
     "StatisticsSource",
     "ValueCounts",
@@ -107,11 +107,29 @@ class ConfusionCell:
 
 
 @dataclass(frozen=True)
-class ScoreCounts:
-    """Per distinct score, ascending: how many rows are of the positive class and how many are not (int arrays)."""
+class ScoreRanking:
+    """The rows with a present label and score ranked by score, summarised for ROC AUC, average precision and the ROC
+    curve (scikit-learn's definitions: thresholds at the distinct scores from the highest down, tied scores one
+    threshold).
 
-    positives: np.ndarray
-    negatives: np.ndarray
+    With ``pos_k``/``neg_k`` the positive/other rows at the k-th distinct score from the top and ``tp_k``/``fp_k``
+    the positive/other rows scoring at least that score:
+
+    - ``positives``/``negatives``/``distinct``: P, N and the number of distinct scores;
+    - ``twice_wins``: Σ_k pos_k · (2 · (N − fp_k) + neg_k) — twice the Mann–Whitney U (ties count ½), an exact
+      integer, so ROC AUC = ``twice_wins`` / (2·P·N);
+    - ``precision_sum``: Σ_k pos_k · tp_k / (tp_k + fp_k), each term rounded to 24 decimals and summed exactly
+      (the same number in any engine and any order), so average precision = ``precision_sum`` / P;
+    - ``curve``: ``(k, tp_k, fp_k)`` for k = 0 (the point (0, 0)) and the thresholds kept for the stored curve
+      (all of them, or ``max_points`` spread evenly keeping both ends), k ascending.
+    """
+
+    positives: int
+    negatives: int
+    distinct: int
+    twice_wins: int
+    precision_sum: float
+    curve: tuple[tuple[int, int, int], ...]
 
 
 @dataclass(frozen=True)
@@ -211,9 +229,11 @@ class StatisticsSource(Protocol):
         Columns in ``as_numbers`` (the label, :data:`PREDICTION`) have their class keys read as numbers."""
         ...
 
-    def score_counts(self, label: str, positive: Any, label_as_number: bool = False) -> ScoreCounts:  # noqa: ANN401
-        """Positive and other rows per distinct score (rows with a present label and score); ``positive`` is the
-        class key of the positive class."""
+    def score_ranking(self, label: str, positive: Any, label_as_number: bool = False,  # noqa: ANN401
+                      max_points: int = 200) -> ScoreRanking:
+        """Rows with a present label and score ranked by score (:class:`ScoreRanking`), computed in the engine from
+        counts per distinct score (only the sums and at most ``max_points`` curve points come back);
+        ``positive`` is the class key of the positive class."""
         ...
 
     def scores_outside_unit(self, label: str, limit: int = 5) -> list[float]:

@@ -8,17 +8,11 @@ from __future__ import annotations
 
 import numpy as np
 from hypothesis import given, settings, strategies as st
-from sklearn.metrics import roc_curve
+from sklearn.metrics import roc_curve as roc_curve_sklearn
 
 from core.evaluation import drift
-from core.evaluation.metrics import MAX_ROC_POINTS, roc_curve_points
-
-
-def _counts(labels: list[int], scores: list[float]) -> tuple[np.ndarray, np.ndarray]:
-    distinct = np.unique(scores)
-    positives = np.array([sum(1 for y, s in zip(labels, scores, strict=True) if s == d and y == 1) for d in distinct])
-    negatives = np.array([sum(1 for y, s in zip(labels, scores, strict=True) if s == d and y == 0) for d in distinct])
-    return positives, negatives
+from core.evaluation.metrics import MAX_ROC_POINTS, roc_curve
+from tests.core.evaluation.ranking import ranking_of
 
 
 @settings(max_examples=200, deadline=None)
@@ -26,18 +20,35 @@ def _counts(labels: list[int], scores: list[float]) -> tuple[np.ndarray, np.ndar
                 min_size=2, max_size=60).filter(lambda rows: len({y for y, _ in rows}) == 2))
 def test_the_roc_curve_is_scikit_learns(rows: list[tuple[int, float]]) -> None:
     labels, scores = [y for y, _ in rows], [s for _, s in rows]
-    fpr, tpr, _ = roc_curve(labels, scores, drop_intermediate=False)
-    ours = roc_curve_points(*_counts(labels, scores))
+    fpr, tpr, _ = roc_curve_sklearn(labels, scores, drop_intermediate=False)
+    ours = roc_curve(ranking_of(labels, scores))
     assert ours["points_of"] == len(fpr)
     np.testing.assert_allclose(ours["fpr"], fpr, atol=1e-6)
     np.testing.assert_allclose(ours["tpr"], tpr, atol=1e-6)
 
 
-def test_a_long_curve_is_thinned_keeping_its_ends() -> None:
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 700), st.integers(2, 50))
+def test_a_long_curve_is_thinned_evenly_keeping_its_ends(distinct: int, max_points: int) -> None:
+    scores = np.arange(distinct) / distinct
+    ranking = ranking_of(np.arange(distinct) % 2, scores, max_points=max_points)
+    kept = [k for k, _, _ in ranking.curve]
+    if distinct + 1 <= max_points:
+        assert kept == list(range(distinct + 1))
+    else:  # the nearest threshold to each of max_points evenly spaced positions (numpy's rounding but halves up)
+        assert kept == [int(np.floor(j * distinct / (max_points - 1) + 0.5)) for j in range(max_points)]
+    if distinct >= 2:  # both classes
+        fpr, tpr, _ = roc_curve_sklearn(np.arange(distinct) % 2, scores, drop_intermediate=False)
+        ours = roc_curve(ranking)
+        np.testing.assert_allclose(ours["fpr"], fpr[kept], atol=1e-6)
+        np.testing.assert_allclose(ours["tpr"], tpr[kept], atol=1e-6)
+
+
+def test_the_stored_curve_has_at_most_max_roc_points() -> None:
     rng = np.random.default_rng(7)
     scores = rng.random(5_000)
-    labels = (rng.random(5_000) < scores).astype(int).tolist()
-    curve = roc_curve_points(*_counts(labels, scores.tolist()))
+    labels = (rng.random(5_000) < scores).astype(int)
+    curve = roc_curve(ranking_of(labels, scores))
     assert curve["points_of"] == 5_001 and len(curve["fpr"]) == MAX_ROC_POINTS
     assert (curve["fpr"][0], curve["tpr"][0]) == (0.0, 0.0) and (curve["fpr"][-1], curve["tpr"][-1]) == (1.0, 1.0)
     assert curve["fpr"] == sorted(curve["fpr"]) and curve["tpr"] == sorted(curve["tpr"])

@@ -93,10 +93,18 @@ def test_confusion_table_without_prediction_or_score(source: DuckDBSource) -> No
 
 def test_score_statistics_match_python(source: DuckDBSource) -> None:
     usable = [(float(r[0]), float(r[2])) for r in (line.split(",") for line in CSV.strip().splitlines()[1:]) if r[0]]
-    counts = source.score_counts("y", 1.0)
-    distinct = sorted({s for _, s in usable})
-    assert counts.positives.tolist() == [sum(1 for y, s in usable if s == d and y == 1) for d in distinct]
-    assert counts.negatives.tolist() == [sum(1 for y, s in usable if s == d and y == 0) for d in distinct]
+    ranking = source.score_ranking("y", 1.0, max_points=3)
+    distinct = sorted({s for _, s in usable}, reverse=True)
+    pos = [sum(1 for y, s in usable if s == d and y == 1) for d in distinct]
+    neg = [sum(1 for y, s in usable if s == d and y == 0) for d in distinct]
+    tp, fp = np.cumsum(pos).tolist(), np.cumsum(neg).tolist()
+    assert (ranking.positives, ranking.negatives, ranking.distinct) == (sum(pos), sum(neg), len(distinct))
+    assert ranking.twice_wins == sum(p * (2 * (sum(neg) - f) + n) for p, n, f in zip(pos, neg, fp, strict=True))
+    assert ranking.precision_sum == pytest.approx(sum(p * t / (t + f) for p, t, f in zip(pos, tp, fp, strict=True)),
+                                                  rel=1e-15)
+    assert len(distinct) + 1 > 3  # thinned: (0, 0), the middle threshold and the last
+    middle = (len(distinct) + 1) // 2  # round(D / 2), halves up
+    assert ranking.curve == ((0, 0, 0), (middle, tp[middle - 1], fp[middle - 1]), (len(distinct), tp[-1], fp[-1]))
     assert source.scores_outside_unit("y") == [1.5]
     eps = 1e-15
     loss = source.probability_loss("y", 1.0, "log_loss", eps)
@@ -215,7 +223,7 @@ checks:
     recorded = Evaluator(inputs, source=factory).run()
     plain = Evaluator(inputs).run()
     assert _timeless(recorded) == _timeless(plain)
-    assert {"confusion_table", "score_counts", "close"} <= set(made[0].calls)
+    assert {"confusion_table", "score_ranking", "close"} <= set(made[0].calls)
 
 
 def test_no_sql_outside_the_sql_sources() -> None:

@@ -22,6 +22,7 @@ from core.demo import data as demo_data
 from core.evaluation import metrics as m
 from core.evaluation.engine import EvalInputs, Evaluator
 from core.policy.rules import CLASSIFICATION_METRICS, GROUP_RATES, NAMED_FAIRNESS, Policy
+from tests.core.evaluation.ranking import ranking_of
 
 TOL = 1e-9
 #: fairlearn / scikit-learn callables for every group rate core.evaluation.metrics computes.
@@ -255,28 +256,22 @@ def test_named_fairness_metrics_match_fairlearn(scored: Scored, fairlearn_refs: 
 
 
 def test_score_metrics_match_sklearn(scored: Scored) -> None:
-    scores, inverse = np.unique(scored.score, return_inverse=True)
-    positives = np.bincount(inverse, weights=scored.y_true == 1, minlength=scores.size)
-    negatives = np.bincount(inverse, weights=scored.y_true != 1, minlength=scores.size)
-    by_score = [(float(s), int(p), int(n)) for s, p, n in zip(scores, positives, negatives, strict=True)]
-    got = m.score_metrics(by_score)
-    assert got["roc_auc"] == pytest.approx(skm.roc_auc_score(scored.y_true, scored.score), abs=TOL)
-    assert got["average_precision"] == pytest.approx(skm.average_precision_score(scored.y_true, scored.score),
-                                                     abs=TOL)
+    ranking = ranking_of(scored.y_true == 1, scored.score)
+    assert m.roc_auc(ranking) == pytest.approx(skm.roc_auc_score(scored.y_true, scored.score), abs=TOL)
+    assert m.average_precision(ranking) == pytest.approx(skm.average_precision_score(scored.y_true, scored.score),
+                                                         abs=TOL)
 
 
 def test_score_metrics_handle_ties_like_sklearn() -> None:
     rng = np.random.default_rng(3)
     y = rng.integers(0, 2, 2000)
     score = np.round(rng.random(2000) * 0.5 + 0.4 * y, 1)  # heavy ties
-    values, inverse = np.unique(score, return_inverse=True)
-    pos = np.bincount(inverse, weights=y == 1)
-    neg = np.bincount(inverse, weights=y == 0)
-    got = m.score_metrics([(float(v), int(p), int(n)) for v, p, n in zip(values, pos, neg, strict=True)])
-    assert got["roc_auc"] == pytest.approx(skm.roc_auc_score(y, score), abs=TOL)
-    assert got["average_precision"] == pytest.approx(skm.average_precision_score(y, score), abs=TOL)
-    one_class = m.score_metrics([(0.3, 0, 4), (0.7, 0, 2)])
-    assert math.isnan(one_class["roc_auc"]) and math.isnan(one_class["average_precision"])
+    ranking = ranking_of(y, score)
+    assert ranking.distinct == np.unique(score).size
+    assert m.roc_auc(ranking) == pytest.approx(skm.roc_auc_score(y, score), abs=TOL)
+    assert m.average_precision(ranking) == pytest.approx(skm.average_precision_score(y, score), abs=TOL)
+    one_class = ranking_of([0, 0, 0], [0.3, 0.7, 0.3])
+    assert math.isnan(m.roc_auc(one_class)) and math.isnan(m.average_precision(one_class))
 
 
 # ------------------------------------------------------------------------------------------- the engine
