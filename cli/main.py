@@ -375,17 +375,21 @@ def dataset_group() -> None:
               help="CSV field delimiter instead of DuckDB's guess ('tab' and 'space' accepted).")
 @click.option("--header/--no-header", default=None, help="Whether the CSV's first line holds column names.")
 @click.option("--columns", default=None, metavar="A,B,...", help="CSV column names, in order (comma-separated).")
+@click.option("--spark-master", default=None, metavar="URL",
+              help="Spark master that reads a spark-table:NAME (default: $COUNTERSIGN_SPARK_MASTER, else local[*]).")
 def dataset_register(state: _State, db: str | None, as_json: bool, as_user: str | None, path: Path, name: str,
                      version: str, datasheet: Path | None, derived_from: tuple[str, ...],
                      source_uri: str | None, delimiter: str | None, header: bool | None,
-                     columns: str | None) -> None:
-    """Register a CSV file, a Parquet file or a folder of Parquet files."""
+                     columns: str | None, spark_master: str | None) -> None:
+    """Register a CSV file, a Parquet file, a folder of Parquet files, or a table of the Spark catalog given as
+    spark-table:[CATALOG.]DATABASE.TABLE (digested by its content through Spark; see docs/engines.md)."""
     delimiter = {"tab": "\t", "\\t": "\t", "space": " "}.get(delimiter or "", delimiter)
     names = tuple(c.strip() for c in columns.split(",")) if columns is not None else ()
     csv = CsvDialect(delimiter, header, names)
     cs = _service(state, db)
     result = cs.register_dataset(_login(state, cs, as_user), path, name=name, version=version, datasheet=datasheet,
-                                 derived_from=derived_from, source_uri=source_uri, csv=csv)
+                                 derived_from=derived_from, source_uri=source_uri, csv=csv,
+                                 spark_master=spark_master)
     if as_json:
         emit_json(result)
     else:
@@ -439,10 +443,14 @@ def dataset_datasheet(state: _State, db: str | None, as_json: bool, as_user: str
 
 @command(dataset_group, "check", auth=True)
 @click.argument("ref")
-def dataset_check(state: _State, db: str | None, as_json: bool, as_user: str | None, ref: str) -> None:
-    """Re-hash a registered dataset's file; exit 2 if it changed since registration."""
+@click.option("--spark-master", default=None, metavar="URL",
+              help="Spark master that re-digests a Spark table (default: $COUNTERSIGN_SPARK_MASTER, else local[*]).")
+def dataset_check(state: _State, db: str | None, as_json: bool, as_user: str | None, ref: str,
+                  spark_master: str | None) -> None:
+    """Re-hash a registered dataset's file (a Spark table: its content, through Spark); exit 2 if it changed since
+    registration."""
     cs = _service(state, db)
-    record, path = cs.use_dataset(_login(state, cs, as_user), ref)
+    record, path = cs.use_dataset(_login(state, cs, as_user), ref, spark_master)
     emit_json({"ref": ref, "path": str(path), "digest": record["digest"], "unchanged": True}) if as_json else \
         say(f"{ref}: {path} unchanged (sha256 {record['digest']})")
 

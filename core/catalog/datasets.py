@@ -1,7 +1,8 @@
 """Datasets: content digests, schema and profile, immutable ``NAME@VERSION`` references, and the check at use.
 
-Formats: a CSV file, a Parquet file, or a folder of Parquet files (digest rules in :mod:`core.catalog.hashing`). A CSV
-file's
+Formats: a CSV file, a Parquet file, or a folder of Parquet files (digest rules in :mod:`core.catalog.hashing`), or a
+table of a Spark catalog named ``spark-table:NAME`` (content digest computed by Spark:
+:mod:`core.evaluation.spark_tables`). A CSV file's
 dialect is sniffed by DuckDB unless a :class:`CsvDialect` says otherwise (delimiter, header row, column names — for
 files such as UCI's space-separated, headerless ``german.data``); a given dialect is recorded with the dataset and
 used wherever it is read again. Row count,
@@ -242,10 +243,21 @@ def dialect_of(record: dict[str, Any]) -> CsvDialect | None:
     return CsvDialect.from_dict(json.loads(options)) if options else None
 
 
-def check_at_use(record: dict[str, Any]) -> Path:
-    """Re-hash a registered dataset's file and refuse it if its content changed since registration."""
+def check_at_use(record: dict[str, Any], spark_master: str | None = None) -> Path:
+    """Re-hash a registered dataset's file and refuse it if its content changed since registration.
+
+    A Spark table (format ``spark-table``; its name is the record's ``path``) is re-digested by Spark on
+    ``spark_master`` (:mod:`core.evaluation.spark_tables`); without a master it is refused: only Spark reads it."""
     path = Path(record["path"])
     ref = f"{record['name']}@{record['version']}"
+    if record["format"] == "spark-table":
+        if spark_master is None:
+            raise BadInput(f"dataset {ref} is the Spark table {record['path']}: only the Spark engine reads it "
+                           "(--engine spark)")
+        from core.evaluation import spark_tables
+
+        spark_tables.check(record["path"], record["digest"], ref, spark_master)
+        return path
     if not path.exists():
         raise BadInput(f"dataset {ref}: registered file {path} no longer exists")
     actual, _ = digest_path(path)

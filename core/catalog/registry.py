@@ -17,6 +17,7 @@ from core.catalog.datasets import Ref, parse_ref
 from core.catalog.documents import Datasheet, ModelCard, as_dict
 from core.catalog.hashing import sha256_file
 from core.errors import BadInput, NotFound
+from core.evaluation import spark_tables
 from core.identity.roles import Permission
 from core.identity.users import Session
 from core.inputs.yamlfile import load_model_file
@@ -37,6 +38,15 @@ def _sha(value: Any) -> str:  # noqa: ANN401
     import hashlib
 
     return hashlib.sha256(canonical_bytes(value)).hexdigest()
+
+
+def _spark_master(given: str | None) -> str:
+    """The Spark master for a table: ``given``, else ``$COUNTERSIGN_SPARK_MASTER``, else ``local[*]`` (checked)."""
+    from core.evaluation.engines import Engine
+
+    master = Engine.of("spark", given).spark_master
+    assert master is not None  # Engine.of sets it for Spark
+    return master
 
 
 def dataset_node(ref: Ref | str) -> str:
@@ -66,17 +76,28 @@ class RegistryService:
         derived_from: Sequence[str] = (),
         source_uri: str | None = None,
         csv: datasets.CsvDialect | None = None,
+        spark_master: str | None = None,
     ) -> dict[str, Any]:
         """Register ``path`` as ``name@version``; the same content again is a no-op, other content is refused.
 
         ``csv`` overrides DuckDB's dialect sniffing; it is recorded (ledger and dataset) and used at every later read.
+        ``path`` ``spark-table:NAME`` registers a table of the Spark catalog by its content digest, read through Spark
+        on ``spark_master`` (else ``$COUNTERSIGN_SPARK_MASTER``, else ``local[*]``).
         """
         ref = datasets.validate_name(name, version)
         parents = [parse_ref(r, "--derived-from reference") for r in derived_from]
         sheet = as_dict(load_model_file(Datasheet, datasheet)[0]) if datasheet else None
         options = csv.to_dict() if csv is not None and not csv.empty else None
-        facts = datasets.inspect(path, csv)
-        uri = source_uri or facts.path.as_uri()
+        table = spark_tables.table_name(str(path))
+        if table is None:
+            if spark_master is not None:
+                raise BadInput("--spark-master is for Spark tables (spark-table:NAME)")
+            facts = datasets.inspect(path, csv)
+        elif options is not None:
+            raise BadInput(f"{path} is a Spark table: delimiter, header and column options apply to CSV files only")
+        else:
+            facts = spark_tables.inspect(table, _spark_master(spark_master))
+        uri = source_uri or (f"{spark_tables.SCHEME}{table}" if table else facts.path.as_uri())
 
         def register(tx: Tx, role: str) -> dict[str, Any]:
             existing = tx.get_dataset(ref.name, ref.version)
@@ -159,8 +180,9 @@ class RegistryService:
         return self._ctx.act(session, Permission.READ, "datasets",
                              lambda tx, _r: [_dataset_summary(d) for d in tx.list_datasets()])
 
-    def use_dataset(self, session: Session, ref: str) -> tuple[dict[str, Any], Path]:
-        """The registered record and its file, after re-checking the file's digest (refused if it changed)."""
+    def use_dataset(self, session: Session, ref: str, spark_master: str | None = None) -> tuple[dict[str, Any], Path]:
+        """The registered record and its file, after re-checking the file's digest (refused if it changed); a Spark
+        table is re-digested through Spark on ``spark_master`` (default as for registration)."""
         r = parse_ref(ref, "dataset reference")
 
         def fetch(tx: Tx, _role: str) -> dict[str, Any]:
@@ -170,7 +192,8 @@ class RegistryService:
             return record
 
         record = self._ctx.act(session, Permission.READ, dataset_node(r), fetch)
-        return record, datasets.check_at_use(record)
+        master = _spark_master(spark_master) if record["format"] == "spark-table" else None
+        return record, datasets.check_at_use(record, master)
 
     def edit_datasheet(self, session: Session, ref: str, datasheet: str | Path) -> dict[str, Any]:
         r = parse_ref(ref, "dataset reference")

@@ -17,6 +17,7 @@ from . import (
     performance as performance,
     result as result,
     spark_source as spark_source,
+    spark_tables as spark_tables,
     sql_dialect as sql_dialect,
     sql_source as sql_source,
     statistics as statistics,

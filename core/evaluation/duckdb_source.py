@@ -19,6 +19,7 @@ import duckdb
 import numpy as np
 
 from core.catalog.datasets import _quote, _scan
+from core.errors import BadInput
 from core.evaluation.sql_dialect import DUCKDB
 from core.evaluation.sql_source import SqlSource
 from core.evaluation.statistics import PREDICTION, SCORE, DataFile, ModelOutputs, Side
@@ -76,6 +77,8 @@ class DuckDBSource(SqlSource):
     def _open(self, view: str, data: DataFile) -> dict[str, str]:
         """A view of a data file, and its column types. In a CSV file, a column the reader types BOOLEAN but that is
         spelled other than true/false (yes/no, Y/N, t/f — pandas keeps those as text) is read as the text itself."""
+        if data.format == "spark-table":
+            raise BadInput(f"{data.path} is a Spark table: only the Spark engine reads it (--engine spark)")
         scan = _scan(data.path, data.format, data.dialect)
         self.con.execute(f"CREATE VIEW {view} AS SELECT * FROM {scan}")
         columns = self._describe(view)

@@ -1,6 +1,7 @@
 """The Apache Spark statistics source: the evaluation's SQL (:mod:`core.evaluation.sql_source`) on Spark SQL.
 
-For prediction logs too big for one machine: Spark reads the registered Parquet file(s) where its executors run and
+For prediction logs too big for one machine: Spark reads the registered Parquet file(s) or Spark table
+(:mod:`core.evaluation.spark_tables`) where its executors run and
 returns only aggregates to the driver — per-group confusion counts, counts per distinct score, loss and error sums,
 missing-value counts, category counts and counts per reference-quantile bin — the same statements, with the same
 definitions, as the DuckDB engine. Only drift tests that need a numeric column's values (KS, Wasserstein, and
@@ -144,6 +145,8 @@ def _readable(data: DataFile) -> list[str]:
         raise BadInput("the Spark engine reads Parquet (a file or a folder of files): Spark's CSV reader types "
                        "columns differently from the catalog's, so the same file could give other numbers; "
                        "register the data as Parquet, or evaluate it with --engine duckdb")
+    if data.format == "spark-table":
+        return []
     if data.format == "parquet-dir":
         paths = parquet_files(Path(data.path))
     elif data.format == "parquet":
@@ -203,6 +206,12 @@ class SparkSource(SqlSource):
 
     # ------------------------------------------------------------------------------------------- files
     def _open(self, view: str, data: DataFile) -> dict[str, str]:
+        if data.format == "spark-table":  # its content digest was re-checked at use (core.catalog.datasets)
+            try:
+                self.spark.table(str(data.path)).createOrReplaceTempView(view)
+                return self._describe(view)
+            except Exception as exc:  # noqa: BLE001
+                raise BadInput(f"Spark cannot read the table {data.path}: {_reason(exc)}") from None
         files = _readable(data)
         # exactly the registered files (their digest is what was checked), without partition discovery
         try:

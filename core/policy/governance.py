@@ -188,8 +188,8 @@ class GovernanceService:
                            "the cluster, outside Countersign's sandbox. Evaluate it with --engine duckdb; the Spark "
                            "engine evaluates predictions already in the data (external models, and 'countersign "
                            "monitor' on logged production predictions)")
-        data_path = datasets.check_at_use(data_record)
-        ref_path = datasets.check_at_use(ref_record) if ref_record else None
+        data_path = datasets.check_at_use(data_record, engine.spark_master)
+        ref_path = datasets.check_at_use(ref_record, engine.spark_master) if ref_record else None
         loading: dict[str, Any] | None = None
         if model_record["trusted_pickle"]:
             trusts = self._registry.personal_trusts(session, model_record, permission, vouch=trust_pickle,
