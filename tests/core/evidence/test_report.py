@@ -15,13 +15,14 @@ import pytest
 from core.api.countersign import Countersign
 from core.errors import PermissionDenied
 from core.evidence.bundle_verify import BundleError, verify_bundle
+from tests.app.demo_db import copy_demo, demo_template
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Countersign:
-    from core.demo.seed import seed_demo
-
-    return seed_demo(tmp_path_factory.mktemp("report-demo") / "demo.duckdb")
+    """A private copy of the session's seeded demo (seeded once per run; the same database seed_demo builds)."""
+    folder = tmp_path_factory.mktemp("report-demo")
+    return Countersign(copy_demo(demo_template(tmp_path_factory), folder / "demo.duckdb"))
 
 
 @pytest.fixture(scope="module")
