@@ -1,6 +1,8 @@
 """Permalinks and sessions in a real browser: a page URL survives reload and sign-in, the session survives reload
-(a signed, expiring cookie), sign-out and expiry end it for good, the navigation counts my inbox, and the app
-requests nothing from any host but its own."""
+(a signed, expiring cookie), sign-out and expiry end it for good, and the navigation counts my inbox.
+
+That the app requests nothing from any host but its own is asserted by test_accessibility.py's tour, which records
+every request of every role's browser context over every page (tabs, permalinks and the sign-in form included)."""
 
 from __future__ import annotations
 
@@ -8,7 +10,6 @@ import re
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 
@@ -172,25 +173,6 @@ def test_the_navigation_counts_my_inbox(page: Any, served_demo: tuple[str, Path]
     ui.sign_out(page)
     ui.sign_in(page, url, "dana", PASSWORDS["dana"])
     assert "Approvals" in ui.nav_titles(page)
-
-
-@pytest.mark.parametrize("user", sorted(PASSWORDS))
-def test_no_request_leaves_the_app_server(page: Any, served_demo: tuple[str, Path], user: str) -> None:
-    """Every page, as each role: the browser asks nothing of any host but 127.0.0.1 (fonts, icons, favicon,
-    telemetry included)."""
-    url, _db = served_demo
-    outside: list[str] = []
-
-    def record(request: Any) -> None:  # noqa: ANN401
-        if urlsplit(request.url).hostname != "127.0.0.1" and not request.url.startswith(("data:", "blob:")):
-            outside.append(request.url)
-
-    page.on("request", record)
-    ui.sign_in(page, url, user, PASSWORDS[user])
-    for title in ui.nav_titles(page):
-        ui.open_page(page, title, HEADINGS.get(title, title.split(" (")[0]))
-    page.wait_for_timeout(500)
-    assert outside == [], outside
 
 
 def test_inventory_fits_1400_px_counts_what_it_shows_and_links_each_row(page: Any,
