@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import numpy as np
 
-from core.catalog.datasets import _quote, _scan
+from core.catalog.datasets import _scan
 from core.errors import BadInput
 from core.evaluation.sql_dialect import DUCKDB
 from core.evaluation.sql_source import SqlSource
@@ -86,7 +86,7 @@ class DuckDBSource(SqlSource):
         if data.format != "csv" or not booleans:
             return columns
         raw = scan[:-1] + ", all_varchar = true)"
-        spellings = ", ".join(f"list(DISTINCT lower(trim({_quote(c)})))" for c in booleans)
+        spellings = ", ".join(f"list(DISTINCT lower(trim({self.dialect.quote(c)})))" for c in booleans)
         found = self._one(f"SELECT {spellings} FROM {raw}")
         text = [c for c, seen in zip(booleans, found, strict=True)
                 if {v for v in (seen or []) if v} - {"true", "false"}]
@@ -118,7 +118,7 @@ class DuckDBSource(SqlSource):
         self._types = self._describe("ev")
 
     def sample(self, columns: Sequence[str], rows: int, seed: int) -> pd.DataFrame:
-        cols = ", ".join(_quote(f) for f in columns)
+        cols = ", ".join(self.dialect.quote(f) for f in columns)
         frame: pd.DataFrame = self.con.execute(
             f"SELECT {cols} FROM cur_file USING SAMPLE reservoir({int(rows)} ROWS) REPEATABLE ({int(seed)})").fetchdf()
         return frame
