@@ -94,7 +94,7 @@ def countersign_exe() -> list[str]:
 
 
 def run_cli(env: dict[str, str], *args: str, stdin: str | None = None, user: str | None = None,
-            password: str | None = None) -> subprocess.CompletedProcess[str]:
+            password: str | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     """Run ``countersign ARGS`` in a subprocess as ``user`` (password through the environment, as CI would)."""
     env = dict(env)
     if user:
@@ -102,4 +102,4 @@ def run_cli(env: dict[str, str], *args: str, stdin: str | None = None, user: str
     if password:
         env["COUNTERSIGN_PASSWORD"] = password
     return subprocess.run([*countersign_exe(), *args], input=stdin if stdin is not None else "", env=env,
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=timeout)

@@ -192,6 +192,9 @@ class RegistryService:
             return record
 
         record = self._ctx.act(session, Permission.READ, dataset_node(r), fetch)
+        if record["format"] != "spark-table" and spark_master is not None:
+            raise BadInput(f"--spark-master is for Spark tables; dataset {r} is {record['format']} (its files are "
+                           "re-hashed here)")
         master = _spark_master(spark_master) if record["format"] == "spark-table" else None
         return record, datasets.check_at_use(record, master)
 

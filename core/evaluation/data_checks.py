@@ -132,12 +132,16 @@ def column_data(ev: Evaluator, check: DriftCheck, name: str,
     return data, stats
 
 
+def _counted_per_bin(data: driftlib.ColumnData) -> bool:
+    """Whether a column's current values stay where the data lives and are counted per reference bin."""
+    return bool(data.numeric and data.current is None and data.reference.size and data.cur_size)
+
+
 def _binned_together(source: StatisticsSource, check: DriftCheck,
                      read: list[tuple[driftlib.ColumnData, dict[str, Any], bool]]) -> list[driftlib.ColumnData]:
     """The columns whose current values stay where the data lives, counted per reference-quantile bin in one scan
     for all of them (instead of one scan each); each column's ``current_bins`` then returns its counts."""
-    waiting = [k for k, (data, _stats, _lenient) in enumerate(read)
-               if data.numeric and data.current is None and data.reference.size and data.cur_size]
+    waiting = [k for k, (data, _stats, _lenient) in enumerate(read) if _counted_per_bin(data)]
     columns = [data for data, _stats, _lenient in read]
     if not waiting:
         return columns
@@ -227,12 +231,22 @@ def drift_check(ev: Evaluator, check: DriftCheck) -> CheckResult:
     sides: tuple[Side, Side] = ("reference", "current")
     missing = {side: ev.source.missing_code_counts(columns, side) for side in sides}  # one scan per side
     source = _Serialized(ev.source)
+
+    def read_and_measure(name: str) -> tuple[tuple[driftlib.ColumnData, dict[str, Any], bool],
+                                               tuple[dict[str, Any], bool] | None]:
+        read = _read_column(ev, check, name, missing, source)
+        # a column whose current values stay where the data lives waits for the shared bin count; the others are
+        # measured now, while the other worker reads the next column
+        return read, None if _counted_per_bin(read[0]) else _column_entry(ev, check, read[0], read[1])
+
     with ThreadPoolExecutor(max_workers=DRIFT_WORKERS, thread_name_prefix="drift") as pool:
         # the data is read one statement at a time (the source is not thread-safe); sorting and the statistics
         # (NumPy and scipy, which release the GIL) of one column run while the next one is read
-        read = list(pool.map(lambda name: _read_column(ev, check, name, missing, source), columns))
+        first = list(pool.map(read_and_measure, columns))
+        read = [r for r, _entry in first]
         measured = _binned_together(source, check, read)
-        done = list(pool.map(lambda k: _column_entry(ev, check, measured[k], read[k][1]), range(len(columns))))
+        done = list(pool.map(lambda k: first[k][1] or _column_entry(ev, check, measured[k], read[k][1]),
+                             range(len(columns))))
     for name, (entry, untestable_column) in zip(columns, done, strict=True):
         per_column[name] = entry
         if untestable_column:

@@ -36,12 +36,13 @@ class Engine:
         if chosen not in ENGINES:
             raise BadInput(f"unknown engine {name!r}: choose duckdb or spark")
         if chosen == "duckdb":
-            if spark_master:
+            if spark_master is not None:
                 raise BadInput("--spark-master is for --engine spark")
             return cls("duckdb")
         from core.evaluation.spark_source import DEFAULT_MASTER, check_master
 
-        master = (spark_master or os.environ.get(MASTER_ENV) or DEFAULT_MASTER).strip()
+        given = spark_master if spark_master is not None else os.environ.get(MASTER_ENV)
+        master = (DEFAULT_MASTER if given is None else given).strip()
         if not master or any(ord(ch) < 32 for ch in master):
             raise BadInput("the Spark master URL is empty or holds control characters")
         return cls("spark", check_master(master))

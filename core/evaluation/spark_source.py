@@ -19,6 +19,7 @@ the DuckDB engine).
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 import uuid
@@ -94,6 +95,10 @@ def session(master: str = DEFAULT_MASTER) -> SparkSession:
     # PySpark warns about pandas 3 wherever it checks pandas, even where (as here) no pandas is involved
     warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
     check_master(master)
+    if master == "yarn" and not (os.environ.get("HADOOP_CONF_DIR") or os.environ.get("YARN_CONF_DIR")):
+        raise BadInput("--spark-master yarn needs HADOOP_CONF_DIR or YARN_CONF_DIR (where Spark finds the YARN "
+                       "cluster's configuration) in the environment")
+    _quiet_query_loggers()
     with _LOCK:
         active = SparkSession.getActiveSession()
         if active is not None:
@@ -112,6 +117,15 @@ def session(master: str = DEFAULT_MASTER) -> SparkSession:
         except Exception as exc:  # noqa: BLE001 - Java missing, master unreachable: the user's setup
             raise BadInput(f"could not start Spark on {shown_master(master)}: {_reason(exc)} (Spark's own "
                            "account, if any, is above)") from None
+
+
+def _quiet_query_loggers() -> None:
+    """PySpark logs every analysis error as a JSON line with the Java stack trace (its query-context loggers) before
+    raising it; the error itself is what Countersign reports, in one line."""
+    from pyspark.logger import PySparkLogger
+
+    for name in ("SQLQueryContextLogger", "DataFrameQueryContextLogger"):
+        PySparkLogger.getLogger(name).disabled = True
 
 
 def _reason(exc: BaseException) -> str:

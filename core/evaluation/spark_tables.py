@@ -4,7 +4,8 @@ A table has no file to hash, and Spark reads its rows in no fixed order, so its 
 ``countersign/spark-table-content/v1``) is order-independent and computed by Spark in one scan:
 
 1. each row's text is Spark's ``to_json(struct(*))`` (the columns in table order; a NULL field left out, which the
-   recorded schema makes unambiguous; the session time zone is UTC), hashed with SHA-256 (``sha2(…, 256)``);
+   recorded schema makes unambiguous; timestamps to the microsecond — Spark's default JSON keeps milliseconds —
+   in the session time zone, UTC), hashed with SHA-256 (``sha2(…, 256)``);
 2. the 256 bits are read as four unsigned 64-bit lanes and each lane is summed over all rows exactly (DECIMAL(38, 0),
    no modulus): an additive multiset hash (AdHash, Bellare & Micciancio 1997) — the same for any order, partitioning
    or number of executors;
@@ -30,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from core.errors import BadInput
+from core.evaluation.sql_dialect import SPARK
 from core.tlog.canonical import canonical_payload
 
 if TYPE_CHECKING:
@@ -44,7 +46,10 @@ SCHEME = "spark-table:"
 RECIPE = "countersign/spark-table-content/v1"
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}(\.[A-Za-z_][A-Za-z0-9_]{0,127}){0,2}")
 _LANES = 4
-_HASH = "__countersign_row_sha256__"
+#: ``to_json`` options: every digit Spark keeps of a timestamp (its default JSON text drops the microseconds).
+_TIMESTAMP, _TIMESTAMP_NTZ = "yyyy-MM-dd'T'HH:mm:ss.SSSSSSXXX", "yyyy-MM-dd'T'HH:mm:ss.SSSSSS"
+_JSON_OPTIONS = (f"map('timestampFormat', {SPARK.string(_TIMESTAMP)}, "
+                 f"'timestampNTZFormat', {SPARK.string(_TIMESTAMP_NTZ)})")
 #: Spark types whose minimum and maximum the profile records (others: counts only).
 _ORDERED = ("tinyint", "smallint", "int", "bigint", "float", "double", "decimal", "string", "date", "timestamp",
             "timestamp_ntz", "boolean")
@@ -58,8 +63,8 @@ def table_name(text: str) -> str | None:
         return None
     name = text[len(SCHEME):]
     if not _IDENTIFIER.fullmatch(name):
-        shown = name if name.isprintable() else name.encode("unicode_escape").decode()
-        raise BadInput(f"{shown!r} is not a Spark table name: give spark-table:[catalog.]database.table, each part "
+        shown = repr(name) if name.isprintable() else "'" + name.encode("unicode_escape").decode() + "'"
+        raise BadInput(f"{shown} is not a Spark table name: give spark-table:[catalog.]database.table, each part "
                        "letters, digits and '_' (not starting with a digit)")
     return name
 
@@ -93,13 +98,13 @@ def content(spark: SparkSession, name: str, *, profile: bool = False) -> TableCo
     except Exception as exc:  # noqa: BLE001 - a missing table or a catalog error is the user's setup
         raise BadInput(f"Spark cannot read the table {name}: {_reason(exc)}") from None
     schema = [{"name": f.name, "type": catalog_type(f.dataType)} for f in fields]
-    row_hash = "sha2(to_json(struct(*)), 256)"
+    # the columns renamed c0, c1, … beside the row's hash (a table may name a column anything, "h" included)
     parts = ["count(*)"] + [
-        f"sum(CAST(conv(substr({_HASH}, {1 + 16 * lane}, 16), 16, 10) AS DECIMAL(38, 0)))" for lane in range(_LANES)]
+        f"sum(CAST(conv(substr(h, {1 + 16 * lane}, 16), 16, 10) AS DECIMAL(38, 0)))" for lane in range(_LANES)]
     profiled = []
     if profile:
-        for f in fields:
-            q, kind = _quote(f.name), f.dataType.simpleString().split("(")[0]
+        for i, f in enumerate(fields):
+            q, kind = f"c{i}", f.dataType.simpleString().split("(")[0]
             parts += [f"count({q})", f"approx_count_distinct({q})"]
             if kind in _ORDERED:
                 parts += [f"min({q})", f"max({q})", f"avg({q})" if kind in _NUMERIC else "NULL"]
@@ -107,7 +112,8 @@ def content(spark: SparkSession, name: str, *, profile: bool = False) -> TableCo
                 parts += ["NULL", "NULL", "NULL"]
             profiled.append((f.name, catalog_type(f.dataType)))
     try:
-        hashed = frame.selectExpr(f"{row_hash} AS {_HASH}", "*")
+        hashed = frame.selectExpr(f"sha2(to_json(struct(*), {_JSON_OPTIONS}), 256) AS h",
+                                  *[f"{_quote(f.name)} AS c{i}" for i, f in enumerate(fields)])
         (row,) = hashed.selectExpr(*parts).collect()
     except Exception as exc:  # noqa: BLE001
         raise BadInput(f"Spark could not read every row of the table {name}: {_reason(exc)}") from None

@@ -63,13 +63,19 @@ class SqlDialect:
                     else f"regexp_replace({text_sql}, {pattern}, '', 'g')")
         return replaced
 
+    def first_code(self, text_sql: str) -> str:
+        """SQL: the code point of the text's first character (0 for empty text)."""
+        return f"ascii({text_sql})" if self.name == "spark" else f"ord({text_sql})"
+
+    def byte_length(self, text_sql: str) -> str:
+        """SQL: the text's length in UTF-8 bytes (constant time in both engines)."""
+        return f"octet_length({text_sql})" if self.name == "spark" else f"strlen({text_sql})"
+
     def padded(self, text_sql: str) -> str:
         """SQL: the text's first or last character may be white space — a control character, or any character past
         ASCII (Unicode spaces are; other such text merely takes the slower exact path): a cheap test by code point."""
-        if self.name == "spark":
-            first, last = f"ascii({text_sql})", f"ascii(right({text_sql}, 1))"
-        else:
-            first, last = f"ord({text_sql})", f"ord({text_sql}[-1])"
+        first = self.first_code(text_sql)
+        last = f"ascii(right({text_sql}, 1))" if self.name == "spark" else f"ord({text_sql}[-1])"
         return f"({first} <= 32 OR {first} >= 127 OR {last} <= 32 OR {last} >= 127)"
 
     def is_ascii(self, text_sql: str) -> str:

@@ -297,15 +297,18 @@ class SqlSource:
             return {}
         codes = ", ".join(f"{self._miss(self._q(c), self._type(c, side), side)} AS m{i}"
                           for i, c in enumerate(columns))
-        kinds = (0, *labels.MISSING_KINDS)
-        # each code computed once per row (in the subquery), then counted per kind (a sum: DuckDB's count(*) FILTER
-        # is four times slower here)
-        parts = ", ".join(f"sum(CAST(m{i} = {k} AS BIGINT))" for i in range(len(columns)) for k in kinds)
-        values = self._one(f"SELECT {parts} FROM (SELECT {codes} FROM {self.views[side]}) AS coded")
+        markers = self._ref_markers if side == "reference" else self._markers
+        possible = [labels.possible_missing_codes(self._type(c, side), markers) for c in columns]
+        # each code computed once per row (in the subquery), then counted per kind it can take (a sum: DuckDB's
+        # count(*) FILTER is four times slower here); the present values are the rest of the rows
+        parts = ", ".join(["count(*)"] + [f"sum(CAST(m{i} = {k} AS BIGINT))" for i, kinds in enumerate(possible)
+                                          for k in kinds])
+        values = iter(self._one(f"SELECT {parts} FROM (SELECT {codes} FROM {self.views[side]}) AS coded"))
+        rows = int(next(values))
         found: dict[str, dict[int, int]] = {}
-        for i, column in enumerate(columns):
-            counts = values[i * len(kinds):(i + 1) * len(kinds)]
-            found[column] = {k: int(n) for k, n in zip(kinds, counts, strict=True) if n}  # None: no rows
+        for column, kinds in zip(columns, possible, strict=True):
+            counts = {k: int(next(values) or 0) for k in kinds}
+            found[column] = {k: n for k, n in {0: rows - sum(counts.values()), **counts}.items() if n}
         return found
 
     def missing_by_column(self, columns: Sequence[str]) -> MissingByColumn:

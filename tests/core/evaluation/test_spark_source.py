@@ -273,7 +273,7 @@ def test_cli_evaluates_a_parquet_folder_on_spark_as_on_duckdb(populated: Counter
         extra = ["--spark-master", MASTER] if engine == "spark" else []
         done = run_cli(cli_env, "evaluate", "--json", "vendor@1", "--data", "gen-log@1", "--policy", str(policy),
                        "--label", "y", "--prediction-column", "p", "--score-column", "s", "--engine", engine,
-                       *extra, **user)
+                       *extra, **user, timeout=600)  # a JVM's start on a busy 2-core machine
         assert done.returncode in (0, 1), done.stderr
         assert "Traceback" not in done.stderr and "INFO" not in done.stderr, done.stderr
         results[engine] = json.loads(done.stdout)

@@ -62,7 +62,7 @@ def test_table_names_are_plain_identifiers() -> None:
                 "spark-table:1abc", "spark-table:logs.p\x1b[31m"):
         with pytest.raises(BadInput, match="not a Spark table name") as refused:
             spark_tables.table_name(bad)
-        assert "\x1b" not in str(refused.value)
+        assert "\x1b" not in str(refused.value) and "\\\\" not in str(refused.value)  # escaped once, not twice
 
 
 def test_the_digest_ignores_order_and_sees_every_change(spark: Engine) -> None:
@@ -87,6 +87,39 @@ def test_the_digest_ignores_order_and_sees_every_change(spark: Engine) -> None:
         digests.pop("two values swapped between rows")
     assert all(d != base for d in digests.values()), digests
     assert len(set(digests.values())) == len(digests)
+
+
+def test_the_digest_sees_microseconds_and_any_column_name(spark: Engine) -> None:
+    del spark
+    s = session(MASTER)
+
+    def digest(select: str) -> str:
+        s.sql(select).createOrReplaceTempView("digested")
+        return spark_tables.content(s, "digested").digest
+
+    for literal in ("timestamp", "timestamp_ntz"):  # Spark's JSON text of a timestamp keeps milliseconds by default
+        assert (digest(f"SELECT {literal}'2020-01-01 00:00:00.123456' AS t")
+                != digest(f"SELECT {literal}'2020-01-01 00:00:00.123457' AS t"))
+    named = digest("SELECT 1 AS h, 2 AS c0, 3 AS `__countersign_row_sha256__`")  # names the scan itself might use
+    assert named != digest("SELECT 1 AS h, 2 AS c0, 4 AS `__countersign_row_sha256__`")
+
+
+def test_masters_are_checked_before_spark_starts(monkeypatch: pytest.MonkeyPatch, populated: Countersign,
+                                                 tmp_path: Path) -> None:
+    with pytest.raises(BadInput, match="empty"):
+        Engine.of("spark", "")
+    with pytest.raises(BadInput, match="for --engine spark"):
+        Engine.of("duckdb", "")
+    for var in ("HADOOP_CONF_DIR", "YARN_CONF_DIR"):
+        monkeypatch.delenv(var, raising=False)
+    with pytest.raises(BadInput, match="HADOOP_CONF_DIR or YARN_CONF_DIR"):
+        session("yarn")
+    data = tmp_path / "d.parquet"
+    pq.write_table(pa.table({"y": [0, 1]}), data)
+    dana = populated.login("dana", USERS["dana"][1])
+    populated.register_dataset(dana, data, name="files", version="1")
+    with pytest.raises(BadInput, match="--spark-master is for Spark tables"):
+        populated.use_dataset(dana, "files@1", "local[1]")
 
 
 # ------------------------------------------------------------------------------------------------ as a user runs it
@@ -117,7 +150,7 @@ def hive(tmp_path: Path, cli_env: dict[str, str]) -> dict[str, Any]:
         pq.write_table(_rows(rng, 900 + 100 * i), folder / f"part-{i}.parquet")
     env = {**cli_env, "SPARK_CONF_DIR": str(conf), "COUNTERSIGN_SPARK_MASTER": MASTER}
     made = subprocess.run([sys.executable, "-c", MAKE_TABLE, str(folder)], env=env, cwd=tmp_path,
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True, text=True, timeout=600)
     assert made.returncode == 0, made.stderr[-2000:]
     return {"env": env, "folder": folder, "cwd": tmp_path}
 
@@ -125,7 +158,7 @@ def hive(tmp_path: Path, cli_env: dict[str, str]) -> dict[str, Any]:
 def _cli(hive: dict[str, Any], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "cli", *args], env={**hive["env"], "COUNTERSIGN_USER": "dana",
                                                                      "COUNTERSIGN_PASSWORD": USERS["dana"][1]},
-                          cwd=hive["cwd"], capture_output=True, text=True, timeout=300)
+                          cwd=hive["cwd"], capture_output=True, text=True, timeout=600)
 
 
 def test_a_registered_table_is_evaluated_on_spark_and_refused_once_changed(
@@ -147,7 +180,7 @@ def test_a_registered_table_is_evaluated_on_spark_and_refused_once_changed(
     policy.write_text(POLICY)
     common = ["evaluate", "--json", "vendor@1", "--policy", str(policy), "--label", "y", "--prediction-column", "p",
               "--score-column", "s"]
-    on_files = run_cli(cli_env, *common, "--data", "pred-files@1", **user)
+    on_files = run_cli(cli_env, *common, "--data", "pred-files@1", **user, timeout=300)
     on_table = _cli(hive, *common, "--data", "pred-table@1", "--engine", "spark")
     assert on_files.returncode in (0, 1) and on_table.returncode in (0, 1), on_table.stderr[-2000:]
     files, table = json.loads(on_files.stdout), json.loads(on_table.stdout)
