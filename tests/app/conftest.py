@@ -24,9 +24,10 @@ def demo_db_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def demo_sessions(demo_db_template: Path) -> dict[str, Session]:
-    """A signed-in core session per demo user (valid on every copy: copies share the users' keys)."""
-    cs = Countersign(demo_db_template)
+def demo_sessions(demo_db_template: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Session]:
+    """A signed-in core session per demo user (valid on every copy: copies share the users' keys). Signed in on a
+    copy: the template is shared by the pytest-xdist workers and only ever copied."""
+    cs = Countersign(copy_demo(demo_db_template, tmp_path_factory.mktemp("sessions-demo") / "demo.duckdb"))
     return {name: cs.login(name, password) for name, password in PASSWORDS.items()}
 
 

@@ -8,6 +8,7 @@ the template's ``.demo-data`` folder, which therefore must stay in place and is 
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 from pathlib import Path
@@ -24,7 +25,12 @@ USER_OF = {role: name for name, role in ROLE_OF.items()}
 
 
 def demo_template(factory: pytest.TempPathFactory) -> Path:
-    """The session's seeded demo database (seeded on first use, reused afterwards).
+    """The run's seeded demo database (seeded on first use, reused afterwards).
+
+    Under pytest-xdist the workers share one: it lives in the run's base temporary directory (the parent of each
+    worker's own), and the first worker to need it seeds it while holding an ``flock`` on a file beside it; the
+    others wait for that lock, then find it seeded. It is only ever copied (``copy_demo``), never opened, so sharing
+    it across processes changes nothing a test sees.
 
     ``COUNTERSIGN_TEST_DEMO_TEMPLATE=PATH`` names an already seeded demo database to copy instead (a developer's
     shortcut for repeated runs; it is only ever read).
@@ -32,14 +38,19 @@ def demo_template(factory: pytest.TempPathFactory) -> Path:
     given = os.environ.get("COUNTERSIGN_TEST_DEMO_TEMPLATE")
     if given:
         return Path(given)
-    folder = factory.getbasetemp() / "countersign-demo-template"
+    base = factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # the run's directory, shared by every worker (each has its own below it)
+    folder = base / "countersign-demo-template"
     path = folder / "demo.duckdb"
     done = folder / "seeded.ok"
-    if not done.exists():
-        shutil.rmtree(folder, ignore_errors=True)
-        folder.mkdir(parents=True)
-        seed_demo(path)
-        done.write_text("ok\n")
+    with (base / "countersign-demo-template.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not done.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir(parents=True)
+            seed_demo(path)
+            done.write_text("ok\n")
     return path
 
 

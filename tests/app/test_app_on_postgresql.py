@@ -16,8 +16,8 @@ from tests.app.test_pages import ACCESS, ALLOWED, ROLE_OF, _page
 
 
 @pytest.fixture
-def pg_demo(demo_db_template: Path, pg_uri: str) -> str:
-    copy_site(demo_db_template, pg_uri)
+def pg_demo(demo_db: Path, pg_uri: str) -> str:
+    copy_site(demo_db, pg_uri)  # from a private copy: the template is shared by the workers and only ever copied
     return pg_uri
 
 

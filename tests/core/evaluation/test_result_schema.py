@@ -148,9 +148,10 @@ def test_evaluation_result_round_trips_the_engine_dict_exactly(every_kind: dict[
 
 @pytest.fixture(scope="module")
 def demo_records(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
-    from tests.app.demo_db import demo_template
+    from tests.app.demo_db import copy_demo, demo_template
 
-    template = demo_template(tmp_path_factory)
+    # a private copy: the template is shared by the pytest-xdist workers and only ever copied
+    template = copy_demo(demo_template(tmp_path_factory), tmp_path_factory.mktemp("schema-demo") / "demo.duckdb")
     con = duckdb.connect(str(template), read_only=True)
     try:
         rows = con.execute("SELECT result FROM evaluations ORDER BY seq").fetchall()
