@@ -88,6 +88,37 @@ def cli_env(db_path: Path) -> Iterator[dict[str, str]]:
     yield env
 
 
+#: The longest test files (a minute or more each on a 2-core machine), run first. scripts/test runs pytest-xdist with
+#: ``--dist loadfile --no-loadscope-reorder``: whole files go to whichever worker is free, in collection order. Left
+#: in their places (or ordered by test count, xdist's default) several of them came last, so one worker was still
+#: busy with them for minutes after the other had run out of files. Started first, the short files fill in behind
+#: them. Files that need the seeded demo alternate with files that do not, so that while one worker seeds it
+#: (tests/app/demo_db.py, once per run) the other has other work. A stale list costs balance, never correctness.
+LONGEST_FIRST = [
+    "tests/benchmarks/test_smoke.py",
+    "tests/app/test_model_card_page.py",
+    "tests/cli/test_backends_scenario.py",
+    "tests/core/evaluation/test_evaluation_properties.py",
+    "tests/core/inputs/test_input_bounds.py",
+    "tests/e2e/test_accessibility.py",
+    "tests/app/test_pages.py",
+    "tests/e2e/test_permalinks.py",
+    "tests/e2e/test_tester_findings_browser.py",
+    "tests/e2e/test_browser.py",
+    "tests/e2e/test_approvals_browser.py",
+    "tests/cli/test_terminal_text.py",
+    "tests/core/storage/test_contract.py",
+    "tests/core/releases/test_releases.py",
+]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Move the files of :data:`LONGEST_FIRST` to the front, in that order (a stable sort: the order of the tests
+    within each file, and of every other file, is kept)."""
+    rank = {path: i for i, path in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))
+
+
 def countersign_exe() -> list[str]:
     """Run the CLI as a user would, in a real subprocess."""
     return [sys.executable, "-m", "cli"]
