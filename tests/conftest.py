@@ -109,6 +109,8 @@ LONGEST_FIRST = [
     "tests/cli/test_terminal_text.py",
     "tests/core/storage/test_contract.py",
     "tests/core/releases/test_releases.py",
+    "tests/core/evaluation/test_spark_source.py",
+    "tests/core/evaluation/test_spark_tables.py",
 ]
 
 

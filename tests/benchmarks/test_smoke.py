@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -36,6 +37,12 @@ def test_benchmark_smoke_run(name: str, tmp_path: Path, app_site_workdir: Path) 
     assert result.returncode == 0, result.stderr[-3000:]
     body = json.loads(result.stdout)
     assert body["benchmark"] == name and body["machine"]["cores"] >= 1
+    if name == "engines":  # a child that failed still exits 0: its parts must have run, and agree
+        (size,) = body["sizes"]
+        assert size["duckdb"]["status"] == "ok" and size["drift_auto_duckdb"]["status"] == "ok", size
+        assert size["drift_auto_raw_limit"]["values_equal"] is True, size["drift_auto_raw_limit"]
+        if os.environ.get("COUNTERSIGN_REQUIRE_SPARK") == "1":
+            assert size["spark"]["status"] == "ok" and size["equal_results"]["ok"] is True, size
 
 
 def test_store_backends_smoke_measures_both_backends(tmp_path: Path, app_site_workdir: Path) -> None:
@@ -51,8 +58,6 @@ def test_store_backends_smoke_measures_both_backends(tmp_path: Path, app_site_wo
     body = json.loads(result.stdout)
     assert body["benchmark"] == "store_backends" and body["machine"]["cores"] >= 1
     if "skipped" in body:
-        import os
-
         if os.environ.get("COUNTERSIGN_REQUIRE_POSTGRES") == "1":
             pytest.fail(f"store_backends skipped: {body['skipped']}")
         pytest.skip(body["skipped"])
