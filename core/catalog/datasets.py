@@ -250,7 +250,7 @@ def check_at_use(record: dict[str, Any], spark_master: str | None = None) -> Pat
     ``spark_master`` (:mod:`core.evaluation.spark_tables`); without a master it is refused: only Spark reads it."""
     path = Path(record["path"])
     ref = f"{record['name']}@{record['version']}"
-    if record["format"] == "spark-table":
+    if record.get("format") == "spark-table":
         if spark_master is None:
             raise BadInput(f"dataset {ref} is the Spark table {record['path']}: only the Spark engine reads it "
                            "(--engine spark)")
