@@ -124,11 +124,18 @@ def column_data(ev: Evaluator, check: DriftCheck, name: str,
     reference = source.numbers(name, "reference", lenient=lenient["reference"])
     data = driftlib.ColumnData(name, True, reference, None, current_bins=current_bins,
                                current_rows=present["current"])
-    if check.drift == "auto" or driftlib.needs_current_values(data, check.drift, check.bins):
-        # KS, Wasserstein, chi-square, the z-test and few-valued columns need the values; PSI and Jensen-Shannon
-        # on reference-quantile bins only their counts per bin, counted where the data lives
-        current = source.numbers(name, "current", lenient=lenient["current"])
-        data = driftlib.ColumnData(name, True, reference, current)
+    if driftlib.needs_current_values(data, check.drift, check.bins):
+        # PSI and Jensen-Shannon on reference-quantile bins need only the counts per bin, counted where the data
+        # lives; chi-square, the z-test and few-valued columns their counts per distinct value, counted there too
+        # (up to MAX_COUNTED_VALUES of them); KS and Wasserstein the values themselves
+        counted = (source.value_counts(name, "current", lenient=lenient["current"],
+                                       limit=driftlib.MAX_COUNTED_VALUES)
+                   if driftlib.value_counts_suffice(data, check.drift) else None)
+        if counted is not None:
+            data = replace(data, cur_value_counts=counted)
+        else:
+            current = source.numbers(name, "current", lenient=lenient["current"])
+            data = driftlib.ColumnData(name, True, reference, current)
     return data, stats
 
 

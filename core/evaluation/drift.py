@@ -56,6 +56,8 @@ class ColumnData:
     cur_counts: dict[str, int] = field(default_factory=dict)
     current_bins: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
     current_rows: int | None = None
+    #: numeric columns whose ``current`` is unread: the current rows per distinct value (counted where the data lives)
+    cur_value_counts: dict[float, int] | None = None
 
     @property
     def ref_size(self) -> int:
@@ -65,6 +67,8 @@ class ColumnData:
     def cur_size(self) -> int:
         if not self.numeric:
             return sum(self.cur_counts.values())
+        if self.current is None and self.cur_value_counts is not None:
+            return sum(self.cur_value_counts.values())
         return int(self.current.size) if self.current is not None else int(self.current_rows or 0)
 
     @cached_property
@@ -94,11 +98,29 @@ class ColumnData:
         return len(self.ref_counts)
 
 
+#: At most this many distinct current values of a numeric column are counted where the data lives
+#: (:func:`value_counts_suffice`); a column with more is read instead.
+MAX_COUNTED_VALUES = 100_000
+
+
 def needs_current_values(col: ColumnData, method: str, bins: int) -> bool:
-    """Whether :func:`statistic` and :func:`distribution` need a numeric column's current values themselves, or
-    only their counts per reference-quantile bin (PSI and Jensen-Shannon on a column of more than ``bins`` distinct
-    reference values)."""
-    return not (col.numeric and method in ("psi", "jensenshannon") and col.distinct > max(bins, 5))
+    """Whether :func:`statistic` and :func:`distribution` (``method``: a drift method or ``auto``) need a numeric
+    column's current values, or only their counts per reference-quantile bin (PSI and Jensen-Shannon on a column of
+    more than ``bins`` distinct reference values) and, if given, per distinct value (``cur_value_counts``, see
+    :func:`value_counts_suffice`)."""
+    if col.numeric and col.current is None and col.cur_value_counts is not None:
+        return not value_counts_suffice(col, method)
+    return method == "auto" or not (col.numeric and method in ("psi", "jensenshannon")
+                                    and col.distinct > max(bins, 5))
+
+
+def value_counts_suffice(col: ColumnData, method: str) -> bool:
+    """Whether a numeric column's current counts per distinct value (with its counts per reference-quantile bin)
+    are all ``method`` needs of its current values: every method but KS and Wasserstein, which need the values
+    themselves (``auto`` picks one of them for more than 5 distinct reference values, :func:`resolve_auto`)."""
+    if method == "auto":
+        return col.distinct <= 5
+    return method not in ("ks", "wasserstein")
 
 
 def category_counts(col: ColumnData) -> tuple[dict[str, int], dict[str, int]]:
@@ -107,6 +129,8 @@ def category_counts(col: ColumnData) -> tuple[dict[str, int], dict[str, int]]:
         return col.ref_counts, col.cur_counts
     # + 0.0 turns -0.0 into 0.0: one number, one category (str(-0.0) would make it a second one)
     ref = {str(k): int(v) for k, v in zip(*np.unique(col.reference + 0.0, return_counts=True), strict=True)}
+    if col.current is None and col.cur_value_counts is not None:
+        return ref, {str(k + 0.0): int(v) for k, v in sorted(col.cur_value_counts.items()) if v}
     cur = {str(k): int(v) for k, v in zip(*np.unique(col._current_values() + 0.0, return_counts=True),
                                           strict=True)}
     return ref, cur

@@ -11,6 +11,7 @@ cast from a string (both engines parse it correctly rounded).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -135,6 +136,29 @@ class SqlDialect:
     def int_list(self, *sqls: str) -> str:
         """SQL: a list of integer expressions (one value; ``array_agg`` of it collects rows)."""
         return f"{'array' if self.name == 'spark' else 'list_value'}({', '.join(sqls)})"
+
+    @property
+    def ranking_buckets(self) -> int:
+        """Ranges of distinct scores whose running sums (ROC AUC, average precision) are computed apart, in
+        parallel, then offset by the totals of the ranges above: Spark's ordered window without a partition key runs
+        in one task, so Spark takes 64 ranges; DuckDB sorts one window over all scores in parallel itself (0: one
+        window)."""
+        return 64 if self.name == "spark" else 0
+
+    def quantiles(self, sql: str, fractions: Sequence[float]) -> str:
+        """SQL aggregate: the list of values of ``sql`` at ``fractions`` — Spark's ``approx_percentile`` (its
+        accuracy only moves the cut points: callers use them to split work, never in a result), DuckDB's exact
+        ``quantile_disc``."""
+        listed = ", ".join(repr(float(f)) for f in fractions)
+        if self.name == "spark":
+            return f"approx_percentile({sql}, array({listed}), 10000)"
+        return f"quantile_disc({sql}, [{listed}])"
+
+    def count_above(self, list_sql: str, value_sql: str) -> str:
+        """SQL: how many elements of the list ``list_sql`` are greater than ``value_sql``."""
+        if self.name == "spark":
+            return f"size(filter({list_sql}, x -> x > {value_sql}))"
+        return f"len(list_filter({list_sql}, lambda x: x > {value_sql}))"
 
     def group_by(self, keys: int) -> str:
         """GROUP BY the first ``keys`` selected expressions."""

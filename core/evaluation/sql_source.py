@@ -215,21 +215,45 @@ class SqlSource:
         return is_pos, usable
 
     def score_ranking(self, label: str, positive: Any, label_as_number: bool = False,  # noqa: ANN401
-                      max_points: int = 200) -> ScoreRanking:
+                      max_points: int = 200, buckets: int | None = None) -> ScoreRanking:
         """One scan: counts per distinct score (``GROUP BY``), running sums from the highest score down (ordered
         window sums), then the sums of :class:`~core.evaluation.statistics.ScoreRanking` and its kept curve points
-        (``array_agg ... FILTER``); only those come back, whatever the number of distinct scores."""
+        (``array_agg ... FILTER``); only those come back, whatever the number of distinct scores.
+
+        With ``buckets`` > 0 (default: the dialect's :attr:`~core.evaluation.sql_dialect.SqlDialect.ranking_buckets`)
+        the distinct scores are split into that many ranges at their quantiles; each range's running sums are
+        computed apart (in parallel) and offset by the totals of the ranges above it — the same integers as one
+        window over all scores, exactly."""
         d = self.dialect
+        buckets = d.ranking_buckets if buckets is None else int(buckets)
         is_pos, usable = self._scored(label, positive, label_as_number)
-        top = "OVER (ORDER BY s DESC ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
         kept = _kept_curve_point(d, "k", "n_scores", max_points)
+        per_score = (f"per_score AS (SELECT {SCORE} AS s, count(*) FILTER (WHERE {is_pos}) AS pos, "
+                     f"count(*) FILTER (WHERE NOT {is_pos}) AS neg FROM {self.views['current']} WHERE {usable} "
+                     f"GROUP BY {SCORE})")
+        if buckets > 0:
+            # b = the number of cut points above s: b grows as s falls, and equal scores share a range
+            fractions = [j / buckets for j in range(1, buckets)]
+            top = "OVER (PARTITION BY b ORDER BY s DESC ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
+            above = "OVER (ORDER BY b ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)"
+            ranked = (
+                f"cuts AS (SELECT {d.quantiles('s', fractions)} AS q FROM per_score), "
+                f"bucketed AS (SELECT s, pos, neg, {d.count_above('q', 's')} AS b FROM per_score CROSS JOIN cuts), "
+                f"within AS (SELECT b, pos, neg, sum(pos) {top} AS tp, sum(neg) {top} AS fp, "
+                f"row_number() OVER (PARTITION BY b ORDER BY s DESC) AS k FROM bucketed), "
+                f"totals AS (SELECT b, sum(pos) AS bp, sum(neg) AS bn, count(*) AS bk FROM bucketed GROUP BY b), "
+                f"offsets AS (SELECT b, coalesce(sum(bp) {above}, 0) AS tp0, coalesce(sum(bn) {above}, 0) AS fp0, "
+                f"coalesce(sum(bk) {above}, 0) AS k0 FROM totals), "
+                f"ranked AS (SELECT pos, neg, tp + tp0 AS tp, fp + fp0 AS fp, k + k0 AS k FROM within "
+                f"JOIN offsets ON within.b = offsets.b), "
+                f"scores AS (SELECT sum(bk) AS n_scores FROM totals) ")
+        else:
+            top = "OVER (ORDER BY s DESC ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
+            ranked = (f"ranked AS (SELECT pos, neg, sum(pos) {top} AS tp, sum(neg) {top} AS fp, "
+                      f"row_number() OVER (ORDER BY s DESC) AS k FROM per_score), "
+                      f"scores AS (SELECT count(*) AS n_scores FROM per_score) ")
         row = self._one(
-            f"WITH per_score AS (SELECT {SCORE} AS s, count(*) FILTER (WHERE {is_pos}) AS pos, "
-            f"count(*) FILTER (WHERE NOT {is_pos}) AS neg FROM {self.views['current']} WHERE {usable} "
-            f"GROUP BY {SCORE}), "
-            f"ranked AS (SELECT pos, neg, sum(pos) {top} AS tp, sum(neg) {top} AS fp, "
-            f"row_number() OVER (ORDER BY s DESC) AS k FROM per_score), "
-            f"scores AS (SELECT count(*) AS n_scores FROM per_score) "
+            f"WITH {per_score}, {ranked}"
             f"SELECT count(*), sum(pos), sum(neg), sum(CAST(pos AS {d.wide_integer}) * (2 * fp - neg)), "
             f"sum(CAST(CAST(pos AS DOUBLE) * tp / (tp + fp) AS DECIMAL(38, 24))), "
             f"array_agg({d.int_list('k', 'tp', 'fp')}) FILTER (WHERE {kept}) "
@@ -328,6 +352,18 @@ class SqlSource:
     def numbers(self, column: str, side: Side, *, lenient: bool = False) -> np.ndarray:
         fetched = self._arrays(self._present_doubles(column, side, lenient))
         return np.asarray(fetched["v"], dtype=float)
+
+    def value_counts(self, column: str, side: Side, *, lenient: bool = False,
+                     limit: int) -> dict[float, int] | None:
+        rows = self._rows(f"SELECT v, count(*) FROM ({self._present_doubles(column, side, lenient)}) AS present "
+                          "GROUP BY v", limit=int(limit) + 1)
+        if len(rows) > limit:
+            return None
+        counted: dict[float, int] = {}
+        for value, n in rows:  # -0.0 and 0.0 are one value (an engine may group them apart)
+            key = float(value) + 0.0
+            counted[key] = counted.get(key, 0) + int(n)
+        return counted
 
     def bin_counts(self, column: str, side: Side, cuts: Sequence[float], masses: Sequence[float], *,
                    lenient: bool = False) -> np.ndarray:

@@ -284,6 +284,12 @@ class StatisticsSource(Protocol):
         """A column's present values as text, with their counts."""
         ...
 
+    def value_counts(self, column: str, side: Side, *, lenient: bool = False,
+                     limit: int) -> dict[float, int] | None:
+        """A numeric column's present values (as :meth:`numbers` reads them) with their counts, counted where the
+        data lives; ``None`` when there are more than ``limit`` distinct values (read :meth:`numbers` instead)."""
+        ...
+
     def sample(self, columns: Sequence[str], rows: int, seed: int) -> pd.DataFrame:
         """A repeatable random sample of ``rows`` rows of the data file's ``columns``."""
         ...

@@ -15,8 +15,10 @@ from core.evaluation.duckdb_source import DuckDBSource
 from core.evaluation.statistics import DataFile, ScoreRanking
 
 
-def ranking_of(labels: Any, scores: Any, max_points: int = 200) -> ScoreRanking:  # noqa: ANN401
-    """Labels (1 is the positive class) and float scores, ranked in DuckDB."""
+def ranking_of(labels: Any, scores: Any, max_points: int = 200,  # noqa: ANN401
+               buckets: int | None = None) -> ScoreRanking:
+    """Labels (1 is the positive class) and float scores, ranked in DuckDB (``buckets``: ranges of scores ranked
+    apart, as on Spark; default: DuckDB's one window)."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "scored.parquet"
         pq.write_table(pa.table({"y": np.asarray(labels, dtype=np.int64),
@@ -24,6 +26,6 @@ def ranking_of(labels: Any, scores: Any, max_points: int = 200) -> ScoreRanking:
         source = DuckDBSource(DataFile(path, "parquet"))
         try:
             source.attach_columns(None, "s")
-            return source.score_ranking("y", 1.0, max_points=max_points)
+            return source.score_ranking("y", 1.0, max_points=max_points, buckets=buckets)
         finally:
             source.close()
