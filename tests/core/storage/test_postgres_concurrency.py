@@ -631,6 +631,10 @@ def test_a_restarted_or_crashed_server_loses_no_acknowledged_entry_and_the_cli_f
         down = finished(cli(uri, "user", "grant", "c0", TOGGLED, "--json"))
         message = check_unreachable(down, server, database)
         assert json.loads(down[1]) == {"error": message.removeprefix("error: "), "exit_code": 4}
+        # the server stays down until a client has met it down (on a loaded machine the clients may not have tried
+        # during the CLI's own run)
+        wait_until(lambda: any("fail" in line for pid in pids for line in clients.lines(pid)), 60,
+                   "a client meets the server down")
         server.start()
         again = cli(uri, "user", "grant", "c0", TOGGLED, "--json")  # the same command, once the server is back
         wait_for_progress(clients, pids, marks, 60, "every client appends again after crash recovery")
