@@ -137,14 +137,6 @@ class SqlDialect:
         """SQL: a list of integer expressions (one value; ``array_agg`` of it collects rows)."""
         return f"{'array' if self.name == 'spark' else 'list_value'}({', '.join(sqls)})"
 
-    @property
-    def ranking_buckets(self) -> int:
-        """Ranges of distinct scores whose running sums (ROC AUC, average precision) are computed apart, in
-        parallel, then offset by the totals of the ranges above: Spark's ordered window without a partition key runs
-        in one task, so Spark takes 64 ranges; DuckDB sorts one window over all scores in parallel itself (0: one
-        window)."""
-        return 64 if self.name == "spark" else 0
-
     def quantiles(self, sql: str, fractions: Sequence[float]) -> str:
         """SQL aggregate: the list of values of ``sql`` at ``fractions`` — Spark's ``approx_percentile`` (its
         accuracy only moves the cut points: callers use them to split work, never in a result), DuckDB's exact

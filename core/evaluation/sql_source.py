@@ -44,6 +44,8 @@ class SqlSource:
     dialect: SqlDialect
     #: The views' names per side (an engine with shared sessions makes them unique per source).
     views: dict[Side, str]
+    #: Ranges of distinct scores ranked apart (:meth:`score_ranking`); 0: one ordered window over all of them.
+    ranking_buckets: int = 0
 
     def __init__(self) -> None:
         self._columns: dict[str, str] = {}
@@ -220,12 +222,11 @@ class SqlSource:
         window sums), then the sums of :class:`~core.evaluation.statistics.ScoreRanking` and its kept curve points
         (``array_agg ... FILTER``); only those come back, whatever the number of distinct scores.
 
-        With ``buckets`` > 0 (default: the dialect's :attr:`~core.evaluation.sql_dialect.SqlDialect.ranking_buckets`)
-        the distinct scores are split into that many ranges at their quantiles; each range's running sums are
-        computed apart (in parallel) and offset by the totals of the ranges above it — the same integers as one
-        window over all scores, exactly."""
+        With ``buckets`` > 0 (default: :attr:`ranking_buckets`) the distinct scores are split into that many ranges
+        at their quantiles; each range's running sums are computed apart (in parallel) and offset by the totals of
+        the ranges above it — the same integers as one window over all scores, exactly."""
         d = self.dialect
-        buckets = d.ranking_buckets if buckets is None else int(buckets)
+        buckets = self.ranking_buckets if buckets is None else int(buckets)
         is_pos, usable = self._scored(label, positive, label_as_number)
         kept = _kept_curve_point(d, "k", "n_scores", max_points)
         per_score = (f"per_score AS (SELECT {SCORE} AS s, count(*) FILTER (WHERE {is_pos}) AS pos, "

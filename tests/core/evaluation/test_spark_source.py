@@ -356,3 +356,30 @@ def test_data_spark_cannot_read_whole_is_refused_in_one_line(tmp_path: Path, spa
         with pytest.raises(BadInput, match="^Spark cannot read") as refused:
             spark.open(DataFile(path, "parquet"))
         assert "\n" not in str(refused.value) and "at org." not in str(refused.value)
+
+
+# ------------------------------------------------------------------------------------------------ the ranking
+def test_ranges_of_scores_ranked_apart_on_spark_give_duckdbs_ranking(tmp_path: Path, spark: Engine) -> None:
+    """A cluster ranks the distinct scores in ranges (:func:`core.evaluation.spark_source.ranking_ranges`; ``local[2]``
+    uses one window): every count, sum and kept curve point equals DuckDB's one window, for any number of ranges."""
+    from core.evaluation.duckdb_source import DuckDBSource
+    from core.evaluation.spark_source import SparkSource, ranking_ranges
+
+    assert [ranking_ranges(n) for n in (1, 2, 3, 8, 500)] == [0, 0, 12, 32, 1024]
+    rng = np.random.default_rng(11)
+    scores = np.concatenate([rng.random(3_000), np.round(rng.random(3_000), 2), [0.0, -0.0, 1.0, 5e-324] * 50])
+    labels = (rng.random(scores.size) < np.clip(scores, 0, 1)).astype(np.int64)
+    pq.write_table(pa.table({"y": labels, "s": scores}), tmp_path / "scored.parquet")
+    data = DataFile(tmp_path / "scored.parquet", "parquet")
+    duck = DuckDBSource(data)
+    duck.attach_columns(None, "s")
+    expected = duck.score_ranking("y", 1.0, True, max_points=50)
+    duck.close()
+    source = SparkSource(data, spark.spark_master or MASTER)
+    source.attach_columns(None, "s")
+    try:
+        assert source.ranking_buckets == 0  # local[2]
+        for buckets in (0, 1, 3, 64, 1024):
+            assert source.score_ranking("y", 1.0, True, max_points=50, buckets=buckets) == expected, buckets
+    finally:
+        source.close()
