@@ -540,9 +540,10 @@ def test_engine_counts_few_valued_columns_where_the_data_lives(tmp_path: Path,
     from core.evaluation import duckdb_source
 
     rng = np.random.default_rng(5)
-    reference = pd.DataFrame({demo_data.ADULT_LABEL: rng.integers(0, 2, 3000), "kids": rng.choice([0.0, 1.0, 2.0, 3.0], 3000),
+    label = demo_data.ADULT_LABEL
+    reference = pd.DataFrame({label: rng.integers(0, 2, 3000), "kids": rng.choice([0.0, 1.0, 2.0, 3.0], 3000),
                               "zero": rng.choice([0.0, -0.0, 1.0], 3000)})
-    current = pd.DataFrame({demo_data.ADULT_LABEL: rng.integers(0, 2, 2000), "kids": rng.choice([0.0, 1.0, 2.0, 4.0], 2000),
+    current = pd.DataFrame({label: rng.integers(0, 2, 2000), "kids": rng.choice([0.0, 1.0, 2.0, 4.0], 2000),
                             "zero": rng.choice([-0.0, 1.0, 7.0], 2000)})
     reference.to_parquet(tmp_path / "ref.parquet", index=False)
     current.to_parquet(tmp_path / "cur.parquet", index=False)
