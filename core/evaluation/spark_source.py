@@ -144,9 +144,9 @@ def ranking_ranges(parallelism: int) -> int:
     """Ranges of distinct scores ranked apart on a session of ``parallelism`` task slots
     (:meth:`~core.evaluation.sql_source.SqlSource.score_ranking`): Spark runs an ordered window without a partition
     key in one task, so more slots (a cluster, or ``local[*]`` on more than 2 cores) split the scores into 4 ranges
-    per slot (at most 1,024); with 2 slots or fewer the
-    second pass over the scores costs more than the parallel sort gains (10M distinct scores on ``local[2]``: one
-    window 32.5 s, 16 ranges 38 s, 64 ranges 50 s), so one window (0)."""
+    per slot (at most 1,024); with 2 slots or fewer the second pass over the scores costs more than the parallel sort
+    gains (10M distinct scores on ``local[2]``: one window 32.5 s, 16 ranges 38 s, 64 ranges 50 s), so one window
+    (0)."""
     return 0 if parallelism <= 2 else min(4 * parallelism, 1024)
 
 
