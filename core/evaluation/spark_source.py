@@ -42,16 +42,20 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
     from pyspark.sql.types import DataType
 
-__all__ = ["DEFAULT_MASTER", "SESSION_CONF", "SparkSource", "catalog_type", "ranking_ranges", "session",
-           "shown_master"]
+__all__ = ["DEFAULT_MASTER", "LOG_CONFIG", "SESSION_CONF", "TUNING_DEFAULTS", "SparkSource", "catalog_type",
+           "ranking_ranges", "session", "shown_master"]
 
 DEFAULT_MASTER = "local[*]"
+#: Set on every session, over the Spark installation's own configuration: what the numbers and the output depend on.
 SESSION_CONF: dict[str, str] = {
     "spark.sql.ansi.enabled": "false",  # a value that is not a number is NULL (TRY_CAST), as in DuckDB's casts
     "spark.sql.session.timeZone": "UTC",
     "spark.sql.execution.arrow.pyspark.enabled": "true",
     "spark.ui.enabled": "false",
-    "spark.ui.showConsoleProgress": "false",
+    "spark.ui.showConsoleProgress": "false",  # progress bars would mix with the command's output
+}
+#: Tuning, set only where the Spark installation's configuration (``spark-defaults.conf``, ``--conf``) sets none.
+TUNING_DEFAULTS: dict[str, str] = {
     "spark.sql.shuffle.partitions": "8",
     # a whole-stage method past 8,000 bytes of bytecode is never compiled by the JVM's JIT (HotSpot's huge-method
     # limit) and runs interpreted: the one-scan statements over many columns (bin and missing counts) make such
@@ -115,13 +119,26 @@ def session(master: str = DEFAULT_MASTER) -> SparkSession:
         builder = SparkSession.builder.master(master).appName("countersign")
         for key, value in SESSION_CONF.items():
             builder = builder.config(key, value)
-        # given to spark-submit, so it reaches the driver JVM as it starts
-        builder = builder.config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={LOG_CONFIG.as_uri()}")
+        # the driver JVM's log configuration through spark-submit's own JVM options (the driver runs in that JVM),
+        # leaving spark.driver.extraJavaOptions and defaultJavaOptions to the installation's configuration
+        submit_opts = os.environ.get("SPARK_SUBMIT_OPTS")
+        os.environ["SPARK_SUBMIT_OPTS"] = " ".join(
+            filter(None, [submit_opts, f"-Dlog4j2.configurationFile={LOG_CONFIG.as_uri()}"]))
         try:
-            return builder.getOrCreate()
+            started = builder.getOrCreate()
         except Exception as exc:  # noqa: BLE001 - Java missing, master unreachable: the user's setup
             raise BadInput(f"could not start Spark on {shown_master(master)}: {_reason(exc)} (Spark's own "
                            "account, if any, is above)") from None
+        finally:
+            if submit_opts is None:
+                os.environ.pop("SPARK_SUBMIT_OPTS", None)
+            else:
+                os.environ["SPARK_SUBMIT_OPTS"] = submit_opts
+        given = started.sparkContext.getConf()
+        for key, value in TUNING_DEFAULTS.items():
+            if not given.contains(key):
+                started.conf.set(key, value)
+        return started
 
 
 def _quiet_query_loggers() -> None:

@@ -23,7 +23,7 @@ from core.api.countersign import Countersign
 from core.errors import BadInput
 from core.evaluation import spark_tables
 from core.evaluation.engines import Engine
-from core.evaluation.spark_source import session
+from core.evaluation.spark_source import LOG_CONFIG, TUNING_DEFAULTS, session
 from tests.conftest import USERS, run_cli
 from tests.core.evaluation.spark_engine import MASTER, differences
 
@@ -124,24 +124,36 @@ def test_masters_are_checked_before_spark_starts(monkeypatch: pytest.MonkeyPatch
 
 # ------------------------------------------------------------------------------------------------ as a user runs it
 MAKE_TABLE = """
-import sys
-from pyspark.sql import SparkSession
-s = SparkSession.builder.master("local[1]").getOrCreate()
+import json, sys
+from core.evaluation.spark_source import session
+s = session("local[1]")
 s.sql("CREATE DATABASE IF NOT EXISTS logs")
 s.sql(f"CREATE TABLE logs.predictions USING parquet LOCATION '{sys.argv[1]}'")
+jvm = s.sparkContext._jvm
+print(json.dumps({"probe": jvm.System.getProperty("countersign.probe"),
+                  "log4j": jvm.System.getProperty("log4j2.configurationFile"),
+                  **{k: s.conf.get(k) for k in ("spark.sql.shuffle.partitions", "spark.sql.codegen.hugeMethodLimit",
+                                                "spark.sql.session.timeZone")}}))
 """
 
 
 @pytest.fixture
 def hive(tmp_path: Path, cli_env: dict[str, str]) -> dict[str, Any]:
     """A Hive metastore (embedded Derby) and warehouse in ``tmp_path``, configured the way a user configures Spark —
-    ``spark-defaults.conf`` in ``$SPARK_CONF_DIR`` — holding ``logs.predictions`` over a folder of Parquet files."""
+    ``spark-defaults.conf`` in ``$SPARK_CONF_DIR`` — holding ``logs.predictions`` over a folder of Parquet files.
+
+    The same file sets a driver JVM option, a tuning setting and a time zone: Countersign's session keeps the first
+    two (the installation's configuration wins over Countersign's tuning defaults, and its driver log configuration
+    does not replace the installation's JVM options) and overrides the time zone (UTC: the numbers depend on it)."""
     conf = tmp_path / "spark-conf"
     conf.mkdir()
     (conf / "spark-defaults.conf").write_text(textwrap.dedent(f"""\
         spark.sql.catalogImplementation hive
         spark.sql.warehouse.dir {tmp_path / "warehouse"}
         spark.hadoop.javax.jdo.option.ConnectionURL jdbc:derby:;databaseName={tmp_path / "metastore"};create=true
+        spark.driver.extraJavaOptions -Dcountersign.probe=kept
+        spark.sql.shuffle.partitions 3
+        spark.sql.session.timeZone America/New_York
         """))
     folder = tmp_path / "predictions"
     folder.mkdir()
@@ -152,6 +164,11 @@ def hive(tmp_path: Path, cli_env: dict[str, str]) -> dict[str, Any]:
     made = subprocess.run([sys.executable, "-c", MAKE_TABLE, str(folder)], env=env, cwd=tmp_path,
                           capture_output=True, text=True, timeout=600)
     assert made.returncode == 0, made.stderr[-2000:]
+    assert json.loads(made.stdout.splitlines()[-1]) == {
+        "probe": "kept", "log4j": LOG_CONFIG.as_uri(), "spark.sql.shuffle.partitions": "3",
+        "spark.sql.codegen.hugeMethodLimit": TUNING_DEFAULTS["spark.sql.codegen.hugeMethodLimit"],
+        "spark.sql.session.timeZone": "UTC"}
+    assert " INFO " not in made.stderr, made.stderr[-2000:]  # the driver log stays at errors only
     return {"env": env, "folder": folder, "cwd": tmp_path}
 
 
