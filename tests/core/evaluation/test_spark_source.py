@@ -256,6 +256,21 @@ def test_engine_choice_is_checked() -> None:
 
 
 # ------------------------------------------------------------------------------------------------ the CLI
+# One check of each kind the engine computes: every check kind's equality on this data is the in-process test above;
+# this one is the command a user runs (a JVM started by the CLI, the folder read by reference, the result as JSON).
+CLI_POLICY = """
+policy: spark-cli
+version: 1
+checks:
+  - {id: acc, metric: accuracy, gte: 0.5, missing: drop}
+  - {id: auc, metric: roc_auc, gte: 0.5, missing: drop}
+  - {id: dp, fairness: demographic_parity_difference, sensitive_feature: g, lte: 0.9, min_group_size: 2,
+     missing: drop}
+  - {id: psi, drift: psi, columns: [x, c], max_drifted_share: 1.0}
+  - {id: missing, data_quality: missing_rate, columns: [x, g], lte: 0.05, severity: warn}
+"""
+
+
 def test_cli_evaluates_a_parquet_folder_on_spark_as_on_duckdb(populated: Countersign, generated: dict[str, Path],
                                                               cli_env: dict[str, str], spark: Engine,
                                                               tmp_path: Path) -> None:
@@ -267,7 +282,7 @@ def test_cli_evaluates_a_parquet_folder_on_spark_as_on_duckdb(populated: Counter
                          "--trained-on", "gen-ref@1", "--feature", "x", **user)
     assert registered.returncode == 0, registered.stderr
     policy = tmp_path / "policy.yaml"
-    policy.write_text(EVERY_KIND)
+    policy.write_text(CLI_POLICY)
     results = {}
     for engine in ("duckdb", "spark"):
         extra = ["--spark-master", MASTER] if engine == "spark" else []
@@ -280,6 +295,9 @@ def test_cli_evaluates_a_parquet_folder_on_spark_as_on_duckdb(populated: Counter
     assert not differences({k: v for k, v in results["duckdb"].items() if k not in ("id", "evaluated_at", "seq")},
                            {k: v for k, v in results["spark"].items() if k not in ("id", "evaluated_at", "seq")})
     assert results["spark"]["engine"]["name"] == "spark" and results["duckdb"]["engine"]["name"] == "duckdb"
+    checks = results["spark"]["checks"]
+    assert [c["id"] for c in checks] == ["acc", "auc", "dp", "psi", "missing"]
+    assert all(c["value"] is not None for c in checks), checks
 
 
 # ------------------------------------------------------------------------------------------------ found by breaking it

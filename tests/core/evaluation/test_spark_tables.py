@@ -123,28 +123,64 @@ def test_masters_are_checked_before_spark_starts(monkeypatch: pytest.MonkeyPatch
 
 
 # ------------------------------------------------------------------------------------------------ as a user runs it
-MAKE_TABLE = """
-import json, sys
+USER_PROCESS = """
+import contextlib, io, json, os, sys
 from core.evaluation.spark_source import session
-s = session("local[1]")
+from cli.main import main
+folder, master, steps = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+s = session(master)
 s.sql("CREATE DATABASE IF NOT EXISTS logs")
-s.sql(f"CREATE TABLE logs.predictions USING parquet LOCATION '{sys.argv[1]}'")
+s.sql(f"CREATE TABLE logs.predictions USING parquet LOCATION '{folder}'")
 jvm = s.sparkContext._jvm
-print(json.dumps({"probe": jvm.System.getProperty("countersign.probe"),
-                  "log4j": jvm.System.getProperty("log4j2.configurationFile"),
-                  **{k: s.conf.get(k) for k in ("spark.sql.shuffle.partitions", "spark.sql.codegen.hugeMethodLimit",
-                                                "spark.sql.session.timeZone")}}))
+made = {"probe": jvm.System.getProperty("countersign.probe"),
+        "log4j": jvm.System.getProperty("log4j2.configurationFile"),
+        **{k: s.conf.get(k) for k in ("spark.sql.shuffle.partitions", "spark.sql.codegen.hugeMethodLimit",
+                                      "spark.sql.session.timeZone")}}
+done = []
+for step in steps:
+    if "move" in step:
+        os.replace(*step["move"])
+        continue
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            main(step["cli"])
+        except SystemExit as exit:
+            code = exit.code
+    done.append({"returncode": code, "stdout": out.getvalue(), "stderr": err.getvalue()})
+print(json.dumps({"made": made, "steps": done}))
 """
 
 
-@pytest.fixture
-def hive(tmp_path: Path, cli_env: dict[str, str]) -> dict[str, Any]:
-    """A Hive metastore (embedded Derby) and warehouse in ``tmp_path``, configured the way a user configures Spark —
-    ``spark-defaults.conf`` in ``$SPARK_CONF_DIR`` — holding ``logs.predictions`` over a folder of Parquet files.
+def _user_process(tmp_path: Path, env: dict[str, str], folder: Path,
+                  steps: list[dict[str, list[str]]]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """One Python process of a Spark user, configured through ``spark-defaults.conf``: it creates ``logs.predictions``
+    over ``folder`` in the Hive metastore, then takes ``steps`` in order — ``{"cli": argv}`` runs the ``countersign``
+    command's own entry point (:func:`cli.main.main`) with that argv, ``{"move": [a, b]}`` moves a file. Returns what
+    the session was configured with, and each command's exit code, stdout and stderr.
+
+    One process (one JVM and one metastore start, 20-30 s each on a busy 2-core machine) rather than one per command;
+    it is also the harder case for the change check, since this process's Spark has the table's files listed (cached)
+    from the registration."""
+    made = subprocess.run([sys.executable, "-c", USER_PROCESS, str(folder), MASTER, json.dumps(steps)],
+                          env={**env, "COUNTERSIGN_USER": "dana", "COUNTERSIGN_PASSWORD": USERS["dana"][1]},
+                          cwd=tmp_path, capture_output=True, text=True, timeout=900)
+    assert made.returncode == 0, made.stderr[-3000:]
+    assert " INFO " not in made.stderr, made.stderr[-2000:]  # the driver log stays at errors only
+    out = json.loads(made.stdout.splitlines()[-1])
+    return out["made"], out["steps"]
+
+
+def test_a_registered_table_is_evaluated_on_spark_and_refused_once_changed(
+        populated: Countersign, cli_env: dict[str, str], spark: Engine, tmp_path: Path) -> None:
+    """The Hive metastore (embedded Derby) and warehouse are in ``tmp_path``, configured the way a user configures
+    Spark — ``spark-defaults.conf`` in ``$SPARK_CONF_DIR`` — and ``logs.predictions`` is a table over a folder of
+    Parquet files.
 
     The same file sets a driver JVM option, a tuning setting and a time zone: Countersign's session keeps the first
     two (the installation's configuration wins over Countersign's tuning defaults, and its driver log configuration
     does not replace the installation's JVM options) and overrides the time zone (UTC: the numbers depend on it)."""
+    del spark  # only for its skip/fail when Spark is missing
     conf = tmp_path / "spark-conf"
     conf.mkdir()
     (conf / "spark-defaults.conf").write_text(textwrap.dedent(f"""\
@@ -160,36 +196,11 @@ def hive(tmp_path: Path, cli_env: dict[str, str]) -> dict[str, Any]:
     rng = np.random.default_rng(11)
     for i in range(2):
         pq.write_table(_rows(rng, 900 + 100 * i), folder / f"part-{i}.parquet")
-    env = {**cli_env, "SPARK_CONF_DIR": str(conf), "COUNTERSIGN_SPARK_MASTER": MASTER}
-    made = subprocess.run([sys.executable, "-c", MAKE_TABLE, str(folder)], env=env, cwd=tmp_path,
-                          capture_output=True, text=True, timeout=600)
-    assert made.returncode == 0, made.stderr[-2000:]
-    assert json.loads(made.stdout.splitlines()[-1]) == {
-        "probe": "kept", "log4j": LOG_CONFIG.as_uri(), "spark.sql.shuffle.partitions": "3",
-        "spark.sql.codegen.hugeMethodLimit": TUNING_DEFAULTS["spark.sql.codegen.hugeMethodLimit"],
-        "spark.sql.session.timeZone": "UTC"}
-    assert " INFO " not in made.stderr, made.stderr[-2000:]  # the driver log stays at errors only
-    return {"env": env, "folder": folder, "cwd": tmp_path}
+    late = tmp_path / "late.parquet"
+    pq.write_table(_rows(np.random.default_rng(12), 5), late)
 
-
-def _cli(hive: dict[str, Any], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "cli", *args], env={**hive["env"], "COUNTERSIGN_USER": "dana",
-                                                                     "COUNTERSIGN_PASSWORD": USERS["dana"][1]},
-                          cwd=hive["cwd"], capture_output=True, text=True, timeout=600)
-
-
-def test_a_registered_table_is_evaluated_on_spark_and_refused_once_changed(
-        populated: Countersign, hive: dict[str, Any], cli_env: dict[str, str], spark: Engine, tmp_path: Path) -> None:
-    del spark  # only for its skip/fail when Spark is missing
     dana = populated.login("dana", USERS["dana"][1])
-    populated.register_dataset(dana, hive["folder"], name="pred-files", version="1")
-    registered = _cli(hive, "dataset", "register", "spark-table:logs.predictions", "--name", "pred-table",
-                      "--version", "1")
-    assert registered.returncode == 0, registered.stderr[-2000:]
-    assert "1900 rows" in registered.stdout
-    shown = populated.dataset(dana, "pred-table@1")
-    assert (shown["format"], shown["rows"], shown["source_uri"]) == ("spark-table", 1900,
-                                                                      "spark-table:logs.predictions")
+    populated.register_dataset(dana, folder, name="pred-files", version="1")
     user = {"user": "dana", "password": USERS["dana"][1]}
     assert run_cli(cli_env, "model", "register", "--external", "--name", "vendor", "--version", "1",
                    "--trained-on", "pred-files@1", "--feature", "x", **user).returncode == 0
@@ -198,9 +209,27 @@ def test_a_registered_table_is_evaluated_on_spark_and_refused_once_changed(
     common = ["evaluate", "--json", "vendor@1", "--policy", str(policy), "--label", "y", "--prediction-column", "p",
               "--score-column", "s"]
     on_files = run_cli(cli_env, *common, "--data", "pred-files@1", **user, timeout=300)
-    on_table = _cli(hive, *common, "--data", "pred-table@1", "--engine", "spark")
-    assert on_files.returncode in (0, 1) and on_table.returncode in (0, 1), on_table.stderr[-2000:]
-    files, table = json.loads(on_files.stdout), json.loads(on_table.stdout)
+
+    env = {**cli_env, "SPARK_CONF_DIR": str(conf), "COUNTERSIGN_SPARK_MASTER": MASTER}
+    made, (registered, on_table, on_duckdb, changed) = _user_process(tmp_path, env, folder, [
+        {"cli": ["dataset", "register", "spark-table:logs.predictions", "--name", "pred-table", "--version", "1"]},
+        {"cli": [*common, "--data", "pred-table@1", "--engine", "spark"]},
+        {"cli": [*common, "--data", "pred-table@1"]},
+        {"move": [str(late), str(folder / "late.parquet")]},  # a late append
+        {"cli": ["dataset", "check", "pred-table@1"]}])
+    assert made == {
+        "probe": "kept", "log4j": LOG_CONFIG.as_uri(), "spark.sql.shuffle.partitions": "3",
+        "spark.sql.codegen.hugeMethodLimit": TUNING_DEFAULTS["spark.sql.codegen.hugeMethodLimit"],
+        "spark.sql.session.timeZone": "UTC"}
+
+    assert registered["returncode"] == 0, registered["stderr"][-2000:]
+    assert "1900 rows" in registered["stdout"]
+    shown = populated.dataset(dana, "pred-table@1")
+    assert (shown["format"], shown["rows"], shown["source_uri"]) == ("spark-table", 1900,
+                                                                      "spark-table:logs.predictions")
+
+    assert on_files.returncode in (0, 1) and on_table["returncode"] in (0, 1), on_table["stderr"][-2000:]
+    files, table = json.loads(on_files.stdout), json.loads(on_table["stdout"])
     assert table["engine"]["name"] == "spark"
     skip = ("id", "evaluated_at", "seq", "data", "data_digest")
     found = differences({k: v for k, v in files.items() if k not in skip},
@@ -209,11 +238,8 @@ def test_a_registered_table_is_evaluated_on_spark_and_refused_once_changed(
     assert [c["id"] for c in table["checks"]] == ["acc", "auc", "ap", "dp", "miss"]
     assert all(c["value"] is not None for c in table["checks"]), table["checks"]
 
-    on_duckdb = _cli(hive, *common, "--data", "pred-table@1")
-    assert on_duckdb.returncode == 2 and "only the Spark engine reads it" in on_duckdb.stderr, on_duckdb.stderr
+    assert on_duckdb["returncode"] == 2 and "only the Spark engine reads it" in on_duckdb["stderr"], on_duckdb
 
-    pq.write_table(_rows(np.random.default_rng(12), 5), hive["folder"] / "late.parquet")  # a late append
-    changed = _cli(hive, "dataset", "check", "pred-table@1")
-    assert changed.returncode == 2, changed.stderr[-2000:]
-    assert "changed since registration" in changed.stderr and "1905 rows" in changed.stderr
-    assert "Traceback" not in changed.stderr
+    assert changed["returncode"] == 2, changed["stderr"][-2000:]
+    assert "changed since registration" in changed["stderr"] and "1905 rows" in changed["stderr"]
+    assert "Traceback" not in changed["stderr"]
