@@ -1,0 +1,101 @@
+"""An evaluation as a JUnit XML test report, written with `junitparser <https://pypi.org/project/junitparser/>`_.
+
+Shape (the schema CI servers read: Jenkins' JUnit plugin, GitLab's unit test reports, GitHub test-report actions)::
+
+    <testsuites name="countersign evaluate" tests= failures= errors="0" skipped= time=>
+      <testsuite name="MODEL@V on DATA@V under POLICY@V" timestamp= tests= failures= skipped= time=>
+        <properties> evaluation id, model, data and policy with their SHA-256, verdict, ledger seq, engine </properties>
+        <testcase name="CHECK_ID" classname="countersign.POLICY.KIND" time="SECONDS" file="POLICY FILE" line="N">
+          <failure type="block|warn" message="the check in words">value, rule, reason</failure>   (failed)
+          <skipped type="waived" message="waived by WAIVER until DATE: the check in words"/>      (waived)
+        </testcase>
+
+One test case per check, in the policy's order; a passing check has no child. A failing check is a ``<failure>``
+whatever its severity (``type`` says whether it blocks: a ``warn`` check does not change the exit code); a failing
+check covered by an active waiver is ``<skipped>``, as pytest reports an expected failure. ``time`` is the check's
+own computing time in seconds; ``timestamp`` is the ledger entry's time (UTC, no offset, as JUnit's schema has it).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from junitparser import Attr, Failure, IntAttr, JUnitXml, Skipped, TestCase, TestSuite
+
+from core.evaluation.explanations import check_sentence
+from core.reports.outcomes import CheckOutcome
+from core.reports.text import report_text
+
+__all__ = ["junit_xml"]
+
+
+class _CheckCase(TestCase):
+    """A test case with the ``file`` and ``line`` attributes GitLab and other readers show."""
+
+    file = Attr()
+    line = IntAttr()
+
+
+def _body(outcome: CheckOutcome) -> str:
+    check = outcome.check
+    details: dict[str, Any] = check["details"] if isinstance(check.get("details"), dict) else {}
+    lines = [check_sentence(check), f"severity: {outcome.severity}", f"kind: {check.get('kind')}",
+             f"metric: {check.get('metric')}", f"value: {check.get('value')}"]
+    if details.get("reason"):
+        lines.append(f"reason: {details['reason']}")
+    if details.get("drifted_columns"):
+        lines.append(f"drifted columns: {', '.join(str(c) for c in details['drifted_columns'])}")
+    return "\n".join(report_text(line) for line in lines)
+
+
+def _timestamp(ts: object) -> str | None:
+    """RFC 3339 UTC (``2026-12-02T10:00:00.123Z``) as JUnit's timestamp: seconds, no offset."""
+    return str(ts)[:19] if isinstance(ts, str) and len(ts) >= 19 else None
+
+
+def junit_xml(result: dict[str, Any], outcomes: list[CheckOutcome], policy_file: str | None = None) -> bytes:
+    """The JUnit XML report (UTF-8 bytes with an XML declaration) of ``result`` (an evaluation result as stored) whose
+    checks have ``outcomes`` (:func:`core.reports.outcomes.check_outcomes`); ``policy_file`` (the policy file as the
+    user named it, ``None`` for a registered policy) becomes each test case's ``file``."""
+    policy = result["policy"]
+    policy_ref = f"{policy['name']}@{policy['version']}"
+    suite = TestSuite(report_text(f"{result['model']['ref']} on {result['data']['ref']} under {policy_ref}"))
+    stamp = _timestamp(result.get("evaluated_at"))
+    if stamp:
+        suite.timestamp = stamp
+    properties = {
+        "countersign.evaluation": result.get("id"), "countersign.model": result["model"]["ref"],
+        "countersign.model.artifact_sha256": result["model"].get("artifact_sha256"),
+        "countersign.data": result["data"]["ref"], "countersign.data.sha256": result["data"]["sha256"],
+        "countersign.policy": policy_ref, "countersign.policy.sha256": policy["sha256"],
+        "countersign.verdict": result.get("verdict"), "countersign.ledger_seq": result.get("seq"),
+        "countersign.result_sha256": result.get("result_sha256"),
+        "countersign.engine": (result.get("engine") or {}).get("name"),
+    }
+    for name, value in properties.items():
+        if value is not None:
+            suite.add_property(name, report_text(value))
+    for outcome in outcomes:
+        check = outcome.check
+        case = _CheckCase(report_text(check["id"]), report_text(f"countersign.{policy['name']}.{check['kind']}"),
+                          float(check.get("seconds") or 0.0))
+        if policy_file is not None:
+            case.file = report_text(policy_file)
+        if outcome.line is not None:
+            case.line = outcome.line
+        if outcome.status == "failed":
+            failure = Failure(report_text(check_sentence(check)), outcome.severity)
+            failure.text = _body(outcome)
+            case.result = [failure]
+        elif outcome.status == "waived":
+            waiver = outcome.waiver or {}
+            case.result = [Skipped(report_text(f"waived by {waiver.get('id')} until {waiver.get('until')}: "
+                                               f"{check_sentence(check)}"), "waived")]
+        suite.add_testcase(case)
+    suite.update_statistics()
+    suite.time = round(sum(float(o.check.get("seconds") or 0.0) for o in outcomes), 6)
+    report = JUnitXml("countersign evaluate")
+    report.add_testsuite(suite)
+    report.update_statistics()
+    out: bytes = report.tostring()
+    return out if out.startswith(b"<?xml") else b'<?xml version="1.0" encoding="utf-8"?>\n' + out

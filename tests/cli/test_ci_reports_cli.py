@@ -1,0 +1,92 @@
+"""``countersign evaluate --junit FILE --sarif FILE`` as a CI job runs it, from a repository checkout: the exit code
+is the verdict's, the reports are read by junitparser and checked by SARIF's own tools, bad report paths are refused
+before anything is evaluated (nothing ledgered, nothing written)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import duckdb
+from junitparser import JUnitXml
+
+from tests.conftest import USERS, countersign_exe
+from tests.core.reports.sarif_tools import multitool_findings, schema_errors
+from tests.reports_fixtures import FAILING, LINES
+
+EVALUATE = ["evaluate", "vendor@1", "--data", "log@1", "--label", "y", "--prediction-column", "p",
+            "--score-column", "s"]
+
+
+def _countersign(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*countersign_exe(), *args], cwd=cwd, capture_output=True, text=True, timeout=300,
+                          env={**env, "COUNTERSIGN_USER": "dana", "COUNTERSIGN_PASSWORD": USERS["dana"][1]})
+
+
+def _evaluations(env: dict[str, str]) -> int:
+    con = duckdb.connect(env["COUNTERSIGN_DB"], read_only=True)
+    try:
+        (count,) = con.execute("SELECT count(*) FROM evaluations").fetchone() or (0,)
+        return int(count)
+    finally:
+        con.close()
+
+
+def test_a_ci_job_gets_both_reports_and_the_verdicts_exit_code(logged: dict[str, Any], cli_env: dict[str, str],
+                                                               checkout: Path, tmp_path: Path) -> None:
+    (checkout / "reports").mkdir()
+    done = _countersign(cli_env, checkout, *EVALUATE, "--policy", "policies/gate.yaml",
+                        "--junit", "reports/junit.xml", "--sarif", "reports/gate.sarif")
+    assert done.returncode == 1, done.stderr  # a blocking check failed: the reports do not change the exit code
+    assert "Reports written: reports/junit.xml, reports/gate.sarif" in done.stdout
+    assert sorted(p.name for p in (checkout / "reports").iterdir()) == ["gate.sarif", "junit.xml"]  # no temporaries
+
+    suite = next(iter(JUnitXml.fromfile(str(checkout / "reports" / "junit.xml"))))
+    assert (suite.tests, suite.failures, suite.skipped) == (len(LINES), len(FAILING), 0)
+    assert {c.name: c.result[0].type for c in suite if c.result} == FAILING
+
+    raw = (checkout / "reports" / "gate.sarif").read_bytes()
+    assert raw.isascii() and b"\x1b" not in raw  # user text never raw in the file
+    log = json.loads(raw)
+    assert schema_errors(log) == []
+    (run,) = log["runs"]
+    assert {r["ruleId"] for r in run["results"]} == set(FAILING)
+    assert {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in run["results"]} == {
+        "policies/gate.yaml"}  # relative to the checkout: code scanning shows it on the file
+    findings = multitool_findings(checkout / "reports" / "gate.sarif", tmp_path)
+    assert [f for f in findings if f["level"] == "error"] == [], findings
+
+
+def test_a_passing_evaluation_reports_no_failure(logged: dict[str, Any], cli_env: dict[str, str],
+                                                 checkout: Path, tmp_path: Path) -> None:
+    text = (checkout / "policies" / "gate.yaml").read_text()
+    passing = checkout / "policies" / "pass.yaml"
+    passing.write_text(text.split("  - id: auc-high")[0])  # the accuracy check alone
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    done = _countersign(cli_env, elsewhere, *EVALUATE, "--policy", str(passing), "--json",
+                        "--junit", "j.xml", "--sarif", "s.sarif")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["passed"] is True  # --json output stays one JSON document
+    suite = next(iter(JUnitXml.fromfile(str(elsewhere / "j.xml"))))
+    assert (suite.tests, suite.failures, suite.skipped) == (1, 0, 0)
+    log = json.loads((elsewhere / "s.sarif").read_text())
+    assert log["runs"][0]["results"] == [] and schema_errors(log) == []
+    # a policy file outside the working folder is named by its file: URI
+    assert log["runs"][0]["artifacts"][0]["location"]["uri"] == passing.resolve().as_uri()
+
+
+def test_report_paths_that_cannot_be_written_are_refused_before_evaluating(
+        logged: dict[str, Any], cli_env: dict[str, str], checkout: Path) -> None:
+    (checkout / "reports").mkdir()
+    before = _evaluations(cli_env)
+    for args, said in ((["--junit", "reports"], "is a folder"),
+                       (["--sarif", "missing/gate.sarif"], "does not exist"),
+                       (["--junit", "reports/r", "--sarif", "./reports/r"], "name the same file")):
+        done = _countersign(cli_env, checkout, *EVALUATE, "--policy", "policies/gate.yaml", *args)
+        assert done.returncode == 2 and said in done.stderr, (args, done.stderr)
+        assert "Traceback" not in done.stderr
+    assert _evaluations(cli_env) == before  # nothing evaluated, nothing ledgered
+    assert list((checkout / "reports").iterdir()) == []

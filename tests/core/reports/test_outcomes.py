@@ -1,0 +1,51 @@
+"""Each check's outcome for the reports: passed, failed or waived (only by an active waiver of this check under this
+registered policy), and its line in the policy text."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from core.reports.outcomes import check_outcomes
+from tests.reports_fixtures import FAILING, LINES, waive
+
+
+def _evaluate(logged: dict[str, Any], policy: str) -> dict[str, Any]:
+    result: dict[str, Any] = logged["cs"].evaluate(logged["dana"], "vendor@1", data="log@1", policy=policy,
+                                                   label="y", prediction_column="p", score_column="s")
+    return result
+
+
+def test_outcomes_follow_the_checks_and_locate_them(logged: dict[str, Any], checkout: Path) -> None:
+    result = _evaluate(logged, str(checkout / "policies" / "gate.yaml"))
+    outcomes = check_outcomes(result, [])
+    assert [o.check["id"] for o in outcomes] == list(LINES)
+    assert {o.check["id"]: o.line for o in outcomes} == LINES
+    assert {o.check["id"]: o.severity for o in outcomes if o.status == "failed"} == FAILING
+    assert [o.status for o in outcomes if o.check["id"] not in FAILING] == ["passed"]
+    assert all(o.waiver is None for o in outcomes)
+
+
+def test_only_an_active_waiver_of_this_registered_policy_waives(logged: dict[str, Any], checkout: Path) -> None:
+    cs, dana = logged["cs"], logged["dana"]
+    granted = waive(cs, checkout / "policies" / "gate.yaml", "auc-high")
+    waivers = cs.waivers(dana, "vendor@1")
+    registered = _evaluate(logged, "ci-gate")
+    outcomes = {o.check["id"]: o for o in check_outcomes(registered, waivers)}
+    assert outcomes["auc-high"].status == "waived" and outcomes["auc-high"].waiver["id"] == granted["id"]
+    assert outcomes["drift"].status == "failed"  # a waiver covers its own check only
+    assert not registered["passed"]  # the evaluation's verdict is not the waiver's to change
+
+    # the same text from a file is not the registered policy the waiver was granted under
+    from_file = _evaluate(logged, str(checkout / "policies" / "gate.yaml"))
+    assert check_outcomes(from_file, waivers)[1].status == "failed"
+    # nor does an inactive waiver, one of another policy version, or one of a check that passed count
+    for changed in ({"active": False}, {"policy": "ci-gate@2"}, {"check_id": "acc"}):
+        outcome = {o.check["id"]: o.status for o in check_outcomes(registered, [{**waivers[0], **changed}])}
+        assert "waived" not in outcome.values(), changed
+
+
+def test_a_policy_text_that_no_longer_parses_still_reports(logged: dict[str, Any], checkout: Path) -> None:
+    result = _evaluate(logged, str(checkout / "policies" / "gate.yaml"))
+    broken = {**result, "policy": {**result["policy"], "text": "checks: [unclosed"}}
+    assert all(o.line is None for o in check_outcomes(broken, []))
