@@ -619,16 +619,41 @@ def policy_group() -> None:
 
 
 @command(policy_group, "check")
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-def policy_check(state: _State, db: str | None, as_json: bool, file: Path) -> None:
-    """Validate a policy file; every error names the file, line and field (exit 2)."""
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path), metavar="FILE...")
+def policy_check(state: _State, db: str | None, as_json: bool, files: tuple[Path, ...]) -> None:
+    """Validate policy files; every error names the file, line and field (exit 2 if any file is invalid).
+
+    Several files (as a pre-commit hook passes them) are each checked, and every invalid one is reported."""
     from core.policy.rules import kind_of, load_policy_file
 
-    policy, _text, sha = load_policy_file(file)
-    summary = {"file": str(file), "policy": policy.policy, "version": policy.version, "sha256": sha,
-               "checks": [{"id": c.id, "kind": kind_of(c)} for c in policy.checks]}
-    emit_json(summary) if as_json else say(
-        f"OK: {file} is policy {policy.ref} with {len(policy.checks)} checks (sha256 {sha})")
+    def summary(file: Path) -> dict[str, Any]:
+        policy, _text, sha = load_policy_file(file)
+        return {"file": str(file), "policy": policy.policy, "version": policy.version, "sha256": sha,
+                "checks": [{"id": c.id, "kind": kind_of(c)} for c in policy.checks]}
+
+    if len(files) == 1:
+        one = summary(files[0])
+        emit_json(one) if as_json else say(
+            f"OK: {one['file']} is policy {one['policy']}@{one['version']} with {len(one['checks'])} checks "
+            f"(sha256 {one['sha256']})")
+        return
+    valid, invalid = [], []
+    for file in files:
+        try:
+            valid.append(summary(file))
+        except CountersignError as exc:
+            invalid.append({"file": str(file), "error": exc.message})
+        except OSError as exc:
+            invalid.append({"file": str(file), "error": f"cannot read {file}: {exc.strerror or exc}"})
+    if as_json:
+        emit_json({"valid": valid, "invalid": invalid})
+    else:
+        for one in valid:
+            say(f"OK: {one['file']} is policy {one['policy']}@{one['version']} with {len(one['checks'])} checks")
+        for bad in invalid:
+            say(f"error: {bad['error']}", err=True)
+    if invalid:
+        raise _Quiet(2)
 
 
 @command(policy_group, "schema")

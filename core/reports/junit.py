@@ -13,7 +13,8 @@ Shape (the schema CI servers read: Jenkins' JUnit plugin, GitLab's unit test rep
 One test case per check, in the policy's order; a passing check has no child. A failing check is a ``<failure>``
 whatever its severity (``type`` says whether it blocks: a ``warn`` check does not change the exit code); a failing
 check covered by an active waiver is ``<skipped>``, as pytest reports an expected failure. ``time`` is the check's
-own computing time in seconds; ``timestamp`` is the ledger entry's time (UTC, no offset, as JUnit's schema has it).
+own computing time in seconds (to the millisecond); ``timestamp`` is the ledger entry's time (UTC, no offset, as
+JUnit's schema has it).
 """
 
 from __future__ import annotations
@@ -77,8 +78,9 @@ def junit_xml(result: dict[str, Any], outcomes: list[CheckOutcome], policy_file:
             suite.add_property(name, report_text(value))
     for outcome in outcomes:
         check = outcome.check
+        # milliseconds, as JUnit readers show them (and never an exponent, which xs:decimal does not allow)
         case = _CheckCase(report_text(check["id"]), report_text(f"countersign.{policy['name']}.{check['kind']}"),
-                          float(check.get("seconds") or 0.0))
+                          round(float(check.get("seconds") or 0.0), 3))
         if policy_file is not None:
             case.file = report_text(policy_file)
         if outcome.line is not None:
@@ -92,8 +94,6 @@ def junit_xml(result: dict[str, Any], outcomes: list[CheckOutcome], policy_file:
             case.result = [Skipped(report_text(f"waived by {waiver.get('id')} until {waiver.get('until')}: "
                                                f"{check_sentence(check)}"), "waived")]
         suite.add_testcase(case)
-    suite.update_statistics()
-    suite.time = round(sum(float(o.check.get("seconds") or 0.0) for o in outcomes), 6)
     report = JUnitXml("countersign evaluate")
     report.add_testsuite(suite)
     report.update_statistics()

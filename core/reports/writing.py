@@ -19,8 +19,8 @@ __all__ = ["check_report_paths", "policy_location", "write_reports"]
 
 
 def check_report_paths(junit: Path | None, sarif: Path | None) -> None:
-    """Refuse (:class:`~core.errors.BadInput`) report paths that could not be written — a folder, a missing parent
-    folder, the same file twice — before the evaluation runs (and is ledgered)."""
+    """Refuse (:class:`~core.errors.BadInput`) report paths that could not be written — a folder, a missing or
+    read-only parent folder, the same file twice — before the evaluation runs (and is ledgered)."""
     given = [(flag, path) for flag, path in (("--junit", junit), ("--sarif", sarif)) if path is not None]
     if len(given) == 2 and given[0][1].resolve() == given[1][1].resolve():
         raise BadInput(f"--junit and --sarif name the same file {str(given[0][1])!r}: give each report its own")
@@ -29,6 +29,8 @@ def check_report_paths(junit: Path | None, sarif: Path | None) -> None:
             raise BadInput(f"{flag} {str(path)!r} is a folder: name the report file to write")
         if not path.parent.is_dir():
             raise BadInput(f"{flag} {str(path)!r}: the folder {str(path.parent)!r} does not exist")
+        if not os.access(path.parent, os.W_OK | os.X_OK):
+            raise BadInput(f"{flag} {str(path)!r}: the folder {str(path.parent)!r} is not writable")
 
 
 def policy_location(given: str, registered: bool, cwd: Path | None = None) -> tuple[str | None, str | None]:
