@@ -1023,7 +1023,7 @@ def evaluate_cmd(state: _State, db: str | None, as_json: bool, as_user: str | No
     from core.reports.writing import check_report_paths, write_reports
 
     engine = Engine.of(engine_name, spark_master)
-    check_report_paths(junit, sarif)
+    check_report_paths(junit, sarif, inputs=(Path(policy),) if Path(policy).is_file() else ())
     cs = _service(state, db)
     session = _login(state, cs, as_user)
     result = cs.evaluate(session, model_ref, data=data, policy=policy, reference=reference,

@@ -18,12 +18,20 @@ from core.reports.sarif import sarif_log
 __all__ = ["check_report_paths", "policy_location", "write_reports"]
 
 
-def check_report_paths(junit: Path | None, sarif: Path | None) -> None:
-    """Refuse (:class:`~core.errors.BadInput`) report paths that could not be written — a folder, a missing or
-    read-only parent folder, the same file twice — before the evaluation runs (and is ledgered)."""
+#: How a file this report may replace begins (after a byte-order mark and white space): an earlier report of its kind.
+_REPORT_START = {"--junit": ((b"<?xml", b"<testsuites", b"<testsuite"), "JUnit XML report"),
+                 "--sarif": ((b"{",), "SARIF log")}
+
+
+def check_report_paths(junit: Path | None, sarif: Path | None, inputs: tuple[Path, ...] = ()) -> None:
+    """Refuse (:class:`~core.errors.BadInput`) report paths that could not be written, or must not be — a folder, a
+    missing or read-only parent folder, the same file twice, one of the evaluation's ``inputs`` (the policy file), or
+    an existing file that is not an earlier report of that kind (a database, a key, a dataset: never replaced) —
+    before the evaluation runs (and is ledgered)."""
     given = [(flag, path) for flag, path in (("--junit", junit), ("--sarif", sarif)) if path is not None]
     if len(given) == 2 and given[0][1].resolve() == given[1][1].resolve():
         raise BadInput(f"--junit and --sarif name the same file {str(given[0][1])!r}: give each report its own")
+    protected = {i.resolve() for i in inputs}
     for flag, path in given:
         if path.is_dir():
             raise BadInput(f"{flag} {str(path)!r} is a folder: name the report file to write")
@@ -31,6 +39,19 @@ def check_report_paths(junit: Path | None, sarif: Path | None) -> None:
             raise BadInput(f"{flag} {str(path)!r}: the folder {str(path.parent)!r} does not exist")
         if not os.access(path.parent, os.W_OK | os.X_OK):
             raise BadInput(f"{flag} {str(path)!r}: the folder {str(path.parent)!r} is not writable")
+        if path.resolve() in protected:
+            raise BadInput(f"{flag} {str(path)!r} is the policy file being evaluated: name another file")
+        if path.is_file() and not path.is_symlink():  # a symlink is replaced itself, never what it points to
+            starts, kind = _REPORT_START[flag]
+            try:
+                with path.open("rb") as existing:
+                    head = existing.read(64).lstrip(b"\xef\xbb\xbf \t\r\n")
+            except OSError as exc:
+                raise BadInput(f"{flag} {str(path)!r} cannot be read ({exc.strerror or exc}): name another file") \
+                    from None
+            if head and not head.startswith(starts):
+                raise BadInput(f"{flag} {str(path)!r} exists and is not a {kind}: it is never replaced (name a new "
+                               "file, or remove that one)")
 
 
 def policy_location(given: str, registered: bool, cwd: Path | None = None) -> tuple[str | None, str | None]:

@@ -81,12 +81,25 @@ def test_a_passing_evaluation_reports_no_failure(logged: dict[str, Any], cli_env
 def test_report_paths_that_cannot_be_written_are_refused_before_evaluating(
         logged: dict[str, Any], cli_env: dict[str, str], checkout: Path) -> None:
     (checkout / "reports").mkdir()
+    (checkout / "data.csv").write_text("y,p\n1,1\n")
+    database = Path(cli_env["COUNTERSIGN_DB"])
+    kept = {path: path.read_bytes() for path in (checkout / "data.csv", checkout / "policies" / "gate.yaml", database)}
     before = _evaluations(cli_env)
     for args, said in ((["--junit", "reports"], "is a folder"),
                        (["--sarif", "missing/gate.sarif"], "does not exist"),
-                       (["--junit", "reports/r", "--sarif", "./reports/r"], "name the same file")):
+                       (["--junit", "reports/r", "--sarif", "./reports/r"], "name the same file"),
+                       (["--sarif", "policies/gate.yaml"], "is the policy file being evaluated"),
+                       (["--junit", str(database)], "exists and is not a JUnit XML report"),
+                       (["--sarif", "data.csv"], "exists and is not a SARIF log")):
         done = _countersign(cli_env, checkout, *EVALUATE, "--policy", "policies/gate.yaml", *args)
         assert done.returncode == 2 and said in done.stderr, (args, done.stderr)
         assert "Traceback" not in done.stderr
     assert _evaluations(cli_env) == before  # nothing evaluated, nothing ledgered
     assert list((checkout / "reports").iterdir()) == []
+    assert {path: path.read_bytes() for path in kept} == kept  # nothing replaced
+
+    for _ in range(2):  # a CI job's second run replaces its own earlier reports
+        done = _countersign(cli_env, checkout, *EVALUATE, "--policy", "policies/gate.yaml",
+                            "--junit", "reports/junit.xml", "--sarif", "reports/gate.sarif")
+        assert done.returncode == 1, done.stderr
+    assert _evaluations(cli_env) == before + 2
