@@ -651,7 +651,7 @@ def policy_check(state: _State, db: str | None, as_json: bool, files: tuple[Path
         for one in valid:
             say(f"OK: {one['file']} is policy {one['policy']}@{one['version']} with {len(one['checks'])} checks")
         for bad in invalid:
-            say(f"error: {bad['error']}", err=True)
+            say(*(f"error: {line}" for line in str(bad["error"]).splitlines()), err=True)
     if invalid:
         raise _Quiet(2)
 
@@ -1005,38 +1005,43 @@ def history_cmd(state: _State, db: str | None, as_json: bool, as_user: str | Non
               help="The positive class (default: the policy's positive_label, else scikit-learn's 1).")
 @click.option("--trust-pickle", is_flag=True,
               help="Vouch for this pickle/joblib artifact's exact bytes yourself (ledgered) so it may run, isolated.")
-@click.option("--junit", "junit", default=None, metavar="FILE", type=click.Path(path_type=Path),
+@click.option("--junit", "junit", default=None, metavar="FILE",
               help="Also write a JUnit XML report: one test case per check (failed checks as failures, waived ones "
                    "as skipped).")
-@click.option("--sarif", "sarif", default=None, metavar="FILE", type=click.Path(path_type=Path),
+@click.option("--sarif", "sarif", default=None, metavar="FILE",
               help="Also write a SARIF 2.1.0 log: one result per failing or waived check, at its line in the policy "
                    "file.")
 @_engine_options
 def evaluate_cmd(state: _State, db: str | None, as_json: bool, as_user: str | None, model_ref: str, data: str,
                  policy: str, reference: str | None, label: str | None, prediction_column: str | None,
-                 score_column: str | None, positive_label: str | None, trust_pickle: bool, junit: Path | None,
-                 sarif: Path | None, engine_name: str, spark_master: str | None) -> None:
+                 score_column: str | None, positive_label: str | None, trust_pickle: bool, junit: str | None,
+                 sarif: str | None, engine_name: str, spark_master: str | None) -> None:
     """Evaluate a model against a policy: exit 0 if every block check passes, 1 if any fails, 2 on bad input.
 
     With --junit/--sarif the reports are written whole or not at all, whatever the verdict; a waiver changes the
     reports (skipped, suppressed), never the exit code (a waiver is honoured when promoting)."""
-    from core.reports.writing import check_report_paths, write_reports
+    from core.reports.writing import prepare_reports
 
     engine = Engine.of(engine_name, spark_master)
-    check_report_paths(junit, sarif, inputs=(Path(policy),) if Path(policy).is_file() else ())
-    cs = _service(state, db)
-    session = _login(state, cs, as_user)
-    result = cs.evaluate(session, model_ref, data=data, policy=policy, reference=reference,
-                         label=label, prediction_column=prediction_column, score_column=score_column,
-                         positive_label=positive_label, trust_pickle=trust_pickle, engine=engine)
+    reports = None
     if junit is not None or sarif is not None:
-        waivers = cs.waivers(session, result["model"]["ref"])
-        written = write_reports(result, waivers, policy_given=policy, junit=junit, sarif=sarif)
+        reports = prepare_reports(junit, sarif, policy_given=policy,
+                                  inputs=(Path(policy),) if Path(policy).is_file() else ())
+    try:
+        cs = _service(state, db)
+        session = _login(state, cs, as_user)
+        result = cs.evaluate(session, model_ref, data=data, policy=policy, reference=reference,
+                             label=label, prediction_column=prediction_column, score_column=score_column,
+                             positive_label=positive_label, trust_pickle=trust_pickle, engine=engine)
+        written = reports.write(result, cs.waivers(session, result["model"]["ref"])) if reports else []
+    finally:
+        if reports is not None:
+            reports.discard()
     if as_json:
         emit_json(result)
     else:
         _print_evaluation(result)
-        if junit is not None or sarif is not None:
+        if written:
             say(f"Reports written: {', '.join(str(path) for path in written)}")
     if not result["passed"]:
         raise _Quiet(1)

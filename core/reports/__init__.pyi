@@ -4,4 +4,4 @@ from . import junit as junit, outcomes as outcomes, sarif as sarif, text as text
 from .junit import junit_xml as junit_xml
 from .outcomes import CheckOutcome as CheckOutcome, check_outcomes as check_outcomes
 from .sarif import sarif_log as sarif_log
-from .writing import check_report_paths as check_report_paths, write_reports as write_reports
+from .writing import PreparedReports as PreparedReports, prepare_reports as prepare_reports

@@ -56,8 +56,9 @@ def _timestamp(ts: object) -> str | None:
 
 def junit_xml(result: dict[str, Any], outcomes: list[CheckOutcome], policy_file: str | None = None) -> bytes:
     """The JUnit XML report (UTF-8 bytes with an XML declaration) of ``result`` (an evaluation result as stored) whose
-    checks have ``outcomes`` (:func:`core.reports.outcomes.check_outcomes`); ``policy_file`` (the policy file as the
-    user named it, ``None`` for a registered policy) becomes each test case's ``file``."""
+    checks have ``outcomes`` (:func:`core.reports.outcomes.check_outcomes`); ``policy_file`` (the policy file,
+    relative to the working folder when inside it, :func:`core.reports.writing.policy_location`; ``None`` when there
+    is none) becomes each test case's ``file``, with the check's ``line``."""
     policy = result["policy"]
     policy_ref = f"{policy['name']}@{policy['version']}"
     suite = TestSuite(report_text(f"{result['model']['ref']} on {result['data']['ref']} under {policy_ref}"))
@@ -83,8 +84,8 @@ def junit_xml(result: dict[str, Any], outcomes: list[CheckOutcome], policy_file:
                           round(float(check.get("seconds") or 0.0), 3))
         if policy_file is not None:
             case.file = report_text(policy_file)
-        if outcome.line is not None:
-            case.line = outcome.line
+            if outcome.line is not None:
+                case.line = outcome.line
         if outcome.status == "failed":
             failure = Failure(report_text(check_sentence(check)), outcome.severity)
             failure.text = _body(outcome)

@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import yaml
+
 from core.errors import BadInput
 from core.inputs.yamlfile import parse_yaml
 
@@ -27,13 +29,15 @@ class CheckOutcome:
 
     ``check`` is the check as stored in the evaluation result (``id``, ``kind``, ``metric``, ``value``, ``operator``,
     ``threshold``, ``severity``, ``passed``, ``details``…); ``status`` is ``"passed"``, ``"failed"`` or ``"waived"``
-    (failed, and covered by ``waiver``: the waiver record, ``id``, ``until``…); ``line`` is the 1-based line of the
-    check's ``id`` in the policy text (``None`` when the text does not locate it)."""
+    (failed, and covered by ``waiver``: the waiver record, ``id``, ``until``…); ``line`` and ``column`` are where the
+    check's ``id`` value is in the policy text (1-based; the column in UTF-16 code units, as SARIF counts by default;
+    ``None`` when the text does not locate it)."""
 
     check: dict[str, Any]
     status: Status
     waiver: dict[str, Any] | None
     line: int | None
+    column: int | None = None
 
     @property
     def severity(self) -> str:
@@ -41,19 +45,32 @@ class CheckOutcome:
         return str(self.check.get("severity") or "block")
 
 
-def _lines(policy_text: str) -> dict[str, int]:
-    """Each check id's 1-based line in the policy text."""
+def _mapping_value(node: yaml.Node, key: str) -> yaml.Node | None:
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            if isinstance(key_node, yaml.ScalarNode) and key_node.value == key and isinstance(value_node, yaml.Node):
+                return value_node
+    return None
+
+
+def _positions(policy_text: str) -> dict[str, tuple[int, int]]:
+    """Each check id's position in the policy text: (1-based line, 1-based column in UTF-16 code units, SARIF's
+    default). Lines are counted as Git and editors count them — by ``\n`` alone (YAML also breaks lines at U+2028,
+    U+2029, U+0085 and a lone CR, which would shift every line after one)."""
     try:
-        data, located = parse_yaml(policy_text, "policy")
-    except BadInput:  # the stored text parsed when it was evaluated; a report never fails for want of a line
+        _data, _located = parse_yaml(policy_text, "policy")  # the bounds a policy is held to
+        root = yaml.compose(policy_text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except (BadInput, yaml.YAMLError, RecursionError):  # a report never fails for want of a line
         return {}
-    checks = data.get("checks") if isinstance(data, dict) else None
-    found: dict[str, int] = {}
-    for index, check in enumerate(checks if isinstance(checks, list) else []):
-        if isinstance(check, dict) and isinstance(check.get("id"), str):
-            line = located.line_of(("checks", index, "id"))
-            if line is not None:
-                found.setdefault(check["id"], line)
+    checks = _mapping_value(root, "checks") if root is not None else None
+    found: dict[str, tuple[int, int]] = {}
+    for item in checks.value if isinstance(checks, yaml.SequenceNode) else []:
+        node = _mapping_value(item, "id")
+        if isinstance(node, yaml.ScalarNode):
+            index = node.start_mark.index
+            start = policy_text.rfind("\n", 0, index) + 1
+            column = len(policy_text[start:index].encode("utf-16-le", "surrogatepass")) // 2 + 1
+            found.setdefault(node.value, (policy_text.count("\n", 0, index) + 1, column))
     return found
 
 
@@ -67,10 +84,11 @@ def check_outcomes(result: dict[str, Any], waivers: list[dict[str, Any]]) -> lis
     policy_ref = f"{policy['name']}@{policy['version']}"
     covering = {w["check_id"]: w for w in waivers
                 if w.get("active") and policy.get("registered") and w.get("policy") == policy_ref}
-    lines = _lines(str(policy.get("text") or ""))
+    positions = _positions(str(policy.get("text") or ""))
     outcomes = []
     for check in result["checks"]:
         waiver = None if check["passed"] else covering.get(check["id"])
         status: Status = "passed" if check["passed"] else ("waived" if waiver else "failed")
-        outcomes.append(CheckOutcome(check, status, waiver, lines.get(check["id"])))
+        line, column = positions.get(check["id"], (None, None))
+        outcomes.append(CheckOutcome(check, status, waiver, line, column))
     return outcomes

@@ -61,12 +61,13 @@ def _rule(check: dict[str, Any]) -> dict[str, Any]:
     severity."""
     severity = str(check.get("severity") or "block")
     meant = definition(check.get("metric"))
+    name = "".join(w[:1].upper() + w[1:].lower() for w in re.findall(r"[A-Za-z0-9]+", meant.label)) or "Check"
     rule = f"{metric_label(check.get('metric'))} must {rule_text(check)}"
     defined = " ".join(part for part in (meant.meaning, f"Formula: {meant.formula}." if meant.formula != "—" else "",
                                          f"Reference: {meant.reference}." if meant.reference != "—" else "") if part)
     return {
         "id": check["id"],
-        "name": "".join(w[:1].upper() + w[1:].lower() for w in re.findall(r"[A-Za-z0-9]+", meant.label)) or "Check",
+        "name": name if name.lower() != str(check["id"]).lower() else f"{name}Check",  # SARIF1001: not the id
         "shortDescription": {"text": report_text(rule)},
         "fullDescription": {"text": report_text(defined or rule)},
         "help": {"text": report_text(f"The policy requires: {rule}. {defined}".strip())},
@@ -75,28 +76,42 @@ def _rule(check: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _region(lines: list[str], line: int) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The check's line (its text as snippet) and, as context, the lines around it (SARIF §3.29, §3.30). Snippets are
-    the policy text as it is (an artifact's content); the file is written as ASCII JSON, so no character of it is
-    raw in the file."""
+#: A snippet line is cut to this many characters (a policy line may be a megabyte long; one per failing check).
+SNIPPET_CHARS = 200
+
+
+def _snippet(line: str) -> str:
+    line = line.removesuffix("\r")
+    return report_text(line if len(line) <= SNIPPET_CHARS else line[:SNIPPET_CHARS] + "…")
+
+
+def _region(lines: list[str], line: int, column: int | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The check's id on its line (the line, cut to 200 characters and made visible, as snippet) and, as context,
+    the lines around it (SARIF §3.29, §3.30). Snippets are for people: user text in them is shown as
+    :func:`~core.reports.text.report_text` shows it; the policy's exact text is the artifact's contents."""
     first, last = max(1, line - 1), min(len(lines), line + 1)
-    region = {"startLine": line, "snippet": {"text": lines[line - 1]}}
-    context = {"startLine": first, "endLine": last, "snippet": {"text": "\n".join(lines[first - 1:last])}}
+    region: dict[str, Any] = {"startLine": line}
+    if column is not None:
+        region["startColumn"] = column
+    region["snippet"] = {"text": _snippet(lines[line - 1])}
+    context = {"startLine": first, "endLine": last,
+               "snippet": {"text": "\n".join(_snippet(text) for text in lines[first - 1:last])}}
     return region, context
 
 
-def sarif_log(result: dict[str, Any], outcomes: list[CheckOutcome], policy_uri: str | None = None) -> dict[str, Any]:
+def sarif_log(result: dict[str, Any], outcomes: list[CheckOutcome], policy_uri: str) -> dict[str, Any]:
     """The SARIF 2.1.0 log (a JSON object) of ``result`` (an evaluation result as stored) whose checks have
     ``outcomes`` (:func:`core.reports.outcomes.check_outcomes`).
 
-    ``policy_uri`` is the policy file's URI reference: relative to the repository root for code scanning (say
-    ``policies/credit.yaml``), or ``file:`` for a file elsewhere; ``None`` for a registered policy, whose checks are
-    then located logically only (``NAME@V/checks/ID``)."""
+    ``policy_uri`` is the policy file's URI reference (:func:`core.reports.writing.policy_location`): relative to
+    the repository root for code scanning (say ``policies/credit.yaml``), ``file:`` for a file elsewhere. Every
+    result has this physical location (code scanning rejects a log with a result that has none) besides its logical
+    one (``NAME@V/checks/ID``), and the log embeds the policy's text as the artifact's contents."""
     policy = result["policy"]
     policy_ref = f"{policy['name']}@{policy['version']}"
     model_name = str(result["model"]["ref"]).rpartition("@")[0]
     rules = [_rule(o.check) for o in outcomes]
-    policy_lines = str(policy.get("text") or "").splitlines()
+    policy_lines = str(policy.get("text") or "").split("\n")  # lines as Git counts them (outcomes do too)
     results = []
     for index, outcome in enumerate(outcomes):
         if outcome.status == "passed":
@@ -105,11 +120,10 @@ def sarif_log(result: dict[str, Any], outcomes: list[CheckOutcome], policy_uri: 
         location: dict[str, Any] = {"logicalLocations": [{
             "name": check["id"], "fullyQualifiedName": report_text(f"{policy_ref}/checks/{check['id']}"),
             "kind": "object"}]}
-        if policy_uri is not None:
-            physical: dict[str, Any] = {"artifactLocation": {"uri": policy_uri, "index": 0}}
-            if outcome.line is not None and outcome.line <= len(policy_lines):
-                physical["region"], physical["contextRegion"] = _region(policy_lines, outcome.line)
-            location["physicalLocation"] = physical
+        physical: dict[str, Any] = {"artifactLocation": {"uri": policy_uri, "index": 0}}
+        if outcome.line is not None and outcome.line <= len(policy_lines):
+            physical["region"], physical["contextRegion"] = _region(policy_lines, outcome.line, outcome.column)
+        location["physicalLocation"] = physical
         entry: dict[str, Any] = {
             "ruleId": check["id"], "ruleIndex": index, "kind": "fail",
             "level": _LEVEL.get(outcome.severity, "error"),
@@ -137,8 +151,7 @@ def sarif_log(result: dict[str, Any], outcomes: list[CheckOutcome], policy_uri: 
                        "data": report_text(result["data"]["ref"]), "policy": report_text(policy_ref),
                        "verdict": result.get("verdict"), "ledgerSeq": result.get("seq")},
     }
-    if policy_uri is not None:
-        run["artifacts"] = [{"location": {"uri": policy_uri}, "mimeType": "application/yaml",
-                             "contents": {"text": str(policy.get("text") or "")},
-                             "hashes": {"sha-256": policy["sha256"]}}]
+    run["artifacts"] = [{"location": {"uri": policy_uri}, "mimeType": "application/yaml",
+                         "contents": {"text": str(policy.get("text") or "")},
+                         "hashes": {"sha-256": policy["sha256"]}}]
     return {"$schema": SARIF_SCHEMA_URI, "version": SARIF_VERSION, "runs": [run]}

@@ -1,11 +1,22 @@
-"""Writing an evaluation's CI reports: the paths checked before anything is evaluated, then every report written
-whole or none (each to a temporary file beside its target, renamed into place only once all are written)."""
+"""Writing an evaluation's CI reports: everything that could stop a report from being written is settled before the
+evaluation runs (and is ledgered) — each target path checked and a temporary file made beside it, where the policy
+file is — and then every report is written whole or none is.
+
+Each report is written to its temporary file, then renamed over its target; if a rename fails, the reports already
+renamed are put back as they were (an earlier report restored, a new one removed). A report's mode follows the umask,
+as any file the user creates (a temporary file alone would be private to the user)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
+import shutil
+import stat
 import tempfile
+import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -15,93 +26,212 @@ from core.reports.junit import junit_xml
 from core.reports.outcomes import check_outcomes
 from core.reports.sarif import sarif_log
 
-__all__ = ["check_report_paths", "policy_location", "write_reports"]
+__all__ = ["PreparedReports", "policy_location", "prepare_reports"]
+
+#: How an earlier report of each kind begins: a file that does not is never replaced.
+_EARLIER = {
+    "--junit": (re.compile(rb"\A(?:\xef\xbb\xbf)?\s*(?:<\?xml[^>]*\?>\s*)?(?:<!--.*?-->\s*)*<testsuites?[\s>/]", re.S),
+                "JUnit XML report"),
+    "--sarif": (re.compile(rb"\A(?:\xef\xbb\xbf)?\s*\{.{0,4096}?(?:sarif|\"runs\"\s*:)", re.S | re.I), "SARIF log"),
+}
+_NAME_MAX = 255
 
 
-#: How a file this report may replace begins (after a byte-order mark and white space): an earlier report of its kind.
-_REPORT_START = {"--junit": ((b"<?xml", b"<testsuites", b"<testsuite"), "JUnit XML report"),
-                 "--sarif": ((b"{",), "SARIF log")}
+#: Where a registered policy is looked for in the working folder (by its SHA-256), and how far.
+_POLICY_SUFFIXES = (".yaml", ".yml", ".json")
+_SEARCH_DEPTH, _SEARCH_FILES, _SEARCH_BYTES = 4, 2000, 1 << 20
 
 
-def check_report_paths(junit: Path | None, sarif: Path | None, inputs: tuple[Path, ...] = ()) -> None:
-    """Refuse (:class:`~core.errors.BadInput`) report paths that could not be written, or must not be — a folder, a
-    missing or read-only parent folder, the same file twice, one of the evaluation's ``inputs`` (the policy file), or
-    an existing file that is not an earlier report of that kind (a database, a key, a dataset: never replaced) —
-    before the evaluation runs (and is ledgered)."""
-    given = [(flag, path) for flag, path in (("--junit", junit), ("--sarif", sarif)) if path is not None]
-    if len(given) == 2 and given[0][1].resolve() == given[1][1].resolve():
-        raise BadInput(f"--junit and --sarif name the same file {str(given[0][1])!r}: give each report its own")
-    protected = {i.resolve() for i in inputs}
-    for flag, path in given:
-        if path.is_dir():
-            raise BadInput(f"{flag} {str(path)!r} is a folder: name the report file to write")
-        if not path.parent.is_dir():
-            raise BadInput(f"{flag} {str(path)!r}: the folder {str(path.parent)!r} does not exist")
-        if not os.access(path.parent, os.W_OK | os.X_OK):
-            raise BadInput(f"{flag} {str(path)!r}: the folder {str(path.parent)!r} is not writable")
-        if path.resolve() in protected:
-            raise BadInput(f"{flag} {str(path)!r} is the policy file being evaluated: name another file")
-        if path.is_file() and not path.is_symlink():  # a symlink is replaced itself, never what it points to
-            starts, kind = _REPORT_START[flag]
+def _find_by_digest(here: Path, sha256: str) -> Path | None:
+    """A file under ``here`` (at most 4 folders deep, not in hidden folders, among the first 2,000 policy-like
+    files of at most 1 MiB) whose bytes have this SHA-256, else ``None``."""
+    seen = 0
+    for folder, dirs, files in os.walk(here):
+        depth = len(Path(folder).relative_to(here).parts)
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d != "node_modules") if depth < _SEARCH_DEPTH \
+            else []
+        for name in sorted(files):
+            if not name.endswith(_POLICY_SUFFIXES):
+                continue
+            seen += 1
+            if seen > _SEARCH_FILES:
+                return None
+            path = Path(folder) / name
             try:
-                with path.open("rb") as existing:
-                    head = existing.read(64).lstrip(b"\xef\xbb\xbf \t\r\n")
-            except OSError as exc:
-                raise BadInput(f"{flag} {str(path)!r} cannot be read ({exc.strerror or exc}): name another file") \
-                    from None
-            if head and not head.startswith(starts):
-                raise BadInput(f"{flag} {str(path)!r} exists and is not a {kind}: it is never replaced (name a new "
-                               "file, or remove that one)")
+                if path.is_file() and path.stat().st_size <= _SEARCH_BYTES and \
+                        hashlib.sha256(path.read_bytes()).hexdigest() == sha256:
+                    return path
+            except OSError:
+                continue
+    return None
 
 
-def policy_location(given: str, registered: bool, cwd: Path | None = None) -> tuple[str | None, str | None]:
-    """Where the evaluated policy's text is, for the reports: ``(file as the user named it, SARIF URI)``.
+def policy_location(given: str, policy: dict[str, Any], cwd: Path | None = None) -> tuple[str | None, str]:
+    """Where the evaluated policy's text is, for the reports: ``(path, SARIF URI)``.
 
-    A registered policy (``NAME[@V]``) has no file: ``(None, None)``. A policy file inside the working folder (a
-    repository's checkout, in CI) is a relative URI reference (``policies/credit.yaml``), as code scanning expects;
-    one outside it is an absolute ``file:`` URI."""
-    if registered:
-        return None, None
-    path = Path(given)
-    here = (cwd or Path.cwd()).resolve()
-    absolute = path if path.is_absolute() else here / path
+    A policy file inside the working folder (a repository's checkout, in CI; a symbolic link in it counts as inside)
+    is named relative to it — path and URI reference ``policies/credit.yaml``, as code scanning expects; one outside
+    it by its absolute path and ``file:`` URI. A registered policy (``NAME[@V]``) is the file in the working folder
+    whose bytes have its SHA-256 when there is one (the checkout holding the policy it registered); else it has no
+    path, and its URI is ``countersign/policies/NAME@V.yaml`` (the log embeds its text)."""
+    here = Path(os.path.normpath(cwd or os.getcwd()))
+    if policy.get("registered"):
+        found = _find_by_digest(here, str(policy.get("sha256")))
+        if found is None:
+            synthetic = f"countersign/policies/{policy['name']}@{policy['version']}.yaml"
+            return None, quote(synthetic, safe="/@", errors="surrogateescape")
+        given = str(found)
+    absolute = Path(os.path.normpath(here / given))
+    for candidate, base in ((absolute, here), (absolute.resolve(), here.resolve())):
+        try:
+            relative = candidate.relative_to(base)
+        except ValueError:
+            continue
+        return relative.as_posix(), quote(relative.as_posix(), safe="/@", errors="surrogateescape")
+    return str(absolute), absolute.as_uri()
+
+
+@dataclass
+class PreparedReports:
+    """Report targets checked and their temporary files made (:func:`prepare_reports`); :meth:`write` fills them, or
+    :meth:`discard` removes the temporary files when nothing is to be written."""
+
+    junit: Path | None
+    sarif: Path | None
+    policy_given: str
+    cwd: Path
+    temporary: dict[Path, Path] = field(default_factory=dict)
+
+    def discard(self) -> None:
+        """Remove the temporary files (the targets are untouched)."""
+        for temp in self.temporary.values():
+            temp.unlink(missing_ok=True)
+        self.temporary.clear()
+
+    def write(self, result: dict[str, Any], waivers: list[dict[str, Any]]) -> list[Path]:
+        """Write ``result``'s JUnit XML report and SARIF 2.1.0 log (those asked for), all or nothing; return their
+        paths. ``waivers`` are the model version's waiver records (:func:`~core.reports.outcomes.check_outcomes`)."""
+        try:
+            outcomes = check_outcomes(result, waivers)
+            policy_path, policy_uri = policy_location(self.policy_given, result["policy"], self.cwd)
+            contents: dict[Path, bytes] = {}
+            if self.junit is not None:
+                contents[self.junit] = junit_xml(result, outcomes, policy_path)
+            if self.sarif is not None:
+                # ASCII JSON: no character of user text is raw in the file
+                contents[self.sarif] = (json.dumps(sarif_log(result, outcomes, policy_uri), indent=2,
+                                                   ensure_ascii=True, allow_nan=False) + "\n").encode("ascii")
+            mask = os.umask(0)
+            os.umask(mask)
+            for target, data in contents.items():
+                temp = self.temporary[target]
+                with temp.open("wb") as out:
+                    out.write(data)
+                    out.flush()
+                    os.fchmod(out.fileno(), 0o666 & ~mask)
+                    os.fsync(out.fileno())
+            _replace_all([(self.temporary[target], target) for target in contents])
+            return list(contents)
+        finally:
+            self.discard()
+
+
+def _replace_all(pairs: list[tuple[Path, Path]]) -> None:
+    """Rename each temporary file over its target; on a failure, put the targets already replaced back."""
+    done: list[tuple[Path, Path | None]] = []  # (target, its earlier content kept aside, or None if it was new)
     try:
-        relative = absolute.resolve().relative_to(here)
-    except ValueError:
-        return given, absolute.resolve().as_uri()
-    return given, quote(relative.as_posix(), errors="surrogateescape")
-
-
-def _replace_all(contents: dict[Path, bytes]) -> None:
-    temporary: list[tuple[Path, Path]] = []
-    try:
-        for target, data in contents.items():
-            handle, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-            temporary.append((Path(name), target))
-            with os.fdopen(handle, "wb") as out:
-                out.write(data)
-                out.flush()
-                os.fsync(out.fileno())
-        for written, target in temporary:
-            os.replace(written, target)
+        for temp, target in pairs:
+            kept = None
+            if target.exists():
+                kept = target.parent / f".countersign-{uuid.uuid4().hex[:12]}.old"
+                try:
+                    os.link(target, kept)
+                except OSError:  # a file system without hard links
+                    shutil.copy2(target, kept)
+            try:
+                os.replace(temp, target)
+            except BaseException:
+                if kept is not None:
+                    kept.unlink(missing_ok=True)
+                raise
+            done.append((target, kept))
+    except BaseException:
+        for target, kept in reversed(done):
+            if kept is None:
+                target.unlink(missing_ok=True)
+            else:
+                os.replace(kept, target)
+        raise
     finally:
-        for written, _target in temporary:
-            written.unlink(missing_ok=True)
+        for _target, kept in done:
+            if kept is not None:
+                kept.unlink(missing_ok=True)
 
 
-def write_reports(result: dict[str, Any], waivers: list[dict[str, Any]], *, policy_given: str,
-                  junit: Path | None = None, sarif: Path | None = None) -> list[Path]:
-    """Write ``result``'s JUnit XML report to ``junit`` and its SARIF 2.1.0 log to ``sarif`` (either may be ``None``),
-    all or nothing; return the paths written. ``waivers`` are the model version's waiver records
-    (:func:`~core.reports.outcomes.check_outcomes`); ``policy_given`` is the ``--policy`` argument."""
-    outcomes = check_outcomes(result, waivers)
-    policy_file, policy_uri = policy_location(policy_given, bool(result["policy"].get("registered")))
-    contents: dict[Path, bytes] = {}
-    if junit is not None:
-        contents[junit] = junit_xml(result, outcomes, policy_file)
-    if sarif is not None:
-        # ASCII JSON: user text (names, the embedded policy) never reaches a terminal or a viewer as raw characters
-        contents[sarif] = (json.dumps(sarif_log(result, outcomes, policy_uri), indent=2, ensure_ascii=True,
-                                      allow_nan=False) + "\n").encode("ascii")
-    _replace_all(contents)
-    return list(contents)
+def _check_target(flag: str, path: Path, protected: set[Path]) -> None:
+    shown = repr(str(path))
+    if len(os.fsencode(path.name)) > _NAME_MAX:
+        raise BadInput(f"{flag} {shown}: the file name is longer than {_NAME_MAX} bytes")
+    if not path.parent.is_dir():
+        raise BadInput(f"{flag} {shown}: the folder {str(path.parent)!r} does not exist")
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        raise BadInput(f"{flag} {shown}: the folder {str(path.parent)!r} is not writable")
+    try:
+        status = os.lstat(path)
+    except FileNotFoundError:
+        return
+    if stat.S_ISDIR(status.st_mode):
+        raise BadInput(f"{flag} {shown} is a folder: name the report file to write")
+    if not stat.S_ISREG(status.st_mode):  # a device, a pipe, a socket, a symbolic link: never replaced
+        raise BadInput(f"{flag} {shown} exists and is not a regular file (a device, pipe or link): name a new file")
+    if path.resolve() in protected:
+        raise BadInput(f"{flag} {shown} is the policy file being evaluated: name another file")
+    pattern, kind = _EARLIER[flag]
+    with path.open("rb") as existing:
+        head = existing.read(8192)
+    if not pattern.match(head):
+        raise BadInput(f"{flag} {shown} exists and is not a {kind}: it is never replaced (name a new file, or "
+                       "remove that one)")
+
+
+def prepare_reports(junit: str | None, sarif: str | None, *, policy_given: str,
+                    inputs: tuple[Path, ...] = ()) -> PreparedReports:
+    """Check the report paths (``--junit``/``--sarif`` as given; ``None`` for a report not asked for) and make a
+    temporary file beside each, before anything is evaluated; refuse (:class:`~core.errors.BadInput`) what could not
+    or must not be written:
+
+    - a folder (also a path ending in ``/``), a missing or read-only parent folder, a name over 255 bytes;
+    - the same file for both, or one of the evaluation's ``inputs`` (the policy file);
+    - an existing file that is not a regular file (a device such as ``/dev/null``, a pipe, a symbolic link);
+    - an existing file that does not begin as an earlier report of that kind (a database, its lock file, a key, a
+      dataset, a ``package.json``): only earlier reports are replaced."""
+    try:
+        cwd = Path(os.getcwd())
+    except OSError as exc:
+        raise BadInput(f"the working folder is gone ({exc.strerror or exc}): run from an existing folder") from None
+    given = [(flag, text) for flag, text in (("--junit", junit), ("--sarif", sarif)) if text is not None]
+    prepared = PreparedReports(None, None, policy_given, cwd)
+    try:
+        protected = {i.resolve() for i in inputs}
+        paths = {}
+        for flag, text in given:
+            if not text or text.endswith(("/", os.sep)):
+                raise BadInput(f"{flag} {text!r} names a folder: name the report file to write")
+            path = Path(text)
+            _check_target(flag, path, protected)
+            paths[flag] = path
+        if len(paths) == 2 and paths["--junit"].resolve() == paths["--sarif"].resolve():
+            raise BadInput(f"--junit and --sarif name the same file {junit!r}: give each report its own")
+        prepared.junit, prepared.sarif = paths.get("--junit"), paths.get("--sarif")
+        for path in paths.values():
+            handle, name = tempfile.mkstemp(prefix=".countersign-", suffix=".tmp", dir=path.parent)
+            os.close(handle)
+            prepared.temporary[path] = Path(name)
+    except (OSError, RuntimeError) as exc:  # a loop of symbolic links, a file system that refuses
+        prepared.discard()
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise BadInput(f"a report path cannot be used: {reason}") from None
+    except BaseException:
+        prepared.discard()
+        raise
+    return prepared

@@ -5,6 +5,8 @@ before anything is evaluated (nothing ledgered, nothing written)."""
 from __future__ import annotations
 
 import json
+import os
+import stat
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -14,7 +16,7 @@ from junitparser import JUnitXml
 
 from tests.conftest import USERS, countersign_exe
 from tests.core.reports.sarif_tools import multitool_findings, schema_errors
-from tests.reports_fixtures import FAILING, LINES
+from tests.reports_fixtures import FAILING, LINES, waive
 
 EVALUATE = ["evaluate", "vendor@1", "--data", "log@1", "--label", "y", "--prediction-column", "p",
             "--score-column", "s"]
@@ -85,7 +87,16 @@ def test_report_paths_that_cannot_be_written_are_refused_before_evaluating(
     database = Path(cli_env["COUNTERSIGN_DB"])
     kept = {path: path.read_bytes() for path in (checkout / "data.csv", checkout / "policies" / "gate.yaml", database)}
     before = _evaluations(cli_env)
+    os.mkfifo(checkout / "reports-pipe")
+    (checkout / "stdout").symlink_to("/dev/stdout")
+    (checkout / "loop").symlink_to(checkout / "loop")
     for args, said in ((["--junit", "reports"], "is a folder"),
+                       (["--junit", "new-folder/"], "names a folder"),
+                       (["--junit", "reports-pipe"], "is not a regular file"),
+                       (["--sarif", "stdout"], "is not a regular file"),
+                       (["--sarif", "/dev/null"], "is not a regular file"),
+                       (["--junit", "loop"], "is not a regular file"),
+                       (["--junit", "reports/" + "a" * 252 + ".xml"], "longer than 255 bytes"),
                        (["--sarif", "missing/gate.sarif"], "does not exist"),
                        (["--junit", "reports/r", "--sarif", "./reports/r"], "name the same file"),
                        (["--sarif", "policies/gate.yaml"], "is the policy file being evaluated"),
@@ -97,9 +108,31 @@ def test_report_paths_that_cannot_be_written_are_refused_before_evaluating(
     assert _evaluations(cli_env) == before  # nothing evaluated, nothing ledgered
     assert list((checkout / "reports").iterdir()) == []
     assert {path: path.read_bytes() for path in kept} == kept  # nothing replaced
+    assert (checkout / "reports-pipe").is_fifo() and (checkout / "stdout").is_symlink()
+    assert not [p for p in checkout.iterdir() if p.name.startswith(".countersign-")]  # no temporary file left
 
     for _ in range(2):  # a CI job's second run replaces its own earlier reports
         done = _countersign(cli_env, checkout, *EVALUATE, "--policy", "policies/gate.yaml",
                             "--junit", "reports/junit.xml", "--sarif", "reports/gate.sarif")
         assert done.returncode == 1, done.stderr
     assert _evaluations(cli_env) == before + 2
+    mask = os.umask(0)
+    os.umask(mask)
+    assert {stat.S_IMODE((checkout / "reports" / n).stat().st_mode) for n in ("junit.xml", "gate.sarif")} == {
+        0o666 & ~mask}  # as any file the user makes (the CI's uploader may run as another user)
+
+
+def test_a_waived_check_of_the_registered_policy_is_found_in_the_checkout(
+        logged: dict[str, Any], cli_env: dict[str, str], checkout: Path) -> None:
+    granted = waive(logged["cs"], checkout / "policies" / "gate.yaml", "auc-high")
+    done = _countersign(cli_env, checkout, *EVALUATE, "--policy", "ci-gate", "--junit", "j.xml", "--sarif", "s.sarif")
+    assert done.returncode == 1, done.stderr  # a waiver is honoured by the promotion gate, not by the exit code
+    suite = next(iter(JUnitXml.fromfile(str(checkout / "j.xml"))))
+    assert (suite.failures, suite.skipped) == (len(FAILING) - 1, 1)
+    case = next(c for c in suite if c.name == "auc-high")
+    assert case.result[0].type == "waived" and granted["id"] in case.result[0].message
+    assert (case._elem.get("file"), case._elem.get("line")) == ("policies/gate.yaml", str(LINES["auc-high"]))
+    log = json.loads((checkout / "s.sarif").read_text())
+    waived = next(r for r in log["runs"][0]["results"] if r["ruleId"] == "auc-high")
+    assert waived["suppressions"][0]["status"] == "accepted"
+    assert waived["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "policies/gate.yaml"

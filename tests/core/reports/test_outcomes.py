@@ -21,6 +21,8 @@ def test_outcomes_follow_the_checks_and_locate_them(logged: dict[str, Any], chec
     outcomes = check_outcomes(result, [])
     assert [o.check["id"] for o in outcomes] == list(LINES)
     assert {o.check["id"]: o.line for o in outcomes} == LINES
+    assert {o.check["id"]: o.column for o in outcomes} == {"acc": 10, "auc-high": 9, "dp-warn": 10, "drift": 10,
+                                                           "card": 10}
     assert {o.check["id"]: o.severity for o in outcomes if o.status == "failed"} == FAILING
     assert [o.status for o in outcomes if o.check["id"] not in FAILING] == ["passed"]
     assert all(o.waiver is None for o in outcomes)
@@ -49,3 +51,21 @@ def test_a_policy_text_that_no_longer_parses_still_reports(logged: dict[str, Any
     result = _evaluate(logged, str(checkout / "policies" / "gate.yaml"))
     broken = {**result, "policy": {**result["policy"], "text": "checks: [unclosed"}}
     assert all(o.line is None for o in check_outcomes(broken, []))
+
+
+def _located(text: str) -> dict[str, tuple[int | None, int | None]]:
+    result = {"policy": {"name": "p", "version": 1, "registered": False, "text": text},
+              "checks": [{"id": "a", "passed": True}, {"id": "b", "passed": False, "severity": "block"}]}
+    return {o.check["id"]: (o.line, o.column) for o in check_outcomes(result, [])}
+
+
+def test_lines_are_counted_as_git_counts_them_and_columns_in_utf16() -> None:
+    base = "policy: p\nversion: 1\nchecks:\n  - {id: a, metric: accuracy, gte: 0.5}\n  - {id: b, metric: r2, gte: 0}\n"
+    assert _located(base) == {"a": (4, 10), "b": (5, 10)}
+    assert _located(base.replace("\n", "\r\n")) == {"a": (4, 10), "b": (5, 10)}
+    # YAML breaks lines at U+2028, U+2029 and U+0085 too; Git, editors and code scanning do not
+    for separator in ("\u2028", "\u2029", "\u0085"):
+        text = base.replace("version: 1", f'version: 1\ndescription: "x{separator}y"')
+        assert _located(text) == {"a": (5, 10), "b": (6, 10)}, repr(separator)
+    # columns in UTF-16 code units (SARIF's default): an astral character before the id counts twice
+    assert _located(base.replace("{id: b", "{name: \U0001F600, id: b"))["b"] == (5, 20)  # 19 if counted once

@@ -11,6 +11,7 @@ from typing import Any
 
 from core.reports.outcomes import check_outcomes
 from core.reports.sarif import sarif_log
+from core.reports.writing import policy_location
 from tests.core.reports.sarif_tools import multitool_findings, schema_errors
 from tests.reports_fixtures import FAILING, LINES, POLICY, waive
 
@@ -18,7 +19,7 @@ LEVEL = {"block": "error", "warn": "warning"}
 
 
 def _log(logged: dict[str, Any], policy: str, waivers: list[dict[str, Any]] | None = None,
-         uri: str | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+         uri: str = "policies/gate.yaml") -> tuple[dict[str, Any], dict[str, Any]]:
     result: dict[str, Any] = logged["cs"].evaluate(logged["dana"], "vendor@1", data="log@1", policy=policy,
                                                    label="y", prediction_column="p", score_column="s")
     return result, sarif_log(result, check_outcomes(result, waivers or []), uri)
@@ -41,7 +42,8 @@ def test_failing_checks_are_results_at_their_lines(logged: dict[str, Any], check
         physical = r["locations"][0]["physicalLocation"]
         assert physical["artifactLocation"] == {"uri": "policies/gate.yaml", "index": 0}
         line = POLICY.splitlines()[LINES[check_id] - 1]
-        assert physical["region"] == {"startLine": LINES[check_id], "snippet": {"text": line}}
+        assert physical["region"]["startLine"] == LINES[check_id] and physical["region"]["snippet"] == {"text": line}
+        assert line[physical["region"]["startColumn"] - 1:].startswith(check_id)
         assert line in physical["contextRegion"]["snippet"]["text"]
         assert r["locations"][0]["logicalLocations"][0]["fullyQualifiedName"] == f"ci-gate@1/checks/{check_id}"
         assert "suppressions" not in r
@@ -64,7 +66,14 @@ def test_failing_checks_are_results_at_their_lines(logged: dict[str, Any], check
 
 def test_a_waived_check_is_an_accepted_suppression(logged: dict[str, Any], checkout: Path, tmp_path: Path) -> None:
     granted = waive(logged["cs"], checkout / "policies" / "gate.yaml", "auc-high")
-    _result, log = _log(logged, "ci-gate", logged["cs"].waivers(logged["dana"], "vendor@1"))
+    result, _ = _log(logged, "ci-gate")
+    # the registered policy is found in the checkout by its SHA-256; elsewhere it gets a name of its own
+    assert policy_location("ci-gate", result["policy"], checkout) == ("policies/gate.yaml", "policies/gate.yaml")
+    (tmp_path / "empty").mkdir()
+    assert policy_location("ci-gate", result["policy"], tmp_path / "empty") == (
+        None, "countersign/policies/ci-gate@1.yaml")
+    _result, log = _log(logged, "ci-gate", logged["cs"].waivers(logged["dana"], "vendor@1"),
+                        uri="countersign/policies/ci-gate@1.yaml")
     assert schema_errors(log) == []
     (run,) = log["runs"]
     found = {r["ruleId"]: r for r in run["results"]}
@@ -73,8 +82,22 @@ def test_a_waived_check_is_an_accepted_suppression(logged: dict[str, Any], check
     assert (suppression["kind"], suppression["status"]) == ("external", "accepted")
     assert suppression["properties"]["waiver"] == granted["id"]
     assert all("suppressions" not in r for k, r in found.items() if k != "auc-high")
-    assert "artifacts" not in run  # a registered policy has no file: its checks are located logically
-    assert all("physicalLocation" not in r["locations"][0] for r in run["results"])
+    # every result has a physical location (code scanning rejects a log with one that has none)
+    assert {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in run["results"]} == {
+        "countersign/policies/ci-gate@1.yaml"}
+    assert run["artifacts"][0]["contents"]["text"] == POLICY
     path = tmp_path / "waived.sarif"
     path.write_text(json.dumps(log), encoding="utf-8")
     assert [f for f in multitool_findings(path, tmp_path) if f["level"] == "error"] == []
+
+
+def test_snippets_are_cut_and_shown_visibly(logged: dict[str, Any], checkout: Path) -> None:
+    result, _ = _log(logged, str(checkout / "policies" / "gate.yaml"))
+    text = result["policy"]["text"].replace("{id: card,", "{description: \"\u202e" + "x" * 500 + "\", id: card,")
+    log = sarif_log({**result, "policy": {**result["policy"], "text": text}}, check_outcomes(
+        {**result, "policy": {**result["policy"], "text": text}}, []), "policies/gate.yaml")
+    card = next(r for r in log["runs"][0]["results"] if r["ruleId"] == "card")
+    region = card["locations"][0]["physicalLocation"]["region"]
+    assert "\u202e" not in region["snippet"]["text"] and "\\u202e" in region["snippet"]["text"]
+    assert len(region["snippet"]["text"]) < 260 and region["snippet"]["text"].endswith("…")
+    assert log["runs"][0]["artifacts"][0]["contents"]["text"] == text  # the exact text: its SHA-256 is given
