@@ -1033,7 +1033,7 @@ def evaluate_cmd(state: _State, db: str | None, as_json: bool, as_user: str | No
         result = cs.evaluate(session, model_ref, data=data, policy=policy, reference=reference,
                              label=label, prediction_column=prediction_column, score_column=score_column,
                              positive_label=positive_label, trust_pickle=trust_pickle, engine=engine)
-        written = reports.write(result, cs.waivers(session, result["model"]["ref"])) if reports else []
+        written = reports.save(result, cs.waivers(session, result["model"]["ref"])) if reports else []
     finally:
         if reports is not None:
             reports.discard()

@@ -93,7 +93,7 @@ def policy_location(given: str, policy: dict[str, Any], cwd: Path | None = None)
 
 @dataclass
 class PreparedReports:
-    """Report targets checked and their temporary files made (:func:`prepare_reports`); :meth:`write` fills them, or
+    """Report targets checked and their temporary files made (:func:`prepare_reports`); :meth:`save` fills them, or
     :meth:`discard` removes the temporary files when nothing is to be written."""
 
     junit: Path | None
@@ -108,7 +108,7 @@ class PreparedReports:
             temp.unlink(missing_ok=True)
         self.temporary.clear()
 
-    def write(self, result: dict[str, Any], waivers: list[dict[str, Any]]) -> list[Path]:
+    def save(self, result: dict[str, Any], waivers: list[dict[str, Any]]) -> list[Path]:
         """Write ``result``'s JUnit XML report and SARIF 2.1.0 log (those asked for), all or nothing; return their
         paths. ``waivers`` are the model version's waiver records (:func:`~core.reports.outcomes.check_outcomes`)."""
         try:
