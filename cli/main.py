@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -1027,24 +1028,38 @@ def evaluate_cmd(state: _State, db: str | None, as_json: bool, as_user: str | No
     if junit is not None or sarif is not None:
         reports = prepare_reports(junit, sarif, policy_given=policy,
                                   inputs=(Path(policy),) if Path(policy).is_file() else ())
+    cancelled = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGHUP)} if reports else {}
     try:
+        for sig in cancelled:  # a cancelled CI job (SIGTERM) still removes the temporary report files
+            signal.signal(sig, _exit_on_signal)
         cs = _service(state, db)
         session = _login(state, cs, as_user)
         result = cs.evaluate(session, model_ref, data=data, policy=policy, reference=reference,
                              label=label, prediction_column=prediction_column, score_column=score_column,
                              positive_label=positive_label, trust_pickle=trust_pickle, engine=engine)
-        written = reports.save(result, cs.waivers(session, result["model"]["ref"])) if reports else []
+        if not as_json:
+            _print_evaluation(result)  # shown even if a report then cannot be written (the evaluation is ledgered)
+        written = []
+        if reports is not None:
+            stored = cs.evaluation(session, result["id"])
+            written = reports.save({**result, "result_sha256": stored.get("result_sha256")},
+                                   cs.waivers(session, result["model"]["ref"]))
     finally:
         if reports is not None:
             reports.discard()
+        for sig, handler in cancelled.items():
+            signal.signal(sig, handler)
     if as_json:
         emit_json(result)
-    else:
-        _print_evaluation(result)
-        if written:
-            say(f"Reports written: {', '.join(str(path) for path in written)}")
+    elif written:
+        say(f"Reports written: {', '.join(str(path) for path in written)}")
     if not result["passed"]:
         raise _Quiet(1)
+
+
+def _exit_on_signal(signum: int, _frame: object) -> None:
+    """A termination signal as an exit (128 + the signal's number), so that cleanup in ``finally`` blocks runs."""
+    sys.exit(128 + signum)
 
 
 def _print_evaluation(result: dict[str, Any]) -> None:

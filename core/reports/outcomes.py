@@ -62,13 +62,14 @@ def _positions(policy_text: str) -> dict[str, tuple[int, int]]:
         root = yaml.compose(policy_text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except (BadInput, yaml.YAMLError, RecursionError):  # a report never fails for want of a line
         return {}
+    bom = 1 if policy_text.startswith("\ufeff") else 0
     checks = _mapping_value(root, "checks") if root is not None else None
     found: dict[str, tuple[int, int]] = {}
     for item in checks.value if isinstance(checks, yaml.SequenceNode) else []:
         node = _mapping_value(item, "id")
         if isinstance(node, yaml.ScalarNode):
-            index = node.start_mark.index
-            start = policy_text.rfind("\n", 0, index) + 1
+            index = node.start_mark.index + bom  # libyaml counts characters after a byte-order mark
+            start = max(policy_text.rfind("\n", 0, index) + 1, bom)  # a BOM is no column of line 1
             column = len(policy_text[start:index].encode("utf-16-le", "surrogatepass")) // 2 + 1
             found.setdefault(node.value, (policy_text.count("\n", 0, index) + 1, column))
     return found

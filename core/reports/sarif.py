@@ -85,15 +85,28 @@ def _snippet(line: str) -> str:
     return report_text(line if len(line) <= SNIPPET_CHARS else line[:SNIPPET_CHARS] + "…")
 
 
+def _from_column(line: str, column: int) -> str:
+    """``line`` from its ``column`` (1-based, in UTF-16 code units) on."""
+    units = 0
+    for index, char in enumerate(line):
+        if units >= column - 1:
+            return line[index:]
+        units += 2 if ord(char) > 0xFFFF else 1
+    return ""
+
+
 def _region(lines: list[str], line: int, column: int | None) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The check's id on its line (the line, cut to 200 characters and made visible, as snippet) and, as context,
-    the lines around it (SARIF §3.29, §3.30). Snippets are for people: user text in them is shown as
-    :func:`~core.reports.text.report_text` shows it; the policy's exact text is the artifact's contents."""
+    """The check's id on its line (from its column to the end of the line, SARIF §3.30.5, cut to 200 characters and
+    made visible, as snippet) and, as context, the lines around it (SARIF §3.29, §3.30). Snippets are for people:
+    user text in them is shown as :func:`~core.reports.text.report_text` shows it; the policy's exact text is the
+    artifact's contents."""
     first, last = max(1, line - 1), min(len(lines), line + 1)
     region: dict[str, Any] = {"startLine": line}
+    text = lines[line - 1].removeprefix("\ufeff") if line == 1 else lines[line - 1]
     if column is not None:
         region["startColumn"] = column
-    region["snippet"] = {"text": _snippet(lines[line - 1])}
+        text = _from_column(text, column)
+    region["snippet"] = {"text": _snippet(text)}
     context = {"startLine": first, "endLine": last,
                "snippet": {"text": "\n".join(_snippet(text) for text in lines[first - 1:last])}}
     return region, context
@@ -112,6 +125,8 @@ def sarif_log(result: dict[str, Any], outcomes: list[CheckOutcome], policy_uri: 
     model_name = str(result["model"]["ref"]).rpartition("@")[0]
     rules = [_rule(o.check) for o in outcomes]
     policy_lines = str(policy.get("text") or "").split("\n")  # lines as Git counts them (outcomes do too)
+    if len(policy_lines) > 1 and policy_lines[-1] == "":
+        policy_lines.pop()  # a final line break ends the last line; it does not begin another
     results = []
     for index, outcome in enumerate(outcomes):
         if outcome.status == "passed":
@@ -149,7 +164,8 @@ def sarif_log(result: dict[str, Any], outcomes: list[CheckOutcome], policy_uri: 
         "results": results,
         "properties": {"evaluation": result.get("id"), "model": report_text(result["model"]["ref"]),
                        "data": report_text(result["data"]["ref"]), "policy": report_text(policy_ref),
-                       "verdict": result.get("verdict"), "ledgerSeq": result.get("seq")},
+                       "verdict": result.get("verdict"), "ledgerSeq": result.get("seq"),
+                       "resultSha256": result.get("result_sha256")},
     }
     run["artifacts"] = [{"location": {"uri": policy_uri}, "mimeType": "application/yaml",
                          "contents": {"text": str(policy.get("text") or "")},

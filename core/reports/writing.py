@@ -8,10 +8,10 @@ as any file the user creates (a temporary file alone would be private to the use
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
-import re
 import shutil
 import stat
 import tempfile
@@ -28,89 +28,128 @@ from core.reports.sarif import sarif_log
 
 __all__ = ["PreparedReports", "policy_location", "prepare_reports"]
 
-#: How an earlier report of each kind begins: a file that does not is never replaced.
-_EARLIER = {
-    "--junit": (re.compile(rb"\A(?:\xef\xbb\xbf)?\s*(?:<\?xml[^>]*\?>\s*)?(?:<!--.*?-->\s*)*<testsuites?[\s>/]", re.S),
-                "JUnit XML report"),
-    "--sarif": (re.compile(rb"\A(?:\xef\xbb\xbf)?\s*\{.{0,4096}?(?:sarif|\"runs\"\s*:)", re.S | re.I), "SARIF log"),
-}
+#: An existing SARIF file is parsed to confirm it is an earlier log, up to this size (larger is never replaced).
+_SARIF_CONFIRM_BYTES = 256 << 20
+
+
+def _is_junit(head: bytes) -> bool:
+    """Whether a file beginning with ``head`` is a JUnit XML report: after a byte-order mark, white space, an XML
+    declaration and comments, its root element is ``testsuites`` or ``testsuite`` (scanned, not matched by a
+    pattern: no input can make this slow)."""
+    text = head.removeprefix(b"\xef\xbb\xbf").lstrip()
+    if text.startswith(b"<?xml"):
+        end = text.find(b"?>")
+        if end < 0:
+            return False
+        text = text[end + 2:].lstrip()
+    while text.startswith(b"<!--"):
+        end = text.find(b"-->", 4)
+        if end < 0:
+            return False
+        text = text[end + 3:].lstrip()
+    for root in (b"<testsuites", b"<testsuite"):
+        if text.startswith(root) and text[len(root):len(root) + 1] in (b" ", b"\t", b"\r", b"\n", b">", b"/"):
+            return True
+    return False
+
+
+def _is_sarif(path: Path) -> bool:
+    """Whether ``path`` holds a SARIF 2.1.0 log: a JSON object with ``"version": "2.1.0"`` and a list of ``runs``
+    (parsed whole, up to 256 MiB)."""
+    if path.stat().st_size > _SARIF_CONFIRM_BYTES:
+        return False
+    try:
+        log = json.loads(path.read_bytes().removeprefix(b"\xef\xbb\xbf"))
+    except (ValueError, RecursionError):
+        return False
+    return isinstance(log, dict) and log.get("version") == "2.1.0" and isinstance(log.get("runs"), list)
+
+
 _NAME_MAX = 255
 
 
 #: Where a registered policy is looked for in the working folder (by its SHA-256), and how far.
 _POLICY_SUFFIXES = (".yaml", ".yml", ".json")
-_SEARCH_DEPTH, _SEARCH_FILES, _SEARCH_BYTES = 4, 2000, 1 << 20
+_SEARCH_DEPTH, _SEARCH_HASHED = 4, 2000
 
 
-def _find_by_digest(here: Path, sha256: str) -> Path | None:
-    """A file under ``here`` (at most 4 folders deep, not in hidden folders, among the first 2,000 policy-like
-    files of at most 1 MiB) whose bytes have this SHA-256, else ``None``."""
-    seen = 0
+def _find_by_digest(here: Path, sha256: str, sizes: set[int]) -> Path | None:
+    """The file under ``here`` whose bytes have this SHA-256: among ``*.yaml``, ``*.yml`` and ``*.json`` regular
+    files (not symbolic links) at most 4 folders deep outside hidden folders, only those of one of ``sizes`` bytes
+    are read (at most 2,000 of them); the shallowest match wins, then the first by path. ``None`` if none."""
+    candidates: list[tuple[int, str, Path]] = []
     for folder, dirs, files in os.walk(here):
         depth = len(Path(folder).relative_to(here).parts)
-        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d != "node_modules") if depth < _SEARCH_DEPTH \
-            else []
-        for name in sorted(files):
+        dirs[:] = [d for d in dirs if not d.startswith(".") and d != "node_modules"] if depth < _SEARCH_DEPTH else []
+        for name in files:
+            path = Path(folder) / name
             if not name.endswith(_POLICY_SUFFIXES):
                 continue
-            seen += 1
-            if seen > _SEARCH_FILES:
-                return None
-            path = Path(folder) / name
             try:
-                if path.is_file() and path.stat().st_size <= _SEARCH_BYTES and \
-                        hashlib.sha256(path.read_bytes()).hexdigest() == sha256:
-                    return path
+                status = os.lstat(path)
             except OSError:
                 continue
+            if stat.S_ISREG(status.st_mode) and status.st_size in sizes:
+                candidates.append((depth, str(path), path))
+    for _depth, _name, path in sorted(candidates)[:_SEARCH_HASHED]:
+        try:
+            if hashlib.sha256(path.read_bytes()).hexdigest() == sha256:
+                return path
+        except OSError:
+            continue
     return None
 
 
 def policy_location(given: str, policy: dict[str, Any], cwd: Path | None = None) -> tuple[str | None, str]:
     """Where the evaluated policy's text is, for the reports: ``(path, SARIF URI)``.
 
-    A policy file inside the working folder (a repository's checkout, in CI; a symbolic link in it counts as inside)
-    is named relative to it — path and URI reference ``policies/credit.yaml``, as code scanning expects; one outside
-    it by its absolute path and ``file:`` URI. A registered policy (``NAME[@V]``) is the file in the working folder
-    whose bytes have its SHA-256 when there is one (the checkout holding the policy it registered); else it has no
-    path, and its URI is ``countersign/policies/NAME@V.yaml`` (the log embeds its text)."""
+    A policy file inside the working folder (a repository's checkout, in CI; symbolic links resolved, as the file
+    read was) is named relative to it — path and URI reference ``policies/credit.yaml``, as code scanning expects;
+    one outside it by its absolute path and ``file:`` URI. A registered policy (``NAME[@V]``) is the file in the
+    working folder whose bytes have its SHA-256 when there is one (the checkout holding the policy it registered;
+    :func:`_find_by_digest`); else it has no path, and its URI is ``countersign/policies/NAME@V.yaml`` (the log
+    embeds its text)."""
     here = Path(os.path.normpath(cwd or os.getcwd()))
     if policy.get("registered"):
-        found = _find_by_digest(here, str(policy.get("sha256")))
+        encoded = str(policy.get("text") or "").encode("utf-8", "surrogatepass")
+        found = _find_by_digest(here, str(policy.get("sha256")), {len(encoded), len(encoded) + 3})  # + a BOM
         if found is None:
             synthetic = f"countersign/policies/{policy['name']}@{policy['version']}.yaml"
             return None, quote(synthetic, safe="/@", errors="surrogateescape")
         given = str(found)
-    absolute = Path(os.path.normpath(here / given))
-    for candidate, base in ((absolute, here), (absolute.resolve(), here.resolve())):
-        try:
-            relative = candidate.relative_to(base)
-        except ValueError:
-            continue
-        return relative.as_posix(), quote(relative.as_posix(), safe="/@", errors="surrogateescape")
-    return str(absolute), absolute.as_uri()
+    real = Path(os.path.realpath(here / given))  # the file read (a "link/.." is resolved as the system does)
+    try:
+        relative = real.relative_to(Path(os.path.realpath(here)))
+    except ValueError:
+        return str(real), real.as_uri()
+    return relative.as_posix(), quote(relative.as_posix(), safe="/@", errors="surrogateescape")
 
 
 @dataclass
 class PreparedReports:
-    """Report targets checked and their temporary files made (:func:`prepare_reports`); :meth:`save` fills them, or
-    :meth:`discard` removes the temporary files when nothing is to be written."""
+    """Report targets checked and their temporary files made and held open (:func:`prepare_reports`); :meth:`save`
+    fills them, or :meth:`discard` removes the temporary files when nothing is to be written."""
 
     junit: Path | None
     sarif: Path | None
     policy_given: str
     cwd: Path
-    temporary: dict[Path, Path] = field(default_factory=dict)
+    temporary: dict[Path, tuple[Path, int]] = field(default_factory=dict)
 
     def discard(self) -> None:
-        """Remove the temporary files (the targets are untouched)."""
-        for temp in self.temporary.values():
-            temp.unlink(missing_ok=True)
+        """Close and remove the temporary files, each as far as possible (the targets are untouched)."""
+        for temp, handle in self.temporary.values():
+            with contextlib.suppress(OSError):
+                os.close(handle)
+            with contextlib.suppress(OSError):
+                temp.unlink(missing_ok=True)
         self.temporary.clear()
 
     def save(self, result: dict[str, Any], waivers: list[dict[str, Any]]) -> list[Path]:
         """Write ``result``'s JUnit XML report and SARIF 2.1.0 log (those asked for), all or nothing; return their
-        paths. ``waivers`` are the model version's waiver records (:func:`~core.reports.outcomes.check_outcomes`)."""
+        paths. ``waivers`` are the model version's waiver records (:func:`~core.reports.outcomes.check_outcomes`).
+        Each report is written through the file descriptor of its temporary file (never reopened by name), and a
+        temporary file that is no longer the one made is not renamed into place."""
         try:
             outcomes = check_outcomes(result, waivers)
             policy_path, policy_uri = policy_location(self.policy_given, result["policy"], self.cwd)
@@ -124,13 +163,16 @@ class PreparedReports:
             mask = os.umask(0)
             os.umask(mask)
             for target, data in contents.items():
-                temp = self.temporary[target]
-                with temp.open("wb") as out:
-                    out.write(data)
-                    out.flush()
-                    os.fchmod(out.fileno(), 0o666 & ~mask)
-                    os.fsync(out.fileno())
-            _replace_all([(self.temporary[target], target) for target in contents])
+                temp, handle = self.temporary[target]
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(handle, view):]
+                os.fchmod(handle, 0o666 & ~mask)
+                os.fsync(handle)
+                made, now = os.fstat(handle), os.lstat(temp)
+                if (made.st_dev, made.st_ino) != (now.st_dev, now.st_ino):
+                    raise OSError(f"the temporary file {temp} was replaced while the evaluation ran")
+            _replace_all([(self.temporary[target][0], target) for target in contents])
             return list(contents)
         finally:
             self.discard()
@@ -186,10 +228,12 @@ def _check_target(flag: str, path: Path, protected: set[Path]) -> None:
         raise BadInput(f"{flag} {shown} exists and is not a regular file (a device, pipe or link): name a new file")
     if path.resolve() in protected:
         raise BadInput(f"{flag} {shown} is the policy file being evaluated: name another file")
-    pattern, kind = _EARLIER[flag]
-    with path.open("rb") as existing:
-        head = existing.read(8192)
-    if not pattern.match(head):
+    if flag == "--junit":
+        with path.open("rb") as existing:
+            earlier, kind = _is_junit(existing.read(65536)), "JUnit XML report"
+    else:
+        earlier, kind = _is_sarif(path), "SARIF 2.1.0 log"
+    if not earlier:
         raise BadInput(f"{flag} {shown} exists and is not a {kind}: it is never replaced (name a new file, or "
                        "remove that one)")
 
@@ -215,7 +259,7 @@ def prepare_reports(junit: str | None, sarif: str | None, *, policy_given: str,
         protected = {i.resolve() for i in inputs}
         paths = {}
         for flag, text in given:
-            if not text or text.endswith(("/", os.sep)):
+            if not text or text in (".", "..") or text.endswith(("/", os.sep, "/.", "/..")):
                 raise BadInput(f"{flag} {text!r} names a folder: name the report file to write")
             path = Path(text)
             _check_target(flag, path, protected)
@@ -225,8 +269,7 @@ def prepare_reports(junit: str | None, sarif: str | None, *, policy_given: str,
         prepared.junit, prepared.sarif = paths.get("--junit"), paths.get("--sarif")
         for path in paths.values():
             handle, name = tempfile.mkstemp(prefix=".countersign-", suffix=".tmp", dir=path.parent)
-            os.close(handle)
-            prepared.temporary[path] = Path(name)
+            prepared.temporary[path] = (Path(name), handle)
     except (OSError, RuntimeError) as exc:  # a loop of symbolic links, a file system that refuses
         prepared.discard()
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)

@@ -47,6 +47,14 @@ def test_a_ci_job_gets_both_reports_and_the_verdicts_exit_code(logged: dict[str,
 
     suite = next(iter(JUnitXml.fromfile(str(checkout / "reports" / "junit.xml"))))
     assert (suite.tests, suite.failures, suite.skipped) == (len(LINES), len(FAILING), 0)
+    properties = {p.name: p.value for p in suite.properties()}
+    con = duckdb.connect(cli_env["COUNTERSIGN_DB"], read_only=True)
+    try:
+        stored = con.execute("SELECT result_sha256 FROM evaluations WHERE id = ?",
+                             [properties["countersign.evaluation"]]).fetchone()
+    finally:
+        con.close()
+    assert stored is not None and properties["countersign.result_sha256"] == stored[0]  # the stored evidence
     assert {c.name: c.result[0].type for c in suite if c.result} == FAILING
 
     raw = (checkout / "reports" / "gate.sarif").read_bytes()
@@ -54,6 +62,7 @@ def test_a_ci_job_gets_both_reports_and_the_verdicts_exit_code(logged: dict[str,
     log = json.loads(raw)
     assert schema_errors(log) == []
     (run,) = log["runs"]
+    assert run["properties"]["resultSha256"] == stored[0]
     assert {r["ruleId"] for r in run["results"]} == set(FAILING)
     assert {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in run["results"]} == {
         "policies/gate.yaml"}  # relative to the checkout: code scanning shows it on the file
@@ -84,14 +93,18 @@ def test_report_paths_that_cannot_be_written_are_refused_before_evaluating(
         logged: dict[str, Any], cli_env: dict[str, str], checkout: Path) -> None:
     (checkout / "reports").mkdir()
     (checkout / "data.csv").write_text("y,p\n1,1\n")
+    (checkout / "package.json").write_text('{"devDependencies": {"@microsoft/sarif-multitool": "^5.7.0"}}')
     database = Path(cli_env["COUNTERSIGN_DB"])
-    kept = {path: path.read_bytes() for path in (checkout / "data.csv", checkout / "policies" / "gate.yaml", database)}
+    kept = {path: path.read_bytes() for path in (checkout / "data.csv", checkout / "package.json",
+                                                 checkout / "policies" / "gate.yaml", database)}
     before = _evaluations(cli_env)
     os.mkfifo(checkout / "reports-pipe")
     (checkout / "stdout").symlink_to("/dev/stdout")
     (checkout / "loop").symlink_to(checkout / "loop")
     for args, said in ((["--junit", "reports"], "is a folder"),
                        (["--junit", "new-folder/"], "names a folder"),
+                       (["--junit", "reports/."], "names a folder"),
+                       (["--sarif", "package.json"], "is not a SARIF 2.1.0 log"),
                        (["--junit", "reports-pipe"], "is not a regular file"),
                        (["--sarif", "stdout"], "is not a regular file"),
                        (["--sarif", "/dev/null"], "is not a regular file"),
@@ -101,7 +114,7 @@ def test_report_paths_that_cannot_be_written_are_refused_before_evaluating(
                        (["--junit", "reports/r", "--sarif", "./reports/r"], "name the same file"),
                        (["--sarif", "policies/gate.yaml"], "is the policy file being evaluated"),
                        (["--junit", str(database)], "exists and is not a JUnit XML report"),
-                       (["--sarif", "data.csv"], "exists and is not a SARIF log")):
+                       (["--sarif", "data.csv"], "exists and is not a SARIF 2.1.0 log")):
         done = _countersign(cli_env, checkout, *EVALUATE, "--policy", "policies/gate.yaml", *args)
         assert done.returncode == 2 and said in done.stderr, (args, done.stderr)
         assert "Traceback" not in done.stderr

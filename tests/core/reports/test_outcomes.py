@@ -63,6 +63,10 @@ def test_lines_are_counted_as_git_counts_them_and_columns_in_utf16() -> None:
     base = "policy: p\nversion: 1\nchecks:\n  - {id: a, metric: accuracy, gte: 0.5}\n  - {id: b, metric: r2, gte: 0}\n"
     assert _located(base) == {"a": (4, 10), "b": (5, 10)}
     assert _located(base.replace("\n", "\r\n")) == {"a": (4, 10), "b": (5, 10)}
+    assert _located("\ufeff" + base) == {"a": (4, 10), "b": (5, 10)}  # a byte-order mark is no character
+    flow = "\ufeffpolicy: p\nversion: 1\nchecks: [{id: a, metric: accuracy, gte: 0.5}, {id: b, metric: r2, gte: 0}]\n"
+    assert _located(flow)["a"] == (3, 15)
+    assert _located("\ufeff{policy: p, version: 1, checks: [{id: a, metric: accuracy, gte: 0.5}]}")["a"] == (1, 39)
     # YAML breaks lines at U+2028, U+2029 and U+0085 too; Git, editors and code scanning do not
     for separator in ("\u2028", "\u2029", "\u0085"):
         text = base.replace("version: 1", f'version: 1\ndescription: "x{separator}y"')

@@ -42,8 +42,9 @@ def test_failing_checks_are_results_at_their_lines(logged: dict[str, Any], check
         physical = r["locations"][0]["physicalLocation"]
         assert physical["artifactLocation"] == {"uri": "policies/gate.yaml", "index": 0}
         line = POLICY.splitlines()[LINES[check_id] - 1]
-        assert physical["region"]["startLine"] == LINES[check_id] and physical["region"]["snippet"] == {"text": line}
-        assert line[physical["region"]["startColumn"] - 1:].startswith(check_id)
+        column = physical["region"]["startColumn"]
+        assert physical["region"]["startLine"] == LINES[check_id] and line[column - 1:].startswith(check_id)
+        assert physical["region"]["snippet"] == {"text": line[column - 1:]}  # the region: from the id on
         assert line in physical["contextRegion"]["snippet"]["text"]
         assert r["locations"][0]["logicalLocations"][0]["fullyQualifiedName"] == f"ci-gate@1/checks/{check_id}"
         assert "suppressions" not in r
@@ -93,7 +94,7 @@ def test_a_waived_check_is_an_accepted_suppression(logged: dict[str, Any], check
 
 def test_snippets_are_cut_and_shown_visibly(logged: dict[str, Any], checkout: Path) -> None:
     result, _ = _log(logged, str(checkout / "policies" / "gate.yaml"))
-    text = result["policy"]["text"].replace("{id: card,", "{description: \"\u202e" + "x" * 500 + "\", id: card,")
+    text = result["policy"]["text"].replace("{id: card,", "{id: card, description: \"\u202e" + "x" * 500 + "\",")
     log = sarif_log({**result, "policy": {**result["policy"], "text": text}}, check_outcomes(
         {**result, "policy": {**result["policy"], "text": text}}, []), "policies/gate.yaml")
     card = next(r for r in log["runs"][0]["results"] if r["ruleId"] == "card")
