@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import stat
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -149,3 +151,28 @@ def test_a_waived_check_of_the_registered_policy_is_found_in_the_checkout(
     waived = next(r for r in log["runs"][0]["results"] if r["ruleId"] == "auc-high")
     assert waived["suppressions"][0]["status"] == "accepted"
     assert waived["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "policies/gate.yaml"
+
+
+def test_a_cancelled_job_leaves_no_temporary_report_file(logged: dict[str, Any], cli_env: dict[str, str],
+                                                         checkout: Path) -> None:
+    """CI cancels a job with SIGTERM: the evaluation stops and the temporary files made for the reports go too.
+    The policy is a pipe nobody writes to, so the command waits there, after the reports were prepared."""
+    os.mkfifo(checkout / "policies" / "pipe.yaml")
+    env = {**cli_env, "COUNTERSIGN_USER": "dana", "COUNTERSIGN_PASSWORD": USERS["dana"][1]}
+    running = subprocess.Popen([*countersign_exe(), *EVALUATE, "--policy", "policies/pipe.yaml", "--junit", "j.xml",
+                                "--sarif", "s.sarif"], cwd=checkout, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while len([p for p in checkout.iterdir() if p.name.startswith(".countersign-")]) < 2:
+            assert running.poll() is None and time.monotonic() < deadline, running.communicate()
+            time.sleep(0.05)
+        running.send_signal(signal.SIGTERM)
+        _out, err = running.communicate(timeout=60)
+    finally:
+        if running.poll() is None:
+            running.kill()
+    assert running.returncode == 128 + signal.SIGTERM, err
+    assert "Traceback" not in err
+    assert not [p.name for p in checkout.iterdir() if p.name.startswith(".countersign-")]
+    assert not (checkout / "j.xml").exists() and not (checkout / "s.sarif").exists()
