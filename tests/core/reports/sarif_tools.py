@@ -2,7 +2,7 @@
 (``validate``: the schema plus the SARIF and GitHub code-scanning ingestion rules), both from the npm package
 ``@microsoft/sarif-multitool-linux`` that ``scripts/bootstrap`` fetches into ``.venv/share/sarif-multitool``.
 
-Without them the callers skip, naming the bootstrap — or fail under ``COUNTERSIGN_REQUIRE_SARIF_TOOLS=1`` (CI)."""
+Without them the callers skip, naming the bootstrap — or fail under ``COUNTERSIGN_REQUIRE_REPORT_TOOLS=1`` (CI)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ import pytest
 __all__ = ["multitool_findings", "schema_errors"]
 
 FOLDER = Path(os.environ.get("COUNTERSIGN_SARIF_TOOLS", Path(sys.prefix) / "share" / "sarif-multitool"))
-REQUIRE_ENV = "COUNTERSIGN_REQUIRE_SARIF_TOOLS"
+REQUIRE_ENV = "COUNTERSIGN_REQUIRE_REPORT_TOOLS"
 
 
 def _tool(name: str) -> Path:
