@@ -1025,13 +1025,14 @@ def evaluate_cmd(state: _State, db: str | None, as_json: bool, as_user: str | No
 
     engine = Engine.of(engine_name, spark_master)
     reports = None
-    if junit is not None or sarif is not None:
-        reports = prepare_reports(junit, sarif, policy_given=policy,
-                                  inputs=(Path(policy),) if Path(policy).is_file() else ())
-    cancelled = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGHUP)} if reports else {}
+    asked = junit is not None or sarif is not None
+    cancelled = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGHUP)} if asked else {}
     try:
-        for sig in cancelled:  # a cancelled CI job (SIGTERM) still removes the temporary report files
+        for sig in cancelled:  # before any temporary report file exists: a cancelled CI job still removes them
             signal.signal(sig, _exit_on_signal)
+        if asked:
+            reports = prepare_reports(junit, sarif, policy_given=policy,
+                                      inputs=(Path(policy),) if Path(policy).is_file() else ())
         cs = _service(state, db)
         session = _login(state, cs, as_user)
         result = cs.evaluate(session, model_ref, data=data, policy=policy, reference=reference,
