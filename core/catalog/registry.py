@@ -16,6 +16,7 @@ from core.catalog import artifacts, datasets
 from core.catalog.datasets import Ref, parse_ref
 from core.catalog.documents import Datasheet, ModelCard, as_dict
 from core.catalog.hashing import sha256_file
+from core.catalog.prepared import PreparedModel, with_feature_names
 from core.errors import BadInput, NotFound
 from core.evaluation import spark_tables
 from core.identity.roles import Permission
@@ -99,61 +100,67 @@ class RegistryService:
             facts = spark_tables.inspect(table, _spark_master(spark_master))
         uri = source_uri or (f"{spark_tables.SCHEME}{table}" if table else facts.path.as_uri())
 
-        def register(tx: Tx, role: str) -> dict[str, Any]:
-            existing = tx.get_dataset(ref.name, ref.version)
-            if existing is not None:
-                if existing["digest"] != facts.digest:
-                    raise BadInput(
-                        f"dataset {ref} is already registered with SHA-256 {existing['digest']}; {facts.path} has "
-                        f"{facts.digest}. A reference is immutable: register the new content as a new version"
-                    )
-                stored_sheet = tx.latest_document("datasheet", dataset_node(ref))
-                if sheet is not None and (stored_sheet is None or json.loads(stored_sheet["content"]) != sheet):
-                    raise BadInput(f"dataset {ref} is already registered with another datasheet; change it with "
-                                   f"'countersign dataset datasheet {ref} FILE' (a ledgered edit)")
-                parents_now = sorted(e["src"] for e in tx.lineage_edges_touching([dataset_node(ref)], "upstream")
-                                     if e["kind"] == "derived_from")
-                if parents and sorted(dataset_node(p) for p in parents) != parents_now:
-                    raise BadInput(f"dataset {ref} is already registered with other --derived-from parents")
-                recorded = datasets.dialect_of(existing)
-                if options is not None and options != (recorded.to_dict() if recorded else None):
-                    raise BadInput(f"dataset {ref} is already registered with other CSV options; register a new "
-                                   "version to read the same file differently")
-                return {**_dataset_summary(existing), "created": False}
-            for parent in parents:
-                if tx.get_dataset(parent.name, parent.version) is None:
-                    raise NotFound(f"--derived-from {parent}: no such dataset")
-            payload = {
-                "name": ref.name, "version": ref.version, "digest": facts.digest, "format": facts.format,
-                "rows": facts.row_count, "size_bytes": facts.size_bytes, "source_uri": uri,
-                "schema": facts.schema, "profile_sha256": _sha(facts.profile),
-                "derived_from": [str(p) for p in parents],
-                "files": [{"path": f.path, "sha256": f.sha256, "size": f.size} for f in facts.files],
-                "datasheet_sha256": _sha(sheet) if sheet is not None else None,
-                **({"csv": options} if options is not None else {}),
-            }
-            row = self._ctx.ledger().append(tx, signer=session.signer, actor=session.name, role=role,
-                                            event=Event("dataset.registered", dataset_node(ref), payload))
-            record = {
-                "name": ref.name, "version": ref.version, "digest": facts.digest, "format": facts.format,
-                "path": str(facts.path), "source_uri": uri, "size_bytes": facts.size_bytes,
-                "row_count": facts.row_count, "schema": json.dumps(facts.schema),
-                "profile": json.dumps(facts.profile), "files": json.dumps(payload["files"]),
-                "registered_by": session.name, "registered_at": row.ts, "registered_seq": row.seq,
-                "read_options": json.dumps(options) if options is not None else None,
-            }
-            tx.insert_dataset(record)
-            if sheet is not None:
-                _store_document(tx, "datasheet", dataset_node(ref), sheet, session.name, row.ts, row.seq)
-            tx.upsert_lineage_node({"id": dataset_node(ref), "kind": "dataset", "label": str(ref),
-                                    "digest": facts.digest, "attributes": json.dumps({"rows": facts.row_count,
-                                                                                      "format": facts.format}),
-                                    "seq": row.seq})
-            for parent in parents:
-                tx.insert_lineage_edge(dataset_node(parent), dataset_node(ref), "derived_from", row.seq)
-            return {**_dataset_summary(record), "created": True, "seq": row.seq}
+        return self._ctx.act(session, Permission.DATA_REGISTER, dataset_node(ref), lambda tx, role: (
+            self.register_dataset_in(tx, session, role, ref, facts, uri=uri, sheet=sheet, parents=parents,
+                                     options=options)))
 
-        return self._ctx.act(session, Permission.DATA_REGISTER, dataset_node(ref), register)
+    def register_dataset_in(self, tx: Tx, session: Session, role: str, ref: Ref, facts: datasets.DatasetFacts, *,
+                            uri: str, sheet: dict[str, Any] | None = None, parents: Sequence[Ref] = (),
+                            options: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Register inspected ``facts`` as ``ref`` in the caller's transaction (ledgered there); the same content
+        again is a no-op (``created`` false), other content under the reference is refused."""
+        existing = tx.get_dataset(ref.name, ref.version)
+        if existing is not None:
+            if existing["digest"] != facts.digest:
+                raise BadInput(
+                    f"dataset {ref} is already registered with SHA-256 {existing['digest']}; {facts.path} has "
+                    f"{facts.digest}. A reference is immutable: register the new content as a new version"
+                )
+            stored_sheet = tx.latest_document("datasheet", dataset_node(ref))
+            if sheet is not None and (stored_sheet is None or json.loads(stored_sheet["content"]) != sheet):
+                raise BadInput(f"dataset {ref} is already registered with another datasheet; change it with "
+                               f"'countersign dataset datasheet {ref} FILE' (a ledgered edit)")
+            parents_now = sorted(e["src"] for e in tx.lineage_edges_touching([dataset_node(ref)], "upstream")
+                                 if e["kind"] == "derived_from")
+            if parents and sorted(dataset_node(p) for p in parents) != parents_now:
+                raise BadInput(f"dataset {ref} is already registered with other --derived-from parents")
+            recorded = datasets.dialect_of(existing)
+            if options is not None and options != (recorded.to_dict() if recorded else None):
+                raise BadInput(f"dataset {ref} is already registered with other CSV options; register a new "
+                               "version to read the same file differently")
+            return {**_dataset_summary(existing), "created": False}
+        for parent in parents:
+            if tx.get_dataset(parent.name, parent.version) is None:
+                raise NotFound(f"--derived-from {parent}: no such dataset")
+        payload = {
+            "name": ref.name, "version": ref.version, "digest": facts.digest, "format": facts.format,
+            "rows": facts.row_count, "size_bytes": facts.size_bytes, "source_uri": uri,
+            "schema": facts.schema, "profile_sha256": _sha(facts.profile),
+            "derived_from": [str(p) for p in parents],
+            "files": [{"path": f.path, "sha256": f.sha256, "size": f.size} for f in facts.files],
+            "datasheet_sha256": _sha(sheet) if sheet is not None else None,
+            **({"csv": options} if options is not None else {}),
+        }
+        row = self._ctx.ledger().append(tx, signer=session.signer, actor=session.name, role=role,
+                                        event=Event("dataset.registered", dataset_node(ref), payload))
+        record = {
+            "name": ref.name, "version": ref.version, "digest": facts.digest, "format": facts.format,
+            "path": str(facts.path), "source_uri": uri, "size_bytes": facts.size_bytes,
+            "row_count": facts.row_count, "schema": json.dumps(facts.schema),
+            "profile": json.dumps(facts.profile), "files": json.dumps(payload["files"]),
+            "registered_by": session.name, "registered_at": row.ts, "registered_seq": row.seq,
+            "read_options": json.dumps(options) if options is not None else None,
+        }
+        tx.insert_dataset(record)
+        if sheet is not None:
+            _store_document(tx, "datasheet", dataset_node(ref), sheet, session.name, row.ts, row.seq)
+        tx.upsert_lineage_node({"id": dataset_node(ref), "kind": "dataset", "label": str(ref),
+                                "digest": facts.digest, "attributes": json.dumps({"rows": facts.row_count,
+                                                                                  "format": facts.format}),
+                                "seq": row.seq})
+        for parent in parents:
+            tx.insert_lineage_edge(dataset_node(parent), dataset_node(ref), "derived_from", row.seq)
+        return {**_dataset_summary(record), "created": True, "seq": row.seq}
 
     def dataset(self, session: Session, ref: str) -> dict[str, Any]:
         r = parse_ref(ref, "dataset reference")
@@ -222,13 +229,39 @@ class RegistryService:
         policy: str | None = None,
     ) -> dict[str, Any]:
         """Register a model version (an artifact, or ``external`` for a model known only by its predictions)."""
+        prepared = self.prepare_model(session, artifact, name=name, version=version, trained_on=trained_on,
+                                      card=card, code_ref=code_ref, risk_tier=risk_tier, external=external,
+                                      trust_pickle=trust_pickle, features=features)
+        return self._ctx.act(session, Permission.MODEL_REGISTER, model_node(prepared.ref),
+                             lambda tx, role: self.register_model_in(tx, session, role, prepared, policy=policy))
+
+    def prepare_model(
+        self,
+        session: Session,
+        artifact: str | Path | None,
+        *,
+        name: str,
+        version: str,
+        trained_on: Sequence[str] = (),
+        card: str | Path | None = None,
+        code_ref: str | None = None,
+        risk_tier: str | None = None,
+        external: bool = False,
+        trust_pickle: bool = False,
+        features: Sequence[str] = (),
+        provenance: dict[str, Any] | None = None,
+    ) -> PreparedModel:
+        """Everything :meth:`register_model_in` needs, worked out before any transaction: the artifact checked,
+        digested and loaded by a safe path (skops, or a pickle in the isolated process behind the acting user's own
+        ledgered trust). ``trained_on`` may be empty only with ``provenance`` (an import whose training data is known
+        to its source system only by reference)."""
         ref = datasets.validate_name(name, version)
         if risk_tier is not None and risk_tier not in RISK_TIERS:
             raise BadInput(f"--risk-tier must be one of {', '.join(RISK_TIERS)}")
         if code_ref is not None and "@" not in code_ref:
             raise BadInput(f"--code-ref {code_ref!r}: expected URL@COMMIT")
         training = [parse_ref(t, "--trained-on reference") for t in trained_on]
-        if not training:
+        if not training and provenance is None:
             raise BadInput("a model needs at least one --trained-on DATASET_REF")
         card_doc = as_dict(load_model_file(ModelCard, card)[0]) if card else None
         if external:
@@ -236,88 +269,96 @@ class RegistryService:
                 raise BadInput("--external models have no artifact; drop the ARTIFACT argument")
             info: dict[str, Any] = {"framework": None, "estimator": None, "hyperparameters": {},
                                     "feature_names": list(features)}
-            digest = fmt = None
-            source = None
-        else:
-            if artifact is None:
-                raise BadInput("ARTIFACT is required (or pass --external)")
-            source = Path(artifact).expanduser()
-            if not source.is_file():
-                raise BadInput(f"no such artifact file: {source}")
-            fmt = artifacts.detect_format(source)
-            # Authorise before anything is loaded: a trusted pickle runs code when it is read.
-            self._ctx.act(session, Permission.MODEL_REGISTER, model_node(ref), lambda _tx, _role: None)
-            if fmt != "skops" and not trust_pickle:
-                raise BadInput(
-                    f"{source} is a {fmt} file, which runs code when loaded: refused (nothing was loaded or "
-                    "written). Save the model with skops (skops.io.dump), or, if you trust this exact file, pass "
-                    "--trust-pickle (the trust is recorded in the ledger)")
-            digest = sha256_file(source)
-            if fmt != "skops":
-                # The trust is recorded before the file is unpickled: whatever the file does, the ledger says who
-                # vouched for exactly these bytes.
-                self._vouch_for_pickle(session, str(ref), digest, fmt, Permission.MODEL_REGISTER)
-            model = artifacts.load_artifact(source, fmt, trusted_pickle=trust_pickle)
-            if fmt == "skops":
-                info = artifacts.describe(model)
-            else:  # unpickled only in the isolated process, which described the real object
-                info = model.description
-                model.close()
-            info = _with_feature_names(info, features, source)
+            return PreparedModel(ref, True, None, None, None, info, card_doc, training, code_ref, risk_tier, False,
+                                 provenance)
+        if artifact is None:
+            raise BadInput("ARTIFACT is required (or pass --external)")
+        source = Path(artifact).expanduser()
+        if not source.is_file():
+            raise BadInput(f"no such artifact file: {source}")
+        fmt = artifacts.detect_format(source)
+        # Authorise before anything is loaded: a trusted pickle runs code when it is read.
+        self._ctx.act(session, Permission.MODEL_REGISTER, model_node(ref), lambda _tx, _role: None)
+        if fmt != "skops" and not trust_pickle:
+            raise BadInput(
+                f"{source} is a {fmt} file, which runs code when loaded: refused (nothing was loaded or "
+                "written). Save the model with skops (skops.io.dump), or, if you trust this exact file, pass "
+                "--trust-pickle (the trust is recorded in the ledger)")
+        digest = sha256_file(source)
+        if fmt != "skops":
+            # The trust is recorded before the file is unpickled: whatever the file does, the ledger says who
+            # vouched for exactly these bytes.
+            self._vouch_for_pickle(session, str(ref), digest, fmt, Permission.MODEL_REGISTER)
+        model = artifacts.load_artifact(source, fmt, trusted_pickle=trust_pickle)
+        if fmt == "skops":
+            info = artifacts.describe(model)
+        else:  # unpickled only in the isolated process, which described the real object
+            info = model.description
+            model.close()
+        info = with_feature_names(info, features, source)
+        return PreparedModel(ref, False, digest, fmt, source, info, card_doc, training, code_ref, risk_tier,
+                             bool(trust_pickle and fmt != "skops"), provenance)
 
-        def register(tx: Tx, role: str) -> dict[str, Any]:
-            existing = tx.get_model(ref.name, ref.version)
-            if existing is not None:
-                if existing["artifact_digest"] == digest and bool(existing["external"]) == external:
-                    stored_card = tx.latest_document("model_card", model_node(ref))
-                    if card_doc is not None and (stored_card is None or json.loads(stored_card["content"]) != card_doc):
-                        raise BadInput(f"model {ref} is already registered with another card; change it with "
-                                       f"'countersign model card {ref} FILE' (a ledgered edit)")
-                    return {**_model_summary(existing), "created": False}
-                raise BadInput(f"model {ref} is already registered (artifact SHA-256 {existing['artifact_digest']}); "
-                               "a reference is immutable: register a new version")
-            schemas: dict[str, str] = {}
-            for t in training:
-                record = tx.get_dataset(t.name, t.version)
-                if record is None:
-                    raise NotFound(f"--trained-on {t}: no such dataset")
-                for column in json.loads(record["schema"]):
-                    schemas.setdefault(column["name"], column["type"])
-            feature_list = [{"name": f, "type": schemas.get(f, "unknown")} for f in info["feature_names"]]
-            stored = (artifacts.store_copy(self._ctx.site, source, digest, fmt)
-                      if source is not None and digest else None)
-            payload = {
-                "name": ref.name, "version": ref.version, "external": external, "artifact_sha256": digest,
-                "artifact_format": fmt, "framework": info["framework"], "estimator": info["estimator"],
-                "hyperparameters_sha256": _sha(info["hyperparameters"]), "features": feature_list,
-                "trained_on": [str(t) for t in training], "code_ref": code_ref, "risk_tier": risk_tier,
-                "card_sha256": _sha(card_doc) if card_doc is not None else None,
-                "trusted_pickle": bool(trust_pickle and fmt not in (None, "skops")),
-            }
-            row = self._ctx.ledger().append(tx, signer=session.signer, actor=session.name, role=role,
-                                            event=Event("model.registered", model_node(ref), payload))
-            record = {
-                "name": ref.name, "version": ref.version, "external": external, "artifact_digest": digest,
-                "artifact_format": fmt, "artifact_file": stored.name if stored else None,
-                "trusted_pickle": bool(trust_pickle and fmt != "skops"), "framework": info["framework"],
-                "estimator": info["estimator"], "hyperparameters": json.dumps(info["hyperparameters"]),
-                "features": json.dumps(feature_list), "trained_on": json.dumps([str(t) for t in training]),
-                "code_ref": code_ref, "risk_tier": risk_tier, "owner": session.name, "registered_at": row.ts,
-                "registered_seq": row.seq,
-            }
-            tx.insert_model(record)
-            if card_doc is not None:
-                _store_document(tx, "model_card", model_node(ref), card_doc, session.name, row.ts, row.seq)
-            tx.upsert_lineage_node({"id": model_node(ref), "kind": "model", "label": str(ref),
-                                    "digest": digest or _sha(payload), "attributes": json.dumps(
-                                        {"estimator": info["estimator"], "external": external}), "seq": row.seq})
-            for t in training:
-                tx.insert_lineage_edge(dataset_node(t), model_node(ref), "trained_on", row.seq)
-            if policy is not None:
-                self._releases.assign_in(tx, session, role, ref.name, policy, override=False)
-            return {**_model_summary(record), "created": True, "seq": row.seq, "policy": policy}
-
-        return self._ctx.act(session, Permission.MODEL_REGISTER, model_node(ref), register)
+    def register_model_in(self, tx: Tx, session: Session, role: str, prepared: PreparedModel, *,
+                          policy: str | None = None, upstream: Sequence[tuple[str, str]] = ()) -> dict[str, Any]:
+        """Register a prepared model in the caller's transaction (ledgered there), with lineage edges from
+        ``upstream`` ``(node id, edge kind)`` pairs besides its ``trained_on`` datasets. The same artifact again is
+        a no-op (``created`` false); other content under the reference is refused."""
+        p = prepared
+        ref, digest, fmt, info, card_doc = p.ref, p.digest, p.fmt, p.info, p.card_doc
+        existing = tx.get_model(ref.name, ref.version)
+        if existing is not None:
+            if existing["artifact_digest"] == digest and bool(existing["external"]) == p.external:
+                stored_card = tx.latest_document("model_card", model_node(ref))
+                if card_doc is not None and (stored_card is None or json.loads(stored_card["content"]) != card_doc):
+                    raise BadInput(f"model {ref} is already registered with another card; change it with "
+                                   f"'countersign model card {ref} FILE' (a ledgered edit)")
+                return {**_model_summary(existing), "created": False}
+            raise BadInput(f"model {ref} is already registered (artifact SHA-256 {existing['artifact_digest']}); "
+                           "a reference is immutable: register a new version")
+        schemas: dict[str, str] = {}
+        for t in p.training:
+            record = tx.get_dataset(t.name, t.version)
+            if record is None:
+                raise NotFound(f"--trained-on {t}: no such dataset")
+            for column in json.loads(record["schema"]):
+                schemas.setdefault(column["name"], column["type"])
+        feature_list = [{"name": f, "type": schemas.get(f, "unknown")} for f in info["feature_names"]]
+        stored = (artifacts.store_copy(self._ctx.site, p.source, digest, fmt)
+                  if p.source is not None and digest and fmt else None)
+        payload = {
+            "name": ref.name, "version": ref.version, "external": p.external, "artifact_sha256": digest,
+            "artifact_format": fmt, "framework": info["framework"], "estimator": info["estimator"],
+            "hyperparameters_sha256": _sha(info["hyperparameters"]), "features": feature_list,
+            "trained_on": [str(t) for t in p.training], "code_ref": p.code_ref, "risk_tier": p.risk_tier,
+            "card_sha256": _sha(card_doc) if card_doc is not None else None,
+            "trusted_pickle": p.trusted_pickle,
+            **({"imported_from": p.provenance} if p.provenance is not None else {}),
+        }
+        row = self._ctx.ledger().append(tx, signer=session.signer, actor=session.name, role=role,
+                                        event=Event("model.registered", model_node(ref), payload))
+        record = {
+            "name": ref.name, "version": ref.version, "external": p.external, "artifact_digest": digest,
+            "artifact_format": fmt, "artifact_file": stored.name if stored else None,
+            "trusted_pickle": p.trusted_pickle, "framework": info["framework"],
+            "estimator": info["estimator"], "hyperparameters": json.dumps(info["hyperparameters"]),
+            "features": json.dumps(feature_list), "trained_on": json.dumps([str(t) for t in p.training]),
+            "code_ref": p.code_ref, "risk_tier": p.risk_tier, "owner": session.name, "registered_at": row.ts,
+            "registered_seq": row.seq,
+        }
+        tx.insert_model(record)
+        if card_doc is not None:
+            _store_document(tx, "model_card", model_node(ref), card_doc, session.name, row.ts, row.seq)
+        tx.upsert_lineage_node({"id": model_node(ref), "kind": "model", "label": str(ref),
+                                "digest": digest or _sha(payload), "attributes": json.dumps(
+                                    {"estimator": info["estimator"], "external": p.external}), "seq": row.seq})
+        for t in p.training:
+            tx.insert_lineage_edge(dataset_node(t), model_node(ref), "trained_on", row.seq)
+        for node, kind in upstream:
+            tx.insert_lineage_edge(node, model_node(ref), kind, row.seq)
+        if policy is not None:
+            self._releases.assign_in(tx, session, role, ref.name, policy, override=False)
+        return {**_model_summary(record), "created": True, "seq": row.seq, "policy": policy}
 
     def model(self, session: Session, ref: str) -> dict[str, Any]:
         r = parse_ref(ref, "model reference")
@@ -453,21 +494,3 @@ def pickle_trust_refusal(ref: str, record: dict[str, Any], trusted: list[dict[st
             f"when loaded; it was trusted by {by}, not by {name}. Trust in code is personal: pass --trust-pickle to "
             "vouch for these exact bytes yourself (recorded in the ledger; the file then runs only in an isolated "
             "process without your credentials), or ask for a skops artifact")
-
-
-def _with_feature_names(info: dict[str, Any], given: Sequence[str], source: Path) -> dict[str, Any]:
-    """The model's input names: its own ``feature_names_in_``, or — for a model fitted on arrays — the ``--feature``
-    names given at registration, in training order (checked against ``n_features_in_``). Names that disagree with
-    the model's own are refused, never silently ignored."""
-    own, given = list(info.get("feature_names") or []), list(given)
-    if own and given and own != given:
-        raise BadInput(f"{source}: --feature {', '.join(given)} disagrees with the model's own input names "
-                       f"({', '.join(own)}); drop --feature or correct it")
-    if not own and given:
-        expected = int(info.get("n_features") or 0)
-        if expected and len(given) != expected:
-            raise BadInput(f"{source}: the model takes {expected} input(s) but --feature names {len(given)}")
-        if len(set(given)) != len(given):
-            raise BadInput(f"{source}: --feature names repeat")
-        return {**info, "feature_names": given}
-    return info
