@@ -775,6 +775,7 @@ def _decision_cmd(decision: str) -> Callable[..., None]:
         if not as_json and result.get("lapsed_approvals"):
             say("Approvals that no longer count: " + ", ".join(
                 f"{a['approver']} ({role_words(a['role'])})" for a in result["lapsed_approvals"]))
+        _mlflow_notes(result, as_json)
 
     return run
 
@@ -924,6 +925,18 @@ def suspend_cmd(state: _State, db: str | None, as_json: bool, as_user: str | Non
     cs = _service(state, db)
     result = cs.suspend(_login(state, cs, as_user), model_ref, reason=reason)
     emit_json(result) if as_json else say(f"{model_ref} suspended")
+    _mlflow_notes(result, as_json)
+
+
+def _mlflow_notes(result: dict[str, Any], as_json: bool) -> None:
+    """What MLflow's aliases did after a decision (or why they could not follow: a warning, the decision stands)."""
+    if as_json:
+        return
+    for change in result.get("mlflow", []):
+        say(f"MLflow: {change['mlflow_name']} alias {change['alias']} -> "
+            f"{'version ' + change['version'] if change['version'] else '(removed)'}")
+    if result.get("mlflow_error"):
+        say(f"warning: {result['mlflow_error']}", err=True)
 
 
 def _engine_options(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -1267,6 +1280,9 @@ class _Quiet(Exception):
     def __init__(self, code: int) -> None:
         super().__init__(code)
         self.code = code
+
+
+from cli import mlflow_cmds as _mlflow_cmds  # noqa: E402,F401 - registers 'countersign mlflow' on cli
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -15,7 +15,7 @@ from core.api.countersign import Countersign
 from core.demo.seed import enrol
 from core.identity.users import Session
 
-pytest_plugins = ["tests.pg_fixtures", "tests.reports_fixtures"]
+pytest_plugins = ["tests.pg_fixtures", "tests.reports_fixtures", "tests.mlflow_fixtures"]
 
 #: The Spark driver JVMs the tests start (in-process sessions, CLI and benchmark subprocesses, which inherit this
 #: environment) live for seconds on kilobytes of data: the C1 compiler alone and the serial collector cost a third

@@ -20,6 +20,7 @@ attribute              service                                          collabor
 ``reports``            :class:`core.evidence.report.ReportService`      audit, inventory, registry, governance,
                                                                         inbox, waivers, history, lineage
 ``cards``              :class:`core.evidence.card_export.CardExportService` registry, governance
+``mlflow``             :class:`core.mlflow_registry.service.MlflowService` registry, releases (follows promotions)
 =====================  ==============================================  ===========================================
 
 Each public method of the facade forwards to one service method (same signature, same docstring). Each
@@ -57,6 +58,7 @@ from core.ledger.service_key import (
     service_public_key,
     service_verifier_key,
 )
+from core.mlflow_registry.service import MlflowService
 from core.policy.governance import GovernanceService
 from core.releases.history import HistoryService
 from core.releases.inbox import InboxService
@@ -103,6 +105,7 @@ class Countersign:
                                      self.inbox_service, self.waivers_service, self.history_service,
                                      self.lineage_service)
         self.cards = CardExportService(ctx, self.registry, self.governance)
+        self.mlflow = MlflowService(ctx, self.registry, self.releases)
 
     # ---------------------------------------------------------------------------------------------- the site
     @property
@@ -307,6 +310,13 @@ class Countersign:
 
     # CardExportService
     export_card = _forward("cards", CardExportService.export_card)
+
+    # MlflowService
+    import_mlflow = _forward("mlflow", MlflowService.import_mlflow)
+    mlflow_aliases = _forward("mlflow", MlflowService.mlflow_aliases)
+    configure_mlflow_aliases = _forward("mlflow", MlflowService.configure_mlflow_aliases)
+    sync_mlflow = _forward("mlflow", MlflowService.sync_mlflow)
+    check_mlflow = _forward("mlflow", MlflowService.check_mlflow)
 
 
 def _b64(raw: bytes) -> str:

@@ -47,6 +47,7 @@ class Permission(StrEnum):
     POLICY_ASSIGN = "policy.assign"
     MONITOR = "model.monitor"
     REPORT = "report.export"
+    MLFLOW_SYNC = "mlflow.sync"
 
 
 #: Roles allowed for each permission, in the order used to pick the role an actor "acts in".
@@ -68,6 +69,8 @@ PERMISSIONS: dict[Permission, tuple[str, ...]] = {
     Permission.POLICY_ASSIGN: (Role.COMPLIANCE_OFFICER,),
     Permission.MONITOR: (Role.DATA_SCIENTIST, Role.ML_LEAD),
     Permission.REPORT: (Role.AUDITOR, Role.COMPLIANCE_OFFICER),
+    # making MLflow's aliases follow stages Countersign already decided: those who decide or suspend
+    Permission.MLFLOW_SYNC: (Role.ML_LEAD, Role.COMPLIANCE_OFFICER),
 }
 
 

@@ -13,6 +13,7 @@ import base64
 import hashlib
 import json
 import uuid
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from core.catalog.datasets import parse_ref
@@ -54,6 +55,8 @@ class ReleaseService:
     """Promotions, approvals, waivers, suspension, monitoring and history (see :mod:`core.releases.promotions`)."""
 
     def __init__(self, ctx: Context) -> None:
+        #: (session, model name) → what to add to the result; called once a promotion or suspension committed
+        self.after_release: list[Callable[[Session, str], dict[str, Any]]] = []
         self._ctx = ctx
 
     # ------------------------------------------------------------------------------------------- policy assignment
@@ -241,6 +244,8 @@ class ReleaseService:
                 self._invalidate(session, request_id, stale)
             raise
         self.flush_webhooks()
+        for hook in self.after_release if result["status"] == "approved" else ():
+            result.update(hook(session, result["model"].rsplit("@", 1)[0]))
         return result
 
     def _evidence_changed(self, tx: Tx, request: dict[str, Any]) -> list[str]:
@@ -478,6 +483,8 @@ class ReleaseService:
 
         result = self._ctx.act(session, Permission.SUSPEND, model_node(ref), stop)
         self.flush_webhooks()
+        for hook in self.after_release:
+            result.update(hook(session, ref.name))
         return result
 
     def stages(self, session: Session) -> list[dict[str, Any]]:
@@ -509,7 +516,4 @@ class ReleaseService:
         return flagged
 
     def flush_webhooks(self) -> None:
-        webhooks.deliver_in_background(self._ctx.store, wait=float(__import__("os").environ.get(
-            "COUNTERSIGN_WEBHOOK_WAIT", "2")))
-
-
+        webhooks.deliver_in_background(self._ctx.store, wait=webhooks.flush_wait())

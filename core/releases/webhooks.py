@@ -33,6 +33,11 @@ EVENTS = ("promotion.requested", "promotion.approved", "promotion.rejected", "pr
 MAX_ATTEMPTS = 1000  # delivery rounds before a notification is abandoned (each round retries with backoff)
 
 
+def flush_wait() -> float:
+    """Seconds an action waits for its notifications to be delivered (``COUNTERSIGN_WEBHOOK_WAIT``, default 2)."""
+    return float(os.environ.get("COUNTERSIGN_WEBHOOK_WAIT", "2"))
+
+
 def urls() -> list[str]:
     return [u.strip() for u in os.environ.get("COUNTERSIGN_WEBHOOK_URL", "").split(",") if u.strip()]
 

@@ -1,0 +1,210 @@
+"""Reading an MLflow tracking server and model registry, and setting aliases and tags on it (MLflow's own client).
+
+Only :class:`mlflow.MlflowClient` calls; nothing here loads a model. MLflow's errors become Countersign's: a registry
+that says no (no such model, a bad alias) is :class:`~core.errors.BadInput`, one that cannot be reached is
+:class:`~core.errors.StoreUnavailable` (exit 4). Requires the ``mlflow`` extra (``pip install 'countersign[mlflow]'``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import urllib.parse
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from core.display.text import visible
+from core.errors import BadInput, NotFound, StoreUnavailable
+
+__all__ = ["DatasetInput", "RegisteredModel", "RunFacts", "VersionFacts", "download_version", "mlflow_client",
+           "mlflow_errors", "read_registry", "read_run"]
+
+#: Page size of MLflow's searches (its maximum for registered models).
+PAGE = 1000
+#: MLflow's HTTP client retries up to 7 times with backoff by default (minutes); a CI gate should answer sooner.
+_HTTP_DEFAULTS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_TIMEOUT": "30",
+                  "MLFLOW_DISABLE_TELEMETRY": "true", "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"}
+#: Status of a model version whose files are complete.
+READY = "READY"
+
+
+@dataclass(frozen=True)
+class DatasetInput:
+    """A dataset a run logged (``mlflow.log_input``): MLflow's name, digest, source and the input's context tag."""
+
+    name: str
+    digest: str
+    source_type: str
+    source: str  # JSON, as MLflow stores it
+    context: str | None
+    schema: str | None = None
+    profile: str | None = None
+
+    def local_path(self) -> Path | None:
+        """The file a ``local`` source names, if it names one by an absolute path (else ``None``)."""
+        if self.source_type != "local":
+            return None
+        import json
+
+        try:
+            uri = json.loads(self.source).get("uri")
+        except (ValueError, AttributeError):
+            return None
+        if not isinstance(uri, str):
+            return None
+        path = urllib.parse.unquote(urllib.parse.urlsplit(uri).path) if uri.startswith("file:") else uri
+        return Path(path) if os.path.isabs(path) else None
+
+
+@dataclass(frozen=True)
+class RunFacts:
+    """The run that logged a model version: who, when, parameters, latest metric values, dataset inputs."""
+
+    run_id: str
+    experiment_id: str
+    user: str | None
+    status: str
+    start_time: int | None  # milliseconds since the epoch, as MLflow keeps them
+    end_time: int | None
+    params: dict[str, str]
+    metrics: dict[str, float]
+    datasets: list[DatasetInput]
+
+
+@dataclass(frozen=True)
+class VersionFacts:
+    """One registered model version as the registry holds it."""
+
+    name: str
+    version: str
+    run_id: str | None
+    source: str
+    status: str
+    created_ms: int | None
+    tags: dict[str, str]
+    description: str | None
+    model_id: str | None
+
+
+@dataclass(frozen=True)
+class RegisteredModel:
+    """A registered model with its aliases (``alias → version``) and its versions, oldest first."""
+
+    name: str
+    aliases: dict[str, str]
+    tags: dict[str, str]
+    versions: list[VersionFacts] = field(default_factory=list)
+
+
+def mlflow_client(tracking_uri: str) -> Any:  # noqa: ANN401 - mlflow.MlflowClient, imported on demand
+    """An :class:`mlflow.MlflowClient` for ``tracking_uri`` (tracking and registry alike).
+
+    Refused: an empty URI, and a ``sqlite:`` or ``file:`` store that does not exist yet (MLflow would create an
+    empty one, and an import from a mistyped path would pass with nothing in it).
+    """
+    uri = tracking_uri.strip()
+    if not uri:
+        raise BadInput("--tracking-uri is empty: give the MLflow tracking server's URI")
+    parts = urllib.parse.urlsplit(uri)
+    local = {"sqlite": parts.path, "file": urllib.parse.unquote(parts.path), "": uri}.get(parts.scheme)
+    if local is not None:
+        if parts.scheme == "sqlite":  # sqlite:///relative.db and sqlite:////absolute.db (SQLAlchemy's form)
+            local = local[1:]
+        path = Path(local or ".")
+        if not path.exists():
+            raise BadInput(f"no MLflow store at {visible(uri)}: {visible(str(path))} does not exist (Countersign "
+                           "never creates one)")
+    for key, value in _HTTP_DEFAULTS.items():
+        os.environ.setdefault(key, value)
+    try:
+        from mlflow import MlflowClient
+    except ImportError as exc:
+        raise BadInput("reading MLflow needs the mlflow package: pip install 'countersign[mlflow]'") from exc
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+@contextlib.contextmanager
+def mlflow_errors(label: str) -> Iterator[None]:
+    """Turn MLflow's exceptions into Countersign's (messages made visible and cut to 500 characters)."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        yield
+    except MlflowException as exc:
+        message = visible(str(exc.message))[:500]
+        code = str(getattr(exc, "error_code", ""))
+        if code in ("RESOURCE_DOES_NOT_EXIST", "NOT_FOUND"):
+            raise NotFound(f"MLflow at {label}: {message}") from exc
+        if code in ("INVALID_PARAMETER_VALUE", "INVALID_STATE", "RESOURCE_ALREADY_EXISTS", "BAD_REQUEST"):
+            raise BadInput(f"MLflow at {label}: {message}") from exc
+        raise StoreUnavailable(f"MLflow at {label} failed: {message}") from exc
+    except (ConnectionError, TimeoutError) as exc:
+        raise StoreUnavailable(f"MLflow at {label} cannot be reached: {visible(str(exc))[:500]}") from exc
+
+
+def _quoted(name: str) -> str:
+    """``name`` as a string literal of MLflow's search filter."""
+    for quote in ("'", '"'):
+        if quote not in name and "\\" not in name:
+            return f"{quote}{name}{quote}"
+    raise BadInput(f"MLflow model {visible(name)!r}: a name holding both kinds of quote or a backslash cannot be "
+                   "searched for by MLflow's filter language; rename it in MLflow to import it")
+
+
+def _pages(search: Any, **kwargs: Any) -> Iterator[Any]:  # noqa: ANN401
+    token = None
+    while True:
+        page = search(max_results=PAGE, page_token=token, **kwargs)
+        yield from page
+        token = page.token
+        if not token:
+            return
+
+
+def read_registry(client: Any, model: str | None = None) -> list[RegisteredModel]:  # noqa: ANN401
+    """Every registered model (or only ``model``) with its aliases and versions, by name then version number."""
+    if model is not None:
+        found = [client.get_registered_model(model)]
+    else:
+        found = list(_pages(client.search_registered_models, order_by=["name ASC"]))
+    models = []
+    for rm in found:
+        versions = [_version(mv) for mv in _pages(client.search_model_versions,
+                                                  filter_string=f"name = {_quoted(rm.name)}",
+                                                  order_by=["version_number ASC"])]
+        versions.sort(key=lambda v: int(v.version) if v.version.isdigit() else 0)
+        models.append(RegisteredModel(rm.name, {str(a): str(v) for a, v in (rm.aliases or {}).items()},
+                                      dict(rm.tags or {}), versions))
+    return models
+
+
+def _version(mv: Any) -> VersionFacts:  # noqa: ANN401
+    return VersionFacts(mv.name, str(mv.version), mv.run_id or None, str(mv.source or ""), str(mv.status or ""),
+                        mv.creation_timestamp, dict(mv.tags or {}), mv.description or None,
+                        getattr(mv, "model_id", None) or None)
+
+
+def read_run(client: Any, run_id: str) -> RunFacts:  # noqa: ANN401
+    """The run's facts; its metrics at their latest logged values."""
+    run = client.get_run(run_id)
+    inputs = []
+    for item in (run.inputs.dataset_inputs if run.inputs else []):
+        ds = item.dataset
+        context = next((t.value for t in item.tags if t.key == "mlflow.data.context"), None)
+        inputs.append(DatasetInput(ds.name, ds.digest, ds.source_type, ds.source, context, ds.schema or None,
+                                   ds.profile or None))
+    return RunFacts(run.info.run_id, run.info.experiment_id, run.info.user_id or None, run.info.status,
+                    run.info.start_time, run.info.end_time, dict(run.data.params), dict(run.data.metrics), inputs)
+
+
+def download_version(client: Any, tracking_uri: str, name: str, version: str, destination: Path) -> Path:  # noqa: ANN401
+    """Download a model version's files into ``destination`` (always a copy, never the live store) and return the
+    folder holding its ``MLmodel``."""
+    from mlflow.artifacts import download_artifacts
+
+    uri = client.get_model_version_download_uri(name, version)
+    destination.mkdir(parents=True)
+    local = Path(download_artifacts(artifact_uri=uri, dst_path=str(destination), tracking_uri=tracking_uri))
+    return local

@@ -1,0 +1,188 @@
+"""``countersign mlflow import``: an MLflow registry's models, versions, runs and datasets as Countersign's own.
+
+Every version not imported yet is read, downloaded into a temporary folder, digested and its model checked and
+described by a safe path (skops where MLflow wrote skops; a pickle only with ``trust_pickle``, behind the importing
+user's own ledgered trust, unpickled in the isolated process) — all before any transaction. Then one transaction
+registers every dataset, model version and lineage edge, each ledgered, and an ``mlflow.imported`` summary: the import
+is all or nothing. Versions imported before are recognised by their lineage node and skipped without a download,
+so a re-run is a no-op that picks up new versions.
+
+Lineage: ``mlflow-model-version:… --imported_as--> model:NAME@V``; ``mlflow-run:… --produced-->`` the MLflow version;
+each logged dataset ``--input_to-->`` the run, and a training dataset also ``--trained_on-->`` the model.
+
+Personal text (the run's user, MLflow tags and descriptions) stays in the ``imported_from`` field of each
+``model.registered`` entry and in the run node's attributes.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from core.catalog.registry import model_node
+from core.errors import BadInput
+from core.identity.roles import Permission
+from core.identity.users import Session
+from core.ledger.chain import Event
+from core.mlflow_registry import client as registry
+from core.mlflow_registry.datasets import PlannedDataset, plan_dataset
+from core.mlflow_registry.model_dir import ModelFolder, inspect_model_folder
+from core.mlflow_registry.names import countersign_name, run_node, server_label, version_node
+from core.storage.contract import Transaction as Tx
+
+if TYPE_CHECKING:
+    from core.api.context import Context
+    from core.catalog.prepared import PreparedModel
+    from core.catalog.registry import RegistryService
+
+__all__ = ["MAX_METRICS", "import_registry"]
+
+#: Parameters and metrics kept per run (MLflow allows any number; the ledger keeps the first, by name).
+MAX_METRICS = 1000
+
+
+@dataclass(frozen=True)
+class _Planned:
+    version: registry.VersionFacts
+    run: registry.RunFacts | None
+    folder: ModelFolder
+    datasets: list[PlannedDataset]
+    prepared: PreparedModel
+
+
+def import_registry(ctx: Context, registry_service: RegistryService, session: Session, tracking_uri: str, *,
+                    model: str | None = None, data_root: str | Path | None = None,
+                    trust_pickle: bool = False) -> dict[str, Any]:
+    """Import ``tracking_uri``'s registry (or its model ``model``); see the module's description.
+
+    Returns ``{"tracking_uri", "models": [{"mlflow_name", "name", "aliases"}], "imported": [...], "skipped": [...],
+    "datasets": [...], "seq"}``. Raises :class:`BadInput` (nothing written) for a version that cannot be imported:
+    a pickle without ``trust_pickle``, a folder that is not an MLflow model, a reference already holding other
+    content.
+    """
+    label = server_label(tracking_uri)
+    root = Path(data_root).expanduser() if data_root is not None else None
+    if root is not None and not root.is_dir():
+        raise BadInput(f"--data-root {root} is not a folder")
+    subject = f"mlflow:{label}"
+    ctx.act(session, Permission.MODEL_REGISTER, subject, lambda tx, _role: None)  # before anything is read
+    client = registry.mlflow_client(tracking_uri)
+    with registry.mlflow_errors(label):
+        found = registry.read_registry(client, model)
+    nodes = [version_node(label, rm.name, v.version) for rm in found for v in rm.versions]
+    known = ctx.act(session, Permission.READ, subject,
+                    lambda tx, _role: {n["id"] for n in tx.lineage_nodes(nodes)})
+    skipped: list[dict[str, str]] = []
+    with tempfile.TemporaryDirectory(prefix="countersign-mlflow-") as tmp:
+        plans: list[_Planned] = []
+        for rm in found:
+            for v in rm.versions:
+                where = {"mlflow_name": rm.name, "version": v.version}
+                if version_node(label, rm.name, v.version) in known:
+                    skipped.append({**where, "reason": "imported before"})
+                elif v.status != registry.READY:
+                    skipped.append({**where, "reason": f"MLflow status {v.status}: imported once it is READY"})
+                else:
+                    with registry.mlflow_errors(label):
+                        plans.append(_plan(registry_service, session, client, tracking_uri, label, v, root,
+                                           Path(tmp, str(len(plans))), trust_pickle))
+        return ctx.act(session, Permission.MODEL_REGISTER, subject,
+                       lambda tx, role: _import_in(ctx, registry_service, tx, session, role, label, found, plans,
+                                                   skipped))
+
+
+def _plan(registry_service: RegistryService, session: Session, client: Any, tracking_uri: str,  # noqa: ANN401
+          label: str, v: registry.VersionFacts, root: Path | None, into: Path, trust_pickle: bool) -> _Planned:
+    run = registry.read_run(client, v.run_id) if v.run_id else None
+    folder = inspect_model_folder(registry.download_version(client, tracking_uri, v.name, v.version, into))
+    planned = [plan_dataset(d, label, root) for d in (run.datasets if run else [])]
+    if folder.model_file is not None and folder.serialization_format != "skops" and not trust_pickle:
+        raise BadInput(f"MLflow model {v.name!r} version {v.version} was saved with "
+                       f"{folder.serialization_format}, which runs code when loaded: refused, nothing imported. "
+                       "Log it with serialization_format='skops', or pass --trust-pickle to vouch for its exact "
+                       "bytes yourself (recorded in the ledger)")
+    provenance = {
+        "system": "mlflow", "tracking_uri": label, "name": v.name, "version": v.version, "source": v.source,
+        "model_id": v.model_id, "run_id": v.run_id, "created_ms": v.created_ms, "tags": v.tags,
+        "description": v.description, "flavors": folder.flavors,
+        "serialization_format": folder.serialization_format, "model_folder_sha256": folder.digest,
+        "files": [{"path": f.path, "sha256": f.sha256, "size": f.size} for f in folder.files],
+        "run": _run_summary(run),
+        "datasets": [_dataset_summary(d) for d in planned],
+    }
+    prepared = registry_service.prepare_model(
+        session, folder.model_file, name=countersign_name(v.name), version=v.version,
+        trained_on=[str(d.ref) for d in planned if d.ref is not None and d.training],
+        external=folder.model_file is None, trust_pickle=trust_pickle,
+        features=folder.feature_names if folder.model_file is None else (), provenance=provenance)
+    return _Planned(v, run, folder, planned, prepared)
+
+
+def _first(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: values[k] for k in sorted(values)[:MAX_METRICS]}
+
+
+def _run_summary(run: registry.RunFacts | None) -> dict[str, Any] | None:
+    if run is None:
+        return None
+    return {"run_id": run.run_id, "experiment_id": run.experiment_id, "user": run.user, "status": run.status,
+            "start_ms": run.start_time, "end_ms": run.end_time, "params": _first(run.params),
+            "metrics": _first(run.metrics), "params_total": len(run.params), "metrics_total": len(run.metrics)}
+
+
+def _dataset_summary(d: PlannedDataset) -> dict[str, Any]:
+    return {"name": d.logged.name, "digest": d.logged.digest, "source_type": d.logged.source_type,
+            "source": d.logged.source, "context": d.logged.context, "node": d.node,
+            "registered_as": str(d.ref) if d.ref else None, "sha256": d.facts.digest if d.facts else None,
+            "by_reference_because": d.note}
+
+
+def _import_in(ctx: Context, registry_service: RegistryService, tx: Tx, session: Session, role: str, label: str,
+               found: list[registry.RegisteredModel], plans: list[_Planned],
+               skipped: list[dict[str, str]]) -> dict[str, Any]:
+    imported, datasets = [], []
+    for plan in plans:
+        v = plan.version
+        for d in plan.datasets:
+            if d.ref is not None and d.facts is not None:
+                ctx.authorize(tx, session, Permission.DATA_REGISTER, d.node)
+                done = registry_service.register_dataset_in(tx, session, role, d.ref, d.facts,
+                                                            uri=d.facts.path.as_uri())
+                datasets.append({"ref": str(d.ref), "created": done["created"]})
+        result = registry_service.register_model_in(tx, session, role, plan.prepared, upstream=[
+            (version_node(label, v.name, v.version), "imported_as")])
+        seq = int(result.get("seq") or (tx.get_model(result["name"], result["version"]) or {})["registered_seq"])
+        for d in plan.datasets:
+            if d.ref is None:
+                created = tx.upsert_lineage_node({"id": d.node, "kind": "dataset", "label": d.logged.name,
+                                                  "digest": d.logged.digest, "attributes": json.dumps(
+                                                      {**_dataset_summary(d), "system": "mlflow"}), "seq": seq})
+                datasets.append({"node": d.node, "created": created, "note": d.note})
+        vnode = version_node(label, v.name, v.version)
+        tx.upsert_lineage_node({"id": vnode, "kind": "mlflow_model_version", "label": f"{v.name} v{v.version}",
+                                "digest": plan.folder.digest, "attributes": json.dumps(
+                                    {"tracking_uri": label, "name": v.name, "version": v.version,
+                                     "source": v.source, "run_id": v.run_id, "model": result["ref"]}), "seq": seq})
+        if plan.run is not None:
+            rnode = run_node(label, plan.run.run_id)
+            tx.upsert_lineage_node({"id": rnode, "kind": "mlflow_run", "label": plan.run.run_id,
+                                    "digest": plan.run.run_id, "attributes": json.dumps(_run_summary(plan.run)),
+                                    "seq": seq})
+            tx.insert_lineage_edge(rnode, vnode, "produced", seq)
+            for d in plan.datasets:
+                tx.insert_lineage_edge(d.node, rnode, "input_to", seq)
+        for d in plan.datasets:
+            if d.training and d.ref is None:
+                tx.insert_lineage_edge(d.node, model_node(result["ref"]), "trained_on", seq)
+        imported.append({"mlflow_name": v.name, "version": v.version, "model": result["ref"],
+                         "created": result["created"], "format": plan.prepared.fmt or "external",
+                         "model_folder_sha256": plan.folder.digest})
+    models = [{"mlflow_name": rm.name, "name": countersign_name(rm.name), "aliases": rm.aliases} for rm in found]
+    row = ctx.ledger().append(tx, signer=session.signer, actor=session.name, role=role, event=Event(
+        "mlflow.imported", f"mlflow:{label}", {"tracking_uri": label, "models": models,
+                                               "imported": imported, "skipped": skipped}))
+    return {"tracking_uri": label, "models": models, "imported": imported, "skipped": skipped,
+            "datasets": datasets, "seq": row.seq}

@@ -1,0 +1,113 @@
+"""An MLflow model folder, downloaded: its content digest and what its ``MLmodel`` file says, read as data.
+
+The digest follows the recipe of every folder Countersign registers (:func:`core.catalog.hashing.manifest_digest`):
+the SHA-256 of the lines ``<sha256 of the file>  <relative POSIX path>``, one per regular file, sorted bytewise by
+path — here over *all* files of the folder (``MLmodel``, environment files, the model file), so any change to any
+of them changes it. A folder holding anything but regular files and folders (a link, a device, a pipe) is refused.
+
+``MLmodel`` is read as YAML data within the input limits; the model file is the scikit-learn flavour's
+``pickled_model`` and its format is MLflow's ``serialization_format`` (``pickle`` when absent, as MLflow reads it),
+confirmed from the file's own bytes. Nothing here loads a model.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from core.catalog import artifacts
+from core.catalog.hashing import FileDigest, manifest_digest, sha256_file
+from core.display.text import visible
+from core.errors import BadInput
+from core.inputs.limits import MAX_DOCUMENT_BYTES
+from core.inputs.yamlfile import parse_yaml
+
+__all__ = ["ModelFolder", "inspect_model_folder"]
+
+#: MLflow's names for a scikit-learn model saved with skops, and with pickle or cloudpickle.
+_SKOPS = "skops"
+_PICKLES = ("pickle", "cloudpickle")
+
+
+@dataclass(frozen=True)
+class ModelFolder:
+    """What a downloaded MLflow model folder holds.
+
+    ``model_file`` is ``None`` when the model has no scikit-learn flavour (Countersign then governs it by its
+    predictions, as an external model). ``feature_names`` come from the signature's named inputs.
+    """
+
+    path: Path
+    digest: str
+    files: list[FileDigest]
+    flavors: list[str]
+    serialization_format: str | None
+    model_file: Path | None
+    feature_names: list[str]
+
+
+def _regular_files(folder: Path) -> list[Path]:
+    found = []
+    for root, dirs, names in os.walk(folder, followlinks=False):
+        for name in [*dirs, *names]:
+            path = Path(root, name)
+            mode = os.lstat(path).st_mode
+            if stat.S_ISDIR(mode):
+                continue
+            if not stat.S_ISREG(mode):
+                raise BadInput(f"MLflow model folder: {visible(str(path.relative_to(folder)))} is not a regular file "
+                               "(a link or a device): refused")
+            found.append(path)
+    return sorted(found, key=lambda p: p.relative_to(folder).as_posix().encode("utf-8", "surrogateescape"))
+
+
+def inspect_model_folder(folder: Path) -> ModelFolder:
+    """Digest and describe a downloaded MLflow model folder (see the module's description); :class:`BadInput`
+    for a folder that is not an MLflow model or whose ``MLmodel`` contradicts its files."""
+    files = _regular_files(folder)
+    entries = [FileDigest(f.relative_to(folder).as_posix(), sha256_file(f), f.stat().st_size) for f in files]
+    mlmodel = folder / "MLmodel"
+    if mlmodel not in files:
+        raise BadInput("the MLflow model version has no MLmodel file: not an MLflow model")
+    if mlmodel.stat().st_size > MAX_DOCUMENT_BYTES:
+        raise BadInput(f"the model's MLmodel file is over {MAX_DOCUMENT_BYTES} bytes: refused")
+    spec, _ = parse_yaml(mlmodel.read_text(encoding="utf-8", errors="strict"), "MLmodel")
+    if not isinstance(spec, dict) or not isinstance(spec.get("flavors"), dict):
+        raise BadInput("the model's MLmodel file has no flavors mapping: not an MLflow model")
+    flavors = sorted(str(k) for k in spec["flavors"])
+    sklearn = spec["flavors"].get("sklearn")
+    model_file = fmt = None
+    if isinstance(sklearn, dict) and sklearn.get("pickled_model"):
+        model_file, fmt = _sklearn_model(folder, files, sklearn)
+    return ModelFolder(folder, manifest_digest(entries), entries, flavors, fmt, model_file, _signature_inputs(spec))
+
+
+def _sklearn_model(folder: Path, files: list[Path], flavor: dict[str, Any]) -> tuple[Path, str]:
+    name = str(flavor["pickled_model"])
+    path = (folder / name)
+    if path not in files or ".." in Path(name).parts:
+        raise BadInput(f"MLmodel names the model file {visible(name)!r}, which is not a file of the model folder")
+    declared = str(flavor.get("serialization_format") or "pickle")
+    found = artifacts.detect_format(path)
+    if declared == _SKOPS and found != "skops" or declared in _PICKLES and found == "skops":
+        raise BadInput(f"MLmodel says {visible(name)} is {visible(declared)} but its bytes are {found}: refused")
+    if declared != _SKOPS and declared not in _PICKLES:
+        raise BadInput(f"MLmodel: unknown serialization_format {visible(declared)!r} for the scikit-learn flavour")
+    return path, declared
+
+
+def _signature_inputs(spec: dict[str, Any]) -> list[str]:
+    signature = spec.get("signature")
+    raw = signature.get("inputs") if isinstance(signature, dict) else None
+    if not isinstance(raw, str):
+        return []
+    try:
+        columns = json.loads(raw)
+    except ValueError:
+        return []
+    names = [c.get("name") for c in columns if isinstance(c, dict)] if isinstance(columns, list) else []
+    return [str(n) for n in names] if names and all(isinstance(n, str) and n for n in names) else []
