@@ -48,6 +48,7 @@ class Permission(StrEnum):
     MONITOR = "model.monitor"
     REPORT = "report.export"
     MLFLOW_SYNC = "mlflow.sync"
+    MLFLOW_CHECK = "mlflow.check"
 
 
 #: Roles allowed for each permission, in the order used to pick the role an actor "acts in".
@@ -71,6 +72,8 @@ PERMISSIONS: dict[Permission, tuple[str, ...]] = {
     Permission.REPORT: (Role.AUDITOR, Role.COMPLIANCE_OFFICER),
     # making MLflow's aliases follow stages Countersign already decided: those who decide or suspend
     Permission.MLFLOW_SYNC: (Role.ML_LEAD, Role.COMPLIANCE_OFFICER),
+    # comparing MLflow's aliases with the ledger (each finding ledgered, the version flagged)
+    Permission.MLFLOW_CHECK: (Role.DATA_SCIENTIST, Role.ML_LEAD, Role.COMPLIANCE_OFFICER),
 }
 
 

@@ -53,7 +53,7 @@ def check_aliases(ctx: Context, releases: ReleaseService, session: Session) -> d
         return [(key, expected_aliases(tx, group, mapping), {k.mlflow_version: f"{k.name}@{k.version}" for k in group})
                 for key, group in group_links(links(tx)).items()]
 
-    planned = ctx.act(session, Permission.MONITOR, "mlflow:aliases", plan)
+    planned = ctx.act(session, Permission.MLFLOW_CHECK, "mlflow:aliases", plan)
     observed: list[dict[str, Any]] = []
     ungoverned: list[dict[str, str]] = []
     for (name, uri, mlflow_name), expected, imported in planned:
@@ -102,7 +102,7 @@ def check_aliases(ctx: Context, releases: ReleaseService, session: Session) -> d
                 item["flagged"] = True
 
     if observed:
-        ctx.act(session, Permission.MONITOR, "mlflow:aliases", record)
+        ctx.act(session, Permission.MLFLOW_CHECK, "mlflow:aliases", record)
     findings = [i for i in observed if i["kind"] is not None]
     return {"findings": findings, "in_order": [i for i in observed if i["kind"] is None],
             "ungoverned": ungoverned, "models": len(planned)}

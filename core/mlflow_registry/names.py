@@ -9,6 +9,7 @@ meet in one Countersign name. The MLflow name itself is kept in the ledgered pro
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import urllib.parse
 
@@ -31,10 +32,17 @@ def countersign_name(mlflow_name: str) -> str:
 
 def server_label(tracking_uri: str) -> str:
     """The tracking URI as it may be recorded: without user, password, query or fragment (credentials come from
-    MLflow's own environment variables, never from the ledger)."""
-    parts = urllib.parse.urlsplit(tracking_uri.strip())
-    host = parts.netloc.rsplit("@", 1)[-1]
-    return urllib.parse.urlunsplit((parts.scheme, host, parts.path, "", ""))
+    MLflow's own environment variables, never from the ledger); a relative SQLite file or store folder made
+    absolute, so that later commands reach the same store from any folder."""
+    scheme, sep, rest = tracking_uri.strip().partition("://")
+    if scheme == "sqlite" and rest.startswith("/") and not rest.startswith("//"):  # sqlite:///relative.db
+        rest = "/" + os.path.abspath(rest[1:])
+    elif not sep and tracking_uri.strip().startswith(("/", "./", "../", "~")):  # a store folder
+        return os.path.abspath(os.path.expanduser(tracking_uri.strip()))
+    if sep:
+        authority, slash, path = rest.partition("/")
+        rest = authority.rsplit("@", 1)[-1] + slash + path
+    return (scheme + sep + rest).split("#", 1)[0].split("?", 1)[0]
 
 
 def server_key(label: str) -> str:

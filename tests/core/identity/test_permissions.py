@@ -184,6 +184,8 @@ ACTIONS = [
            lambda cs, u, t: cs.suspend(u, "live@1", reason="Incident."), ("model.stage_changed", "model.suspended")),
     Action("monitor", Permission.MONITOR,
            lambda cs, u, t: cs.monitor(u, "live@1", data="german-credit@1", label=LABEL), ("monitoring.recorded",)),
+    Action("mlflow sync", Permission.MLFLOW_SYNC, lambda cs, u, t: cs.sync_mlflow(u)),
+    Action("mlflow check", Permission.MLFLOW_CHECK, lambda cs, u, t: cs.check_mlflow(u)),
     Action("log", Permission.READ, lambda cs, u, t: cs.log(u, limit=5)),
     Action("users", Permission.READ, lambda cs, u, t: cs.users(u)),
     Action("datasets", Permission.READ, lambda cs, u, t: cs.datasets(u)),
