@@ -42,6 +42,7 @@ class MlflowStore:
         with mlflow.start_run(experiment_id=self.experiment_id):
             mlflow.log_params(params or {"max_iter": 2000})
             mlflow.log_metric("train_rows", float(len(frame)))
+            mlflow.log_metric("loss_at_start", float("nan"))  # MLflow accepts it; JSON has no NaN
             if data_path is not None:
                 mlflow.log_input(mlflow.data.from_pandas(frame, source=str(data_path), name="german-credit"),
                                  context=context)

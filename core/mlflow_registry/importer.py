@@ -17,6 +17,7 @@ Personal text (the run's user, MLflow tags and descriptions) stays in the ``impo
 from __future__ import annotations
 
 import json
+import math
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -122,7 +123,10 @@ def _plan(registry_service: RegistryService, session: Session, client: Any, trac
 
 
 def _first(values: dict[str, Any]) -> dict[str, Any]:
-    return {k: values[k] for k in sorted(values)[:MAX_METRICS]}
+    """The first :data:`MAX_METRICS` entries by name; a metric that is not a finite number (MLflow accepts NaN and
+    infinities, JSON has neither) is kept as its text, ``"nan"``, ``"inf"`` or ``"-inf"``."""
+    return {k: (v if not isinstance(v, float) or math.isfinite(v) else str(v))
+            for k, v in ((k, values[k]) for k in sorted(values)[:MAX_METRICS])}
 
 
 def _run_summary(run: registry.RunFacts | None) -> dict[str, Any] | None:

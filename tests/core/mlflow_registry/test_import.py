@@ -84,7 +84,8 @@ def test_import_registers_versions_runs_and_datasets_with_lineage(
         folder = Path(mlflow_store.client.get_model_version_download_uri(NAME, version).removeprefix("file://"))
         assert source["model_folder_sha256"] == folder_digest(folder)  # the same recipe, computed independently
         assert source["name"] == NAME and source["serialization_format"] == "skops"
-        assert source["run"]["params"] == {"max_iter": "2000"} and source["run"]["metrics"]["train_rows"] == 1000
+        assert source["run"]["params"] == {"max_iter": "2000"}
+        assert source["run"]["metrics"] == {"loss_at_start": "nan", "train_rows": 1000}
         assert source["datasets"][0]["registered_as"] == dataset_ref
         assert entry["payload"]["trained_on"] == [dataset_ref]
         assert entry["payload"]["artifact_sha256"] == hashlib.sha256((folder / "model.skops").read_bytes()).hexdigest()
