@@ -119,6 +119,9 @@ LONGEST_FIRST = [
     "tests/core/releases/test_releases.py",
     "tests/core/evaluation/test_spark_source.py",
     "tests/core/evaluation/test_spark_tables.py",
+    "tests/core/mlflow_registry/test_tracking_server.py",
+    "tests/cli/test_mlflow_cli.py",
+    "tests/core/mlflow_registry/test_aliases.py",
 ]
 
 

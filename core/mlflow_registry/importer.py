@@ -89,14 +89,16 @@ def import_registry(ctx: Context, registry_service: RegistryService, session: Se
                 else:
                     with registry.mlflow_errors(label):
                         plans.append(_plan(registry_service, session, client, tracking_uri, label, v, root,
-                                           Path(tmp, str(len(plans))), trust_pickle))
+                                           Path(tmp, str(len(plans))), trust_pickle,
+                                           sorted(a for a, at in rm.aliases.items() if at == v.version)))
         return ctx.act(session, Permission.MODEL_REGISTER, subject,
                        lambda tx, role: _import_in(ctx, registry_service, tx, session, role, label, found, plans,
                                                    skipped))
 
 
 def _plan(registry_service: RegistryService, session: Session, client: Any, tracking_uri: str,  # noqa: ANN401
-          label: str, v: registry.VersionFacts, root: Path | None, into: Path, trust_pickle: bool) -> _Planned:
+          label: str, v: registry.VersionFacts, root: Path | None, into: Path, trust_pickle: bool,
+          aliases: list[str]) -> _Planned:
     run = registry.read_run(client, v.run_id) if v.run_id else None
     folder = inspect_model_folder(registry.download_version(client, tracking_uri, v.name, v.version, into))
     planned = [plan_dataset(d, label, root) for d in (run.datasets if run else [])]
@@ -108,6 +110,7 @@ def _plan(registry_service: RegistryService, session: Session, client: Any, trac
     provenance = {
         "system": "mlflow", "tracking_uri": label, "name": v.name, "version": v.version, "source": v.source,
         "model_id": v.model_id, "run_id": v.run_id, "created_ms": v.created_ms, "tags": v.tags,
+        "aliases_at_import": aliases,
         "description": v.description, "flavors": folder.flavors,
         "serialization_format": folder.serialization_format, "model_folder_sha256": folder.digest,
         "files": [{"path": f.path, "sha256": f.sha256, "size": f.size} for f in folder.files],

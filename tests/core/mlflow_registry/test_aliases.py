@@ -126,6 +126,8 @@ def test_an_alias_set_before_the_import_is_never_removed_but_is_reported(
     cs, store, name, data = imported
     store.client.set_registered_model_alias(NAME, "champion", "1")
     store.client.set_registered_model_alias(NAME, "shadow", "2")
+    recorded = cs.import_mlflow(login(cs, "dana"), store.uri)  # nothing new; the aliases it saw are recorded
+    assert recorded["imported"] == [] and recorded["models"][0]["aliases"] == {"champion": "1", "shadow": "2"}
     release(cs, f"{name}@2", data, "staging")
     assert aliases(store) == {"champion": "1", "challenger": "2", "shadow": "2"}
     result = cs.check_mlflow(login(cs, "dana"))

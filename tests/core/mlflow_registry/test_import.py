@@ -60,6 +60,7 @@ def test_import_registers_versions_runs_and_datasets_with_lineage(
     first, second = german_model(frame), german_model(frame, c=0.1)
     assert mlflow_store.log_version(NAME, first, frame, data_root / "german_credit.csv") == "1"
     assert mlflow_store.log_version(NAME, second, frame, data_root / "german_credit.csv") == "2"
+    mlflow_store.client.set_registered_model_alias(NAME, "champion", "1")
     dana = login(populated, "dana")
     before = head(populated)
 
@@ -84,6 +85,8 @@ def test_import_registers_versions_runs_and_datasets_with_lineage(
         folder = Path(mlflow_store.client.get_model_version_download_uri(NAME, version).removeprefix("file://"))
         assert source["model_folder_sha256"] == folder_digest(folder)  # the same recipe, computed independently
         assert source["name"] == NAME and source["serialization_format"] == "skops"
+        assert source["aliases_at_import"] == (["champion"] if version == "1" else [])
+        assert source["created_ms"] == mlflow_store.client.get_model_version(NAME, version).creation_timestamp
         assert source["run"]["params"] == {"max_iter": "2000"}
         assert source["run"]["metrics"] == {"loss_at_start": "nan", "train_rows": 1000}
         assert source["datasets"][0]["registered_as"] == dataset_ref
