@@ -19,6 +19,7 @@ import json
 import urllib.parse
 from typing import TYPE_CHECKING, Any
 
+from core.errors import NotFound
 from core.identity.roles import Permission
 from core.identity.users import Session
 from core.ledger.chain import Event
@@ -58,8 +59,12 @@ def check_aliases(ctx: Context, releases: ReleaseService, session: Session) -> d
     ungoverned: list[dict[str, str]] = []
     for (name, uri, mlflow_name), expected, imported in planned:
         client = registry.mlflow_client(uri)
-        with registry.mlflow_errors(uri):
-            current = {str(a): str(v) for a, v in (client.get_registered_model(mlflow_name).aliases or {}).items()}
+        try:
+            with registry.mlflow_errors(uri):
+                current = {str(a): str(v) for a, v in
+                           (client.get_registered_model(mlflow_name).aliases or {}).items()}
+        except NotFound:  # deleted in MLflow: an approved alias is then missing
+            current = {}
         ungoverned += [{"mlflow_name": mlflow_name, "alias": a, "version": v} for a, v in sorted(current.items())
                        if a not in expected]
         for alias, want in expected.items():

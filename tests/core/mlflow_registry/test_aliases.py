@@ -149,6 +149,10 @@ def test_mlflow_unreachable_at_a_decision_leaves_the_decision_and_sync_catches_u
     assert cs.check_mlflow(login(cs, "lee"))["findings"][0]["kind"] == "missing"
     cs.sync_mlflow(login(cs, "lee"))
     assert aliases(store) == {"challenger": "2"}
+    # The model deleted in MLflow: the approved alias is missing (a finding, not an error).
+    store.client.delete_registered_model(NAME)
+    assert [(f["kind"], f["alias"]) for f in cs.check_mlflow(login(cs, "lee"))["findings"]] == [
+        ("missing", "challenger")]
 
 
 def test_the_alias_map_is_configurable_ledgered_and_checked(
