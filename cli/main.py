@@ -1071,8 +1071,14 @@ def evaluate_cmd(state: _State, db: str | None, as_json: bool, as_user: str | No
         raise _Quiet(1)
 
 
+#: The termination signal received, if any: whatever a library turns the exit into on its way up (click makes an
+#: ``Abort`` of some), the command still exits 128 + its number.
+_TERMINATED: list[int] = []
+
+
 def _exit_on_signal(signum: int, _frame: object) -> None:
     """A termination signal as an exit (128 + the signal's number), so that cleanup in ``finally`` blocks runs."""
+    _TERMINATED.append(signum)
     sys.exit(128 + signum)
 
 
@@ -1294,6 +1300,8 @@ def main(argv: list[str] | None = None) -> None:
         usage_error(exc)
         sys.exit(2)
     except click.exceptions.Abort:
+        if _TERMINATED:
+            sys.exit(128 + _TERMINATED[0])
         say("aborted", err=True)
         sys.exit(130)
     except click.exceptions.Exit as exc:

@@ -35,9 +35,10 @@ def mlflow_import(state: _State, db: str | None, as_json: bool, as_user: str | N
     if as_json:
         emit_json(result)
         return
-    new = [i for i in result["imported"]]
+    new = result["imported"]
+    seq = f"; ledger seq {result['seq']}" if result["seq"] is not None else "; nothing new, nothing written"
     say(f"Imported {len(new)} model version(s) from {result['tracking_uri']} ({len(result['models'])} model(s), "
-        f"{len(result['skipped'])} version(s) skipped); ledger seq {result['seq']}")
+        f"{len(result['skipped'])} version(s) skipped){seq}")
     if new:
         table(new, ["mlflow_name", "version", "model", "format"])
     for item in result["skipped"]:
@@ -100,7 +101,8 @@ def mlflow_check(state: _State, db: str | None, as_json: bool, as_user: str | No
             expected = (f"version {f['expected_version']} ({f['expected_model']})" if f["expected_version"]
                         else "no version")
             flagged = f"; {f['model']} flagged for revalidation" if f["flagged"] else ""
-            say(f"{f['kind']}: {f['mlflow_name']} alias {f['alias']} ({f['stage']}) is at {found}; Countersign "
-                f"approved {expected} (ledger seq {f['recorded_seq']}){flagged}")
+            why = f" — {f['reason']}" if f.get("reason") else ""
+            say(f"{f['kind']}: {f['mlflow_name']} alias {f['alias']} ({f['stage'] or 'no longer governed'}) is at "
+                f"{found}; Countersign approved {expected} (ledger seq {f['recorded_seq']}){flagged}{why}")
     if findings:
         raise _Quiet(1)

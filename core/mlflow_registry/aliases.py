@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from core.display.text import visible
-from core.errors import BadInput
+from core.errors import BadInput, NotFound
 from core.identity.roles import Permission
 from core.identity.users import Session
 from core.ledger.chain import Event
@@ -53,12 +53,21 @@ class Link:
     tracking_uri: str
     mlflow_name: str
     mlflow_version: str
+    run_id: str | None = None
+    source: str = ""
+    folder_sha256: str = ""
 
 
 def alias_map(tx: Tx) -> dict[str, str]:
     """The configured ``stage → alias`` map (the default when never configured)."""
     stored = tx.get_setting(SETTING)
-    return dict(json.loads(stored)) if stored else dict(DEFAULT_ALIASES)
+    return dict(json.loads(stored)["map"]) if stored else dict(DEFAULT_ALIASES)
+
+
+def retired_aliases(tx: Tx) -> list[str]:
+    """Aliases an earlier map governed and the current one does not: Countersign approves no version for them."""
+    stored = tx.get_setting(SETTING)
+    return sorted(json.loads(stored)["retired"]) if stored else []
 
 
 def configure_aliases(ctx: Context, session: Session, mapping: Mapping[str, str]) -> dict[str, Any]:
@@ -79,10 +88,12 @@ def configure_aliases(ctx: Context, session: Session, mapping: Mapping[str, str]
 
     def store(tx: Tx, role: str) -> dict[str, Any]:
         before = alias_map(tx)
+        retired = sorted((set(retired_aliases(tx)) | set(before.values())) - set(cleaned.values()))
         row = ctx.ledger().append(tx, signer=session.signer, actor=session.name, role=role, event=Event(
-            "mlflow.aliases_configured", "mlflow:aliases", {"aliases": cleaned, "previous": before}))
-        tx.put_setting(SETTING, json.dumps(cleaned, sort_keys=True))
-        return {"aliases": cleaned, "previous": before, "seq": row.seq}
+            "mlflow.aliases_configured", "mlflow:aliases", {"aliases": cleaned, "previous": before,
+                                                            "no_longer_governed": retired}))
+        tx.put_setting(SETTING, json.dumps({"map": cleaned, "retired": retired}, sort_keys=True))
+        return {"aliases": cleaned, "previous": before, "no_longer_governed": retired, "seq": row.seq}
 
     return ctx.act(session, Permission.POLICY_MANAGE, "mlflow:aliases", store)
 
@@ -92,19 +103,22 @@ def links(tx: Tx, model_name: str | None = None) -> list[Link]:
     models = [m for m in tx.list_models() if model_name is None or m["name"] == model_name]
     ids = {f"model:{m['name']}@{m['version']}": (m["name"], m["version"]) for m in models}
     edges = [e for e in tx.lineage_edges_touching(list(ids), "upstream") if e["kind"] == "imported_as"]
-    nodes = {n["id"]: json.loads(n["attributes"]) for n in tx.lineage_nodes([e["src"] for e in edges])}
+    nodes = {n["id"]: n for n in tx.lineage_nodes([e["src"] for e in edges])}
     found = []
     for e in edges:
-        attrs = nodes.get(e["src"])
-        if attrs is not None:
+        node = nodes.get(e["src"])
+        if node is not None:
+            attrs = json.loads(node["attributes"])
             name, version = ids[e["dst"]]
-            found.append(Link(name, version, attrs["tracking_uri"], attrs["name"], str(attrs["version"])))
+            found.append(Link(name, version, attrs["tracking_uri"], attrs["name"], str(attrs["version"]),
+                              attrs.get("run_id"), attrs.get("source") or "", node["digest"] or ""))
     return sorted(found, key=lambda k: (k.name, k.tracking_uri, k.mlflow_name, k.mlflow_version))
 
 
 def expected_aliases(tx: Tx, model_links: list[Link], mapping: Mapping[str, str]) -> dict[str, dict[str, Any]]:
-    """``alias → {"stage", "version" (MLflow's, or None), "model", "request_id", "seq"}`` for one MLflow model's
-    ``model_links`` (all of one Countersign name, tracking server and MLflow name)."""
+    """``alias → {"stage", "version" (MLflow's, or None), "model", "request_id", "seq", "link"}`` for one MLflow
+    model's ``model_links`` (all of one Countersign name, tracking server and MLflow name); an alias no longer
+    governed (:func:`retired_aliases`) is expected nowhere (``stage`` ``None``)."""
     if not model_links:
         return {}
     by_version = {k.version: k for k in model_links}
@@ -114,10 +128,15 @@ def expected_aliases(tx: Tx, model_links: list[Link], mapping: Mapping[str, str]
         rows = [s for r in tx.stage_rows(name) if r["stage"] == stage and r["version"] in by_version
                 for s in [tx.stage_of(name, r["version"])] if s is not None]
         latest = max(rows, key=lambda r: int(r["seq"]), default=None)
-        out[alias] = {"stage": stage, "version": by_version[latest["model_version"]].mlflow_version if latest else None,
+        link = by_version[latest["model_version"]] if latest else None
+        out[alias] = {"stage": stage, "version": link.mlflow_version if link else None,
                       "model": f"{name}@{latest['model_version']}" if latest else None,
                       "request_id": latest["request_id"] if latest else None,
-                      "seq": int(latest["seq"]) if latest else None}
+                      "seq": int(latest["seq"]) if latest else None, "link": link}
+    for alias in retired_aliases(tx):
+        if alias not in out:
+            out[alias] = {"stage": None, "version": None, "model": None, "request_id": None, "seq": None,
+                          "link": None}
     return out
 
 
@@ -143,28 +162,42 @@ def apply_aliases(ctx: Context, session: Session, model_name: str | None = None)
             out.append((key, expected_aliases(tx, group, mapping), moved))
         return out
 
+    from core.mlflow_registry.identity import version_changed
+
     changes: list[dict[str, Any]] = []
+    problems: list[str] = []
     for (name, uri, mlflow_name), expected, moved in ctx.act(session, Permission.MLFLOW_SYNC, "mlflow:aliases",
                                                              plan):
         client = registry.mlflow_client(uri)
         made: list[dict[str, Any]] = []
-        with registry.mlflow_errors(uri):
-            current = {str(a): str(v) for a, v in (client.get_registered_model(mlflow_name).aliases or {}).items()}
-            for alias, want in expected.items():
-                have = current.get(alias)
-                if want["version"] is not None and have != want["version"]:
+        try:
+            with registry.mlflow_errors(uri):
+                current = {str(a): str(v) for a, v in
+                           (client.get_registered_model(mlflow_name).aliases or {}).items()}
+        except NotFound:
+            problems.append(f"MLflow model {mlflow_name!r} no longer exists at {uri}: its aliases cannot follow")
+            continue
+        for alias, want in expected.items():
+            have = current.get(alias)
+            if want["version"] is not None and have != want["version"]:
+                changed = version_changed(client, want["link"])
+                if changed:
+                    problems.append(f"alias {alias} not set: {changed}")
+                    continue
+                with registry.mlflow_errors(uri):
                     client.set_registered_model_alias(mlflow_name, alias, want["version"])
                     for tag, value in (("countersign.model", want["model"]), ("countersign.stage", want["stage"]),
                                        ("countersign.request_id", want["request_id"] or ""),
                                        ("countersign.ledger_seq", str(want["seq"]))):
                         client.set_model_version_tag(mlflow_name, want["version"], tag, value)
-                    made.append({"action": "mlflow.alias_set", "previous_version": have, **want, "alias": alias})
-                elif (want["version"] is None and have is not None and have in moved
-                      and moved[have][1] != want["stage"]):
+                made.append({"action": "mlflow.alias_set", "previous_version": have, **_plain(want), "alias": alias})
+            elif want["version"] is None and have is not None and have in moved and moved[have][1] != want["stage"]:
+                with registry.mlflow_errors(uri):
                     client.delete_registered_model_alias(mlflow_name, alias)
-                    made.append({"action": "mlflow.alias_removed", "previous_version": have, **want,
-                                 "model": moved[have][0], "alias": alias,
-                                 "reason": f"{moved[have][0]} is {moved[have][1]}, no longer {want['stage']}"})
+                gone = f"no longer {want['stage']}" if want["stage"] else "and the alias is no longer governed"
+                made.append({"action": "mlflow.alias_removed", "previous_version": have, **_plain(want),
+                             "model": moved[have][0], "alias": alias,
+                             "reason": f"{moved[have][0]} is {moved[have][1]}, {gone}"})
         changes += [{**change, "tracking_uri": uri, "mlflow_name": mlflow_name, "name": name} for change in made]
     if changes:
         def record(tx: Tx, role: str) -> None:
@@ -174,4 +207,12 @@ def apply_aliases(ctx: Context, session: Session, model_name: str | None = None)
                 change["ledger_seq"] = row.seq
 
         ctx.act(session, Permission.MLFLOW_SYNC, "mlflow:aliases", record)
+    if problems:
+        raise BadInput("; ".join(problems) + (f" (the {len(changes)} other change(s) were made and ledgered)"
+                                              if changes else ""))
     return changes
+
+
+def _plain(want: dict[str, Any]) -> dict[str, Any]:
+    """An expected alias without its link (for the ledger and the result)."""
+    return {k: v for k, v in want.items() if k != "link"}

@@ -5,6 +5,8 @@ compared with its expected version:
 
 * ``unapproved`` — the alias points at a version Countersign did not approve for that stage (a promotion around the
   gate, or an alias MLflow had before the import). That version, when imported, is flagged for revalidation.
+* ``changed`` — the alias is where Countersign approved, but that MLflow version is no longer what was imported
+  (its files, run or source changed; :mod:`core.mlflow_registry.identity`). The version is flagged.
 * ``missing`` — Countersign approved a version for the stage but MLflow has no such alias (removed outside
   Countersign, or not yet applied: ``countersign mlflow sync`` sets it).
 
@@ -25,6 +27,7 @@ from core.identity.users import Session
 from core.ledger.chain import Event
 from core.mlflow_registry import client as registry
 from core.mlflow_registry.aliases import alias_map, expected_aliases, group_links, links
+from core.mlflow_registry.identity import version_changed
 from core.mlflow_registry.names import server_key
 from core.storage.contract import Transaction as Tx
 
@@ -70,17 +73,19 @@ def check_aliases(ctx: Context, releases: ReleaseService, session: Session) -> d
         for alias, want in expected.items():
             have = current.get(alias)
             kind = None if have == want["version"] else "missing" if have is None else "unapproved"
-            observed.append({"kind": kind, "tracking_uri": uri, "mlflow_name": mlflow_name, "name": name,
-                             "alias": alias, "stage": want["stage"], "found_version": have,
+            changed = version_changed(client, want["link"]) if kind is None and have is not None else None
+            observed.append({"kind": "changed" if changed else kind, "tracking_uri": uri, "mlflow_name": mlflow_name,
+                             "name": name, "alias": alias, "stage": want["stage"], "found_version": have,
                              "expected_version": want["version"], "expected_model": want["model"],
-                             "model": imported.get(have) if have is not None else None})
+                             "model": imported.get(have) if have is not None else None,
+                             **({"reason": changed} if changed else {})})
 
     def record(tx: Tx, role: str) -> None:
         for item in observed:
             subject = alias_subject(item["tracking_uri"], item["mlflow_name"], item["alias"])
             rows = [r for r in tx.ledger_for_subject_prefix(subject, _STATES) if r.subject == subject]
             last = rows[-1] if rows else None
-            state = {k: item[k] for k in ("kind", "found_version", "expected_version")}
+            state = {k: item.get(k) for k in ("kind", "found_version", "expected_version", "model", "reason")}
             item["recorded_seq"], item["flagged"] = None, False
             if item["kind"] is None:
                 if last is not None and last.action == "mlflow.alias_drift":
@@ -94,10 +99,10 @@ def check_aliases(ctx: Context, releases: ReleaseService, session: Session) -> d
             row = ctx.ledger().append(tx, signer=session.signer, actor=session.name, role=role, event=Event(
                 "mlflow.alias_drift", subject, {k: v for k, v in item.items() if k not in ("recorded_seq", "flagged")}))
             item["recorded_seq"] = row.seq
-            if item["kind"] == "unapproved" and item["model"] is not None:
+            if item["kind"] in ("unapproved", "changed") and item["model"] is not None:
                 model_name, version = item["model"].rsplit("@", 1)
                 reason = (f"MLflow alias {item['alias']} of {item['mlflow_name']} points at this version, which "
-                          f"Countersign did not approve for {item['stage']}")
+                          f"Countersign did not approve for {item['stage'] or 'that alias (no longer governed)'}")
                 if tx.stage_of(model_name, version) is None:  # never moved: flagged where the inventory shows it
                     tx.set_stage({"model_name": model_name, "model_version": version, "stage": "registered",
                                   "since": row.ts, "request_id": None, "evaluation_id": None, "policy_name": None,

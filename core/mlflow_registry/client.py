@@ -16,15 +16,17 @@ from pathlib import Path
 from typing import Any
 
 from core.display.text import visible
-from core.errors import BadInput, NotFound, StoreUnavailable
+from core.errors import BadInput, CountersignError, NotFound, StoreUnavailable
+from core.mlflow_registry.names import redact, server_label
 
-__all__ = ["DatasetInput", "RegisteredModel", "RunFacts", "VersionFacts", "download_version", "mlflow_client",
+__all__ = ["DatasetInput", "RegisteredModel", "RunFacts", "VersionFacts", "client_uri", "download_version",
+           "mlflow_client",
            "mlflow_errors", "read_registry", "read_run"]
 
 #: Page size of MLflow's searches (its maximum for registered models).
 PAGE = 1000
 #: MLflow's HTTP client retries up to 7 times with backoff by default (minutes); a CI gate should answer sooner.
-_HTTP_DEFAULTS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_TIMEOUT": "30",
+_HTTP_DEFAULTS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1", "MLFLOW_HTTP_REQUEST_TIMEOUT": "10",
                   "MLFLOW_DISABLE_TELEMETRY": "true", "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"}
 #: Status of a model version whose files are complete.
 READY = "READY"
@@ -98,31 +100,64 @@ class RegisteredModel:
     versions: list[VersionFacts] = field(default_factory=list)
 
 
+def _local_store(label: str) -> Path | None:
+    """The file or folder of a local store's label (``sqlite:``, ``file:`` or a path), else ``None``."""
+    if label.startswith("sqlite:"):
+        return Path(label.removeprefix("sqlite:///")) if label.startswith("sqlite:////") else Path("")
+    if label.startswith("file://"):
+        return Path(urllib.parse.unquote(label.removeprefix("file://")))
+    return Path(label) if label.startswith("/") else None
+
+
+def _check_local_store(label: str, path: Path) -> None:
+    """Refuse a local store that is not an existing MLflow store (MLflow would create or migrate one)."""
+    shown = visible(label)
+    if label.startswith("sqlite:"):
+        if not str(path) or not path.is_file():
+            raise BadInput(f"no MLflow store at {shown}: no such SQLite file (Countersign never creates one)")
+        import sqlite3
+
+        try:
+            with contextlib.closing(sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)) as con:
+                tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        except sqlite3.DatabaseError as exc:
+            raise BadInput(f"{shown} is not an MLflow store: {exc}") from None
+        if not {"alembic_version", "registered_models", "model_versions"} <= tables:
+            raise BadInput(f"{shown} is not an MLflow store (no MLflow tables): Countersign never migrates a "
+                           "database into one")
+    elif not path.is_dir() or not (path / ".trash").is_dir() and not (path / "0" / "meta.yaml").is_file():
+        raise BadInput(f"no MLflow store at {shown}: not an MLflow store folder (Countersign never creates one)")
+
+
+def client_uri(tracking_uri: str) -> str:
+    """The URI MLflow's client is given: a local store by its absolute label, a server as given (credentials and
+    all, which reach MLflow and nothing else)."""
+    label = server_label(tracking_uri)
+    return label if _local_store(label) is not None else tracking_uri.strip()
+
+
 def mlflow_client(tracking_uri: str) -> Any:  # noqa: ANN401 - mlflow.MlflowClient, imported on demand
     """An :class:`mlflow.MlflowClient` for ``tracking_uri`` (tracking and registry alike).
 
-    Refused: an empty URI, and a ``sqlite:`` or ``file:`` store that does not exist yet (MLflow would create an
-    empty one, and an import from a mistyped path would pass with nothing in it).
+    Refused: an empty URI, and a local store (``sqlite:``, ``file:``, a folder) that is not an existing MLflow store —
+    MLflow would create an empty one or migrate another application's database into one, and an import from a
+    mistyped path would pass with nothing in it. A local store is opened by its absolute path.
     """
-    uri = tracking_uri.strip()
-    if not uri:
+    label = server_label(tracking_uri)
+    if not label:
         raise BadInput("--tracking-uri is empty: give the MLflow tracking server's URI")
-    parts = urllib.parse.urlsplit(uri)
-    local = {"sqlite": parts.path, "file": urllib.parse.unquote(parts.path), "": uri}.get(parts.scheme)
+    local = _local_store(label)
     if local is not None:
-        if parts.scheme == "sqlite":  # sqlite:///relative.db and sqlite:////absolute.db (SQLAlchemy's form)
-            local = local[1:]
-        path = Path(local or ".")
-        if not path.exists():
-            raise BadInput(f"no MLflow store at {visible(uri)}: {visible(str(path))} does not exist (Countersign "
-                           "never creates one)")
+        _check_local_store(label, local)
     for key, value in _HTTP_DEFAULTS.items():
         os.environ.setdefault(key, value)
     try:
         from mlflow import MlflowClient
     except ImportError as exc:
         raise BadInput("reading MLflow needs the mlflow package: pip install 'countersign[mlflow]'") from exc
-    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+    uri = client_uri(tracking_uri)
+    with mlflow_errors(label):
+        return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
 @contextlib.contextmanager
@@ -133,7 +168,7 @@ def mlflow_errors(label: str) -> Iterator[None]:
     try:
         yield
     except MlflowException as exc:
-        message = visible(str(exc.message))[:500]
+        message = visible(redact(str(exc.message)))[:500]
         code = str(getattr(exc, "error_code", ""))
         if code in ("RESOURCE_DOES_NOT_EXIST", "NOT_FOUND"):
             raise NotFound(f"MLflow at {label}: {message}") from exc
@@ -141,16 +176,17 @@ def mlflow_errors(label: str) -> Iterator[None]:
             raise BadInput(f"MLflow at {label}: {message}") from exc
         raise StoreUnavailable(f"MLflow at {label} failed: {message}") from exc
     except (ConnectionError, TimeoutError) as exc:
-        raise StoreUnavailable(f"MLflow at {label} cannot be reached: {visible(str(exc))[:500]}") from exc
+        raise StoreUnavailable(f"MLflow at {label} cannot be reached: {visible(redact(str(exc)))[:500]}") from exc
+    except Exception as exc:
+        # MLflow's stores raise their libraries' own errors (SQLAlchemy, requests, YAML) for a store they cannot use
+        if isinstance(exc, CountersignError) or not (isinstance(exc, OSError | ValueError) or
+                                                      type(exc).__module__.split(".")[0] in _STORE_LIBRARIES):
+            raise
+        raise StoreUnavailable(f"MLflow at {label} could not be used: {type(exc).__name__}: "
+                               f"{visible(redact(str(exc)))[:500]}") from exc
 
 
-def _quoted(name: str) -> str:
-    """``name`` as a string literal of MLflow's search filter."""
-    for quote in ("'", '"'):
-        if quote not in name and "\\" not in name:
-            return f"{quote}{name}{quote}"
-    raise BadInput(f"MLflow model {visible(name)!r}: a name holding both kinds of quote or a backslash cannot be "
-                   "searched for by MLflow's filter language; rename it in MLflow to import it")
+_STORE_LIBRARIES = ("sqlalchemy", "alembic", "requests", "urllib3", "yaml", "mlflow")
 
 
 def _pages(search: Any, **kwargs: Any) -> Iterator[Any]:  # noqa: ANN401
@@ -164,17 +200,22 @@ def _pages(search: Any, **kwargs: Any) -> Iterator[Any]:  # noqa: ANN401
 
 
 def read_registry(client: Any, model: str | None = None) -> list[RegisteredModel]:  # noqa: ANN401
-    """Every registered model (or only ``model``) with its aliases and versions, by name then version number."""
+    """Every registered model (or only ``model``) with its aliases and versions, by name then version number.
+
+    Versions are read by one paged search over all versions, grouped by name here: MLflow's filter language cannot
+    quote every name a registered model may have."""
     if model is not None:
         found = [client.get_registered_model(model)]
     else:
         found = list(_pages(client.search_registered_models, order_by=["name ASC"]))
+    wanted = {rm.name for rm in found}
+    by_name: dict[str, list[VersionFacts]] = {}
+    for mv in _pages(client.search_model_versions, order_by=["name ASC", "version_number ASC"]):
+        if mv.name in wanted:
+            by_name.setdefault(mv.name, []).append(_version(mv))
     models = []
     for rm in found:
-        versions = [_version(mv) for mv in _pages(client.search_model_versions,
-                                                  filter_string=f"name = {_quoted(rm.name)}",
-                                                  order_by=["version_number ASC"])]
-        versions.sort(key=lambda v: int(v.version) if v.version.isdigit() else 0)
+        versions = sorted(by_name.get(rm.name, []), key=lambda v: int(v.version) if v.version.isdigit() else 0)
         models.append(RegisteredModel(rm.name, {str(a): str(v) for a, v in (rm.aliases or {}).items()},
                                       dict(rm.tags or {}), versions))
     return models

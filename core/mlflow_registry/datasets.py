@@ -26,10 +26,13 @@ from core.errors import BadInput
 from core.mlflow_registry.client import DatasetInput
 from core.mlflow_registry.names import countersign_name, dataset_reference_node
 
-__all__ = ["MAX_DIGEST_CHECK_BYTES", "PlannedDataset", "plan_dataset"]
+__all__ = ["MATCHED_BY", "MAX_DIGEST_CHECK_BYTES", "PlannedDataset", "plan_dataset"]
 
 #: Files above this are not read into pandas to recompute MLflow's digest (they stay references).
 MAX_DIGEST_CHECK_BYTES = 256 * 1024 * 1024
+#: What "the file is what the run saw" rests on, recorded with each dataset registered by content.
+MATCHED_BY = ("MLflow's own digest over the file today equals the one the run logged: it covers the row count, the "
+              "column names and the first 10,000 rows of the numeric and text columns (not boolean or other columns)")
 #: MLflow's context tag values that mean the model was fitted on the dataset.
 TRAINING_CONTEXTS = ("training", "train")
 
@@ -55,7 +58,8 @@ def plan_dataset(logged: DatasetInput, label: str, data_root: Path | None) -> Pl
     if data_root is None:
         note = "no --data-root given: MLflow's record only"
     elif path is None:
-        note = f"its source is {visible(logged.source_type)}, not a local file"
+        note = (f"its source is {visible(logged.source_type)}, not a local file" if logged.source_type != "local"
+                else "its local source is not an absolute path")
     else:
         note, facts = _by_content(logged, path, data_root)
         if facts is not None:
@@ -69,8 +73,10 @@ def _by_content(logged: DatasetInput, path: Path, data_root: Path) -> tuple[str,
     root = Path(os.path.realpath(data_root))
     if not real.is_relative_to(root):
         return f"{visible(str(path))} is outside --data-root {visible(str(data_root))}", None
-    if not real.is_file():
+    if not real.exists():
         return f"{visible(str(path))} is no longer there", None
+    if not real.is_file():
+        return f"{visible(str(path))} is not a regular file", None
     if real.stat().st_size > MAX_DIGEST_CHECK_BYTES:
         return f"{visible(str(path))} is over {MAX_DIGEST_CHECK_BYTES} bytes: MLflow's digest was not re-checked", None
     try:

@@ -16,6 +16,7 @@ Personal text (the run's user, MLflow tags and descriptions) stays in the ``impo
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import tempfile
@@ -28,11 +29,12 @@ from core.errors import BadInput
 from core.identity.roles import Permission
 from core.identity.users import Session
 from core.ledger.chain import Event
-from core.mlflow_registry import client as registry
-from core.mlflow_registry.datasets import PlannedDataset, plan_dataset
+from core.mlflow_registry import aliases, client as registry
+from core.mlflow_registry.datasets import MATCHED_BY, PlannedDataset, plan_dataset
 from core.mlflow_registry.model_dir import ModelFolder, inspect_model_folder
-from core.mlflow_registry.names import countersign_name, run_node, server_label, version_node
+from core.mlflow_registry.names import countersign_name, run_node, server_label, version_node, without_secrets
 from core.storage.contract import Transaction as Tx
+from core.tlog.canonical import canonical_bytes
 
 if TYPE_CHECKING:
     from core.api.context import Context
@@ -43,6 +45,15 @@ __all__ = ["MAX_METRICS", "import_registry"]
 
 #: Parameters and metrics kept per run (MLflow allows any number; the ledger keeps the first, by name).
 MAX_METRICS = 1000
+
+
+@dataclass(frozen=True)
+class _Fetched:
+    version: registry.VersionFacts
+    run: registry.RunFacts | None
+    folder: ModelFolder
+    datasets: list[PlannedDataset]
+    provenance: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -60,9 +71,11 @@ def import_registry(ctx: Context, registry_service: RegistryService, session: Se
     """Import ``tracking_uri``'s registry (or its model ``model``); see the module's description.
 
     Returns ``{"tracking_uri", "models": [{"mlflow_name", "name", "aliases"}], "imported": [...], "skipped": [...],
-    "datasets": [...], "seq"}``. Raises :class:`BadInput` (nothing written) for a version that cannot be imported:
-    a pickle without ``trust_pickle``, a folder that is not an MLflow model, a reference already holding other
-    content.
+    "datasets": [...], "seq"}`` (``seq`` ``None`` when nothing was new: nothing is written). Raises
+    :class:`BadInput` (nothing written) for a version that cannot be imported: a pickle without ``trust_pickle``, a
+    folder that is not an MLflow model, a Countersign reference already holding other content. Every version is
+    downloaded and checked before any is loaded, so a version refused for what its files are costs no other
+    version's pickle trust.
     """
     label = server_label(tracking_uri)
     root = Path(data_root).expanduser() if data_root is not None else None
@@ -73,12 +86,13 @@ def import_registry(ctx: Context, registry_service: RegistryService, session: Se
     client = registry.mlflow_client(tracking_uri)
     with registry.mlflow_errors(label):
         found = registry.read_registry(client, model)
+    _refuse_name_collisions(ctx, session, label, found)
     nodes = [version_node(label, rm.name, v.version) for rm in found for v in rm.versions]
     known = ctx.act(session, Permission.READ, subject,
                     lambda tx, _role: {n["id"] for n in tx.lineage_nodes(nodes)})
     skipped: list[dict[str, str]] = []
     with tempfile.TemporaryDirectory(prefix="countersign-mlflow-") as tmp:
-        plans: list[_Planned] = []
+        fetched: list[_Fetched] = []
         for rm in found:
             for v in rm.versions:
                 where = {"mlflow_name": rm.name, "version": v.version}
@@ -87,20 +101,48 @@ def import_registry(ctx: Context, registry_service: RegistryService, session: Se
                 elif v.status != registry.READY:
                     skipped.append({**where, "reason": f"MLflow status {v.status}: imported once it is READY"})
                 else:
-                    with registry.mlflow_errors(label):
-                        plans.append(_plan(registry_service, session, client, tracking_uri, label, v, root,
-                                           Path(tmp, str(len(plans))), trust_pickle,
-                                           sorted(a for a, at in rm.aliases.items() if at == v.version)))
+                    fetched.append(_fetch(client, tracking_uri, label, v, root, Path(tmp, str(len(fetched))),
+                                          trust_pickle, sorted(a for a, at in rm.aliases.items() if at == v.version)))
+        plans = [_prepare(registry_service, session, f, trust_pickle) for f in fetched]
+        if not plans:
+            return {"tracking_uri": label, "models": _models(found), "imported": [], "skipped": skipped,
+                    "datasets": [], "seq": None}
         return ctx.act(session, Permission.MODEL_REGISTER, subject,
                        lambda tx, role: _import_in(ctx, registry_service, tx, session, role, label, found, plans,
                                                    skipped))
 
 
-def _plan(registry_service: RegistryService, session: Session, client: Any, tracking_uri: str,  # noqa: ANN401
-          label: str, v: registry.VersionFacts, root: Path | None, into: Path, trust_pickle: bool,
-          aliases: list[str]) -> _Planned:
-    run = registry.read_run(client, v.run_id) if v.run_id else None
-    folder = inspect_model_folder(registry.download_version(client, tracking_uri, v.name, v.version, into))
+def _refuse_name_collisions(ctx: Context, session: Session, label: str, found: list[registry.RegisteredModel]) -> None:
+    """Refuse two MLflow names meeting in one Countersign name, in this registry or with a Countersign model not
+    imported from this MLflow name (the refusal names both)."""
+    seen: dict[str, str] = {}
+    for rm in found:
+        mapped = countersign_name(rm.name)
+        if mapped in seen:
+            raise BadInput(f"MLflow models {seen[mapped]!r} and {rm.name!r} both map to the Countersign name "
+                           f"{mapped!r}: rename one in MLflow, or import them apart with --model")
+        seen[mapped] = rm.name
+
+    def check(tx: Tx, _role: str) -> None:
+        for mapped, mlflow_name in seen.items():
+            for link in aliases.links(tx, mapped):
+                if (link.tracking_uri, link.mlflow_name) != (label, mlflow_name):
+                    raise BadInput(f"MLflow model {mlflow_name!r} maps to the Countersign name {mapped!r}, which "
+                                   f"holds versions imported from {link.mlflow_name!r} at {link.tracking_uri}")
+            if any(m["name"] == mapped for m in tx.list_models()) and not aliases.links(tx, mapped):
+                raise BadInput(f"MLflow model {mlflow_name!r} maps to the Countersign name {mapped!r}, which holds "
+                               "models registered in Countersign itself: rename the MLflow model to import it")
+
+    ctx.act(session, Permission.READ, f"mlflow:{label}", check)
+
+
+def _fetch(client: Any, tracking_uri: str, label: str, v: registry.VersionFacts,  # noqa: ANN401
+           root: Path | None, into: Path, trust_pickle: bool, aliases_now: list[str]) -> _Fetched:
+    """Read, download and check one version (no model is loaded here)."""
+    with registry.mlflow_errors(label):
+        run = registry.read_run(client, v.run_id) if v.run_id else None
+        downloaded = registry.download_version(client, registry.client_uri(tracking_uri), v.name, v.version, into)
+    folder = inspect_model_folder(downloaded)
     planned = [plan_dataset(d, label, root) for d in (run.datasets if run else [])]
     if folder.model_file is not None and folder.serialization_format != "skops" and not trust_pickle:
         raise BadInput(f"MLflow model {v.name!r} version {v.version} was saved with "
@@ -110,19 +152,27 @@ def _plan(registry_service: RegistryService, session: Session, client: Any, trac
     provenance = {
         "system": "mlflow", "tracking_uri": label, "name": v.name, "version": v.version, "source": v.source,
         "model_id": v.model_id, "run_id": v.run_id, "created_ms": v.created_ms, "tags": v.tags,
-        "aliases_at_import": aliases,
-        "description": v.description, "flavors": folder.flavors,
+        "aliases_at_import": aliases_now, "description": v.description, "flavors": folder.flavors,
         "serialization_format": folder.serialization_format, "model_folder_sha256": folder.digest,
         "files": [{"path": f.path, "sha256": f.sha256, "size": f.size} for f in folder.files],
         "run": _run_summary(run),
         "datasets": [_dataset_summary(d) for d in planned],
     }
+    return _Fetched(v, run, folder, planned, provenance)
+
+
+def _prepare(registry_service: RegistryService, session: Session, f: _Fetched, trust_pickle: bool) -> _Planned:
+    """Check and describe the version's model by a safe path (a pickle behind the importer's own trust)."""
     prepared = registry_service.prepare_model(
-        session, folder.model_file, name=countersign_name(v.name), version=v.version,
-        trained_on=[str(d.ref) for d in planned if d.ref is not None and d.training],
-        external=folder.model_file is None, trust_pickle=trust_pickle,
-        features=folder.feature_names if folder.model_file is None else (), provenance=provenance)
-    return _Planned(v, run, folder, planned, prepared)
+        session, f.folder.model_file, name=countersign_name(f.version.name), version=f.version.version,
+        trained_on=[str(d.ref) for d in f.datasets if d.ref is not None and d.training],
+        external=f.folder.model_file is None, trust_pickle=trust_pickle,
+        features=f.folder.feature_names if f.folder.model_file is None else (), provenance=f.provenance)
+    return _Planned(f.version, f.run, f.folder, f.datasets, prepared)
+
+
+def _models(found: list[registry.RegisteredModel]) -> list[dict[str, Any]]:
+    return [{"mlflow_name": rm.name, "name": countersign_name(rm.name), "aliases": rm.aliases} for rm in found]
 
 
 def _first(values: dict[str, Any]) -> dict[str, Any]:
@@ -142,9 +192,10 @@ def _run_summary(run: registry.RunFacts | None) -> dict[str, Any] | None:
 
 def _dataset_summary(d: PlannedDataset) -> dict[str, Any]:
     return {"name": d.logged.name, "digest": d.logged.digest, "source_type": d.logged.source_type,
-            "source": d.logged.source, "context": d.logged.context, "node": d.node,
+            "source": without_secrets(d.logged.source), "context": d.logged.context, "node": d.node,
             "registered_as": str(d.ref) if d.ref else None, "sha256": d.facts.digest if d.facts else None,
-            "by_reference_because": d.note}
+            "by_reference_because": d.note,
+            **({"matched_by": MATCHED_BY} if d.ref is not None else {})}
 
 
 def _import_in(ctx: Context, registry_service: RegistryService, tx: Tx, session: Session, role: str, label: str,
@@ -175,9 +226,10 @@ def _import_in(ctx: Context, registry_service: RegistryService, tx: Tx, session:
                                      "source": v.source, "run_id": v.run_id, "model": result["ref"]}), "seq": seq})
         if plan.run is not None:
             rnode = run_node(label, plan.run.run_id)
+            summary = _run_summary(plan.run)
             tx.upsert_lineage_node({"id": rnode, "kind": "mlflow_run", "label": plan.run.run_id,
-                                    "digest": plan.run.run_id, "attributes": json.dumps(_run_summary(plan.run)),
-                                    "seq": seq})
+                                    "digest": hashlib.sha256(canonical_bytes(summary)).hexdigest(),
+                                    "attributes": json.dumps(summary), "seq": seq})
             tx.insert_lineage_edge(rnode, vnode, "produced", seq)
             for d in plan.datasets:
                 tx.insert_lineage_edge(d.node, rnode, "input_to", seq)
@@ -187,7 +239,7 @@ def _import_in(ctx: Context, registry_service: RegistryService, tx: Tx, session:
         imported.append({"mlflow_name": v.name, "version": v.version, "model": result["ref"],
                          "created": result["created"], "format": plan.prepared.fmt or "external",
                          "model_folder_sha256": plan.folder.digest})
-    models = [{"mlflow_name": rm.name, "name": countersign_name(rm.name), "aliases": rm.aliases} for rm in found]
+    models = _models(found)
     row = ctx.ledger().append(tx, signer=session.signer, actor=session.name, role=role, event=Event(
         "mlflow.imported", f"mlflow:{label}", {"tracking_uri": label, "models": models,
                                                "imported": imported, "skipped": skipped}))

@@ -79,11 +79,35 @@ def inspect_model_folder(folder: Path) -> ModelFolder:
     if not isinstance(spec, dict) or not isinstance(spec.get("flavors"), dict):
         raise BadInput("the model's MLmodel file has no flavors mapping: not an MLflow model")
     flavors = sorted(str(k) for k in spec["flavors"])
-    sklearn = spec["flavors"].get("sklearn")
+    sklearn = _sklearn_flavor(spec["flavors"])
     model_file = fmt = None
-    if isinstance(sklearn, dict) and sklearn.get("pickled_model"):
+    if sklearn is not None:
         model_file, fmt = _sklearn_model(folder, files, sklearn)
     return ModelFolder(folder, manifest_digest(entries), entries, flavors, fmt, model_file, _signature_inputs(spec))
+
+
+def _sklearn_flavor(flavors: dict[str, Any]) -> dict[str, Any] | None:
+    """The scikit-learn model as MLflow would serve it, or ``None`` for a model of another kind.
+
+    MLflow serves a model through its ``python_function`` flavour: when that flavour's loader is ``mlflow.sklearn``
+    it loads ``model_path`` — so that file is the model, with or without a ``sklearn`` flavour (without one MLflow
+    unpickles it), and a ``model_path`` other than the ``sklearn`` flavour's ``pickled_model`` is refused: MLflow
+    would serve another file than the one Countersign checks.
+    """
+    sklearn = flavors.get("sklearn")
+    pyfunc = flavors.get("python_function")
+    loader = pyfunc.get("loader_module") if isinstance(pyfunc, dict) else None
+    served = pyfunc.get("model_path") if isinstance(pyfunc, dict) else None
+    if isinstance(sklearn, dict) and sklearn.get("pickled_model"):
+        if isinstance(pyfunc, dict) and (loader != "mlflow.sklearn" or served not in (None, sklearn["pickled_model"])):
+            checked = visible(str(sklearn["pickled_model"]))
+            raise BadInput(f"MLmodel: the python_function flavour serves {visible(str(served))!r} through "
+                           f"{visible(str(loader))!r}, not the scikit-learn model {checked!r}: MLflow would serve "
+                           "another model than the one Countersign checks; refused")
+        return sklearn
+    if loader == "mlflow.sklearn" and served:
+        return {"pickled_model": served, "serialization_format": None}
+    return None
 
 
 def _sklearn_model(folder: Path, files: list[Path], flavor: dict[str, Any]) -> tuple[Path, str]:
@@ -91,8 +115,9 @@ def _sklearn_model(folder: Path, files: list[Path], flavor: dict[str, Any]) -> t
     path = (folder / name)
     if path not in files or ".." in Path(name).parts:
         raise BadInput(f"MLmodel names the model file {visible(name)!r}, which is not a file of the model folder")
-    declared = str(flavor.get("serialization_format") or "pickle")
     found = artifacts.detect_format(path)
+    declared = str(flavor.get("serialization_format") or ("skops" if found == "skops" and
+                                                           "serialization_format" in flavor else "pickle"))
     if declared == _SKOPS and found != "skops" or declared in _PICKLES and found == "skops":
         raise BadInput(f"MLmodel says {visible(name)} is {visible(declared)} but its bytes are {found}: refused")
     if declared != _SKOPS and declared not in _PICKLES:

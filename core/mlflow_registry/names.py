@@ -2,8 +2,9 @@
 
 MLflow allows any text in a registered model's name (spaces, quotes, non-ASCII); a Countersign reference is
 ``NAME@VERSION`` with ``NAME`` of letters, digits, ``.``, ``_``, ``/`` and ``-``. A name that is already valid is kept;
-any other becomes a readable slug with the first 8 hex digits of its SHA-256 appended, so two MLflow names never
-meet in one Countersign name. The MLflow name itself is kept in the ledgered provenance of every imported version.
+any other becomes a readable slug with the first 8 hex digits of its SHA-256 appended. Two MLflow names that would
+still meet in one Countersign name are refused at import, naming both. The MLflow name itself is kept in the
+ledgered provenance of every imported version.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ import urllib.parse
 
 from core.catalog.datasets import REF_RE
 
-__all__ = ["countersign_name", "dataset_reference_node", "run_node", "server_key", "server_label", "version_node"]
+__all__ = ["countersign_name", "dataset_reference_node", "redact", "run_node", "server_key", "server_label",
+           "version_node", "without_secrets"]
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -30,19 +32,65 @@ def countersign_name(mlflow_name: str) -> str:
     return f"{slug}-{hashlib.sha256(mlflow_name.encode('utf-8', 'surrogatepass')).hexdigest()[:8]}"
 
 
+#: MLflow's tracking URIs that are names, not paths.
+_NAMED_STORES = ("databricks", "databricks-uc", "uc")
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
+
+
+def _absolute(path: str) -> str:
+    return os.path.normpath(os.path.abspath(os.path.expanduser(path)))
+
+
 def server_label(tracking_uri: str) -> str:
     """The tracking URI as it may be recorded: without user, password, query or fragment (credentials come from
-    MLflow's own environment variables, never from the ledger); a relative SQLite file or store folder made
-    absolute, so that later commands reach the same store from any folder."""
-    scheme, sep, rest = tracking_uri.strip().partition("://")
-    if scheme == "sqlite" and rest.startswith("/") and not rest.startswith("//"):  # sqlite:///relative.db
-        rest = "/" + os.path.abspath(rest[1:])
-    elif not sep and tracking_uri.strip().startswith(("/", "./", "../", "~")):  # a store folder
-        return os.path.abspath(os.path.expanduser(tracking_uri.strip()))
-    if sep:
-        authority, slash, path = rest.partition("/")
-        rest = authority.rsplit("@", 1)[-1] + slash + path
-    return (scheme + sep + rest).split("#", 1)[0].split("?", 1)[0]
+    MLflow's own environment variables, never from the ledger); a local store (a SQLite file, a store folder, a
+    ``file:`` URI) made absolute and normalised, so that later commands reach the same store from any folder and one
+    store has one label."""
+    uri = tracking_uri.strip()
+    if uri in _NAMED_STORES or uri.startswith(("databricks://", "databricks-uc://", "uc://")):
+        return uri
+    if not _SCHEME.match(uri) or len(uri) > 1 and uri[1] == ":":  # a plain path
+        return _absolute(uri) if uri else ""
+    scheme, _, rest = uri.partition(":")
+    if scheme == "sqlite":
+        path = rest.removeprefix("//").split("?", 1)[0]  # sqlite:///relative.db, sqlite:////absolute.db
+        return f"sqlite:///{_absolute(path[1:])}" if path.startswith("/") and len(path) > 1 else uri.split("?")[0]
+    if scheme == "file":
+        path = rest.removeprefix("//") if rest.startswith("///") or not rest.startswith("//") else rest[2:]
+        return "file://" + _absolute(urllib.parse.unquote(path.split("?", 1)[0].split("#", 1)[0]))
+    authority, slash, path = rest.removeprefix("//").partition("/")
+    base = f"{scheme}://{authority.rsplit('@', 1)[-1]}{slash}{path}" if rest.startswith("//") else uri
+    return base.split("#", 1)[0].split("?", 1)[0]
+
+
+def without_secrets(source: str) -> str:
+    """A dataset source as MLflow stores it (JSON, or text), with every URL in it stripped of user, password, query
+    and fragment (a presigned URL's signature, a token), to be recorded."""
+    import json
+
+    def clean(value: object) -> object:
+        if isinstance(value, str):
+            return redact(value).replace("?***", "").replace("://***@", "://") if "://" in value else value
+        if isinstance(value, dict):
+            return {k: clean(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [clean(v) for v in value]
+        return value
+
+    try:
+        return json.dumps(clean(json.loads(source)), sort_keys=True)
+    except ValueError:
+        return str(clean(source))
+
+
+def redact(text: str) -> str:
+    """``text`` with any URL's user and password, and query string, replaced by ``***`` (for error messages, which
+    may quote the URI a user gave)."""
+    return _QUERY.sub("?***", _USERINFO.sub("://***@", text))
+
+
+_USERINFO = re.compile(r"://[^/@\s'\"]+@")
+_QUERY = re.compile(r"(?<=[A-Za-z0-9/._~-])\?[^\s'\"]+")
 
 
 def server_key(label: str) -> str:
