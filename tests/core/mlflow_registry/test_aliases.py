@@ -175,3 +175,14 @@ def test_the_alias_map_is_configurable_ledgered_and_checked(
     release(cs, f"{name}@2", data, "production")
     assert aliases(store) == {"prod": "2"}
     assert json.loads(json.dumps(cs.check_mlflow(chloe)))["findings"] == []
+
+    # Remapped: the new alias follows at the next sync and the old one, no longer governed, goes; set again by
+    # hand, it is reported (no version is approved for it).
+    changed = cs.configure_mlflow_aliases(chloe, {"production": "champion"})
+    assert changed["no_longer_governed"] == ["challenger", "prod"]
+    cs.sync_mlflow(chloe)
+    assert aliases(store) == {"champion": "2"}
+    store.client.set_registered_model_alias(NAME, "prod", "1")
+    [finding] = cs.check_mlflow(chloe)["findings"]
+    assert (finding["kind"], finding["alias"], finding["stage"], finding["model"]) == (
+        "unapproved", "prod", None, f"{name}@1")
