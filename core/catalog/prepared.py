@@ -6,12 +6,30 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from core.catalog.datasets import Ref
 from core.errors import BadInput
 
-__all__ = ["PreparedModel", "with_feature_names"]
+__all__ = ["ModelOptions", "PreparedModel", "with_feature_names"]
+
+
+class ModelOptions(TypedDict, total=False):
+    """What a model version is registered with besides its artifact, name and version.
+
+    ``trained_on``: dataset references (``NAME@VERSION``; at least one unless imported); ``card``: a model card file;
+    ``code_ref``: ``URL@COMMIT``; ``risk_tier``: high, medium or low; ``external``: known only by its predictions
+    (no artifact); ``trust_pickle``: the acting user vouches for a pickle's exact bytes (ledgered); ``features``: the
+    input names of a model fitted on arrays, in training order.
+    """
+
+    trained_on: Sequence[str]
+    card: str | Path | None
+    code_ref: str | None
+    risk_tier: str | None
+    external: bool
+    trust_pickle: bool
+    features: Sequence[str]
 
 
 @dataclass(frozen=True)

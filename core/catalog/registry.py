@@ -10,13 +10,13 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, Unpack
 
 from core.catalog import artifacts, datasets
 from core.catalog.datasets import Ref, parse_ref
 from core.catalog.documents import Datasheet, ModelCard, as_dict
 from core.catalog.hashing import sha256_file
-from core.catalog.prepared import PreparedModel, with_feature_names
+from core.catalog.prepared import ModelOptions, PreparedModel, with_feature_names
 from core.errors import BadInput, NotFound
 from core.evaluation import spark_tables
 from core.identity.roles import Permission
@@ -212,49 +212,24 @@ class RegistryService:
                                    lambda tx: tx.get_dataset(r.name, r.version), f"dataset {r}")
 
     # ------------------------------------------------------------------------------------------- models
-    def register_model(
-        self,
-        session: Session,
-        artifact: str | Path | None,
-        *,
-        name: str,
-        version: str,
-        trained_on: Sequence[str] = (),
-        card: str | Path | None = None,
-        code_ref: str | None = None,
-        risk_tier: str | None = None,
-        external: bool = False,
-        trust_pickle: bool = False,
-        features: Sequence[str] = (),
-        policy: str | None = None,
-    ) -> dict[str, Any]:
-        """Register a model version (an artifact, or ``external`` for a model known only by its predictions)."""
-        prepared = self.prepare_model(session, artifact, name=name, version=version, trained_on=trained_on,
-                                      card=card, code_ref=code_ref, risk_tier=risk_tier, external=external,
-                                      trust_pickle=trust_pickle, features=features)
+    def register_model(self, session: Session, artifact: str | Path | None, *, name: str, version: str,
+                       policy: str | None = None, **options: Unpack[ModelOptions]) -> dict[str, Any]:
+        """Register a model version (an artifact, or ``external`` for a model known only by its predictions), under
+        the governing ``policy`` if given; ``options`` as :class:`~core.catalog.prepared.ModelOptions`."""
+        prepared = self.prepare_model(session, artifact, name=name, version=version, **options)
         return self._ctx.act(session, Permission.MODEL_REGISTER, model_node(prepared.ref),
                              lambda tx, role: self.register_model_in(tx, session, role, prepared, policy=policy))
 
-    def prepare_model(
-        self,
-        session: Session,
-        artifact: str | Path | None,
-        *,
-        name: str,
-        version: str,
-        trained_on: Sequence[str] = (),
-        card: str | Path | None = None,
-        code_ref: str | None = None,
-        risk_tier: str | None = None,
-        external: bool = False,
-        trust_pickle: bool = False,
-        features: Sequence[str] = (),
-        provenance: dict[str, Any] | None = None,
-    ) -> PreparedModel:
+    def prepare_model(self, session: Session, artifact: str | Path | None, *, name: str, version: str,
+                      provenance: dict[str, Any] | None = None, **options: Unpack[ModelOptions]) -> PreparedModel:
         """Everything :meth:`register_model_in` needs, worked out before any transaction: the artifact checked,
         digested and loaded by a safe path (skops, or a pickle in the isolated process behind the acting user's own
         ledgered trust). ``trained_on`` may be empty only with ``provenance`` (an import whose training data is known
         to its source system only by reference)."""
+        trained_on, card = options.get("trained_on", ()), options.get("card")
+        code_ref, risk_tier = options.get("code_ref"), options.get("risk_tier")
+        external, trust_pickle = options.get("external", False), options.get("trust_pickle", False)
+        features = options.get("features", ())
         ref = datasets.validate_name(name, version)
         if risk_tier is not None and risk_tier not in RISK_TIERS:
             raise BadInput(f"--risk-tier must be one of {', '.join(RISK_TIERS)}")
