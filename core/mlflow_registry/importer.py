@@ -91,6 +91,7 @@ def import_registry(ctx: Context, registry_service: RegistryService, session: Se
     known = ctx.act(session, Permission.READ, subject,
                     lambda tx, _role: {n["id"] for n in tx.lineage_nodes(nodes)})
     skipped: list[dict[str, str]] = []
+    seen: dict[tuple[str, str, str, str | None], PlannedDataset] = {}
     with tempfile.TemporaryDirectory(prefix="countersign-mlflow-") as tmp:
         fetched: list[_Fetched] = []
         for rm in found:
@@ -102,7 +103,8 @@ def import_registry(ctx: Context, registry_service: RegistryService, session: Se
                     skipped.append({**where, "reason": f"MLflow status {v.status}: imported once it is READY"})
                 else:
                     fetched.append(_fetch(client, tracking_uri, label, v, root, Path(tmp, str(len(fetched))),
-                                          trust_pickle, sorted(a for a, at in rm.aliases.items() if at == v.version)))
+                                          trust_pickle, sorted(a for a, at in rm.aliases.items() if at == v.version),
+                                          seen))
         plans = [_prepare(registry_service, session, f, trust_pickle) for f in fetched]
         if not plans:
             return {"tracking_uri": label, "models": _models(found), "imported": [], "skipped": skipped,
@@ -136,14 +138,24 @@ def _refuse_name_collisions(ctx: Context, session: Session, label: str, found: l
     ctx.act(session, Permission.READ, f"mlflow:{label}", check)
 
 
+def _plan_once(logged: registry.DatasetInput, label: str, root: Path | None,
+               seen: dict[tuple[str, str, str, str | None], PlannedDataset]) -> PlannedDataset:
+    """:func:`plan_dataset`, once per logged dataset in an import (many runs log the same file)."""
+    key = (logged.name, logged.digest, logged.source, logged.context)
+    if key not in seen:
+        seen[key] = plan_dataset(logged, label, root)
+    return seen[key]
+
+
 def _fetch(client: Any, tracking_uri: str, label: str, v: registry.VersionFacts,  # noqa: ANN401
-           root: Path | None, into: Path, trust_pickle: bool, aliases_now: list[str]) -> _Fetched:
+           root: Path | None, into: Path, trust_pickle: bool, aliases_now: list[str],
+           seen: dict[tuple[str, str, str, str | None], PlannedDataset]) -> _Fetched:
     """Read, download and check one version (no model is loaded here)."""
     with registry.mlflow_errors(label):
         run = registry.read_run(client, v.run_id) if v.run_id else None
         downloaded = registry.download_version(client, registry.client_uri(tracking_uri), v.name, v.version, into)
     folder = inspect_model_folder(downloaded)
-    planned = [plan_dataset(d, label, root) for d in (run.datasets if run else [])]
+    planned = [_plan_once(d, label, root, seen) for d in (run.datasets if run else [])]
     if folder.model_file is not None and folder.serialization_format != "skops" and not trust_pickle:
         raise BadInput(f"MLflow model {v.name!r} version {v.version} was saved with "
                        f"{folder.serialization_format}, which runs code when loaded: refused, nothing imported. "
