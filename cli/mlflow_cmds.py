@@ -97,6 +97,9 @@ def mlflow_check(state: _State, db: str | None, as_json: bool, as_user: str | No
         say(f"{result['models']} imported MLflow model(s): {len(result['in_order'])} governed alias(es) in order, "
             f"{len(findings)} not")
         for f in findings:
+            if f["kind"] == "unreachable":
+                say(f"unreachable: {f['mlflow_name']} at {f['tracking_uri']}: {f['reason']}")
+                continue
             found = f"version {f['found_version']}" if f["found_version"] else "no version"
             expected = (f"version {f['expected_version']} ({f['expected_model']})" if f["expected_version"]
                         else "no version")

@@ -375,6 +375,11 @@ class RegistryService:
             vouched = session.name in {t["name"] for t in trusts}
         return record, artifacts.load_stored(self._ctx.site, record, actor_vouched=vouched)
 
+    def vouch_for_code(self, session: Session, ref: str, digest: str, what: str) -> dict[str, Any]:
+        """Ledger the acting user's trust in code they register but Countersign never runs (``model.pickle_trusted``
+        over ``digest``, ``what`` naming the kind: say a model another system serves by unpickling)."""
+        return self._vouch_for_pickle(session, ref, digest, what, Permission.MODEL_REGISTER)
+
     def _vouch_for_pickle(self, session: Session, ref: str, digest: str, fmt: str,
                           permission: Permission) -> dict[str, Any]:
         """Ledger ``model.pickle_trusted``: the acting user vouches for running these exact bytes; returns the trust."""

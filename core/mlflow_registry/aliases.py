@@ -76,11 +76,12 @@ def configure_aliases(ctx: Context, session: Session, mapping: Mapping[str, str]
     cleaned: dict[str, str] = {}
     for stage, alias in mapping.items():
         if stage not in GOVERNED_STAGES:
-            raise BadInput(f"--alias {visible(stage)}=…: the stage must be one of {', '.join(GOVERNED_STAGES)}")
+            raise BadInput(f"--set {visible(stage)}={visible(alias)}: the stage must be one of "
+                           f"{', '.join(GOVERNED_STAGES)}")
         if alias == "":
             continue
-        if not _ALIAS.fullmatch(alias) or alias.lower() == "latest" or re.fullmatch(r"v\d+", alias, re.ASCII):
-            raise BadInput(f"--alias {stage}={visible(alias)}: MLflow aliases are letters, digits, '_' and '-', "
+        if not _ALIAS.fullmatch(alias) or alias.lower() == "latest" or re.fullmatch(r"v\d+", alias, re.ASCII | re.I):
+            raise BadInput(f"--set {stage}={visible(alias)}: MLflow aliases are letters, digits, '_' and '-', "
                            "and 'latest' and v<number> are MLflow's own")
         cleaned[stage] = alias
     if len(set(cleaned.values())) != len(cleaned):

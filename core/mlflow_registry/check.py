@@ -7,6 +7,9 @@ compared with its expected version:
   gate, or an alias MLflow had before the import). That version, when imported, is flagged for revalidation.
 * ``changed`` — the alias is where Countersign approved, but that MLflow version is no longer what was imported
   (its files, run or source changed; :mod:`core.mlflow_registry.identity`). The version is flagged.
+* ``stale`` — the alias is where Countersign itself last set it, but the map or the stages moved on since (say the
+  map was changed): ``countersign mlflow sync`` moves it. Nothing is flagged.
+* ``unreachable`` — the tracking server could not be read; reported, not recorded (the other servers are checked).
 * ``missing`` — Countersign approved a version for the stage but MLflow has no such alias (removed outside
   Countersign, or not yet applied: ``countersign mlflow sync`` sets it).
 
@@ -21,7 +24,7 @@ import json
 import urllib.parse
 from typing import TYPE_CHECKING, Any
 
-from core.errors import NotFound
+from core.errors import CountersignError, NotFound
 from core.identity.roles import Permission
 from core.identity.users import Session
 from core.ledger.chain import Event
@@ -52,36 +55,34 @@ def check_aliases(ctx: Context, releases: ReleaseService, session: Session) -> d
     (``unapproved`` | ``missing``), ``mlflow_name``, ``alias``, ``stage``, ``found_version``, ``expected_version``,
     ``model`` (the Countersign version the alias points at, if imported), ``recorded_seq`` and ``flagged``.
     """
-    def plan(tx: Tx, _role: str) -> list[tuple[tuple[str, str, str], dict[str, dict[str, Any]], dict[str, str]]]:
+    def plan(tx: Tx, _role: str) -> list[tuple[tuple[str, str, str], dict[str, dict[str, Any]], dict[str, str],
+                                                dict[str, str | None]]]:
         mapping = alias_map(tx)
-        return [(key, expected_aliases(tx, group, mapping), {k.mlflow_version: f"{k.name}@{k.version}" for k in group})
-                for key, group in group_links(links(tx)).items()]
+        return [(key, expected_aliases(tx, group, mapping), {k.mlflow_version: f"{k.name}@{k.version}" for k in group},
+                 _last_set(tx, *key)) for key, group in group_links(links(tx)).items()]
 
     planned = ctx.act(session, Permission.MLFLOW_CHECK, "mlflow:aliases", plan)
     observed: list[dict[str, Any]] = []
     ungoverned: list[dict[str, str]] = []
-    for (name, uri, mlflow_name), expected, imported in planned:
-        client = registry.mlflow_client(uri)
+    for (name, uri, mlflow_name), expected, imported, last_set in planned:
+        where = {"tracking_uri": uri, "mlflow_name": mlflow_name, "name": name}
         try:
-            with registry.mlflow_errors(uri):
-                current = {str(a): str(v) for a, v in
-                           (client.get_registered_model(mlflow_name).aliases or {}).items()}
-        except NotFound:  # deleted in MLflow: an approved alias is then missing
-            current = {}
+            seen = _observe(uri, mlflow_name, expected, imported, last_set)
+        except CountersignError as failed:  # one store down: the others are still checked
+            observed.append({"kind": "unreachable", **where, "alias": None, "stage": None, "found_version": None,
+                             "expected_version": None, "expected_model": None, "model": None,
+                             "reason": failed.message})
+            continue
+        current, items = seen
         ungoverned += [{"mlflow_name": mlflow_name, "alias": a, "version": v} for a, v in sorted(current.items())
                        if a not in expected]
-        for alias, want in expected.items():
-            have = current.get(alias)
-            kind = None if have == want["version"] else "missing" if have is None else "unapproved"
-            changed = version_changed(client, want["link"]) if kind is None and have is not None else None
-            observed.append({"kind": "changed" if changed else kind, "tracking_uri": uri, "mlflow_name": mlflow_name,
-                             "name": name, "alias": alias, "stage": want["stage"], "found_version": have,
-                             "expected_version": want["version"], "expected_model": want["model"],
-                             "model": imported.get(have) if have is not None else None,
-                             **({"reason": changed} if changed else {})})
+        observed += [{**item, **where} for item in items]
 
     def record(tx: Tx, role: str) -> None:
         for item in observed:
+            if item["kind"] == "unreachable":  # reported, not recorded: nothing was observed
+                item["recorded_seq"], item["flagged"] = None, False
+                continue
             subject = alias_subject(item["tracking_uri"], item["mlflow_name"], item["alias"])
             rows = [r for r in tx.ledger_for_subject_prefix(subject, _STATES) if r.subject == subject]
             last = rows[-1] if rows else None
@@ -99,7 +100,7 @@ def check_aliases(ctx: Context, releases: ReleaseService, session: Session) -> d
             row = ctx.ledger().append(tx, signer=session.signer, actor=session.name, role=role, event=Event(
                 "mlflow.alias_drift", subject, {k: v for k, v in item.items() if k not in ("recorded_seq", "flagged")}))
             item["recorded_seq"] = row.seq
-            if item["kind"] in ("unapproved", "changed") and item["model"] is not None:
+            if item["kind"] in ("unapproved", "changed") and item["model"] is not None:  # not "stale"
                 model_name, version = item["model"].rsplit("@", 1)
                 reason = (f"MLflow alias {item['alias']} of {item['mlflow_name']} points at this version, which "
                           f"Countersign did not approve for {item['stage'] or 'that alias (no longer governed)'}")
@@ -116,3 +117,36 @@ def check_aliases(ctx: Context, releases: ReleaseService, session: Session) -> d
     findings = [i for i in observed if i["kind"] is not None]
     return {"findings": findings, "in_order": [i for i in observed if i["kind"] is None],
             "ungoverned": ungoverned, "models": len(planned)}
+
+
+def _observe(uri: str, mlflow_name: str, expected: dict[str, dict[str, Any]], imported: dict[str, str],
+             last_set: dict[str, str | None]) -> tuple[dict[str, str], list[dict[str, Any]]]:
+    """MLflow's aliases of one model now, and each governed alias judged (see the module's description)."""
+    client = registry.mlflow_client(uri)
+    try:
+        with registry.mlflow_errors(uri):
+            current = {str(a): str(v) for a, v in (client.get_registered_model(mlflow_name).aliases or {}).items()}
+    except NotFound:  # deleted in MLflow: an approved alias is then missing
+        current = {}
+    items = []
+    for alias, want in expected.items():
+        have = current.get(alias)
+        kind = None if have == want["version"] else "missing" if have is None else "unapproved"
+        if kind == "unapproved" and last_set.get(alias) == have:
+            kind = "stale"  # where Countersign itself set it, under an earlier map or stage: sync moves it
+        changed = version_changed(client, want["link"]) if kind is None and have is not None else None
+        items.append({"kind": "changed" if changed else kind, "alias": alias, "stage": want["stage"],
+                      "found_version": have, "expected_version": want["version"], "expected_model": want["model"],
+                      "model": imported.get(have) if have is not None else None,
+                      **({"reason": changed} if changed else {})})
+    return current, items
+
+
+def _last_set(tx: Tx, name: str, uri: str, mlflow_name: str) -> dict[str, str | None]:
+    """``alias → version`` where Countersign itself last set each alias of this MLflow model (``None``: removed)."""
+    last: dict[str, str | None] = {}
+    for row in tx.ledger_for_subject_prefix(f"model:{name}@", ("mlflow.alias_set", "mlflow.alias_removed")):
+        change = json.loads(row.payload)
+        if (change.get("tracking_uri"), change.get("mlflow_name")) == (uri, mlflow_name):
+            last[change["alias"]] = change["version"] if row.action == "mlflow.alias_set" else None
+    return last

@@ -17,7 +17,7 @@ from typing import Any
 
 from core.display.text import visible
 from core.errors import BadInput, CountersignError, NotFound, StoreUnavailable
-from core.mlflow_registry.names import redact, server_label
+from core.mlflow_registry.names import redact, server_label, url_secrets
 
 __all__ = ["DatasetInput", "RegisteredModel", "RunFacts", "VersionFacts", "client_uri", "download_version",
            "mlflow_client",
@@ -156,19 +156,20 @@ def mlflow_client(tracking_uri: str) -> Any:  # noqa: ANN401 - mlflow.MlflowClie
     except ImportError as exc:
         raise BadInput("reading MLflow needs the mlflow package: pip install 'countersign[mlflow]'") from exc
     uri = client_uri(tracking_uri)
-    with mlflow_errors(label):
+    with mlflow_errors(label, url_secrets(tracking_uri)):
         return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
 @contextlib.contextmanager
-def mlflow_errors(label: str) -> Iterator[None]:
-    """Turn MLflow's exceptions into Countersign's (messages made visible and cut to 500 characters)."""
+def mlflow_errors(label: str, secrets: list[str] | tuple[str, ...] = ()) -> Iterator[None]:
+    """Turn MLflow's exceptions into Countersign's (messages without ``secrets`` or any URL's credentials, query or
+    fragment, made visible and cut to 500 characters)."""
     from mlflow.exceptions import MlflowException
 
     try:
         yield
     except MlflowException as exc:
-        message = visible(redact(str(exc.message)))[:500]
+        message = visible(redact(str(exc.message), secrets))[:500]
         code = str(getattr(exc, "error_code", ""))
         if code in ("RESOURCE_DOES_NOT_EXIST", "NOT_FOUND"):
             raise NotFound(f"MLflow at {label}: {message}") from exc
@@ -176,14 +177,15 @@ def mlflow_errors(label: str) -> Iterator[None]:
             raise BadInput(f"MLflow at {label}: {message}") from exc
         raise StoreUnavailable(f"MLflow at {label} failed: {message}") from exc
     except (ConnectionError, TimeoutError) as exc:
-        raise StoreUnavailable(f"MLflow at {label} cannot be reached: {visible(redact(str(exc)))[:500]}") from exc
+        reason = visible(redact(str(exc), secrets))[:500]
+        raise StoreUnavailable(f"MLflow at {label} cannot be reached: {reason}") from exc
     except Exception as exc:
         # MLflow's stores raise their libraries' own errors (SQLAlchemy, requests, YAML) for a store they cannot use
         if isinstance(exc, CountersignError) or not (isinstance(exc, OSError | ValueError) or
                                                       type(exc).__module__.split(".")[0] in _STORE_LIBRARIES):
             raise
         raise StoreUnavailable(f"MLflow at {label} could not be used: {type(exc).__name__}: "
-                               f"{visible(redact(str(exc)))[:500]}") from exc
+                               f"{visible(redact(str(exc), secrets))[:500]}") from exc
 
 
 _STORE_LIBRARIES = ("sqlalchemy", "alembic", "requests", "urllib3", "yaml", "mlflow")

@@ -24,15 +24,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from core.catalog.datasets import validate_name
 from core.catalog.registry import model_node
-from core.errors import BadInput
+from core.errors import BadInput, CountersignError
 from core.identity.roles import Permission
 from core.identity.users import Session
 from core.ledger.chain import Event
 from core.mlflow_registry import aliases, client as registry
 from core.mlflow_registry.datasets import MATCHED_BY, PlannedDataset, plan_dataset
 from core.mlflow_registry.model_dir import ModelFolder, inspect_model_folder
-from core.mlflow_registry.names import countersign_name, run_node, server_label, version_node, without_secrets
+from core.mlflow_registry.names import (
+    countersign_name,
+    run_node,
+    server_label,
+    url_secrets,
+    version_node,
+    without_secrets,
+)
 from core.storage.contract import Transaction as Tx
 from core.tlog.canonical import canonical_bytes
 
@@ -84,12 +92,13 @@ def import_registry(ctx: Context, registry_service: RegistryService, session: Se
     subject = f"mlflow:{label}"
     ctx.act(session, Permission.MODEL_REGISTER, subject, lambda tx, _role: None)  # before anything is read
     client = registry.mlflow_client(tracking_uri)
-    with registry.mlflow_errors(label):
+    secrets = url_secrets(tracking_uri)
+    with registry.mlflow_errors(label, secrets):
         found = registry.read_registry(client, model)
     _refuse_name_collisions(ctx, session, label, found)
     nodes = [version_node(label, rm.name, v.version) for rm in found for v in rm.versions]
     known = ctx.act(session, Permission.READ, subject,
-                    lambda tx, _role: {n["id"] for n in tx.lineage_nodes(nodes)})
+                    lambda tx, _role: {n["id"]: json.loads(n["attributes"]) for n in tx.lineage_nodes(nodes)})
     skipped: list[dict[str, str]] = []
     seen: dict[tuple[str, str, str, str | None], PlannedDataset] = {}
     with tempfile.TemporaryDirectory(prefix="countersign-mlflow-") as tmp:
@@ -97,14 +106,26 @@ def import_registry(ctx: Context, registry_service: RegistryService, session: Se
         for rm in found:
             for v in rm.versions:
                 where = {"mlflow_name": rm.name, "version": v.version}
-                if version_node(label, rm.name, v.version) in known:
+                before = known.get(version_node(label, rm.name, v.version))
+                if before is not None and (before.get("run_id"), before.get("source")) == (v.run_id, v.source):
                     skipped.append({**where, "reason": "imported before"})
+                elif before is not None:
+                    skipped.append({**where, "reason": (
+                        f"not the version imported as {before.get('model')}: its run or source changed (a model "
+                        "deleted and re-created in MLflow?); Countersign keeps the one it imported, and mlflow check "
+                        "reports an alias on this one as changed")})
                 elif v.status != registry.READY:
                     skipped.append({**where, "reason": f"MLflow status {v.status}: imported once it is READY"})
                 else:
-                    fetched.append(_fetch(client, tracking_uri, label, v, root, Path(tmp, str(len(fetched))),
-                                          trust_pickle, sorted(a for a, at in rm.aliases.items() if at == v.version),
-                                          seen))
+                    try:
+                        fetched.append(_fetch(client, tracking_uri, label, v, root, Path(tmp, str(len(fetched))),
+                                              trust_pickle, sorted(a for a, at in rm.aliases.items()
+                                                                   if at == v.version), seen))
+                    except CountersignError as refused:  # name the version, whatever failed
+                        if not refused.message.startswith("MLflow model "):
+                            refused.message = f"MLflow model {rm.name!r} version {v.version}: {refused.message}"
+                            refused.args = (refused.message,)
+                        raise
         plans = [_prepare(registry_service, session, f, trust_pickle) for f in fetched]
         if not plans:
             return {"tracking_uri": label, "models": _models(found), "imported": [], "skipped": skipped,
@@ -151,11 +172,15 @@ def _fetch(client: Any, tracking_uri: str, label: str, v: registry.VersionFacts,
            root: Path | None, into: Path, trust_pickle: bool, aliases_now: list[str],
            seen: dict[tuple[str, str, str, str | None], PlannedDataset]) -> _Fetched:
     """Read, download and check one version (no model is loaded here)."""
-    with registry.mlflow_errors(label):
+    with registry.mlflow_errors(label, url_secrets(tracking_uri)):
         run = registry.read_run(client, v.run_id) if v.run_id else None
         downloaded = registry.download_version(client, registry.client_uri(tracking_uri), v.name, v.version, into)
     folder = inspect_model_folder(downloaded)
     planned = [_plan_once(d, label, root, seen) for d in (run.datasets if run else [])]
+    if folder.served_code and not trust_pickle:
+        raise BadInput(f"MLflow model {v.name!r} version {v.version}: MLflow runs code from it when serving it ("
+                       f"{'; '.join(folder.served_code)}): refused, nothing imported. Pass --trust-pickle to vouch for "
+                       "its exact files yourself (recorded in the ledger; Countersign itself never runs them)")
     if folder.model_file is not None and folder.serialization_format != "skops" and not trust_pickle:
         raise BadInput(f"MLflow model {v.name!r} version {v.version} was saved with "
                        f"{folder.serialization_format}, which runs code when loaded: refused, nothing imported. "
@@ -166,6 +191,7 @@ def _fetch(client: Any, tracking_uri: str, label: str, v: registry.VersionFacts,
         "model_id": v.model_id, "run_id": v.run_id, "created_ms": v.created_ms, "tags": v.tags,
         "aliases_at_import": aliases_now, "description": v.description, "flavors": folder.flavors,
         "serialization_format": folder.serialization_format, "model_folder_sha256": folder.digest,
+        "served_code": folder.served_code,
         "files": [{"path": f.path, "sha256": f.sha256, "size": f.size} for f in folder.files],
         "run": _run_summary(run),
         "datasets": [_dataset_summary(d) for d in planned],
@@ -174,7 +200,13 @@ def _fetch(client: Any, tracking_uri: str, label: str, v: registry.VersionFacts,
 
 
 def _prepare(registry_service: RegistryService, session: Session, f: _Fetched, trust_pickle: bool) -> _Planned:
-    """Check and describe the version's model by a safe path (a pickle behind the importer's own trust)."""
+    """Check and describe the version's model by a safe path (a pickle behind the importer's own trust); code MLflow
+    runs when serving the version is vouched for by the importer first."""
+    name = countersign_name(f.version.name)
+    if f.folder.served_code:
+        validate_name(name, f.version.version)
+        registry_service.vouch_for_code(session, f"{name}@{f.version.version}", f.folder.digest,
+                                        "MLflow model folder")
     prepared = registry_service.prepare_model(
         session, f.folder.model_file, name=countersign_name(f.version.name), version=f.version.version,
         trained_on=[str(d.ref) for d in f.datasets if d.ref is not None and d.training],

@@ -48,6 +48,7 @@ class ModelFolder:
     serialization_format: str | None
     model_file: Path | None
     feature_names: list[str]
+    served_code: list[str]  # why MLflow would run code from the folder when serving it (beyond a checked skops file)
 
 
 def _regular_files(folder: Path) -> list[Path]:
@@ -83,7 +84,8 @@ def inspect_model_folder(folder: Path) -> ModelFolder:
     model_file = fmt = None
     if sklearn is not None:
         model_file, fmt = _sklearn_model(folder, files, sklearn)
-    return ModelFolder(folder, manifest_digest(entries), entries, flavors, fmt, model_file, _signature_inputs(spec))
+    return ModelFolder(folder, manifest_digest(entries), entries, flavors, fmt, model_file, _signature_inputs(spec),
+                       _served_code(spec["flavors"], sklearn))
 
 
 def _sklearn_flavor(flavors: dict[str, Any]) -> dict[str, Any] | None:
@@ -98,16 +100,40 @@ def _sklearn_flavor(flavors: dict[str, Any]) -> dict[str, Any] | None:
     pyfunc = flavors.get("python_function")
     loader = pyfunc.get("loader_module") if isinstance(pyfunc, dict) else None
     served = pyfunc.get("model_path") if isinstance(pyfunc, dict) else None
+    data = pyfunc.get("data") if isinstance(pyfunc, dict) else None
     if isinstance(sklearn, dict) and sklearn.get("pickled_model"):
-        if isinstance(pyfunc, dict) and (loader != "mlflow.sklearn" or served not in (None, sklearn["pickled_model"])):
+        if isinstance(pyfunc, dict) and (loader != "mlflow.sklearn" or served not in (None, sklearn["pickled_model"])
+                                         or data not in (None, sklearn["pickled_model"])):
             checked = visible(str(sklearn["pickled_model"]))
             raise BadInput(f"MLmodel: the python_function flavour serves {visible(str(served))!r} through "
                            f"{visible(str(loader))!r}, not the scikit-learn model {checked!r}: MLflow would serve "
                            "another model than the one Countersign checks; refused")
         return sklearn
-    if loader == "mlflow.sklearn" and served:
-        return {"pickled_model": served, "serialization_format": None}
+    if loader == "mlflow.sklearn" and (served or data) and data in (None, served):
+        return {"pickled_model": served or data, "serialization_format": None}
     return None
+
+
+def _served_code(flavors: dict[str, Any], sklearn: dict[str, Any] | None) -> list[str]:
+    """Why MLflow would run code from the folder when it serves the model, besides a scikit-learn model file that
+    Countersign checks (a pickle there is judged by its own format): a ``code`` folder put on the import path, a
+    loader other than ``mlflow.sklearn`` (a custom Python model is a cloudpickle; other frameworks unpickle too), a
+    ``python_function`` ``data`` other than the checked file."""
+    reasons = []
+    for name, conf in sorted(flavors.items()):
+        if isinstance(conf, dict) and conf.get("code"):
+            reasons.append(f"the {visible(name)} flavour puts the code folder {visible(str(conf['code']))!r} on the "
+                           "import path")
+    pyfunc = flavors.get("python_function")
+    if isinstance(pyfunc, dict):
+        loader = pyfunc.get("loader_module")
+        if loader != "mlflow.sklearn" or sklearn is None:
+            reasons.append(f"MLflow serves it through the loader {visible(str(loader))!r}, which runs the model's own "
+                           "code or unpickles its files")
+        for key in ("python_model", "model_code_path", "cloudpickle_version"):
+            if pyfunc.get(key):
+                reasons.append(f"its python_function flavour has {key} ({visible(str(pyfunc[key]))[:80]!r})")
+    return reasons
 
 
 def _sklearn_model(folder: Path, files: list[Path], flavor: dict[str, Any]) -> tuple[Path, str]:

@@ -17,7 +17,7 @@ import urllib.parse
 from core.catalog.datasets import REF_RE
 
 __all__ = ["countersign_name", "dataset_reference_node", "redact", "run_node", "server_key", "server_label",
-           "version_node", "without_secrets"]
+           "strip_url", "url_secrets", "version_node", "without_secrets"]
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -63,6 +63,15 @@ def server_label(tracking_uri: str) -> str:
     return base.split("#", 1)[0].split("?", 1)[0]
 
 
+def strip_url(url: str) -> str:
+    """``url`` without user and password (everything before the authority's last ``@``), query or fragment."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:
+        return "<a URL that could not be parsed>"
+    return urllib.parse.urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], parts.path, "", ""))
+
+
 def without_secrets(source: str) -> str:
     """A dataset source as MLflow stores it (JSON, or text), with every URL in it stripped of user, password, query
     and fragment (a presigned URL's signature, a token), to be recorded."""
@@ -70,7 +79,7 @@ def without_secrets(source: str) -> str:
 
     def clean(value: object) -> object:
         if isinstance(value, str):
-            return redact(value).replace("?***", "").replace("://***@", "://") if "://" in value else value
+            return strip_url(value) if "://" in value else value
         if isinstance(value, dict):
             return {k: clean(v) for k, v in value.items()}
         if isinstance(value, list):
@@ -83,14 +92,38 @@ def without_secrets(source: str) -> str:
         return str(clean(source))
 
 
-def redact(text: str) -> str:
-    """``text`` with any URL's user and password, and query string, replaced by ``***`` (for error messages, which
-    may quote the URI a user gave)."""
-    return _QUERY.sub("?***", _USERINFO.sub("://***@", text))
+def url_secrets(url: str) -> list[str]:
+    """The secret parts of a URL a user gave (user and password, query, fragment), to be redacted from messages."""
+    try:
+        parts = urllib.parse.urlsplit(url.strip())
+    except ValueError:
+        return [url]
+    return [p for p in (parts.netloc.rpartition("@")[0], parts.query, parts.fragment) if p]
 
 
-_USERINFO = re.compile(r"://[^/@\s'\"]+@")
-_QUERY = re.compile(r"(?<=[A-Za-z0-9/._~-])\?[^\s'\"]+")
+def redact(text: str, secrets: list[str] | tuple[str, ...] = ()) -> str:
+    """``text`` with each of ``secrets``, and in every URL its user, password, query and fragment, replaced by
+    ``***`` (for error messages, which may quote the URI a user gave)."""
+    for secret in sorted(secrets, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return _URL.sub(lambda m: _redact_url(m.group()), text)
+
+
+def _redact_url(url: str) -> str:
+    scheme, _, rest = url.partition("://")
+    authority, slash, path = rest.partition("/")
+    authority = ("***@" if "@" in authority else "") + authority.rpartition("@")[2]
+    for mark in ("?", "#"):
+        if mark in path:
+            path = path.split(mark, 1)[0] + mark + "***"
+    if not slash:
+        for mark in ("?", "#"):
+            if mark in authority:
+                authority = authority.split(mark, 1)[0] + mark + "***"
+    return f"{scheme}://{authority}{slash}{path}"
+
+
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]+")
 
 
 def server_key(label: str) -> str:

@@ -55,6 +55,6 @@ class MlflowService:
         try:
             changes = aliases.apply_aliases(self._ctx, session, model_name)
         except CountersignError as failed:
-            return {"mlflow_error": f"{failed.message}; the decision stands: run 'countersign mlflow sync' once "
-                                    "MLflow is reachable"}
+            return {"mlflow_error": f"{failed.message}; the decision stands: MLflow's aliases did not follow (run "
+                                    "'countersign mlflow sync' once the cause is fixed)"}
         return {"mlflow": changes} if changes else {}

@@ -186,3 +186,23 @@ def test_the_alias_map_is_configurable_ledgered_and_checked(
     [finding] = cs.check_mlflow(chloe)["findings"]
     assert (finding["kind"], finding["alias"], finding["stage"], finding["model"]) == (
         "unapproved", "prod", None, f"{name}@1")
+
+
+def test_a_changed_map_makes_aliases_stale_not_unapproved_and_an_unreachable_store_is_reported(
+        imported: tuple[Countersign, MlflowStore, str, str]) -> None:
+    cs, store, name, data = imported
+    chloe, lee = login(cs, "chloe"), login(cs, "lee")
+    release(cs, f"{name}@2", data, "staging")
+    release(cs, f"{name}@2", data, "production")
+    cs.configure_mlflow_aliases(chloe, {"staging": "champion", "production": "challenger"})
+    found = {f["alias"]: f for f in cs.check_mlflow(lee)["findings"]}
+    assert (found["champion"]["kind"], found["champion"]["flagged"]) == ("stale", False)
+    assert found["challenger"]["kind"] == "missing"
+    assert not next(r for r in cs.stages(lee) if r["model_version"] == "2")["revalidation_required"]
+    cs.sync_mlflow(lee)
+    assert aliases(store) == {"challenger": "2"} and cs.check_mlflow(lee)["findings"] == []
+
+    db = store.root / "mlflow.db"
+    db.rename(db.with_name("away.db"))
+    [down] = cs.check_mlflow(lee)["findings"]
+    assert down["kind"] == "unreachable" and "no such SQLite file" in down["reason"]

@@ -152,3 +152,79 @@ def test_a_reimport_with_nothing_new_writes_nothing(populated: Countersign, logg
     before = head(populated)
     again = populated.import_mlflow(dana, logged.uri)
     assert again["seq"] is None and head(populated) == before
+
+
+def test_a_version_mlflow_serves_by_running_its_own_code_needs_the_importers_trust(
+        populated: Countersign, logged: MlflowStore) -> None:
+    dana = login(populated, "dana")
+
+    def code_folder(spec: dict[str, Any]) -> None:
+        spec["flavors"]["python_function"]["code"] = "code"
+
+    (folder(logged, "2") / "code").mkdir()
+    (folder(logged, "2") / "code" / "helper.py").write_text("import os\n")
+    edit_mlmodel(logged, "2", code_folder)
+    before = head(populated)
+    with pytest.raises(BadInput, match=r"version 2: MLflow runs code from it when serving it .*code folder 'code'"):
+        populated.import_mlflow(dana, logged.uri)
+    assert head(populated) == before
+    result = populated.import_mlflow(dana, logged.uri, trust_pickle=True)
+    assert [i["version"] for i in result["imported"]] == ["1", "2"]
+    trusted = populated._read(lambda tx: [r for r in tx.ledger_entries(range(before + 1, tx.ledger_max_seq() + 1))
+                                          if r.action == "model.pickle_trusted"])
+    assert [t.subject for t in trusted] == [f"model:{countersign_name(NAME)}@2"]
+
+
+def test_a_custom_python_model_is_served_by_unpickling_and_needs_trust(populated: Countersign,
+                                                                      mlflow_store: MlflowStore) -> None:
+    import mlflow
+
+    class Echo(mlflow.pyfunc.PythonModel):  # a custom MLflow Python model: MLflow stores it as a cloudpickle
+        def predict(self, context: Any, model_input: Any, params: Any = None) -> Any:  # noqa: ANN401
+            return model_input
+
+    with mlflow.start_run(experiment_id=mlflow_store.experiment_id):
+        mlflow.pyfunc.log_model(name="model", python_model=Echo(), registered_model_name="echo",
+                                pip_requirements=["pandas"])
+    dana = login(populated, "dana")
+    with pytest.raises(BadInput, match="loader 'mlflow.pyfunc.model'"):
+        populated.import_mlflow(dana, mlflow_store.uri)
+    done = populated.import_mlflow(dana, mlflow_store.uri, trust_pickle=True)
+    assert [(i["model"], i["format"]) for i in done["imported"]] == [("echo@1", "external")]
+
+
+def test_pyfunc_data_naming_another_file_is_refused(populated: Countersign, logged: MlflowStore) -> None:
+    shutil.copy(folder(logged, "1") / "model.skops", folder(logged, "2") / "other.skops")
+    edit_mlmodel(logged, "2", lambda spec: spec["flavors"]["python_function"].update(data="other.skops"))
+    with pytest.raises(BadInput, match="MLflow would serve another model"):
+        populated.import_mlflow(login(populated, "dana"), logged.uri)
+
+
+def test_secrets_in_a_logged_source_never_reach_the_ledger(populated: Countersign, mlflow_store: MlflowStore,
+                                                           german_frame: tuple[Path, Any]) -> None:
+    import mlflow
+
+    frame = german_frame[1]
+    source = "https://svc:pa ss@SECRET1@data.example/g.csv?X-Amz-Signature=SECRET2#token=SECRET3"
+    with mlflow.start_run(experiment_id=mlflow_store.experiment_id):
+        mlflow.log_input(mlflow.data.from_pandas(frame, source=source, name="remote"), context="training")
+        mlflow.sklearn.log_model(german_model(frame), name="model", serialization_format="skops",
+                                 registered_model_name=NAME, pip_requirements=["scikit-learn"])
+    populated.import_mlflow(login(populated, "dana"), mlflow_store.uri)
+    ledger = populated._read(lambda tx: " ".join(r.payload for r in tx.ledger_entries(
+        range(1, tx.ledger_max_seq() + 1))))
+    assert "data.example/g.csv" in ledger
+    assert not any(s in ledger for s in ("SECRET", "pa ss", "svc:"))
+
+
+def test_a_model_recreated_in_mlflow_is_not_taken_for_the_imported_one(
+        populated: Countersign, mlflow_store: MlflowStore, german_frame: tuple[Path, Any]) -> None:
+    frame = german_frame[1]
+    mlflow_store.log_version(NAME, german_model(frame), frame, german_frame[0])
+    dana = login(populated, "dana")
+    populated.import_mlflow(dana, mlflow_store.uri)
+    mlflow_store.client.delete_registered_model(NAME)
+    mlflow_store.log_version(NAME, german_model(frame, c=0.2), frame, german_frame[0])
+    again = populated.import_mlflow(dana, mlflow_store.uri)
+    [skipped] = again["skipped"]
+    assert again["imported"] == [] and "not the version imported as" in skipped["reason"]
