@@ -147,12 +147,18 @@ def _refuse_name_collisions(ctx: Context, session: Session, label: str, found: l
         seen[mapped] = rm.name
 
     def check(tx: Tx, _role: str) -> None:
+        linked: dict[str, list[aliases.Link]] = {}
+        for link in aliases.links(tx):
+            linked.setdefault(link.name, []).append(link)
+        versions: dict[str, set[str]] = {}
+        for m in tx.list_models():
+            versions.setdefault(m["name"], set()).add(m["version"])
         for mapped, mlflow_name in seen.items():
-            for link in aliases.links(tx, mapped):
+            for link in linked.get(mapped, []):
                 if (link.tracking_uri, link.mlflow_name) != (label, mlflow_name):
                     raise BadInput(f"MLflow model {mlflow_name!r} maps to the Countersign name {mapped!r}, which "
                                    f"holds versions imported from {link.mlflow_name!r} at {link.tracking_uri}")
-            if any(m["name"] == mapped for m in tx.list_models()) and not aliases.links(tx, mapped):
+            if versions.get(mapped, set()) - {link.version for link in linked.get(mapped, [])}:
                 raise BadInput(f"MLflow model {mlflow_name!r} maps to the Countersign name {mapped!r}, which holds "
                                "models registered in Countersign itself: rename the MLflow model to import it")
 

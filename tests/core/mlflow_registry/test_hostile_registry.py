@@ -228,3 +228,17 @@ def test_a_model_recreated_in_mlflow_is_not_taken_for_the_imported_one(
     again = populated.import_mlflow(dana, mlflow_store.uri)
     [skipped] = again["skipped"]
     assert again["imported"] == [] and "not the version imported as" in skipped["reason"]
+
+
+def test_a_name_holding_versions_registered_in_countersign_is_refused(
+        populated: Countersign, logged: MlflowStore, german_frame: tuple[Path, Any]) -> None:
+    dana = login(populated, "dana")
+    populated.import_mlflow(dana, logged.uri, model=NAME)  # versions 1 and 2, imported
+    populated.register_dataset(dana, german_frame[0], name="german", version="1")
+    populated.register_model(dana, None, name=countersign_name(NAME), version="9", external=True,
+                             trained_on=["german@1"])  # one more version, registered by hand
+    logged.log_version(NAME, german_model(german_frame[1], c=0.7), german_frame[1], german_frame[0])
+    before = head(populated)
+    with pytest.raises(BadInput, match="holds models registered in Countersign itself"):
+        populated.import_mlflow(dana, logged.uri)
+    assert head(populated) == before
