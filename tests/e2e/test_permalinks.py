@@ -200,6 +200,9 @@ def test_inventory_fits_1400_px_counts_what_it_shows_and_links_each_row(page: An
     search = page.get_by_role("textbox", name="Search")
     search.fill("german")
     search.press("Enter")
+    # Only the filtered run writes this caption, above the grid: wait for it, then for that run's end, before
+    # reading the grid (a fixed pause alone read the unfiltered grid once on a loaded CI host).
+    expect(page.get_by_text(re.compile(r"^Counting the \d+ of \d+ model versions"))).to_be_visible(timeout=60_000)
     ui.settle(page)
     shown = ui.table(page)
     assert {r["Model"] for r in shown} == {"german-credit-scorer"}
