@@ -67,6 +67,14 @@ MAX_SKOPS_DIRECTORY_BYTES = 8 * MiB
 MAX_SKOPS_COMPRESSION_RATIO = 100
 SKOPS_RATIO_CHECKED_ABOVE = 1 * MiB
 
+# ------------------------------------------------------------------ MLflow model versions (a folder of files)
+#: Most bytes an MLflow model version's folder may hold, over all its files (checked from MLflow's listing, or the
+#: local store's own files, before the download; and again on the downloaded copy): a scikit-learn model is at most
+#: :data:`MAX_SKOPS_BYTES`, and its ``MLmodel``, environment files and example are small beside it.
+MAX_MLFLOW_MODEL_BYTES = 2 * GiB
+#: Most files in an MLflow model version's folder (MLflow writes ~6-10; a ``code`` folder adds its modules).
+MAX_MLFLOW_MODEL_FILES = 10_000
+
 # ------------------------------------------------------------------ numbers, bounded by where they are stored
 #: DuckDB ``INTEGER`` (32-bit signed): ``policies.version``, ``evaluations.policy_version`` and friends.
 MAX_STORED_INT = 2**31 - 1

@@ -17,6 +17,8 @@ from typing import Any
 
 from core.display.text import visible
 from core.errors import BadInput, CountersignError, NotFound, StoreUnavailable
+from core.inputs.limits import MAX_MLFLOW_MODEL_FILES
+from core.mlflow_registry.model_dir import check_listing, regular_files
 from core.mlflow_registry.names import redact, server_label, url_secrets
 
 __all__ = ["DatasetInput", "RegisteredModel", "RunFacts", "VersionFacts", "client_uri", "download_version",
@@ -244,10 +246,37 @@ def read_run(client: Any, run_id: str) -> RunFacts:  # noqa: ANN401
 
 def download_version(client: Any, tracking_uri: str, name: str, version: str, destination: Path) -> Path:  # noqa: ANN401
     """Download a model version's files into ``destination`` (always a copy, never the live store) and return the
-    folder holding its ``MLmodel``."""
+    folder holding its ``MLmodel``.
+
+    The folder is checked first, so nothing is copied from a folder Countersign would refuse: in a local artifact
+    store its own files (:func:`~core.mlflow_registry.model_dir.regular_files`: no link, pipe or device — copying
+    one would follow it, block, or read ``/dev/zero`` without end — and within the size limits); elsewhere MLflow's
+    listing of the files and their sizes (:func:`~core.mlflow_registry.model_dir.check_listing`).
+    """
     from mlflow.artifacts import download_artifacts
+    from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+    from mlflow.store.artifact.local_artifact_repo import LocalArtifactRepository
 
     uri = client.get_model_version_download_uri(name, version)
+    repository = get_artifact_repository(artifact_uri=uri, tracking_uri=tracking_uri)
+    if isinstance(repository, LocalArtifactRepository):
+        regular_files(Path(repository.artifact_dir))
+    else:
+        check_listing(_listed_sizes(repository))
     destination.mkdir(parents=True)
-    local = Path(download_artifacts(artifact_uri=uri, dst_path=str(destination), tracking_uri=tracking_uri))
-    return local
+    return Path(download_artifacts(artifact_uri=uri, dst_path=str(destination), tracking_uri=tracking_uri))
+
+
+def _listed_sizes(repository: Any) -> Iterator[int | None]:  # noqa: ANN401
+    """The sizes of the files in ``repository``, walking MLflow's listing (a call per folder); a listing of more
+    folders than the file limit (a server listing a folder inside itself) is refused."""
+    folders, listed = [""], 0
+    while folders:
+        listed += 1
+        if listed > MAX_MLFLOW_MODEL_FILES:
+            raise BadInput(f"the MLflow model folder holds more than {MAX_MLFLOW_MODEL_FILES:,} folders: refused")
+        for info in repository.list_artifacts(folders.pop() or None):
+            if info.is_dir:
+                folders.append(info.path)
+            else:
+                yield info.file_size

@@ -122,8 +122,9 @@ def import_registry(ctx: Context, registry_service: RegistryService, session: Se
                                               trust_pickle, sorted(a for a, at in rm.aliases.items()
                                                                    if at == v.version), seen))
                     except CountersignError as refused:  # name the version, whatever failed
-                        if not refused.message.startswith("MLflow model "):
-                            refused.message = f"MLflow model {rm.name!r} version {v.version}: {refused.message}"
+                        named = f"MLflow model {rm.name!r} version {v.version}"
+                        if not refused.message.startswith(named):
+                            refused.message = f"{named}: {refused.message}"
                             refused.args = (refused.message,)
                         raise
         plans = [_prepare(registry_service, session, f, trust_pickle) for f in fetched]

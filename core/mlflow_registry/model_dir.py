@@ -3,7 +3,9 @@
 The digest follows the recipe of every folder Countersign registers (:func:`core.catalog.hashing.manifest_digest`):
 the SHA-256 of the lines ``<sha256 of the file>  <relative POSIX path>``, one per regular file, sorted bytewise by
 path — here over *all* files of the folder (``MLmodel``, environment files, the model file), so any change to any
-of them changes it. A folder holding anything but regular files and folders (a link, a device, a pipe) is refused.
+of them changes it. A folder holding anything but regular files and folders (a link, a device, a pipe) is refused,
+and so is one beyond the input limits (``MAX_MLFLOW_MODEL_BYTES``, ``MAX_MLFLOW_MODEL_FILES``) — before the download
+where the store tells, and again on the copy.
 
 ``MLmodel`` is read as YAML data within the input limits; the model file is the scikit-learn flavour's
 ``pickled_model`` and its format is MLflow's ``serialization_format`` (``pickle`` when absent, as MLflow reads it),
@@ -15,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,10 +26,10 @@ from core.catalog import artifacts
 from core.catalog.hashing import FileDigest, manifest_digest, sha256_file
 from core.display.text import visible
 from core.errors import BadInput
-from core.inputs.limits import MAX_DOCUMENT_BYTES
+from core.inputs.limits import MAX_DOCUMENT_BYTES, MAX_MLFLOW_MODEL_BYTES, MAX_MLFLOW_MODEL_FILES, describe_bytes
 from core.inputs.yamlfile import parse_yaml
 
-__all__ = ["ModelFolder", "inspect_model_folder"]
+__all__ = ["ModelFolder", "check_listing", "inspect_model_folder", "regular_files"]
 
 #: MLflow's names for a scikit-learn model saved with skops, and with pickle or cloudpickle.
 _SKOPS = "skops"
@@ -51,25 +54,51 @@ class ModelFolder:
     served_code: list[str]  # why MLflow would run code from the folder when serving it (beyond a checked skops file)
 
 
-def _regular_files(folder: Path) -> list[Path]:
-    found = []
+def regular_files(folder: Path) -> list[Path]:
+    """The files of ``folder`` (an MLflow model version's folder, in the store or downloaded), sorted bytewise by
+    relative path; :class:`BadInput` — before any file is opened — for a link, a pipe, a device or a socket in it
+    (copying one would follow it, block or read without end), or more than the limits
+    (:data:`~core.inputs.limits.MAX_MLFLOW_MODEL_FILES` files, :data:`~core.inputs.limits.MAX_MLFLOW_MODEL_BYTES`
+    bytes in all)."""
+    found: list[Path] = []
+    total = 0
     for root, dirs, names in os.walk(folder, followlinks=False):
         for name in [*dirs, *names]:
             path = Path(root, name)
-            mode = os.lstat(path).st_mode
-            if stat.S_ISDIR(mode):
+            info = os.lstat(path)
+            if stat.S_ISDIR(info.st_mode):
                 continue
-            if not stat.S_ISREG(mode):
+            if not stat.S_ISREG(info.st_mode):
                 raise BadInput(f"MLflow model folder: {visible(str(path.relative_to(folder)))} is not a regular file "
-                               "(a link or a device): refused")
+                               "(a link, a pipe or a device): refused")
             found.append(path)
+            total += info.st_size
+            _within_limits(len(found), total)
     return sorted(found, key=lambda p: p.relative_to(folder).as_posix().encode("utf-8", "surrogateescape"))
+
+
+def _within_limits(files: int, total: int) -> None:
+    if files > MAX_MLFLOW_MODEL_FILES:
+        raise BadInput(f"the MLflow model folder holds more than {MAX_MLFLOW_MODEL_FILES:,} files: refused")
+    if total > MAX_MLFLOW_MODEL_BYTES:
+        raise BadInput(f"the MLflow model folder holds more than {describe_bytes(MAX_MLFLOW_MODEL_BYTES)} "
+                       f"({describe_bytes(total)} counted so far): refused")
+
+
+def check_listing(sizes: Iterator[int | None]) -> None:
+    """Refuse a folder, from a listing of its files' sizes in bytes (``None`` where the store gives none; the
+    downloaded copy is counted again), beyond the limits of :func:`regular_files` — before it is downloaded."""
+    files = total = 0
+    for size in sizes:
+        files += 1
+        total += size or 0
+        _within_limits(files, total)
 
 
 def inspect_model_folder(folder: Path) -> ModelFolder:
     """Digest and describe a downloaded MLflow model folder (see the module's description); :class:`BadInput`
     for a folder that is not an MLflow model or whose ``MLmodel`` contradicts its files."""
-    files = _regular_files(folder)
+    files = regular_files(folder)
     entries = [FileDigest(f.relative_to(folder).as_posix(), sha256_file(f), f.stat().st_size) for f in files]
     mlmodel = folder / "MLmodel"
     if mlmodel not in files:

@@ -3,8 +3,12 @@ never trusted — against a real MLflow store (SQLite, made by MLflow in the tes
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
+import signal
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +17,7 @@ import yaml
 
 from core.api.countersign import Countersign
 from core.errors import BadInput
+from core.inputs.limits import MAX_MLFLOW_MODEL_BYTES
 from core.mlflow_registry.names import countersign_name
 from tests.core.mlflow_registry.test_aliases import POLICY, aliases, release
 from tests.core.mlflow_registry.test_import import NAME, head, login
@@ -242,3 +247,50 @@ def test_a_name_holding_versions_registered_in_countersign_is_refused(
     with pytest.raises(BadInput, match="holds models registered in Countersign itself"):
         populated.import_mlflow(dana, logged.uri)
     assert head(populated) == before
+
+
+@contextlib.contextmanager
+def _within(seconds: int) -> Iterator[None]:
+    """Fail, rather than hang the suite, when the block takes longer than ``seconds`` (a blocked pipe read)."""
+    def expired(*_: object) -> None:
+        raise TimeoutError(f"took more than {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _pipe(path: Path) -> None:
+    os.mkfifo(path)
+
+
+def _endless(path: Path) -> None:
+    path.symlink_to("/dev/zero")
+
+
+def _outside(path: Path) -> None:
+    secret = path.parents[5] / "elsewhere.txt"
+    secret.write_text("not part of the model")
+    path.symlink_to(secret)
+
+
+def _huge(path: Path) -> None:
+    with path.open("wb") as handle:  # sparse: 3 GiB of size, no disk
+        handle.truncate(MAX_MLFLOW_MODEL_BYTES + 1)
+
+
+@pytest.mark.parametrize(("plant", "reason"), [
+    (_pipe, "weights.bin is not a regular file"), (_endless, "weights.bin is not a regular file"),
+    (_outside, "weights.bin is not a regular file"), (_huge, "holds more than 2048 MiB")])
+def test_a_version_folder_that_cannot_be_copied_safely_is_refused_before_the_copy(
+        populated: Countersign, logged: MlflowStore, plant: Any, reason: str) -> None:  # noqa: ANN401
+    plant(folder(logged, "2") / "weights.bin")
+    dana = login(populated, "dana")
+    before = head(populated)
+    with _within(60), pytest.raises(BadInput, match=f"version 2: .*{reason}"):
+        populated.import_mlflow(dana, logged.uri)
+    assert head(populated) == before and populated.models(dana) == []

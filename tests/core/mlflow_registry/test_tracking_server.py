@@ -20,6 +20,8 @@ from typing import Any
 import pytest
 
 from core.api.countersign import Countersign
+from core.errors import BadInput
+from core.inputs.limits import MAX_MLFLOW_MODEL_BYTES
 from core.mlflow_registry.names import countersign_name
 from tests.core.mlflow_registry.test_import import login
 from tests.mlflow_fixtures import MlflowStore, german_model
@@ -65,7 +67,9 @@ def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, _mlflow_template: Pa
 
 
 def test_import_and_check_through_a_running_tracking_server(populated: Countersign, server: str,
-                                                            german_frame: tuple[Path, Any]) -> None:
+                                                            german_frame: tuple[Path, Any],
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    import mlflow.artifacts
     from mlflow import MlflowClient
 
     client = MlflowClient(tracking_uri=server)
@@ -85,3 +89,22 @@ def test_import_and_check_through_a_running_tracking_server(populated: Countersi
     [finding] = populated.check_mlflow(login(populated, "lee"))["findings"]
     assert (finding["kind"], finding["model"], finding["tracking_uri"]) == (
         "unapproved", f"{countersign_name('fraud-score')}@1", server)
+
+    # A version folder beyond the size limit is refused from the server's listing, before a byte is downloaded.
+    store.log_version("huge-model", german_model(frame, c=0.5), frame, german_frame[0])
+    where = client.get_model_version_download_uri("huge-model", "1")
+    assert where.startswith("mlflow-artifacts:/"), where
+    with (Path("server/art") / where.removeprefix("mlflow-artifacts:/") / "weights.bin").open("wb") as handle:
+        handle.truncate(MAX_MLFLOW_MODEL_BYTES + 1)  # sparse: no disk
+    before = populated._read(lambda tx: tx.ledger_max_seq())
+    downloads: list[str] = []
+    real_download = mlflow.artifacts.download_artifacts
+
+    def watched(**kwargs: Any) -> str:  # noqa: ANN401 - MLflow's own download, counted
+        downloads.append(kwargs["artifact_uri"])
+        return str(real_download(**kwargs))
+
+    monkeypatch.setattr(mlflow.artifacts, "download_artifacts", watched)
+    with pytest.raises(BadInput, match="'huge-model' version 1: the MLflow model folder holds more than 2048 MiB"):
+        populated.import_mlflow(dana, server, model="huge-model")
+    assert downloads == [] and populated._read(lambda tx: tx.ledger_max_seq()) == before
