@@ -498,6 +498,10 @@ def model_register(state: _State, db: str | None, as_json: bool, as_user: str | 
         say(f"{verb} {result['ref']}: {result['estimator'] or 'external'}, {artifact}{trust}")
 
 
+#: How ``model show`` reads a lineage edge into the version, from the version's side.
+_UPSTREAM = {"imported_as": "imported from", "trained_on": "trained on, by reference only:"}
+
+
 @command(model_group, "show", auth=True)
 @click.argument("ref")
 def model_show(state: _State, db: str | None, as_json: bool, as_user: str | None, ref: str) -> None:
@@ -517,7 +521,8 @@ def model_show(state: _State, db: str | None, as_json: bool, as_user: str | None
         "  no artifact (external model, known by its predictions)",
         f"  framework {info['framework'] or '-'}, risk tier {info['risk_tier'] or '-'}, owner {info['owner']}, "
         f"code {info['code_ref'] or '-'}",
-        f"  trained on {', '.join(info['trained_on'])}")
+        f"  trained on {', '.join(info['trained_on']) or '- (no registered dataset)'}",
+        *(f"  {_UPSTREAM.get(u['kind'], u['kind'] + ' from')} {u['label']} ({u['node']})" for u in info["upstream"]))
     table(info["features"], ["name", "type"])
     if info["card"]:
         say(f"Model card (revision {info['card_history'][-1]['revision']}):")

@@ -134,6 +134,9 @@ def card_tab() -> None:
                 + (f"artifact SHA-256 {literal(model['artifact_digest'])}" if model["artifact_digest"]
                    else "no artifact (external model, known by its predictions)") + " · code "
                 f"{literal(model['code_ref'] or '—')} · registered {ex.when(model['registered_at'])}")
+    for u in model["upstream"]:
+        if u["kind"] == "imported_as":
+            st.caption(f"Imported from {literal(u['label'])} ({literal(u['node'])}); see the Lineage page.")
     section("Intended use", "intended_use")
     section("Out-of-scope uses", "out_of_scope_uses")
     section("Factors", "factors")
@@ -387,6 +390,10 @@ def data_tab() -> None:
                        "how well the model does on new data.")
     st.subheader("Training data")
     show_text(card.get("training_data") or "—")
+    for u in model["upstream"]:
+        if u["kind"] == "trained_on":
+            st.caption(f"Trained on {literal(u['label'])}, known by reference only ({literal(u['node'])}): "
+                       "Countersign holds no copy of its content to check.")
     for dataset_ref in model["trained_on"]:
         with st.expander(f"Datasheet of {literal(dataset_ref)}"):
             info = cs.dataset(user, dataset_ref)

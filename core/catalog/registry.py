@@ -336,6 +336,11 @@ class RegistryService:
         return {**_model_summary(record), "created": True, "seq": row.seq, "policy": policy}
 
     def model(self, session: Session, ref: str) -> dict[str, Any]:
+        """One model version: its summary, framework, hyperparameters, features, registered training data
+        (``trained_on``, dataset references), card and card history, and ``upstream`` — the lineage edges into it
+        beyond its registered training data, ``[{"kind", "node", "label"}]`` in ledger order (e.g. ``imported_as``
+        from an ``mlflow-model-version:`` node, ``trained_on`` from a dataset known only by reference).
+        :class:`NotFound` for an unknown version."""
         r = parse_ref(ref, "model reference")
 
         def show(tx: Tx, _role: str) -> dict[str, Any]:
@@ -343,6 +348,11 @@ class RegistryService:
             if record is None:
                 raise NotFound(f"no model {r}")
             history = tx.document_history("model_card", model_node(r))
+            registered = {dataset_node(d) for d in json.loads(record["trained_on"])}
+            edges = [e for e in tx.lineage_edges_touching([model_node(r)], "upstream") if e["src"] not in registered]
+            labels = {n["id"]: n["label"] for n in tx.lineage_nodes([e["src"] for e in edges])}
+            upstream = [{"kind": e["kind"], "node": e["src"], "label": labels.get(e["src"]) or e["src"]}
+                        for e in edges]
             return {
                 **_model_summary(record),
                 "framework": record["framework"], "hyperparameters": json.loads(record["hyperparameters"]),
@@ -350,6 +360,7 @@ class RegistryService:
                 "code_ref": record["code_ref"], "registered_at": record["registered_at"],
                 "card": json.loads(history[-1]["content"]) if history else None,
                 "card_history": [_doc_summary(d) for d in history],
+                "upstream": upstream,  # lineage into the version beyond its registered training data
             }
 
         return self._ctx.act(session, Permission.READ, model_node(r), show)

@@ -36,6 +36,11 @@ def test_import_then_check_through_the_cli(populated: Countersign, cli_env: dict
     name = countersign_name(HOSTILE)
     assert [m["ref"] for m in populated.models(populated.login("dana", USERS["dana"][1]))] == [f"{name}@1"]
 
+    shown = run_cli(cli_env, "model", "show", f"{name}@1", **as_user("aude"))
+    assert shown.returncode == 0, shown.stderr
+    assert "  imported from fraud\\x1b[2J score\\u202e v1 (mlflow-model-version:" in shown.stdout, shown.stdout
+    assert "  trained on german-credit@" in shown.stdout and "by reference only" not in shown.stdout
+
     again = run_cli(cli_env, "mlflow", "import", "--json", "--tracking-uri", mlflow_store.uri, **as_user("dana"))
     assert again.returncode == 0, again.stderr
     assert json.loads(again.stdout)["skipped"] == [

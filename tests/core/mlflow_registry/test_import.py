@@ -155,6 +155,10 @@ def test_datasets_not_read_by_content_stay_references_saying_why(
     assert populated.datasets(dana) == []
     graph = populated.lineage(dana, f"{countersign_name(NAME)}@1", "upstream")
     assert any(n["id"].startswith("mlflow-dataset:") for n in graph["nodes"])
+    shown = populated.model(dana, f"{countersign_name(NAME)}@1")  # what `model show` says of it
+    assert shown["trained_on"] == []
+    assert [(u["kind"], u["label"], u["node"].split(":")[0]) for u in shown["upstream"]] == [
+        ("imported_as", f"{NAME} v1", "mlflow-model-version"), ("trained_on", "german-credit", "mlflow-dataset")]
 
 
 @pytest.mark.parametrize("uri", ["sqlite:///{tmp}/missing.db", "{tmp}/no-such-mlruns", "  "])
