@@ -15,8 +15,10 @@ import re
 import urllib.parse
 
 from core.catalog.datasets import REF_RE
+from core.errors import BadInput
 
-__all__ = ["countersign_name", "dataset_reference_node", "redact", "run_node", "server_key", "server_label",
+__all__ = ["UNCLEAR_URL", "countersign_name", "credentials_unclear", "dataset_reference_node", "redact",
+           "run_node", "server_key", "server_label",
            "strip_url", "url_secrets", "version_node", "without_secrets"]
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -41,11 +43,22 @@ def _absolute(path: str) -> str:
     return os.path.normpath(os.path.abspath(os.path.expanduser(path)))
 
 
+def credentials_unclear(url: str) -> bool:
+    """Whether ``url`` (``scheme://…``) has an ``@`` after the first ``/``, ``?`` or ``#`` of its authority: a user
+    or password holding one of those characters unencoded, which no parser can tell apart from a path, query or
+    fragment — so no part of it can be recorded or shown as surely free of secrets."""
+    rest = url.partition("://")[2]
+    at = rest.rfind("@")
+    ends = [i for i in (rest.find(c) for c in "/?#") if i >= 0]
+    return at >= 0 and bool(ends) and at > min(ends)
+
+
 def server_label(tracking_uri: str) -> str:
     """The tracking URI as it may be recorded: without user, password, query or fragment (credentials come from
     MLflow's own environment variables, never from the ledger); a local store (a SQLite file, a store folder, a
     ``file:`` URI) made absolute and normalised, so that later commands reach the same store from any folder and one
-    store has one label."""
+    store has one label. :class:`BadInput` for a server URI whose credentials are unclear
+    (:func:`credentials_unclear`) or a ``file:`` URI naming another host — the message never quotes the URI."""
     uri = tracking_uri.strip()
     if uri in _NAMED_STORES or uri.startswith(("databricks://", "databricks-uc://", "uc://")):
         return uri
@@ -56,15 +69,28 @@ def server_label(tracking_uri: str) -> str:
         path = rest.removeprefix("//").split("?", 1)[0]  # sqlite:///relative.db, sqlite:////absolute.db
         return f"sqlite:///{_absolute(path[1:])}" if path.startswith("/") and len(path) > 1 else uri.split("?")[0]
     if scheme == "file":
-        path = rest.removeprefix("//") if rest.startswith("///") or not rest.startswith("//") else rest[2:]
+        if rest.startswith("//") and rest[2:].split("/", 1)[0] not in ("", "localhost"):
+            raise BadInput("a file: tracking URI must name a local path (file:///path): it names another host")
+        path = rest.removeprefix("//localhost").removeprefix("//") if rest.startswith("//") else rest
         return "file://" + _absolute(urllib.parse.unquote(path.split("?", 1)[0].split("#", 1)[0]))
+    if rest.startswith("//") and credentials_unclear(uri):
+        raise BadInput(f"the {scheme}: tracking URI has an '@' after a '/', '?' or '#' of its host part, so its user "
+                       "and password cannot be told from its path: percent-encode them (/ as %2F, ? as %3F, # as "
+                       "%23, @ as %40), or give them in MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD")
     authority, slash, path = rest.removeprefix("//").partition("/")
     base = f"{scheme}://{authority.rsplit('@', 1)[-1]}{slash}{path}" if rest.startswith("//") else uri
     return base.split("#", 1)[0].split("?", 1)[0]
 
 
+#: Recorded instead of a URL whose user and password cannot be told apart from its path.
+UNCLEAR_URL = "<a URL not recorded: its user and password cannot be told apart from its path>"
+
+
 def strip_url(url: str) -> str:
-    """``url`` without user and password (everything before the authority's last ``@``), query or fragment."""
+    """``url`` without user and password (everything before the authority's last ``@``), query or fragment;
+    :data:`UNCLEAR_URL` when they cannot be told apart (:func:`credentials_unclear`)."""
+    if credentials_unclear(url):
+        return UNCLEAR_URL
     try:
         parts = urllib.parse.urlsplit(url)
     except ValueError:
@@ -93,24 +119,40 @@ def without_secrets(source: str) -> str:
 
 
 def url_secrets(url: str) -> list[str]:
-    """The secret parts of a URL a user gave (user and password, query, fragment), to be redacted from messages."""
+    """The secret parts of a URL a user gave (user and password, query, fragment; all after ``scheme://`` when they
+    cannot be told apart), to be redacted from messages."""
+    url = url.strip()
+    if credentials_unclear(url):
+        return [url.partition("://")[2]]
     try:
-        parts = urllib.parse.urlsplit(url.strip())
+        parts = urllib.parse.urlsplit(url)
     except ValueError:
         return [url]
     return [p for p in (parts.netloc.rpartition("@")[0], parts.query, parts.fragment) if p]
 
 
+def _spellings(secret: str) -> set[str]:
+    """``secret`` and each of its parts between ``&``, ``=``, ``;``, ``:`` and ``/`` (three characters or more), as a
+    message may spell them: as given, percent-encoded as URL libraries do, or decoded."""
+    quote, unquote = urllib.parse.quote, urllib.parse.unquote
+    parts = {secret} | {p for p in re.split(r"[&=;:/]", secret) if len(p) >= 3}
+    return {v for p in parts for v in (p, quote(p, safe=""), quote(p, safe="/:=&@"), quote(p, safe="=&"),
+                                       urllib.parse.quote_plus(p), unquote(p), urllib.parse.unquote_plus(p))
+            if len(v) >= 3 or v == secret} - {""}
+
+
 def redact(text: str, secrets: list[str] | tuple[str, ...] = ()) -> str:
-    """``text`` with each of ``secrets``, and in every URL its user, password, query and fragment, replaced by
-    ``***`` (for error messages, which may quote the URI a user gave)."""
-    for secret in sorted(secrets, key=len, reverse=True):
+    """``text`` with each of ``secrets`` (as given, percent-encoded or decoded), and in every URL its user, password,
+    query and fragment, replaced by ``***`` (for error messages, which may quote the URI a user gave)."""
+    for secret in sorted({v for s in secrets for v in _spellings(s)}, key=len, reverse=True):
         text = text.replace(secret, "***")
     return _URL.sub(lambda m: _redact_url(m.group()), text)
 
 
 def _redact_url(url: str) -> str:
     scheme, _, rest = url.partition("://")
+    if credentials_unclear(url):
+        return f"{scheme}://***"
     authority, slash, path = rest.partition("/")
     authority = ("***@" if "@" in authority else "") + authority.rpartition("@")[2]
     for mark in ("?", "#"):

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import urllib.parse
 
 import pytest
+from hypothesis import given, strategies as st
 
 from core.catalog.datasets import parse_ref
-from core.mlflow_registry.names import countersign_name, redact, server_label, without_secrets
+from core.errors import BadInput
+from core.mlflow_registry.names import countersign_name, redact, server_label, strip_url, url_secrets, without_secrets
 
 CWD = os.getcwd()
 
@@ -48,3 +51,45 @@ def test_every_mlflow_name_maps_to_a_valid_countersign_name(name: str) -> None:
 
 def test_a_valid_name_is_kept() -> None:
     assert countersign_name("fraud-score_v2.1") == "fraud-score_v2.1"
+
+
+@pytest.mark.parametrize("uri", [
+    "https://alice:Hun/T3r2@mlflow.example.com/", "postgresql://bob:Pa/Ss9@127.0.0.1:1/db",
+    "http://alice:Pa#Ss9@127.0.0.1:1/", "http://alice:Pa?Ss9@mlflow.example/", "https://T0k/en==@mlflow.example/x"])
+def test_a_server_uri_whose_credentials_cannot_be_told_apart_is_refused_without_quoting_them(uri: str) -> None:
+    with pytest.raises(BadInput, match="cannot be told from its path") as refused:
+        server_label(uri)
+    assert not any(secret in str(refused.value) for secret in ("Hun", "T3r2", "Pa", "Ss9", "T0k", "alice", "bob"))
+    assert "Ss9" not in redact(f"failed: {uri}", url_secrets(uri)) and "T3r2" not in without_secrets(uri)
+
+
+def test_a_file_uri_naming_another_host_is_refused() -> None:
+    with pytest.raises(BadInput, match="names another host"):
+        server_label("file://otherhost/srv/mlruns")
+    assert server_label("file://localhost/srv/mlruns") == "file:///srv/mlruns"
+
+
+def test_secrets_are_redacted_however_a_library_spells_them() -> None:
+    uri = "http://127.0.0.1:1/?a=1 extra&token=T0k/+="
+    message = "Max retries exceeded with url: /?a=1%20extra&token=T0k/%2B%3D/api/2.0/mlflow/x (Caused by ...)"
+    assert "extra" not in redact(message, url_secrets(uri)) and "T0k" not in redact(message, url_secrets(uri))
+
+
+_SECRET_TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc", "Zs", "Zl", "Zp")), max_size=12)
+
+
+@given(user=_SECRET_TEXT, password=_SECRET_TEXT, path=st.sampled_from(["", "/", "/base", "/a@b/c"]),
+       scheme=st.sampled_from(["http", "https", "postgresql", "mysql"]))
+def test_no_password_survives_a_label_a_recorded_source_or_a_message(user: str, password: str, path: str,
+                                                                     scheme: str) -> None:
+    secret = f"Zq{password}Qz"
+    uri = f"{scheme}://{user}:{secret}@mlflow.example:5000{path}"
+    try:
+        label = server_label(uri)
+    except BadInput as refused:
+        assert secret not in str(refused)
+    else:
+        assert secret not in label
+    assert secret not in without_secrets(uri) and secret not in strip_url(uri)
+    for shown in (uri, urllib.parse.quote(uri, safe=":/@")):
+        assert secret not in redact(f"API request to {shown} failed", url_secrets(uri))
