@@ -5,6 +5,7 @@ from . import (
     check as check,
     client as client,
     datasets as datasets,
+    environment as environment,
     identity as identity,
     importer as importer,
     model_dir as model_dir,

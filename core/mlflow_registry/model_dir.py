@@ -28,6 +28,7 @@ from core.display.text import visible
 from core.errors import BadInput
 from core.inputs.limits import MAX_DOCUMENT_BYTES, MAX_MLFLOW_MODEL_BYTES, MAX_MLFLOW_MODEL_FILES, describe_bytes
 from core.inputs.yamlfile import parse_yaml
+from core.mlflow_registry.environment import environment_code
 
 __all__ = ["ModelFolder", "check_listing", "inspect_model_folder", "regular_files"]
 
@@ -113,8 +114,9 @@ def inspect_model_folder(folder: Path) -> ModelFolder:
     model_file = fmt = None
     if sklearn is not None:
         model_file, fmt = _sklearn_model(folder, files, sklearn)
+    served = _served_code(spec["flavors"], sklearn) + environment_code(folder, spec["flavors"].get("python_function"))
     return ModelFolder(folder, manifest_digest(entries), entries, flavors, fmt, model_file, _signature_inputs(spec),
-                       _served_code(spec["flavors"], sklearn))
+                       served)
 
 
 def _sklearn_flavor(flavors: dict[str, Any]) -> dict[str, Any] | None:

