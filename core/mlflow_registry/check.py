@@ -103,7 +103,10 @@ def check_aliases(ctx: Context, releases: ReleaseService, session: Session) -> d
             if item["kind"] in ("unapproved", "changed") and item["model"] is not None:  # not "stale"
                 model_name, version = item["model"].rsplit("@", 1)
                 reason = (f"MLflow alias {item['alias']} of {item['mlflow_name']} points at this version, which "
-                          f"Countersign did not approve for {item['stage'] or 'that alias (no longer governed)'}")
+                          f"Countersign did not approve for {item['stage'] or 'that alias (no longer governed)'}"
+                          if item["kind"] == "unapproved" else
+                          f"MLflow alias {item['alias']} of {item['mlflow_name']} points at this version, which is "
+                          f"no longer the one Countersign imported and approved: {item.get('reason')}")
                 if tx.stage_of(model_name, version) is None:  # never moved: flagged where the inventory shows it
                     tx.set_stage({"model_name": model_name, "model_version": version, "stage": "registered",
                                   "since": row.ts, "request_id": None, "evaluation_id": None, "policy_name": None,

@@ -37,10 +37,10 @@ def version_changed(client: Any, link: Link) -> str | None:  # noqa: ANN401 - ml
     if str(mv.source or "") != link.source:
         return f"{what} now has the source {visible(mv.source)}; it was imported from {visible(link.source)}"
     with tempfile.TemporaryDirectory(prefix="countersign-mlflow-") as tmp:
-        with registry.mlflow_errors(link.tracking_uri):
-            folder = registry.download_version(client, registry.client_uri(link.tracking_uri), link.mlflow_name,
-                                               link.mlflow_version, Path(tmp, "v"))
-        try:
+        try:  # a folder Countersign would now refuse (a link, a pipe, too large, no MLmodel) is not the imported one
+            with registry.mlflow_errors(link.tracking_uri):
+                folder = registry.download_version(client, registry.client_uri(link.tracking_uri), link.mlflow_name,
+                                                   link.mlflow_version, Path(tmp, "v"))
             digest = inspect_model_folder(folder).digest
         except BadInput as refused:
             return f"{what} is no longer a readable MLflow model: {refused.message}"

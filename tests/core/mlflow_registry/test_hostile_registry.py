@@ -78,6 +78,15 @@ def test_a_version_whose_files_changed_gets_no_alias_and_is_reported(populated: 
     assert (finding["kind"], finding["alias"], finding["model"], finding["flagged"]) == (
         "changed", "challenger", f"{name}@3", True)
     assert "files changed since the import" in finding["reason"]
+    flagged = next(r for r in cs.stages(login(cs, "lee")) if r["model_version"] == "3")
+    assert "no longer the one Countersign imported and approved" in flagged["revalidation_reason"]
+
+    # Tampered and then hidden behind a link (a folder Countersign would refuse): still "changed", recorded, flagged.
+    (folder(logged, "3") / "link.yaml").symlink_to(folder(logged, "3") / "MLmodel")
+    [hidden] = cs.check_mlflow(login(cs, "lee"))["findings"]
+    assert (hidden["kind"], hidden["flagged"]) == ("changed", True) and hidden["recorded_seq"] is not None
+    assert "no longer a readable MLflow model" in hidden["reason"] and "link.yaml is not a regular file" in \
+        hidden["reason"]
 
 
 def test_a_lying_mlmodel_is_refused_and_nothing_is_written(populated: Countersign, logged: MlflowStore) -> None:
