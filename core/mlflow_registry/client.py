@@ -159,7 +159,29 @@ def mlflow_client(tracking_uri: str) -> Any:  # noqa: ANN401 - mlflow.MlflowClie
         raise BadInput("reading MLflow needs the mlflow package: pip install 'countersign[mlflow]'") from exc
     uri = client_uri(tracking_uri)
     with mlflow_errors(label, url_secrets(tracking_uri)):
+        if uri.partition(":")[0].split("+")[0].lower() in _DATABASES:
+            _probe_database(uri)
         return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+#: Tracking stores MLflow opens with SQLAlchemy, and each one's connect-timeout argument (seconds) where it has one.
+_DATABASES = {"postgresql": "connect_timeout", "mysql": "connect_timeout", "mssql": None, "oracle": None}
+
+
+def _probe_database(uri: str) -> None:
+    """Connect once (at most 10 s where the driver takes a timeout) before MLflow does: MLflow retries a database it
+    cannot reach ten times with backoff (about 100 s, not configurable) and raises a missing driver as a bare
+    ``ImportError``; here either fails at once (:func:`mlflow_errors` makes it exit 4)."""
+    import sqlalchemy
+    from sqlalchemy.pool import NullPool
+
+    timeout = _DATABASES[uri.partition(":")[0].split("+")[0].lower()]
+    engine = sqlalchemy.create_engine(uri, poolclass=NullPool, connect_args={timeout: 10} if timeout else {})
+    try:
+        with engine.connect():
+            pass
+    finally:
+        engine.dispose()
 
 
 @contextlib.contextmanager
@@ -181,6 +203,9 @@ def mlflow_errors(label: str, secrets: list[str] | tuple[str, ...] = ()) -> Iter
     except (ConnectionError, TimeoutError) as exc:
         reason = visible(redact(str(exc), secrets))[:500]
         raise StoreUnavailable(f"MLflow at {label} cannot be reached: {reason}") from exc
+    except ImportError as exc:  # a database driver the store needs (MySQLdb, psycopg2, pyodbc)
+        raise StoreUnavailable(f"MLflow at {label} cannot be used here: the Python module {visible(str(exc.name))!r} "
+                               "it needs is not installed") from exc
     except Exception as exc:
         # MLflow's stores raise their libraries' own errors (SQLAlchemy, requests, YAML) for a store they cannot use
         if isinstance(exc, CountersignError) or not (isinstance(exc, OSError | ValueError) or

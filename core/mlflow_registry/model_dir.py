@@ -69,6 +69,11 @@ def regular_files(folder: Path) -> list[Path]:
             info = os.lstat(path)
             if stat.S_ISDIR(info.st_mode):
                 continue
+            try:
+                name.encode("utf-8")
+            except UnicodeEncodeError:
+                raise BadInput(f"MLflow model folder: the name {visible(str(path.relative_to(folder)))} is not UTF-8 "
+                               "text: refused") from None
             if not stat.S_ISREG(info.st_mode):
                 raise BadInput(f"MLflow model folder: {visible(str(path.relative_to(folder)))} is not a regular file "
                                "(a link, a pipe or a device): refused")
@@ -106,7 +111,11 @@ def inspect_model_folder(folder: Path) -> ModelFolder:
         raise BadInput("the MLflow model version has no MLmodel file: not an MLflow model")
     if mlmodel.stat().st_size > MAX_DOCUMENT_BYTES:
         raise BadInput(f"the model's MLmodel file is over {MAX_DOCUMENT_BYTES} bytes: refused")
-    spec, _ = parse_yaml(mlmodel.read_text(encoding="utf-8", errors="strict"), "MLmodel")
+    try:
+        text = mlmodel.read_text(encoding="utf-8", errors="strict")
+    except UnicodeDecodeError:
+        raise BadInput("the model's MLmodel file is not UTF-8 text: not an MLflow model") from None
+    spec, _ = parse_yaml(text, "MLmodel")
     if not isinstance(spec, dict) or not isinstance(spec.get("flavors"), dict):
         raise BadInput("the model's MLmodel file has no flavors mapping: not an MLflow model")
     flavors = sorted(str(k) for k in spec["flavors"])

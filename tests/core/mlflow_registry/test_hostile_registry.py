@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from core.api.countersign import Countersign
-from core.errors import BadInput
+from core.errors import BadInput, StoreUnavailable
 from core.inputs.limits import MAX_MLFLOW_MODEL_BYTES
 from core.mlflow_registry.names import countersign_name
 from tests.core.mlflow_registry.test_aliases import POLICY, aliases, release
@@ -346,3 +346,30 @@ def test_environment_files_that_install_the_folders_own_code_need_the_importers_
     assert head(populated) == before
     result = populated.import_mlflow(dana, logged.uri, trust_pickle=True)  # vouched for, recorded
     assert [i["version"] for i in result["imported"]] == ["1", "2"]
+
+
+@pytest.mark.parametrize("uri", ["postgresql://svc:Pw0rd9@127.0.0.1:1/mlflow", "mysql://svc:Pw0rd9@127.0.0.1:1/mlflow",
+                                 "mssql://svc:Pw0rd9@127.0.0.1:1/mlflow"])
+def test_a_database_store_that_cannot_be_used_fails_at_once_in_words(populated: Countersign, uri: str) -> None:
+    """MLflow would retry an unreachable database for ~100 s, and raise a missing driver as a bare ImportError."""
+    dana = login(populated, "dana")
+    before = head(populated)
+    with pytest.raises(StoreUnavailable, match=r"MLflow at \w+://127\.0\.0\.1:1/mlflow (could not be used|cannot be "
+                                               r"used here: the Python module '\w+' it needs is not installed)") as e:
+        populated.import_mlflow(dana, uri)
+    assert "Pw0rd9" not in e.value.message and head(populated) == before
+
+
+@pytest.mark.parametrize(("plant", "reason"), [
+    (lambda where: (where / "MLmodel").write_bytes(b"flavors: {}\n\xff\xfe\n"), "MLmodel file is not UTF-8 text"),
+    (lambda where: Path(os.fsdecode(os.fsencode(where) + b"/w\xffights.bin")).write_bytes(b"x"),
+     r"the name w\\udcffights.bin is not UTF-8 text"),
+])
+def test_files_that_are_not_text_where_text_is_due_are_refused_in_words(
+        populated: Countersign, logged: MlflowStore, plant: Any, reason: str) -> None:  # noqa: ANN401
+    plant(folder(logged, "2"))
+    dana = login(populated, "dana")
+    before = head(populated)
+    with pytest.raises(BadInput, match=f"version 2: .*{reason}"):
+        populated.import_mlflow(dana, logged.uri)
+    assert head(populated) == before
