@@ -95,7 +95,8 @@ def import_registry(ctx: Context, registry_service: RegistryService, session: Se
     secrets = url_secrets(tracking_uri)
     with registry.mlflow_errors(label, secrets):
         found = registry.read_registry(client, model)
-    _refuse_name_collisions(ctx, session, label, found)
+    mapped = _mapped_names(found)
+    ctx.act(session, Permission.READ, subject, lambda tx, _role: _refuse_collisions_in(tx, label, mapped))
     nodes = [version_node(label, rm.name, v.version) for rm in found for v in rm.versions]
     known = ctx.act(session, Permission.READ, subject,
                     lambda tx, _role: {n["id"]: json.loads(n["attributes"]) for n in tx.lineage_nodes(nodes)})
@@ -136,9 +137,8 @@ def import_registry(ctx: Context, registry_service: RegistryService, session: Se
                                                    skipped))
 
 
-def _refuse_name_collisions(ctx: Context, session: Session, label: str, found: list[registry.RegisteredModel]) -> None:
-    """Refuse two MLflow names meeting in one Countersign name, in this registry or with a Countersign model not
-    imported from this MLflow name (the refusal names both)."""
+def _mapped_names(found: list[registry.RegisteredModel]) -> dict[str, str]:
+    """``Countersign name → MLflow name`` for this registry; :class:`BadInput` for two MLflow names meeting in one."""
     seen: dict[str, str] = {}
     for rm in found:
         mapped = countersign_name(rm.name)
@@ -146,24 +146,26 @@ def _refuse_name_collisions(ctx: Context, session: Session, label: str, found: l
             raise BadInput(f"MLflow models {seen[mapped]!r} and {rm.name!r} both map to the Countersign name "
                            f"{mapped!r}: rename one in MLflow, or import them apart with --model")
         seen[mapped] = rm.name
+    return seen
 
-    def check(tx: Tx, _role: str) -> None:
-        linked: dict[str, list[aliases.Link]] = {}
-        for link in aliases.links(tx):
-            linked.setdefault(link.name, []).append(link)
-        versions: dict[str, set[str]] = {}
-        for m in tx.list_models():
-            versions.setdefault(m["name"], set()).add(m["version"])
-        for mapped, mlflow_name in seen.items():
-            for link in linked.get(mapped, []):
-                if (link.tracking_uri, link.mlflow_name) != (label, mlflow_name):
-                    raise BadInput(f"MLflow model {mlflow_name!r} maps to the Countersign name {mapped!r}, which "
-                                   f"holds versions imported from {link.mlflow_name!r} at {link.tracking_uri}")
-            if versions.get(mapped, set()) - {link.version for link in linked.get(mapped, [])}:
-                raise BadInput(f"MLflow model {mlflow_name!r} maps to the Countersign name {mapped!r}, which holds "
-                               "models registered in Countersign itself: rename the MLflow model to import it")
 
-    ctx.act(session, Permission.READ, f"mlflow:{label}", check)
+def _refuse_collisions_in(tx: Tx, label: str, seen: dict[str, str]) -> None:
+    """Refuse an MLflow name whose Countersign name holds versions imported from another MLflow name or server, or
+    registered in Countersign itself (the refusal names both)."""
+    linked: dict[str, list[aliases.Link]] = {}
+    for link in aliases.links(tx):
+        linked.setdefault(link.name, []).append(link)
+    versions: dict[str, set[str]] = {}
+    for m in tx.list_models():
+        versions.setdefault(m["name"], set()).add(m["version"])
+    for mapped, mlflow_name in seen.items():
+        for link in linked.get(mapped, []):
+            if (link.tracking_uri, link.mlflow_name) != (label, mlflow_name):
+                raise BadInput(f"MLflow model {mlflow_name!r} maps to the Countersign name {mapped!r}, which "
+                               f"holds versions imported from {link.mlflow_name!r} at {link.tracking_uri}")
+        if versions.get(mapped, set()) - {link.version for link in linked.get(mapped, [])}:
+            raise BadInput(f"MLflow model {mlflow_name!r} maps to the Countersign name {mapped!r}, which holds "
+                           "models registered in Countersign itself: rename the MLflow model to import it")
 
 
 def _plan_once(logged: registry.DatasetInput, label: str, root: Path | None,
@@ -252,6 +254,13 @@ def _dataset_summary(d: PlannedDataset) -> dict[str, Any]:
 def _import_in(ctx: Context, registry_service: RegistryService, tx: Tx, session: Session, role: str, label: str,
                found: list[registry.RegisteredModel], plans: list[_Planned],
                skipped: list[dict[str, str]]) -> dict[str, Any]:
+    # Checked again in the writing transaction: another import may have committed since they were first checked.
+    _refuse_collisions_in(tx, label, _mapped_names(found))
+    meanwhile = tx.lineage_nodes([version_node(label, p.version.name, p.version.version) for p in plans])
+    if meanwhile:
+        already = ", ".join(sorted(json.loads(n["attributes"])["model"] for n in meanwhile))
+        raise BadInput(f"another import has just imported {already} from this MLflow registry: nothing imported here; "
+                       "run the import again to pick up the rest")
     imported, datasets = [], []
     for plan in plans:
         v = plan.version

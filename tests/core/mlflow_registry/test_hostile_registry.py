@@ -373,3 +373,30 @@ def test_files_that_are_not_text_where_text_is_due_are_refused_in_words(
     with pytest.raises(BadInput, match=f"version 2: .*{reason}"):
         populated.import_mlflow(dana, logged.uri)
     assert head(populated) == before
+
+
+@pytest.mark.parametrize(("first", "refusal"), [
+    ("same", "another import has just imported credit-risk-d48d1725@1, credit-risk-d48d1725@2"),
+    ("copy", "holds versions imported from 'credit risk' at sqlite:///")])
+def test_an_import_committed_meanwhile_wins_and_the_later_one_writes_nothing(
+        populated: Countersign, logged: MlflowStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, first: str,
+        refusal: str) -> None:
+    """Another import (of the same store, or of a copy of it on another path: the same name from another server)
+    commits after this one's checks and before its transaction: the checks are made again in the transaction."""
+    from core.mlflow_registry import importer
+
+    shutil.copytree(logged.root, tmp_path / "copy")
+    uri = logged.uri if first == "same" else f"sqlite:///{tmp_path / 'copy' / 'mlflow.db'}"
+    dana = login(populated, "dana")
+    real_prepare, committed = importer._prepare, []
+
+    def other_import_commits_first(*args: Any, **kwargs: Any) -> Any:  # noqa: ANN401
+        if not committed:
+            committed.append(None)  # the other import's own preparations go straight through
+            committed[0] = populated.import_mlflow(dana, uri)["seq"]
+        return real_prepare(*args, **kwargs)
+
+    monkeypatch.setattr(importer, "_prepare", other_import_commits_first)
+    with pytest.raises(BadInput, match=re.escape(refusal)):
+        populated.import_mlflow(dana, logged.uri)
+    assert head(populated) == committed[0]  # the other import's entries, and nothing after them
