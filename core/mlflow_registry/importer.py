@@ -122,19 +122,29 @@ def import_registry(ctx: Context, registry_service: RegistryService, session: Se
                         fetched.append(_fetch(client, tracking_uri, label, v, root, Path(tmp, str(len(fetched))),
                                               trust_pickle, sorted(a for a, at in rm.aliases.items()
                                                                    if at == v.version), seen))
-                    except CountersignError as refused:  # name the version, whatever failed
-                        named = f"MLflow model {rm.name!r} version {v.version}"
-                        if not refused.message.startswith(named):
-                            refused.message = f"{named}: {refused.message}"
-                            refused.args = (refused.message,)
-                        raise
-        plans = [_prepare(registry_service, session, f, trust_pickle) for f in fetched]
+                    except CountersignError as refused:
+                        raise _naming(refused, v) from None
+        plans = []
+        for f in fetched:
+            try:
+                plans.append(_prepare(registry_service, session, f, trust_pickle))
+            except CountersignError as refused:
+                raise _naming(refused, f.version) from None
         if not plans:
             return {"tracking_uri": label, "models": _models(found), "imported": [], "skipped": skipped,
                     "datasets": [], "seq": None}
         return ctx.act(session, Permission.MODEL_REGISTER, subject,
                        lambda tx, role: _import_in(ctx, registry_service, tx, session, role, label, found, plans,
                                                    skipped))
+
+
+def _naming(refused: CountersignError, v: registry.VersionFacts) -> CountersignError:
+    """``refused``, its message starting with the MLflow version it concerns (whatever failed, and where)."""
+    named = f"MLflow model {v.name!r} version {v.version}"
+    if not refused.message.startswith(named):
+        refused.message = f"{named}: {refused.message}"
+        refused.args = (refused.message,)
+    return refused
 
 
 def _mapped_names(found: list[registry.RegisteredModel]) -> dict[str, str]:

@@ -150,7 +150,7 @@ def _sklearn_flavor(flavors: dict[str, Any]) -> dict[str, Any] | None:
                            "another model than the one Countersign checks; refused")
         return sklearn
     if loader == "mlflow.sklearn" and (served or data) and data in (None, served):
-        return {"pickled_model": served or data, "serialization_format": None}
+        return {"pickled_model": served or data, "serialization_format": "pickle"}  # what MLflow then assumes
     return None
 
 
@@ -182,8 +182,8 @@ def _sklearn_model(folder: Path, files: list[Path], flavor: dict[str, Any]) -> t
     if path not in files or ".." in Path(name).parts:
         raise BadInput(f"MLmodel names the model file {visible(name)!r}, which is not a file of the model folder")
     found = artifacts.detect_format(path)
-    declared = str(flavor.get("serialization_format") or ("skops" if found == "skops" and
-                                                           "serialization_format" in flavor else "pickle"))
+    raw = flavor.get("serialization_format", "pickle")  # as MLflow reads it: absent is pickle; null is refused
+    declared = raw if isinstance(raw, str) else repr(raw)
     if declared == _SKOPS and found != "skops" or declared in _PICKLES and found == "skops":
         raise BadInput(f"MLmodel says {visible(name)} is {visible(declared)} but its bytes are {found}: refused")
     if declared != _SKOPS and declared not in _PICKLES:

@@ -400,3 +400,27 @@ def test_an_import_committed_meanwhile_wins_and_the_later_one_writes_nothing(
     with pytest.raises(BadInput, match=re.escape(refusal)):
         populated.import_mlflow(dana, logged.uri)
     assert head(populated) == committed[0]  # the other import's entries, and nothing after them
+
+
+def test_a_trusted_pickle_that_is_no_model_is_refused_naming_its_version(
+        populated: Countersign, logged: MlflowStore, german_frame: tuple[Path, Any]) -> None:
+    import pickle
+
+    frame = german_frame[1]
+    logged.log_version(NAME, german_model(frame, c=0.3), frame, german_frame[0], fmt="cloudpickle")
+    (folder(logged, "3") / "model.pkl").write_bytes(pickle.dumps(42))
+    with pytest.raises(BadInput, match=r"^MLflow model 'credit risk' version 3: "):
+        populated.import_mlflow(login(populated, "dana"), logged.uri, trust_pickle=True)
+    assert populated.models(login(populated, "dana")) == []
+
+
+@pytest.mark.parametrize(("change", "reason"), [
+    (lambda spec: spec["flavors"].pop("sklearn"), "MLmodel says model.skops is pickle but its bytes are skops"),
+    (lambda spec: spec["flavors"]["sklearn"].update(serialization_format=None), "unknown serialization_format 'None'"),
+])
+def test_the_format_is_the_one_mlflow_would_load_with(populated: Countersign, logged: MlflowStore, change: Any,
+                                                      reason: str) -> None:  # noqa: ANN401
+    """Without its sklearn flavour MLflow unpickles the file; a null format MLflow refuses: never recorded as skops."""
+    edit_mlmodel(logged, "2", change)
+    with pytest.raises(BadInput, match=f"version 2: (MLmodel: )?{re.escape(reason)}"):
+        populated.import_mlflow(login(populated, "dana"), logged.uri)
