@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from core.display.text import visible
-from core.errors import BadInput, NotFound
+from core.errors import BadInput, CountersignError, NotFound, StoreUnavailable
 from core.identity.roles import Permission
 from core.identity.users import Session
 from core.ledger.chain import Event
@@ -163,42 +163,17 @@ def apply_aliases(ctx: Context, session: Session, model_name: str | None = None)
             out.append((key, expected_aliases(tx, group, mapping), moved))
         return out
 
-    from core.mlflow_registry.identity import version_changed
-
     changes: list[dict[str, Any]] = []
     problems: list[str] = []
+    unavailable = False
     for (name, uri, mlflow_name), expected, moved in ctx.act(session, Permission.MLFLOW_SYNC, "mlflow:aliases",
                                                              plan):
-        client = registry.mlflow_client(uri)
         made: list[dict[str, Any]] = []
-        try:
-            with registry.mlflow_errors(uri):
-                current = {str(a): str(v) for a, v in
-                           (client.get_registered_model(mlflow_name).aliases or {}).items()}
-        except NotFound:
-            problems.append(f"MLflow model {mlflow_name!r} no longer exists at {uri}: its aliases cannot follow")
-            continue
-        for alias, want in expected.items():
-            have = current.get(alias)
-            if want["version"] is not None and have != want["version"]:
-                changed = version_changed(client, want["link"])
-                if changed:
-                    problems.append(f"alias {alias} not set: {changed}")
-                    continue
-                with registry.mlflow_errors(uri):
-                    client.set_registered_model_alias(mlflow_name, alias, want["version"])
-                    for tag, value in (("countersign.model", want["model"]), ("countersign.stage", want["stage"]),
-                                       ("countersign.request_id", want["request_id"] or ""),
-                                       ("countersign.ledger_seq", str(want["seq"]))):
-                        client.set_model_version_tag(mlflow_name, want["version"], tag, value)
-                made.append({"action": "mlflow.alias_set", "previous_version": have, **_plain(want), "alias": alias})
-            elif want["version"] is None and have is not None and have in moved and moved[have][1] != want["stage"]:
-                with registry.mlflow_errors(uri):
-                    client.delete_registered_model_alias(mlflow_name, alias)
-                gone = f"no longer {want['stage']}" if want["stage"] else "and the alias is no longer governed"
-                made.append({"action": "mlflow.alias_removed", "previous_version": have, **_plain(want),
-                             "model": moved[have][0], "alias": alias,
-                             "reason": f"{moved[have][0]} is {moved[have][1]}, {gone}"})
+        try:  # one store failing stops neither the others nor the ledgering of what MLflow already accepted
+            _follow(uri, mlflow_name, expected, moved, made, problems)
+        except CountersignError as failed:
+            problems.append(failed.message)
+            unavailable = unavailable or isinstance(failed, StoreUnavailable)
         changes += [{**change, "tracking_uri": uri, "mlflow_name": mlflow_name, "name": name} for change in made]
     if changes:
         def record(tx: Tx, role: str) -> None:
@@ -209,9 +184,48 @@ def apply_aliases(ctx: Context, session: Session, model_name: str | None = None)
 
         ctx.act(session, Permission.MLFLOW_SYNC, "mlflow:aliases", record)
     if problems:
-        raise BadInput("; ".join(problems) + (f" (the {len(changes)} other change(s) were made and ledgered)"
-                                              if changes else ""))
+        message = "; ".join(problems) + (f" (the {len(changes)} other change(s) were made and ledgered)"
+                                         if changes else "")
+        raise StoreUnavailable(message) if unavailable else BadInput(message)
     return changes
+
+
+def _follow(uri: str, mlflow_name: str, expected: dict[str, dict[str, Any]], moved: dict[str, tuple[str, str]],
+            made: list[dict[str, Any]], problems: list[str]) -> None:
+    """Set and remove one MLflow model's governed aliases as ``expected``; each change MLflow accepted is appended
+    to ``made`` at once (so it is ledgered even when a later call fails), each alias that cannot follow to
+    ``problems``."""
+    from core.mlflow_registry.identity import version_changed
+
+    client = registry.mlflow_client(uri, recorded=True)
+    try:
+        with registry.mlflow_errors(uri):
+            current = {str(a): str(v) for a, v in (client.get_registered_model(mlflow_name).aliases or {}).items()}
+    except NotFound:
+        problems.append(f"MLflow model {mlflow_name!r} no longer exists at {uri}: its aliases cannot follow")
+        return
+    for alias, want in expected.items():
+        have = current.get(alias)
+        if want["version"] is not None and have != want["version"]:
+            changed = version_changed(client, want["link"])
+            if changed:
+                problems.append(f"alias {alias} not set: {changed}")
+                continue
+            with registry.mlflow_errors(uri):
+                client.set_registered_model_alias(mlflow_name, alias, want["version"])
+            made.append({"action": "mlflow.alias_set", "previous_version": have, **_plain(want), "alias": alias})
+            with registry.mlflow_errors(uri):
+                for tag, value in (("countersign.model", want["model"]), ("countersign.stage", want["stage"]),
+                                   ("countersign.request_id", want["request_id"] or ""),
+                                   ("countersign.ledger_seq", str(want["seq"]))):
+                    client.set_model_version_tag(mlflow_name, want["version"], tag, value)
+        elif want["version"] is None and have is not None and have in moved and moved[have][1] != want["stage"]:
+            with registry.mlflow_errors(uri):
+                client.delete_registered_model_alias(mlflow_name, alias)
+            gone = f"no longer {want['stage']}" if want["stage"] else "and the alias is no longer governed"
+            made.append({"action": "mlflow.alias_removed", "previous_version": have, **_plain(want),
+                         "model": moved[have][0], "alias": alias,
+                         "reason": f"{moved[have][0]} is {moved[have][1]}, {gone}"})
 
 
 def _plain(want: dict[str, Any]) -> dict[str, Any]:

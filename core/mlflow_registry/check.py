@@ -125,7 +125,7 @@ def check_aliases(ctx: Context, releases: ReleaseService, session: Session) -> d
 def _observe(uri: str, mlflow_name: str, expected: dict[str, dict[str, Any]], imported: dict[str, str],
              last_set: dict[str, str | None]) -> tuple[dict[str, str], list[dict[str, Any]]]:
     """MLflow's aliases of one model now, and each governed alias judged (see the module's description)."""
-    client = registry.mlflow_client(uri)
+    client = registry.mlflow_client(uri, recorded=True)
     try:
         with registry.mlflow_errors(uri):
             current = {str(a): str(v) for a, v in (client.get_registered_model(mlflow_name).aliases or {}).items()}

@@ -138,19 +138,25 @@ def client_uri(tracking_uri: str) -> str:
     return label if _local_store(label) is not None else tracking_uri.strip()
 
 
-def mlflow_client(tracking_uri: str) -> Any:  # noqa: ANN401 - mlflow.MlflowClient, imported on demand
+def mlflow_client(tracking_uri: str, *, recorded: bool = False) -> Any:  # noqa: ANN401 - mlflow.MlflowClient
     """An :class:`mlflow.MlflowClient` for ``tracking_uri`` (tracking and registry alike).
 
     Refused: an empty URI, and a local store (``sqlite:``, ``file:``, a folder) that is not an existing MLflow store —
     MLflow would create an empty one or migrate another application's database into one, and an import from a
-    mistyped path would pass with nothing in it. A local store is opened by its absolute path.
+    mistyped path would pass with nothing in it (:class:`BadInput`; :class:`StoreUnavailable` when the URI is one
+    ``recorded`` at an import, whose store is gone since). A local store is opened by its absolute path.
     """
     label = server_label(tracking_uri)
     if not label:
         raise BadInput("--tracking-uri is empty: give the MLflow tracking server's URI")
     local = _local_store(label)
     if local is not None:
-        _check_local_store(label, local)
+        try:
+            _check_local_store(label, local)
+        except BadInput as gone:
+            if not recorded:
+                raise
+            raise StoreUnavailable(f"the MLflow store recorded at import is no longer usable: {gone.message}") from None
     for key, value in _HTTP_DEFAULTS.items():
         os.environ.setdefault(key, value)
     try:

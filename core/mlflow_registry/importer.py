@@ -86,6 +86,8 @@ def import_registry(ctx: Context, registry_service: RegistryService, session: Se
     version's pickle trust.
     """
     label = server_label(tracking_uri)
+    if data_root is not None and not str(data_root).strip():
+        raise BadInput("--data-root is empty: give the folder whose data files may be read by content")
     root = Path(data_root).expanduser() if data_root is not None else None
     if root is not None and not root.is_dir():
         raise BadInput(f"--data-root {root} is not a folder")

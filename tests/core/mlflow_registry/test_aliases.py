@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from core.api.countersign import Countersign
-from core.errors import BadInput, PermissionDenied
+from core.errors import BadInput, PermissionDenied, StoreUnavailable
 from core.mlflow_registry.names import countersign_name
 from tests.core.mlflow_registry.test_import import NAME, entries, head, login
 from tests.mlflow_fixtures import GERMAN_LABEL, MlflowStore, german_model
@@ -206,3 +206,27 @@ def test_a_changed_map_makes_aliases_stale_not_unapproved_and_an_unreachable_sto
     db.rename(db.with_name("away.db"))
     [down] = cs.check_mlflow(lee)["findings"]
     assert down["kind"] == "unreachable" and "no such SQLite file" in down["reason"]
+    with pytest.raises(StoreUnavailable, match="the MLflow store recorded at import is no longer usable"):
+        cs.sync_mlflow(lee)  # exit 4: the store is gone, not a mistake in what the user typed
+
+
+def test_what_mlflow_accepted_before_a_failure_is_still_ledgered(
+        imported: tuple[Countersign, MlflowStore, str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The alias is set, then MLflow fails on a tag: the alias change is ledgered (it happened) and the approval says
+    what failed; the alias is then in order for ``mlflow check``."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    cs, store, name, data = imported
+    real_tag = MlflowClient.set_model_version_tag
+
+    def failing_tag(*_args: Any, **_kwargs: Any) -> None:  # noqa: ANN401
+        raise MlflowException("the server went away", error_code="TEMPORARILY_UNAVAILABLE")
+
+    monkeypatch.setattr(MlflowClient, "set_model_version_tag", failing_tag)
+    staged = release(cs, f"{name}@2", data, "staging")
+    assert "the server went away" in staged["mlflow_error"] and aliases(store) == {"challenger": "2"}
+    [entry] = [e["payload"] for e in entries(cs, 0) if e["action"] == "mlflow.alias_set"]
+    assert (entry["alias"], entry["version"]) == ("challenger", "2")
+    monkeypatch.setattr(MlflowClient, "set_model_version_tag", real_tag)
+    assert cs.check_mlflow(login(cs, "lee"))["findings"] == []

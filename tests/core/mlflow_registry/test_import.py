@@ -171,6 +171,12 @@ def test_a_store_that_does_not_exist_is_refused_and_never_created(populated: Cou
     assert not os.path.exists("mlflow.db")
 
 
+def test_an_empty_data_root_is_refused_not_taken_for_the_current_folder(populated: Countersign,
+                                                                       mlflow_store: MlflowStore) -> None:
+    with pytest.raises(BadInput, match="--data-root is empty"):
+        populated.import_mlflow(login(populated, "dana"), mlflow_store.uri, data_root=" ")
+
+
 def test_importing_needs_the_register_permission(populated: Countersign, mlflow_store: MlflowStore) -> None:
     from core.errors import PermissionDenied
 
