@@ -51,10 +51,16 @@ def say_block(text: str, *, err: bool = False, nl: bool = True) -> None:
     click.echo(out + ("\n" if ends_with_break and not nl else ""), err=err, nl=nl)
 
 
+#: Widest a table column is padded to, in characters: a longer cell is printed whole and pushes its row's later
+#: cells right, so one very long value (a 5,000-character MLflow name) does not pad every other row to its width.
+MAX_COLUMN_WIDTH = 80
+
+
 def table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
-    """Print rows as an aligned text table; every cell is one line (escaped) before widths are measured."""
+    """Print rows as an aligned text table; every cell is one line (escaped) before widths are measured; columns
+    are padded to at most :data:`MAX_COLUMN_WIDTH` characters (longer cells are printed whole)."""
     cells = [[_cell(r.get(c)) for c in columns] for r in rows]
-    widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(columns)]
+    widths = [min(MAX_COLUMN_WIDTH, max([len(c)] + [len(row[i]) for row in cells])) for i, c in enumerate(columns)]
     say("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip(),
         *("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip() for row in cells))
 

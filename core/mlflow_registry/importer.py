@@ -49,10 +49,13 @@ if TYPE_CHECKING:
     from core.catalog.prepared import PreparedModel
     from core.catalog.registry import RegistryService
 
-__all__ = ["MAX_METRICS", "import_registry"]
+__all__ = ["MAX_METRICS", "MAX_PARAM_CHARS", "import_registry"]
 
 #: Parameters and metrics kept per run (MLflow allows any number; the ledger keeps the first, by name).
 MAX_METRICS = 1000
+#: Longest parameter value kept, in characters: with :data:`MAX_METRICS`, a run adds at most ~1 MB to
+#: its entry.
+MAX_PARAM_CHARS = 500
 
 
 @dataclass(frozen=True)
@@ -242,9 +245,16 @@ def _models(found: list[registry.RegisteredModel]) -> list[dict[str, Any]]:
 
 def _first(values: dict[str, Any]) -> dict[str, Any]:
     """The first :data:`MAX_METRICS` entries by name; a metric that is not a finite number (MLflow accepts NaN and
-    infinities, JSON has neither) is kept as its text, ``"nan"``, ``"inf"`` or ``"-inf"``."""
-    return {k: (v if not isinstance(v, float) or math.isfinite(v) else str(v))
-            for k, v in ((k, values[k]) for k in sorted(values)[:MAX_METRICS])}
+    infinities, JSON has neither) is kept as its text, ``"nan"``, ``"inf"`` or ``"-inf"``; a parameter's text longer
+    than :data:`MAX_PARAM_CHARS` is cut there, saying its length (MLflow keeps up to 6,000 characters a value)."""
+    def kept(v: Any) -> Any:  # noqa: ANN401 - a parameter's text or a metric's number
+        if isinstance(v, float) and not math.isfinite(v):
+            return str(v)
+        if isinstance(v, str) and len(v) > MAX_PARAM_CHARS:
+            return f"{v[:MAX_PARAM_CHARS]}… ({len(v):,} characters in MLflow)"
+        return v
+
+    return {k: kept(values[k]) for k in sorted(values)[:MAX_METRICS]}
 
 
 def _run_summary(run: registry.RunFacts | None) -> dict[str, Any] | None:

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cli.output import error, error_lines, say, say_block, table
+from cli.output import MAX_COLUMN_WIDTH, error, error_lines, say, say_block, table
 from core.api.countersign import Countersign
 from core.display.text import visible
 from tests.app.demo_db import PASSWORDS, copy_demo, demo_template
@@ -217,6 +217,14 @@ def test_output_helpers(capsys: pytest.CaptureFixture[str]) -> None:
     assert out.splitlines() == ["one\\ntwo", "three\\x1b[0m", "A     B", "x\\ny  p\\rq, r", "line 1", "line\\x1b 2",
                                 json.dumps({"error": "bad\nvalue", "exit_code": 2})]
     assert err == "error: bad\\nvalue\n"
+
+
+def test_one_long_cell_does_not_pad_every_row(capsys: pytest.CaptureFixture[str]) -> None:
+    rows = [{"name": "n" * 5000, "type": "BIGINT"}] + [{"name": f"f{i}", "type": "BIGINT"} for i in range(1000)]
+    table(rows, ["name", "type"])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1] == "n" * 5000 + "  BIGINT"  # printed whole
+    assert lines[2] == "f0".ljust(MAX_COLUMN_WIDTH) + "  BIGINT" and max(len(line) for line in lines[2:]) <= 90
 
 
 def test_error_lines_keep_listed_reasons_one_a_line() -> None:

@@ -104,9 +104,14 @@ def test_import_registers_versions_runs_and_datasets_with_lineage(
     # A re-run is a no-op that only records it looked; a new MLflow version is then picked up alone.
     again = populated.import_mlflow(dana, mlflow_store.uri, data_root=data_root)
     assert again["imported"] == [] and [s["reason"] for s in again["skipped"]] == ["imported before"] * 2
-    mlflow_store.log_version(NAME, german_model(frame, c=0.5), frame, data_root / "german_credit.csv")
+    mlflow_store.log_version(NAME, german_model(frame, c=0.5), frame, data_root / "german_credit.csv",
+                             params={"max_iter": 2000, "notes": "x" * 6000})  # MLflow's longest parameter value
+    before_third = head(populated)
     third = populated.import_mlflow(dana, mlflow_store.uri, data_root=data_root)
     assert [i["version"] for i in third["imported"]] == ["3"]
+    [kept] = [e["payload"]["imported_from"]["run"]["params"] for e in entries(populated, before_third)
+              if e["action"] == "model.registered"]
+    assert kept["notes"] == "x" * 500 + "… (6,000 characters in MLflow)" and kept["max_iter"] == "2000"
     assert [m["ref"] for m in populated.models(dana)] == [f"{name}@1", f"{name}@2", f"{name}@3"]
 
 
