@@ -66,14 +66,14 @@ def regular_files(folder: Path) -> list[Path]:
     for root, dirs, names in os.walk(folder, followlinks=False):
         for name in [*dirs, *names]:
             path = Path(root, name)
-            info = os.lstat(path)
-            if stat.S_ISDIR(info.st_mode):
-                continue
-            try:
+            try:  # a folder's name too: it is part of every path under it
                 name.encode("utf-8")
             except UnicodeEncodeError:
                 raise BadInput(f"MLflow model folder: the name {visible(str(path.relative_to(folder)))} is not UTF-8 "
                                "text: refused") from None
+            info = os.lstat(path)
+            if stat.S_ISDIR(info.st_mode):
+                continue
             if not stat.S_ISREG(info.st_mode):
                 raise BadInput(f"MLflow model folder: {visible(str(path.relative_to(folder)))} is not a regular file "
                                "(a link, a pipe or a device): refused")

@@ -12,13 +12,14 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import unicodedata
 import urllib.parse
 
 from core.catalog.datasets import REF_RE
 from core.errors import BadInput
 
 __all__ = ["UNCLEAR_URL", "countersign_name", "credentials_unclear", "dataset_reference_node", "redact",
-           "run_node", "server_key", "server_label",
+           "run_node", "scrub", "server_key", "server_label",
            "strip_url", "url_secrets", "version_node", "without_secrets"]
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -60,7 +61,12 @@ def server_label(tracking_uri: str) -> str:
     store has one label. :class:`BadInput` for a server URI whose credentials are unclear
     (:func:`credentials_unclear`) or a ``file:`` URI naming another host — the message never quotes the URI."""
     uri = tracking_uri.strip()
+    if any(unicodedata.category(c) == "Cc" for c in uri):  # URL parsers drop tabs and line breaks: secrets move
+        raise BadInput("the tracking URI holds a control character (a tab or a line break): refused")
     if uri in _NAMED_STORES or uri.startswith(("databricks://", "databricks-uc://", "uc://")):
+        if "@" in uri:
+            raise BadInput(f"a {uri.partition(':')[0]}: tracking URI names a profile, not a user and password: give "
+                           "credentials in the profile or MLflow's environment variables")
         return uri
     if not _SCHEME.match(uri) or len(uri) > 1 and uri[1] == ":":  # a plain path
         return _absolute(uri) if uri else ""
@@ -73,12 +79,14 @@ def server_label(tracking_uri: str) -> str:
             raise BadInput("a file: tracking URI must name a local path (file:///path): it names another host")
         path = rest.removeprefix("//localhost").removeprefix("//") if rest.startswith("//") else rest
         return "file://" + _absolute(urllib.parse.unquote(path.split("?", 1)[0].split("#", 1)[0]))
-    if rest.startswith("//") and credentials_unclear(uri):
+    if not rest.startswith("//"):
+        raise BadInput(f"a {scheme}: tracking URI must name a server as {scheme}://host…: refused")
+    if credentials_unclear(uri):
         raise BadInput(f"the {scheme}: tracking URI has an '@' after a '/', '?' or '#' of its host part, so its user "
                        "and password cannot be told from its path: percent-encode them (/ as %2F, ? as %3F, # as "
                        "%23, @ as %40), or give them in MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD")
     authority, slash, path = rest.removeprefix("//").partition("/")
-    base = f"{scheme}://{authority.rsplit('@', 1)[-1]}{slash}{path}" if rest.startswith("//") else uri
+    base = f"{scheme}://{authority.rsplit('@', 1)[-1]}{slash}{path}"
     return base.split("#", 1)[0].split("?", 1)[0]
 
 
@@ -105,9 +113,9 @@ def without_secrets(source: str) -> str:
 
     def clean(value: object) -> object:
         if isinstance(value, str):
-            return strip_url(value) if "://" in value else value
+            return scrub(value)
         if isinstance(value, dict):
-            return {k: clean(v) for k, v in value.items()}
+            return {scrub(str(k)): clean(v) for k, v in value.items()}
         if isinstance(value, list):
             return [clean(v) for v in value]
         return value
@@ -116,6 +124,26 @@ def without_secrets(source: str) -> str:
         return json.dumps(clean(json.loads(source)), sort_keys=True)
     except ValueError:
         return str(clean(source))
+
+
+_URL_START = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def scrub(text: str) -> str:
+    """``text`` (free text that may hold URLs anywhere: a dataset source, a key) with every URL in it stripped as by
+    :func:`strip_url`, and every other word holding a ``user:password@`` (``scp``-style ``alice:pw@host:/path``, a URL
+    without ``//``) cut to what follows its last ``@``."""
+    def word(match: re.Match[str]) -> str:
+        token = match.group()
+        url = _URL_START.search(token)
+        if url is not None:
+            return token[:url.start()] + strip_url(token[url.start():])
+        at = token.rfind("@")
+        return "***@" + token[at + 1:] if at > 0 and ":" in token[:at] else token
+
+    if _URL_START.match(text.strip()):  # the whole text is one URL (a password may even hold a space)
+        return strip_url(text.strip())
+    return re.sub(r"\S+", word, text)
 
 
 def url_secrets(url: str) -> list[str]:

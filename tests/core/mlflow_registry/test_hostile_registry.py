@@ -364,6 +364,7 @@ def test_a_database_store_that_cannot_be_used_fails_at_once_in_words(populated: 
     (lambda where: (where / "MLmodel").write_bytes(b"flavors: {}\n\xff\xfe\n"), "MLmodel file is not UTF-8 text"),
     (lambda where: Path(os.fsdecode(os.fsencode(where) + b"/w\xffights.bin")).write_bytes(b"x"),
      r"the name w\\udcffights.bin is not UTF-8 text"),
+    (lambda where: Path(os.fsdecode(os.fsencode(where) + b"/d\xff")).mkdir(), r"the name d\\udcff is not UTF-8 text"),
 ])
 def test_files_that_are_not_text_where_text_is_due_are_refused_in_words(
         populated: Countersign, logged: MlflowStore, plant: Any, reason: str) -> None:  # noqa: ANN401

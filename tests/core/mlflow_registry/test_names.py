@@ -93,3 +93,19 @@ def test_no_password_survives_a_label_a_recorded_source_or_a_message(user: str, 
     assert secret not in without_secrets(uri) and secret not in strip_url(uri)
     for shown in (uri, urllib.parse.quote(uri, safe=":/@")):
         assert secret not in redact(f"API request to {shown} failed", url_secrets(uri))
+
+
+@pytest.mark.parametrize("source", [
+    '{"url": "see https://alice:PWONE111@h/x"}', '{"https://bob:PWONE111@h/x": "k"}',
+    "scp alice:PWONE111@host:/data.csv", '{"url": "https:u:PWONE111@h/x"}',
+    '{"url": [{"y": "text s3://AKIA:PWONE111@bucket/k"}]}', "https://svc:pa ss@PWONE111@h.example/g.csv"])
+def test_credentials_anywhere_in_a_dataset_source_are_not_recorded(source: str) -> None:
+    assert "PWONE111" not in without_secrets(source)
+
+
+@pytest.mark.parametrize("uri", ["http:u:SECRETA1@127.0.0.1:1/", "http:/u:SECRETA1@127.0.0.1:1/",
+                                 "databricks://u:SECRETA1@host", "http://u:SE\tCRETA1@127.0.0.1:1/"])
+def test_tracking_uris_that_would_show_a_secret_are_refused_without_it(uri: str) -> None:
+    with pytest.raises(BadInput) as refused:
+        server_label(uri)
+    assert "SECRET" not in str(refused.value) and "CRETA1" not in str(refused.value)
